@@ -1,0 +1,45 @@
+package sandbox
+
+// initArg is argv[0] of the re-executed builder that sets up a sandbox.
+const initArg = "mybuild-sandbox-init"
+
+// File descriptors the init process inherits, in exec.Cmd.ExtraFiles order.
+const (
+	fdConfig = 3 // the parent writes childConfig as JSON, then closes
+	fdStatus = 4 // the child writes a setup error; closed on a successful exec
+	fdAlive  = 5 // the parent holds the write end; EOF means it died
+)
+
+// childConfig is what the init process needs, in paths relative to
+// Scratch where that keeps the overlay option string short.
+type childConfig struct {
+	Scratch string   `json:"scratch"`
+	Lower   []string `json:"lower"` // relative to Scratch, newest first
+	Upper   string   `json:"upper"`
+	Binds   []bind   `json:"binds"`
+	Args    []string `json:"args"`
+	Env     []string `json:"env"`
+	Dir     string   `json:"dir"`
+	User    string   `json:"user"`
+	Network Network  `json:"network"`
+	Host    string   `json:"hostname"`
+}
+
+// bind is a read-only bind mount of a host file into the root.
+type bind struct {
+	Source string `json:"source"` // host path
+	Target string `json:"target"` // resolved path inside the root
+}
+
+// Layout of Scratch.
+const (
+	mergedDir = "merged" // the overlay mount point, then the new root
+	workDir   = "work"   // overlay workdir
+	linksDir  = "l"      // short symlinks to the lower dirs
+	stubsDir  = "stubs"  // the top lower layer holding missing mount points
+)
+
+// statusMsg is the one message the init process sends before exec.
+type statusMsg struct {
+	Error string `json:"error"`
+}

@@ -1,0 +1,247 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+
+	"github.com/mybuild/mybuild/users"
+	"golang.org/x/sys/unix"
+)
+
+// Main runs the sandbox init when this process was started as one, and
+// never returns then. Call it first thing in main (and in TestMain of
+// packages whose tests start sandboxes); otherwise it returns at once.
+func Main() {
+	if len(os.Args) == 0 || os.Args[0] != initArg {
+		return
+	}
+	// Credentials, the parent-death signal and exec must all happen on the
+	// same OS thread.
+	runtime.LockOSThread()
+	status := os.NewFile(fdStatus, "status")
+	err := initSandbox()
+	// initSandbox only returns on failure: report it and give up.
+	msg, _ := json.Marshal(statusMsg{Error: err.Error()})
+	_, _ = status.Write(msg)
+	os.Exit(127)
+}
+
+// initSandbox runs inside the new namespaces. It reads the step's
+// configuration, builds the root and execs the command.
+func initSandbox() error {
+	var cfg childConfig
+	cf := os.NewFile(fdConfig, "config")
+	if err := json.NewDecoder(cf).Decode(&cfg); err != nil {
+		return fmt.Errorf("sandbox init: read config: %w", err)
+	}
+	cf.Close()
+	unix.Umask(0)
+	if err := setupRoot(&cfg); err != nil {
+		return err
+	}
+	unix.Umask(0o022)
+	if err := unix.Sethostname([]byte(cfg.Host)); err != nil {
+		return fmt.Errorf("sethostname: %w", err)
+	}
+	if cfg.Network == NetworkNone {
+		if err := loopbackUp(); err != nil {
+			return err
+		}
+	}
+	if err := pivotRoot(filepath.Join(cfg.Scratch, mergedDir)); err != nil {
+		return err
+	}
+	return execCommand(&cfg)
+}
+
+// setupRoot mounts the overlay and what the step expects to find in it.
+func setupRoot(cfg *childConfig) error {
+	// mount --make-rprivate /
+	// Nothing mounted from here on may propagate back to the host.
+	if err := mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return err
+	}
+	// cd $scratch; mount -t overlay overlay -o lowerdir=stubs:l/0:...,upperdir=$upper,workdir=work merged
+	// Relative lower paths keep the option string under one page.
+	if err := os.Chdir(cfg.Scratch); err != nil {
+		return err
+	}
+	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s,redirect_dir=off,metacopy=off,index=off",
+		strings.Join(cfg.Lower, ":"), cfg.Upper, workDir)
+	if len(opts) >= os.Getpagesize() {
+		return fmt.Errorf("overlay options for %d layers exceed one page", len(cfg.Lower))
+	}
+	if err := mount("overlay", mergedDir, "overlay", 0, opts); err != nil {
+		return err
+	}
+	root := filepath.Join(cfg.Scratch, mergedDir)
+	// mount -t proc -o nosuid,noexec,nodev proc $root/proc
+	if err := mount("proc", filepath.Join(root, "proc"), "proc", unix.MS_NOSUID|unix.MS_NOEXEC|unix.MS_NODEV, ""); err != nil {
+		return err
+	}
+	// mount -t sysfs -o ro,nosuid,noexec,nodev sysfs $root/sys
+	if err := mount("sysfs", filepath.Join(root, "sys"), "sysfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NOEXEC|unix.MS_NODEV, ""); err != nil {
+		return err
+	}
+	if err := setupDev(filepath.Join(root, "dev")); err != nil {
+		return err
+	}
+	for _, b := range cfg.Binds {
+		if err := bindReadOnly(b.Source, filepath.Join(root, b.Target)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// bindReadOnly is mount --bind -o ro source target.
+func bindReadOnly(source, target string) error {
+	if err := mount(source, target, "", unix.MS_BIND, ""); err != nil {
+		return err
+	}
+	return mount("", target, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
+}
+
+// pivotRoot makes root the new "/" and detaches the old one, as runc does:
+//
+//	cd $root; pivot_root . .; umount -l .
+func pivotRoot(root string) error {
+	oldRoot, err := unix.Open("/", unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open /: %w", err)
+	}
+	defer unix.Close(oldRoot)
+	if err := os.Chdir(root); err != nil {
+		return err
+	}
+	if err := unix.PivotRoot(".", "."); err != nil {
+		return fmt.Errorf("pivot_root %s: %w", root, err)
+	}
+	// The old root is now stacked on the new one; detach it.
+	if err := unix.Fchdir(oldRoot); err != nil {
+		return fmt.Errorf("fchdir old root: %w", err)
+	}
+	if err := mount("", ".", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+		return err
+	}
+	if err := unmount(".", unix.MNT_DETACH); err != nil {
+		return err
+	}
+	return os.Chdir("/")
+}
+
+// execCommand switches to the step's user and directory and execs it.
+func execCommand(cfg *childConfig) error {
+	// mkdir -p $dir, as root, as runc does for a missing cwd.
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return fmt.Errorf("working directory %s: %w", cfg.Dir, err)
+	}
+	if err := os.Chdir(cfg.Dir); err != nil {
+		return fmt.Errorf("working directory %s: %w", cfg.Dir, err)
+	}
+	user, err := users.LookupExec(cfg.User, os.ReadFile)
+	if err != nil {
+		return err
+	}
+	env := cfg.Env
+	if _, ok := lookupEnv(env, "HOME"); !ok {
+		env = append(env, "HOME="+user.Home)
+	}
+	argv0, err := lookPath(cfg.Args[0], env)
+	if err != nil {
+		return err
+	}
+	if err := setCredentials(user); err != nil {
+		return err
+	}
+	if err := stayWithParent(); err != nil {
+		return err
+	}
+	// The status pipe closes on a successful exec: that is the parent's signal.
+	unix.CloseOnExec(fdStatus)
+	err = unix.Exec(argv0, cfg.Args, env)
+	return fmt.Errorf("exec %s: %w", cfg.Args[0], err)
+}
+
+func setCredentials(u users.Exec) error {
+	groups := make([]int, len(u.Groups))
+	for i, g := range u.Groups {
+		groups[i] = int(g)
+	}
+	// syscall's Set* apply to every thread of the process.
+	if err := syscall.Setgroups(groups); err != nil {
+		return fmt.Errorf("setgroups: %w", err)
+	}
+	if err := syscall.Setgid(int(u.GID)); err != nil {
+		return fmt.Errorf("setgid %d: %w", u.GID, err)
+	}
+	if err := syscall.Setuid(int(u.UID)); err != nil {
+		return fmt.Errorf("setuid %d: %w", u.UID, err)
+	}
+	return nil
+}
+
+// stayWithParent re-arms the parent-death signal, which a change of
+// credentials clears, and then makes sure the parent did not die before.
+func stayWithParent() error {
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl: %w", err)
+	}
+	if err := unix.SetNonblock(fdAlive, true); err != nil {
+		return err
+	}
+	var b [1]byte
+	n, err := unix.Read(fdAlive, b[:])
+	if n == 0 && err == nil {
+		return errors.New("the builder exited")
+	}
+	unix.Close(fdAlive)
+	return nil
+}
+
+// lookPath finds file in the PATH of env, inside the new root.
+func lookPath(file string, env []string) (string, error) {
+	if strings.Contains(file, "/") {
+		if err := executable(file); err != nil {
+			return "", fmt.Errorf("exec %s: %w", file, err)
+		}
+		return file, nil
+	}
+	pathEnv, _ := lookupEnv(env, "PATH")
+	for _, dir := range filepath.SplitList(pathEnv) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, file)
+		if executable(p) == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("exec: %q: executable file not found in $PATH", file)
+}
+
+func executable(p string) error {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() || fi.Mode()&0o111 == 0 {
+		return syscall.EACCES
+	}
+	return nil
+}
+
+func lookupEnv(env []string, key string) (string, bool) {
+	for i := len(env) - 1; i >= 0; i-- {
+		if k, v, _ := strings.Cut(env[i], "="); k == key {
+			return v, true
+		}
+	}
+	return "", false
+}

@@ -1,0 +1,192 @@
+package sandbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/mybuild/mybuild/overlay"
+	"golang.org/x/sys/unix"
+)
+
+// Run runs spec.Args in a new sandbox and waits for it. Every change lands
+// in spec.Upper; nothing the sandbox itself needs (mount points, /dev,
+// /proc) does. The process and everything it started are killed when ctx
+// is done or when the builder dies, and every mount lives only in the
+// sandbox's own mount namespace, so none outlives it.
+func Run(ctx context.Context, spec Spec) (err error) {
+	if err := spec.validate(); err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := emptyDir(spec.Scratch); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	cfg, err := prepare(spec)
+	if err != nil {
+		return err
+	}
+	return start(ctx, spec, cfg)
+}
+
+// prepare lays out Scratch: short links to the lower dirs, so that even 500
+// layers fit in the one-page overlay option string, the stub layer, and
+// the overlay work dir and mount point.
+func prepare(spec Spec) (*childConfig, error) {
+	s := spec.Scratch
+	for _, d := range []string{workDir, mergedDir, linksDir} {
+		if err := os.Mkdir(filepath.Join(s, d), 0o700); err != nil {
+			return nil, fmt.Errorf("sandbox: %w", err)
+		}
+	}
+	binds, err := makeStubs(overlay.NewStack(spec.Lower...), filepath.Join(s, stubsDir))
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	lower := []string{stubsDir}
+	for i, dir := range spec.Lower {
+		link := filepath.Join(linksDir, strconv.FormatInt(int64(i), 36))
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.Symlink(abs, filepath.Join(s, link)); err != nil {
+			return nil, fmt.Errorf("sandbox: %w", err)
+		}
+		lower = append(lower, link)
+	}
+	upper, err := filepath.Abs(spec.Upper)
+	if err != nil {
+		return nil, err
+	}
+	scratch, err := filepath.Abs(s)
+	if err != nil {
+		return nil, err
+	}
+	return &childConfig{
+		Scratch: scratch,
+		Lower:   lower,
+		Upper:   upper,
+		Binds:   binds,
+		Args:    spec.Args,
+		Env:     spec.Env,
+		Dir:     spec.Dir,
+		User:    spec.User,
+		Network: spec.Network,
+		Host:    spec.Hostname,
+	}, nil
+}
+
+func start(ctx context.Context, spec Spec, cfg *childConfig) error {
+	cfgR, cfgW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer cfgR.Close()
+	defer cfgW.Close()
+	statusR, statusW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer statusR.Close()
+	defer statusW.Close()
+	aliveR, aliveW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer aliveR.Close()
+	defer aliveW.Close()
+
+	flags := unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC
+	if cfg.Network == NetworkNone {
+		flags |= unix.CLONE_NEWNET
+	}
+	// The command is PID 1 of its namespace: killing it kills every process
+	// it started, and Pdeathsig kills it when the builder dies.
+	cmd := exec.CommandContext(ctx, "/proc/self/exe")
+	cmd.Args = []string{initArg}
+	cmd.Env = []string{}
+	cmd.Stdout = orDiscard(spec.Stdout)
+	cmd.Stderr = orDiscard(spec.Stderr)
+	cmd.ExtraFiles = []*os.File{cfgR, statusW, aliveR}
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags: uintptr(flags),
+		Pdeathsig:  syscall.SIGKILL,
+	}
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("sandbox: start: %w", err)
+	}
+	cfgR.Close()
+	statusW.Close()
+	aliveR.Close()
+
+	if err := json.NewEncoder(cfgW).Encode(cfg); err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return fmt.Errorf("sandbox: send config: %w", err)
+	}
+	cfgW.Close()
+
+	status, readErr := io.ReadAll(statusR)
+	waitErr := cmd.Wait()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if readErr != nil {
+		return fmt.Errorf("sandbox: read status: %w", readErr)
+	}
+	if len(status) > 0 {
+		var msg statusMsg
+		if err := json.Unmarshal(status, &msg); err != nil {
+			return fmt.Errorf("sandbox: bad status %q: %w", status, err)
+		}
+		return &SetupError{Msg: msg.Error}
+	}
+	return exitError(waitErr)
+}
+
+func exitError(err error) error {
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return err
+	}
+	ws, ok := ee.Sys().(syscall.WaitStatus)
+	if !ok {
+		return err
+	}
+	if ws.Signaled() {
+		return &ExitError{Code: 128 + int(ws.Signal()), Signal: ws.Signal()}
+	}
+	return &ExitError{Code: ws.ExitStatus()}
+}
+
+func orDiscard(w io.Writer) io.Writer {
+	if w == nil {
+		return io.Discard
+	}
+	return w
+}
+
+// emptyDir removes everything inside dir, which stays.
+func emptyDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("sandbox: clean up: %w", err)
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return fmt.Errorf("sandbox: clean up: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,337 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMain(m *testing.M) {
+	Main()
+	os.Exit(m.Run())
+}
+
+// busyboxLayer makes a layer dir holding Debian's static busybox and a
+// symlink per applet.
+func busyboxLayer(t testing.TB) string {
+	t.Helper()
+	bb := "/bin/busybox"
+	out, err := exec.Command(bb, "--list").Output()
+	if err != nil {
+		t.Fatalf("busybox-static is needed (apt-get install busybox-static): %v", err)
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(bb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bin, "busybox"), data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, applet := range strings.Fields(string(out)) {
+		if applet == "busybox" {
+			continue
+		}
+		if err := os.Symlink("busybox", filepath.Join(bin, applet)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+type result struct {
+	stdout, stderr string
+	err            error
+	upper          string
+}
+
+func run(t *testing.T, lower []string, spec Spec) result {
+	t.Helper()
+	spec.Lower = lower
+	spec.Upper = t.TempDir()
+	spec.Scratch = t.TempDir()
+	if spec.Env == nil {
+		spec.Env = []string{"PATH=/bin"}
+	}
+	var stdout, stderr bytes.Buffer
+	spec.Stdout, spec.Stderr = &stdout, &stderr
+	err := Run(context.Background(), spec)
+	if rest, _ := os.ReadDir(spec.Scratch); len(rest) != 0 {
+		t.Errorf("scratch dir not emptied: %v", rest)
+	}
+	return result{stdout.String(), stderr.String(), err, spec.Upper}
+}
+
+func sh(script string) []string { return []string{"/bin/sh", "-c", script} }
+
+func TestRunShell(t *testing.T) {
+	bb := busyboxLayer(t)
+	r := run(t, []string{bb}, Spec{Args: sh("echo hello; echo oops >&2; echo $$; hostname; pwd; id -u; echo $HOME")})
+	if r.err != nil {
+		t.Fatalf("run: %v (stderr %q)", r.err, r.stderr)
+	}
+	if want := "hello\n1\nmybuild\n/\n0\n/\n"; r.stdout != want {
+		t.Errorf("stdout = %q, want %q", r.stdout, want)
+	}
+	if r.stderr != "oops\n" {
+		t.Errorf("stderr = %q", r.stderr)
+	}
+}
+
+func TestExitCode(t *testing.T) {
+	bb := busyboxLayer(t)
+	r := run(t, []string{bb}, Spec{Args: sh("exit 3")})
+	var ee *ExitError
+	if !errors.As(r.err, &ee) || ee.Code != 3 {
+		t.Fatalf("err = %v, want exit code 3", r.err)
+	}
+}
+
+func TestExecNotFound(t *testing.T) {
+	bb := busyboxLayer(t)
+	r := run(t, []string{bb}, Spec{Args: []string{"nosuchcmd"}})
+	var se *SetupError
+	if !errors.As(r.err, &se) || !strings.Contains(se.Msg, `"nosuchcmd": executable file not found in $PATH`) {
+		t.Fatalf("err = %v", r.err)
+	}
+}
+
+// On FROM scratch there is no /proc, /dev, /etc: the step still gets them,
+// and none of them reaches the upper dir.
+func TestMountPointsStayOutOfTheLayer(t *testing.T) {
+	bb := busyboxLayer(t)
+	script := `set -e
+test -c /dev/null && test -c /dev/zero && test -c /dev/full && test -c /dev/random
+test -c /dev/urandom && test -c /dev/tty && test -e /dev/ptmx && test -d /dev/pts && test -d /dev/shm
+test -r /proc/self/status && test -d /sys/class
+echo data > /dev/null
+test "$(head -c 3 /dev/zero | wc -c)" = 3
+touch /dev/shm/x /tmpfile
+ls /etc/resolv.conf /etc/hosts >/dev/null
+! touch /etc/hosts 2>/dev/null`
+	r := run(t, []string{bb}, Spec{Args: sh(script)})
+	if r.err != nil {
+		t.Fatalf("run: %v\n%s", r.err, r.stderr)
+	}
+	assertUpper(t, r.upper, "tmpfile")
+}
+
+// Where the image has its own /etc, the stub for /etc/hosts must not
+// change it: a step that does not touch /etc leaves no /etc in the layer.
+func TestStubsKeepImageDirs(t *testing.T) {
+	bb := busyboxLayer(t)
+	etc := t.TempDir()
+	if err := os.Mkdir(filepath.Join(etc, "etc"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	mtime := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
+	os.Chtimes(filepath.Join(etc, "etc"), mtime, mtime)
+	r := run(t, []string{etc, bb}, Spec{Args: sh(`stat -c '%a %Y' /etc; touch /new`)})
+	if r.err != nil {
+		t.Fatalf("run: %v\n%s", r.err, r.stderr)
+	}
+	if want := fmt.Sprintf("750 %d\n", mtime.Unix()); r.stdout != want {
+		t.Errorf("/etc as seen by the step = %q, want %q", r.stdout, want)
+	}
+	assertUpper(t, r.upper, "new")
+}
+
+func assertUpper(t *testing.T, upper string, want ...string) {
+	t.Helper()
+	entries, err := os.ReadDir(upper)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Name())
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("upper dir holds %v, want %v", got, want)
+	}
+}
+
+func TestPivotRootHidesHost(t *testing.T) {
+	bb := busyboxLayer(t)
+	marker := filepath.Join(t.TempDir(), "host-only")
+	os.WriteFile(marker, nil, 0o644)
+	r := run(t, []string{bb}, Spec{Args: sh(fmt.Sprintf(`test ! -e %s && awk '$5 == "/" {print $9}' /proc/self/mountinfo`, marker))})
+	if r.err != nil {
+		t.Fatalf("run: %v\n%s", r.err, r.stderr)
+	}
+	if strings.TrimSpace(r.stdout) != "overlay" {
+		t.Errorf("root filesystem = %q, want overlay", r.stdout)
+	}
+}
+
+func TestNetwork(t *testing.T) {
+	bb := busyboxLayer(t)
+	r := run(t, []string{bb}, Spec{Args: sh("ls /sys/class/net; cat /sys/class/net/lo/operstate /sys/class/net/lo/flags"), Network: NetworkNone})
+	if r.err != nil {
+		t.Fatalf("run: %v\n%s", r.err, r.stderr)
+	}
+	lines := strings.Fields(r.stdout)
+	if len(lines) != 3 || lines[0] != "lo" || lines[2] != "0x9" {
+		t.Errorf("network none: got %q, want only lo, up (flags 0x9)", r.stdout)
+	}
+	host, _ := os.ReadDir("/sys/class/net")
+	r = run(t, []string{bb}, Spec{Args: sh("ls /sys/class/net | wc -l")})
+	if r.err != nil || strings.TrimSpace(r.stdout) != fmt.Sprint(len(host)) {
+		t.Errorf("network host: got %q (%v), want %d interfaces", r.stdout, r.err, len(host))
+	}
+}
+
+func TestUserAndDir(t *testing.T) {
+	bb := busyboxLayer(t)
+	etc := t.TempDir()
+	os.MkdirAll(filepath.Join(etc, "etc"), 0o755)
+	os.WriteFile(filepath.Join(etc, "etc/passwd"), []byte("root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n"), 0o644)
+	os.WriteFile(filepath.Join(etc, "etc/group"), []byte("root:x:0:\napp:x:1000:\nextra:x:2000:app\n"), 0o644)
+	r := run(t, []string{etc, bb}, Spec{Args: sh("id -u; id -g; id -G; pwd; echo $HOME"), User: "app", Dir: "/work/dir"})
+	if r.err != nil {
+		t.Fatalf("run: %v\n%s", r.err, r.stderr)
+	}
+	if want := "1000\n1000\n1000 2000\n/work/dir\n/home/app\n"; r.stdout != want {
+		t.Errorf("got %q, want %q", r.stdout, want)
+	}
+	r = run(t, []string{etc, bb}, Spec{Args: sh("true"), User: "ghost"})
+	if r.err == nil || !strings.Contains(r.err.Error(), "unable to find user ghost") {
+		t.Errorf("unknown user: err = %v", r.err)
+	}
+}
+
+func TestExecFormWithoutShell(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "bin"), 0o755)
+	data, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "bin/busybox"), data, 0o755)
+	r := run(t, []string{dir}, Spec{Args: []string{"/bin/busybox", "mkdir", "-p", "/out/x"}})
+	if r.err != nil {
+		t.Fatalf("run: %v\n%s", r.err, r.stderr)
+	}
+	if fi, err := os.Stat(filepath.Join(r.upper, "out/x")); err != nil || !fi.IsDir() {
+		t.Fatalf("out/x not created in upper: %v", err)
+	}
+}
+
+func TestManyLayers(t *testing.T) {
+	bb := busyboxLayer(t)
+	lower := []string{}
+	for i := 0; i < 200; i++ {
+		d := filepath.Join(t.TempDir(), fmt.Sprintf("layer-with-a-long-directory-name-%03d", i))
+		os.MkdirAll(filepath.Join(d, "layers"), 0o755)
+		os.WriteFile(filepath.Join(d, "layers", fmt.Sprint(i)), nil, 0o644)
+		lower = append([]string{d}, lower...)
+	}
+	r := run(t, append(lower, bb), Spec{Args: sh("ls /layers | wc -l")})
+	if r.err != nil {
+		t.Fatalf("run: %v\n%s", r.err, r.stderr)
+	}
+	if strings.TrimSpace(r.stdout) != "200" {
+		t.Errorf("saw %q layers, want 200", r.stdout)
+	}
+}
+
+// Cancelling the context kills the step and everything it started, and
+// leaves no mount behind.
+func TestCancelKillsEverything(t *testing.T) {
+	bb := busyboxLayer(t)
+	marker := uniqueSleep()
+	ctx, cancel := context.WithCancel(context.Background())
+	upper, scratch := t.TempDir(), t.TempDir()
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Spec{Lower: []string{bb}, Upper: upper, Scratch: scratch, Env: []string{"PATH=/bin"},
+			Args: sh(fmt.Sprintf("sleep %s & sleep %s", marker, marker))})
+	}()
+	waitFor(t, func() bool { return len(findProcs(marker)) == 2 })
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("err = %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+	waitFor(t, func() bool { return len(findProcs(marker)) == 0 })
+	assertNoMountsUnder(t, scratch)
+}
+
+// A builder killed with SIGKILL takes its step down with it.
+func TestBuilderDeathKillsStep(t *testing.T) {
+	if os.Getenv("SANDBOX_TEST_CHILD") == "1" {
+		bb := os.Getenv("SANDBOX_TEST_LOWER")
+		_ = Run(context.Background(), Spec{Lower: []string{bb}, Upper: os.Getenv("SANDBOX_TEST_UPPER"), Scratch: os.Getenv("SANDBOX_TEST_SCRATCH"),
+			Env: []string{"PATH=/bin"}, Args: sh("exec sleep " + os.Getenv("SANDBOX_TEST_MARKER"))})
+		os.Exit(0)
+	}
+	bb := busyboxLayer(t)
+	marker := uniqueSleep()
+	scratch := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestBuilderDeathKillsStep$")
+	cmd.Env = append(os.Environ(), "SANDBOX_TEST_CHILD=1", "SANDBOX_TEST_LOWER="+bb, "SANDBOX_TEST_UPPER="+t.TempDir(),
+		"SANDBOX_TEST_SCRATCH="+scratch, "SANDBOX_TEST_MARKER="+marker)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return len(findProcs(marker)) == 1 })
+	cmd.Process.Kill()
+	cmd.Wait()
+	waitFor(t, func() bool { return len(findProcs(marker)) == 0 })
+	assertNoMountsUnder(t, scratch)
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out waiting")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// uniqueSleep is a sleep duration that tells this test's processes apart.
+func uniqueSleep() string {
+	return fmt.Sprintf("1000.%09d", time.Now().Nanosecond())
+}
+
+// findProcs lists the processes whose command line has marker.
+func findProcs(marker string) []string {
+	var pids []string
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		cmdline, err := os.ReadFile(filepath.Join("/proc", d.Name(), "cmdline"))
+		if err == nil && bytes.Contains(cmdline, []byte("\x00"+marker)) {
+			pids = append(pids, d.Name())
+		}
+	}
+	return pids
+}
+
+func assertNoMountsUnder(t *testing.T, dir string) {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(data), dir) {
+		t.Errorf("a mount under %s remains:\n%s", dir, data)
+	}
+}

@@ -1,0 +1,98 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"syscall"
+)
+
+// Network selects the network namespace of a step.
+type Network string
+
+const (
+	// NetworkHost shares the builder's network namespace.
+	NetworkHost Network = "host"
+	// NetworkNone gives the step a fresh network namespace with only lo.
+	NetworkNone Network = "none"
+)
+
+// ParseNetwork parses a --network value. "default" and "" mean host.
+func ParseNetwork(s string) (Network, error) {
+	switch s {
+	case "", "default", "host":
+		return NetworkHost, nil
+	case "none":
+		return NetworkNone, nil
+	}
+	return "", fmt.Errorf("unknown network mode %q (want host or none)", s)
+}
+
+// Spec describes one sandboxed process.
+type Spec struct {
+	// Lower are the read-only layer directories, newest first.
+	Lower []string
+	// Upper receives every change the process makes. It must exist.
+	Upper string
+	// Scratch is an empty directory on the same filesystem as Upper that the
+	// sandbox may use for the overlay work dir and its mount points. Run
+	// empties it before returning.
+	Scratch string
+	// Args is the command; Args[0] is looked up in the PATH of Env inside the
+	// root when it has no slash.
+	Args []string
+	// Env is the process environment. HOME is added when missing.
+	Env []string
+	// Dir is the working directory inside the root, created when missing.
+	Dir string
+	// User is a USER value: "", "name", "uid", "name:group", "uid:gid".
+	User string
+	// Network defaults to NetworkHost.
+	Network Network
+	// Hostname defaults to "mybuild".
+	Hostname string
+	// Stdout and Stderr receive the process output; nil discards it.
+	Stdout, Stderr io.Writer
+}
+
+// ExitError reports a step whose process did not exit with status 0.
+type ExitError struct {
+	// Code is the exit status, or 128+signal when killed by a signal.
+	Code   int
+	Signal syscall.Signal
+}
+
+func (e *ExitError) Error() string {
+	if e.Signal != 0 {
+		return fmt.Sprintf("killed by signal %d (%s)", int(e.Signal), e.Signal)
+	}
+	return fmt.Sprintf("exit code %d", e.Code)
+}
+
+// SetupError reports a failure to prepare the sandbox or to start the
+// command (for example an executable that is not found), before the
+// command ran.
+type SetupError struct {
+	Msg string
+}
+
+func (e *SetupError) Error() string { return e.Msg }
+
+func (s *Spec) validate() error {
+	switch {
+	case len(s.Args) == 0:
+		return errors.New("sandbox: no command")
+	case s.Upper == "" || s.Scratch == "":
+		return errors.New("sandbox: upper and scratch dirs are required")
+	}
+	if s.Network == "" {
+		s.Network = NetworkHost
+	}
+	if s.Hostname == "" {
+		s.Hostname = "mybuild"
+	}
+	if s.Dir == "" {
+		s.Dir = "/"
+	}
+	return nil
+}
