@@ -1,0 +1,164 @@
+package cache
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	digest "github.com/opencontainers/go-digest"
+)
+
+// BlobPath is where the blob d is (or would be) stored.
+func (s *Store) BlobPath(d digest.Digest) string {
+	return filepath.Join(s.root, blobsDir, d.Encoded())
+}
+
+// HasBlob reports whether the blob d is stored with the given size. Its
+// content is checked when it is read (OpenBlob).
+func (s *Store) HasBlob(d digest.Digest, size int64) bool {
+	if d.Validate() != nil || d.Algorithm() != digest.SHA256 {
+		return false
+	}
+	fi, err := os.Stat(s.BlobPath(d))
+	return err == nil && fi.Mode().IsRegular() && fi.Size() == size
+}
+
+// PutBlob stores the blob read from r, which must have digest d and the
+// given size (size < 0: unknown). A blob already stored is not read again.
+func (s *Store) PutBlob(d digest.Digest, size int64, r io.Reader) error {
+	if err := d.Validate(); err != nil || d.Algorithm() != digest.SHA256 {
+		return fmt.Errorf("store blob %s: unsupported digest", d)
+	}
+	if size >= 0 && s.HasBlob(d, size) {
+		return nil
+	}
+	w, err := s.NewBlobWriter()
+	if err != nil {
+		return err
+	}
+	defer w.Abort()
+	if _, err := io.Copy(w, r); err != nil {
+		return fmt.Errorf("store blob %s: %w", d, err)
+	}
+	if size >= 0 && w.Size() != size {
+		return fmt.Errorf("store blob %s: got %d bytes, want %d: %w", d, w.Size(), size, ErrCorrupt)
+	}
+	return w.Commit(d)
+}
+
+// BlobWriter writes one blob to a temp file, hashing it on the way, and
+// moves it into the store only once its digest is checked.
+type BlobWriter struct {
+	s    *Store
+	f    *os.File
+	h    hash.Hash
+	size int64
+	done bool
+}
+
+// NewBlobWriter starts a blob.
+func (s *Store) NewBlobWriter() (*BlobWriter, error) {
+	f, err := os.CreateTemp(s.tmp, "blob-")
+	if err != nil {
+		return nil, fmt.Errorf("store blob: %w", err)
+	}
+	return &BlobWriter{s: s, f: f, h: sha256.New()}, nil
+}
+
+func (w *BlobWriter) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	w.h.Write(p[:n])
+	w.size += int64(n)
+	return n, err
+}
+
+// Size is the number of bytes written so far.
+func (w *BlobWriter) Size() int64 { return w.size }
+
+// Digest is the digest of the bytes written so far.
+func (w *BlobWriter) Digest() digest.Digest { return digest.NewDigest(digest.SHA256, w.h) }
+
+// Commit checks that the blob has digest want, makes it durable and moves
+// it into place. Another build storing the same blob at the same time is
+// fine: both renames give the same content.
+func (w *BlobWriter) Commit(want digest.Digest) error {
+	if got := w.Digest(); got != want {
+		return fmt.Errorf("store blob %s: content has digest %s: %w", want, got, ErrCorrupt)
+	}
+	if err := w.f.Sync(); err != nil {
+		return fmt.Errorf("store blob %s: %w", want, err)
+	}
+	if err := w.f.Close(); err != nil {
+		return fmt.Errorf("store blob %s: %w", want, err)
+	}
+	if err := os.Rename(w.f.Name(), w.s.BlobPath(want)); err != nil {
+		return fmt.Errorf("store blob %s: %w", want, err)
+	}
+	w.done = true
+	return nil
+}
+
+// Abort throws away an uncommitted blob. It is safe after Commit.
+func (w *BlobWriter) Abort() {
+	if w.done {
+		return
+	}
+	w.done = true
+	w.f.Close()
+	os.Remove(w.f.Name())
+}
+
+// OpenBlob opens the blob d for reading. The reader checks the content
+// while it is read: at EOF it fails with ErrCorrupt, and deletes the blob,
+// if the bytes do not match d, so a damaged blob is never used twice.
+func (s *Store) OpenBlob(d digest.Digest) (io.ReadCloser, int64, error) {
+	if err := d.Validate(); err != nil || d.Algorithm() != digest.SHA256 {
+		return nil, 0, fmt.Errorf("open blob %s: unsupported digest", d)
+	}
+	f, err := os.Open(s.BlobPath(d))
+	if err != nil {
+		return nil, 0, fmt.Errorf("open blob %s: %w", d, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	now := time.Now()
+	_ = os.Chtimes(f.Name(), now, now) // last used, for prune
+	return &verifyingReader{f: f, h: sha256.New(), want: d}, fi.Size(), nil
+}
+
+// DeleteBlob removes the blob d.
+func (s *Store) DeleteBlob(d digest.Digest) error {
+	err := os.Remove(s.BlobPath(d))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+type verifyingReader struct {
+	f    *os.File
+	h    hash.Hash
+	want digest.Digest
+}
+
+func (r *verifyingReader) Read(p []byte) (int, error) {
+	n, err := r.f.Read(p)
+	r.h.Write(p[:n])
+	if err == io.EOF {
+		if got := digest.NewDigest(digest.SHA256, r.h); got != r.want {
+			os.Remove(r.f.Name())
+			return n, fmt.Errorf("blob %s has digest %s: %w", r.want, got, ErrCorrupt)
+		}
+	}
+	return n, err
+}
+
+func (r *verifyingReader) Close() error { return r.f.Close() }

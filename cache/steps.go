@@ -1,0 +1,150 @@
+package cache
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	digest "github.com/opencontainers/go-digest"
+)
+
+// ErrNotFound reports that no step record has the key.
+var ErrNotFound = errors.New("not in cache")
+
+// Record is what the cache keeps about one step.
+type Record struct {
+	Key       digest.Digest `json:"key"`
+	CreatedBy string        `json:"created_by"`
+	// Layer is the layer the step added, nil when it added none.
+	Layer *LayerRecord `json:"layer,omitempty"`
+	// Change is the step's effect on the image config, in the builder's
+	// own encoding.
+	Change  json.RawMessage `json:"config_change,omitempty"`
+	Created time.Time       `json:"created"`
+	// LastUsed comes from the record file's mtime.
+	LastUsed time.Time `json:"-"`
+}
+
+// LayerRecord describes a stored layer.
+type LayerRecord struct {
+	MediaType string        `json:"media_type"`
+	Digest    digest.Digest `json:"digest"`
+	DiffID    digest.Digest `json:"diff_id"`
+	Size      int64         `json:"size"`
+}
+
+func (s *Store) stepPath(key digest.Digest) string {
+	return filepath.Join(s.root, stepsDir, key.Encoded()+".json")
+}
+
+// Step returns the record of key, or ErrNotFound. A record that cannot be
+// read back whole is deleted and reported as not found; so is one whose
+// layer blob is gone.
+func (s *Store) Step(key digest.Digest) (*Record, error) {
+	if key.Validate() != nil {
+		return nil, fmt.Errorf("step %q: invalid key", key)
+	}
+	p := s.stepPath(key)
+	data, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read step %s: %w", key, err)
+	}
+	rec, err := decodeRecord(data)
+	if err != nil || rec.Key != key || (rec.Layer != nil && !s.HasBlob(rec.Layer.Digest, rec.Layer.Size)) {
+		os.Remove(p)
+		return nil, ErrNotFound
+	}
+	if fi, err := os.Stat(p); err == nil {
+		rec.LastUsed = fi.ModTime()
+	}
+	return rec, nil
+}
+
+func decodeRecord(data []byte) (*Record, error) {
+	var rec Record
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return nil, err
+	}
+	if rec.Key.Validate() != nil {
+		return nil, errors.New("invalid key")
+	}
+	if l := rec.Layer; l != nil && (l.Digest.Validate() != nil || l.DiffID.Validate() != nil || l.Size < 0) {
+		return nil, errors.New("invalid layer")
+	}
+	return &rec, nil
+}
+
+// Touch records that the step was used now.
+func (s *Store) Touch(key digest.Digest) {
+	now := time.Now()
+	_ = os.Chtimes(s.stepPath(key), now, now)
+}
+
+// PutStep stores rec. Everything it refers to must already be stored:
+// the filesystem is flushed before the record is written, so that after
+// a crash a record never points at data that was lost.
+func (s *Store) PutStep(rec *Record) error {
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	if err := s.syncFS(); err != nil {
+		return err
+	}
+	return s.writeAtomic(s.stepPath(rec.Key), data)
+}
+
+// DeleteStep removes the record of key.
+func (s *Store) DeleteStep(key digest.Digest) error {
+	err := os.Remove(s.stepPath(key))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// LockStep serialises work on one step between builds: the second build
+// to compute a key waits, then finds the first one's record.
+func (s *Store) LockStep(ctx context.Context, key digest.Digest) (unlock func(), err error) {
+	l, err := lock(ctx, filepath.Join(s.root, locksDir, key.Encoded()), lockExclusive)
+	if err != nil {
+		return nil, err
+	}
+	return func() { l.unlock() }, nil
+}
+
+// writeAtomic writes data to path through a synced temp file and a rename.
+func (s *Store) writeAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(s.tmp, "write-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Chmod(f.Name(), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+// WriteState atomically replaces a state file (see StatePath).
+func (s *Store) WriteState(name string, data []byte) error {
+	return s.writeAtomic(s.StatePath(name), data)
+}

@@ -1,0 +1,246 @@
+package cache
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	digest "github.com/opencontainers/go-digest"
+)
+
+func open(t *testing.T, root string) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestBlobRoundTrip(t *testing.T) {
+	s := open(t, t.TempDir())
+	data := []byte("layer bytes")
+	d := digest.FromBytes(data)
+	if s.HasBlob(d, int64(len(data))) {
+		t.Fatal("empty store has the blob")
+	}
+	if err := s.PutBlob(d, int64(len(data)), bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	if !s.HasBlob(d, int64(len(data))) || s.HasBlob(d, 3) {
+		t.Fatal("HasBlob does not check presence and size")
+	}
+	r, size, err := s.OpenBlob(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(r)
+	r.Close()
+	if err != nil || !bytes.Equal(got, data) || size != int64(len(data)) {
+		t.Fatalf("read back %q, %d, %v", got, size, err)
+	}
+}
+
+func TestPutBlobRejectsWrongContent(t *testing.T) {
+	s := open(t, t.TempDir())
+	d := digest.FromString("expected")
+	err := s.PutBlob(d, 5, strings.NewReader("wrong"))
+	if !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("err = %v, want ErrCorrupt", err)
+	}
+	if _, err := os.Stat(s.BlobPath(d)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("a blob with the wrong content was stored")
+	}
+	if entries, _ := os.ReadDir(s.tmp); len(entries) != 0 {
+		t.Fatalf("temp files left: %v", entries)
+	}
+}
+
+func TestCorruptBlobIsDetectedAndDropped(t *testing.T) {
+	s := open(t, t.TempDir())
+	data := []byte("original content")
+	d := digest.FromBytes(data)
+	if err := s.PutBlob(d, int64(len(data)), bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	// Same size, different bytes: only the digest can tell.
+	if err := os.WriteFile(s.BlobPath(d), []byte("0riginal content"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, _, err := s.OpenBlob(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = io.Copy(io.Discard, r)
+	r.Close()
+	if !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("err = %v, want ErrCorrupt", err)
+	}
+	if s.HasBlob(d, int64(len(data))) {
+		t.Fatal("corrupt blob kept")
+	}
+}
+
+func TestStepRecords(t *testing.T) {
+	s := open(t, t.TempDir())
+	key := NewKey("run").String("cmd", "true").Sum()
+	if _, err := s.Step(key); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("err = %v, want ErrNotFound", err)
+	}
+	blob := []byte("blob")
+	bd := digest.FromBytes(blob)
+	if err := s.PutBlob(bd, 4, bytes.NewReader(blob)); err != nil {
+		t.Fatal(err)
+	}
+	rec := &Record{Key: key, CreatedBy: "RUN true", Created: time.Now().UTC().Truncate(time.Second),
+		Layer: &LayerRecord{MediaType: "application/vnd.oci.image.layer.v1.tar+gzip", Digest: bd, DiffID: digest.FromString("x"), Size: 4}}
+	if err := s.PutStep(rec); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Step(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.CreatedBy != rec.CreatedBy || *got.Layer != *rec.Layer || !got.Created.Equal(rec.Created) || got.LastUsed.IsZero() {
+		t.Fatalf("got %+v", got)
+	}
+	// A record whose blob is gone is not a hit.
+	os.Remove(s.BlobPath(bd))
+	if _, err := s.Step(key); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("record without its blob: err = %v", err)
+	}
+}
+
+func TestTruncatedRecordIsDropped(t *testing.T) {
+	s := open(t, t.TempDir())
+	key := NewKey("env").Sum()
+	if err := s.PutStep(&Record{Key: key, CreatedBy: "ENV A=b"}); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(s.stepPath(key))
+	os.WriteFile(s.stepPath(key), data[:len(data)/2], 0o600)
+	if _, err := s.Step(key); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("err = %v, want ErrNotFound", err)
+	}
+	if _, err := os.Stat(s.stepPath(key)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("truncated record kept")
+	}
+}
+
+func TestCommitLayerRace(t *testing.T) {
+	s := open(t, t.TempDir())
+	diffID := digest.FromString("layer")
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dir, err := s.TempDir("layer-")
+			if err == nil {
+				err = os.WriteFile(filepath.Join(dir, "f"), []byte("x"), 0o644)
+			}
+			if err == nil {
+				_, err = s.CommitLayer(dir, diffID)
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !s.HasLayer(diffID) {
+		t.Fatal("layer missing")
+	}
+	if entries, _ := os.ReadDir(s.tmp); len(entries) != 0 {
+		t.Fatalf("losing copies not removed: %v", entries)
+	}
+}
+
+func TestLockStepSerialises(t *testing.T) {
+	root := t.TempDir()
+	a, b := open(t, root), open(t, root)
+	key := NewKey("run").Sum()
+	unlock, err := a.LockStep(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := b.LockStep(ctx, key); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("second lock: err = %v, want a timeout", err)
+	}
+	unlock()
+	unlock2, err := b.LockStep(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock2()
+}
+
+// A build that died leaves its scratch dir; the next Open removes it, but
+// never the scratch dir of a build that is still running.
+func TestReclaimStaleScratch(t *testing.T) {
+	root := t.TempDir()
+	live := open(t, root)
+	liveFile := filepath.Join(live.tmp, "in-use")
+	os.WriteFile(liveFile, nil, 0o600)
+
+	// A separate process opens the store and is killed.
+	if os.Getenv("CACHE_TEST_CHILD") != "" {
+		s, err := Open(context.Background(), os.Getenv("CACHE_TEST_CHILD"))
+		if err != nil {
+			os.Exit(1)
+		}
+		os.WriteFile(filepath.Join(s.tmp, "junk"), nil, 0o600)
+		os.Stdout.WriteString("ready\n")
+		time.Sleep(time.Hour)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestReclaimStaleScratch$")
+	cmd.Env = append(os.Environ(), "CACHE_TEST_CHILD="+root)
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 6)
+	io.ReadFull(out, buf)
+	cmd.Process.Kill()
+	cmd.Wait()
+	if n := countDirs(t, filepath.Join(root, tmpDir)); n != 2 {
+		t.Fatalf("want 2 scratch dirs before reclaim, got %d", n)
+	}
+	open(t, root)
+	if n := countDirs(t, filepath.Join(root, tmpDir)); n != 2 { // live + the new one
+		t.Fatalf("want 2 scratch dirs after reclaim, got %d", n)
+	}
+	if _, err := os.Stat(liveFile); err != nil {
+		t.Fatal("a running build's scratch dir was reclaimed")
+	}
+}
+
+func countDirs(t *testing.T, dir string) int {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range entries {
+		if e.IsDir() {
+			n++
+		}
+	}
+	return n
+}

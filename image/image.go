@@ -1,0 +1,127 @@
+package image
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	digest "github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Store holds blobs by digest. The build cache is one.
+type Store interface {
+	HasBlob(d digest.Digest, size int64) bool
+	// PutBlob stores r, which must have digest d and the size (< 0: unknown).
+	PutBlob(d digest.Digest, size int64, r io.Reader) error
+	// OpenBlob reads a blob back; the reader fails at EOF if the content
+	// does not match d.
+	OpenBlob(d digest.Digest) (io.ReadCloser, int64, error)
+}
+
+// Layer is one layer of an image: its blob, and the digest of the tar it
+// decompresses to.
+type Layer struct {
+	MediaType string
+	Digest    digest.Digest
+	Size      int64
+	DiffID    digest.Digest
+}
+
+// Descriptor is the layer's entry in a manifest.
+func (l Layer) Descriptor() ocispec.Descriptor {
+	return ocispec.Descriptor{MediaType: l.MediaType, Digest: l.Digest, Size: l.Size}
+}
+
+// Image is an image config and its layers, whose blobs are in a Store.
+type Image struct {
+	Config dockerspec.DockerOCIImage
+	Layers []Layer
+}
+
+// Manifest is an image rendered as the blobs that describe it.
+type Manifest struct {
+	ConfigJSON   []byte
+	Config       ocispec.Descriptor
+	ManifestJSON []byte
+	Descriptor   ocispec.Descriptor // of the manifest
+}
+
+// Manifest renders the config and manifest JSON. encoding/json writes
+// struct fields in a fixed order and map keys sorted, so the same image
+// always gives the same bytes and digests.
+func (img *Image) Manifest() (*Manifest, error) {
+	cfg := img.Config
+	cfg.RootFS.Type = "layers"
+	cfg.RootFS.DiffIDs = make([]digest.Digest, len(img.Layers))
+	for i, l := range img.Layers {
+		cfg.RootFS.DiffIDs[i] = l.DiffID
+	}
+	configJSON, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("encode image config: %w", err)
+	}
+	m := ocispec.Manifest{
+		Versioned: specs.Versioned{SchemaVersion: 2},
+		MediaType: ocispec.MediaTypeImageManifest,
+		Config: ocispec.Descriptor{
+			MediaType: ocispec.MediaTypeImageConfig,
+			Digest:    digest.FromBytes(configJSON),
+			Size:      int64(len(configJSON)),
+		},
+		Layers: make([]ocispec.Descriptor, len(img.Layers)),
+	}
+	for i, l := range img.Layers {
+		m.Layers[i] = l.Descriptor()
+	}
+	manifestJSON, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("encode manifest: %w", err)
+	}
+	return &Manifest{
+		ConfigJSON:   configJSON,
+		Config:       m.Config,
+		ManifestJSON: manifestJSON,
+		Descriptor: ocispec.Descriptor{
+			MediaType: ocispec.MediaTypeImageManifest,
+			Digest:    digest.FromBytes(manifestJSON),
+			Size:      int64(len(manifestJSON)),
+		},
+	}, nil
+}
+
+// Docker's media types, which OCI output renames to their OCI equivalents
+// without touching the bytes.
+const (
+	dockerManifest      = "application/vnd.docker.distribution.manifest.v2+json"
+	dockerManifestList  = "application/vnd.docker.distribution.manifest.list.v2+json"
+	dockerLayerGzip     = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+	dockerLayerZstd     = "application/vnd.docker.image.rootfs.diff.tar.zstd"
+	dockerLayer         = "application/vnd.docker.image.rootfs.diff.tar"
+	dockerForeignLayer  = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
+	ociLayerNonDistGzip = "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip" //nolint:staticcheck
+)
+
+// OCILayerMediaType maps a layer media type to the OCI one for the same
+// bytes, and rejects what is not a layer mybuild can unpack.
+func OCILayerMediaType(mt string) (string, error) {
+	switch mt {
+	case ocispec.MediaTypeImageLayerGzip, dockerLayerGzip, dockerForeignLayer, ociLayerNonDistGzip:
+		return ocispec.MediaTypeImageLayerGzip, nil
+	case ocispec.MediaTypeImageLayerZstd, dockerLayerZstd:
+		return ocispec.MediaTypeImageLayerZstd, nil
+	case ocispec.MediaTypeImageLayer, dockerLayer:
+		return ocispec.MediaTypeImageLayer, nil
+	}
+	return "", fmt.Errorf("unsupported layer media type %q", mt)
+}
+
+func isIndex(mt string) bool {
+	return mt == ocispec.MediaTypeImageIndex || mt == dockerManifestList
+}
+
+func isManifest(mt string) bool {
+	return mt == ocispec.MediaTypeImageManifest || mt == dockerManifest
+}

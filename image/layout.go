@@ -1,0 +1,144 @@
+package image
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// maxJSONBlob bounds the size of the index, manifest and config blobs that
+// are read into memory.
+const maxJSONBlob = 8 << 20
+
+// layoutReader reads an OCI image layout, in a directory or in a tar.
+type layoutReader interface {
+	indexJSON() ([]byte, error)
+	// jsonBlob reads a small blob and checks its digest.
+	jsonBlob(d digest.Digest) ([]byte, error)
+	// importBlobs copies every blob the store lacks into it.
+	importBlobs(ctx context.Context, descs []ocispec.Descriptor, store Store) error
+}
+
+// loadLayout resolves name (or the only image) for platform, and imports
+// the image's layers into store.
+func loadLayout(ctx context.Context, l layoutReader, name string, platform ocispec.Platform, store Store) (*Image, error) {
+	data, err := l.indexJSON()
+	if err != nil {
+		return nil, err
+	}
+	var index ocispec.Index
+	if err := json.Unmarshal(data, &index); err != nil {
+		return nil, fmt.Errorf("index.json: %w", err)
+	}
+	desc, err := selectManifest(index.Manifests, name, platform)
+	if err != nil {
+		return nil, err
+	}
+	for depth := 0; isIndex(desc.MediaType); depth++ {
+		if depth > 4 {
+			return nil, errors.New("image indexes nested too deeply")
+		}
+		var nested ocispec.Index
+		if err := readJSON(l, desc, &nested); err != nil {
+			return nil, err
+		}
+		if desc, err = selectManifest(nested.Manifests, "", platform); err != nil {
+			return nil, err
+		}
+	}
+	if !isManifest(desc.MediaType) {
+		return nil, fmt.Errorf("unsupported manifest media type %q", desc.MediaType)
+	}
+	var m ocispec.Manifest
+	if err := readJSON(l, desc, &m); err != nil {
+		return nil, err
+	}
+	cfgJSON, err := l.jsonBlob(m.Config.Digest)
+	if err != nil {
+		return nil, fmt.Errorf("image config: %w", err)
+	}
+	img, err := newImage(cfgJSON, m.Layers)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.importBlobs(ctx, m.Layers, store); err != nil {
+		return nil, err
+	}
+	return img, nil
+}
+
+func readJSON(l layoutReader, desc ocispec.Descriptor, v any) error {
+	data, err := l.jsonBlob(desc.Digest)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("blob %s: %w", desc.Digest, err)
+	}
+	return nil
+}
+
+// newImage pairs the layers of a manifest with the diffIDs of its config.
+func newImage(cfgJSON []byte, layers []ocispec.Descriptor) (*Image, error) {
+	img := &Image{}
+	if err := json.Unmarshal(cfgJSON, &img.Config); err != nil {
+		return nil, fmt.Errorf("image config: %w", err)
+	}
+	diffIDs := img.Config.RootFS.DiffIDs
+	if len(diffIDs) != len(layers) {
+		return nil, fmt.Errorf("image config lists %d layers, manifest %d", len(diffIDs), len(layers))
+	}
+	for i, desc := range layers {
+		mt, err := OCILayerMediaType(desc.MediaType)
+		if err != nil {
+			return nil, err
+		}
+		if err := desc.Digest.Validate(); err != nil {
+			return nil, fmt.Errorf("layer %d: %w", i, err)
+		}
+		if err := diffIDs[i].Validate(); err != nil {
+			return nil, fmt.Errorf("layer %d diffID: %w", i, err)
+		}
+		img.Layers = append(img.Layers, Layer{MediaType: mt, Digest: desc.Digest, Size: desc.Size, DiffID: diffIDs[i]})
+	}
+	return img, nil
+}
+
+// selectManifest picks the descriptor named name, or, without a name, the
+// only one; among several, the one for platform.
+func selectManifest(descs []ocispec.Descriptor, name string, platform ocispec.Platform) (ocispec.Descriptor, error) {
+	cands := descs
+	if name != "" {
+		cands = nil
+		for _, d := range descs {
+			if d.Annotations[ocispec.AnnotationRefName] == name {
+				cands = append(cands, d)
+			}
+		}
+		if len(cands) == 0 {
+			return ocispec.Descriptor{}, fmt.Errorf("no image named %q", name)
+		}
+	}
+	switch len(cands) {
+	case 0:
+		return ocispec.Descriptor{}, errors.New("no image in the layout")
+	case 1:
+		if p := cands[0].Platform; p != nil && !matchPlatform(platform, p) {
+			return ocispec.Descriptor{}, fmt.Errorf("no image for platform %s (the only one is %s)", FormatPlatform(platform), FormatPlatform(*p))
+		}
+		return cands[0], nil
+	}
+	for _, d := range cands {
+		if matchPlatform(platform, d.Platform) {
+			return d, nil
+		}
+	}
+	if name == "" {
+		return ocispec.Descriptor{}, fmt.Errorf("the layout holds %d images and none for platform %s: name one with :REF", len(cands), FormatPlatform(platform))
+	}
+	return ocispec.Descriptor{}, fmt.Errorf("no image named %q for platform %s", name, FormatPlatform(platform))
+}

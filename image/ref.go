@@ -1,0 +1,52 @@
+package image
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Transports, named as skopeo and buildah name them.
+const (
+	OCIArchive    = "oci-archive"
+	OCILayout     = "oci"
+	DockerArchive = "docker-archive"
+	Docker        = "docker"
+)
+
+// Ref names an image in a transport: "oci-archive:PATH[:REF]",
+// "oci:DIR[:REF]", "docker-archive:PATH[:NAME:TAG]". As in skopeo, the path
+// ends at the first colon.
+type Ref struct {
+	Transport string
+	Path      string
+	// Name selects one image of an archive or layout: the OCI ref name
+	// (org.opencontainers.image.ref.name), or a docker-archive repo tag.
+	Name string
+}
+
+func (r Ref) String() string {
+	s := r.Transport + ":" + r.Path
+	if r.Name != "" {
+		s += ":" + r.Name
+	}
+	return s
+}
+
+// ParseRef parses a transport reference. ok is false when s names no local
+// transport (a registry reference, for instance).
+func ParseRef(s string) (ref Ref, ok bool, err error) {
+	transport, rest, found := strings.Cut(s, ":")
+	if !found {
+		return Ref{}, false, nil
+	}
+	switch transport {
+	case OCIArchive, OCILayout, DockerArchive:
+	default:
+		return Ref{}, false, nil
+	}
+	path, name, _ := strings.Cut(rest, ":")
+	if path == "" {
+		return Ref{}, true, fmt.Errorf("%s: missing path in %q", transport, s)
+	}
+	return Ref{Transport: transport, Path: path, Name: name}, true, nil
+}
