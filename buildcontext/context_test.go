@@ -1,0 +1,245 @@
+package buildcontext
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	digest "github.com/opencontainers/go-digest"
+)
+
+// tree creates files ("name" -> content; a trailing "/" makes a dir,
+// "->target" a symlink).
+func tree(t *testing.T, files map[string]string) string {
+	t.Helper()
+	root := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(root, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		switch {
+		case strings.HasSuffix(name, "/"):
+			os.MkdirAll(p, 0o755)
+		case strings.HasPrefix(content, "->"):
+			if err := os.Symlink(content[2:], p); err != nil {
+				t.Fatal(err)
+			}
+		default:
+			if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return root
+}
+
+func open(t *testing.T, root string, opts ...Option) *Context {
+	t.Helper()
+	c, err := Open(root, filepath.Join(root, "Dockerfile"), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestResolve(t *testing.T) {
+	outside := t.TempDir()
+	os.WriteFile(filepath.Join(outside, "secret"), []byte("s"), 0o600)
+	root := tree(t, map[string]string{
+		"a.txt": "a", "b.txt": "b", "c.md": "c",
+		"dir/x.txt": "x", "dir/sub/y.txt": "y",
+		"other/x.txt":   "x2",
+		"link-to-dir":   "->dir",
+		"escape":        "->" + filepath.Join(outside, "secret"),
+		"escape-rel":    "->../../../../../../" + outside + "/secret",
+		"ignored.txt":   "i",
+		".dockerignore": "ignored.txt\n",
+	})
+	c := open(t, root)
+	for _, tc := range []struct {
+		src  string
+		want []string
+		err  string
+	}{
+		{src: "a.txt", want: []string{"a.txt"}},
+		{src: "/a.txt", want: []string{"a.txt"}},
+		{src: "./dir/../a.txt", want: []string{"a.txt"}},
+		{src: "*.txt", want: []string{"a.txt", "b.txt"}},
+		{src: "*/x.txt", want: []string{"dir/x.txt", "other/x.txt"}},
+		{src: "[ab].txt", want: []string{"a.txt", "b.txt"}},
+		{src: "nomatch*", want: nil},
+		{src: "link-to-dir", want: []string{"dir"}},
+		{src: "link-to-dir/sub/y.txt", want: []string{"dir/sub/y.txt"}},
+		{src: ".", want: []string{"."}},
+		{src: "missing", err: "not found"},
+		{src: "ignored.txt", err: "not found"},
+		{src: "../x", err: "outside the build context"},
+		{src: "dir/../../x", err: "outside the build context"},
+		// Symlinks resolve inside the root, never to the host's files.
+		{src: "escape", err: "not found"},
+		{src: "escape-rel", err: "not found"},
+	} {
+		got, err := c.Resolve(tc.src)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("Resolve(%q) = %v, %v; want error %q", tc.src, got, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("Resolve(%q) = %v, %v; want %v", tc.src, got, err, tc.want)
+		}
+	}
+}
+
+func rels(files []File) []string {
+	var out []string
+	for _, f := range files {
+		r := f.Rel
+		if f.Info.IsDir() {
+			r += "/"
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func TestWalkDockerignore(t *testing.T) {
+	root := tree(t, map[string]string{
+		"Dockerfile":          "FROM scratch",
+		"main.go":             "package main",
+		"README.md":           "readme",
+		"docs/a.md":           "a",
+		"docs/keep.md":        "keep",
+		"docs/deep/skip.md":   "s",
+		"build/out.o":         "o",
+		"node_modules/x/y.js": "y",
+		"src/gen/z.tmp":       "z",
+		"src/z.go":            "z",
+		".dockerignore":       "Dockerfile\n*.md\n!README.md\ndocs\n!docs/keep.md\nbuild/\n**/node_modules\n**/*.tmp\n",
+	})
+	c := open(t, root)
+	files, err := c.Walk(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"/", ".dockerignore", "README.md", "docs/", "docs/keep.md", "main.go", "src/", "src/gen/", "src/z.go"}
+	if got := rels(files); !reflect.DeepEqual(got, want) {
+		t.Errorf("walk:\n got %v\nwant %v", got, want)
+	}
+}
+
+// The Dockerfile may be listed in .dockerignore and the build still reads
+// it; a Dockerfile-specific ignore file wins over .dockerignore.
+func TestDockerfileSpecificIgnore(t *testing.T) {
+	root := tree(t, map[string]string{
+		"app.Dockerfile":              "FROM scratch",
+		"app.Dockerfile.dockerignore": "secret\n",
+		".dockerignore":               "public\n",
+		"secret":                      "s",
+		"public":                      "p",
+	})
+	c, err := Open(root, filepath.Join(root, "app.Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Resolve("secret"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("secret: %v", err)
+	}
+	if _, err := c.Resolve("public"); err != nil {
+		t.Errorf("public: %v", err)
+	}
+}
+
+func hashOne(t *testing.T, c *Context, rel string) File {
+	t.Helper()
+	files, err := c.Walk(rel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Hash(context.Background(), files); err != nil {
+		t.Fatal(err)
+	}
+	return files[0]
+}
+
+func TestHashDetectsSameSizeSameMtimeChange(t *testing.T) {
+	root := tree(t, map[string]string{"f": "aaaa"})
+	p := filepath.Join(root, "f")
+	old := time.Now().Add(-time.Hour)
+	os.Chtimes(p, old, old)
+	time.Sleep(10 * time.Millisecond)
+
+	sc := NewStatCache(nil)
+	sc.horizon = time.Now().Add(time.Hour).UnixNano() // trust everything
+	first := hashOne(t, open(t, root, WithStatCache(sc)), "f")
+	data, _ := sc.Marshal()
+
+	// Same size, mtime put back: only the ctime tells.
+	os.WriteFile(p, []byte("bbbb"), 0o644)
+	os.Chtimes(p, old, old)
+	sc2 := NewStatCache(data)
+	sc2.horizon = time.Now().Add(time.Hour).UnixNano()
+	second := hashOne(t, open(t, root, WithStatCache(sc2)), "f")
+	if first.Digest == second.Digest {
+		t.Fatal("a changed file kept its digest")
+	}
+	if second.Digest != digest.FromString("bbbb") {
+		t.Fatalf("digest %s is not that of the new content", second.Digest)
+	}
+}
+
+func TestStatCacheSkipsUnchangedFiles(t *testing.T) {
+	root := tree(t, map[string]string{"f": "content"})
+	sc := NewStatCache(nil)
+	sc.horizon = time.Now().Add(time.Hour).UnixNano()
+	hashOne(t, open(t, root, WithStatCache(sc)), "f")
+	data, _ := sc.Marshal()
+
+	// Plant a marker digest: if the file is not read again, it comes back.
+	sc2 := NewStatCache(data)
+	host := filepath.Join(root, "f")
+	e := sc2.old[host]
+	e.Digest = digest.FromString("from the stat cache")
+	sc2.old[host] = e
+	got := hashOne(t, open(t, root, WithStatCache(sc2)), "f")
+	if got.Digest != e.Digest {
+		t.Fatal("an unchanged file was read again")
+	}
+	// A touch changes mtime and ctime: the file is read, the digest is the same.
+	now := time.Now()
+	os.Chtimes(host, now, now)
+	sc3 := NewStatCache(data)
+	sc3.old[host] = e
+	if got := hashOne(t, open(t, root, WithStatCache(sc3)), "f"); got.Digest != digest.FromString("content") {
+		t.Fatalf("touched file: digest %s", got.Digest)
+	}
+}
+
+// Files changed moments ago are not remembered: their stat data could
+// still repeat with different content.
+func TestStatCacheSkipsRacyEntries(t *testing.T) {
+	root := tree(t, map[string]string{"f": "fresh"})
+	sc := NewStatCache(nil)
+	hashOne(t, open(t, root, WithStatCache(sc)), "f")
+	if len(sc.next) != 0 {
+		t.Fatal("a file changed just now was put in the stat cache")
+	}
+}
+
+func TestHashXattrs(t *testing.T) {
+	root := tree(t, map[string]string{"f": "x"})
+	p := filepath.Join(root, "f")
+	if err := setXattr(p, "user.test", "v"); err != nil {
+		t.Fatal(err)
+	}
+	setXattr(p, "trusted.other", "no")
+	f := hashOne(t, open(t, root), "f")
+	if len(f.Xattrs) != 1 || f.Xattrs[0].Name != "user.test" || string(f.Xattrs[0].Value) != "v" {
+		t.Fatalf("xattrs = %+v", f.Xattrs)
+	}
+}

@@ -1,0 +1,5 @@
+package buildcontext
+
+import "syscall"
+
+var errNotDir error = syscall.ENOTDIR

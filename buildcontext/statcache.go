@@ -1,0 +1,103 @@
+package buildcontext
+
+import (
+	"bytes"
+	"encoding/gob"
+	"sync"
+	"syscall"
+	"time"
+
+	digest "github.com/opencontainers/go-digest"
+)
+
+// statCacheVersion changes with the encoding or the meaning of entries.
+const statCacheVersion = 1
+
+// racyWindow is how recent a change may be for its stat data to be
+// trusted later. Timestamps come from a coarse clock, so a file changed
+// twice within one tick can keep the same ctime; an entry is only kept
+// when the file's last change is older than this, as git does for its
+// index.
+const racyWindow = 2 * time.Second
+
+// StatCache remembers the content digest of files by their stat data, so
+// that an unchanged file is not read again, as git's index does. It keys
+// on device, inode, size, mode, owner, mtime AND ctime: restoring an mtime
+// by hand still changes the ctime, so a changed file is always read.
+type StatCache struct {
+	mu      sync.Mutex
+	old     map[string]statEntry
+	next    map[string]statEntry
+	horizon int64 // ctime (ns) after which entries are too fresh to keep
+}
+
+type statEntry struct {
+	Dev, Ino     uint64
+	Size         int64
+	Mode         uint32
+	UID, GID     uint32
+	Mtime, Ctime int64
+	Digest       digest.Digest
+	Xattrs       []Xattr
+}
+
+type statCacheFile struct {
+	Version int
+	Entries map[string]statEntry
+}
+
+// NewStatCache restores a stat cache saved with Marshal. Data that cannot
+// be decoded gives an empty cache.
+func NewStatCache(data []byte) *StatCache {
+	sc := &StatCache{
+		old:     map[string]statEntry{},
+		next:    map[string]statEntry{},
+		horizon: time.Now().Add(-racyWindow).UnixNano(),
+	}
+	var f statCacheFile
+	if len(data) > 0 && gob.NewDecoder(bytes.NewReader(data)).Decode(&f) == nil && f.Version == statCacheVersion {
+		sc.old = f.Entries
+	}
+	return sc
+}
+
+// Marshal encodes the entries used since NewStatCache.
+func (sc *StatCache) Marshal() ([]byte, error) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	var buf bytes.Buffer
+	err := gob.NewEncoder(&buf).Encode(statCacheFile{Version: statCacheVersion, Entries: sc.next})
+	return buf.Bytes(), err
+}
+
+func keyOf(st *syscall.Stat_t) statEntry {
+	return statEntry{
+		Dev: st.Dev, Ino: st.Ino, Size: st.Size, Mode: st.Mode, UID: st.Uid, GID: st.Gid,
+		Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano(),
+	}
+}
+
+func sameStat(a, b statEntry) bool {
+	return a.Dev == b.Dev && a.Ino == b.Ino && a.Size == b.Size && a.Mode == b.Mode &&
+		a.UID == b.UID && a.GID == b.GID && a.Mtime == b.Mtime && a.Ctime == b.Ctime
+}
+
+func (sc *StatCache) lookup(host string, st *syscall.Stat_t) (statEntry, bool) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	e, ok := sc.old[host]
+	if !ok || !sameStat(e, keyOf(st)) {
+		return statEntry{}, false
+	}
+	sc.next[host] = e
+	return e, true
+}
+
+func (sc *StatCache) store(host string, e statEntry) {
+	if e.Ctime >= sc.horizon || e.Mtime >= sc.horizon {
+		return
+	}
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	sc.next[host] = e
+}
