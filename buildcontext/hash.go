@@ -40,11 +40,18 @@ func (c *Context) hashFile(f *File) error {
 	}
 	if c.stats != nil {
 		if e, ok := c.stats.lookup(f.Host, st); ok {
-			f.Digest, f.Xattrs = e.Digest, e.Xattrs
+			f.Digest, f.Xattrs, f.Link = e.Digest, e.Xattrs, e.Link
 			return nil
 		}
 	}
-	xattrs, err := readXattrs(f.Host)
+	if f.Info.Mode()&os.ModeSymlink != 0 {
+		link, err := os.Readlink(f.Host)
+		if err != nil {
+			return err
+		}
+		f.Link = link
+	}
+	xattrs, err := ReadXattrs(f.Host)
 	if err != nil {
 		return err
 	}
@@ -61,7 +68,7 @@ func (c *Context) hashFile(f *File) error {
 	}
 	if c.stats != nil {
 		e := keyOf(st)
-		e.Digest, e.Xattrs = f.Digest, f.Xattrs
+		e.Digest, e.Xattrs, e.Link = f.Digest, f.Xattrs, f.Link
 		c.stats.store(f.Host, e)
 	}
 	return nil

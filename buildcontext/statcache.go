@@ -11,7 +11,7 @@ import (
 )
 
 // statCacheVersion changes with the encoding or the meaning of entries.
-const statCacheVersion = 1
+const statCacheVersion = 2
 
 // racyWindow is how recent a change may be for its stat data to be
 // trusted later. Timestamps come from a coarse clock, so a file changed
@@ -39,6 +39,7 @@ type statEntry struct {
 	Mtime, Ctime int64
 	Digest       digest.Digest
 	Xattrs       []Xattr
+	Link         string
 }
 
 type statCacheFile struct {

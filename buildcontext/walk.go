@@ -21,6 +21,8 @@ type File struct {
 	Info fs.FileInfo
 	// Digest is the sha256 of a regular file's content, set by Hash.
 	Digest digest.Digest
+	// Link is a symlink's target, set by Hash.
+	Link string
 	// Xattrs are the extended attributes that are copied, set by Hash.
 	Xattrs []Xattr
 }

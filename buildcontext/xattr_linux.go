@@ -16,7 +16,9 @@ func copiedXattr(name string) bool {
 	return name == "security.capability" || strings.HasPrefix(name, "user.")
 }
 
-func readXattrs(path string) ([]Xattr, error) {
+// ReadXattrs reads the extended attributes of path that a copy carries:
+// security.capability and user.*, sorted by name.
+func ReadXattrs(path string) ([]Xattr, error) {
 	size, err := unix.Llistxattr(path, nil)
 	if errors.Is(err, unix.ENOTSUP) || size == 0 {
 		return nil, nil

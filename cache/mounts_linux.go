@@ -6,6 +6,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -89,4 +90,12 @@ func (s *Store) syncFS() error {
 		return fmt.Errorf("syncfs %s: %w", s.root, err)
 	}
 	return nil
+}
+
+// diskUsage is the space a file takes on disk, not its apparent size.
+func diskUsage(fi os.FileInfo) int64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return st.Blocks * 512
+	}
+	return fi.Size()
 }

@@ -21,6 +21,8 @@ type Record struct {
 	CreatedBy string        `json:"created_by"`
 	// Layer is the layer the step added, nil when it added none.
 	Layer *LayerRecord `json:"layer,omitempty"`
+	// Base lists the layers of a base image, for the record of a FROM.
+	Base []LayerRecord `json:"base,omitempty"`
 	// Change is the step's effect on the image config, in the builder's
 	// own encoding.
 	Change  json.RawMessage `json:"config_change,omitempty"`
@@ -57,7 +59,7 @@ func (s *Store) Step(key digest.Digest) (*Record, error) {
 		return nil, fmt.Errorf("read step %s: %w", key, err)
 	}
 	rec, err := decodeRecord(data)
-	if err != nil || rec.Key != key || (rec.Layer != nil && !s.HasBlob(rec.Layer.Digest, rec.Layer.Size)) {
+	if err != nil || rec.Key != key || !s.hasBlobs(rec) {
 		os.Remove(p)
 		return nil, ErrNotFound
 	}
@@ -75,10 +77,29 @@ func decodeRecord(data []byte) (*Record, error) {
 	if rec.Key.Validate() != nil {
 		return nil, errors.New("invalid key")
 	}
-	if l := rec.Layer; l != nil && (l.Digest.Validate() != nil || l.DiffID.Validate() != nil || l.Size < 0) {
-		return nil, errors.New("invalid layer")
+	for _, l := range rec.layers() {
+		if l.Digest.Validate() != nil || l.DiffID.Validate() != nil || l.Size < 0 {
+			return nil, errors.New("invalid layer")
+		}
 	}
 	return &rec, nil
+}
+
+// layers lists every layer the record refers to.
+func (r *Record) layers() []LayerRecord {
+	if r.Layer != nil {
+		return append([]LayerRecord{*r.Layer}, r.Base...)
+	}
+	return r.Base
+}
+
+func (s *Store) hasBlobs(rec *Record) bool {
+	for _, l := range rec.layers() {
+		if !s.HasBlob(l.Digest, l.Size) {
+			return false
+		}
+	}
+	return true
 }
 
 // Touch records that the step was used now.
@@ -95,8 +116,10 @@ func (s *Store) PutStep(rec *Record) error {
 	if err != nil {
 		return err
 	}
-	if err := s.syncFS(); err != nil {
-		return err
+	if len(rec.layers()) > 0 {
+		if err := s.syncFS(); err != nil {
+			return err
+		}
 	}
 	return s.writeAtomic(s.stepPath(rec.Key), data)
 }

@@ -29,15 +29,34 @@ var ErrCorrupt = errors.New("corrupted cache entry")
 // once: every entry is written to a private temp name and renamed into
 // place, and work on the same step is serialised with file locks.
 type Store struct {
-	root    string
-	shared  *fileLock // held for the life of the Store
-	tmp     string    // this Store's scratch dir
-	tmpLock *fileLock
+	root   string
+	shared *fileLock // held for the life of the Store
+	// exclusive is set when no other build can use the store.
+	exclusive bool
+	tmp       string // this Store's scratch dir
+	tmpLock   *fileLock
+}
+
+// Option configures Open.
+type Option func(*openOptions)
+
+type openOptions struct {
+	exclusive bool
+}
+
+// Exclusive opens the store for deleting entries: it waits until no other
+// build uses the store, and keeps others out until Close.
+func Exclusive() Option {
+	return func(o *openOptions) { o.exclusive = true }
 }
 
 // Open opens (creating) the store at root, and reclaims what builds that
 // died left behind.
-func Open(ctx context.Context, root string) (*Store, error) {
+func Open(ctx context.Context, root string, opts ...Option) (*Store, error) {
+	var o openOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	root, err := filepath.Abs(root)
 	if err != nil {
 		return nil, err
@@ -47,11 +66,15 @@ func Open(ctx context.Context, root string) (*Store, error) {
 			return nil, fmt.Errorf("open cache: %w", err)
 		}
 	}
-	shared, err := lock(ctx, filepath.Join(root, rootLock), lockShared)
+	how := lockShared
+	if o.exclusive {
+		how = lockExclusive
+	}
+	shared, err := lock(ctx, filepath.Join(root, rootLock), how)
 	if err != nil {
 		return nil, fmt.Errorf("open cache: %w", err)
 	}
-	s := &Store{root: root, shared: shared}
+	s := &Store{root: root, shared: shared, exclusive: o.exclusive}
 	if err := s.reclaim(); err != nil {
 		shared.unlock()
 		return nil, err

@@ -25,6 +25,9 @@ type Ref struct {
 }
 
 func (r Ref) String() string {
+	if r.Transport == Docker {
+		return Docker + "://" + r.Path
+	}
 	s := r.Transport + ":" + r.Path
 	if r.Name != "" {
 		s += ":" + r.Name
@@ -32,9 +35,16 @@ func (r Ref) String() string {
 	return s
 }
 
-// ParseRef parses a transport reference. ok is false when s names no local
-// transport (a registry reference, for instance).
+// ParseRef parses a transport reference. ok is false when s names no
+// transport (a bare registry reference such as "debian:12", for instance);
+// "docker://REF" is a registry reference in the Docker transport.
 func ParseRef(s string) (ref Ref, ok bool, err error) {
+	if rest, found := strings.CutPrefix(s, Docker+"://"); found {
+		if rest == "" {
+			return Ref{}, true, fmt.Errorf("%s: missing image reference", s)
+		}
+		return Ref{Transport: Docker, Path: rest}, true, nil
+	}
 	transport, rest, found := strings.Cut(s, ":")
 	if !found {
 		return Ref{}, false, nil

@@ -14,6 +14,8 @@ func TestParseRef(t *testing.T) {
 		{in: "oci:dir:latest", want: Ref{Transport: OCILayout, Path: "dir", Name: "latest"}, ok: true},
 		{in: "docker-archive:a.tar:repo/app:1.0", want: Ref{Transport: DockerArchive, Path: "a.tar", Name: "repo/app:1.0"}, ok: true},
 		{in: "oci:", ok: true, err: true},
+		{in: "docker://registry:5000/app:1", want: Ref{Transport: Docker, Path: "registry:5000/app:1"}, ok: true},
+		{in: "docker://", ok: true, err: true},
 		{in: "debian:bookworm", ok: false},
 		{in: "scratch", ok: false},
 		{in: "localhost:5000/app", ok: false},

@@ -138,16 +138,15 @@ func pivotRoot(root string) error {
 
 // execCommand switches to the step's user and directory and execs it.
 func execCommand(cfg *childConfig) error {
-	// mkdir -p $dir, as root, as runc does for a missing cwd.
-	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+	user, err := users.LookupExec(cfg.User, os.ReadFile)
+	if err != nil {
+		return err
+	}
+	if err := makeWorkdir(cfg.Dir, user); err != nil {
 		return fmt.Errorf("working directory %s: %w", cfg.Dir, err)
 	}
 	if err := os.Chdir(cfg.Dir); err != nil {
 		return fmt.Errorf("working directory %s: %w", cfg.Dir, err)
-	}
-	user, err := users.LookupExec(cfg.User, os.ReadFile)
-	if err != nil {
-		return err
 	}
 	env := cfg.Env
 	if _, ok := lookupEnv(env, "HOME"); !ok {
@@ -167,6 +166,23 @@ func execCommand(cfg *childConfig) error {
 	unix.CloseOnExec(fdStatus)
 	err = unix.Exec(argv0, cfg.Args, env)
 	return fmt.Errorf("exec %s: %w", cfg.Args[0], err)
+}
+
+// makeWorkdir creates the missing levels of dir, 0755 and owned by the
+// step's user, as BuildKit's runc does when a step's working dir is gone.
+func makeWorkdir(dir string, u users.Exec) error {
+	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+		return nil
+	}
+	if parent := filepath.Dir(dir); parent != dir {
+		if err := makeWorkdir(parent, u); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	return os.Lchown(dir, int(u.UID), int(u.GID))
 }
 
 func setCredentials(u users.Exec) error {

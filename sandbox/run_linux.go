@@ -53,7 +53,7 @@ func prepare(spec Spec) (*childConfig, error) {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
 	lower := []string{stubsDir}
-	for i, dir := range spec.Lower {
+	for i, dir := range dedupe(spec.Lower) {
 		link := filepath.Join(linksDir, strconv.FormatInt(int64(i), 36))
 		abs, err := filepath.Abs(dir)
 		if err != nil {
@@ -84,6 +84,22 @@ func prepare(spec Spec) (*childConfig, error) {
 		Network: spec.Network,
 		Host:    spec.Hostname,
 	}, nil
+}
+
+// dedupe drops every repeat of a layer dir but the newest. Overlayfs
+// refuses a stack in which one dir appears twice (ELOOP), and an older
+// repeat adds nothing: all it holds is already visible from the newer one
+// above it. Identical layers, such as two empty ones, share a dir.
+func dedupe(dirs []string) []string {
+	seen := make(map[string]bool, len(dirs))
+	out := make([]string, 0, len(dirs))
+	for _, d := range dirs {
+		if !seen[d] {
+			seen[d] = true
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 func start(ctx context.Context, spec Spec, cfg *childConfig) error {

@@ -18,8 +18,8 @@ type Exec struct {
 // LookupExec resolves a USER value ("", "name", "uid", "name:group",
 // "uid:gid", ...) the way runc does for a container process: a name must
 // exist in /etc/passwd; a number need not, and then gets gid 0 and home "/".
-// Without an explicit group the user's primary group applies, plus every
-// group of /etc/group that lists the user.
+// The supplementary groups are the primary group and, without an explicit
+// group, every group of /etc/group that lists the user.
 func LookupExec(spec string, read ReadFile) (Exec, error) {
 	userPart, groupPart, hasGroup := strings.Cut(spec, ":")
 	if userPart == "" {
@@ -56,10 +56,15 @@ func LookupExec(spec string, read ReadFile) (Exec, error) {
 			return Exec{}, err
 		}
 		ex.GID = gid
+	}
+	// The primary group is a supplementary group too, as containerd's
+	// WithAdditionalGIDs (and so Docker and BuildKit) make it.
+	ex.Groups = []uint32{ex.GID}
+	if hasGroup {
 		return ex, nil
 	}
 	for _, g := range groups {
-		if name != "" && slices.Contains(g.members, name) && g.gid != ex.GID && !slices.Contains(ex.Groups, g.gid) {
+		if name != "" && slices.Contains(g.members, name) && !slices.Contains(ex.Groups, g.gid) {
 			ex.Groups = append(ex.Groups, g.gid)
 		}
 	}

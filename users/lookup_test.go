@@ -28,13 +28,13 @@ func TestLookupExec(t *testing.T) {
 		want Exec
 		err  string
 	}{
-		{spec: "", want: Exec{Home: "/root"}},
-		{spec: "root", want: Exec{Home: "/root"}},
-		{spec: "app", want: Exec{UID: 1000, GID: 1001, Groups: []uint32{10, 50}, Home: "/home/app"}},
-		{spec: "1000", want: Exec{UID: 1000, GID: 1001, Groups: []uint32{10, 50}, Home: "/home/app"}},
-		{spec: "4242", want: Exec{UID: 4242, Home: "/"}},
-		{spec: "app:wheel", want: Exec{UID: 1000, GID: 10, Home: "/home/app"}},
-		{spec: "4242:77", want: Exec{UID: 4242, GID: 77, Home: "/"}},
+		{spec: "", want: Exec{Groups: []uint32{0}, Home: "/root"}},
+		{spec: "root", want: Exec{Groups: []uint32{0}, Home: "/root"}},
+		{spec: "app", want: Exec{UID: 1000, GID: 1001, Groups: []uint32{1001, 10, 50}, Home: "/home/app"}},
+		{spec: "1000", want: Exec{UID: 1000, GID: 1001, Groups: []uint32{1001, 10, 50}, Home: "/home/app"}},
+		{spec: "4242", want: Exec{UID: 4242, Groups: []uint32{0}, Home: "/"}},
+		{spec: "app:wheel", want: Exec{UID: 1000, GID: 10, Groups: []uint32{10}, Home: "/home/app"}},
+		{spec: "4242:77", want: Exec{UID: 4242, GID: 77, Groups: []uint32{77}, Home: "/"}},
 		{spec: "nobody", err: "unable to find user nobody"},
 		{spec: "app:nogroup", err: "unable to find group nogroup"},
 	} {
