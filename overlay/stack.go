@@ -41,64 +41,69 @@ type Entry struct {
 // symlink) in the merged view. Intermediate components are not resolved: use
 // Resolve first when p may pass through symlinks. It returns an error
 // satisfying errors.Is(err, fs.ErrNotExist) when p does not exist.
+//
+// No symlink is ever followed on the host: each layer is searched one
+// component at a time, so a symlink in a lower layer (a -> /etc) can never
+// make "/a/passwd" answer with a host file.
 func (s *Stack) Lstat(p string) (Entry, error) {
 	p = clean(p)
+	parts := splitPath(p)
 	for _, dir := range s.dirs {
-		host := filepath.Join(dir, p)
-		fi, err := os.Lstat(host)
-		if err == nil {
-			if IsWhiteout(fi) {
-				return Entry{}, notExist(p)
-			}
-			if p != "/" || fi.IsDir() {
-				return Entry{FileInfo: fi, HostPath: host}, nil
-			}
-		} else if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, errNotDir) {
-			return Entry{}, fmt.Errorf("lstat %s: %w", host, err)
-		}
-		blocked, err := hidesBelow(dir, p)
+		e, found, hidden, err := lookupIn(dir, parts)
 		if err != nil {
 			return Entry{}, err
 		}
-		if blocked {
+		if found {
+			return e, nil
+		}
+		if hidden {
 			return Entry{}, notExist(p)
 		}
 	}
 	return Entry{}, notExist(p)
 }
 
-// hidesBelow reports whether layer dir hides p in the layers below it: a
-// parent of p is a whiteout, a non-directory, or an opaque directory.
-func hidesBelow(dir, p string) (bool, error) {
-	if p == "/" {
-		return false, nil
-	}
-	parts := strings.Split(p[1:], "/")
+// lookupIn looks the path made of parts up in one layer dir. found says the
+// layer has it; hidden says the layer hides it from the layers below: a
+// whiteout at or above it, a parent that is not a directory, or an opaque
+// parent.
+func lookupIn(dir string, parts []string) (e Entry, found, hidden bool, err error) {
 	cur := dir
+	var parents []string
 	for i, part := range parts {
 		cur = filepath.Join(cur, part)
 		fi, err := os.Lstat(cur)
 		if errors.Is(err, fs.ErrNotExist) {
-			return false, nil
+			hidden, err := anyOpaque(parents)
+			return Entry{}, false, hidden, err
 		}
 		if err != nil {
-			return false, fmt.Errorf("lstat %s: %w", cur, err)
+			return Entry{}, false, false, fmt.Errorf("lstat %s: %w", cur, err)
 		}
 		if IsWhiteout(fi) {
-			return true, nil
+			return Entry{}, false, true, nil
 		}
 		if i == len(parts)-1 {
-			return false, nil
+			return Entry{FileInfo: fi, HostPath: cur}, true, false, nil
 		}
 		if !fi.IsDir() {
-			return true, nil
+			return Entry{}, false, true, nil
 		}
-		opaque, err := IsOpaque(cur)
-		if err != nil {
-			return false, err
-		}
-		if opaque {
-			return true, nil
+		parents = append(parents, cur)
+	}
+	// The root: every layer dir is one, the newest one's metadata shows.
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return Entry{}, false, false, err
+	}
+	return Entry{FileInfo: fi, HostPath: dir}, true, false, nil
+}
+
+func anyOpaque(dirs []string) (bool, error) {
+	for _, d := range dirs {
+		opaque, err := IsOpaque(d)
+		if err != nil || opaque {
+			return opaque, err
 		}
 	}
 	return false, nil
