@@ -1,0 +1,2 @@
+// Package fstest builds filesystem fixtures for tests from a declarative list of steps.
+package fstest

@@ -1,0 +1,72 @@
+package layerdiff
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/mybuild/mybuild/internal/fstest"
+)
+
+// benchTree is 64 MiB in 256 files of text-like data, which compresses
+// about as well as binaries and libraries do.
+func benchTree(b *testing.B) (dir string, size int64) {
+	b.Helper()
+	words := []string{"layer", "overlay", "tar", "digest", "build", "image", "\n", "0x7f", "ELF", "\x00\x00"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	var appliers []fstest.Applier
+	for i := range 256 {
+		var buf bytes.Buffer
+		for buf.Len() < 256<<10 {
+			buf.WriteString(words[rng.IntN(len(words))])
+			buf.WriteByte(byte(rng.IntN(256)))
+		}
+		content := buf.Bytes()[:256<<10]
+		size += int64(len(content))
+		name := fmt.Sprintf("d%02d/f%03d", i%16, i)
+		appliers = append(appliers, fstest.CreateDir(filepath.Dir(name), 0o755), fstest.CreateFile(name, content, 0o644))
+	}
+	return tree(b, appliers...), size
+}
+
+func BenchmarkWriteBlob(b *testing.B) {
+	upper, size := benchTree(b)
+	for _, c := range []Compression{Gzip, Zstd, None} {
+		b.Run(string(c), func(b *testing.B) {
+			b.SetBytes(size)
+			var blob Blob
+			for b.Loop() {
+				var err error
+				if blob, err = WriteBlob(b.Context(), io.Discard, upper, nil, WithCompression(c, 0)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(blob.Size)/float64(size), "ratio")
+		})
+	}
+}
+
+func BenchmarkExtract(b *testing.B) {
+	upper, size := benchTree(b)
+	layer := layerTar(b, upper, nil)
+	out := b.TempDir()
+	b.SetBytes(size)
+	for b.Loop() {
+		dir, err := os.MkdirTemp(out, "x")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := Extract(b.Context(), bytes.NewReader(layer), dir); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		if err := os.RemoveAll(dir); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+}

@@ -1,0 +1,109 @@
+package layerdiff
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/mybuild/mybuild/overlay"
+)
+
+// Blob is the result of writing one layer blob.
+type Blob struct {
+	Digest    digest.Digest // of the compressed bytes
+	DiffID    digest.Digest // of the uncompressed tar
+	Size      int64         // compressed size
+	MediaType string        // OCI layer media type matching the compression
+	Empty     bool          // no changes: the caller adds no layer
+}
+
+// WriteBlob writes the compressed layer for upper to w in one streaming pass:
+// upper -> tar -> compressor -> w, hashing the tar (the diffID) and the
+// compressed bytes (the digest) on the way. Memory use does not depend on the
+// size of the layer. Even an empty layer is written; Blob.Empty tells the
+// caller to drop it. On error w may hold part of a blob: write to a temp
+// file and rename it into place only on success.
+func WriteBlob(ctx context.Context, w io.Writer, upper string, lower *overlay.Stack, opts ...Option) (Blob, error) {
+	o := newOptions(opts)
+	mediaType, err := o.compression.mediaType()
+	if err != nil {
+		return Blob{}, fmt.Errorf("write blob: %w", err)
+	}
+	var (
+		digester = digest.Canonical.Digester()
+		diffID   = digest.Canonical.Digester()
+		size     counter
+		out      = bufio.NewWriterSize(io.MultiWriter(w, digester.Hash(), &size), 64<<10)
+	)
+	zw, err := compressor(out, o.compression, o.level)
+	if err != nil {
+		return Blob{}, fmt.Errorf("write blob: %w", err)
+	}
+	empty, err := write(ctx, io.MultiWriter(zw, diffID.Hash()), upper, lower, o)
+	if cerr := zw.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("write blob: close %s: %w", o.compression, cerr)
+	}
+	if err == nil {
+		if err = out.Flush(); err != nil {
+			err = fmt.Errorf("write blob: %w", err)
+		}
+	}
+	if err != nil {
+		return Blob{}, err
+	}
+	return Blob{
+		Digest:    digester.Digest(),
+		DiffID:    diffID.Digest(),
+		Size:      int64(size),
+		MediaType: mediaType,
+		Empty:     empty,
+	}, nil
+}
+
+type counter int64
+
+func (c *counter) Write(p []byte) (int, error) {
+	*c += counter(len(p))
+	return len(p), nil
+}
+
+// ErrDiffIDMismatch is returned when an extracted layer's uncompressed bytes
+// do not hash to the diffID the image config gives.
+var ErrDiffIDMismatch = errors.New("layer diffID mismatch")
+
+// ExtractBlob extracts a possibly compressed layer blob into dir. The
+// compression comes from mediaType (OCI or Docker), or from the first bytes
+// when the media type does not say. The uncompressed stream is hashed while
+// it is extracted and read to its end; unless it hashes to diffID the result
+// is ErrDiffIDMismatch. dir then holds untrusted content: extract into a
+// fresh directory and only keep it on success.
+func ExtractBlob(ctx context.Context, r io.Reader, mediaType string, diffID digest.Digest, dir string, opts ...ExtractOption) error {
+	if err := diffID.Validate(); err != nil {
+		return fmt.Errorf("extract blob: diffID %q: %w", diffID, err)
+	}
+	ur, release, err := decompressor(r, mediaType)
+	if err != nil {
+		return fmt.Errorf("extract blob %s: %w", diffID, err)
+	}
+	defer release()
+	verifier := diffID.Algorithm().Digester()
+	tee := io.TeeReader(ur, verifier.Hash())
+	if err := Extract(ctx, tee, dir, opts...); err != nil {
+		return fmt.Errorf("extract blob %s: %w", diffID, err)
+	}
+	// The tar ends before the stream does (padding, and the gzip trailer
+	// that holds the checksum): read it all.
+	buf := getBuf()
+	defer putBuf(buf)
+	if _, err := io.CopyBuffer(io.Discard, tee, *buf); err != nil {
+		return fmt.Errorf("extract blob %s: %w", diffID, err)
+	}
+	if got := verifier.Digest(); got != diffID {
+		return fmt.Errorf("extract blob: got %s, want %s: %w", got, diffID, ErrDiffIDMismatch)
+	}
+	return nil
+}

@@ -1,0 +1,177 @@
+package layerdiff
+
+import (
+	"bytes"
+	stdgzip "compress/gzip"
+	"errors"
+	"io"
+	"testing"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/opencontainers/go-digest"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/mybuild/mybuild/internal/fstest"
+)
+
+// decompress undoes a compression with other code than the package's.
+func decompress(t *testing.T, c Compression, b []byte) []byte {
+	t.Helper()
+	var r io.Reader = bytes.NewReader(b)
+	switch c {
+	case Gzip:
+		zr, err := stdgzip.NewReader(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = zr
+	case Zstd:
+		zr, err := zstd.NewReader(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer zr.Close()
+		r = zr
+	}
+	out, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestWriteBlob(t *testing.T) {
+	upper := tree(t, append(writeCases[0].upper, writeCases[1].upper...)...)
+	layer := layerTar(t, upper, nil, WithSourceDateEpoch(epoch))
+	for _, tc := range []struct {
+		c         Compression
+		mediaType string
+	}{
+		{Gzip, v1.MediaTypeImageLayerGzip},
+		{Zstd, v1.MediaTypeImageLayerZstd},
+		{None, v1.MediaTypeImageLayer},
+	} {
+		t.Run(string(tc.c), func(t *testing.T) {
+			var first, second bytes.Buffer
+			blob, err := WriteBlob(t.Context(), &first, upper, nil, WithCompression(tc.c, 0), WithSourceDateEpoch(epoch))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if blob.Digest != digest.FromBytes(first.Bytes()) || blob.Size != int64(first.Len()) {
+				t.Errorf("digest %s size %d, the bytes are %s size %d",
+					blob.Digest, blob.Size, digest.FromBytes(first.Bytes()), first.Len())
+			}
+			if blob.MediaType != tc.mediaType || blob.Empty {
+				t.Errorf("media type %q, empty %v", blob.MediaType, blob.Empty)
+			}
+			tarball := decompress(t, tc.c, first.Bytes())
+			if !bytes.Equal(tarball, layer) {
+				t.Error("the blob does not decompress to the layer tar")
+			}
+			if blob.DiffID != digest.FromBytes(tarball) {
+				t.Errorf("diffID %s, the tar is %s", blob.DiffID, digest.FromBytes(tarball))
+			}
+
+			again, err := WriteBlob(t.Context(), &second, upper, nil, WithCompression(tc.c, 0), WithSourceDateEpoch(epoch))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(first.Bytes(), second.Bytes()) || again != blob {
+				t.Error("two runs give different bytes")
+			}
+
+			for _, mt := range []string{tc.mediaType, ""} { // "": told by the magic bytes
+				out := t.TempDir()
+				if err := ExtractBlob(t.Context(), bytes.NewReader(first.Bytes()), mt, blob.DiffID, out); err != nil {
+					t.Fatalf("media type %q: %v", mt, err)
+				}
+				if !bytes.Equal(layerTar(t, out, nil, WithSourceDateEpoch(epoch)), layer) {
+					t.Errorf("media type %q: extracted tree differs", mt)
+				}
+			}
+		})
+	}
+}
+
+func TestWriteBlobGzipHeader(t *testing.T) {
+	var buf bytes.Buffer
+	blob, err := WriteBlob(t.Context(), &buf, tree(t, fstest.CreateFile("f", []byte("x"), 0o644)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if blob.MediaType != v1.MediaTypeImageLayerGzip {
+		t.Errorf("default media type %q", blob.MediaType)
+	}
+	h := buf.Bytes()[:10]
+	if h[3] != 0 || !bytes.Equal(h[4:8], []byte{0, 0, 0, 0}) {
+		t.Errorf("gzip header has flags %#x (name, comment...) or an mtime %x", h[3], h[4:8])
+	}
+}
+
+func TestWriteBlobLevels(t *testing.T) {
+	upper := tree(t, fstest.CreateFile("f", bytes.Repeat([]byte("compressible text "), 1<<14), 0o644))
+	sizes := map[int]int64{}
+	for _, level := range []int{1, 9} {
+		blob, err := WriteBlob(t.Context(), io.Discard, upper, nil, WithCompression(Gzip, level))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sizes[level] = blob.Size
+	}
+	if sizes[1] == sizes[9] {
+		t.Errorf("gzip levels 1 and 9 give the same size %d", sizes[1])
+	}
+	if _, err := WriteBlob(t.Context(), io.Discard, upper, nil, WithCompression(Zstd, 19)); err != nil {
+		t.Error(err)
+	}
+	if _, err := WriteBlob(t.Context(), io.Discard, upper, nil, WithCompression("lz4", 0)); err == nil {
+		t.Error("unknown compression accepted")
+	}
+}
+
+func TestWriteBlobEmpty(t *testing.T) {
+	var buf bytes.Buffer
+	blob, err := WriteBlob(t.Context(), &buf, t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !blob.Empty || blob.Digest != digest.FromBytes(buf.Bytes()) {
+		t.Errorf("empty layer: %+v", blob)
+	}
+}
+
+func TestExtractBlobDiffID(t *testing.T) {
+	upper := tree(t, fstest.CreateFile("f", []byte("content"), 0o644))
+	var buf bytes.Buffer
+	blob, err := WriteBlob(t.Context(), &buf, upper, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	wrong := digest.FromString("something else")
+	err = ExtractBlob(t.Context(), bytes.NewReader(buf.Bytes()), blob.MediaType, wrong, t.TempDir())
+	if !errors.Is(err, ErrDiffIDMismatch) {
+		t.Errorf("wrong diffID: %v", err)
+	}
+	// The compressed digest is not the diffID either.
+	err = ExtractBlob(t.Context(), bytes.NewReader(buf.Bytes()), blob.MediaType, blob.Digest, t.TempDir())
+	if !errors.Is(err, ErrDiffIDMismatch) {
+		t.Errorf("digest as diffID: %v", err)
+	}
+	if err := ExtractBlob(t.Context(), bytes.NewReader(buf.Bytes()), blob.MediaType, "sha256:nothex", t.TempDir()); err == nil {
+		t.Error("malformed diffID accepted")
+	}
+
+	// Docker's media type names gzip too.
+	const docker = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+	if err := ExtractBlob(t.Context(), bytes.NewReader(buf.Bytes()), docker, blob.DiffID, t.TempDir()); err != nil {
+		t.Errorf("docker media type: %v", err)
+	}
+
+	// A damaged gzip trailer (the CRC) is caught, though the tar ends before it.
+	bad := bytes.Clone(buf.Bytes())
+	bad[len(bad)-6] ^= 0xff
+	if err := ExtractBlob(t.Context(), bytes.NewReader(bad), blob.MediaType, blob.DiffID, t.TempDir()); err == nil {
+		t.Error("corrupt gzip trailer accepted")
+	}
+}

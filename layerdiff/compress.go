@@ -1,0 +1,119 @@
+package layerdiff
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// mediaType is the OCI layer media type for a blob compressed with c.
+func (c Compression) mediaType() (string, error) {
+	switch c {
+	case Gzip:
+		return v1.MediaTypeImageLayerGzip, nil
+	case Zstd:
+		return v1.MediaTypeImageLayerZstd, nil
+	case None:
+		return v1.MediaTypeImageLayer, nil
+	}
+	return "", fmt.Errorf("unknown compression %q", string(c))
+}
+
+// compressor returns a writer compressing into w. Gzip output is a function
+// of the input and level only: no file name, mtime 0, one stream, so the same
+// layer always gives the same digest. Zstd compresses on every CPU.
+func compressor(w io.Writer, c Compression, level int) (io.WriteCloser, error) {
+	switch c {
+	case Gzip:
+		if level == 0 {
+			level = gzip.DefaultCompression
+		}
+		zw, err := gzip.NewWriterLevel(w, level)
+		if err != nil {
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
+		// Explicitly: this version writes the zero time.Time as a
+		// nonzero MTIME.
+		zw.ModTime = time.Unix(0, 0)
+		return zw, nil
+	case Zstd:
+		zopts := []zstd.EOption{zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0))}
+		if level != 0 {
+			zopts = append(zopts, zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(level)))
+		}
+		zw, err := zstd.NewWriter(w, zopts...)
+		if err != nil {
+			return nil, fmt.Errorf("zstd: %w", err)
+		}
+		return zw, nil
+	case None:
+		return nopCloser{w}, nil
+	}
+	return nil, fmt.Errorf("unknown compression %q", string(c))
+}
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
+
+// compressionOf tells the compression from a layer media type, OCI or
+// Docker; "" when the media type does not say.
+func compressionOf(mediaType string) Compression {
+	switch {
+	case strings.HasSuffix(mediaType, "+gzip"), strings.HasSuffix(mediaType, ".gzip"):
+		return Gzip
+	case strings.HasSuffix(mediaType, "+zstd"), strings.HasSuffix(mediaType, ".zstd"):
+		return Zstd
+	case strings.HasSuffix(mediaType, ".tar"):
+		return None // application/vnd.oci.image.layer.v1.tar, ...rootfs.diff.tar
+	}
+	return ""
+}
+
+var (
+	gzipMagic = []byte{0x1f, 0x8b}
+	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
+)
+
+// decompressor returns the uncompressed stream of r and a function releasing
+// the decoder. The compression comes from mediaType, or else from r's first
+// bytes.
+func decompressor(r io.Reader, mediaType string) (io.Reader, func(), error) {
+	c := compressionOf(mediaType)
+	if c == "" {
+		br := bufio.NewReader(r)
+		magic, _ := br.Peek(len(zstdMagic)) // short at EOF: then not compressed
+		switch {
+		case bytes.HasPrefix(magic, gzipMagic):
+			c = Gzip
+		case bytes.HasPrefix(magic, zstdMagic):
+			c = Zstd
+		default:
+			c = None
+		}
+		r = br
+	}
+	switch c {
+	case Gzip:
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			return nil, nil, fmt.Errorf("gzip: %w", err)
+		}
+		return zr, func() { zr.Close() }, nil
+	case Zstd:
+		zr, err := zstd.NewReader(r)
+		if err != nil {
+			return nil, nil, fmt.Errorf("zstd: %w", err)
+		}
+		return zr, zr.Close, nil
+	}
+	return r, func() {}, nil
+}

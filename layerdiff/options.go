@@ -1,0 +1,66 @@
+package layerdiff
+
+import (
+	"time"
+
+	"github.com/mybuild/mybuild/overlay"
+)
+
+// Compression names how a layer blob is compressed.
+type Compression string
+
+// The compressions WriteBlob can produce and ExtractBlob can read.
+const (
+	Gzip Compression = "gzip"
+	Zstd Compression = "zstd"
+	None Compression = "none"
+)
+
+// Option configures Write and WriteBlob.
+type Option func(*options)
+
+type options struct {
+	compression Compression
+	level       int        // 0: the library's default
+	epoch       *time.Time // clamp mtimes to this, when set
+}
+
+func newOptions(opts []Option) *options {
+	o := &options{compression: Gzip}
+	for _, opt := range opts {
+		opt(o)
+	}
+	return o
+}
+
+// WithCompression selects the compression WriteBlob uses and its level; level
+// 0 means the library's default. Gzip is used when this option is not given.
+// Write always writes an uncompressed tar and ignores it.
+func WithCompression(c Compression, level int) Option {
+	return func(o *options) {
+		o.compression = c
+		o.level = level
+	}
+}
+
+// WithSourceDateEpoch clamps every modification time later than t to t, as
+// GNU tar --clamp-mtime does, so that rebuilding the same thing at a later
+// time yields the same bytes.
+func WithSourceDateEpoch(t time.Time) Option {
+	return func(o *options) { o.epoch = &t }
+}
+
+// ExtractOption configures Extract and ExtractBlob.
+type ExtractOption func(*extractOptions)
+
+type extractOptions struct {
+	parents *overlay.Stack
+}
+
+// WithParents gives the layers below the one being extracted. Extract looks
+// there for hard-link targets that are not in the layer itself (it copies the
+// file in, since a link cannot cross layers) and for the metadata of parent
+// directories the tar does not list.
+func WithParents(lower *overlay.Stack) ExtractOption {
+	return func(o *extractOptions) { o.parents = lower }
+}

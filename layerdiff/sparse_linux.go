@@ -1,0 +1,143 @@
+package layerdiff
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// copySparse writes the first size bytes of f to w. The holes of a sparse
+// file are found with SEEK_DATA/SEEK_HOLE and written from a buffer of zeros
+// instead of being read, so a 1 GiB file with a few bytes of data costs
+// neither reads nor memory. buf is scratch space.
+func copySparse(ctx context.Context, w io.Writer, f *os.File, size int64, buf []byte) error {
+	fd := int(f.Fd())
+	seek := true
+	var off int64
+	for off < size {
+		// Find where the next data is: before it is a hole.
+		data := off
+		if seek {
+			d, err := unix.Seek(fd, off, unix.SEEK_DATA)
+			switch {
+			case errors.Is(err, unix.ENXIO):
+				d = size // only a hole up to the end
+			case err != nil:
+				seek, d = false, off // no hole support: read everything
+			}
+			data = min(d, size)
+		}
+		if data > off {
+			if err := writeZeros(ctx, w, data-off); err != nil {
+				return err
+			}
+			off = data
+			continue
+		}
+		end := size
+		if seek {
+			if h, err := unix.Seek(fd, off, unix.SEEK_HOLE); err == nil {
+				end = min(h, size)
+			}
+		}
+		if err := copyRange(ctx, w, f, off, end, buf); err != nil {
+			return err
+		}
+		off = end
+	}
+	return nil
+}
+
+// copyRange writes the bytes [off, end) of f to w.
+func copyRange(ctx context.Context, w io.Writer, f *os.File, off, end int64, buf []byte) error {
+	for off < end {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n, err := f.ReadAt(buf[:min(int64(len(buf)), end-off)], off)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return werr
+			}
+			off += int64(n)
+		}
+		if errors.Is(err, io.EOF) && off < end {
+			return fmt.Errorf("file shrank while being read: %w", io.ErrUnexpectedEOF)
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeZeros(ctx context.Context, w io.Writer, n int64) error {
+	for n > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		m := min(n, int64(len(zeros)))
+		if _, err := w.Write(zeros[:m]); err != nil {
+			return err
+		}
+		n -= m
+	}
+	return nil
+}
+
+// blockSize is the unit of sparseness when extracting: a 4 KiB block of
+// zeros is not written, leaving a hole.
+const blockSize = 4096
+
+// writeSparse copies size bytes from r into the new, empty file f, leaving
+// holes for blocks that are all zero, and then sets the file's size. buf is
+// scratch space, a multiple of blockSize.
+func writeSparse(ctx context.Context, f *os.File, r io.Reader, size int64, buf []byte) error {
+	var off int64
+	for off < size {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n, err := io.ReadFull(r, buf[:min(int64(len(buf)), size-off)])
+		if err != nil {
+			return fmt.Errorf("read file data: %w", err)
+		}
+		if err := writeNonZero(f, buf[:n], off); err != nil {
+			return err
+		}
+		off += int64(n)
+	}
+	// Trailing holes were skipped: the size has to be set.
+	//
+	//	truncate -s size file
+	if err := f.Truncate(size); err != nil {
+		return fmt.Errorf("truncate: %w", err)
+	}
+	return nil
+}
+
+// writeNonZero writes the runs of non-zero blocks of b at off.
+func writeNonZero(f *os.File, b []byte, off int64) error {
+	for i := 0; i < len(b); {
+		j := i
+		for j < len(b) && !isZero(b[j:min(j+blockSize, len(b))]) {
+			j = min(j+blockSize, len(b))
+		}
+		if j > i {
+			if _, err := f.WriteAt(b[i:j], off+int64(i)); err != nil {
+				return err
+			}
+			i = j
+			continue
+		}
+		i = min(i+blockSize, len(b))
+	}
+	return nil
+}
+
+func isZero(b []byte) bool { return bytes.Equal(b, zeros[:len(b)]) }

@@ -1,0 +1,121 @@
+package layerdiff
+
+import (
+	"archive/tar"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/mybuild/mybuild/overlay"
+)
+
+// Write writes the layer tar for upper to w, uncompressed. lower is the merged
+// view of the layers below (nil when there are none). empty reports that no
+// entry was written (a tar cannot hold sockets, so an upper dir holding only
+// sockets is empty); w still gets a valid, empty tar.
+func Write(ctx context.Context, w io.Writer, upper string, lower *overlay.Stack, opts ...Option) (empty bool, err error) {
+	return write(ctx, w, upper, lower, newOptions(opts))
+}
+
+func write(ctx context.Context, w io.Writer, upper string, lower *overlay.Stack, o *options) (bool, error) {
+	cw := &changeWriter{ctx: ctx, tw: tar.NewWriter(w), epoch: o.epoch, links: make(map[fileID]string)}
+	if err := Changes(ctx, upper, lower, cw.handle); err != nil {
+		return false, fmt.Errorf("write layer: %w", err)
+	}
+	if err := cw.tw.Close(); err != nil {
+		return false, fmt.Errorf("write layer: %w", err)
+	}
+	return cw.entries == 0, nil
+}
+
+type fileID struct{ dev, ino uint64 }
+
+// changeWriter turns changes into tar entries, as containerd's
+// ChangeWriter.HandleChange does.
+type changeWriter struct {
+	ctx     context.Context
+	tw      *tar.Writer
+	epoch   *time.Time
+	links   map[fileID]string // first path of each multiply-linked inode
+	entries int
+}
+
+func (cw *changeWriter) handle(c Change) error {
+	if c.Kind == Delete {
+		return cw.writeHeader(whiteoutHeader(c.Path))
+	}
+	h, err := cw.header(c)
+	if err != nil || h == nil {
+		return err
+	}
+	if err := cw.writeHeader(h); err != nil {
+		return err
+	}
+	if c.Opaque {
+		if err := cw.writeHeader(opaqueHeader(c.Path)); err != nil {
+			return err
+		}
+	}
+	if h.Typeflag == tar.TypeReg && h.Size > 0 {
+		if err := cw.copyFile(c.HostPath, h.Size); err != nil {
+			return fmt.Errorf("%s: %w", c.Path, err)
+		}
+	}
+	return nil
+}
+
+// header builds the header for an added or modified path. A file whose
+// inode was already written under another name becomes a hard link to it.
+func (cw *changeWriter) header(c Change) (*tar.Header, error) {
+	var link string
+	if c.Info.Mode()&os.ModeSymlink != 0 {
+		var err error
+		if link, err = os.Readlink(c.HostPath); err != nil {
+			return nil, fmt.Errorf("%s: %w", c.Path, err)
+		}
+	}
+	names, err := listXattrs(c.HostPath)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", c.Path, err)
+	}
+	xattrs, err := readXattrs(c.HostPath, names)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", c.Path, err)
+	}
+	h, err := fileHeader(c.Path, c.Info, link, xattrs)
+	if err != nil || h == nil {
+		return nil, err
+	}
+	if st, ok := c.Info.Sys().(*syscall.Stat_t); ok && !c.Info.IsDir() && st.Nlink > 1 {
+		id := fileID{dev: st.Dev, ino: st.Ino}
+		if first, ok := cw.links[id]; ok {
+			return hardlinkHeader(h, first), nil
+		}
+		cw.links[id] = c.Path
+	}
+	return h, nil
+}
+
+func (cw *changeWriter) writeHeader(h *tar.Header) error {
+	normalize(h, cw.epoch)
+	if err := cw.tw.WriteHeader(h); err != nil {
+		return fmt.Errorf("write header %s: %w", h.Name, err)
+	}
+	cw.entries++
+	return nil
+}
+
+// copyFile writes the size bytes of the file at host into the tar.
+func (cw *changeWriter) copyFile(host string, size int64) error {
+	f, err := os.OpenFile(host, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	buf := getBuf()
+	defer putBuf(buf)
+	return copySparse(cw.ctx, cw.tw, f, size, *buf)
+}
