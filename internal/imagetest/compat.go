@@ -1,0 +1,177 @@
+package imagetest
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"testing"
+)
+
+// The layout of the compatibility goldens (build/testdata/compat): one
+// directory per case holding a Dockerfile, its context files and the
+// goldens, plus a list of sandbox mount points shared by all cases.
+const (
+	RootfsGolden       = "rootfs.golden"
+	ConfigGolden       = "config.golden.json"
+	MountpointsFile    = "mountpoints.txt"
+	BusyboxPlaceholder = "<busybox>"
+	// BusyboxInContext is the name under which busybox is added to a
+	// case's build context.
+	BusyboxInContext = "busybox"
+)
+
+// CompatCases returns the sorted names of the case directories of
+// compatDir: those that hold a Dockerfile.
+func CompatCases(compatDir string) ([]string, error) {
+	ents, err := os.ReadDir(compatDir)
+	if err != nil {
+		return nil, err
+	}
+	var cases []string
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(compatDir, e.Name(), "Dockerfile")); err == nil {
+			cases = append(cases, e.Name())
+		}
+	}
+	return cases, nil
+}
+
+// CompatListingOptions returns the options the compat goldens are listed
+// with: the paths of compatDir/mountpoints.txt ignored, and the content of
+// busybox renamed BusyboxPlaceholder.
+func CompatListingOptions(compatDir, busybox string) (ListingOptions, error) {
+	ignore, err := ReadPathList(filepath.Join(compatDir, MountpointsFile))
+	if err != nil {
+		return ListingOptions{}, err
+	}
+	sum, err := fileSHA256(busybox)
+	if err != nil {
+		return ListingOptions{}, err
+	}
+	return ListingOptions{Ignore: ignore, Rename: map[string]string{sum: BusyboxPlaceholder}}, nil
+}
+
+// ReadPathList reads a file of absolute paths, one per line.
+func ReadPathList(name string) (_ []string, err error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, f.Close()) }()
+	var paths []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" {
+			continue
+		}
+		if !path.IsAbs(line) || path.Clean(line) != line {
+			return nil, fmt.Errorf("%s: %q is not a clean absolute path", name, line)
+		}
+		paths = append(paths, line)
+	}
+	return paths, sc.Err()
+}
+
+// PrepareContext copies the files of caseDir, except its goldens, into the
+// directory dst and adds busybox as BusyboxInContext. Modes are normalised
+// (directories 0755, files 0644, or 0755 when any execute bit is set) so
+// that COPY results do not depend on the umask of a checkout.
+func PrepareContext(caseDir, dst, busybox string) error {
+	src := os.DirFS(caseDir)
+	err := fs.WalkDir(src, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, filepath.FromSlash(p))
+		switch {
+		case p == RootfsGolden || p == ConfigGolden || p == BusyboxInContext:
+			return nil
+		case d.IsDir():
+			if err := os.MkdirAll(target, 0o755); err != nil {
+				return err
+			}
+			return os.Chmod(target, 0o755) // not subject to the umask
+
+		case d.Type().IsRegular():
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			mode := fs.FileMode(0o644)
+			if info.Mode()&0o111 != 0 {
+				mode = 0o755
+			}
+			return copyFile(filepath.Join(caseDir, filepath.FromSlash(p)), target, mode)
+		default:
+			return fmt.Errorf("%s: only directories and regular files may be in a case", p)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("prepare context from %s: %w", caseDir, err)
+	}
+	return copyFile(busybox, filepath.Join(dst, BusyboxInContext), 0o755)
+}
+
+// Context prepares the build context of the compat case at caseDir in a
+// temporary directory (see PrepareContext) and returns that directory.
+func Context(t testing.TB, caseDir string) string {
+	t.Helper()
+	dst := t.TempDir()
+	if err := PrepareContext(caseDir, dst, Busybox(t)); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// CompatOptions is CompatListingOptions for tests, with the static busybox.
+func CompatOptions(t testing.TB, compatDir string) ListingOptions {
+	t.Helper()
+	opts, err := CompatListingOptions(compatDir, Busybox(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return opts
+}
+
+func copyFile(src, dst string, mode fs.FileMode) (err error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, in.Close()) }()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		return errors.Join(err, out.Close())
+	}
+	if err := out.Chmod(mode); err != nil { // not subject to the umask
+		return errors.Join(err, out.Close())
+	}
+	return out.Close()
+}
+
+func fileSHA256(name string) (_ string, err error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return "", err
+	}
+	defer func() { err = errors.Join(err, f.Close()) }()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
