@@ -1,0 +1,122 @@
+package build
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/mybuild/mybuild/buildcontext"
+	"github.com/mybuild/mybuild/cache"
+	"github.com/mybuild/mybuild/image"
+	"github.com/mybuild/mybuild/parser"
+	"github.com/mybuild/mybuild/sandbox"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// builder runs one build.
+type builder struct {
+	opts     Options
+	df       *parser.Dockerfile
+	bctx     *buildcontext.Context
+	rep      Reporter
+	platform ocispec.Platform
+	results  []StepResult
+}
+
+// Build runs the Dockerfile and writes the image to every output.
+//
+// A cache entry found corrupt while the image is written (a blob whose
+// bytes no longer match its digest) has been dropped by then; the build
+// then runs once more, rebuilding what it lost, so a damaged entry is
+// never shipped.
+func Build(ctx context.Context, opts Options) (*Result, error) {
+	res, err := build(ctx, opts)
+	if errors.Is(err, cache.ErrCorrupt) && ctx.Err() == nil {
+		reporter(opts).Warning(fmt.Sprintf("%v; rebuilding without it", err))
+		res, err = build(ctx, opts)
+	}
+	return res, err
+}
+
+func reporter(opts Options) Reporter {
+	if opts.Reporter == nil {
+		return discardReporter{}
+	}
+	return opts.Reporter
+}
+
+func build(ctx context.Context, opts Options) (*Result, error) {
+	if opts.Store == nil {
+		return nil, errors.New("build: no cache store")
+	}
+	if opts.Network == "" {
+		opts.Network = sandbox.NetworkHost
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	data, err := os.ReadFile(opts.Dockerfile)
+	if err != nil {
+		return nil, fmt.Errorf("read Dockerfile: %w", err)
+	}
+	df, err := parser.Parse(filepath.Base(opts.Dockerfile), bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	b := &builder{opts: opts, df: df, rep: reporter(opts), platform: image.HostPlatform()}
+	for _, w := range df.Warnings {
+		b.rep.Warning(df.ErrorAtLine(w.Line, errors.New(w.Message)).Error())
+	}
+	stats, saveStats, err := b.statCache(opts.Context)
+	if err != nil {
+		return nil, err
+	}
+	if b.bctx, err = buildcontext.Open(opts.Context, opts.Dockerfile, buildcontext.WithStatCache(stats)); err != nil {
+		return nil, err
+	}
+	st, err := b.runStage(ctx, df.Stages[len(df.Stages)-1])
+	if serr := saveStats(); err == nil && serr != nil {
+		b.rep.Warning(fmt.Sprintf("save stat cache: %v", serr))
+	}
+	if err != nil {
+		return nil, err
+	}
+	img := &image.Image{Config: st.finalConfig(), Layers: st.img.Layers}
+	m, err := img.Manifest()
+	if err != nil {
+		return nil, err
+	}
+	for _, out := range opts.Outputs {
+		if _, err := image.Save(ctx, out, img, opts.Store); err != nil {
+			return nil, err
+		}
+	}
+	return &Result{ImageDigest: m.Descriptor.Digest, ConfigDigest: m.Config.Digest, Steps: b.results}, nil
+}
+
+// statCache loads the stat cache of the context dir from the store; save
+// writes back what this build used.
+func (b *builder) statCache(dir string) (*buildcontext.StatCache, func() error, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	sum := sha256.Sum256([]byte(abs))
+	name := "statcache-" + hex.EncodeToString(sum[:8])
+	data, _ := os.ReadFile(b.opts.Store.StatePath(name))
+	sc := buildcontext.NewStatCache(data)
+	save := func() error {
+		out, err := sc.Marshal()
+		if err != nil {
+			return err
+		}
+		return b.opts.Store.WriteState(name, out)
+	}
+	return sc, save, nil
+}

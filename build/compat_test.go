@@ -1,0 +1,131 @@
+package build
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/mybuild/mybuild/internal/imagetest"
+)
+
+const compatDir = "testdata/compat"
+
+// TestCompatWithBuildKit builds every case of testdata/compat and checks
+// that the flattened root filesystem and the image config are the ones
+// BuildKit v0.17.3 produced for the same Dockerfile (see its README). The
+// image is listed without the goldens' ignore list: BuildKit leaves empty
+// /dev, /proc and /sys mount points in its layers, mybuild must leave none.
+func TestCompatWithBuildKit(t *testing.T) {
+	cases, err := imagetest.CompatCases(compatDir)
+	if err != nil || len(cases) == 0 {
+		t.Fatalf("no compat cases: %v", err)
+	}
+	opts := imagetest.CompatOptions(t, compatDir)
+	opts.Ignore = nil
+	for _, name := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dir := imagetest.Context(t, filepath.Join(compatDir, name))
+			archive, _ := testBuild(t, dir, t.TempDir())
+
+			fsys, err := imagetest.Flatten(archive)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantFS := expectedListing(t, filepath.Join(compatDir, name))
+			if got := fsys.Listing(opts); got != wantFS {
+				t.Errorf("root filesystem differs from BuildKit's:\n%s", lineDiff(wantFS, got))
+			}
+
+			cfg, err := imagetest.ReadConfig(archive)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gotCfg, err := imagetest.ComparableConfig(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantCfg := expectedConfig(t, filepath.Join(compatDir, name))
+			if strings.TrimSpace(string(gotCfg)) != wantCfg {
+				t.Errorf("config differs from BuildKit's:\n%s", lineDiff(wantCfg, string(gotCfg)))
+			}
+		})
+	}
+}
+
+// expectedListing is BuildKit's listing of a case with the documented
+// deviations.txt applied: the places where mybuild is deliberately, and
+// correctly, different.
+func expectedListing(t *testing.T, dir string) string {
+	t.Helper()
+	return strings.Join(applyDeviations(t, dir, "rootfs.golden", "deviations.txt"), "\n")
+}
+
+// expectedConfig is BuildKit's comparable config with the documented
+// config-deviations.txt applied, each line replaced in place.
+func expectedConfig(t *testing.T, dir string) string {
+	t.Helper()
+	return strings.TrimSpace(strings.Join(applyDeviations(t, dir, "config.golden.json", "config-deviations.txt"), "\n"))
+}
+
+// applyDeviations reads golden as lines and applies the "- old" and
+// "+ new" lines of the deviations file: each "+" line takes the place of
+// the "-" line before it. Every "-" line must be in the golden, so a stale
+// deviation fails loudly.
+func applyDeviations(t *testing.T, dir, golden, deviations string) []string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, golden))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(data), "\n")
+	dev, err := os.ReadFile(filepath.Join(dir, deviations))
+	if os.IsNotExist(err) {
+		return lines
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := -1
+	for _, d := range strings.Split(string(dev), "\n") {
+		switch {
+		case strings.HasPrefix(d, "- "):
+			at = slices.Index(lines, d[2:])
+			if at < 0 {
+				t.Fatalf("%s drops a line that %s does not have: %s", deviations, golden, d[2:])
+			}
+			lines = slices.Delete(lines, at, at+1)
+		case strings.HasPrefix(d, "+ ") && at < 0:
+			t.Fatalf("%s: a + line must follow the - line it replaces: %s", deviations, d)
+		case strings.HasPrefix(d, "+ "):
+			lines = slices.Insert(lines, at, d[2:])
+			at++
+		}
+	}
+	return lines
+}
+
+// lineDiff shows the lines only one side has.
+func lineDiff(want, got string) string {
+	w, g := map[string]bool{}, map[string]bool{}
+	for _, l := range strings.Split(want, "\n") {
+		w[l] = true
+	}
+	for _, l := range strings.Split(got, "\n") {
+		g[l] = true
+	}
+	var b strings.Builder
+	for _, l := range strings.Split(want, "\n") {
+		if !g[l] {
+			b.WriteString("- " + l + "\n")
+		}
+	}
+	for _, l := range strings.Split(got, "\n") {
+		if !w[l] {
+			b.WriteString("+ " + l + "\n")
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,220 @@
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/mybuild/mybuild/buildcontext"
+	"github.com/mybuild/mybuild/cache"
+	"github.com/mybuild/mybuild/overlay"
+	"github.com/mybuild/mybuild/users"
+)
+
+// copyPlan is a COPY with its sources resolved and checksummed.
+type copyPlan struct {
+	dest    string // absolute
+	destDir bool   // the destination was written with a trailing "/"
+	owner   owner
+	chmod   *fs.FileMode
+	sources []copySource
+}
+
+// owner is the uid:gid copied files get.
+type owner struct {
+	spec     string // as written, "" for the default 0:0
+	uid, gid uint32
+}
+
+type copySource struct {
+	match string // context-relative path of the source
+	files []buildcontext.File
+}
+
+// planCopy resolves every source of an expanded COPY, walks and hashes
+// them. Wildcards may match nothing, as in BuildKit; a plain path must
+// exist.
+func (b *builder) planCopy(ctx context.Context, st *stage, c *instructions.CopyCommand, stack *overlay.Stack) (*copyPlan, error) {
+	p := &copyPlan{
+		dest:    absDest(st.img.Config.Config.WorkingDir, c.DestPath),
+		destDir: strings.HasSuffix(c.DestPath, "/") || c.DestPath == "." || strings.HasSuffix(c.DestPath, "/."),
+	}
+	if c.Chown != "" {
+		uid, gid, err := users.LookupChown(c.Chown, stack.ReadFile)
+		if err != nil {
+			return nil, fmt.Errorf("--chown=%s: %w", c.Chown, err)
+		}
+		p.owner = owner{spec: c.Chown, uid: uid, gid: gid}
+	}
+	if c.Chmod != "" {
+		m, err := parseChmod(c.Chmod)
+		if err != nil {
+			return nil, err
+		}
+		p.chmod = &m
+	}
+	for _, src := range c.SourcePaths {
+		matches, err := b.bctx.Resolve(src)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range matches {
+			files, err := b.bctx.Walk(m)
+			if err != nil {
+				return nil, err
+			}
+			p.sources = append(p.sources, copySource{match: m, files: files})
+		}
+	}
+	if len(p.sources) > 1 && !p.destDir {
+		return nil, errors.New("when copying more than one file, the destination must be a directory and end with a /")
+	}
+	for _, s := range p.sources {
+		if err := b.bctx.Hash(ctx, s.files); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// keyFields adds to a key everything about the copied files that reaches
+// the layer: names, types, modes, owners, sizes, link targets, xattrs and
+// content. Never times: a touched file must still hit.
+func (p *copyPlan) keyFields(k *cache.KeyBuilder) {
+	k.String("dest", p.dest).String("dest_dir", strconv.FormatBool(p.destDir))
+	k.String("chown", p.owner.spec).String("owner", fmt.Sprintf("%d:%d", p.owner.uid, p.owner.gid))
+	chmod := ""
+	if p.chmod != nil {
+		chmod = strconv.FormatUint(uint64(*p.chmod), 8)
+	}
+	k.String("chmod", chmod)
+	for _, s := range p.sources {
+		k.String("source", s.match)
+		k.Strings("files", nil) // separates the sources' file lists
+		for _, f := range s.files {
+			k.String("path", f.Rel)
+			k.String("mode", strconv.FormatUint(uint64(f.Info.Mode()), 8))
+			uid, gid := ownerOf(f.Info)
+			k.String("owner", fmt.Sprintf("%d:%d", uid, gid))
+			k.String("size", strconv.FormatInt(sizeOf(f.Info), 10))
+			k.String("link", f.Link)
+			k.String("content", f.Digest.String())
+			k.String("rdev", strconv.FormatUint(rdevOf(f.Info), 10))
+			for _, x := range f.Xattrs {
+				k.Bytes("xattr:"+x.Name, x.Value)
+			}
+		}
+	}
+}
+
+func sizeOf(fi fs.FileInfo) int64 {
+	if fi.Mode().IsRegular() {
+		return fi.Size()
+	}
+	return 0
+}
+
+// absDest makes a COPY destination absolute against the working dir, as
+// BuildKit's pathRelativeToWorkingDir does.
+func absDest(workdir, dest string) string {
+	if dest == "" || dest == "." {
+		dest = "./"
+	}
+	if !path.IsAbs(dest) {
+		dest = path.Join(workdir, dest)
+	}
+	return path.Clean("/" + dest)
+}
+
+// parseChmod parses an octal --chmod value.
+func parseChmod(s string) (fs.FileMode, error) {
+	n, err := strconv.ParseUint(s, 8, 32)
+	if err != nil {
+		if strings.ContainsAny(s, "ugoa+-=rwxXst,") && !strings.ContainsAny(s, "89") {
+			return 0, fmt.Errorf("--chmod=%s: symbolic modes are not supported yet; use an octal mode", s)
+		}
+		return 0, fmt.Errorf("invalid chmod parameter: '%s'. it should be octal string and between 0 and 07777", s)
+	}
+	if n > 0o7777 {
+		return 0, fmt.Errorf("invalid chmod parameter: '%s'. it should be octal string and between 0 and 07777", s)
+	}
+	m := fs.FileMode(n & 0o777)
+	if n&0o4000 != 0 {
+		m |= fs.ModeSetuid
+	}
+	if n&0o2000 != 0 {
+		m |= fs.ModeSetgid
+	}
+	if n&0o1000 != 0 {
+		m |= fs.ModeSticky
+	}
+	return m, nil
+}
+
+// write copies the files into the layer as BuildKit's fsutil copy does:
+// the destination dir is created (with the --chmod mode, or 0755, and the
+// --chown owner) when missing; a file lands inside an existing directory,
+// else at the destination itself; a directory's contents are copied into
+// the destination, whose own metadata is kept.
+func (p *copyPlan) write(w *layerWriter) error {
+	perm := fs.FileMode(0o755)
+	if p.chmod != nil {
+		perm = *p.chmod
+	}
+	ensure := p.dest
+	if !p.destDir {
+		ensure = path.Dir(p.dest)
+	}
+	ensure, err := w.view.Resolve(ensure)
+	if err != nil {
+		return err
+	}
+	if err := w.mkdirAll(ensure, perm, p.owner); err != nil {
+		return err
+	}
+	for _, s := range p.sources {
+		top := &s.files[0]
+		srcIsDir := top.Info.IsDir()
+		dest, err := w.view.Resolve(p.dest)
+		if err != nil {
+			return err
+		}
+		existing, err := w.lookup(dest)
+		if err != nil {
+			return err
+		}
+		if !srcIsDir && existing != nil && existing.IsDir() {
+			dest = path.Join(dest, path.Base(s.match))
+		}
+		target := path.Dir(dest)
+		if srcIsDir && existing == nil {
+			target = dest
+		}
+		if err := w.mkdirAll(target, perm, p.owner); err != nil {
+			return err
+		}
+		if err := w.copyFile(top, dest, p.mode(top), p.owner, !srcIsDir); err != nil {
+			return err
+		}
+		for i := range s.files[1:] {
+			f := &s.files[i+1]
+			if err := w.copyFile(f, path.Join(dest, f.Rel), p.mode(f), p.owner, true); err != nil {
+				return err
+			}
+		}
+	}
+	return w.finish()
+}
+
+// mode is the mode a copied entry gets: the source's, or --chmod's.
+func (p *copyPlan) mode(f *buildcontext.File) fs.FileMode {
+	if p.chmod != nil {
+		return *p.chmod
+	}
+	return f.Info.Mode() & specialBits
+}

@@ -1,0 +1,77 @@
+package build
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"syscall"
+
+	"github.com/mybuild/mybuild/buildcontext"
+	"github.com/mybuild/mybuild/overlay"
+	"golang.org/x/sys/unix"
+)
+
+const specialBits = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
+
+// copyRootMeta gives dir the metadata of the stack's root, or 0755 root
+// when the stack is empty.
+func copyRootMeta(stack *overlay.Stack, dir string) error {
+	e, err := stack.Lstat("/")
+	if errors.Is(err, fs.ErrNotExist) {
+		return os.Chmod(dir, 0o755)
+	}
+	if err != nil {
+		return err
+	}
+	return copyDirMeta(e, dir)
+}
+
+// copyDirMeta gives dir the mode, owner, times and copied xattrs of e.
+func copyDirMeta(e overlay.Entry, dir string) error {
+	st := e.Sys().(*syscall.Stat_t)
+	if err := os.Lchown(dir, int(st.Uid), int(st.Gid)); err != nil {
+		return err
+	}
+	if err := os.Chmod(dir, e.Mode()&specialBits); err != nil {
+		return err
+	}
+	if err := copyXattrs(e.HostPath, dir); err != nil {
+		return err
+	}
+	return setTimes(dir, st.Atim, st.Mtim)
+}
+
+func setTimes(path string, atime, mtime syscall.Timespec) error {
+	ts := []unix.Timespec{unix.Timespec(atime), unix.Timespec(mtime)}
+	return unix.UtimesNanoAt(unix.AT_FDCWD, path, ts, unix.AT_SYMLINK_NOFOLLOW)
+}
+
+// copyXattrs copies the xattrs a copy carries from src to dst.
+func copyXattrs(src, dst string) error {
+	xattrs, err := buildcontext.ReadXattrs(src)
+	if err != nil {
+		return err
+	}
+	return setXattrs(dst, xattrs)
+}
+
+func setXattrs(path string, xattrs []buildcontext.Xattr) error {
+	for _, x := range xattrs {
+		if err := unix.Lsetxattr(path, x.Name, x.Value, 0); err != nil {
+			return &os.PathError{Op: "setxattr " + x.Name, Path: path, Err: err}
+		}
+	}
+	return nil
+}
+
+func ownerOf(fi fs.FileInfo) (uid, gid uint32) {
+	st := fi.Sys().(*syscall.Stat_t)
+	return st.Uid, st.Gid
+}
+
+func rdevOf(fi fs.FileInfo) uint64 {
+	if fi.Mode()&(fs.ModeDevice|fs.ModeCharDevice) == 0 {
+		return 0
+	}
+	return fi.Sys().(*syscall.Stat_t).Rdev
+}

@@ -1,0 +1,78 @@
+package build
+
+import (
+	"io"
+	"time"
+
+	"github.com/mybuild/mybuild/cache"
+	"github.com/mybuild/mybuild/image"
+	"github.com/mybuild/mybuild/sandbox"
+	digest "github.com/opencontainers/go-digest"
+)
+
+// Options says what to build and where the result goes.
+type Options struct {
+	// Dockerfile is the path of the Dockerfile.
+	Dockerfile string
+	// Context is the build context directory.
+	Context string
+	// Outputs are where the image is written. None: build only.
+	Outputs []image.Ref
+	// Store is the open cache.
+	Store *cache.Store
+	// Network is the default network of RUN steps.
+	Network sandbox.Network
+	// NoCache runs every step; results are still stored.
+	NoCache bool
+	// Reporter receives progress; nil discards it.
+	Reporter Reporter
+	// Now gives the time of new steps; nil means time.Now.
+	Now func() time.Time
+}
+
+// Result describes a finished build.
+type Result struct {
+	// ImageDigest is the digest of the image manifest.
+	ImageDigest digest.Digest
+	// ConfigDigest is the digest of the image config.
+	ConfigDigest digest.Digest
+	Steps        []StepResult
+}
+
+// StepResult is what one step did, as the metadata file reports it.
+type StepResult struct {
+	Index       int
+	Total       int
+	Instruction string
+	Line        int
+	Key         digest.Digest
+	Cached      bool
+	// Layer is nil for a step that adds no layer.
+	Layer    *image.Layer
+	Duration time.Duration
+}
+
+// StepInfo names a step while it runs.
+type StepInfo struct {
+	Index, Total int
+	Line         int
+	// Instruction is the Dockerfile text of the step.
+	Instruction string
+}
+
+// Reporter receives progress events. Calls for one build come from one
+// goroutine at a time.
+type Reporter interface {
+	StepStarted(info StepInfo)
+	// StepOutput is where a running step's stdout and stderr go.
+	StepOutput(info StepInfo) io.Writer
+	StepFinished(info StepInfo, res StepResult, err error)
+	Warning(msg string)
+}
+
+type discardReporter struct{}
+
+func (discardReporter) StepStarted(StepInfo)                     {}
+func (discardReporter) StepOutput(StepInfo) io.Writer            { return io.Discard }
+func (discardReporter) StepFinished(StepInfo, StepResult, error) {}
+func (discardReporter) Warning(string)                           {}

@@ -1,0 +1,170 @@
+package build
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/mybuild/mybuild/cache"
+	"github.com/mybuild/mybuild/overlay"
+	"github.com/mybuild/mybuild/parser"
+	"github.com/mybuild/mybuild/users"
+)
+
+// prepare expands a command with the stage's environment and plans it.
+// The history text of every instruction is BuildKit's, without its
+// " # buildkit" marker.
+func (b *builder) prepare(ctx context.Context, st *stage, cmd instructions.Command) (*plan, error) {
+	cfg := &st.img.Config.Config
+	if err := b.df.Expand(cmd, cfg.Env); err != nil {
+		return nil, err
+	}
+	canonical := func(k *cache.KeyBuilder) { k.String("instruction", parser.CanonicalString(cmd)) }
+	switch c := cmd.(type) {
+	case *instructions.RunCommand:
+		return b.planRun(st, c)
+	case *instructions.CopyCommand:
+		return b.planCopyStep(ctx, st, c)
+	case *instructions.WorkdirCommand:
+		return b.planWorkdir(st, c)
+	case *instructions.EnvCommand:
+		ch := &ConfigChange{}
+		for _, kv := range c.Env {
+			ch.Env = append(ch.Env, kv.Key+"="+kv.Value)
+		}
+		return &plan{kind: "env", fields: canonical, createdBy: "ENV " + strings.Join(ch.Env, " "), change: ch}, nil
+	case *instructions.UserCommand:
+		return &plan{kind: "user", fields: canonical, createdBy: "USER " + c.User, change: &ConfigChange{User: &c.User}}, nil
+	case *instructions.CmdCommand:
+		args := b.withShell(st, c.ShellDependantCmdLine)
+		return &plan{kind: "cmd", fields: canonical, createdBy: fmt.Sprintf("CMD %q", args), change: &ConfigChange{Cmd: &args}}, nil
+	case *instructions.EntrypointCommand:
+		args := b.withShell(st, c.ShellDependantCmdLine)
+		ch := &ConfigChange{Entrypoint: &args, ClearCmd: !st.cmdSet}
+		fields := func(k *cache.KeyBuilder) {
+			canonical(k)
+			k.String("clear_cmd", fmt.Sprint(ch.ClearCmd))
+		}
+		return &plan{kind: "entrypoint", fields: fields, createdBy: fmt.Sprintf("ENTRYPOINT %q", args), change: ch}, nil
+	case *instructions.LabelCommand:
+		ch := &ConfigChange{}
+		var text []string
+		for _, kv := range c.Labels {
+			ch.Labels = append(ch.Labels, [2]string{kv.Key, kv.Value})
+			text = append(text, kv.String())
+		}
+		return &plan{kind: "label", fields: canonical, createdBy: "LABEL " + strings.Join(text, " "), change: ch}, nil
+	case *instructions.ExposeCommand:
+		ports, err := exposedPorts(c.Ports)
+		if err != nil {
+			return nil, err
+		}
+		return &plan{kind: "expose", fields: canonical, createdBy: fmt.Sprintf("EXPOSE %v", ports), change: &ConfigChange{ExposedPorts: ports}}, nil
+	case *instructions.VolumeCommand:
+		for _, v := range c.Volumes {
+			if v == "" {
+				return nil, fmt.Errorf("VOLUME specified can not be an empty string")
+			}
+		}
+		return &plan{kind: "volume", fields: canonical, createdBy: fmt.Sprintf("VOLUME %v", c.Volumes), change: &ConfigChange{Volumes: slices.Clone(c.Volumes)}}, nil
+	case *instructions.StopSignalCommand:
+		if err := checkSignal(c.Signal); err != nil {
+			return nil, err
+		}
+		return &plan{kind: "stopsignal", fields: canonical, createdBy: "STOPSIGNAL " + c.Signal, change: &ConfigChange{StopSignal: &c.Signal}}, nil
+	case *instructions.ShellCommand:
+		sh := slices.Clone(c.Shell)
+		return &plan{kind: "shell", fields: canonical, createdBy: fmt.Sprintf("SHELL %v", sh), change: &ConfigChange{Shell: &sh}}, nil
+	case *instructions.HealthCheckCommand:
+		hc := *c.Health
+		return &plan{kind: "healthcheck", fields: canonical, createdBy: fmt.Sprintf("HEALTHCHECK %+v", hc), change: &ConfigChange{Healthcheck: &hc}}, nil
+	case *instructions.MaintainerCommand:
+		return &plan{kind: "maintainer", fields: canonical, createdBy: "MAINTAINER " + c.Maintainer, change: &ConfigChange{Author: &c.Maintainer}}, nil
+	}
+	return nil, fmt.Errorf("%s is not supported yet", strings.ToUpper(cmd.Name()))
+}
+
+// withShell turns a shell-form command line into the config's shell (or
+// /bin/sh -c) plus the line; an exec form stays as it is.
+func (b *builder) withShell(st *stage, cl instructions.ShellDependantCmdLine) []string {
+	if !cl.PrependShell {
+		return slices.Clone(cl.CmdLine)
+	}
+	sh := st.img.Config.Config.Shell
+	if len(sh) == 0 {
+		sh = []string{"/bin/sh", "-c"}
+	}
+	return append(slices.Clone(sh), strings.Join(cl.CmdLine, " "))
+}
+
+func (b *builder) planCopyStep(ctx context.Context, st *stage, c *instructions.CopyCommand) (*plan, error) {
+	lower, err := b.stack(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	cp, err := b.planCopy(ctx, st, c, lower)
+	if err != nil {
+		return nil, err
+	}
+	createdBy := "COPY"
+	if c.Chown != "" {
+		createdBy += " --chown=" + c.Chown
+	}
+	if c.Chmod != "" {
+		createdBy += " --chmod=" + c.Chmod
+	}
+	createdBy += " " + strings.Join(c.SourcePaths, " ") + " " + c.DestPath
+	return &plan{
+		kind:      "copy",
+		fields:    cp.keyFields,
+		createdBy: createdBy,
+		write: func(ctx context.Context, upper string, lower *overlay.Stack, _ StepInfo) error {
+			return cp.write(newLayerWriter(upper, lower))
+		},
+	}, nil
+}
+
+// planWorkdir sets the working dir and, as BuildKit does, creates it in a
+// layer of its own, owned by the current USER, unless it is "/".
+func (b *builder) planWorkdir(st *stage, c *instructions.WorkdirCommand) (*plan, error) {
+	wd := c.Path
+	if !path.IsAbs(wd) {
+		wd = path.Join(st.img.Config.Config.WorkingDir, wd)
+	}
+	wd = path.Clean("/" + wd)
+	user := st.img.Config.Config.User
+	p := &plan{
+		kind:      "workdir",
+		createdBy: "WORKDIR " + wd,
+		change:    &ConfigChange{WorkingDir: &wd},
+		fields: func(k *cache.KeyBuilder) {
+			k.String("workdir", wd).String("user", user)
+		},
+	}
+	if wd == "/" {
+		return p, nil
+	}
+	p.write = func(ctx context.Context, upper string, lower *overlay.Stack, _ StepInfo) error {
+		var o owner
+		if user != "" {
+			uid, gid, err := users.LookupChown(user, lower.ReadFile)
+			if err != nil {
+				return fmt.Errorf("user %s: %w", user, err)
+			}
+			o = owner{spec: user, uid: uid, gid: gid}
+		}
+		w := newLayerWriter(upper, lower)
+		dir, err := w.view.Resolve(wd)
+		if err != nil {
+			return err
+		}
+		if err := w.mkdirAll(dir, 0o755, o); err != nil {
+			return err
+		}
+		return w.finish()
+	}
+	return p, nil
+}
