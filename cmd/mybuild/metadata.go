@@ -1,0 +1,72 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/mybuild/mybuild/build"
+	digest "github.com/opencontainers/go-digest"
+)
+
+// metadata is the --metadata-file document. Its schema is documented in
+// docs/metadata.md; change both together.
+type metadata struct {
+	ImageDigest  digest.Digest  `json:"image_digest"`
+	ConfigDigest digest.Digest  `json:"config_digest"`
+	Steps        []stepMetadata `json:"steps"`
+}
+
+type stepMetadata struct {
+	Index       int            `json:"index"`
+	Instruction string         `json:"instruction"`
+	Line        int            `json:"line"`
+	Key         digest.Digest  `json:"key"`
+	Cached      bool           `json:"cached"`
+	LayerDigest *digest.Digest `json:"layer_digest"`
+	DiffID      *digest.Digest `json:"diff_id"`
+	Size        int64          `json:"size"`
+	DurationMS  int64          `json:"duration_ms"`
+}
+
+func newMetadata(res *build.Result) metadata {
+	m := metadata{ImageDigest: res.ImageDigest, ConfigDigest: res.ConfigDigest, Steps: []stepMetadata{}}
+	for _, s := range res.Steps {
+		sm := stepMetadata{
+			Index: s.Index, Instruction: s.Instruction, Line: s.Line, Key: s.Key,
+			Cached: s.Cached, DurationMS: s.Duration.Milliseconds(),
+		}
+		if s.Layer != nil {
+			d, id := s.Layer.Digest, s.Layer.DiffID
+			sm.LayerDigest, sm.DiffID, sm.Size = &d, &id, s.Layer.Size
+		}
+		m.Steps = append(m.Steps, sm)
+	}
+	return m
+}
+
+// writeMetadata writes the file atomically.
+func writeMetadata(path string, res *build.Result) error {
+	data, err := json.MarshalIndent(newMetadata(res), "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
+	if err != nil {
+		return fmt.Errorf("metadata file: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(data, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("metadata file: %w", err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("metadata file: %w", err)
+	}
+	return os.Rename(tmp.Name(), path)
+}

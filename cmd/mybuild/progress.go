@@ -1,0 +1,93 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/mybuild/mybuild/build"
+)
+
+// progress prints steps the way BuildKit's plain progress does:
+//
+//	#3 [3/5] RUN make
+//	#3 compiling...
+//	#3 DONE 1.2s
+type progress struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func newProgress(w io.Writer) *progress { return &progress{w: w} }
+
+func (p *progress) printf(format string, args ...any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.w, format, args...)
+}
+
+func (p *progress) StepStarted(info build.StepInfo) {
+	p.printf("#%d [%d/%d] %s\n", info.Index, info.Index, info.Total, oneLine(info.Instruction))
+}
+
+func (p *progress) StepOutput(info build.StepInfo) io.Writer {
+	return &prefixWriter{p: p, prefix: fmt.Sprintf("#%d ", info.Index)}
+}
+
+func (p *progress) StepFinished(info build.StepInfo, res build.StepResult, err error) {
+	switch {
+	case err != nil:
+		p.printf("#%d ERROR %.1fs\n", info.Index, res.Duration.Seconds())
+	case res.Cached:
+		p.printf("#%d CACHED\n", info.Index)
+	default:
+		p.printf("#%d DONE %.1fs\n", info.Index, res.Duration.Seconds())
+	}
+}
+
+func (p *progress) Warning(msg string) { p.printf("WARNING: %s\n", msg) }
+
+// prefixWriter prefixes every line of a step's output with its number.
+type prefixWriter struct {
+	p      *progress
+	prefix string
+	mu     sync.Mutex
+	buf    []byte
+}
+
+func (w *prefixWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf, b...)
+	for {
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 {
+			break
+		}
+		w.p.printf("%s%s\n", w.prefix, w.buf[:i])
+		w.buf = w.buf[i+1:]
+	}
+	// A line that never ends still shows up once it is long.
+	if len(w.buf) >= 4096 {
+		w.p.printf("%s%s\n", w.prefix, w.buf)
+		w.buf = w.buf[:0]
+	}
+	return len(b), nil
+}
+
+func oneLine(s string) string {
+	if i := bytes.IndexByte([]byte(s), '\n'); i >= 0 {
+		return s[:i] + " ..."
+	}
+	return s
+}
+
+// quietProgress prints only warnings... to nowhere: -q promises only the
+// digest on stdout.
+type quietProgress struct{}
+
+func (quietProgress) StepStarted(build.StepInfo)                           {}
+func (quietProgress) StepOutput(build.StepInfo) io.Writer                  { return io.Discard }
+func (quietProgress) StepFinished(build.StepInfo, build.StepResult, error) {}
+func (quietProgress) Warning(string)                                       {}
