@@ -26,6 +26,9 @@ type layerWriter struct {
 	view  *overlay.Stack // upper on top of lower
 	// times to set on directories once their contents are written.
 	dirTimes map[string][2]syscall.Timespec
+	// fresh holds the directories this writer created where nothing
+	// existed below: inside them only the upper dir needs looking at.
+	fresh map[string]bool
 	// links maps a source inode to the first path copied from it.
 	links map[[2]uint64]string
 }
@@ -36,6 +39,7 @@ func newLayerWriter(upper string, lower *overlay.Stack) *layerWriter {
 		lower:    lower,
 		view:     overlay.NewStack(append([]string{upper}, lower.Dirs()...)...),
 		dirTimes: map[string][2]syscall.Timespec{},
+		fresh:    map[string]bool{},
 		links:    map[[2]uint64]string{},
 	}
 }
@@ -44,6 +48,16 @@ func (w *layerWriter) host(p string) string { return filepath.Join(w.upper, p) }
 
 // lookup reports what is at p in the merged view, nil if nothing.
 func (w *layerWriter) lookup(p string) (*overlay.Entry, error) {
+	if w.fresh[path.Dir(p)] {
+		fi, err := os.Lstat(w.host(p))
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &overlay.Entry{FileInfo: fi, HostPath: w.host(p)}, nil
+	}
 	e, err := w.view.Lstat(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -108,6 +122,7 @@ func (w *layerWriter) mkdirAll(p string, perm fs.FileMode, o owner) error {
 	if err := os.Mkdir(h, 0o700); err != nil {
 		return err
 	}
+	w.fresh[p] = true
 	if err := os.Lchown(h, int(o.uid), int(o.gid)); err != nil {
 		return err
 	}
@@ -141,13 +156,15 @@ func (w *layerWriter) copyFile(f *buildcontext.File, p string, mode fs.FileMode,
 		}
 	}
 	st := f.Info.Sys().(*syscall.Stat_t)
-	if !(existing != nil && isDir) {
-		linked, err := w.create(f, st, h)
-		if err != nil {
+	if f.Info.Mode().IsRegular() {
+		return w.copyRegular(f, st, h, mode, o)
+	}
+	if existing == nil {
+		if err := w.create(f, st, h); err != nil {
 			return err
 		}
-		if linked {
-			return nil
+		if isDir {
+			w.fresh[p] = true
 		}
 	}
 	if err := os.Lchown(h, int(o.uid), int(o.gid)); err != nil {
@@ -168,46 +185,61 @@ func (w *layerWriter) copyFile(f *buildcontext.File, p string, mode fs.FileMode,
 	return setTimes(h, st.Atim, st.Mtim)
 }
 
-// create makes the entry at h. A regular file with other links already
-// copied becomes a hard link to the first copy (linked is then true).
-func (w *layerWriter) create(f *buildcontext.File, st *syscall.Stat_t, h string) (linked bool, err error) {
-	m := f.Info.Mode()
-	switch {
-	case m.IsRegular():
-		id := [2]uint64{st.Dev, st.Ino}
-		if st.Nlink > 1 {
-			if first, ok := w.links[id]; ok {
-				return true, os.Link(first, h)
-			}
-			w.links[id] = h
+// copyRegular copies a regular file, setting its metadata through the open
+// file rather than by path. A file with other links already copied becomes
+// a hard link to the first copy.
+func (w *layerWriter) copyRegular(f *buildcontext.File, st *syscall.Stat_t, h string, mode fs.FileMode, o owner) error {
+	id := [2]uint64{st.Dev, st.Ino}
+	if st.Nlink > 1 {
+		if first, ok := w.links[id]; ok {
+			return os.Link(first, h)
 		}
-		return false, copyContent(f.Host, h)
-	case m.IsDir():
-		return false, os.Mkdir(h, 0o700)
-	case m&fs.ModeSymlink != 0:
-		return false, os.Symlink(f.Link, h)
-	case m&(fs.ModeDevice|fs.ModeCharDevice|fs.ModeNamedPipe|fs.ModeSocket) != 0:
-		return false, unix.Mknod(h, st.Mode, int(st.Rdev))
+		w.links[id] = h
 	}
-	return false, fmt.Errorf("%s: unsupported file type %s", f.Host, m.Type())
-}
-
-func copyContent(src, dst string) error {
-	in, err := os.Open(src)
+	in, err := os.Open(f.Host)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	out, err := os.OpenFile(h, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
 	}
 	// *os.File to *os.File: io.Copy uses copy_file_range, in the kernel.
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return fmt.Errorf("copy %s: %w", src, err)
+	_, err = io.Copy(out, in)
+	if err == nil {
+		err = out.Chown(int(o.uid), int(o.gid))
 	}
-	return out.Close()
+	if err == nil {
+		err = out.Chmod(mode) // after chown, which clears setuid and setgid
+	}
+	if err == nil {
+		err = fsetXattrs(out, f.Xattrs)
+	}
+	if err == nil {
+		err = futimens(out, st.Atim, st.Mtim)
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("copy %s: %w", f.Host, err)
+	}
+	return nil
+}
+
+// create makes a directory, symlink, device, fifo or socket at h.
+func (w *layerWriter) create(f *buildcontext.File, st *syscall.Stat_t, h string) error {
+	m := f.Info.Mode()
+	switch {
+	case m.IsDir():
+		return os.Mkdir(h, 0o700)
+	case m&fs.ModeSymlink != 0:
+		return os.Symlink(f.Link, h)
+	case m&(fs.ModeDevice|fs.ModeCharDevice|fs.ModeNamedPipe|fs.ModeSocket) != 0:
+		return unix.Mknod(h, st.Mode, int(st.Rdev))
+	}
+	return fmt.Errorf("%s: unsupported file type %s", f.Host, m.Type())
 }
 
 // finish sets the times of the directories written to, deepest first,

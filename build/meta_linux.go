@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"syscall"
+	"unsafe"
 
 	"github.com/mybuild/mybuild/buildcontext"
 	"github.com/mybuild/mybuild/overlay"
@@ -74,4 +75,24 @@ func rdevOf(fi fs.FileInfo) uint64 {
 		return 0
 	}
 	return fi.Sys().(*syscall.Stat_t).Rdev
+}
+
+// fsetXattrs sets xattrs on an open file.
+func fsetXattrs(f *os.File, xattrs []buildcontext.Xattr) error {
+	for _, x := range xattrs {
+		if err := unix.Fsetxattr(int(f.Fd()), x.Name, x.Value, 0); err != nil {
+			return &os.PathError{Op: "fsetxattr " + x.Name, Path: f.Name(), Err: err}
+		}
+	}
+	return nil
+}
+
+// futimens sets the times of an open file: utimensat(fd, NULL, times, 0).
+func futimens(f *os.File, atime, mtime syscall.Timespec) error {
+	ts := [2]unix.Timespec{unix.Timespec(atime), unix.Timespec(mtime)}
+	_, _, errno := unix.Syscall6(unix.SYS_UTIMENSAT, f.Fd(), 0, uintptr(unsafe.Pointer(&ts[0])), 0, 0, 0)
+	if errno != 0 {
+		return &os.PathError{Op: "futimens", Path: f.Name(), Err: errno}
+	}
+	return nil
 }

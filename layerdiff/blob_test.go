@@ -3,8 +3,10 @@ package layerdiff
 import (
 	"bytes"
 	stdgzip "compress/gzip"
+	"context"
 	"errors"
 	"io"
+	"runtime"
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
@@ -173,5 +175,32 @@ func TestExtractBlobDiffID(t *testing.T) {
 	bad[len(bad)-6] ^= 0xff
 	if err := ExtractBlob(t.Context(), bytes.NewReader(bad), blob.MediaType, blob.DiffID, t.TempDir()); err == nil {
 		t.Error("corrupt gzip trailer accepted")
+	}
+}
+
+// The blob's bytes must not depend on how many CPUs compressed it: the
+// same layer built on a 2-core CI runner and a 64-core workstation has one
+// digest.
+func TestWriteBlobDigestIndependentOfCPUs(t *testing.T) {
+	big := make([]byte, 5<<20) // several gzip blocks
+	for i := range big {
+		big[i] = byte(i * 7 % 251)
+	}
+	upper := tree(t, fstest.CreateFile("big", big, 0o644), fstest.CreateFile("small", []byte("x"), 0o644))
+	for _, c := range []Compression{Gzip, Zstd} {
+		var digests []digest.Digest
+		for _, procs := range []int{1, 2, 8} {
+			old := runtime.GOMAXPROCS(procs)
+			var buf bytes.Buffer
+			b, err := WriteBlob(context.Background(), &buf, upper, nil, WithCompression(c, 0), WithSourceDateEpoch(epoch))
+			runtime.GOMAXPROCS(old)
+			if err != nil {
+				t.Fatal(err)
+			}
+			digests = append(digests, b.Digest)
+		}
+		if digests[0] != digests[1] || digests[0] != digests[2] {
+			t.Errorf("%s: digests vary with GOMAXPROCS: %v", c, digests)
+		}
 	}
 }

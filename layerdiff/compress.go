@@ -11,6 +11,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+	"github.com/klauspost/pgzip"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -27,21 +28,29 @@ func (c Compression) mediaType() (string, error) {
 	return "", fmt.Errorf("unknown compression %q", string(c))
 }
 
-// compressor returns a writer compressing into w. Gzip output is a function
-// of the input and level only: no file name, mtime 0, one stream, so the same
-// layer always gives the same digest. Zstd compresses on every CPU.
+// gzipBlock is the size of the blocks gzip compresses in parallel. It is
+// part of the output format: changing it changes every gzip digest.
+const gzipBlock = 1 << 20
+
+// compressor returns a writer compressing into w. Gzip is compressed on
+// every CPU in independent 1 MiB blocks (each with the previous block as
+// dictionary), so the output depends on the input and level only, not on
+// the number of CPUs: no file name, mtime 0, one stream, the same layer
+// always gives the same digest. Zstd compresses on every CPU too.
 func compressor(w io.Writer, c Compression, level int) (io.WriteCloser, error) {
 	switch c {
 	case Gzip:
 		if level == 0 {
 			level = gzip.DefaultCompression
 		}
-		zw, err := gzip.NewWriterLevel(w, level)
+		zw, err := pgzip.NewWriterLevel(w, level)
 		if err != nil {
 			return nil, fmt.Errorf("gzip: %w", err)
 		}
-		// Explicitly: this version writes the zero time.Time as a
-		// nonzero MTIME.
+		if err := zw.SetConcurrency(gzipBlock, 2*runtime.GOMAXPROCS(0)); err != nil {
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
+		// Explicitly: the zero time.Time is written as a nonzero MTIME.
 		zw.ModTime = time.Unix(0, 0)
 		return zw, nil
 	case Zstd:

@@ -28,6 +28,7 @@ Flags:
 
 type buildFlags struct {
 	file, cacheDir, network, metadataFile string
+	cpuProfile                            string
 	tags                                  stringList
 	noCache, quiet, version               bool
 }
@@ -47,6 +48,7 @@ func newBuildFlags(stderr io.Writer) (*flag.FlagSet, *buildFlags) {
 	fs.BoolVar(&f.quiet, "q", false, "print only the image digest")
 	fs.BoolVar(&f.quiet, "quiet", false, "same as -q")
 	fs.BoolVar(&f.version, "version", false, "print the version and exit")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the build to `file` (for go tool pprof)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, buildUsage)
 		fs.PrintDefaults()
@@ -85,6 +87,13 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if err := requireRoot(); err != nil {
 		return err
+	}
+	if f.cpuProfile != "" {
+		stop, err := startCPUProfile(f.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	store, err := cache.Open(ctx, f.cacheDir)
 	if err != nil {

@@ -1,0 +1,66 @@
+// Command bench measures mybuild on the workloads of bench/README.md and
+// prints the medians as a markdown table, and as JSON with -json.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+func main() {
+	mybuild := flag.String("mybuild", "bin/mybuild", "the mybuild binary to measure")
+	work := flag.String("work", "bench/.cache", "where inputs and caches go")
+	runs := flag.Int("runs", 5, "runs per phase")
+	only := flag.String("only", "", "comma-separated workloads to run (default all)")
+	jsonOut := flag.String("json", "", "also write the results as JSON to this file")
+	flag.Parse()
+
+	abs, err := filepath.Abs(*mybuild)
+	if err != nil {
+		fail(err)
+	}
+	b := &bench{mybuild: abs, work: *work, runs: *runs}
+	if err := os.MkdirAll(b.work, 0o755); err != nil {
+		fail(err)
+	}
+	var results []result
+	for _, w := range workloads {
+		if *only != "" && !contains(strings.Split(*only, ","), w.name) {
+			continue
+		}
+		fmt.Fprintf(os.Stderr, "== %s\n", w.name)
+		rs, err := w.run(b)
+		if err != nil {
+			fail(fmt.Errorf("%s: %w", w.name, err))
+		}
+		results = append(results, rs...)
+		if err := b.emptyTrash(); err != nil {
+			fail(err)
+		}
+	}
+	fmt.Print(markdown(results))
+	if *jsonOut != "" {
+		data, _ := json.MarshalIndent(results, "", "  ")
+		if err := os.WriteFile(*jsonOut, append(data, '\n'), 0o644); err != nil {
+			fail(err)
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "bench:", err)
+	os.Exit(1)
+}

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// workload is one benchmark: it prepares its inputs and measures phases.
+type workload struct {
+	name string
+	run  func(b *bench) ([]result, error)
+}
+
+var workloads = []workload{
+	{"monorepo", monorepo},
+	{"steps", steps},
+	{"bigfile", bigfile},
+	{"manyfiles", manyfiles},
+}
+
+// phases measures a context the three usual ways: cold (empty cache),
+// warm (nothing changed) and edit (after edit changed something).
+func (b *bench) phases(name, ctx string, edit func(i int) error, targets [3]string) ([]result, error) {
+	cacheDir := filepath.Join(b.work, name+"-cache")
+	out := filepath.Join(b.work, name+".tar")
+	var cold, warm, edited []sample
+	for i := 0; i < b.runs; i++ {
+		if err := b.freshDir(cacheDir); err != nil {
+			return nil, err
+		}
+		s, err := b.build("--cache-dir", cacheDir, "-t", out, ctx)
+		if err != nil {
+			return nil, err
+		}
+		cold = append(cold, s)
+	}
+	for i := 0; i < b.runs; i++ {
+		s, err := b.build("--cache-dir", cacheDir, "-t", out, ctx)
+		if err != nil {
+			return nil, err
+		}
+		warm = append(warm, s)
+	}
+	for i := 0; i < b.runs; i++ {
+		if err := edit(i); err != nil {
+			return nil, err
+		}
+		s, err := b.build("--cache-dir", cacheDir, "-t", out, ctx)
+		if err != nil {
+			return nil, err
+		}
+		edited = append(edited, s)
+	}
+	return []result{
+		summarize(name, "cold", targets[0], cold),
+		summarize(name, "warm", targets[1], warm),
+		summarize(name, "edit", targets[2], edited),
+	}, nil
+}
+
+// monorepo: a Debian base, a COPY of Go's src tree, a RUN that copies a
+// subtree, a RUN that deletes a large directory.
+func monorepo(b *bench) ([]result, error) {
+	base, err := b.debianBase()
+	if err != nil {
+		return nil, err
+	}
+	ctx := filepath.Join(b.work, "monorepo")
+	if err := goSource(filepath.Join(ctx, "src")); err != nil {
+		return nil, err
+	}
+	df := fmt.Sprintf("FROM %s\nCOPY src /src\nRUN cp -a /src/net /net-copy\nRUN rm -rf /src/cmd\n", base)
+	if err := os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte(df), 0o644); err != nil {
+		return nil, err
+	}
+	// Real checkouts are older than the stat cache's racy window.
+	time.Sleep(2500 * time.Millisecond)
+	edited := filepath.Join(ctx, "src/fmt/print.go")
+	orig, err := os.ReadFile(edited)
+	if err != nil {
+		return nil, err
+	}
+	edit := func(i int) error {
+		return os.WriteFile(edited, append(orig, fmt.Sprintf("\n// edit %d\n", i)...), 0o644)
+	}
+	return b.phases("monorepo", ctx, edit, [3]string{"≤ 5 s", "≤ 0.5 s", "≤ 3 s"})
+}
+
+// steps: 30 trivial RUN steps on busybox; the edit adds a step at the end.
+func steps(b *bench) ([]result, error) {
+	base, err := b.busyboxBase()
+	if err != nil {
+		return nil, err
+	}
+	ctx := filepath.Join(b.work, "steps")
+	if err := b.freshDir(ctx); err != nil {
+		return nil, err
+	}
+	var df strings.Builder
+	fmt.Fprintf(&df, "FROM %s\n", base)
+	for i := 1; i <= 30; i++ {
+		fmt.Fprintf(&df, "RUN echo %d > /step-%d\n", i, i)
+	}
+	write := func(extra string) error {
+		return os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte(df.String()+extra), 0o644)
+	}
+	if err := write(""); err != nil {
+		return nil, err
+	}
+	edit := func(i int) error {
+		return write(fmt.Sprintf("RUN echo %d > /added-%d\n", time.Now().UnixNano(), i))
+	}
+	rs, err := b.phases("steps", ctx, edit, [3]string{"≤ 1.0 s", "≤ 0.1 s", ""})
+	// Put the Dockerfile back, for the next run of the benchmark.
+	write("")
+	return rs, err
+}
+
+// single measures a one-RUN build from an empty cache.
+func (b *bench) single(name, run, target string) ([]result, error) {
+	base, err := b.busyboxBase()
+	if err != nil {
+		return nil, err
+	}
+	ctx := filepath.Join(b.work, name)
+	if err := b.freshDir(ctx); err != nil {
+		return nil, err
+	}
+	df := fmt.Sprintf("FROM %s\nRUN %s\n", base, run)
+	if err := os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte(df), 0o644); err != nil {
+		return nil, err
+	}
+	cacheDir := filepath.Join(b.work, name+"-cache")
+	var samples []sample
+	for i := 0; i < b.runs; i++ {
+		if err := b.freshDir(cacheDir); err != nil {
+			return nil, err
+		}
+		s, err := b.build("--cache-dir", cacheDir, "-t", filepath.Join(b.work, name+".tar"), ctx)
+		if err != nil {
+			return nil, err
+		}
+		samples = append(samples, s)
+	}
+	return []result{summarize(name, "cold", target, samples)}, nil
+}
+
+// bigfile: one RUN that writes a 1 GiB file.
+func bigfile(b *bench) ([]result, error) {
+	return b.single("bigfile", "dd if=/dev/zero of=/big bs=1M count=1024 2>/dev/null", "peak RSS ≤ 200 MB")
+}
+
+// manyfiles: one RUN that creates 200,000 small files.
+func manyfiles(b *bench) ([]result, error) {
+	return b.single("manyfiles", "mkdir /many && cd /many && seq 1 200000 | xargs touch", "peak RSS ≤ 300 MB")
+}
