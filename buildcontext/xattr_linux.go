@@ -10,10 +10,12 @@ import (
 )
 
 // copiedXattr reports whether an xattr travels with a copied file: file
-// capabilities and user attributes do; security labels and trusted.* are
-// the host's business.
+// capabilities and user attributes do; security labels, trusted.* and
+// user.overlay.* (overlayfs's own markers in rootless mode) are the host's
+// business, as layerdiff decides for layers.
 func copiedXattr(name string) bool {
-	return name == "security.capability" || strings.HasPrefix(name, "user.")
+	return name == "security.capability" ||
+		(strings.HasPrefix(name, "user.") && !strings.HasPrefix(name, "user.overlay."))
 }
 
 // ReadXattrs reads the extended attributes of path that a copy carries:

@@ -8,6 +8,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/mybuild/mybuild/internal/atomicfile"
 	digest "github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -28,7 +29,7 @@ func Save(ctx context.Context, ref Ref, img *Image, store Store) (*Manifest, err
 		if name == "" {
 			name = DefaultName
 		}
-		err = writeFileAtomic(ref.Path, func(w io.Writer) error {
+		err = atomicfile.Write(ref.Path, func(w io.Writer) error {
 			return writeOCIArchive(ctx, w, img, m, name, store)
 		})
 	default:

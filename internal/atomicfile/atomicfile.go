@@ -1,4 +1,5 @@
-package image
+// Package atomicfile writes a file so that readers see the old one or the whole new one, never a part.
+package atomicfile
 
 import (
 	"bufio"
@@ -8,10 +9,11 @@ import (
 	"path/filepath"
 )
 
-// writeFileAtomic creates or replaces path with what write produces. It
+// Write creates or replaces path with what write produces, mode 0644. It
 // writes a temp file in the same directory, syncs it and renames it over
-// path, so path is either the old file or the whole new one, never a part.
-func writeFileAtomic(path string, write func(io.Writer) error) (err error) {
+// path, so path is either the old file or the whole new one, never a part;
+// on failure the temp file is removed.
+func Write(path string, write func(io.Writer) error) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-")
 	if err != nil {
