@@ -13,7 +13,7 @@ import (
 
 func main() {
 	mybuild := flag.String("mybuild", "bin/mybuild", "the mybuild binary to measure")
-	work := flag.String("work", "bench/.cache", "where inputs and caches go")
+	work := flag.String("work", "/var/tmp/mybuild-bench", "where inputs and caches go (outside the repository: it holds a copy of Go's source tree)")
 	runs := flag.Int("runs", 5, "runs per phase")
 	only := flag.String("only", "", "comma-separated workloads to run (default all)")
 	jsonOut := flag.String("json", "", "also write the results as JSON to this file")

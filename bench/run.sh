@@ -2,7 +2,8 @@
 # Runs the mybuild benchmarks on a Debian 12 machine, as root, with no
 # internet beyond Debian's mirror and the Go module proxy: installs what is
 # missing, builds mybuild, prepares the inputs (busybox-static, a
-# debootstrap minbase Debian, Go's own src tree) once under bench/.cache,
+# debootstrap minbase Debian, Go's own src tree) once under
+# /var/tmp/mybuild-bench,
 # and prints the medians as a markdown table; the JSON goes to
 # bench/results/latest.json. Extra arguments go to the driver, e.g.
 #   bench/run.sh -runs 3 -only monorepo,steps
@@ -20,4 +21,4 @@ fi
 export PATH=/usr/local/go/bin:$PATH
 go build -o bin/mybuild ./cmd/mybuild
 mkdir -p bench/results
-exec go run ./bench -mybuild bin/mybuild -work bench/.cache -json bench/results/latest.json "$@"
+exec go run ./bench -mybuild bin/mybuild -json bench/results/latest.json "$@"
