@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/mybuild/mybuild/buildcontext"
@@ -17,6 +19,7 @@ import (
 	"github.com/mybuild/mybuild/parser"
 	"github.com/mybuild/mybuild/sandbox"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/singleflight"
 )
 
 // builder runs one build.
@@ -26,7 +29,15 @@ type builder struct {
 	bctx     *buildcontext.Context
 	rep      Reporter
 	platform ocispec.Platform
-	results  []StepResult
+	args     *args
+	graph    *graph
+	// multiStage is set when more than one stage is built: progress and
+	// errors then name the stage.
+	multiStage bool
+
+	mu      sync.Mutex
+	results []orderedResult
+	unpacks singleflight.Group
 }
 
 // Build runs the Dockerfile and writes the image to every output.
@@ -73,6 +84,14 @@ func build(ctx context.Context, opts Options) (*Result, error) {
 	for _, w := range df.Warnings {
 		b.rep.Warning(df.ErrorAtLine(w.Line, errors.New(w.Message)).Error())
 	}
+	if b.args, err = newArgs(df, opts.BuildArgs, b.platform, opts.Target); err != nil {
+		return nil, err
+	}
+	g, err := b.plan(opts.Target)
+	if err != nil {
+		return nil, err
+	}
+	b.graph = g
 	stats, saveStats, err := b.statCache(opts.Context)
 	if err != nil {
 		return nil, err
@@ -80,13 +99,17 @@ func build(ctx context.Context, opts Options) (*Result, error) {
 	if b.bctx, err = buildcontext.Open(opts.Context, opts.Dockerfile, buildcontext.WithStatCache(stats)); err != nil {
 		return nil, err
 	}
-	st, err := b.runStage(ctx, df.Stages[len(df.Stages)-1])
+	err = b.runGraph(ctx, g)
 	if serr := saveStats(); err == nil && serr != nil {
 		b.rep.Warning(fmt.Sprintf("save stat cache: %v", serr))
 	}
 	if err != nil {
 		return nil, err
 	}
+	if unused := b.args.unused(); len(unused) > 0 {
+		b.rep.Warning(fmt.Sprintf("build arguments not consumed by any ARG: %s", strings.Join(unused, ", ")))
+	}
+	st := g.target.result
 	img := &image.Image{Config: st.finalConfig(), Layers: st.img.Layers}
 	m, err := img.Manifest()
 	if err != nil {
@@ -97,7 +120,7 @@ func build(ctx context.Context, opts Options) (*Result, error) {
 			return nil, err
 		}
 	}
-	return &Result{ImageDigest: m.Descriptor.Digest, ConfigDigest: m.Config.Digest, Steps: b.results}, nil
+	return &Result{ImageDigest: m.Descriptor.Digest, ConfigDigest: m.Config.Digest, Steps: b.stepResults()}, nil
 }
 
 // statCache loads the stat cache of the context dir from the store; save

@@ -28,7 +28,13 @@ func TestCompatWithBuildKit(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			dir := imagetest.Context(t, filepath.Join(compatDir, name))
-			archive, _ := testBuild(t, dir, t.TempDir())
+			buildArgs, target, err := imagetest.CaseOptions(filepath.Join(compatDir, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			archive, _ := testBuild(t, dir, t.TempDir(), func(o *Options) {
+				o.BuildArgs, o.Target = buildArgs, target
+			})
 
 			fsys, err := imagetest.Flatten(archive)
 			if err != nil {
@@ -49,7 +55,7 @@ func TestCompatWithBuildKit(t *testing.T) {
 			}
 			wantCfg := expectedConfig(t, filepath.Join(compatDir, name))
 			if strings.TrimSpace(string(gotCfg)) != wantCfg {
-				t.Errorf("config differs from BuildKit's:\n%s", lineDiff(wantCfg, string(gotCfg)))
+				t.Errorf("config differs from BuildKit's:\n%s", lineDiff(wantCfg, strings.TrimSpace(string(gotCfg))))
 			}
 		})
 	}

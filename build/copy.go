@@ -23,6 +23,10 @@ type copyPlan struct {
 	owner   owner
 	chmod   *fs.FileMode
 	sources []copySource
+	// from is the stage or image of --from, nil for the build context. Its
+	// files are walked only when the step runs: its key covers them.
+	from     *stage
+	patterns []string
 }
 
 // owner is the uid:gid copied files get.
@@ -32,17 +36,20 @@ type owner struct {
 }
 
 type copySource struct {
-	match string // context-relative path of the source
+	match buildcontext.Match
 	files []buildcontext.File
 }
 
-// planCopy resolves every source of an expanded COPY, walks and hashes
-// them. Wildcards may match nothing, as in BuildKit; a plain path must
-// exist.
-func (b *builder) planCopy(ctx context.Context, st *stage, c *instructions.CopyCommand, stack *overlay.Stack) (*copyPlan, error) {
+// planCopy resolves every source of an expanded COPY from the context,
+// walks and hashes them. Wildcards may match nothing, as in BuildKit; a
+// plain path must exist. With --from (from is not nil) only the flags are
+// checked here.
+func (b *builder) planCopy(ctx context.Context, st *stage, c *instructions.CopyCommand, stack *overlay.Stack, from *stage) (*copyPlan, error) {
 	p := &copyPlan{
-		dest:    absDest(st.img.Config.Config.WorkingDir, c.DestPath),
-		destDir: strings.HasSuffix(c.DestPath, "/") || c.DestPath == "." || strings.HasSuffix(c.DestPath, "/."),
+		dest:     absDest(st.img.Config.Config.WorkingDir, c.DestPath),
+		destDir:  strings.HasSuffix(c.DestPath, "/") || c.DestPath == "." || strings.HasSuffix(c.DestPath, "/."),
+		from:     from,
+		patterns: c.SourcePaths,
 	}
 	if c.Chown != "" {
 		uid, gid, err := users.LookupChown(c.Chown, stack.ReadFile)
@@ -58,21 +65,11 @@ func (b *builder) planCopy(ctx context.Context, st *stage, c *instructions.CopyC
 		}
 		p.chmod = &m
 	}
-	for _, src := range c.SourcePaths {
-		matches, err := b.bctx.Resolve(src)
-		if err != nil {
-			return nil, err
-		}
-		for _, m := range matches {
-			files, err := b.bctx.Walk(m)
-			if err != nil {
-				return nil, err
-			}
-			p.sources = append(p.sources, copySource{match: m, files: files})
-		}
+	if from != nil {
+		return p, nil
 	}
-	if len(p.sources) > 1 && !p.destDir {
-		return nil, errors.New("when copying more than one file, the destination must be a directory and end with a /")
+	if err := p.collect(b.bctx); err != nil {
+		return nil, err
 	}
 	for _, s := range p.sources {
 		if err := b.bctx.Hash(ctx, s.files); err != nil {
@@ -80,6 +77,33 @@ func (b *builder) planCopy(ctx context.Context, st *stage, c *instructions.CopyC
 		}
 	}
 	return p, nil
+}
+
+// tree is where COPY reads from: the build context or a stage's root.
+type tree interface {
+	Resolve(src string) ([]buildcontext.Match, error)
+	Walk(path string) ([]buildcontext.File, error)
+}
+
+// collect resolves and walks every source.
+func (p *copyPlan) collect(t tree) error {
+	for _, src := range p.patterns {
+		matches, err := t.Resolve(src)
+		if err != nil {
+			return err
+		}
+		for _, m := range matches {
+			files, err := t.Walk(m.Path)
+			if err != nil {
+				return err
+			}
+			p.sources = append(p.sources, copySource{match: m, files: files})
+		}
+	}
+	if len(p.sources) > 1 && !p.destDir {
+		return errors.New("when copying more than one file, the destination must be a directory and end with a /")
+	}
+	return nil
 }
 
 // keyFields adds to a key everything about the copied files that reaches
@@ -93,8 +117,13 @@ func (p *copyPlan) keyFields(k *cache.KeyBuilder) {
 		chmod = strconv.FormatUint(uint64(*p.chmod), 8)
 	}
 	k.String("chmod", chmod)
+	if p.from != nil {
+		// The source stage's key stands for its whole filesystem.
+		k.String("from", p.from.key.String()).Strings("sources", p.patterns)
+		return
+	}
 	for _, s := range p.sources {
-		k.String("source", s.match)
+		k.String("source", s.match.Path).String("name", s.match.Name)
 		k.Strings("files", nil) // separates the sources' file lists
 		for _, f := range s.files {
 			k.String("path", f.Rel)
@@ -189,7 +218,7 @@ func (p *copyPlan) write(w *layerWriter) error {
 			return err
 		}
 		if !srcIsDir && existing != nil && existing.IsDir() {
-			dest = path.Join(dest, path.Base(s.match))
+			dest = path.Join(dest, s.match.Name)
 		}
 		target := path.Dir(dest)
 		if srcIsDir && existing == nil {
@@ -198,17 +227,27 @@ func (p *copyPlan) write(w *layerWriter) error {
 		if err := w.mkdirAll(target, perm, p.owner); err != nil {
 			return err
 		}
-		if err := w.copyFile(top, dest, p.mode(top), p.owner, !srcIsDir); err != nil {
+		if err := w.copyFile(top, dest, p.mode(top), p.ownerOf(top), !srcIsDir); err != nil {
 			return err
 		}
 		for i := range s.files[1:] {
 			f := &s.files[i+1]
-			if err := w.copyFile(f, path.Join(dest, f.Rel), p.mode(f), p.owner, true); err != nil {
+			if err := w.copyFile(f, path.Join(dest, f.Rel), p.mode(f), p.ownerOf(f), true); err != nil {
 				return err
 			}
 		}
 	}
 	return w.finish()
+}
+
+// ownerOf is the owner a copied entry gets: --chown's; else, from a stage,
+// its own, as BuildKit keeps it; from the context, root.
+func (p *copyPlan) ownerOf(f *buildcontext.File) owner {
+	if p.owner.spec != "" || p.from == nil {
+		return p.owner
+	}
+	uid, gid := ownerOf(f.Info)
+	return owner{uid: uid, gid: gid}
 }
 
 // mode is the mode a copied entry gets: the source's, or --chmod's.

@@ -15,6 +15,17 @@ import (
 // links into them. The extraction checks the diffID, so a layer dir only
 // ever holds what the image says.
 func (b *builder) unpack(ctx context.Context, l image.Layer, lower []string) (string, error) {
+	// Stages built at once from one base unpack its layers once.
+	dir, err, _ := b.unpacks.Do(l.DiffID.String(), func() (any, error) {
+		return b.unpackOnce(ctx, l, lower)
+	})
+	if err != nil {
+		return "", err
+	}
+	return dir.(string), nil
+}
+
+func (b *builder) unpackOnce(ctx context.Context, l image.Layer, lower []string) (string, error) {
 	store := b.opts.Store
 	if store.HasLayer(l.DiffID) {
 		return store.LayerPath(l.DiffID), nil

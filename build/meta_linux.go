@@ -96,3 +96,5 @@ func futimens(f *os.File, atime, mtime syscall.Timespec) error {
 	}
 	return nil
 }
+
+var errNotDir error = syscall.ENOTDIR

@@ -24,6 +24,10 @@ type Options struct {
 	Network sandbox.Network
 	// NoCache runs every step; results are still stored.
 	NoCache bool
+	// BuildArgs are the --build-arg values.
+	BuildArgs map[string]string
+	// Target is the stage to build; "" means the last one.
+	Target string
 	// Reporter receives progress; nil discards it.
 	Reporter Reporter
 	// Now gives the time of new steps; nil means time.Now.
@@ -41,6 +45,10 @@ type Result struct {
 
 // StepResult is what one step did, as the metadata file reports it.
 type StepResult struct {
+	// Stage is, when several stages are built, the stage's name, "stage-N"
+	// for an unnamed one, or the image reference for an image a --from
+	// names; "" for a single-stage build.
+	Stage       string
 	Index       int
 	Total       int
 	Instruction string
@@ -54,14 +62,17 @@ type StepResult struct {
 
 // StepInfo names a step while it runs.
 type StepInfo struct {
+	// Stage is as in StepResult. Steps of different stages may run at the
+	// same time.
+	Stage        string
 	Index, Total int
 	Line         int
 	// Instruction is the Dockerfile text of the step.
 	Instruction string
 }
 
-// Reporter receives progress events. Calls for one build come from one
-// goroutine at a time.
+// Reporter receives progress events. Independent stages run at the same
+// time, so a Reporter must be safe for concurrent use.
 type Reporter interface {
 	StepStarted(info StepInfo)
 	// StepOutput is where a running step's stdout and stderr go.

@@ -18,8 +18,7 @@ import (
 // The history text of every instruction is BuildKit's, without its
 // " # buildkit" marker.
 func (b *builder) prepare(ctx context.Context, st *stage, cmd instructions.Command) (*plan, error) {
-	cfg := &st.img.Config.Config
-	if err := b.df.Expand(cmd, cfg.Env); err != nil {
+	if err := b.df.Expand(cmd, st.env); err != nil {
 		return nil, err
 	}
 	canonical := func(k *cache.KeyBuilder) { k.String("instruction", parser.CanonicalString(cmd)) }
@@ -30,6 +29,8 @@ func (b *builder) prepare(ctx context.Context, st *stage, cmd instructions.Comma
 		return b.planCopyStep(ctx, st, c)
 	case *instructions.WorkdirCommand:
 		return b.planWorkdir(st, c)
+	case *instructions.ArgCommand:
+		return b.planArg(st, c)
 	case *instructions.EnvCommand:
 		ch := &ConfigChange{}
 		for _, kv := range c.Env {
@@ -100,15 +101,55 @@ func (b *builder) withShell(st *stage, cl instructions.ShellDependantCmdLine) []
 	return append(slices.Clone(sh), strings.Join(cl.CmdLine, " "))
 }
 
+// planArg gives each ARG its value and puts it in the stage's
+// environment, not in the image config.
+func (b *builder) planArg(st *stage, c *instructions.ArgCommand) (*plan, error) {
+	var text []string
+	var declared []instructions.KeyValuePairOptional
+	env := st.env
+	for _, kv := range c.Args {
+		key := kv.Key // never expanded, as in BuildKit
+		v, ok, err := b.args.resolve(b.df, kv, env)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			kv.Value = &v
+			env = setEnv(env, key, v)
+			text = append(text, key+"="+v)
+		} else {
+			kv.Value = nil
+			text = append(text, key)
+		}
+		declared = append(declared, kv)
+	}
+	createdBy := "ARG " + strings.Join(text, " ")
+	return &plan{
+		kind:      "arg",
+		createdBy: createdBy,
+		after: func(st *stage) {
+			st.env = env
+			st.buildArgs = append(st.buildArgs, declared...)
+		},
+	}, nil
+}
+
 func (b *builder) planCopyStep(ctx context.Context, st *stage, c *instructions.CopyCommand) (*plan, error) {
 	lower, err := b.stack(ctx, st)
 	if err != nil {
 		return nil, err
 	}
-	cp, err := b.planCopy(ctx, st, c, lower)
+	var from *stage
+	if c.From != "" {
+		if from, err = b.fromStage(c.From); err != nil {
+			return nil, err
+		}
+	}
+	cp, err := b.planCopy(ctx, st, c, lower, from)
 	if err != nil {
 		return nil, err
 	}
+	// BuildKit's history text leaves --from out; the key has it.
 	createdBy := "COPY"
 	if c.Chown != "" {
 		createdBy += " --chown=" + c.Chown
@@ -122,6 +163,15 @@ func (b *builder) planCopyStep(ctx context.Context, st *stage, c *instructions.C
 		fields:    cp.keyFields,
 		createdBy: createdBy,
 		write: func(ctx context.Context, upper string, lower *overlay.Stack, _ StepInfo) error {
+			if from != nil {
+				src, err := b.stack(ctx, from)
+				if err != nil {
+					return err
+				}
+				if err := cp.collect(stageFS{stack: src}); err != nil {
+					return err
+				}
+			}
 			return cp.write(newLayerWriter(upper, lower))
 		},
 	}, nil

@@ -30,7 +30,7 @@ func (b *builder) planRun(st *stage, c *instructions.RunCommand) (*plan, error) 
 	}
 	cfg := st.img.Config.Config
 	args := b.withShell(st, c.ShellDependantCmdLine)
-	env := runEnv(cfg.Env)
+	env := runEnv(st.env)
 	workdir := cfg.WorkingDir
 	if workdir == "" {
 		workdir = "/"
@@ -38,7 +38,7 @@ func (b *builder) planRun(st *stage, c *instructions.RunCommand) (*plan, error) 
 	platform := image.FormatPlatform(b.platform)
 	return &plan{
 		kind:      "run",
-		createdBy: "RUN " + strings.Join(args, " "),
+		createdBy: "RUN " + runCommandString(args, st.buildArgs, st.env),
 		fields: func(k *cache.KeyBuilder) {
 			k.String("instruction", parser.CanonicalString(c))
 			k.Strings("args", args).Strings("env", env)
@@ -54,7 +54,7 @@ func (b *builder) planRun(st *stage, c *instructions.RunCommand) (*plan, error) 
 			out := b.rep.StepOutput(info)
 			err = sandbox.Run(ctx, sandbox.Spec{
 				Lower: lower.Dirs(), Upper: upper, Scratch: scratch,
-				Args: args, Env: env, Dir: workdir, User: cfg.User,
+				Args: args, Env: append(env, b.args.proxyEnv()...), Dir: workdir, User: cfg.User,
 				Network: network, Stdout: out, Stderr: out,
 			})
 			var exit *sandbox.ExitError

@@ -2,10 +2,13 @@ package build
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/mybuild/mybuild/cache"
 	"github.com/mybuild/mybuild/image"
@@ -17,6 +20,14 @@ import (
 // stage is the state of one stage while its steps run.
 type stage struct {
 	img image.Image
+	// label names the stage in progress and errors; order sorts results.
+	label string
+	order int
+	// env is what instructions expand with and RUN steps get: the config's
+	// Env and the values of ARGs, as BuildKit's state env.
+	env []string
+	// buildArgs are the ARGs in scope, for the history text of RUN.
+	buildArgs []instructions.KeyValuePairOptional
 	// key chains the keys of every step so far.
 	key digest.Digest
 	// cmdSet records that CMD was set in this stage, which stops ENTRYPOINT
@@ -24,8 +35,40 @@ type stage struct {
 	cmdSet bool
 	// created is the creation time of the newest step.
 	created *time.Time
-	// unpacked is how many of img.Layers have dirs in dirs.
+	// dirs are the unpacked dirs of the first layers, oldest first. Stages
+	// that copy from a finished stage read it at the same time: mu guards
+	// dirs.
 	dirs []string
+	mu   *sync.Mutex
+}
+
+// child starts a stage FROM this one. Everything is copied, so that two
+// stages built at once from one base never share a slice or a map.
+func (st *stage) child() *stage {
+	c := *st
+	c.img.Config = cloneConfig(st.img.Config)
+	c.img.Layers = slices.Clone(st.img.Layers)
+	c.env = slices.Clone(st.env)
+	c.buildArgs = slices.Clone(st.buildArgs)
+	st.mu.Lock()
+	c.dirs = slices.Clone(st.dirs)
+	st.mu.Unlock()
+	c.mu = &sync.Mutex{}
+	c.cmdSet = false
+	return &c
+}
+
+// cloneConfig deep-copies an image config through its JSON form.
+func cloneConfig(cfg dockerspec.DockerOCIImage) dockerspec.DockerOCIImage {
+	data, err := json.Marshal(cfg)
+	if err != nil {
+		panic(fmt.Sprintf("image config does not encode: %v", err)) // only plain data in it
+	}
+	var out dockerspec.DockerOCIImage
+	if err := json.Unmarshal(data, &out); err != nil {
+		panic(fmt.Sprintf("image config does not decode: %v", err))
+	}
+	return out
 }
 
 // scratch is the empty image BuildKit starts FROM scratch with.
@@ -57,6 +100,8 @@ func fromKey(img *image.Image, platform ocispec.Platform) digest.Digest {
 // lowerDirs returns the unpacked dirs of every layer so far, newest
 // first, unpacking the layers that are not yet.
 func (b *builder) lowerDirs(ctx context.Context, st *stage) ([]string, error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
 	for i := len(st.dirs); i < len(st.img.Layers); i++ {
 		dir, err := b.unpack(ctx, st.img.Layers[i], st.dirs)
 		if err != nil {

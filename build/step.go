@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/mybuild/mybuild/cache"
@@ -25,6 +26,9 @@ type plan struct {
 	// write fills a new layer dir with the step's changes; nil for steps
 	// that only change the config.
 	write func(ctx context.Context, upper string, lower *overlay.Stack, out StepInfo) error
+	// after changes the stage beyond the image config (ARG values, for
+	// one), on a cache hit as on a miss.
+	after func(st *stage)
 }
 
 func (p *plan) key(parent digest.Digest) digest.Digest {
@@ -54,7 +58,13 @@ func (b *builder) runStep(ctx context.Context, st *stage, info StepInfo, cmd ins
 	if rec.Layer != nil {
 		res.Layer = &image.Layer{MediaType: rec.Layer.MediaType, Digest: rec.Layer.Digest, Size: rec.Layer.Size, DiffID: rec.Layer.DiffID}
 	}
-	return st.apply(rec, key)
+	if err := st.apply(rec, key); err != nil {
+		return err
+	}
+	if p.after != nil {
+		p.after(st)
+	}
+	return nil
 }
 
 // lookup finds a usable record, unless the cache is off.
@@ -142,6 +152,10 @@ func (st *stage) apply(rec *cache.Record, key digest.Digest) error {
 			return fmt.Errorf("cache record %s: %w", key, err)
 		}
 		change.apply(&st.img.Config)
+		for _, kv := range change.Env {
+			k, v, _ := strings.Cut(kv, "=")
+			st.env = setEnv(st.env, k, v)
+		}
 		if change.Cmd != nil {
 			st.cmdSet = true
 		}

@@ -83,7 +83,11 @@ func TestResolve(t *testing.T) {
 		{src: "escape", err: "not found"},
 		{src: "escape-rel", err: "not found"},
 	} {
-		got, err := c.Resolve(tc.src)
+		matches, err := c.Resolve(tc.src)
+		var got []string
+		for _, m := range matches {
+			got = append(got, m.Path)
+		}
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("Resolve(%q) = %v, %v; want error %q", tc.src, got, err, tc.err)
@@ -152,6 +156,22 @@ func TestDockerfileSpecificIgnore(t *testing.T) {
 	}
 	if _, err := c.Resolve("public"); err != nil {
 		t.Errorf("public: %v", err)
+	}
+}
+
+// A symlink source is named as written and holds what it points to.
+func TestResolveKeepsTheName(t *testing.T) {
+	root := tree(t, map[string]string{"target.txt": "t", "link": "->target.txt", "d/alias": "->../target.txt"})
+	c := open(t, root)
+	for src, want := range map[string]Match{
+		"link":    {Path: "target.txt", Name: "link"},
+		"d/alias": {Path: "target.txt", Name: "alias"},
+		"li*":     {Path: "target.txt", Name: "link"},
+	} {
+		got, err := c.Resolve(src)
+		if err != nil || len(got) != 1 || got[0] != want {
+			t.Errorf("Resolve(%s) = %+v, %v; want %+v", src, got, err, want)
+		}
 	}
 }
 

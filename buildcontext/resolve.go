@@ -17,12 +17,22 @@ import (
 // ErrNotFound reports a COPY source that names nothing in the context.
 var ErrNotFound = errors.New("not found in the build context")
 
+// Match is one path a COPY source names.
+type Match struct {
+	// Path is where it is: relative to the root, symlinks resolved.
+	Path string
+	// Name is the name a copy of it takes: its last component as written
+	// or matched, before any symlink is followed, as in BuildKit (COPY
+	// link /d/ makes /d/link, with the content link points to).
+	Name string
+}
+
 // Resolve expands one COPY source, which may hold wildcards (*, ?, [...])
-// in any component, into the context paths it names, sorted. A source
-// without wildcards must exist; a wildcard may match nothing, as in
-// BuildKit. Each result is relative to the root, with symlinks resolved
-// inside the root: no source can read outside the context.
-func (c *Context) Resolve(src string) ([]string, error) {
+// in any component, into what it names, sorted. A source without wildcards
+// must exist; a wildcard may match nothing, as in BuildKit. Paths are
+// relative to the root, with symlinks resolved inside the root: no source
+// can read outside the context.
+func (c *Context) Resolve(src string) ([]Match, error) {
 	rel, err := contextRelative(src)
 	if err != nil {
 		return nil, err
@@ -35,14 +45,24 @@ func (c *Context) Resolve(src string) ([]string, error) {
 		if p == "" {
 			return nil, fmt.Errorf("%s: %w", src, ErrNotFound)
 		}
-		return []string{p}, nil
+		return []Match{{Path: p, Name: path.Base(rel)}}, nil
 	}
-	var matches []string
-	if err := c.glob(".", strings.Split(rel, "/"), &matches); err != nil {
+	var matches []Match
+	if err := c.glob(".", ".", strings.Split(rel, "/"), &matches); err != nil {
 		return nil, err
 	}
-	sort.Strings(matches)
+	SortMatches(matches)
 	return slices.Compact(matches), nil
+}
+
+// SortMatches sorts matches by path, then name.
+func SortMatches(m []Match) {
+	sort.Slice(m, func(i, j int) bool {
+		if m[i].Path != m[j].Path {
+			return m[i].Path < m[j].Path
+		}
+		return m[i].Name < m[j].Name
+	})
 }
 
 // contextRelative cleans a source path. A leading "/" means the context
@@ -85,11 +105,12 @@ func (c *Context) follow(rel string) (string, error) {
 }
 
 // glob matches the remaining components parts below dir (resolved,
-// relative to the root) and appends what exists and is not ignored.
-func (c *Context) glob(dir string, parts []string, out *[]string) error {
+// relative to the root; name is its last component as matched) and
+// appends what exists and is not ignored.
+func (c *Context) glob(dir, name string, parts []string, out *[]Match) error {
 	if len(parts) == 0 {
 		if dir != "." {
-			*out = append(*out, dir)
+			*out = append(*out, Match{Path: dir, Name: name})
 		}
 		return nil
 	}
@@ -99,7 +120,7 @@ func (c *Context) glob(dir string, parts []string, out *[]string) error {
 		if err != nil || next == "" {
 			return err
 		}
-		return c.glob(next, rest, out)
+		return c.glob(next, part, rest, out)
 	}
 	host := filepath.Join(c.root, dir)
 	entries, err := os.ReadDir(host)
@@ -129,7 +150,7 @@ func (c *Context) glob(dir string, parts []string, out *[]string) error {
 				continue
 			}
 		}
-		if err := c.glob(next, rest, out); err != nil {
+		if err := c.glob(next, e.Name(), rest, out); err != nil {
 			return err
 		}
 	}

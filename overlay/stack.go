@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"sort"
 	"strings"
 )
 
@@ -221,4 +222,74 @@ func clean(p string) string {
 
 func notExist(p string) error {
 	return &fs.PathError{Op: "lstat", Path: p, Err: fs.ErrNotExist}
+}
+
+// ReadDir lists the directory p (resolved: no symlink in it) as the merged
+// view shows it: the entries of every layer down to the first one that
+// hides what is below (an opaque dir, or a layer where p is not a dir),
+// minus whiteouts, each name once, from the newest layer that has it,
+// sorted by name.
+func (s *Stack) ReadDir(p string) ([]Entry, error) {
+	p = clean(p)
+	top, err := s.Lstat(p)
+	if err != nil {
+		return nil, err
+	}
+	if !top.IsDir() {
+		return nil, &fs.PathError{Op: "readdir", Path: p, Err: errNotDir}
+	}
+	parts := splitPath(p)
+	seen := map[string]bool{}
+	var out []Entry
+	for _, dir := range s.dirs {
+		e, found, hidden, err := lookupIn(dir, parts)
+		if err != nil {
+			return nil, err
+		}
+		if hidden {
+			break
+		}
+		if !found {
+			continue
+		}
+		if !e.IsDir() {
+			break
+		}
+		names, err := readNames(e.HostPath)
+		if err != nil {
+			return nil, err
+		}
+		for _, name := range names {
+			if seen[name] {
+				continue
+			}
+			seen[name] = true
+			host := filepath.Join(e.HostPath, name)
+			fi, err := os.Lstat(host)
+			if err != nil {
+				return nil, err
+			}
+			if !IsWhiteout(fi) {
+				out = append(out, Entry{FileInfo: fi, HostPath: host})
+			}
+		}
+		opaque, err := IsOpaque(e.HostPath)
+		if err != nil {
+			return nil, err
+		}
+		if opaque {
+			break
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name() < out[j].Name() })
+	return out, nil
+}
+
+func readNames(dir string) ([]string, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return f.Readdirnames(-1)
 }

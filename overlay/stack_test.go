@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -104,5 +105,39 @@ func TestResolveStaysInRoot(t *testing.T) {
 	}
 	if _, err := s.Resolve("/loop1"); !errors.Is(err, ErrTooManyLinks) {
 		t.Errorf("loop: %v", err)
+	}
+}
+
+func TestReadDirMerges(t *testing.T) {
+	upper, mid, lower := t.TempDir(), t.TempDir(), t.TempDir()
+	mkfile(t, filepath.Join(lower, "d/a"), "lower")
+	mkfile(t, filepath.Join(lower, "d/b"), "lower")
+	mkfile(t, filepath.Join(lower, "d/c"), "lower")
+	mkfile(t, filepath.Join(lower, "o/hidden"), "lower")
+	mkfile(t, filepath.Join(mid, "d/b"), "mid")
+	MakeWhiteout(filepath.Join(mid, "d/c"))
+	mkfile(t, filepath.Join(mid, "o/kept"), "mid")
+	SetOpaque(filepath.Join(mid, "o"))
+	mkfile(t, filepath.Join(upper, "d/e"), "upper")
+	s := NewStack(upper, mid, lower)
+	for dir, want := range map[string]string{
+		"/d": "a:" + lower + " b:" + mid + " e:" + upper,
+		"/o": "kept:" + mid,
+	} {
+		entries, err := s.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range entries {
+			layer := filepath.Dir(filepath.Dir(e.HostPath))
+			got = append(got, e.Name()+":"+layer)
+		}
+		if strings.Join(got, " ") != want {
+			t.Errorf("ReadDir(%s) = %v, want %s", dir, got, want)
+		}
+	}
+	if _, err := s.ReadDir("/d/a"); err == nil {
+		t.Error("ReadDir of a file did not fail")
 	}
 }

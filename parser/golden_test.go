@@ -82,7 +82,7 @@ func golden(t *testing.T, path, got string) {
 }
 
 // dump renders a parsed Dockerfile for golden files: the directives and
-// warnings, then one header line per stage and one line per command with
+// warnings, the ARGs before the first FROM, then one header line per stage and one line per command with
 // its line number and CanonicalString. When expanding the command (with the
 // environment its stage's ENVs built so far) changes it, an indented
 // "=> " line shows the expanded form.
@@ -95,11 +95,15 @@ func dump(d *Dockerfile) string {
 	for _, w := range d.Warnings {
 		fmt.Fprintf(&b, "warning %d: %s\n", w.Line, w.Message)
 	}
+	for i := range d.MetaArgs {
+		fmt.Fprintf(&b, "%d: meta %s\n", Line(&d.MetaArgs[i]), CanonicalString(&d.MetaArgs[i]))
+	}
 	for _, st := range d.Stages {
-		fmt.Fprintf(&b, "%d: stage FROM %s", st.Line, word(st.BaseName))
+		fmt.Fprintf(&b, "%d: stage FROM", st.Line)
 		if st.Platform != "" {
 			fmt.Fprintf(&b, " --platform=%s", word(st.Platform))
 		}
+		fmt.Fprintf(&b, " %s", word(st.BaseName))
 		if st.Name != "" {
 			fmt.Fprintf(&b, " AS %s", st.Name)
 		}

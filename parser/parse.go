@@ -120,6 +120,13 @@ func (d *Dockerfile) addStage(st *instructions.Stage, n *bkparser.Node) error {
 	if err := checkFlags("FROM", n.Flags); err != nil {
 		return &Error{File: d.Name, Line: n.StartLine, Err: err}
 	}
+	if st.Name != "" {
+		for _, other := range d.Stages {
+			if other.Name == st.Name {
+				return errorf(d.Name, n.StartLine, "duplicate stage name %q (first at line %d)", st.Name, other.Line)
+			}
+		}
+	}
 	d.Stages = append(d.Stages, Stage{
 		Name:     st.Name,
 		BaseName: st.BaseName,

@@ -73,7 +73,7 @@ func TestParseSentinels(t *testing.T) {
 		"":                          ErrNoFrom,
 		"RUN x\n":                   ErrNoFrom,
 		"FROM a\nADD x y\n":         ErrNotSupported,
-		"FROM a\nFROM b\n":          ErrNotSupported,
+		"FROM a\nONBUILD RUN x\n":   ErrNotSupported,
 		"FROM a\nRUN --mount=x y\n": ErrNotSupported,
 	} {
 		_, err := Parse("Dockerfile", strings.NewReader(src))

@@ -22,8 +22,8 @@ const multiStage = "multi-stage builds"
 // as unknown, even where BuildKit would silently ignore it (STOPSIGNAL).
 var support = map[string]bool{
 	"FROM":            true,
-	"FROM --platform": false,
-	multiStage:        false,
+	"FROM --platform": true,
+	multiStage:        true,
 
 	"RUN":            true,
 	"RUN --network":  true,
@@ -35,7 +35,7 @@ var support = map[string]bool{
 	"COPY":           true,
 	"COPY --chown":   true,
 	"COPY --chmod":   true,
-	"COPY --from":    false,
+	"COPY --from":    true,
 	"COPY --link":    false,
 	"COPY --parents": false,
 	"COPY --exclude": false,
@@ -60,7 +60,7 @@ var support = map[string]bool{
 	"SHELL":      true,
 	"MAINTAINER": true,
 
-	"ARG":     false,
+	"ARG":     true,
 	"ADD":     false,
 	"ONBUILD": false,
 }

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -28,8 +29,8 @@ Flags:
 
 type buildFlags struct {
 	file, cacheDir, network, metadataFile string
-	cpuProfile                            string
-	tags                                  stringList
+	cpuProfile, target                    string
+	tags, buildArgs                       stringList
 	noCache, quiet, version               bool
 }
 
@@ -43,6 +44,8 @@ func newBuildFlags(stderr io.Writer) (*flag.FlagSet, *buildFlags) {
 	fs.Var(&f.tags, "tag", "same as -t")
 	fs.StringVar(&f.cacheDir, "cache-dir", defaultCacheDir(), "cache `dir`")
 	fs.StringVar(&f.network, "network", "host", "network of RUN steps: `host` or none")
+	fs.Var(&f.buildArgs, "build-arg", "set a build arg: `K=V`, or K to take the value from the environment; repeatable")
+	fs.StringVar(&f.target, "target", "", "build this `stage` (default the last one)")
 	fs.BoolVar(&f.noCache, "no-cache", false, "run every step; results are still stored in the cache")
 	fs.StringVar(&f.metadataFile, "metadata-file", "", "write build metadata as JSON to `file`")
 	fs.BoolVar(&f.quiet, "q", false, "print only the image digest")
@@ -85,6 +88,10 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	buildArgs, err := parseBuildArgs(f.buildArgs)
+	if err != nil {
+		return err
+	}
 	if err := requireRoot(); err != nil {
 		return err
 	}
@@ -111,6 +118,8 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Store:      store,
 		Network:    network,
 		NoCache:    f.noCache,
+		BuildArgs:  buildArgs,
+		Target:     f.target,
 		Reporter:   rep,
 	})
 	if err != nil {
@@ -151,4 +160,25 @@ func parseOutputs(tags []string) ([]image.Ref, error) {
 		refs = append(refs, ref)
 	}
 	return refs, nil
+}
+
+// parseBuildArgs reads --build-arg values: K=V, or K alone for the value of
+// K in the environment (left out when K is not set there, as docker does).
+func parseBuildArgs(values []string) (map[string]string, error) {
+	args := map[string]string{}
+	for _, v := range values {
+		k, val, hasValue := strings.Cut(v, "=")
+		if k == "" {
+			return nil, usagef("--build-arg %q: missing name", v)
+		}
+		if !hasValue {
+			env, ok := os.LookupEnv(k)
+			if !ok {
+				continue
+			}
+			val = env
+		}
+		args[k] = val
+	}
+	return args, nil
 }

@@ -19,6 +19,7 @@ type metadata struct {
 }
 
 type stepMetadata struct {
+	Stage       string         `json:"stage"`
 	Index       int            `json:"index"`
 	Instruction string         `json:"instruction"`
 	Line        int            `json:"line"`
@@ -34,7 +35,7 @@ func newMetadata(res *build.Result) metadata {
 	m := metadata{ImageDigest: res.ImageDigest, ConfigDigest: res.ConfigDigest, Steps: []stepMetadata{}}
 	for _, s := range res.Steps {
 		sm := stepMetadata{
-			Index: s.Index, Instruction: s.Instruction, Line: s.Line, Key: s.Key,
+			Stage: s.Stage, Index: s.Index, Instruction: s.Instruction, Line: s.Line, Key: s.Key,
 			Cached: s.Cached, DurationMS: s.Duration.Milliseconds(),
 		}
 		if s.Layer != nil {

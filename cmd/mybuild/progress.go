@@ -17,9 +17,31 @@ import (
 type progress struct {
 	mu sync.Mutex
 	w  io.Writer
+	// seq numbers steps in the order they start, over all stages.
+	seq  map[stepID]int
+	next int
 }
 
-func newProgress(w io.Writer) *progress { return &progress{w: w} }
+type stepID struct {
+	stage string
+	index int
+}
+
+func newProgress(w io.Writer) *progress { return &progress{w: w, seq: map[stepID]int{}} }
+
+// number is the #N of a step, given when it starts.
+func (p *progress) number(info build.StepInfo) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	id := stepID{info.Stage, info.Index}
+	n, ok := p.seq[id]
+	if !ok {
+		p.next++
+		n = p.next
+		p.seq[id] = n
+	}
+	return n
+}
 
 func (p *progress) printf(format string, args ...any) {
 	p.mu.Lock()
@@ -27,22 +49,32 @@ func (p *progress) printf(format string, args ...any) {
 	fmt.Fprintf(p.w, format, args...)
 }
 
+// label is "[3/5]", or "[build 3/5]" when several stages are built.
+func label(info build.StepInfo) string {
+	if info.Stage == "" {
+		return fmt.Sprintf("[%d/%d]", info.Index, info.Total)
+	}
+	return fmt.Sprintf("[%s %d/%d]", info.Stage, info.Index, info.Total)
+}
+
 func (p *progress) StepStarted(info build.StepInfo) {
-	p.printf("#%d [%d/%d] %s\n", info.Index, info.Index, info.Total, oneLine(info.Instruction))
+	n := p.number(info)
+	p.printf("#%d %s %s\n", n, label(info), oneLine(info.Instruction))
 }
 
 func (p *progress) StepOutput(info build.StepInfo) io.Writer {
-	return &prefixWriter{p: p, prefix: fmt.Sprintf("#%d ", info.Index)}
+	return &prefixWriter{p: p, prefix: fmt.Sprintf("#%d ", p.number(info))}
 }
 
 func (p *progress) StepFinished(info build.StepInfo, res build.StepResult, err error) {
+	n := p.number(info)
 	switch {
 	case err != nil:
-		p.printf("#%d ERROR %.1fs\n", info.Index, res.Duration.Seconds())
+		p.printf("#%d ERROR %.1fs\n", n, res.Duration.Seconds())
 	case res.Cached:
-		p.printf("#%d CACHED\n", info.Index)
+		p.printf("#%d CACHED\n", n)
 	default:
-		p.printf("#%d DONE %.1fs\n", info.Index, res.Duration.Seconds())
+		p.printf("#%d DONE %.1fs\n", n, res.Duration.Seconds())
 	}
 }
 

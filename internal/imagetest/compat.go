@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -95,7 +96,7 @@ func PrepareContext(caseDir, dst, busybox string) error {
 		}
 		target := filepath.Join(dst, filepath.FromSlash(p))
 		switch {
-		case p == RootfsGolden || p == ConfigGolden || p == BusyboxInContext:
+		case p == RootfsGolden || p == ConfigGolden || p == BusyboxInContext || isControlFile(p):
 			return nil
 		case d.IsDir():
 			if err := os.MkdirAll(target, 0o755); err != nil {
@@ -174,4 +175,45 @@ func fileSHA256(name string) (_ string, err error) {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// Control files of a case say how to build it and where mybuild differs on
+// purpose. They are never part of its build context.
+const (
+	BuildArgsFile        = "build-args.txt"        // one K=V per line, as --build-arg
+	TargetFile           = "target.txt"            // the stage to build
+	DeviationsFile       = "deviations.txt"        // see build/compat_test.go
+	ConfigDeviationsFile = "config-deviations.txt" // see build/compat_test.go
+)
+
+func isControlFile(p string) bool {
+	switch p {
+	case BuildArgsFile, TargetFile, DeviationsFile, ConfigDeviationsFile:
+		return true
+	}
+	return false
+}
+
+// CaseOptions reads the build args and target of a case, if it has them.
+func CaseOptions(caseDir string) (buildArgs map[string]string, target string, err error) {
+	buildArgs = map[string]string{}
+	data, err := os.ReadFile(filepath.Join(caseDir, BuildArgsFile))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, "", err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if line = strings.TrimSpace(line); line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			return nil, "", fmt.Errorf("%s: %q is not K=V", BuildArgsFile, line)
+		}
+		buildArgs[k] = v
+	}
+	t, err := os.ReadFile(filepath.Join(caseDir, TargetFile))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, "", err
+	}
+	return buildArgs, strings.TrimSpace(string(t)), nil
 }

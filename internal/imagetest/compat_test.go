@@ -86,7 +86,10 @@ func TestCompatGoldens(t *testing.T) {
 	if len(opts.Ignore) == 0 {
 		t.Errorf("%s lists no paths", MountpointsFile)
 	}
-	const header = "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n"
+	// Every case gets its tools from the busybox of the context. Most start
+	// with the common header; those about ARG before FROM or stage names
+	// cannot, but still copy busybox in.
+	const copyBusybox = "COPY busybox /bin/busybox\n"
 	for _, c := range cases {
 		t.Run(c, func(t *testing.T) {
 			dir := filepath.Join(compatDir, c)
@@ -94,8 +97,8 @@ func TestCompatGoldens(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !strings.HasPrefix(string(df), header) {
-				t.Errorf("Dockerfile does not start with the common header")
+			if !strings.Contains(string(df), copyBusybox) {
+				t.Errorf("Dockerfile does not copy busybox in")
 			}
 			rootfs, err := os.ReadFile(filepath.Join(dir, RootfsGolden))
 			if err != nil {

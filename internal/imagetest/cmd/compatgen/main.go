@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/mybuild/mybuild/internal/imagetest"
@@ -112,7 +113,7 @@ func (o *options) run(name string) (err error) {
 	if o.keep != "" {
 		archive = filepath.Join(o.keep, name+".tar")
 	}
-	if err := o.build(ctx, archive); err != nil {
+	if err := o.build(caseDir, ctx, archive); err != nil {
 		return err
 	}
 
@@ -144,11 +145,26 @@ func (o *options) run(name string) (err error) {
 	)
 }
 
-func (o *options) build(ctx, archive string) error {
+func (o *options) build(caseDir, ctx, archive string) error {
 	args := []string{"--addr", o.addr, "build", "--progress=plain",
 		"--frontend", "dockerfile.v0",
 		"--local", "context=" + ctx, "--local", "dockerfile=" + ctx,
 		"--output", "type=oci,dest=" + archive}
+	buildArgs, target, err := imagetest.CaseOptions(caseDir)
+	if err != nil {
+		return err
+	}
+	keys := make([]string, 0, len(buildArgs))
+	for k := range buildArgs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		args = append(args, "--opt", "build-arg:"+k+"="+buildArgs[k])
+	}
+	if target != "" {
+		args = append(args, "--opt", "target="+target)
+	}
 	if o.noCache {
 		args = append(args, "--no-cache")
 	}

@@ -1,0 +1,238 @@
+package build
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/mybuild/mybuild/image"
+	"github.com/mybuild/mybuild/parser"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// node is one stage of the build, or an image a --from names.
+type node struct {
+	index int           // position in the Dockerfile; -1 for an image
+	def   *parser.Stage // nil for an image
+	// base is the expanded FROM of a stage, or the image reference.
+	base     string
+	baseNode *node   // set when FROM names another stage
+	deps     []*node // the stages and images --from flags name
+	// label names the stage in progress output and errors.
+	label string
+
+	done   chan struct{}
+	result *stage
+	err    error
+}
+
+// graph is the stages of a build and what they need from each other.
+type graph struct {
+	stages []*node // in Dockerfile order
+	images []*node // images named by --from
+	target *node
+	// byName and byRef find what a --from names.
+	byName map[string]*node
+	byRef  map[string]*node
+}
+
+// errDependency marks a stage that did not run because one it needs
+// failed; the failure itself is reported by that stage.
+var errDependency = errors.New("a stage it depends on failed")
+
+// plan builds the graph: each stage's base, the stages and images its
+// --from flags name, and the target (the last stage unless named).
+func (b *builder) plan(target string) (*graph, error) {
+	df := b.df
+	g := &graph{}
+	byName := map[string]*node{}
+	for i := range df.Stages {
+		s := &df.Stages[i]
+		base, err := df.ExpandWord(s.BaseName, b.args.global)
+		if err != nil {
+			return nil, df.ErrorAtLine(s.Line, err)
+		}
+		if base == "" {
+			return nil, df.ErrorAtLine(s.Line, fmt.Errorf("base name (%s) should not be blank", s.BaseName))
+		}
+		if err := b.checkPlatform(s); err != nil {
+			return nil, df.ErrorAtLine(s.Line, err)
+		}
+		n := &node{index: i, def: s, base: base, label: s.Name, done: make(chan struct{})}
+		if n.label == "" {
+			n.label = fmt.Sprintf("stage-%d", i)
+		}
+		n.baseNode = byName[strings.ToLower(base)]
+		g.stages = append(g.stages, n)
+		if s.Name != "" {
+			byName[s.Name] = n
+		}
+	}
+	images := map[string]*node{}
+	g.byName, g.byRef = byName, images
+	for _, n := range g.stages {
+		for _, cmd := range n.def.Commands {
+			from := fromFlag(cmd)
+			if from == "" {
+				continue
+			}
+			dep, err := g.resolveFrom(from, byName, images)
+			if err != nil {
+				return nil, df.ErrorAt(cmd, err)
+			}
+			if dep == n {
+				return nil, df.ErrorAt(cmd, fmt.Errorf("--from=%s: a stage cannot copy from itself", from))
+			}
+			n.deps = append(n.deps, dep)
+		}
+	}
+	g.target = g.stages[len(g.stages)-1]
+	if target != "" {
+		t, ok := byName[strings.ToLower(target)]
+		if !ok {
+			return nil, fmt.Errorf("target stage %q could not be found", target)
+		}
+		g.target = t
+	}
+	if err := g.checkCycles(); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// fromFlag is the --from of a command, "" if none.
+func fromFlag(cmd instructions.Command) string {
+	if c, ok := cmd.(*instructions.CopyCommand); ok {
+		return c.From
+	}
+	return ""
+}
+
+// resolveFrom finds what --from names: a stage by name or index, or else an
+// image, as in BuildKit.
+func (g *graph) resolveFrom(from string, byName, images map[string]*node) (*node, error) {
+	if n, ok := byName[strings.ToLower(from)]; ok {
+		return n, nil
+	}
+	if i, err := strconv.Atoi(from); err == nil {
+		if i < 0 || i >= len(g.stages) {
+			return nil, fmt.Errorf("--from=%s: there is no stage %d", from, i)
+		}
+		return g.stages[i], nil
+	}
+	if n, ok := images[from]; ok {
+		return n, nil
+	}
+	if _, _, err := image.ParseRef(from); err != nil {
+		return nil, fmt.Errorf("--from=%s: %w", from, err)
+	}
+	n := &node{index: -1, base: from, label: from, done: make(chan struct{})}
+	images[from] = n
+	g.images = append(g.images, n)
+	return n, nil
+}
+
+// needs lists what a node waits for.
+func (n *node) needs() []*node {
+	if n.baseNode != nil {
+		return append([]*node{n.baseNode}, n.deps...)
+	}
+	return n.deps
+}
+
+// reachable lists the nodes the target needs, itself included, in
+// Dockerfile order: stages the target does not need are not built.
+func (g *graph) reachable() []*node {
+	seen := map[*node]bool{}
+	var visit func(n *node)
+	visit = func(n *node) {
+		if seen[n] {
+			return
+		}
+		seen[n] = true
+		for _, d := range n.needs() {
+			visit(d)
+		}
+	}
+	visit(g.target)
+	var out []*node
+	for _, n := range append(g.stages, g.images...) {
+		if seen[n] {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func (g *graph) checkCycles() error {
+	state := map[*node]int{} // 1: visiting, 2: done
+	var visit func(n *node) error
+	visit = func(n *node) error {
+		switch state[n] {
+		case 1:
+			return fmt.Errorf("circular dependency between stages involving %s", n.label)
+		case 2:
+			return nil
+		}
+		state[n] = 1
+		for _, d := range n.needs() {
+			if err := visit(d); err != nil {
+				return err
+			}
+		}
+		state[n] = 2
+		return nil
+	}
+	for _, n := range g.stages {
+		if err := visit(n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkPlatform accepts FROM --platform only for the platform mybuild
+// builds for: the host's. $BUILDPLATFORM and $TARGETPLATFORM both are.
+func (b *builder) checkPlatform(s *parser.Stage) error {
+	if s.Platform == "" {
+		return nil
+	}
+	v, err := b.df.ExpandWord(s.Platform, b.args.global)
+	if err != nil {
+		return err
+	}
+	p, err := image.ParsePlatform(v)
+	if err != nil {
+		return fmt.Errorf("FROM --platform=%s: %w", s.Platform, err)
+	}
+	if !matchPlatform(b.platform, p) {
+		return fmt.Errorf("FROM --platform=%s: building for another platform than %s is not supported yet", v, image.FormatPlatform(b.platform))
+	}
+	return nil
+}
+
+// matchPlatform reports whether p names the platform mybuild builds for.
+func matchPlatform(host, p ocispec.Platform) bool {
+	return p.OS == host.OS && p.Architecture == host.Architecture &&
+		(p.Variant == "" || host.Variant == "" || p.Variant == host.Variant)
+}
+
+// fromStage is the finished stage or image a --from names. The scheduler
+// has run it before the stage that asks.
+func (b *builder) fromStage(from string) (*stage, error) {
+	n, err := b.graph.resolveFrom(from, b.graph.byName, b.graph.byRef)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case <-n.done:
+	default:
+		return nil, fmt.Errorf("--from=%s: the stage has not been built", from)
+	}
+	if n.result == nil {
+		return nil, fmt.Errorf("--from=%s: %w", from, errDependency)
+	}
+	return n.result, nil
+}

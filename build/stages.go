@@ -1,0 +1,167 @@
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/mybuild/mybuild/cache"
+	"github.com/mybuild/mybuild/image"
+	"github.com/mybuild/mybuild/parser"
+)
+
+// runNode builds a stage, or loads an image a --from names.
+func (b *builder) runNode(ctx context.Context, n *node) (*stage, error) {
+	label := ""
+	if b.multiStage {
+		label = n.label
+	}
+	if n.def == nil {
+		info := StepInfo{Stage: label, Index: 1, Total: 1, Instruction: "FROM " + n.base}
+		return b.fromStep(ctx, n, info)
+	}
+	total := len(n.def.Commands) + 1
+	from := "FROM " + n.def.BaseName
+	if n.def.Name != "" {
+		from += " AS " + n.def.Name
+	}
+	st, err := b.fromStep(ctx, n, StepInfo{Stage: label, Index: 1, Total: total, Line: n.def.Line, Instruction: from})
+	if err != nil {
+		return nil, err
+	}
+	for i, cmd := range n.def.Commands {
+		info := StepInfo{Stage: label, Index: i + 2, Total: total, Line: parser.Line(cmd), Instruction: instructionText(cmd)}
+		if err := b.step(ctx, st, info, cmd); err != nil {
+			return nil, err
+		}
+	}
+	return st, nil
+}
+
+// fromStep runs and reports the FROM of a node.
+func (b *builder) fromStep(ctx context.Context, n *node, info StepInfo) (*stage, error) {
+	start := time.Now()
+	b.rep.StepStarted(info)
+	st, err := b.from(ctx, n)
+	res := StepResult{Stage: info.Stage, Index: 1, Total: info.Total, Instruction: info.Instruction, Line: info.Line, Cached: true}
+	if st != nil {
+		res.Key = st.key
+	}
+	res.Duration = time.Since(start)
+	b.rep.StepFinished(info, res, err)
+	b.addResult(n, res)
+	if err != nil {
+		if n.def != nil {
+			return nil, b.df.ErrorAtLine(n.def.Line, err)
+		}
+		return nil, err
+	}
+	return st, nil
+}
+
+// from makes a node's starting state: the empty image, a copy of another
+// stage (its config, its environment and build args too, as in BuildKit),
+// or an image.
+func (b *builder) from(ctx context.Context, n *node) (*stage, error) {
+	var st *stage
+	switch {
+	case n.baseNode != nil:
+		st = n.baseNode.result.child()
+	case strings.EqualFold(n.base, "scratch"):
+		img := scratch(b.platform)
+		st = &stage{img: img, key: fromKey(&img, b.platform)}
+	default:
+		img, err := b.loadImage(ctx, n.base)
+		if err != nil {
+			return nil, err
+		}
+		if len(img.Config.Config.OnBuild) > 0 {
+			return nil, fmt.Errorf("FROM %s: the base image has ONBUILD triggers, which mybuild does not run yet", n.base)
+		}
+		st = &stage{img: *img, key: fromKey(img, b.platform)}
+		if err := b.recordBase(st, "FROM "+n.base); err != nil {
+			return nil, err
+		}
+	}
+	st.label, st.order = n.label, n.order(len(b.df.Stages))
+	if st.mu == nil {
+		st.mu = &sync.Mutex{}
+	}
+	if st.env == nil {
+		st.env = slices.Clone(st.img.Config.Config.Env)
+	}
+	return st, nil
+}
+
+// loadImage reads a base image named by FROM or --from.
+func (b *builder) loadImage(ctx context.Context, name string) (*image.Image, error) {
+	ref, ok, err := image.ParseRef(name)
+	if err != nil {
+		return nil, err
+	}
+	if !ok || ref.Transport == image.Docker {
+		return nil, errUnsupportedFrom(name)
+	}
+	return image.Load(ctx, ref, b.platform, b.opts.Store)
+}
+
+// recordBase keeps a record of the base image's layers, so that they age
+// and get pruned like the layers of steps.
+func (b *builder) recordBase(st *stage, createdBy string) error {
+	if rec, err := b.lookup(st.key); err != nil || rec != nil {
+		return err
+	}
+	rec := &cache.Record{Key: st.key, CreatedBy: createdBy, Created: b.opts.Now().UTC()}
+	for _, l := range st.img.Layers {
+		rec.Base = append(rec.Base, cache.LayerRecord{MediaType: l.MediaType, Digest: l.Digest, DiffID: l.DiffID, Size: l.Size})
+	}
+	return b.opts.Store.PutStep(rec)
+}
+
+// step runs one instruction, or takes it from the cache.
+func (b *builder) step(ctx context.Context, st *stage, info StepInfo, cmd instructions.Command) error {
+	start := time.Now()
+	b.rep.StepStarted(info)
+	res := StepResult{Stage: info.Stage, Index: info.Index, Total: info.Total, Instruction: info.Instruction, Line: info.Line}
+	err := b.runStep(ctx, st, info, cmd, &res)
+	res.Duration = time.Since(start)
+	b.rep.StepFinished(info, res, err)
+	b.addResultFor(st, res)
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return err
+		}
+		return b.df.ErrorAtLine(info.Line, fmt.Errorf("%s %s: %w", b.stepLabel(info), shortText(info.Instruction), err))
+	}
+	return nil
+}
+
+// stepLabel is "[3/5]", or "[build 3/5]" when several stages are built.
+func (b *builder) stepLabel(info StepInfo) string {
+	if info.Stage != "" {
+		return fmt.Sprintf("[%s %d/%d]", info.Stage, info.Index, info.Total)
+	}
+	return fmt.Sprintf("[%d/%d]", info.Index, info.Total)
+}
+
+// instructionText is the Dockerfile text of a command, on one line.
+func instructionText(cmd instructions.Command) string {
+	if s, ok := cmd.(fmt.Stringer); ok {
+		return s.String()
+	}
+	return cmd.Name()
+}
+
+// shortText cuts an instruction down for an error line.
+func shortText(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 80 {
+		s = s[:77] + "..."
+	}
+	return s
+}
