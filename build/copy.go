@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -27,6 +29,8 @@ type copyPlan struct {
 	// files are walked only when the step runs: its key covers them.
 	from     *stage
 	patterns []string
+	// heredocs are COPY <<EOF sources: files made from the Dockerfile.
+	heredocs []instructions.SourceContent
 }
 
 // owner is the uid:gid copied files get.
@@ -50,6 +54,7 @@ func (b *builder) planCopy(ctx context.Context, st *stage, c *instructions.CopyC
 		destDir:  strings.HasSuffix(c.DestPath, "/") || c.DestPath == "." || strings.HasSuffix(c.DestPath, "/."),
 		from:     from,
 		patterns: c.SourcePaths,
+		heredocs: c.SourceContents,
 	}
 	if c.Chown != "" {
 		uid, gid, err := users.LookupChown(c.Chown, stack.ReadFile)
@@ -66,7 +71,7 @@ func (b *builder) planCopy(ctx context.Context, st *stage, c *instructions.CopyC
 		p.chmod = &m
 	}
 	if from != nil {
-		return p, nil
+		return p, p.checkDest()
 	}
 	if err := p.collect(b.bctx); err != nil {
 		return nil, err
@@ -100,8 +105,37 @@ func (p *copyPlan) collect(t tree) error {
 			p.sources = append(p.sources, copySource{match: m, files: files})
 		}
 	}
-	if len(p.sources) > 1 && !p.destDir {
+	return p.checkDest()
+}
+
+// checkDest applies Docker's rule: several sources need a directory
+// destination written with a trailing slash.
+func (p *copyPlan) checkDest() error {
+	if len(p.sources)+len(p.heredocs) > 1 && !p.destDir {
 		return errors.New("when copying more than one file, the destination must be a directory and end with a /")
+	}
+	return nil
+}
+
+// writeHeredocs makes a 0644 file in dir for each heredoc source, named
+// after its delimiter, as BuildKit's Mkfile does, and adds it as a source.
+func (p *copyPlan) writeHeredocs(dir string) error {
+	for i, h := range p.heredocs {
+		host := filepath.Join(dir, strconv.Itoa(i))
+		if err := os.WriteFile(host, []byte(h.Data), 0o644); err != nil {
+			return err
+		}
+		if err := os.Chmod(host, 0o644); err != nil { // whatever the umask
+			return err
+		}
+		fi, err := os.Lstat(host)
+		if err != nil {
+			return err
+		}
+		p.sources = append(p.sources, copySource{
+			match: buildcontext.Match{Path: host, Name: h.Path},
+			files: []buildcontext.File{{Host: host, Info: fi}},
+		})
 	}
 	return nil
 }
@@ -117,6 +151,9 @@ func (p *copyPlan) keyFields(k *cache.KeyBuilder) {
 		chmod = strconv.FormatUint(uint64(*p.chmod), 8)
 	}
 	k.String("chmod", chmod)
+	for _, h := range p.heredocs {
+		k.String("heredoc", h.Path).String("data", h.Data)
+	}
 	if p.from != nil {
 		// The source stage's key stands for its whole filesystem.
 		k.String("from", p.from.key.String()).Strings("sources", p.patterns)

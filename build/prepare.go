@@ -3,6 +3,7 @@ package build
 import (
 	"context"
 	"fmt"
+	"os"
 	"path"
 	"slices"
 	"strings"
@@ -157,7 +158,13 @@ func (b *builder) planCopyStep(ctx context.Context, st *stage, c *instructions.C
 	if c.Chmod != "" {
 		createdBy += " --chmod=" + c.Chmod
 	}
-	createdBy += " " + strings.Join(c.SourcePaths, " ") + " " + c.DestPath
+	for _, src := range c.SourcePaths {
+		createdBy += " " + src
+	}
+	for _, h := range c.SourceContents {
+		createdBy += " <<" + h.Path
+	}
+	createdBy += " " + c.DestPath
 	return &plan{
 		kind:      "copy",
 		fields:    cp.keyFields,
@@ -169,6 +176,16 @@ func (b *builder) planCopyStep(ctx context.Context, st *stage, c *instructions.C
 					return err
 				}
 				if err := cp.collect(stageFS{stack: src}); err != nil {
+					return err
+				}
+			}
+			if len(cp.heredocs) > 0 {
+				dir, err := b.opts.Store.TempDir("heredoc-")
+				if err != nil {
+					return err
+				}
+				defer os.RemoveAll(dir)
+				if err := cp.writeHeredocs(dir); err != nil {
 					return err
 				}
 			}

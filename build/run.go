@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	bkparser "github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/mybuild/mybuild/cache"
 	"github.com/mybuild/mybuild/image"
 	"github.com/mybuild/mybuild/overlay"
@@ -29,7 +30,11 @@ func (b *builder) planRun(st *stage, c *instructions.RunCommand) (*plan, error) 
 		}
 	}
 	cfg := st.img.Config.Config
-	args := b.withShell(st, c.ShellDependantCmdLine)
+	cl, pipes, err := heredocCommand(c)
+	if err != nil {
+		return nil, err
+	}
+	args := b.withShell(st, cl)
 	env := runEnv(st.env)
 	workdir := cfg.WorkingDir
 	if workdir == "" {
@@ -44,6 +49,9 @@ func (b *builder) planRun(st *stage, c *instructions.RunCommand) (*plan, error) 
 			k.Strings("args", args).Strings("env", env)
 			k.String("user", cfg.User).String("workdir", workdir)
 			k.String("network", string(network)).String("platform", platform)
+			for _, p := range pipes {
+				k.Bytes("pipe:"+p.Name, p.Data)
+			}
 		},
 		write: func(ctx context.Context, upper string, lower *overlay.Stack, info StepInfo) error {
 			scratch, err := b.opts.Store.TempDir("run-")
@@ -55,7 +63,7 @@ func (b *builder) planRun(st *stage, c *instructions.RunCommand) (*plan, error) 
 			err = sandbox.Run(ctx, sandbox.Spec{
 				Lower: lower.Dirs(), Upper: upper, Scratch: scratch,
 				Args: args, Env: append(env, b.args.proxyEnv()...), Dir: workdir, User: cfg.User,
-				Network: network, Stdout: out, Stderr: out,
+				Network: network, Stdout: out, Stderr: out, Pipes: pipes,
 			})
 			var exit *sandbox.ExitError
 			if errors.As(err, &exit) {
@@ -64,4 +72,41 @@ func (b *builder) planRun(st *stage, c *instructions.RunCommand) (*plan, error) 
 			return err
 		},
 	}, nil
+}
+
+// heredocCommand turns a RUN with heredocs into the command line to run,
+// as BuildKit's dispatchRun does. A RUN that is one heredoc runs its body
+// with the shell, or, when the body starts with #!, runs the body as a
+// script from /dev/pipes/. Anything else (RUN <<EOF bash, several
+// heredocs) is put back together as one script for the shell.
+func heredocCommand(c *instructions.RunCommand) (instructions.ShellDependantCmdLine, []sandbox.Pipe, error) {
+	cl := c.ShellDependantCmdLine
+	if len(c.Files) == 0 {
+		return cl, nil, nil
+	}
+	if len(cl.CmdLine) != 1 || !cl.PrependShell {
+		return cl, nil, fmt.Errorf("heredocs need the shell form")
+	}
+	if bkparser.MustParseHeredoc(cl.CmdLine[0]) != nil {
+		f := c.Files[0]
+		data := f.Data
+		if f.Chomp {
+			data = bkparser.ChompHeredocContent(data)
+		}
+		if strings.HasPrefix(data, "#!") {
+			cl.CmdLine = []string{"/dev/pipes/" + f.Name}
+			return cl, []sandbox.Pipe{{Name: f.Name, Data: []byte(data), Mode: 0o755}}, nil
+		}
+		cl.CmdLine = []string{data}
+		return cl, nil, nil
+	}
+	var b strings.Builder
+	b.WriteString(cl.CmdLine[0])
+	for _, f := range c.Files {
+		b.WriteByte('\n')
+		b.WriteString(f.Data)
+		b.WriteString(f.Name)
+	}
+	cl.CmdLine = []string{b.String()}
+	return cl, nil, nil
 }

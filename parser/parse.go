@@ -105,6 +105,10 @@ func (d *Dockerfile) add(n *bkparser.Node, lint *linter.Linter) error {
 	if err := checkCommand(instr, cmd, n.Flags); err != nil {
 		return &Error{File: d.Name, Line: n.StartLine, Err: err}
 	}
+	if n.Attributes["json"] && hasHeredocSource(cmd) {
+		// BuildKit quietly makes an empty file of it.
+		return errorf(d.Name, n.StartLine, "%s: a heredoc (<<) cannot be a source in the JSON form", instr)
+	}
 	if msg := jsonWarning(instr, cmd); msg != "" {
 		d.warn(n.StartLine, msg)
 	}
@@ -146,4 +150,14 @@ func warningLine(w bkparser.Warning) int {
 		return 0
 	}
 	return w.Location.Start.Line
+}
+
+func hasHeredocSource(cmd instructions.Command) bool {
+	switch c := cmd.(type) {
+	case *instructions.CopyCommand:
+		return len(c.SourceContents) > 0
+	case *instructions.AddCommand:
+		return len(c.SourceContents) > 0
+	}
+	return false
 }

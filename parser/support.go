@@ -30,7 +30,7 @@ var support = map[string]bool{
 	"RUN --mount":    false,
 	"RUN --security": false,
 	"RUN --device":   false,
-	"RUN heredocs":   false,
+	"RUN heredocs":   true,
 
 	"COPY":           true,
 	"COPY --chown":   true,
@@ -39,7 +39,7 @@ var support = map[string]bool{
 	"COPY --link":    false,
 	"COPY --parents": false,
 	"COPY --exclude": false,
-	"COPY heredocs":  false,
+	"COPY heredocs":  true,
 
 	"HEALTHCHECK":                  true,
 	"HEALTHCHECK --interval":       true,

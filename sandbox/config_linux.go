@@ -23,6 +23,7 @@ type childConfig struct {
 	User    string   `json:"user"`
 	Network Network  `json:"network"`
 	Host    string   `json:"hostname"`
+	Pipes   []Pipe   `json:"pipes,omitempty"`
 }
 
 // bind is a read-only bind mount of a host file into the root.

@@ -21,8 +21,8 @@ var devices = []struct {
 	{"tty", 5, 0},
 }
 
-// setupDev mounts a fresh tmpfs on dev and fills it.
-func setupDev(dev string) error {
+// setupDev mounts a fresh tmpfs on dev and fills it, pipes included.
+func setupDev(dev string, pipes []Pipe) error {
 	// mount -t tmpfs -o nosuid,strictatime,mode=755,size=65536k tmpfs $dev
 	if err := mount("tmpfs", dev, "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME, "mode=755,size=65536k"); err != nil {
 		return err
@@ -60,6 +60,18 @@ func setupDev(dev string) error {
 	for _, l := range links {
 		if err := os.Symlink(l[0], filepath.Join(dev, l[1])); err != nil {
 			return err
+		}
+	}
+	if len(pipes) == 0 {
+		return nil
+	}
+	dir := filepath.Join(dev, "pipes")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return err
+	}
+	for _, p := range pipes {
+		if err := os.WriteFile(filepath.Join(dir, p.Name), p.Data, p.Mode.Perm()); err != nil {
+			return fmt.Errorf("pipe %s: %w", p.Name, err)
 		}
 	}
 	return nil

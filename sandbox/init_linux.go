@@ -89,7 +89,7 @@ func setupRoot(cfg *childConfig) error {
 	if err := mount("sysfs", filepath.Join(root, "sys"), "sysfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NOEXEC|unix.MS_NODEV, ""); err != nil {
 		return err
 	}
-	if err := setupDev(filepath.Join(root, "dev")); err != nil {
+	if err := setupDev(filepath.Join(root, "dev"), cfg.Pipes); err != nil {
 		return err
 	}
 	for _, b := range cfg.Binds {

@@ -83,6 +83,7 @@ func prepare(spec Spec) (*childConfig, error) {
 		User:    spec.User,
 		Network: spec.Network,
 		Host:    spec.Hostname,
+		Pipes:   spec.Pipes,
 	}, nil
 }
 

@@ -335,3 +335,13 @@ func assertNoMountsUnder(t *testing.T, dir string) {
 		t.Errorf("a mount under %s remains:\n%s", dir, data)
 	}
 }
+
+func TestPipes(t *testing.T) {
+	bb := busyboxLayer(t)
+	r := run(t, []string{bb}, Spec{Args: []string{"/dev/pipes/script"},
+		Pipes: []Pipe{{Name: "script", Data: []byte("#!/bin/sh\necho from a pipe $0\n"), Mode: 0o755}}})
+	if r.err != nil || r.stdout != "from a pipe /dev/pipes/script\n" {
+		t.Fatalf("%q, %v\n%s", r.stdout, r.err, r.stderr)
+	}
+	assertUpper(t, r.upper)
+}

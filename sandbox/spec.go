@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"strings"
 	"syscall"
 )
 
@@ -53,6 +55,17 @@ type Spec struct {
 	Hostname string
 	// Stdout and Stderr receive the process output; nil discards it.
 	Stdout, Stderr io.Writer
+	// Pipes are files made in /dev/pipes/, on the sandbox's private /dev
+	// tmpfs: they exist for this process only and never reach a layer
+	// (BuildKit runs a heredoc starting with #! from there).
+	Pipes []Pipe
+}
+
+// Pipe is a file in /dev/pipes/.
+type Pipe struct {
+	Name string
+	Data []byte
+	Mode fs.FileMode
 }
 
 // ExitError reports a step whose process did not exit with status 0.
@@ -93,6 +106,11 @@ func (s *Spec) validate() error {
 	}
 	if s.Dir == "" {
 		s.Dir = "/"
+	}
+	for _, p := range s.Pipes {
+		if p.Name == "" || strings.ContainsAny(p.Name, "/\x00") || p.Name == "." || p.Name == ".." {
+			return fmt.Errorf("sandbox: bad pipe file name %q", p.Name)
+		}
 	}
 	return nil
 }
