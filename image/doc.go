@@ -1,2 +1,2 @@
-// Package image reads and writes OCI images: manifests, configs, and the oci, oci-archive and docker-archive transports.
+// Package image reads, writes and inspects OCI images: manifests, configs, and the oci, oci-archive and docker-archive transports.
 package image

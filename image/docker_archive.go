@@ -2,14 +2,11 @@ package image
 
 import (
 	"archive/tar"
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
 
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -22,9 +19,10 @@ type dockerManifestEntry struct {
 	Layers   []string
 }
 
-// loadDockerArchive reads a `docker save` archive. Its layers are usually
-// uncompressed tars, whose blob digest is then the diffID.
-func loadDockerArchive(ctx context.Context, ref Ref, store Store) (*Image, error) {
+// resolveDockerArchive reads a `docker save` archive. Its layers are
+// usually uncompressed tars, whose blob digest is then the diffID; a
+// compressed one is hashed, which costs a pass over the archive.
+func resolveDockerArchive(ctx context.Context, ref Ref) (*source, error) {
 	t, err := openTar(ctx, ref.Path)
 	if err != nil {
 		return nil, err
@@ -41,7 +39,7 @@ func loadDockerArchive(ctx context.Context, ref Ref, store Store) (*Image, error
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ref.Path, err)
 	}
-	cfgJSON, ok := t.small[cleanName(entry.Config)]
+	cfgJSON, ok := t.small[t.resolve(cleanName(entry.Config))]
 	if !ok {
 		return nil, fmt.Errorf("%s: config %s missing", ref.Path, entry.Config)
 	}
@@ -56,11 +54,18 @@ func loadDockerArchive(ctx context.Context, ref Ref, store Store) (*Image, error
 	if len(cfg.RootFS.DiffIDs) != len(entry.Layers) {
 		return nil, fmt.Errorf("%s: image config lists %d layers, manifest.json %d", ref.Path, len(cfg.RootFS.DiffIDs), len(entry.Layers))
 	}
-	layers, err := importDockerLayers(ctx, t, entry.Layers, cfg.RootFS.DiffIDs, store)
+	layers, err := dockerLayers(ctx, t, entry.Layers, cfg.RootFS.DiffIDs)
 	if err != nil {
 		return nil, err
 	}
-	return newImage(cfgJSON, layers)
+	return &source{
+		config:     configDescriptor(cfgJSON),
+		configJSON: cfgJSON,
+		layers:     layers,
+		importLayers: func(ctx context.Context, store Store) error {
+			return importDockerLayers(ctx, t, entry.Layers, layers, store)
+		},
+	}, nil
 }
 
 func selectDockerImage(entries []dockerManifestEntry, name string) (dockerManifestEntry, error) {
@@ -70,9 +75,10 @@ func selectDockerImage(entries []dockerManifestEntry, name string) (dockerManife
 		}
 		return entries[0], nil
 	}
+	want := familiarOrSelf(name)
 	for _, e := range entries {
 		for _, tag := range e.RepoTags {
-			if tag == name || strings.TrimPrefix(tag, "docker.io/library/") == name || strings.TrimPrefix(tag, "docker.io/") == name {
+			if familiarOrSelf(tag) == want {
 				return e, nil
 			}
 		}
@@ -80,92 +86,99 @@ func selectDockerImage(entries []dockerManifestEntry, name string) (dockerManife
 	return dockerManifestEntry{}, fmt.Errorf("no image tagged %q", name)
 }
 
-// layerFile is what is learnt about a layer file while scanning.
-type layerFile struct {
-	desc   ocispec.Descriptor
-	stored bool
+// familiarOrSelf is s in Docker's short form, or s itself when it is no
+// valid reference.
+func familiarOrSelf(s string) string {
+	if f, err := familiarTag(s); err == nil {
+		return f
+	}
+	return s
 }
 
-// importDockerLayers stores each layer file as a blob. The digest of a file
-// is only known once it has been read, so a compressed layer that the
-// store lacks needs a second pass.
-func importDockerLayers(ctx context.Context, t *tarFile, paths []string, diffIDs []digest.Digest, store Store) ([]ocispec.Descriptor, error) {
-	found := map[string]*layerFile{}
-	diffIDOf := map[string]digest.Digest{}
+// layerNames is where the layer files at paths are, links followed.
+func layerNames(t *tarFile, paths []string) []string {
+	names := make([]string, len(paths))
 	for i, p := range paths {
-		found[cleanName(p)] = nil
-		diffIDOf[cleanName(p)] = diffIDs[i]
+		names[i] = t.resolve(cleanName(p))
 	}
+	return names
+}
+
+// dockerLayers describes the layer files at paths. Their compression is
+// known from the first pass; only compressed ones are read, to hash them.
+func dockerLayers(ctx context.Context, t *tarFile, paths []string, diffIDs []digest.Digest) ([]ocispec.Descriptor, error) {
+	descs := make([]ocispec.Descriptor, len(paths))
+	hashed := map[string]bool{}
+	names := layerNames(t, paths)
+	for i, p := range paths {
+		name := names[i]
+		head, ok := t.heads[name]
+		if !ok {
+			return nil, fmt.Errorf("%s: layer %s is missing", t.path, p)
+		}
+		descs[i] = ocispec.Descriptor{MediaType: head.mediaType, Digest: diffIDs[i], Size: head.size}
+		if head.mediaType != ocispec.MediaTypeImageLayer {
+			hashed[name] = true
+		}
+	}
+	if len(hashed) == 0 {
+		return descs, nil
+	}
+	digests := map[string]digest.Digest{}
 	err := t.scan(ctx, func(name string, hdr *tar.Header, r io.Reader) error {
-		if l, want := found[name]; !want || l != nil {
+		if !hashed[name] {
 			return nil
 		}
-		l, err := readLayerFile(hdr.Size, r, diffIDOf[name], store)
-		if err != nil {
+		if _, done := digests[name]; done {
+			return nil
+		}
+		h := sha256.New()
+		if _, err := io.Copy(h, r); err != nil {
 			return fmt.Errorf("%s: layer %s: %w", t.path, name, err)
 		}
-		found[name] = l
+		digests[name] = digest.NewDigest(digest.SHA256, h)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	missing := map[string]ocispec.Descriptor{}
-	for name, l := range found {
-		if l == nil {
-			return nil, fmt.Errorf("%s: layer %s is missing", t.path, name)
+	for i, name := range names {
+		if hashed[name] {
+			descs[i].Digest = digests[name]
 		}
-		if !l.stored {
-			missing[name] = l.desc
-		}
-	}
-	if len(missing) > 0 {
-		err := t.scan(ctx, func(name string, hdr *tar.Header, r io.Reader) error {
-			d, ok := missing[name]
-			if !ok {
-				return nil
-			}
-			delete(missing, name)
-			return store.PutBlob(d.Digest, d.Size, r)
-		})
-		if err != nil {
-			return nil, err
-		}
-	}
-	descs := make([]ocispec.Descriptor, len(paths))
-	for i, p := range paths {
-		descs[i] = found[cleanName(p)].desc
 	}
 	return descs, nil
 }
 
-// readLayerFile reads one layer file. An uncompressed one has the diffID
-// as its digest, so it is stored (and checked) at once unless the store
-// has it; a compressed one is only hashed.
-func readLayerFile(size int64, r io.Reader, diffID digest.Digest, store Store) (*layerFile, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	magic, _ := br.Peek(4)
-	mt := ocispec.MediaTypeImageLayer
-	switch {
-	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
-		mt = ocispec.MediaTypeImageLayerGzip
-	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		mt = ocispec.MediaTypeImageLayerZstd
-	}
-	if mt == ocispec.MediaTypeImageLayer {
-		desc := ocispec.Descriptor{MediaType: mt, Digest: diffID, Size: size}
-		if err := store.PutBlob(diffID, size, br); err != nil {
-			return nil, err
+// importDockerLayers stores the layer files the store lacks, in one pass.
+// The store checks each against its digest: for an uncompressed layer,
+// its diffID.
+func importDockerLayers(ctx context.Context, t *tarFile, paths []string, descs []ocispec.Descriptor, store Store) error {
+	want := map[string]ocispec.Descriptor{}
+	for i, name := range layerNames(t, paths) {
+		if !store.HasBlob(descs[i].Digest, descs[i].Size) {
+			want[name] = descs[i]
 		}
-		return &layerFile{desc: desc, stored: true}, nil
 	}
-	h := sha256.New()
-	if _, err := io.Copy(h, br); err != nil {
-		return nil, err
+	if len(want) == 0 {
+		return nil
 	}
-	d := digest.NewDigest(digest.SHA256, h)
-	return &layerFile{
-		desc:   ocispec.Descriptor{MediaType: mt, Digest: d, Size: size},
-		stored: store.HasBlob(d, size),
-	}, nil
+	err := t.scan(ctx, func(name string, hdr *tar.Header, r io.Reader) error {
+		d, ok := want[name]
+		if !ok {
+			return nil
+		}
+		delete(want, name)
+		if err := store.PutBlob(d.Digest, d.Size, r); err != nil {
+			return fmt.Errorf("%s: layer %s: %w", t.path, name, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for name := range want {
+		return fmt.Errorf("%s: layer %s is missing", t.path, name)
+	}
+	return nil
 }

@@ -23,9 +23,9 @@ type layoutReader interface {
 	importBlobs(ctx context.Context, descs []ocispec.Descriptor, store Store) error
 }
 
-// loadLayout resolves name (or the only image) for platform, and imports
-// the image's layers into store.
-func loadLayout(ctx context.Context, l layoutReader, name string, platform ocispec.Platform, store Store) (*Image, error) {
+// resolveLayout finds name (or the only image) for platform, following
+// nested indexes, and reads its manifest and config.
+func resolveLayout(l layoutReader, name string, platform ocispec.Platform) (*source, error) {
 	data, err := l.indexJSON()
 	if err != nil {
 		return nil, err
@@ -43,7 +43,7 @@ func loadLayout(ctx context.Context, l layoutReader, name string, platform ocisp
 			return nil, errors.New("image indexes nested too deeply")
 		}
 		var nested ocispec.Index
-		if err := readJSON(l, desc, &nested); err != nil {
+		if _, err := readJSON(l, desc, &nested); err != nil {
 			return nil, err
 		}
 		if desc, err = selectManifest(nested.Manifests, "", platform); err != nil {
@@ -54,32 +54,36 @@ func loadLayout(ctx context.Context, l layoutReader, name string, platform ocisp
 		return nil, fmt.Errorf("unsupported manifest media type %q", desc.MediaType)
 	}
 	var m ocispec.Manifest
-	if err := readJSON(l, desc, &m); err != nil {
+	if desc.Size, err = readJSON(l, desc, &m); err != nil {
 		return nil, err
 	}
 	cfgJSON, err := l.jsonBlob(m.Config.Digest)
 	if err != nil {
 		return nil, fmt.Errorf("image config: %w", err)
 	}
-	img, err := newImage(cfgJSON, m.Layers)
-	if err != nil {
-		return nil, err
-	}
-	if err := l.importBlobs(ctx, m.Layers, store); err != nil {
-		return nil, err
-	}
-	return img, nil
+	config := m.Config
+	config.Size = int64(len(cfgJSON))
+	return &source{
+		manifest:   desc,
+		config:     config,
+		configJSON: cfgJSON,
+		layers:     m.Layers,
+		importLayers: func(ctx context.Context, store Store) error {
+			return l.importBlobs(ctx, m.Layers, store)
+		},
+	}, nil
 }
 
-func readJSON(l layoutReader, desc ocispec.Descriptor, v any) error {
+// readJSON decodes a small blob into v and returns its size.
+func readJSON(l layoutReader, desc ocispec.Descriptor, v any) (int64, error) {
 	data, err := l.jsonBlob(desc.Digest)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if err := json.Unmarshal(data, v); err != nil {
-		return fmt.Errorf("blob %s: %w", desc.Digest, err)
+		return 0, fmt.Errorf("blob %s: %w", desc.Digest, err)
 	}
-	return nil
+	return int64(len(data)), nil
 }
 
 // newImage pairs the layers of a manifest with the diffIDs of its config.

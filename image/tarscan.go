@@ -3,6 +3,7 @@ package image
 import (
 	"archive/tar"
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,8 @@ import (
 	"os"
 	"path"
 	"strings"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // tarFile reads an archive by scanning it: a tar has no index, so each
@@ -19,17 +22,47 @@ type tarFile struct {
 	// small holds the entries read in the first pass: JSON documents
 	// small enough to keep in memory, by clean name.
 	small map[string][]byte
+	// heads describes every regular file seen in the first pass, by clean
+	// name, so that a layer's compression is known without another pass.
+	heads map[string]tarHead
+	// links maps the clean name of each symbolic or hard link to the
+	// clean name of its target. `docker save` before Docker 25 links a
+	// layer that an image holds twice to its first copy.
+	links map[string]string
+}
+
+// tarHead is what the first pass learns about a file from its header and
+// its first bytes.
+type tarHead struct {
+	size int64
+	// mediaType is the OCI layer media type that the file's first bytes
+	// suggest: gzip, zstd, or else an uncompressed tar.
+	mediaType string
 }
 
 // openTar makes the first pass, keeping every small JSON entry.
 func openTar(ctx context.Context, p string) (*tarFile, error) {
-	t := &tarFile{path: p, small: map[string][]byte{}}
-	err := t.scan(ctx, func(name string, hdr *tar.Header, r io.Reader) error {
-		if hdr.Size > maxJSONBlob {
+	t := &tarFile{path: p, small: map[string][]byte{}, heads: map[string]tarHead{}, links: map[string]string{}}
+	err := t.scanAll(ctx, func(name string, hdr *tar.Header, r io.Reader) error {
+		switch hdr.Typeflag {
+		case tar.TypeSymlink:
+			target := hdr.Linkname
+			if !path.IsAbs(target) {
+				target = path.Join(path.Dir(name), target)
+			}
+			t.links[name] = cleanName(target)
+			return nil
+		case tar.TypeLink:
+			t.links[name] = cleanName(hdr.Linkname)
+			return nil
+		case tar.TypeReg:
+		default:
 			return nil
 		}
 		br := bufio.NewReader(r)
-		if first, err := br.Peek(1); err != nil || (first[0] != '{' && first[0] != '[') {
+		first, _ := br.Peek(4) // short for a short file
+		t.heads[name] = tarHead{size: hdr.Size, mediaType: sniffLayer(first)}
+		if hdr.Size > maxJSONBlob || len(first) == 0 || (first[0] != '{' && first[0] != '[') {
 			return nil
 		}
 		data, err := io.ReadAll(br)
@@ -45,8 +78,49 @@ func openTar(ctx context.Context, p string) (*tarFile, error) {
 	return t, nil
 }
 
+var (
+	gzipMagic = []byte{0x1f, 0x8b}
+	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
+)
+
+// sniffLayer tells a layer's media type from its first bytes.
+func sniffLayer(first []byte) string {
+	switch {
+	case bytes.HasPrefix(first, gzipMagic):
+		return ocispec.MediaTypeImageLayerGzip
+	case bytes.HasPrefix(first, zstdMagic):
+		return ocispec.MediaTypeImageLayerZstd
+	}
+	return ocispec.MediaTypeImageLayer
+}
+
+// maxLinks bounds how many links resolve follows.
+const maxLinks = 8
+
+// resolve follows links from name to the regular file it stands for.
+func (t *tarFile) resolve(name string) string {
+	for range maxLinks {
+		target, ok := t.links[name]
+		if !ok {
+			break
+		}
+		name = target
+	}
+	return name
+}
+
 // scan calls fn for every regular file of the archive.
 func (t *tarFile) scan(ctx context.Context, fn func(name string, hdr *tar.Header, r io.Reader) error) error {
+	return t.scanAll(ctx, func(name string, hdr *tar.Header, r io.Reader) error {
+		if hdr.Typeflag != tar.TypeReg {
+			return nil
+		}
+		return fn(name, hdr, r)
+	})
+}
+
+// scanAll calls fn for every entry of the archive.
+func (t *tarFile) scanAll(ctx context.Context, fn func(name string, hdr *tar.Header, r io.Reader) error) error {
 	f, err := os.Open(t.path)
 	if err != nil {
 		return err
@@ -63,9 +137,6 @@ func (t *tarFile) scan(ctx context.Context, fn func(name string, hdr *tar.Header
 		}
 		if err != nil {
 			return fmt.Errorf("read %s: %w", t.path, err)
-		}
-		if hdr.Typeflag != tar.TypeReg {
-			continue
 		}
 		if err := fn(cleanName(hdr.Name), hdr, tr); err != nil {
 			return err

@@ -3,13 +3,11 @@ package image
 import (
 	"archive/tar"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"time"
 
 	"github.com/mybuild/mybuild/internal/atomicfile"
-	digest "github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -17,103 +15,113 @@ import (
 // DefaultName is the ref name given to an image written without one.
 const DefaultName = "latest"
 
-// Save writes img where ref says, atomically, and returns its manifest.
+// Save writes img where ref says and returns the manifest of what it
+// wrote:
+//
+//   - oci-archive:PATH[:REF] replaces PATH with a tar of an OCI layout
+//     holding img alone, named REF (default "latest");
+//   - oci:DIR[:REF] adds img to the OCI layout in DIR, creating it if
+//     need be, and names it REF (default "latest"), replacing any image
+//     of that name;
+//   - docker-archive:PATH[:NAME:TAG] replaces PATH with what `docker save`
+//     writes and `docker load` reads; it holds the layers uncompressed, so
+//     the manifest returned is that of img with uncompressed layers, the
+//     one Load of the archive gives.
+//
+// An archive is replaced atomically: a reader sees the old one or the
+// whole new one. In a layout, index.json is replaced atomically once every
+// blob it names is in place, so that it never names a missing one.
 func Save(ctx context.Context, ref Ref, img *Image, store Store) (*Manifest, error) {
-	m, err := img.Manifest()
-	if err != nil {
-		return nil, err
-	}
-	switch ref.Transport {
-	case OCIArchive:
-		name := ref.Name
-		if name == "" {
-			name = DefaultName
-		}
-		err = atomicfile.Write(ref.Path, func(w io.Writer) error {
-			return writeOCIArchive(ctx, w, img, m, name, store)
-		})
-	default:
-		err = fmt.Errorf("writing to %s: is not supported", ref.Transport)
-	}
+	m, err := saveImage(ctx, ref, img, store)
 	if err != nil {
 		return nil, fmt.Errorf("write %s: %w", ref, err)
 	}
 	return m, nil
 }
 
-// writeOCIArchive streams an OCI image layout as a tar: oci-layout,
-// index.json, then every blob, layers copied straight from the store.
-func writeOCIArchive(ctx context.Context, w io.Writer, img *Image, m *Manifest, name string, store Store) error {
-	index := ocispec.Index{
+// ValidateDestination checks, without writing anything, that Save can
+// write to ref: its transport, and a docker-archive's NAME:TAG. A CLI can
+// so refuse a bad -t before building.
+func ValidateDestination(ref Ref) error {
+	switch ref.Transport {
+	case OCIArchive, OCILayout:
+		return nil
+	case DockerArchive:
+		if ref.Name == "" {
+			return nil
+		}
+		_, err := parseDockerTag(ref.Name)
+		return err
+	}
+	return fmt.Errorf("%w %q", ErrUnsupportedTransport, ref.Transport)
+}
+
+func saveImage(ctx context.Context, ref Ref, img *Image, store Store) (*Manifest, error) {
+	name := ref.Name
+	if name == "" && ref.Transport != DockerArchive {
+		name = DefaultName
+	}
+	switch ref.Transport {
+	case OCIArchive:
+		m, err := img.Manifest()
+		if err != nil {
+			return nil, err
+		}
+		return m, atomicfile.Write(ref.Path, func(w io.Writer) error {
+			return writeOCIArchive(ctx, w, img, m, name, store)
+		})
+	case OCILayout:
+		m, err := img.Manifest()
+		if err != nil {
+			return nil, err
+		}
+		return m, writeOCIDir(ctx, ref.Path, img, m, name, store)
+	case DockerArchive:
+		return writeDockerArchive(ctx, ref.Path, img, name, store)
+	}
+	return nil, fmt.Errorf("%w %q", ErrUnsupportedTransport, ref.Transport)
+}
+
+// ctxReader fails once ctx is done, so that copying a large blob stops
+// soon after a cancel.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// newIndex is an image index listing descs.
+func newIndex(descs ...ocispec.Descriptor) ocispec.Index {
+	return ocispec.Index{
 		Versioned: specs.Versioned{SchemaVersion: 2},
 		MediaType: ocispec.MediaTypeImageIndex,
-		Manifests: []ocispec.Descriptor{m.Descriptor},
+		Manifests: descs,
 	}
-	index.Manifests[0].Annotations = map[string]string{ocispec.AnnotationRefName: name}
-	indexJSON, err := json.Marshal(index)
-	if err != nil {
-		return err
-	}
-	layoutJSON, err := json.Marshal(ocispec.ImageLayout{Version: ocispec.ImageLayoutVersion})
-	if err != nil {
-		return err
-	}
-	tw := tar.NewWriter(w)
-	files := []struct {
-		name string
-		data []byte
-	}{
-		{ocispec.ImageLayoutFile, layoutJSON},
-		{ocispec.ImageIndexFile, indexJSON},
-	}
-	for _, f := range files {
-		if err := writeTarFile(tw, f.name, f.data); err != nil {
-			return err
-		}
-	}
-	for _, dir := range []string{"blobs/", "blobs/sha256/"} {
+}
+
+// namedDescriptor is desc named name in an index.
+func namedDescriptor(desc ocispec.Descriptor, name string) ocispec.Descriptor {
+	desc.Annotations = map[string]string{ocispec.AnnotationRefName: name}
+	return desc
+}
+
+// layoutJSON is the content of the oci-layout file.
+func layoutJSON() []byte {
+	return []byte(`{"imageLayoutVersion":"` + ocispec.ImageLayoutVersion + `"}`)
+}
+
+// writeBlobDirs writes the directories blobs are in.
+func writeBlobDirs(tw *tar.Writer) error {
+	for _, dir := range []string{ocispec.ImageBlobsDir + "/", ocispec.ImageBlobsDir + "/sha256/"} {
 		if err := tw.WriteHeader(archiveHeader(dir, tar.TypeDir, 0)); err != nil {
 			return err
 		}
-	}
-	seen := map[digest.Digest]bool{}
-	for _, l := range img.Layers {
-		if seen[l.Digest] {
-			continue
-		}
-		seen[l.Digest] = true
-		if err := copyBlob(ctx, tw, l.Digest, l.Size, store); err != nil {
-			return err
-		}
-	}
-	if err := writeTarFile(tw, blobName(m.Config.Digest), m.ConfigJSON); err != nil {
-		return err
-	}
-	if err := writeTarFile(tw, blobName(m.Descriptor.Digest), m.ManifestJSON); err != nil {
-		return err
-	}
-	return tw.Close()
-}
-
-// copyBlob copies one blob from the store, reading it to the end so that
-// the store's reader checks its digest.
-func copyBlob(ctx context.Context, tw *tar.Writer, d digest.Digest, size int64, store Store) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	r, stored, err := store.OpenBlob(d)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	if stored != size {
-		return fmt.Errorf("blob %s: stored size %d, want %d", d, stored, size)
-	}
-	if err := tw.WriteHeader(archiveHeader(blobName(d), tar.TypeReg, size)); err != nil {
-		return err
-	}
-	if _, err := io.Copy(tw, r); err != nil {
-		return fmt.Errorf("blob %s: %w", d, err)
 	}
 	return nil
 }

@@ -1,0 +1,117 @@
+package image
+
+import (
+	"context"
+	"fmt"
+
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Inspection describes an image, as `mybuild inspect` shows it.
+type Inspection struct {
+	// Reference names the image as it was given to Inspect.
+	Reference string `json:"reference"`
+	// Manifest is the descriptor of the image manifest, and Config that
+	// of its config. A docker-archive stores no manifest: for one, both
+	// are those mybuild would write for the image (what Load of the
+	// archive, then Save, gives), its config re-encoded and its layers
+	// as the archive holds them.
+	Manifest ocispec.Descriptor `json:"manifest"`
+	Config   ocispec.Descriptor `json:"config"`
+	// Size is the size of the manifest, the config and the layers, each
+	// distinct blob counted once.
+	Size  int64                     `json:"size"`
+	Image dockerspec.DockerOCIImage `json:"image"`
+	// History is the image's history, oldest first, each layer beside the
+	// entry that made it, as `docker history` pairs them.
+	History []HistoryRow `json:"history"`
+}
+
+// HistoryRow is one row of an image's history: a history entry and the
+// layer it made, or an entry that made none (Layer nil; the entry's
+// EmptyLayer says so, unless the image lists fewer layers than its
+// history does), or a layer that no entry describes (History nil).
+type HistoryRow struct {
+	History *ocispec.History `json:"history,omitempty"`
+	Layer   *LayerInfo       `json:"layer,omitempty"`
+}
+
+// LayerInfo is one layer of an inspected image.
+type LayerInfo struct {
+	// Index is the layer's position in the manifest, from 0.
+	Index     int           `json:"index"`
+	MediaType string        `json:"mediaType"`
+	Digest    digest.Digest `json:"digest"`
+	Size      int64         `json:"size"`
+	DiffID    digest.Digest `json:"diffID"`
+}
+
+// Inspect describes the image ref names, for platform, reading it where
+// it is: no layer blob is copied. Only oci-archive:, oci: and
+// docker-archive: are read; other transports fail with
+// ErrUnsupportedTransport.
+func Inspect(ctx context.Context, ref Ref, platform ocispec.Platform) (*Inspection, error) {
+	i, err := inspect(ctx, ref, platform)
+	if err != nil {
+		return nil, fmt.Errorf("inspect %s: %w", ref, err)
+	}
+	return i, nil
+}
+
+func inspect(ctx context.Context, ref Ref, platform ocispec.Platform) (*Inspection, error) {
+	src, err := resolve(ctx, ref, platform)
+	if err != nil {
+		return nil, err
+	}
+	img, err := src.image()
+	if err != nil {
+		return nil, err
+	}
+	manifest, config := src.manifest, src.config
+	if ref.Transport == DockerArchive {
+		m, err := img.Manifest()
+		if err != nil {
+			return nil, err
+		}
+		manifest, config = m.Descriptor, m.Config
+	}
+	i := &Inspection{
+		Reference: ref.String(),
+		Manifest:  manifest,
+		Config:    config,
+		Size:      manifest.Size + config.Size,
+		Image:     img.Config,
+	}
+	counted := map[digest.Digest]bool{}
+	layers := make([]LayerInfo, len(src.layers))
+	for n, d := range src.layers {
+		layers[n] = LayerInfo{Index: n, MediaType: d.MediaType, Digest: d.Digest, Size: d.Size, DiffID: img.Layers[n].DiffID}
+		if !counted[d.Digest] {
+			counted[d.Digest] = true
+			i.Size += d.Size
+		}
+	}
+	i.History = historyRows(img.Config.History, layers)
+	return i, nil
+}
+
+// historyRows pairs the history entries that made a layer with the
+// layers, in order, as `docker history` does.
+func historyRows(history []ocispec.History, layers []LayerInfo) []HistoryRow {
+	rows := make([]HistoryRow, 0, len(history))
+	next := 0
+	for n := range history {
+		row := HistoryRow{History: &history[n]}
+		if !history[n].EmptyLayer && next < len(layers) {
+			row.Layer = &layers[next]
+			next++
+		}
+		rows = append(rows, row)
+	}
+	for ; next < len(layers); next++ {
+		rows = append(rows, HistoryRow{Layer: &layers[next]})
+	}
+	return rows
+}

@@ -1,0 +1,71 @@
+package image
+
+import (
+	"archive/tar"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// writeOCIArchive streams an OCI image layout as a tar: oci-layout,
+// index.json, then every blob, layers copied straight from the store.
+func writeOCIArchive(ctx context.Context, w io.Writer, img *Image, m *Manifest, name string, store Store) error {
+	indexJSON, err := json.Marshal(newIndex(namedDescriptor(m.Descriptor, name)))
+	if err != nil {
+		return err
+	}
+	tw := tar.NewWriter(w)
+	if err := writeTarFile(tw, ocispec.ImageLayoutFile, layoutJSON()); err != nil {
+		return err
+	}
+	if err := writeTarFile(tw, ocispec.ImageIndexFile, indexJSON); err != nil {
+		return err
+	}
+	if err := writeBlobDirs(tw); err != nil {
+		return err
+	}
+	seen := map[digest.Digest]bool{}
+	for _, l := range img.Layers {
+		if seen[l.Digest] {
+			continue
+		}
+		seen[l.Digest] = true
+		if err := copyBlob(ctx, tw, l.Digest, l.Size, store); err != nil {
+			return err
+		}
+	}
+	if err := writeTarFile(tw, blobName(m.Config.Digest), m.ConfigJSON); err != nil {
+		return err
+	}
+	if err := writeTarFile(tw, blobName(m.Descriptor.Digest), m.ManifestJSON); err != nil {
+		return err
+	}
+	return tw.Close()
+}
+
+// copyBlob copies one blob from the store, reading it to the end so that
+// the store's reader checks its digest.
+func copyBlob(ctx context.Context, tw *tar.Writer, d digest.Digest, size int64, store Store) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r, stored, err := store.OpenBlob(d)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if stored != size {
+		return fmt.Errorf("blob %s: stored size %d, want %d", d, stored, size)
+	}
+	if err := tw.WriteHeader(archiveHeader(blobName(d), tar.TypeReg, size)); err != nil {
+		return err
+	}
+	if _, err := io.Copy(tw, ctxReader{ctx, r}); err != nil {
+		return fmt.Errorf("blob %s: %w", d, err)
+	}
+	return nil
+}

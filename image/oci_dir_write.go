@@ -1,0 +1,230 @@
+package image
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/mybuild/mybuild/internal/atomicfile"
+	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sys/unix"
+)
+
+// writeOCIDir adds img to the OCI layout in dir under name. Blobs go in
+// first, each written whole under its digest; then the blob directory is
+// synced, and only then does index.json, replaced atomically, name the
+// manifest: a crash leaves at worst unreferenced blobs, never an index
+// naming a missing one. Writers of the same layout take turns at
+// index.json, so that none loses another's entry.
+func writeOCIDir(ctx context.Context, dir string, img *Image, m *Manifest, name string, store Store) error {
+	l := dirLayout{dir: dir}
+	if err := l.create(); err != nil {
+		return err
+	}
+	// The blob directories written to, to sync before the index names
+	// their blobs: blobs/sha256, unless a layer uses another algorithm.
+	dirs := map[string]bool{}
+	seen := map[digest.Digest]bool{}
+	for _, layer := range img.Layers {
+		if seen[layer.Digest] {
+			continue
+		}
+		seen[layer.Digest] = true
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		err := l.putBlob(layer.Digest, layer.Size, dirs, func() (io.ReadCloser, int64, error) {
+			r, n, err := store.OpenBlob(layer.Digest)
+			if err != nil {
+				return nil, 0, err
+			}
+			return readCloser{ctxReader{ctx, r}, r}, n, nil
+		})
+		if err != nil {
+			return fmt.Errorf("layer %s: %w", layer.Digest, err)
+		}
+	}
+	for _, b := range []struct {
+		desc ocispec.Descriptor
+		data []byte
+	}{{m.Config, m.ConfigJSON}, {m.Descriptor, m.ManifestJSON}} {
+		err := l.putBlob(b.desc.Digest, b.desc.Size, dirs, func() (io.ReadCloser, int64, error) {
+			return io.NopCloser(bytes.NewReader(b.data)), int64(len(b.data)), nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	for d := range dirs {
+		if err := syncDir(d); err != nil {
+			return err
+		}
+	}
+	return l.addToIndex(namedDescriptor(m.Descriptor, name))
+}
+
+// create makes the layout's directories and oci-layout file if they are
+// missing. A directory that holds an index.json but no oci-layout is
+// something else, and is left alone.
+func (l dirLayout) create() error {
+	layoutFile := filepath.Join(l.dir, ocispec.ImageLayoutFile)
+	data, err := os.ReadFile(layoutFile)
+	switch {
+	case err == nil:
+		var layout ocispec.ImageLayout
+		if err := json.Unmarshal(data, &layout); err != nil || layout.Version != ocispec.ImageLayoutVersion {
+			return fmt.Errorf("%s: unsupported OCI layout %q", layoutFile, data)
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return err
+	default:
+		if _, err := os.Stat(filepath.Join(l.dir, ocispec.ImageIndexFile)); err == nil {
+			return fmt.Errorf("%s holds an %s but no %s: not an OCI layout", l.dir, ocispec.ImageIndexFile, ocispec.ImageLayoutFile)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(l.dir, ocispec.ImageBlobsDir, "sha256"), 0o755); err != nil {
+		return err
+	}
+	if data != nil {
+		return nil
+	}
+	return atomicfile.Write(layoutFile, func(w io.Writer) error {
+		_, err := w.Write(layoutJSON())
+		return err
+	})
+}
+
+// putBlob writes the blob d unless the layout has it: to a temp file,
+// hashed on the way, synced, checked, then renamed into place. A blob
+// already there with the right size is trusted, as content-addressed
+// stores do. The blob's directory is added to dirs.
+func (l dirLayout) putBlob(d digest.Digest, size int64, dirs map[string]bool, open func() (io.ReadCloser, int64, error)) error {
+	p, err := l.blobPath(d)
+	if err != nil {
+		return err
+	}
+	// Even a blob found in place may be another writer's rename not yet
+	// synced: its directory is synced all the same.
+	if !dirs[filepath.Dir(p)] {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		dirs[filepath.Dir(p)] = true
+	}
+	if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Size() == size {
+		return nil
+	}
+	r, stored, err := open()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if stored != size {
+		return fmt.Errorf("blob %s: stored size %d, want %d", d, stored, size)
+	}
+	return atomicfile.Write(p, func(w io.Writer) error {
+		h := d.Algorithm().Hash()
+		n, err := io.Copy(io.MultiWriter(w, h), r)
+		if err != nil {
+			return err
+		}
+		if n != size {
+			return fmt.Errorf("blob %s: read %d bytes, want %d", d, n, size)
+		}
+		if got := digest.NewDigest(d.Algorithm(), h); got != d {
+			return fmt.Errorf("blob %s: content has digest %s", d, got)
+		}
+		return nil
+	})
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
+// addToIndex rewrites index.json with desc, dropping the entries of the
+// same name; entries of other names stay, in their order. The layout
+// directory is locked meanwhile (flock, released when the process dies).
+func (l dirLayout) addToIndex(desc ocispec.Descriptor) error {
+	unlock, err := lockDir(l.dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	indexPath := filepath.Join(l.dir, ocispec.ImageIndexFile)
+	index := newIndex()
+	data, err := readLimited(indexPath)
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(data, &index); err != nil {
+			return fmt.Errorf("%s: %w", indexPath, err)
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return err
+	}
+	if index.MediaType == "" {
+		index.MediaType = ocispec.MediaTypeImageIndex
+	}
+	index.SchemaVersion = 2
+	name := desc.Annotations[ocispec.AnnotationRefName]
+	kept := []ocispec.Descriptor{}
+	for _, d := range index.Manifests {
+		if d.Annotations[ocispec.AnnotationRefName] != name {
+			kept = append(kept, d)
+		}
+	}
+	index.Manifests = append(kept, desc)
+	out, err := json.Marshal(index)
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.Write(indexPath, func(w io.Writer) error {
+		_, err := w.Write(out)
+		return err
+	}); err != nil {
+		return err
+	}
+	return syncDir(l.dir)
+}
+
+// lockDir takes an exclusive flock on dir itself, so the layout holds no
+// lock file.
+func lockDir(dir string) (unlock func(), err error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, &os.PathError{Op: "flock", Path: dir, Err: err}
+	}
+	// Closing the file releases the lock.
+	return func() { f.Close() }, nil
+}
+
+// syncDir makes the renames done in dir durable.
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}
