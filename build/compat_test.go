@@ -76,9 +76,9 @@ func expectedConfig(t *testing.T, dir string) string {
 	return strings.TrimSpace(strings.Join(applyDeviations(t, dir, "config.golden.json", "config-deviations.txt"), "\n"))
 }
 
-// applyDeviations reads golden as lines and applies the "- old" and
-// "+ new" lines of the deviations file: each "+" line takes the place of
-// the "-" line before it. Every "-" line must be in the golden, so a stale
+// applyDeviations reads golden as lines and applies the deviations file:
+// each run of "- old" lines is a block that must appear, as a whole, in the
+// golden; it is replaced by the "+ new" lines that follow it. A stale
 // deviation fails loudly.
 func applyDeviations(t *testing.T, dir, golden, deviations string) []string {
 	t.Helper()
@@ -94,23 +94,46 @@ func applyDeviations(t *testing.T, dir, golden, deviations string) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	at := -1
+	var minus, plus []string
+	flush := func() {
+		if len(minus) == 0 && len(plus) == 0 {
+			return
+		}
+		if len(minus) == 0 {
+			t.Fatalf("%s: + lines must follow the - lines they replace: %q", deviations, plus)
+		}
+		at := indexBlock(lines, minus)
+		if at < 0 {
+			t.Fatalf("%s drops lines that %s does not have together: %q", deviations, golden, minus)
+		}
+		lines = slices.Replace(lines, at, at+len(minus), plus...)
+		minus, plus = nil, nil
+	}
 	for _, d := range strings.Split(string(dev), "\n") {
 		switch {
 		case strings.HasPrefix(d, "- "):
-			at = slices.Index(lines, d[2:])
-			if at < 0 {
-				t.Fatalf("%s drops a line that %s does not have: %s", deviations, golden, d[2:])
+			if len(plus) > 0 {
+				flush()
 			}
-			lines = slices.Delete(lines, at, at+1)
-		case strings.HasPrefix(d, "+ ") && at < 0:
-			t.Fatalf("%s: a + line must follow the - line it replaces: %s", deviations, d)
+			minus = append(minus, d[2:])
 		case strings.HasPrefix(d, "+ "):
-			lines = slices.Insert(lines, at, d[2:])
-			at++
+			plus = append(plus, d[2:])
+		default:
+			flush()
 		}
 	}
+	flush()
 	return lines
+}
+
+// indexBlock finds where block appears in lines, -1 if it does not.
+func indexBlock(lines, block []string) int {
+	for i := 0; i+len(block) <= len(lines); i++ {
+		if slices.Equal(lines[i:i+len(block)], block) {
+			return i
+		}
+	}
+	return -1
 }
 
 // lineDiff shows the lines only one side has.

@@ -29,6 +29,7 @@ type ConfigChange struct {
 	Shell        *[]string                     `json:"shell,omitempty"`
 	Healthcheck  *dockerspec.HealthcheckConfig `json:"healthcheck,omitempty"`
 	Author       *string                       `json:"author,omitempty"`
+	OnBuild      []string                      `json:"onbuild,omitempty"` // appended
 }
 
 // apply changes cfg the way BuildKit's dispatchers do.
@@ -88,6 +89,7 @@ func (c *ConfigChange) apply(img *dockerspec.DockerOCIImage) {
 	if c.Author != nil {
 		img.Author = *c.Author
 	}
+	cfg.OnBuild = append(cfg.OnBuild, c.OnBuild...)
 }
 
 // setEnv sets k in env, replacing an earlier value in place, as BuildKit's

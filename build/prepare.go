@@ -83,6 +83,9 @@ func (b *builder) prepare(ctx context.Context, st *stage, cmd instructions.Comma
 	case *instructions.HealthCheckCommand:
 		hc := *c.Health
 		return &plan{kind: "healthcheck", fields: canonical, createdBy: fmt.Sprintf("HEALTHCHECK %+v", hc), change: &ConfigChange{Healthcheck: &hc}}, nil
+	case *instructions.OnbuildCommand:
+		return &plan{kind: "onbuild", fields: canonical, createdBy: "ONBUILD " + c.Expression,
+			change: &ConfigChange{OnBuild: []string{c.Expression}}, noHistory: true}, nil
 	case *instructions.MaintainerCommand:
 		return &plan{kind: "maintainer", fields: canonical, createdBy: "MAINTAINER " + c.Maintainer, change: &ConfigChange{Author: &c.Maintainer}}, nil
 	}

@@ -34,13 +34,45 @@ func (b *builder) runNode(ctx context.Context, n *node) (*stage, error) {
 	if err != nil {
 		return nil, err
 	}
-	for i, cmd := range n.def.Commands {
-		info := StepInfo{Stage: label, Index: i + 2, Total: total, Line: parser.Line(cmd), Instruction: instructionText(cmd)}
+	triggers, err := b.triggers(st, n.def.Line)
+	if err != nil {
+		return nil, err
+	}
+	cmds := append(triggers, n.def.Commands...)
+	total = len(cmds) + 1
+	for i, cmd := range cmds {
+		line := parser.Line(cmd)
+		text := instructionText(cmd)
+		if i < len(triggers) {
+			line, text = n.def.Line, "ONBUILD "+text
+		}
+		info := StepInfo{Stage: label, Index: i + 2, Total: total, Line: line, Instruction: text}
 		if err := b.step(ctx, st, info, cmd); err != nil {
 			return nil, err
 		}
 	}
 	return st, nil
+}
+
+// triggers takes the ONBUILD triggers of a stage's base out of its config
+// and parses them, to run right after the FROM, as BuildKit does. For FROM
+// <stage> they are that stage's own ONBUILD instructions (it ran, and so
+// dropped, the ones it inherited).
+func (b *builder) triggers(st *stage, line int) ([]instructions.Command, error) {
+	exprs := st.img.Config.Config.OnBuild
+	st.img.Config.Config.OnBuild = nil
+	var cmds []instructions.Command
+	for _, expr := range exprs {
+		cmd, err := b.df.ParseTrigger(expr, line)
+		if err != nil {
+			return nil, err
+		}
+		if fromFlag(cmd) != "" {
+			return nil, b.df.ErrorAtLine(line, fmt.Errorf("ONBUILD trigger %q: --from in a trigger is not supported yet", expr))
+		}
+		cmds = append(cmds, cmd)
+	}
+	return cmds, nil
 }
 
 // fromStep runs and reports the FROM of a node.
@@ -79,9 +111,6 @@ func (b *builder) from(ctx context.Context, n *node) (*stage, error) {
 		img, err := b.loadImage(ctx, n.base)
 		if err != nil {
 			return nil, err
-		}
-		if len(img.Config.Config.OnBuild) > 0 {
-			return nil, fmt.Errorf("FROM %s: the base image has ONBUILD triggers, which mybuild does not run yet", n.base)
 		}
 		st = &stage{img: *img, key: fromKey(img, b.platform)}
 		if err := b.recordBase(st, "FROM "+n.base); err != nil {

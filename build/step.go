@@ -29,6 +29,9 @@ type plan struct {
 	// after changes the stage beyond the image config (ARG values, for
 	// one), on a cache hit as on a miss.
 	after func(st *stage)
+	// noHistory leaves the step out of the image history, as BuildKit
+	// does for ONBUILD.
+	noHistory bool
 }
 
 func (p *plan) key(parent digest.Digest) digest.Digest {
@@ -58,7 +61,7 @@ func (b *builder) runStep(ctx context.Context, st *stage, info StepInfo, cmd ins
 	if rec.Layer != nil {
 		res.Layer = &image.Layer{MediaType: rec.Layer.MediaType, Digest: rec.Layer.Digest, Size: rec.Layer.Size, DiffID: rec.Layer.DiffID}
 	}
-	if err := st.apply(rec, key); err != nil {
+	if err := st.apply(rec, key, !p.noHistory); err != nil {
 		return err
 	}
 	if p.after != nil {
@@ -145,7 +148,7 @@ func (b *builder) writeLayer(ctx context.Context, p *plan, upper string, lower *
 }
 
 // apply makes a step's record part of the stage.
-func (st *stage) apply(rec *cache.Record, key digest.Digest) error {
+func (st *stage) apply(rec *cache.Record, key digest.Digest, history bool) error {
 	if len(rec.Change) > 0 {
 		var change ConfigChange
 		if err := json.Unmarshal(rec.Change, &change); err != nil {
@@ -163,7 +166,9 @@ func (st *stage) apply(rec *cache.Record, key digest.Digest) error {
 	if l := rec.Layer; l != nil {
 		st.img.Layers = append(st.img.Layers, image.Layer{MediaType: l.MediaType, Digest: l.Digest, Size: l.Size, DiffID: l.DiffID})
 	}
-	st.history(rec.CreatedBy, rec.Layer != nil, rec.Created)
+	if history {
+		st.history(rec.CreatedBy, rec.Layer != nil, rec.Created)
+	}
 	st.key = key
 	return nil
 }

@@ -70,11 +70,11 @@ func TestParseWarningsSorted(t *testing.T) {
 
 func TestParseSentinels(t *testing.T) {
 	for src, want := range map[string]error{
-		"":                          ErrNoFrom,
-		"RUN x\n":                   ErrNoFrom,
-		"FROM a\nADD x y\n":         ErrNotSupported,
-		"FROM a\nONBUILD RUN x\n":   ErrNotSupported,
-		"FROM a\nRUN --mount=x y\n": ErrNotSupported,
+		"":                                    ErrNoFrom,
+		"RUN x\n":                             ErrNoFrom,
+		"FROM a\nADD x y\n":                   ErrNotSupported,
+		"FROM a\nRUN --security=insecure y\n": ErrNotSupported,
+		"FROM a\nRUN --mount=x y\n":           ErrNotSupported,
 	} {
 		_, err := Parse("Dockerfile", strings.NewReader(src))
 		if !errors.Is(err, want) {

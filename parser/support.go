@@ -62,7 +62,7 @@ var support = map[string]bool{
 
 	"ARG":     true,
 	"ADD":     false,
-	"ONBUILD": false,
+	"ONBUILD": true,
 }
 
 // unsupported is the error for a feature marked false in support.
