@@ -1,0 +1,2 @@
+// Package registry pulls and pushes images and step cache entries over the distribution API.
+package registry

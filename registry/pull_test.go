@@ -1,0 +1,262 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/mybuild/mybuild/cache"
+	"github.com/mybuild/mybuild/registry/registrytest"
+)
+
+func TestPullByTagAndDigest(t *testing.T) {
+	reg := registrytest.Start(t)
+	img := ociImage(t, "a", "b", "c")
+	d := write(t, reg.Ref("app:1"), img, nil)
+	ctx := context.Background()
+
+	store := openStore(t)
+	res, err := Pull(ctx, reg.Ref("app:1"), store, PullMissing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPulled(t, store, res, img)
+	if res.Ref != reg.Ref("app:1") || res.RefDigest != d || res.Warning != "" {
+		t.Errorf("ref %s, ref digest %s, warning %q", res.Ref, res.RefDigest, res.Warning)
+	}
+
+	store2 := openStore(t)
+	res, err = Pull(ctx, reg.Ref("app@"+d.String()), store2, PullMissing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPulled(t, store2, res, img)
+	if res.Ref != reg.Ref("app@"+d.String()) {
+		t.Errorf("ref %s", res.Ref)
+	}
+}
+
+func TestPullIndex(t *testing.T) {
+	reg := registrytest.Start(t)
+	amd, arm := ociImage(t, "amd64"), ociImage(t, "arm64")
+	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex),
+		mutate.IndexAddendum{Add: amd, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+		mutate.IndexAddendum{Add: arm, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}}},
+		// An attestation, as BuildKit adds them.
+		mutate.IndexAddendum{Add: ociImage(t, "attestation"), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "unknown", Architecture: "unknown"}}},
+	)
+	idxDigest := write(t, reg.Ref("multi:1"), idx, nil)
+	ctx := context.Background()
+
+	for _, tc := range []struct {
+		platform string
+		want     v1.Image
+	}{
+		{"linux/amd64", amd},
+		{"linux/arm64", arm}, // no variant: any
+		{"linux/arm64/v8", arm},
+	} {
+		p, _ := parsePlatform(tc.platform)
+		store := openStore(t)
+		res, err := Pull(ctx, reg.Ref("multi:1"), store, PullMissing, WithPlatform(p))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.platform, err)
+		}
+		checkPulled(t, store, res, tc.want)
+		if res.RefDigest != idxDigest {
+			t.Errorf("%s: ref digest %s, want the index %s", tc.platform, res.RefDigest, idxDigest)
+		}
+	}
+
+	p, _ := parsePlatform("linux/s390x")
+	_, err := Pull(ctx, reg.Ref("multi:1"), openStore(t), PullMissing, WithPlatform(p))
+	want := fmt.Sprintf("pull %s: no image for platform linux/s390x (the index has linux/amd64, linux/arm64/v8)", reg.Ref("multi:1"))
+	if err == nil || err.Error() != want || !errors.Is(err, ErrNoPlatform) {
+		t.Errorf("got %v, want %s", err, want)
+	}
+}
+
+func TestPullSingleManifestWrongPlatform(t *testing.T) {
+	reg := registrytest.Start(t)
+	img, err := mutate.ConfigFile(ociImage(t), &v1.ConfigFile{OS: "linux", Architecture: "riscv64", RootFS: v1.RootFS{Type: "layers"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err = mutate.AppendLayers(img, newLayer(t, types.OCILayer, map[string]string{"x": "x"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, reg.Ref("riscv:1"), img, nil)
+	p, _ := parsePlatform("linux/amd64")
+	_, err = Pull(context.Background(), reg.Ref("riscv:1"), openStore(t), PullMissing, WithPlatform(p))
+	want := fmt.Sprintf("pull %s: no image for platform linux/amd64 (the image is linux/riscv64)", reg.Ref("riscv:1"))
+	if err == nil || err.Error() != want || !errors.Is(err, ErrNoPlatform) {
+		t.Errorf("got %v, want %s", err, want)
+	}
+}
+
+func TestPullDockerSchema2Compressions(t *testing.T) {
+	reg := registrytest.Start(t)
+	img, err := mutate.AppendLayers(empty.Image, // Docker schema 2
+		newLayer(t, types.DockerLayer, map[string]string{"gz": "gzip"}),
+		newLayer(t, types.DockerUncompressedLayer, map[string]string{"plain": "uncompressed"}),
+		newLayer(t, "application/vnd.docker.image.rootfs.diff.tar.zstd", map[string]string{"zst": "zstd"}),
+		newLayer(t, types.OCILayerZStd, map[string]string{"zst2": "zstd, OCI"}),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mt, _ := img.MediaType(); mt != types.DockerManifestSchema2 {
+		t.Fatalf("fixture is %s", mt)
+	}
+	write(t, reg.Ref("docker:1"), img, nil)
+	store := openStore(t)
+	res, err := Pull(context.Background(), reg.Ref("docker:1"), store, PullMissing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPulled(t, store, res, img)
+	want := []string{ocispec.MediaTypeImageLayerGzip, ocispec.MediaTypeImageLayer, ocispec.MediaTypeImageLayerZstd, ocispec.MediaTypeImageLayerZstd}
+	for i, l := range res.Image.Layers {
+		if l.MediaType != want[i] {
+			t.Errorf("layer %d: %s, want %s", i, l.MediaType, want[i])
+		}
+	}
+}
+
+func TestPullSecondTimeDownloadsNothing(t *testing.T) {
+	reg := registrytest.Start(t)
+	img := ociImage(t, "a", "b")
+	write(t, reg.Ref("app:1"), img, nil)
+	store := openStore(t)
+	c := newCounter()
+	var events []Progress
+	progress := WithProgress(func(p Progress) { events = append(events, p) })
+	if _, err := Pull(context.Background(), reg.Ref("app:1"), store, PullMissing, WithTransport(c), progress); err != nil {
+		t.Fatal(err)
+	}
+	if n := c.get("GET blob"); n != 3 { // config and two layers
+		t.Errorf("first pull: %d blob GETs, want 3", n)
+	}
+	c.reset()
+	events = nil
+	res, err := Pull(context.Background(), reg.Ref("app:1"), store, PullMissing, WithTransport(c), progress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPulled(t, store, res, img)
+	if c.get("GET blob") != 0 || c.get("GET manifest") != 0 || c.get("HEAD manifest") != 1 {
+		t.Errorf("second pull made requests %v, want one manifest HEAD", c.n)
+	}
+	skipped := 0
+	for _, e := range events {
+		if e.Skipped {
+			skipped++
+		}
+	}
+	if skipped != 2 {
+		t.Errorf("second pull: %d skipped events, want 2: %+v", skipped, events)
+	}
+}
+
+func TestPullErrors(t *testing.T) {
+	reg := registrytest.Start(t)
+	write(t, reg.Ref("app:1"), ociImage(t, "a"), nil)
+	ctx := context.Background()
+
+	_, err := Pull(ctx, reg.Ref("app:nope"), openStore(t), PullMissing)
+	if want := "pull " + reg.Ref("app:nope") + ": tag not found"; err == nil || err.Error() != want || !errors.Is(err, ErrNotFound) {
+		t.Errorf("got %v, want %s", err, want)
+	}
+	// distribution answers MANIFEST_UNKNOWN, not NAME_UNKNOWN.
+	_, err = Pull(ctx, reg.Ref("nothing:1"), openStore(t), PullMissing)
+	if want := "pull " + reg.Ref("nothing:1") + ": tag not found"; err == nil || err.Error() != want || !errors.Is(err, ErrNotFound) {
+		t.Errorf("got %v, want %s", err, want)
+	}
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().String()
+	l.Close()
+	_, err = Pull(ctx, closed+"/app:1", openStore(t), PullMissing)
+	want := fmt.Sprintf("pull %s/app:1: cannot reach registry %s: connection refused", closed, closed)
+	if err == nil || err.Error() != want || !errors.Is(err, ErrUnreachable) {
+		t.Errorf("got %v, want %s", err, want)
+	}
+
+	_, err = Pull(ctx, "Bad:ref", openStore(t), PullMissing)
+	if err == nil || !strings.HasPrefix(err.Error(), `pull Bad:ref: invalid image reference "Bad:ref"`) {
+		t.Errorf("got %v", err)
+	}
+}
+
+// A blob whose bytes do not match its digest is refused, and leaves
+// nothing in the store.
+func TestPullVerifiesBlobs(t *testing.T) {
+	reg := registrytest.Start(t)
+	img := ociImage(t, "a")
+	write(t, reg.Ref("app:1"), img, nil)
+	layers, _ := img.Layers()
+	bad, _ := layers[0].Digest()
+	// Overwrite the layer's data in the registry's storage.
+	data := filepath.Join(reg.Dir, "docker/registry/v2/blobs/sha256", bad.Hex[:2], bad.Hex, "data")
+	fi, err := os.Stat(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(data, make([]byte, fi.Size()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	store := openStore(t)
+	_, err = Pull(context.Background(), reg.Ref("app:1"), store, PullMissing)
+	if err == nil || !strings.Contains(err.Error(), "layer "+bad.String()) || !errors.Is(err, cache.ErrCorrupt) {
+		t.Fatalf("got %v", err)
+	}
+	t.Log(err)
+	if _, err := os.Stat(store.BlobPath(mustDigest(bad.String()))); !os.IsNotExist(err) {
+		t.Errorf("damaged blob stored: %v", err)
+	}
+}
+
+// A pull interrupted in the middle of a blob leaves nothing half-written.
+func TestPullInterrupted(t *testing.T) {
+	reg := registrytest.Start(t)
+	big := newLayer(t, types.OCIUncompressedLayer, map[string]string{"big": strings.Repeat("x", 8<<20)})
+	img, err := mutate.AppendLayers(ociImage(t), big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, reg.Ref("big:1"), img, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	store := openStore(t)
+	_, err = Pull(ctx, reg.Ref("big:1"), store, PullMissing, WithProgress(func(p Progress) {
+		if p.Done > 2<<20 {
+			cancel()
+		}
+	}))
+	if err == nil || !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want canceled", err)
+	}
+	t.Log(err)
+	entries, err := os.ReadDir(filepath.Dir(store.BlobPath(mustDigest(big.diffID.String()))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		t.Errorf("blob left: %s", e.Name())
+	}
+}

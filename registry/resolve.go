@@ -1,0 +1,147 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	digest "github.com/opencontainers/go-digest"
+
+	"github.com/mybuild/mybuild/image"
+)
+
+// maxConfig bounds the config blobs read into memory.
+const maxConfig = 8 << 20
+
+// resolve fetches the manifest target names, down to the platform's
+// manifest when it is an index, and the image config.
+func (p *puller) resolve(ctx context.Context, target name.Reference) (*refState, error) {
+	desc, err := p.remote.Get(ctx, target)
+	if err != nil {
+		return nil, err
+	}
+	top := digest.Digest(desc.Digest.String())
+	raw, mt := desc.Manifest, mediaType(desc.Manifest, desc.MediaType)
+	fromIndex := false
+	for depth := 0; mt.IsIndex(); depth++ {
+		if depth == 4 {
+			return nil, fail(nil, "image indexes nested too deeply")
+		}
+		idx, err := v1.ParseIndexManifest(bytes.NewReader(raw))
+		if err != nil {
+			return nil, fmt.Errorf("index %s: %w", desc.Digest, err)
+		}
+		child, err := selectPlatform(idx, p.o.platform)
+		if err != nil {
+			return nil, err
+		}
+		if desc, err = p.remote.Get(ctx, p.ref.Context().Digest(child.Digest.String())); err != nil {
+			return nil, err
+		}
+		raw, mt = desc.Manifest, mediaType(desc.Manifest, desc.MediaType)
+		fromIndex = true
+	}
+	switch {
+	case mt.IsSchema1():
+		return nil, fail(nil, "Docker schema 1 manifests are not supported (push the image again with a current client)")
+	case mt != types.OCIManifestSchema1 && mt != types.DockerManifestSchema2:
+		return nil, fail(nil, "unsupported manifest media type %q", mt)
+	}
+	m, err := v1.ParseManifest(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", desc.Digest, err)
+	}
+	cfg, err := p.fetchConfig(ctx, digest.Digest(m.Config.Digest.String()))
+	if err != nil {
+		return nil, err
+	}
+	st := &refState{
+		Ref: p.canon, Platform: p.platform, Digest: top,
+		ManifestDigest: digest.FromBytes(raw), Manifest: raw, Config: cfg,
+		Resolved: time.Now().UTC(),
+	}
+	img, err := imageOf(st)
+	if err != nil {
+		return nil, err
+	}
+	if !fromIndex {
+		c := img.Config.Platform
+		if c.OS != "" && c.Architecture != "" && (c.OS != p.o.platform.OS || c.Architecture != p.o.platform.Architecture) {
+			return nil, fail(ErrNoPlatform, "no image for platform %s (the image is %s/%s)", p.platform, c.OS, c.Architecture)
+		}
+	}
+	return st, nil
+}
+
+// mediaType is the manifest's own mediaType field, or else the one the
+// registry sent.
+func mediaType(raw []byte, header types.MediaType) types.MediaType {
+	var m struct {
+		MediaType types.MediaType `json:"mediaType"`
+	}
+	if json.Unmarshal(raw, &m) == nil && m.MediaType != "" {
+		return m.MediaType
+	}
+	return header
+}
+
+func (p *puller) fetchConfig(ctx context.Context, d digest.Digest) ([]byte, error) {
+	l, err := p.remote.Layer(ctx, p.ref.Context().Digest(d.String()))
+	if err != nil {
+		return nil, err
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, maxConfig+1))
+	if err != nil {
+		return nil, fmt.Errorf("image config %s: %w", d, err)
+	}
+	if len(data) > maxConfig {
+		return nil, fail(nil, "image config %s is larger than %d bytes", d, maxConfig)
+	}
+	if got := digest.FromBytes(data); got != d {
+		return nil, fail(nil, "image config %s has digest %s", d, got)
+	}
+	return data, nil
+}
+
+// imageOf pairs the layers of st's manifest with the diffIDs of its
+// config, after checking the config against the manifest.
+func imageOf(st *refState) (*image.Image, error) {
+	m, err := v1.ParseManifest(bytes.NewReader(st.Manifest))
+	if err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", st.ManifestDigest, err)
+	}
+	if got := digest.FromBytes(st.Config); got.String() != m.Config.Digest.String() {
+		return nil, fail(nil, "image config has digest %s, the manifest says %s", got, m.Config.Digest)
+	}
+	img := &image.Image{}
+	if err := json.Unmarshal(st.Config, &img.Config); err != nil {
+		return nil, fmt.Errorf("image config: %w", err)
+	}
+	diffIDs := img.Config.RootFS.DiffIDs
+	if len(diffIDs) != len(m.Layers) {
+		return nil, fail(nil, "image config lists %d layers, the manifest %d", len(diffIDs), len(m.Layers))
+	}
+	for i, desc := range m.Layers {
+		mt, err := image.OCILayerMediaType(string(desc.MediaType))
+		if err != nil {
+			return nil, fail(nil, "layer %d: %v", i, err)
+		}
+		d := digest.Digest(desc.Digest.String())
+		if d.Validate() != nil || diffIDs[i].Validate() != nil || desc.Size < 0 {
+			return nil, fail(nil, "layer %d: invalid descriptor", i)
+		}
+		img.Layers = append(img.Layers, image.Layer{MediaType: mt, Digest: d, Size: desc.Size, DiffID: diffIDs[i]})
+	}
+	return img, nil
+}
