@@ -31,6 +31,9 @@ type copyPlan struct {
 	patterns []string
 	// heredocs are COPY <<EOF sources: files made from the Dockerfile.
 	heredocs []instructions.SourceContent
+	// unpack is set for ADD: archives from the context are unpacked.
+	unpack  bool
+	remotes []*remoteFile
 }
 
 // owner is the uid:gid copied files get.
@@ -42,6 +45,8 @@ type owner struct {
 type copySource struct {
 	match buildcontext.Match
 	files []buildcontext.File
+	// remote is set for a file ADD downloaded: it is never unpacked.
+	remote bool
 }
 
 // planCopy resolves every source of an expanded COPY from the context,
@@ -111,7 +116,7 @@ func (p *copyPlan) collect(t tree) error {
 // checkDest applies Docker's rule: several sources need a directory
 // destination written with a trailing slash.
 func (p *copyPlan) checkDest() error {
-	if len(p.sources)+len(p.heredocs) > 1 && !p.destDir {
+	if len(p.sources)+len(p.heredocs)+len(p.remotes) > 1 && !p.destDir {
 		return errors.New("when copying more than one file, the destination must be a directory and end with a /")
 	}
 	return nil
@@ -150,7 +155,7 @@ func (p *copyPlan) keyFields(k *cache.KeyBuilder) {
 	if p.chmod != nil {
 		chmod = strconv.FormatUint(uint64(*p.chmod), 8)
 	}
-	k.String("chmod", chmod)
+	k.String("chmod", chmod).String("unpack", strconv.FormatBool(p.unpack))
 	for _, h := range p.heredocs {
 		k.String("heredoc", h.Path).String("data", h.Data)
 	}
@@ -227,7 +232,7 @@ func parseChmod(s string) (fs.FileMode, error) {
 // --chown owner) when missing; a file lands inside an existing directory,
 // else at the destination itself; a directory's contents are copied into
 // the destination, whose own metadata is kept.
-func (p *copyPlan) write(w *layerWriter) error {
+func (p *copyPlan) write(ctx context.Context, w *layerWriter) error {
 	perm := fs.FileMode(0o755)
 	if p.chmod != nil {
 		perm = *p.chmod
@@ -245,6 +250,15 @@ func (p *copyPlan) write(w *layerWriter) error {
 	}
 	for _, s := range p.sources {
 		top := &s.files[0]
+		if p.unpack && !s.remote && top.Info.Mode().IsRegular() {
+			unpacked, err := p.unpackArchive(ctx, w, top)
+			if err != nil {
+				return err
+			}
+			if unpacked {
+				continue
+			}
+		}
 		srcIsDir := top.Info.IsDir()
 		dest, err := w.view.Resolve(p.dest)
 		if err != nil {
@@ -275,6 +289,29 @@ func (p *copyPlan) write(w *layerWriter) error {
 		}
 	}
 	return w.finish()
+}
+
+// unpackArchive unpacks f into the destination if it is an archive, as
+// ADD does: the destination is a directory then, created when missing 0755
+// (whatever --chmod says, as in BuildKit) with the --chown owner.
+func (p *copyPlan) unpackArchive(ctx context.Context, w *layerWriter, f *buildcontext.File) (bool, error) {
+	tr, closer, ok, err := openArchive(f.Host)
+	if err != nil || !ok {
+		return false, err
+	}
+	defer closer.Close()
+	dest, err := w.view.Resolve(p.dest)
+	if err != nil {
+		return false, err
+	}
+	if err := w.mkdirAll(dest, 0o755, p.owner); err != nil {
+		return false, err
+	}
+	var o *owner
+	if p.owner.spec != "" {
+		o = &p.owner
+	}
+	return true, w.untar(ctx, tr, dest, o)
 }
 
 // ownerOf is the owner a copied entry gets: --chown's; else, from a stage,

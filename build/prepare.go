@@ -32,6 +32,8 @@ func (b *builder) prepare(ctx context.Context, st *stage, cmd instructions.Comma
 		return b.planWorkdir(st, c)
 	case *instructions.ArgCommand:
 		return b.planArg(st, c)
+	case *instructions.AddCommand:
+		return b.planAdd(ctx, st, c)
 	case *instructions.EnvCommand:
 		ch := &ConfigChange{}
 		for _, kv := range c.Env {
@@ -192,7 +194,7 @@ func (b *builder) planCopyStep(ctx context.Context, st *stage, c *instructions.C
 					return err
 				}
 			}
-			return cp.write(newLayerWriter(upper, lower))
+			return cp.write(ctx, newLayerWriter(upper, lower))
 		},
 	}, nil
 }

@@ -9,11 +9,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// copiedXattr reports whether an xattr travels with a copied file: file
+// CopiedXattr reports whether an xattr travels with a copied file: file
 // capabilities and user attributes do; security labels, trusted.* and
 // user.overlay.* (overlayfs's own markers in rootless mode) are the host's
 // business, as layerdiff decides for layers.
-func copiedXattr(name string) bool {
+func CopiedXattr(name string) bool {
 	return name == "security.capability" ||
 		(strings.HasPrefix(name, "user.") && !strings.HasPrefix(name, "user.overlay."))
 }
@@ -35,7 +35,7 @@ func ReadXattrs(path string) ([]Xattr, error) {
 	}
 	var out []Xattr
 	for _, name := range strings.Split(strings.TrimRight(string(buf[:size]), "\x00"), "\x00") {
-		if !copiedXattr(name) {
+		if !CopiedXattr(name) {
 			continue
 		}
 		val := make([]byte, 256)

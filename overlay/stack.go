@@ -125,9 +125,20 @@ func (s *Stack) ResolveParent(p string) (string, error) {
 	return s.resolve(p, false)
 }
 
+// ResolveUnder is ResolveParent with base as the root: ".." stops at base,
+// and absolute symlink targets start again from base, as when a tar is
+// unpacked chrooted into base (ADD does that).
+func (s *Stack) ResolveUnder(base, rel string) (string, error) {
+	return s.resolveFrom(clean(base), rel, false)
+}
+
 func (s *Stack) resolve(p string, followLast bool) (string, error) {
+	return s.resolveFrom("/", p, followLast)
+}
+
+func (s *Stack) resolveFrom(base, p string, followLast bool) (string, error) {
 	pending := splitPath(p)
-	resolved := "/"
+	resolved := base
 	links := 0
 	for len(pending) > 0 {
 		part := pending[0]
@@ -136,7 +147,9 @@ func (s *Stack) resolve(p string, followLast bool) (string, error) {
 		case ".":
 			continue
 		case "..":
-			resolved = path.Dir(resolved)
+			if resolved != base {
+				resolved = path.Dir(resolved)
+			}
 			continue
 		}
 		next := path.Join(resolved, part)
@@ -164,7 +177,7 @@ func (s *Stack) resolve(p string, followLast bool) (string, error) {
 			return "", err
 		}
 		if path.IsAbs(target) {
-			resolved = "/"
+			resolved = base
 		}
 		pending = append(splitPath(target), pending...)
 	}

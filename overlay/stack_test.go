@@ -141,3 +141,23 @@ func TestReadDirMerges(t *testing.T) {
 		t.Error("ReadDir of a file did not fail")
 	}
 }
+
+func TestResolveUnder(t *testing.T) {
+	layer := t.TempDir()
+	os.MkdirAll(filepath.Join(layer, "dest/real"), 0o755)
+	os.Symlink("/etc", filepath.Join(layer, "dest/abs"))
+	os.Symlink("../../..", filepath.Join(layer, "dest/up"))
+	os.Symlink("real", filepath.Join(layer, "dest/rel"))
+	s := NewStack(layer)
+	for in, want := range map[string]string{
+		"abs/passwd": "/dest/etc/passwd",
+		"up/x":       "/dest/x",
+		"rel/f":      "/dest/real/f",
+		"../../y":    "/dest/y",
+		"rel":        "/dest/rel", // the last component is not followed
+	} {
+		if got, err := s.ResolveUnder("/dest", in); err != nil || got != want {
+			t.Errorf("ResolveUnder(/dest, %s) = %s, %v; want %s", in, got, err, want)
+		}
+	}
+}

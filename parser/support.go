@@ -60,9 +60,19 @@ var support = map[string]bool{
 	"SHELL":      true,
 	"MAINTAINER": true,
 
-	"ARG":     true,
-	"ADD":     false,
-	"ONBUILD": true,
+	"ARG": true,
+	"ADD": true,
+
+	"ADD --chown":        true,
+	"ADD --chmod":        true,
+	"ADD --checksum":     true,
+	"ADD --link":         false,
+	"ADD --exclude":      false,
+	"ADD --keep-git-dir": false,
+	"ADD --unpack":       false,
+	"ADD --parents":      false,
+	"ADD heredocs":       true,
+	"ONBUILD":            true,
 }
 
 // unsupported is the error for a feature marked false in support.

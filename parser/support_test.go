@@ -43,6 +43,7 @@ func TestSupportFlagsAreBuildKitFlags(t *testing.T) {
 var flagArgs = map[string]string{
 	"RUN":         "true",
 	"COPY":        ". /dst",
+	"ADD":         ". /dst",
 	"HEALTHCHECK": "CMD true",
 }
 
@@ -63,6 +64,9 @@ var flagValue = map[string]string{
 	"start-period":   "5s",
 	"start-interval": "5s",
 	"retries":        "3",
+	"checksum":       "sha256:24454f830cdb571e2c4ad15481119c43b3cafd48dd869a9b2945d1036d1dc68d",
+	"keep-git-dir":   "true",
+	"unpack":         "true",
 }
 
 func TestUnsupportedMessage(t *testing.T) {

@@ -1,0 +1,230 @@
+package build
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/mybuild/mybuild/buildcontext"
+	"github.com/mybuild/mybuild/cache"
+	"github.com/mybuild/mybuild/overlay"
+	digest "github.com/opencontainers/go-digest"
+)
+
+// remoteFile is an ADD source given as a URL.
+type remoteFile struct {
+	url      string
+	name     string        // the name it gets: the last part of the URL path
+	checksum digest.Digest // --checksum, "" when none
+	// host and digest are set once it is downloaded.
+	host   string
+	digest digest.Digest
+}
+
+// planAdd plans an ADD: local sources as COPY, except that an archive
+// (tar, plain or gzip/bzip2/xz/zstd) is unpacked into the destination;
+// URLs are downloaded, keyed by --checksum when given (so a cache hit
+// downloads nothing) and by their content otherwise.
+func (b *builder) planAdd(ctx context.Context, st *stage, c *instructions.AddCommand) (*plan, error) {
+	cc := &instructions.CopyCommand{Chown: c.Chown, Chmod: c.Chmod}
+	cc.DestPath, cc.SourceContents = c.DestPath, c.SourceContents
+	var remotes []*remoteFile
+	for _, src := range c.SourcePaths {
+		switch {
+		case isGitSource(src):
+			return nil, fmt.Errorf("ADD %s: git sources are not supported yet", src)
+		case isURL(src):
+			r, err := newRemote(src)
+			if err != nil {
+				return nil, err
+			}
+			remotes = append(remotes, r)
+		default:
+			cc.SourcePaths = append(cc.SourcePaths, src)
+		}
+	}
+	if c.Checksum != "" {
+		if len(c.SourcePaths) != 1 || len(remotes) != 1 {
+			return nil, fmt.Errorf("--checksum needs exactly one source, a URL")
+		}
+		d, err := digest.Parse(c.Checksum)
+		if err != nil {
+			return nil, fmt.Errorf("--checksum=%s: %w", c.Checksum, err)
+		}
+		remotes[0].checksum = d
+	}
+	lower, err := b.stack(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	cp, err := b.planCopy(ctx, st, cc, lower, nil)
+	if err != nil {
+		return nil, err
+	}
+	cp.unpack, cp.remotes = true, remotes
+	if err := cp.checkDest(); err != nil {
+		return nil, err
+	}
+	for _, r := range remotes {
+		if r.checksum == "" {
+			if err := b.download(ctx, r); err != nil {
+				return nil, err
+			}
+		}
+	}
+	createdBy := "ADD"
+	if c.Chown != "" {
+		createdBy += " --chown=" + c.Chown
+	}
+	if c.Chmod != "" {
+		createdBy += " --chmod=" + c.Chmod
+	}
+	for _, src := range c.SourcePaths {
+		createdBy += " " + src
+	}
+	for _, h := range c.SourceContents {
+		createdBy += " <<" + h.Path
+	}
+	createdBy += " " + c.DestPath
+	return &plan{
+		kind:      "add",
+		createdBy: createdBy,
+		fields: func(k *cache.KeyBuilder) {
+			cp.keyFields(k)
+			for _, r := range remotes {
+				d := r.checksum
+				if d == "" {
+					d = r.digest
+				}
+				k.String("url", r.url).String("name", r.name).String("content", d.String())
+			}
+		},
+		write: func(ctx context.Context, upper string, lower *overlay.Stack, _ StepInfo) error {
+			for _, r := range remotes {
+				if r.host == "" {
+					if err := b.download(ctx, r); err != nil {
+						return err
+					}
+				}
+			}
+			if len(cp.heredocs) > 0 {
+				dir, err := b.opts.Store.TempDir("heredoc-")
+				if err != nil {
+					return err
+				}
+				defer os.RemoveAll(dir)
+				if err := cp.writeHeredocs(dir); err != nil {
+					return err
+				}
+			}
+			if err := cp.addRemotes(); err != nil {
+				return err
+			}
+			return cp.write(ctx, newLayerWriter(upper, lower))
+		},
+	}, nil
+}
+
+func isURL(src string) bool {
+	return strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://")
+}
+
+// isGitSource recognises what BuildKit would fetch with git.
+func isGitSource(src string) bool {
+	if strings.HasPrefix(src, "git@") || strings.HasPrefix(src, "git://") {
+		return true
+	}
+	u, err := url.Parse(src)
+	return err == nil && isURL(src) && (strings.HasSuffix(u.Path, ".git") || strings.Contains(u.Fragment, ":"))
+}
+
+func newRemote(src string) (*remoteFile, error) {
+	u, err := url.Parse(src)
+	if err != nil {
+		return nil, fmt.Errorf("ADD %s: %w", src, err)
+	}
+	name := "__unnamed__"
+	if base := path.Base(u.Path); base != "." && base != "/" {
+		name = base
+	}
+	return &remoteFile{url: src, name: name}, nil
+}
+
+// download fetches a URL into the store's scratch, as BuildKit's HTTP
+// source does: mode 0600, mtime from Last-Modified (else the epoch),
+// checked against --checksum when given.
+func (b *builder) download(ctx context.Context, r *remoteFile) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("download %s: %w", r.url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("download %s: %s", r.url, resp.Status)
+	}
+	dir, err := b.opts.Store.TempDir("add-")
+	if err != nil {
+		return err
+	}
+	host := filepath.Join(dir, "file")
+	f, err := os.OpenFile(host, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	alg := digest.SHA256
+	if r.checksum != "" {
+		alg = r.checksum.Algorithm()
+	}
+	dg := alg.Digester()
+	_, err = io.Copy(io.MultiWriter(f, dg.Hash()), resp.Body)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("download %s: %w", r.url, err)
+	}
+	got := dg.Digest()
+	if r.checksum != "" && got != r.checksum {
+		return fmt.Errorf("download %s: checksum mismatch: got %s, want %s", r.url, got, r.checksum)
+	}
+	mtime := time.Unix(0, 0)
+	if t, err := http.ParseTime(resp.Header.Get("Last-Modified")); err == nil {
+		mtime = t
+	}
+	if err := os.Chmod(host, 0o600); err != nil {
+		return err
+	}
+	if err := os.Chtimes(host, mtime, mtime); err != nil {
+		return err
+	}
+	r.host, r.digest = host, got
+	return nil
+}
+
+// addRemotes adds the downloaded files as sources: never unpacked.
+func (p *copyPlan) addRemotes() error {
+	for _, r := range p.remotes {
+		fi, err := os.Lstat(r.host)
+		if err != nil {
+			return err
+		}
+		p.sources = append(p.sources, copySource{
+			match:  buildcontext.Match{Path: r.host, Name: r.name},
+			files:  []buildcontext.File{{Host: r.host, Info: fi}},
+			remote: true,
+		})
+	}
+	return nil
+}

@@ -1,0 +1,83 @@
+package build
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	digest "github.com/opencontainers/go-digest"
+)
+
+func TestAddURL(t *testing.T) {
+	var hits atomic.Int32
+	body := "downloaded content\n"
+	modified := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		if r.URL.Path == "/missing" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Last-Modified", modified.Format(http.TimeFormat))
+		w.Write([]byte(body))
+	}))
+	defer srv.Close()
+	sum := digest.FromString(body)
+
+	df := busyboxPrelude + "ADD " + srv.URL + "/files/tool.sh /opt/\n" +
+		"ADD --checksum=" + sum.String() + " " + srv.URL + "/pinned /pinned\n" +
+		"RUN stat -c '%a %Y' /opt/tool.sh > /stat\n"
+	dir := withBusybox(t, contextDir(t, map[string]string{"Dockerfile": df}))
+	cacheDir := t.TempDir()
+	out, _ := testBuild(t, dir, cacheDir)
+	if l := lineOf(t, out, "/opt/tool.sh"); !strings.HasPrefix(l, "/opt/tool.sh file 0600 0:0 size=19 sha256="+sum.Encoded()) {
+		t.Errorf("downloaded file: %s", l)
+	}
+	if l := lineOf(t, out, "/pinned"); !strings.Contains(l, sum.Encoded()) {
+		t.Errorf("pinned file: %s", l)
+	}
+	if l := lineOf(t, out, "/stat"); !strings.Contains(l, digest.FromString("600 1577934245\n").Encoded()) {
+		t.Errorf("mode and mtime from Last-Modified: %s", l)
+	}
+	if got := hits.Load(); got != 2 {
+		t.Fatalf("first build: %d requests, want 2", got)
+	}
+	// A rebuild downloads the unpinned file again, to see whether it
+	// changed; the pinned one is keyed by its checksum and not fetched.
+	_, res := testBuild(t, dir, cacheDir)
+	if got := hits.Load(); got != 3 {
+		t.Errorf("rebuild: %d requests in all, want 3", got)
+	}
+	if cachedSteps(res) != "CCCCCC" {
+		t.Errorf("rebuild: %s", cachedSteps(res))
+	}
+}
+
+func TestAddErrors(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/missing" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write([]byte("content"))
+	}))
+	defer srv.Close()
+	wrong := digest.FromString("other")
+	for _, tc := range []struct{ add, want string }{
+		{"ADD " + srv.URL + "/missing /x", "download " + srv.URL + "/missing: 404 Not Found"},
+		{"ADD --checksum=" + wrong.String() + " " + srv.URL + "/f /x", "checksum mismatch"},
+		{"ADD --checksum=" + wrong.String() + " a.txt /x", "--checksum needs exactly one source, a URL"},
+		{"ADD --checksum=md5:x " + srv.URL + "/f /x", "--checksum=md5:x"},
+		{"ADD https://github.com/moby/buildkit.git /src", "git sources are not supported yet"},
+		{"ADD a.txt " + srv.URL + "/f /notadir", "the destination must be a directory and end with a /"},
+	} {
+		dir := contextDir(t, map[string]string{"Dockerfile": "FROM scratch\n" + tc.add + "\n", "a.txt": "a"})
+		_, _, err := tryBuild(t, dir, t.TempDir())
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "Dockerfile:2: ") {
+			t.Errorf("%s:\n got %v\nwant line 2 and %q", tc.add, err, tc.want)
+		}
+	}
+}
