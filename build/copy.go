@@ -167,19 +167,7 @@ func (p *copyPlan) keyFields(k *cache.KeyBuilder) {
 	for _, s := range p.sources {
 		k.String("source", s.match.Path).String("name", s.match.Name)
 		k.Strings("files", nil) // separates the sources' file lists
-		for _, f := range s.files {
-			k.String("path", f.Rel)
-			k.String("mode", strconv.FormatUint(uint64(f.Info.Mode()), 8))
-			uid, gid := ownerOf(f.Info)
-			k.String("owner", fmt.Sprintf("%d:%d", uid, gid))
-			k.String("size", strconv.FormatInt(sizeOf(f.Info), 10))
-			k.String("link", f.Link)
-			k.String("content", f.Digest.String())
-			k.String("rdev", strconv.FormatUint(rdevOf(f.Info), 10))
-			for _, x := range f.Xattrs {
-				k.Bytes("xattr:"+x.Name, x.Value)
-			}
-		}
+		fileFields(k, s.files)
 	}
 }
 

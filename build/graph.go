@@ -74,18 +74,16 @@ func (b *builder) plan(target string) (*graph, error) {
 	g.byName, g.byRef = byName, images
 	for _, n := range g.stages {
 		for _, cmd := range n.def.Commands {
-			from := fromFlag(cmd)
-			if from == "" {
-				continue
+			for _, from := range fromFlags(cmd) {
+				dep, err := g.resolveFrom(from, byName, images)
+				if err != nil {
+					return nil, df.ErrorAt(cmd, err)
+				}
+				if dep == n {
+					return nil, df.ErrorAt(cmd, fmt.Errorf("--from=%s: a stage cannot use itself", from))
+				}
+				n.deps = append(n.deps, dep)
 			}
-			dep, err := g.resolveFrom(from, byName, images)
-			if err != nil {
-				return nil, df.ErrorAt(cmd, err)
-			}
-			if dep == n {
-				return nil, df.ErrorAt(cmd, fmt.Errorf("--from=%s: a stage cannot copy from itself", from))
-			}
-			n.deps = append(n.deps, dep)
 		}
 	}
 	g.target = g.stages[len(g.stages)-1]
@@ -102,12 +100,24 @@ func (b *builder) plan(target string) (*graph, error) {
 	return g, nil
 }
 
-// fromFlag is the --from of a command, "" if none.
-func fromFlag(cmd instructions.Command) string {
-	if c, ok := cmd.(*instructions.CopyCommand); ok {
-		return c.From
+// fromFlags are the stages or images a command reads: COPY --from, and
+// the from= of RUN --mount.
+func fromFlags(cmd instructions.Command) []string {
+	switch c := cmd.(type) {
+	case *instructions.CopyCommand:
+		if c.From != "" {
+			return []string{c.From}
+		}
+	case *instructions.RunCommand:
+		var out []string
+		for _, m := range instructions.GetMounts(c) {
+			if m.From != "" {
+				out = append(out, m.From)
+			}
+		}
+		return out
 	}
-	return ""
+	return nil
 }
 
 // resolveFrom finds what --from names: a stage by name or index, or else an

@@ -28,6 +28,11 @@ type Options struct {
 	BuildArgs map[string]string
 	// Target is the stage to build; "" means the last one.
 	Target string
+	// Secrets are the --secret values by id, for RUN --mount=type=secret.
+	// They reach no key, record, layer or log.
+	Secrets map[string][]byte
+	// SSHAuthSock is the ssh agent socket RUN --mount=type=ssh forwards.
+	SSHAuthSock string
 	// Reporter receives progress; nil discards it.
 	Reporter Reporter
 	// Now gives the time of new steps; nil means time.Now.

@@ -25,7 +25,7 @@ func (b *builder) prepare(ctx context.Context, st *stage, cmd instructions.Comma
 	canonical := func(k *cache.KeyBuilder) { k.String("instruction", parser.CanonicalString(cmd)) }
 	switch c := cmd.(type) {
 	case *instructions.RunCommand:
-		return b.planRun(st, c)
+		return b.planRun(ctx, st, c)
 	case *instructions.CopyCommand:
 		return b.planCopyStep(ctx, st, c)
 	case *instructions.WorkdirCommand:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
@@ -17,8 +18,8 @@ import (
 )
 
 // planRun plans a RUN: its key covers the command, the environment, the
-// user, the working dir, the network and the platform.
-func (b *builder) planRun(st *stage, c *instructions.RunCommand) (*plan, error) {
+// user, the working dir, the network, the platform and the mounts.
+func (b *builder) planRun(ctx context.Context, st *stage, c *instructions.RunCommand) (*plan, error) {
 	network := b.opts.Network
 	if n := instructions.GetNetwork(c); n != "" {
 		var err error
@@ -41,6 +42,10 @@ func (b *builder) planRun(st *stage, c *instructions.RunCommand) (*plan, error) 
 		workdir = "/"
 	}
 	platform := image.FormatPlatform(b.platform)
+	mounts, err := b.planMounts(ctx, c, workdir)
+	if err != nil {
+		return nil, err
+	}
 	return &plan{
 		kind:      "run",
 		createdBy: "RUN " + runCommandString(args, st.buildArgs, st.env),
@@ -52,6 +57,9 @@ func (b *builder) planRun(st *stage, c *instructions.RunCommand) (*plan, error) 
 			for _, p := range pipes {
 				k.Bytes("pipe:"+p.Name, p.Data)
 			}
+			for _, m := range mounts {
+				m.fields(k)
+			}
 		},
 		write: func(ctx context.Context, upper string, lower *overlay.Stack, info StepInfo) error {
 			scratch, err := b.opts.Store.TempDir("run-")
@@ -59,11 +67,17 @@ func (b *builder) planRun(st *stage, c *instructions.RunCommand) (*plan, error) 
 				return err
 			}
 			defer os.RemoveAll(scratch)
+			sms, mountEnv, release, err := prepareMounts(ctx, mounts)
+			if err != nil {
+				return err
+			}
+			defer release()
+			runEnv := append(append(slices.Clone(env), b.args.proxyEnv()...), mountEnv...)
 			out := b.rep.StepOutput(info)
 			err = sandbox.Run(ctx, sandbox.Spec{
 				Lower: lower.Dirs(), Upper: upper, Scratch: scratch,
-				Args: args, Env: append(env, b.args.proxyEnv()...), Dir: workdir, User: cfg.User,
-				Network: network, Stdout: out, Stderr: out, Pipes: pipes,
+				Args: args, Env: runEnv, Dir: workdir, User: cfg.User,
+				Network: network, Stdout: out, Stderr: out, Pipes: pipes, Mounts: sms,
 			})
 			var exit *sandbox.ExitError
 			if errors.As(err, &exit) {
@@ -109,4 +123,30 @@ func heredocCommand(c *instructions.RunCommand) (instructions.ShellDependantCmdL
 	}
 	cl.CmdLine = []string{b.String()}
 	return cl, nil, nil
+}
+
+// prepareMounts makes the sandbox mounts of a step, and the environment
+// they add (secrets given as env=, SSH_AUTH_SOCK).
+func prepareMounts(ctx context.Context, mounts []runMount) ([]sandbox.Mount, []string, func(), error) {
+	var out []sandbox.Mount
+	var env []string
+	var releases []func()
+	release := func() {
+		for _, r := range releases {
+			r()
+		}
+	}
+	for _, m := range mounts {
+		sm, e, ok, rel, err := m.prepare(ctx)
+		if err != nil {
+			release()
+			return nil, nil, nil, err
+		}
+		releases = append(releases, rel)
+		env = append(env, e...)
+		if ok {
+			out = append(out, sm)
+		}
+	}
+	return out, env, release, nil
 }

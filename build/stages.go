@@ -67,7 +67,7 @@ func (b *builder) triggers(st *stage, line int) ([]instructions.Command, error) 
 		if err != nil {
 			return nil, err
 		}
-		if fromFlag(cmd) != "" {
+		if len(fromFlags(cmd)) > 0 {
 			return nil, b.df.ErrorAtLine(line, fmt.Errorf("ONBUILD trigger %q: --from in a trigger is not supported yet", expr))
 		}
 		cmds = append(cmds, cmd)

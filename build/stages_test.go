@@ -60,7 +60,7 @@ func TestStageErrors(t *testing.T) {
 	for _, tc := range []struct{ df, target, want string }{
 		{"FROM scratch AS a\n", "nope", `target stage "nope" could not be found`},
 		{"FROM scratch\nCOPY --from=5 /x /x\n", "", "Dockerfile:2: --from=5: there is no stage 5"},
-		{"FROM scratch AS a\nCOPY --from=a /x /x\n", "", "Dockerfile:2: --from=a: a stage cannot copy from itself"},
+		{"FROM scratch AS a\nCOPY --from=a /x /x\n", "", "Dockerfile:2: --from=a: a stage cannot use itself"},
 		{"FROM --platform=linux/s390x scratch\n", "", "Dockerfile:1: FROM --platform=linux/s390x: building for another platform than"},
 		{"ARG EMPTY\nFROM $EMPTY\n", "", "Dockerfile:2: base name ($EMPTY) should not be blank"},
 	} {

@@ -263,3 +263,21 @@ func TestHashXattrs(t *testing.T) {
 		t.Fatalf("xattrs = %+v", f.Xattrs)
 	}
 }
+
+func TestHidden(t *testing.T) {
+	root := tree(t, map[string]string{
+		"src/a.go": "a", "src/a_test.go": "t", "src/gen/x.pb.go": "x",
+		"src/docs/keep.md": "k", "src/docs/drop.md": "d", "src/node_modules/m/i.js": "i",
+		"src/vendor/sub/keep.go": "k", "src/vendor/sub/x_test.go": "x", "src/vendor/f_test.go": "f",
+		".dockerignore": "**/*_test.go\n**/node_modules\nsrc/docs\n!src/docs/keep.md\nsrc/vendor\n!src/vendor/sub/keep.go\n",
+	})
+	c := open(t, root)
+	got, err := c.Hidden("src")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"a_test.go", "docs/drop.md", "node_modules", "vendor/f_test.go", "vendor/sub/x_test.go"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Hidden = %v, want %v", got, want)
+	}
+}

@@ -54,12 +54,13 @@ type Usage struct {
 	BlobBytes    int64
 	Layers       int
 	LayerBytes   int64
+	MountBytes   int64 // directories of RUN --mount=type=cache
 	OtherBytes   int64 // records, state, scratch dirs of running builds
 	ReclaimBytes int64 // what prune without flags would free
 }
 
 // Total is every byte of the store.
-func (u Usage) Total() int64 { return u.BlobBytes + u.LayerBytes + u.OtherBytes }
+func (u Usage) Total() int64 { return u.BlobBytes + u.LayerBytes + u.MountBytes + u.OtherBytes }
 
 // Usage measures the store. Unpacked layers are walked, so it takes a
 // while on a large cache.
@@ -83,6 +84,9 @@ func (s *Store) Usage() (Usage, error) {
 		if !inv.layerRefs[id] {
 			u.ReclaimBytes += size
 		}
+	}
+	if u.MountBytes, err = dirSize(filepath.Join(s.root, mountsDir)); err != nil {
+		return u, err
 	}
 	for _, d := range []string{stepsDir, locksDir, tmpDir, stateDir} {
 		n, err := dirSize(filepath.Join(s.root, d))

@@ -13,7 +13,7 @@ import (
 // PruneOptions selects what Prune removes. With no option set, it removes
 // only orphans: blobs and unpacked layers that no step record refers to.
 type PruneOptions struct {
-	// All removes everything.
+	// All removes everything, the directories of cache mounts included.
 	All bool
 	// KeepStorage removes the least recently used steps until the blobs
 	// and unpacked layers take at most this many bytes; 0 means no limit.
@@ -103,6 +103,14 @@ func (s *Store) Prune(opts PruneOptions) (PruneReport, error) {
 		rep.Bytes += n
 	}
 	if opts.All {
+		n, err := dirSize(filepath.Join(s.root, mountsDir))
+		if err != nil {
+			return rep, err
+		}
+		if err := s.removeMounts(); err != nil {
+			return rep, err
+		}
+		rep.Bytes += n
 		for _, d := range []string{stateDir, locksDir} {
 			if err := emptyDir(filepath.Join(s.root, d)); err != nil {
 				return rep, err

@@ -244,3 +244,45 @@ func countDirs(t *testing.T, dir string) int {
 	}
 	return n
 }
+
+func TestCacheMountSharing(t *testing.T) {
+	root := t.TempDir()
+	a, b := open(t, root), open(t, root)
+	ctx := context.Background()
+	init := func(dir string) error { return os.WriteFile(filepath.Join(dir, "seed"), nil, 0o644) }
+
+	d1, rel1, err := a.CacheMount(ctx, "/go/pkg", SharingShared, init)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d2, rel2, err := b.CacheMount(ctx, "/go/pkg", SharingShared, init)
+	if err != nil || d1 != d2 {
+		t.Fatalf("shared: %s and %s, %v", d1, d2, err)
+	}
+	if _, err := os.Stat(filepath.Join(d1, "seed")); err != nil {
+		t.Fatal("init did not run")
+	}
+	rel1()
+	rel2()
+
+	p1, relp, _ := a.CacheMount(ctx, "apt", SharingPrivate, nil)
+	p2, relp2, _ := b.CacheMount(ctx, "apt", SharingPrivate, nil)
+	if p1 == p2 {
+		t.Error("private: a busy cache was shared")
+	}
+	relp()
+	relp2()
+
+	_, rell, _ := a.CacheMount(ctx, "npm", SharingLocked, nil)
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if _, _, err := b.CacheMount(short, "npm", SharingLocked, nil); err == nil {
+		t.Error("locked: two builds held the cache at once")
+	}
+	rell()
+	if _, rel, err := b.CacheMount(ctx, "npm", SharingLocked, nil); err != nil {
+		t.Errorf("locked, once released: %v", err)
+	} else {
+		rel()
+	}
+}

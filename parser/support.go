@@ -27,7 +27,7 @@ var support = map[string]bool{
 
 	"RUN":            true,
 	"RUN --network":  true,
-	"RUN --mount":    false,
+	"RUN --mount":    true,
 	"RUN --security": false,
 	"RUN --device":   false,
 	"RUN heredocs":   true,

@@ -24,6 +24,7 @@ type childConfig struct {
 	Network Network  `json:"network"`
 	Host    string   `json:"hostname"`
 	Pipes   []Pipe   `json:"pipes,omitempty"`
+	Mounts  []Mount  `json:"mounts,omitempty"`
 }
 
 // bind is a read-only bind mount of a host file into the root.
@@ -38,6 +39,7 @@ const (
 	workDir   = "work"   // overlay workdir
 	linksDir  = "l"      // short symlinks to the lower dirs
 	stubsDir  = "stubs"  // the top lower layer holding missing mount points
+	mountsDir = "mounts" // overlays and secrets of the step's mounts
 )
 
 // statusMsg is the one message the init process sends before exec.

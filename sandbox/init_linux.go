@@ -97,7 +97,7 @@ func setupRoot(cfg *childConfig) error {
 			return err
 		}
 	}
-	return nil
+	return setupMounts(cfg, root)
 }
 
 // bindReadOnly is mount --bind -o ro source target.

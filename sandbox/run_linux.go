@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -48,8 +49,12 @@ func prepare(spec Spec) (*childConfig, error) {
 			return nil, fmt.Errorf("sandbox: %w", err)
 		}
 	}
-	binds, err := makeStubs(overlay.NewStack(spec.Lower...), filepath.Join(s, stubsDir))
+	mounts := slices.Clone(spec.Mounts)
+	binds, err := makeStubs(overlay.NewStack(spec.Lower...), filepath.Join(s, stubsDir), mounts)
 	if err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	if err := prepareMounts(s, mounts); err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
 	lower := []string{stubsDir}
@@ -84,7 +89,35 @@ func prepare(spec Spec) (*childConfig, error) {
 		Network: spec.Network,
 		Host:    spec.Hostname,
 		Pipes:   spec.Pipes,
+		Mounts:  mounts,
 	}, nil
+}
+
+// prepareMounts lays out Scratch/mounts/<i>/ for each overlay mount: short
+// links to its layers (l/), and, when it may be written, a throw-away upper
+// dir and work dir.
+func prepareMounts(scratch string, mounts []Mount) error {
+	for i, m := range mounts {
+		if m.Kind != MountOverlay {
+			continue
+		}
+		dir := filepath.Join(scratch, mountsDir, strconv.Itoa(i))
+		for _, d := range []string{linksDir, mergedDir, "upper", workDir, "empty"} {
+			if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
+				return err
+			}
+		}
+		for j, lower := range dedupe(m.Lower) {
+			abs, err := filepath.Abs(lower)
+			if err != nil {
+				return err
+			}
+			if err := os.Symlink(abs, filepath.Join(dir, linksDir, strconv.FormatInt(int64(j), 36))); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // dedupe drops every repeat of a layer dir but the newest. Overlayfs

@@ -345,3 +345,43 @@ func TestPipes(t *testing.T) {
 	}
 	assertUpper(t, r.upper)
 }
+
+func TestMounts(t *testing.T) {
+	bb := busyboxLayer(t)
+	host := t.TempDir()
+	os.WriteFile(filepath.Join(host, "ro.txt"), []byte("read only\n"), 0o644)
+	rw := t.TempDir()
+	stage := t.TempDir()
+	os.MkdirAll(filepath.Join(stage, "opt/tool"), 0o755)
+	os.WriteFile(filepath.Join(stage, "opt/tool/bin"), []byte("from a stage\n"), 0o755)
+	script := `set -e
+cat /mnt/ro/ro.txt
+! touch /mnt/ro/new 2>/dev/null
+echo cached > /cache/file
+echo scratch > /tmp/t/x && df /tmp/t | tail -1 | awk '{print $1}'
+cat /stage/bin
+echo written > /stage/scribble
+cat /run/secrets/token; stat -c '%a %u' /run/secrets/token
+! echo x > /run/secrets/token 2>/dev/null`
+	r := run(t, []string{bb}, Spec{Args: sh(script), Mounts: []Mount{
+		{Kind: MountBind, Source: host, Target: "/mnt/ro", ReadOnly: true},
+		{Kind: MountBind, Source: rw, Target: "/cache"},
+		{Kind: MountTmpfs, Target: "/tmp/t", Size: 1 << 20},
+		{Kind: MountOverlay, Lower: []string{stage}, Source: "/opt/tool", Target: "/stage"},
+		{Kind: MountFile, Data: []byte("s3cret\n"), Mode: 0o440, UID: 7, Target: "/run/secrets/token"},
+	}})
+	if r.err != nil {
+		t.Fatalf("run: %v\n%s", r.err, r.stderr)
+	}
+	if want := "read only\ntmpfs\nfrom a stage\ns3cret\n440 7\n"; r.stdout != want {
+		t.Errorf("stdout %q, want %q", r.stdout, want)
+	}
+	if data, _ := os.ReadFile(filepath.Join(rw, "file")); string(data) != "cached\n" {
+		t.Errorf("a read-write bind did not write through: %q", data)
+	}
+	if _, err := os.Stat(filepath.Join(stage, "opt/tool/scribble")); err == nil {
+		t.Error("a write to a stage mount reached the stage")
+	}
+	// No mount point, no mount content in the layer.
+	assertUpper(t, r.upper)
+}

@@ -59,6 +59,8 @@ type Spec struct {
 	// tmpfs: they exist for this process only and never reach a layer
 	// (BuildKit runs a heredoc starting with #! from there).
 	Pipes []Pipe
+	// Mounts are mounted in order; a target may lie inside an earlier one.
+	Mounts []Mount
 }
 
 // Pipe is a file in /dev/pipes/.
@@ -106,6 +108,11 @@ func (s *Spec) validate() error {
 	}
 	if s.Dir == "" {
 		s.Dir = "/"
+	}
+	for i := range s.Mounts {
+		if err := s.Mounts[i].validate(); err != nil {
+			return err
+		}
 	}
 	for _, p := range s.Pipes {
 		if p.Name == "" || strings.ContainsAny(p.Name, "/\x00") || p.Name == "." || p.Name == ".." {

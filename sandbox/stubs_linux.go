@@ -30,7 +30,10 @@ var hostFiles = []string{"/etc/resolv.conf", "/etc/hosts"}
 // directories they shadow, so the step sees the image unchanged. Mount
 // points therefore never leak into the step's layer. It returns the bind
 // mounts, with targets resolved inside the root.
-func makeStubs(stack *overlay.Stack, stubs string) (_ []bind, err error) {
+//
+// The targets of the step's own mounts get stubs too, and are rewritten to
+// their resolved paths.
+func makeStubs(stack *overlay.Stack, stubs string, mounts []Mount) (_ []bind, err error) {
 	if err := os.Mkdir(stubs, 0o755); err != nil {
 		return nil, err
 	}
@@ -38,6 +41,13 @@ func makeStubs(stack *overlay.Stack, stubs string) (_ []bind, err error) {
 		if _, err := stub(stack, stubs, mp); err != nil {
 			return nil, err
 		}
+	}
+	for i := range mounts {
+		target, err := stub(stack, stubs, mountPoint{path: mounts[i].Target, dir: !mounts[i].File})
+		if err != nil {
+			return nil, err
+		}
+		mounts[i].Target = target
 	}
 	var binds []bind
 	defer func() {

@@ -30,7 +30,7 @@ Flags:
 type buildFlags struct {
 	file, cacheDir, network, metadataFile string
 	cpuProfile, target                    string
-	tags, buildArgs                       stringList
+	tags, buildArgs, secrets              stringList
 	noCache, quiet, version               bool
 }
 
@@ -46,6 +46,7 @@ func newBuildFlags(stderr io.Writer) (*flag.FlagSet, *buildFlags) {
 	fs.StringVar(&f.network, "network", "host", "network of RUN steps: `host` or none")
 	fs.Var(&f.buildArgs, "build-arg", "set a build arg: `K=V`, or K to take the value from the environment; repeatable")
 	fs.StringVar(&f.target, "target", "", "build this `stage` (default the last one)")
+	fs.Var(&f.secrets, "secret", "give RUN --mount=type=secret a secret: `id=ID,src=FILE` or id=ID,env=VAR; repeatable")
 	fs.BoolVar(&f.noCache, "no-cache", false, "run every step; results are still stored in the cache")
 	fs.StringVar(&f.metadataFile, "metadata-file", "", "write build metadata as JSON to `file`")
 	fs.BoolVar(&f.quiet, "q", false, "print only the image digest")
@@ -92,6 +93,10 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	secrets, err := parseSecrets(f.secrets)
+	if err != nil {
+		return err
+	}
 	if err := requireRoot(); err != nil {
 		return err
 	}
@@ -112,15 +117,17 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		rep = quietProgress{}
 	}
 	res, err := build.Build(ctx, build.Options{
-		Dockerfile: dockerfile,
-		Context:    contextDir,
-		Outputs:    outputs,
-		Store:      store,
-		Network:    network,
-		NoCache:    f.noCache,
-		BuildArgs:  buildArgs,
-		Target:     f.target,
-		Reporter:   rep,
+		Dockerfile:  dockerfile,
+		Context:     contextDir,
+		Outputs:     outputs,
+		Store:       store,
+		Network:     network,
+		NoCache:     f.noCache,
+		BuildArgs:   buildArgs,
+		Target:      f.target,
+		Secrets:     secrets,
+		SSHAuthSock: os.Getenv("SSH_AUTH_SOCK"),
+		Reporter:    rep,
 	})
 	if err != nil {
 		return err
