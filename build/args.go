@@ -46,12 +46,13 @@ type args struct {
 	used   map[string]bool   // build args some ARG consumed
 }
 
-// newArgs makes the global scope: the platform args, then the ARGs before
-// the first FROM, each taking its --build-arg value or its default,
+// newArgs makes the global scope: the platform args (the build platform
+// is the host's, the target one what the build is for), then the ARGs
+// before the first FROM, each taking its --build-arg value or its default,
 // expanded with what came before.
-func newArgs(df *parser.Dockerfile, values map[string]string, platform ocispec.Platform, target string) (*args, error) {
+func newArgs(df *parser.Dockerfile, values map[string]string, build, platform ocispec.Platform, target string) (*args, error) {
 	a := &args{values: values, used: map[string]bool{}}
-	for _, kv := range platformArgs(platform, platform, target) {
+	for _, kv := range platformArgs(build, platform, target) {
 		v := kv[1]
 		if ov, ok := values[kv[0]]; ok {
 			v = ov

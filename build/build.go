@@ -17,6 +17,7 @@ import (
 	"github.com/mybuild/mybuild/cache"
 	"github.com/mybuild/mybuild/image"
 	"github.com/mybuild/mybuild/parser"
+	"github.com/mybuild/mybuild/registry"
 	"github.com/mybuild/mybuild/sandbox"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/singleflight"
@@ -38,6 +39,9 @@ type builder struct {
 	mu      sync.Mutex
 	results []orderedResult
 	unpacks singleflight.Group
+	// repoDropped is set once the shared cache failed: it is not asked
+	// again in this build.
+	repoDropped bool
 }
 
 // Build runs the Dockerfile and writes the image to every output.
@@ -80,11 +84,17 @@ func build(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &builder{opts: opts, df: df, rep: reporter(opts), platform: image.HostPlatform()}
+	b := &builder{opts: opts, df: df, rep: reporter(opts), platform: opts.Platform}
+	if b.platform.OS == "" {
+		b.platform = image.HostPlatform()
+	}
+	if opts.Pull == "" {
+		b.opts.Pull = registry.PullMissing
+	}
 	for _, w := range df.Warnings {
 		b.rep.Warning(df.ErrorAtLine(w.Line, errors.New(w.Message)).Error())
 	}
-	if b.args, err = newArgs(df, opts.BuildArgs, b.platform, opts.Target); err != nil {
+	if b.args, err = newArgs(df, opts.BuildArgs, image.HostPlatform(), b.platform, opts.Target); err != nil {
 		return nil, err
 	}
 	g, err := b.plan(opts.Target)
@@ -116,6 +126,12 @@ func build(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	for _, out := range opts.Outputs {
+		if out.Transport == image.Docker {
+			if _, err := registry.Push(ctx, out.Path, img, opts.Store, opts.Registry...); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if _, err := image.Save(ctx, out, img, opts.Store); err != nil {
 			return nil, err
 		}

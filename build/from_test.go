@@ -97,7 +97,7 @@ func TestManyLayers(t *testing.T) {
 
 func TestFromErrors(t *testing.T) {
 	for _, tc := range []struct{ df, want string }{
-		{"FROM debian:bookworm\n", "Dockerfile:1: FROM debian:bookworm: pulling from a registry is not supported yet; use a local image: oci-archive:PATH[:REF], oci:DIR[:REF] or docker-archive:PATH"},
+		{"FROM 127.0.0.1:1/nothing:1\n", "Dockerfile:1: pull 127.0.0.1:1/nothing:1: cannot reach registry 127.0.0.1:1: connection refused"},
 		{"FROM oci-archive:/nonexistent.tar\n", "Dockerfile:1: load oci-archive:/nonexistent.tar: open /nonexistent.tar: no such file or directory"},
 		{"\n\nFROM scratch\nBOGUS x\n", "Dockerfile:4: unknown instruction: BOGUS"},
 		{"FROM scratch\nRUN [\"/nope\"]\n", `Dockerfile:2: [2/2] RUN ["/nope"]: exec /nope: stat /nope: no such file or directory`},

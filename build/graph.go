@@ -17,7 +17,9 @@ type node struct {
 	index int           // position in the Dockerfile; -1 for an image
 	def   *parser.Stage // nil for an image
 	// base is the expanded FROM of a stage, or the image reference.
-	base     string
+	base string
+	// platform is the stage's: its FROM --platform, else the build's.
+	platform ocispec.Platform
 	baseNode *node   // set when FROM names another stage
 	deps     []*node // the stages and images --from flags name
 	// label names the stage in progress output and errors.
@@ -36,6 +38,8 @@ type graph struct {
 	// byName and byRef find what a --from names.
 	byName map[string]*node
 	byRef  map[string]*node
+	// platform is the build's target platform.
+	platform ocispec.Platform
 }
 
 // errDependency marks a stage that did not run because one it needs
@@ -46,7 +50,7 @@ var errDependency = errors.New("a stage it depends on failed")
 // --from flags name, and the target (the last stage unless named).
 func (b *builder) plan(target string) (*graph, error) {
 	df := b.df
-	g := &graph{}
+	g := &graph{platform: b.platform}
 	byName := map[string]*node{}
 	for i := range df.Stages {
 		s := &df.Stages[i]
@@ -57,10 +61,11 @@ func (b *builder) plan(target string) (*graph, error) {
 		if base == "" {
 			return nil, df.ErrorAtLine(s.Line, fmt.Errorf("base name (%s) should not be blank", s.BaseName))
 		}
-		if err := b.checkPlatform(s); err != nil {
+		platform, err := b.stagePlatform(s)
+		if err != nil {
 			return nil, df.ErrorAtLine(s.Line, err)
 		}
-		n := &node{index: i, def: s, base: base, label: s.Name, done: make(chan struct{})}
+		n := &node{index: i, def: s, base: base, platform: platform, label: s.Name, done: make(chan struct{})}
 		if n.label == "" {
 			n.label = fmt.Sprintf("stage-%d", i)
 		}
@@ -138,7 +143,7 @@ func (g *graph) resolveFrom(from string, byName, images map[string]*node) (*node
 	if _, _, err := image.ParseRef(from); err != nil {
 		return nil, fmt.Errorf("--from=%s: %w", from, err)
 	}
-	n := &node{index: -1, base: from, label: from, done: make(chan struct{})}
+	n := &node{index: -1, base: from, platform: g.platform, label: from, done: make(chan struct{})}
 	images[from] = n
 	g.images = append(g.images, n)
 	return n, nil
@@ -203,30 +208,21 @@ func (g *graph) checkCycles() error {
 	return nil
 }
 
-// checkPlatform accepts FROM --platform only for the platform mybuild
-// builds for: the host's. $BUILDPLATFORM and $TARGETPLATFORM both are.
-func (b *builder) checkPlatform(s *parser.Stage) error {
+// stagePlatform is the platform of a stage: its FROM --platform, expanded
+// with the global args ($BUILDPLATFORM, $TARGETPLATFORM), else the build's.
+func (b *builder) stagePlatform(s *parser.Stage) (ocispec.Platform, error) {
 	if s.Platform == "" {
-		return nil
+		return b.platform, nil
 	}
 	v, err := b.df.ExpandWord(s.Platform, b.args.global)
 	if err != nil {
-		return err
+		return ocispec.Platform{}, err
 	}
 	p, err := image.ParsePlatform(v)
 	if err != nil {
-		return fmt.Errorf("FROM --platform=%s: %w", s.Platform, err)
+		return ocispec.Platform{}, fmt.Errorf("FROM --platform=%s: %w", s.Platform, err)
 	}
-	if !matchPlatform(b.platform, p) {
-		return fmt.Errorf("FROM --platform=%s: building for another platform than %s is not supported yet", v, image.FormatPlatform(b.platform))
-	}
-	return nil
-}
-
-// matchPlatform reports whether p names the platform mybuild builds for.
-func matchPlatform(host, p ocispec.Platform) bool {
-	return p.OS == host.OS && p.Architecture == host.Architecture &&
-		(p.Variant == "" || host.Variant == "" || p.Variant == host.Variant)
+	return p, nil
 }
 
 // fromStage is the finished stage or image a --from names. The scheduler

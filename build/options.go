@@ -4,6 +4,9 @@ import (
 	"io"
 	"time"
 
+	"github.com/mybuild/mybuild/registry"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
 	"github.com/mybuild/mybuild/cache"
 	"github.com/mybuild/mybuild/image"
 	"github.com/mybuild/mybuild/sandbox"
@@ -33,6 +36,18 @@ type Options struct {
 	Secrets map[string][]byte
 	// SSHAuthSock is the ssh agent socket RUN --mount=type=ssh forwards.
 	SSHAuthSock string
+	// Platform is the platform to build for; zero means the host's. RUN
+	// steps for another one need binfmt emulation on the host.
+	Platform ocispec.Platform
+	// Pull says when FROM asks a registry; "" means registry.PullMissing.
+	Pull registry.PullPolicy
+	// Registry holds options for pulls and pushes (insecure hosts,
+	// credentials, progress).
+	Registry []registry.Option
+	// CacheRepo, when set, shares step results with other machines: a
+	// step that misses locally is looked up there, and a step that ran is
+	// pushed there.
+	CacheRepo *registry.CacheRepo
 	// Reporter receives progress; nil discards it.
 	Reporter Reporter
 	// Now gives the time of new steps; nil means time.Now.
@@ -60,6 +75,9 @@ type StepResult struct {
 	Line        int
 	Key         digest.Digest
 	Cached      bool
+	// CacheSource says where a cached result came from: "local", or
+	// "registry" for the shared cache (CacheRepo); "" when the step ran.
+	CacheSource string
 	// Layer is nil for a step that adds no layer.
 	Layer    *image.Layer
 	Duration time.Duration

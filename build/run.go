@@ -41,7 +41,7 @@ func (b *builder) planRun(ctx context.Context, st *stage, c *instructions.RunCom
 	if workdir == "" {
 		workdir = "/"
 	}
-	platform := image.FormatPlatform(b.platform)
+	platform := image.FormatPlatform(st.platform)
 	mounts, err := b.planMounts(ctx, c, workdir)
 	if err != nil {
 		return nil, err

@@ -23,6 +23,8 @@ type stage struct {
 	// label names the stage in progress and errors; order sorts results.
 	label string
 	order int
+	// platform is what the stage is built for.
+	platform ocispec.Platform
 	// env is what instructions expand with and RUN steps get: the config's
 	// Env and the values of ARGs, as BuildKit's state env.
 	env []string
@@ -143,8 +145,4 @@ func (st *stage) finalConfig() dockerspec.DockerOCIImage {
 		cfg.Created = st.created
 	}
 	return cfg
-}
-
-func errUnsupportedFrom(name string) error {
-	return fmt.Errorf("FROM %s: pulling from a registry is not supported yet; use a local image: oci-archive:PATH[:REF], oci:DIR[:REF] or docker-archive:PATH", name)
 }

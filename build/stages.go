@@ -13,6 +13,8 @@ import (
 	"github.com/mybuild/mybuild/cache"
 	"github.com/mybuild/mybuild/image"
 	"github.com/mybuild/mybuild/parser"
+	"github.com/mybuild/mybuild/registry"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // runNode builds a stage, or loads an image a --from names.
@@ -105,19 +107,19 @@ func (b *builder) from(ctx context.Context, n *node) (*stage, error) {
 	case n.baseNode != nil:
 		st = n.baseNode.result.child()
 	case strings.EqualFold(n.base, "scratch"):
-		img := scratch(b.platform)
-		st = &stage{img: img, key: fromKey(&img, b.platform)}
+		img := scratch(n.platform)
+		st = &stage{img: img, key: fromKey(&img, n.platform)}
 	default:
-		img, err := b.loadImage(ctx, n.base)
+		img, err := b.loadImage(ctx, n.base, n.platform)
 		if err != nil {
 			return nil, err
 		}
-		st = &stage{img: *img, key: fromKey(img, b.platform)}
+		st = &stage{img: *img, key: fromKey(img, n.platform)}
 		if err := b.recordBase(st, "FROM "+n.base); err != nil {
 			return nil, err
 		}
 	}
-	st.label, st.order = n.label, n.order(len(b.df.Stages))
+	st.label, st.order, st.platform = n.label, n.order(len(b.df.Stages)), n.platform
 	if st.mu == nil {
 		st.mu = &sync.Mutex{}
 	}
@@ -127,22 +129,34 @@ func (b *builder) from(ctx context.Context, n *node) (*stage, error) {
 	return st, nil
 }
 
-// loadImage reads a base image named by FROM or --from.
-func (b *builder) loadImage(ctx context.Context, name string) (*image.Image, error) {
+// loadImage reads a base image named by FROM or --from: from a local
+// transport, or else from a registry ("alpine", "docker://...").
+func (b *builder) loadImage(ctx context.Context, name string, platform ocispec.Platform) (*image.Image, error) {
 	ref, ok, err := image.ParseRef(name)
 	if err != nil {
 		return nil, err
 	}
-	if !ok || ref.Transport == image.Docker {
-		return nil, errUnsupportedFrom(name)
+	if ok && ref.Transport != image.Docker {
+		return image.Load(ctx, ref, platform, b.opts.Store)
 	}
-	return image.Load(ctx, ref, b.platform, b.opts.Store)
+	opts := append(slices.Clone(b.opts.Registry), registry.WithPlatform(platform))
+	res, err := registry.Pull(ctx, name, b.opts.Store, b.opts.Pull, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if res.Warning != "" {
+		b.rep.Warning(res.Warning)
+	}
+	return res.Image, nil
 }
 
 // recordBase keeps a record of the base image's layers, so that they age
 // and get pruned like the layers of steps.
 func (b *builder) recordBase(st *stage, createdBy string) error {
-	if rec, err := b.lookup(st.key); err != nil || rec != nil {
+	if _, err := b.opts.Store.Step(st.key); err == nil {
+		b.opts.Store.Touch(st.key)
+		return nil
+	} else if !errors.Is(err, cache.ErrNotFound) {
 		return err
 	}
 	rec := &cache.Record{Key: st.key, CreatedBy: createdBy, Created: b.opts.Now().UTC()}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/mybuild/mybuild/image"
+	"github.com/mybuild/mybuild/internal/imagetest"
 	digest "github.com/opencontainers/go-digest"
 )
 
@@ -61,7 +62,7 @@ func TestStageErrors(t *testing.T) {
 		{"FROM scratch AS a\n", "nope", `target stage "nope" could not be found`},
 		{"FROM scratch\nCOPY --from=5 /x /x\n", "", "Dockerfile:2: --from=5: there is no stage 5"},
 		{"FROM scratch AS a\nCOPY --from=a /x /x\n", "", "Dockerfile:2: --from=a: a stage cannot use itself"},
-		{"FROM --platform=linux/s390x scratch\n", "", "Dockerfile:1: FROM --platform=linux/s390x: building for another platform than"},
+		{"FROM --platform=linux scratch\n", "", `Dockerfile:1: FROM --platform=linux: invalid platform "linux"`},
 		{"ARG EMPTY\nFROM $EMPTY\n", "", "Dockerfile:2: base name ($EMPTY) should not be blank"},
 	} {
 		dir := contextDir(t, map[string]string{"Dockerfile": tc.df})
@@ -132,5 +133,19 @@ func TestIndependentStagesRunConcurrently(t *testing.T) {
 	_, _, err := tryBuild(t, dir, t.TempDir(), func(o *Options) { o.Reporter = w })
 	if err != nil {
 		t.Fatalf("the stages did not run side by side: %v", err)
+	}
+}
+
+// A stage's FROM --platform picks what it is built for; scratch takes it
+// as its config's platform.
+func TestStagePlatform(t *testing.T) {
+	dir := contextDir(t, map[string]string{"Dockerfile": "FROM --platform=linux/s390x scratch\nENV A=b\n"})
+	out, _ := testBuild(t, dir, t.TempDir())
+	cfg, err := imagetest.ReadConfig(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.OS != "linux" || cfg.Architecture != "s390x" {
+		t.Errorf("platform %s/%s, want linux/s390x", cfg.OS, cfg.Architecture)
 	}
 }

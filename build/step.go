@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/mybuild/mybuild/registry"
+
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/mybuild/mybuild/cache"
 	"github.com/mybuild/mybuild/image"
@@ -49,15 +51,16 @@ func (b *builder) runStep(ctx context.Context, st *stage, info StepInfo, cmd ins
 	}
 	key := p.key(st.key)
 	res.Key = key
-	rec, err := b.lookup(key)
+	rec, source, err := b.lookup(ctx, key)
 	if err != nil {
 		return err
 	}
-	if rec != nil {
-		res.Cached = true
-	} else if rec, res.Cached, err = b.execute(ctx, st, p, key, info); err != nil {
-		return err
+	if rec == nil {
+		if rec, source, err = b.execute(ctx, st, p, key, info); err != nil {
+			return err
+		}
 	}
+	res.Cached, res.CacheSource = source != "", source
 	if rec.Layer != nil {
 		res.Layer = &image.Layer{MediaType: rec.Layer.MediaType, Digest: rec.Layer.Digest, Size: rec.Layer.Size, DiffID: rec.Layer.DiffID}
 	}
@@ -70,56 +73,118 @@ func (b *builder) runStep(ctx context.Context, st *stage, info StepInfo, cmd ins
 	return nil
 }
 
-// lookup finds a usable record, unless the cache is off.
-func (b *builder) lookup(key digest.Digest) (*cache.Record, error) {
+// lookup finds a usable record, unless the cache is off: in the local
+// cache, then in the shared one. A shared record is kept locally too.
+// source is "local" or "registry".
+func (b *builder) lookup(ctx context.Context, key digest.Digest) (rec *cache.Record, source string, err error) {
 	if b.opts.NoCache {
-		return nil, nil
+		return nil, "", nil
 	}
-	rec, err := b.opts.Store.Step(key)
-	if errors.Is(err, cache.ErrNotFound) {
-		return nil, nil
+	rec, err = b.opts.Store.Step(key)
+	if err == nil {
+		b.opts.Store.Touch(key)
+		return rec, "local", nil
 	}
-	if err != nil {
-		return nil, err
+	if !errors.Is(err, cache.ErrNotFound) {
+		return nil, "", err
 	}
-	b.opts.Store.Touch(key)
-	return rec, nil
+	if rec = b.remoteLookup(ctx, key); rec == nil {
+		return nil, "", nil
+	}
+	if err := b.opts.Store.PutStep(rec); err != nil {
+		return nil, "", err
+	}
+	return rec, "registry", nil
+}
+
+// remoteLookup asks the shared cache. Its trouble never fails a build: it
+// is reported once, and the build goes on without it.
+func (b *builder) remoteLookup(ctx context.Context, key digest.Digest) *cache.Record {
+	repo := b.cacheRepo()
+	if repo == nil {
+		return nil
+	}
+	rec, err := repo.Get(ctx, key, b.opts.Store)
+	switch {
+	case err == nil:
+		return rec
+	case errors.Is(err, cache.ErrNotFound):
+	default:
+		b.dropCacheRepo(err)
+	}
+	return nil
+}
+
+// share pushes what a step made to the shared cache.
+func (b *builder) share(ctx context.Context, rec *cache.Record) {
+	if repo := b.cacheRepo(); repo != nil {
+		if err := repo.Put(ctx, rec, b.opts.Store); err != nil && ctx.Err() == nil {
+			b.dropCacheRepo(err)
+		}
+	}
+}
+
+func (b *builder) cacheRepo() *registry.CacheRepo {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.repoDropped {
+		return nil
+	}
+	return b.opts.CacheRepo
+}
+
+func (b *builder) dropCacheRepo(err error) {
+	b.mu.Lock()
+	first := !b.repoDropped
+	b.repoDropped = true
+	b.mu.Unlock()
+	if first {
+		b.rep.Warning(fmt.Sprintf("shared cache %s: %v; going on without it", b.opts.CacheRepo.Repo(), err))
+	}
 }
 
 // execute runs a step that missed and stores its record. Two builds that
 // miss the same key at once do the work once: the second waits for the
-// first's lock and then finds its record (cached is then true).
-func (b *builder) execute(ctx context.Context, st *stage, p *plan, key digest.Digest, info StepInfo) (rec *cache.Record, cached bool, err error) {
+// first's lock and then finds its record (source is then "local").
+func (b *builder) execute(ctx context.Context, st *stage, p *plan, key digest.Digest, info StepInfo) (rec *cache.Record, source string, err error) {
 	store := b.opts.Store
 	unlock, err := store.LockStep(ctx, key)
 	if err != nil {
-		return nil, false, err
+		return nil, "", err
 	}
 	defer unlock()
-	if found, err := b.lookup(key); err != nil || found != nil {
-		return found, found != nil, err
+	if !b.opts.NoCache {
+		if found, err := store.Step(key); err == nil {
+			return found, "local", nil
+		} else if !errors.Is(err, cache.ErrNotFound) {
+			return nil, "", err
+		}
 	}
 	rec = &cache.Record{Key: key, CreatedBy: p.createdBy, Created: b.opts.Now().UTC()}
 	if p.change != nil {
 		if rec.Change, err = json.Marshal(p.change); err != nil {
-			return nil, false, err
+			return nil, "", err
 		}
 	}
 	if p.write != nil {
 		lower, err := b.stack(ctx, st)
 		if err != nil {
-			return nil, false, err
+			return nil, "", err
 		}
 		upper, err := b.newUpper(lower)
 		if err != nil {
-			return nil, false, err
+			return nil, "", err
 		}
 		if rec.Layer, err = b.writeLayer(ctx, p, upper, lower, info); err != nil {
 			os.RemoveAll(upper)
-			return nil, false, err
+			return nil, "", err
 		}
 	}
-	return rec, false, store.PutStep(rec)
+	if err := store.PutStep(rec); err != nil {
+		return nil, "", err
+	}
+	b.share(ctx, rec)
+	return rec, "", nil
 }
 
 // writeLayer runs the step into upper, turns upper into a blob, and keeps

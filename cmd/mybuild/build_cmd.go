@@ -8,10 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/mybuild/mybuild/build"
 	"github.com/mybuild/mybuild/cache"
 	"github.com/mybuild/mybuild/image"
+	"github.com/mybuild/mybuild/registry"
 	"github.com/mybuild/mybuild/sandbox"
 )
 
@@ -30,8 +32,10 @@ Flags:
 type buildFlags struct {
 	file, cacheDir, network, metadataFile string
 	cpuProfile, target                    string
-	tags, buildArgs, secrets              stringList
-	noCache, quiet, version               bool
+	pull, platform, cacheRepo             string
+	cacheTTL                              time.Duration
+	tags, buildArgs, secrets, insecure    stringList
+	noCache, quiet, version, repoReadOnly bool
 }
 
 func newBuildFlags(stderr io.Writer) (*flag.FlagSet, *buildFlags) {
@@ -40,13 +44,19 @@ func newBuildFlags(stderr io.Writer) (*flag.FlagSet, *buildFlags) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&f.file, "f", "", "`path` of the Dockerfile (default CONTEXT/Dockerfile)")
 	fs.StringVar(&f.file, "file", "", "same as -f")
-	fs.Var(&f.tags, "t", "write the image to `DEST`: PATH.tar or oci-archive:PATH[:REF]; repeatable")
+	fs.Var(&f.tags, "t", "write the image to `DEST`: PATH.tar, oci-archive:PATH[:REF], oci:DIR[:REF], docker-archive:PATH[:NAME:TAG] or docker://REGISTRY/REPO:TAG; repeatable")
 	fs.Var(&f.tags, "tag", "same as -t")
 	fs.StringVar(&f.cacheDir, "cache-dir", defaultCacheDir(), "cache `dir`")
 	fs.StringVar(&f.network, "network", "host", "network of RUN steps: `host` or none")
 	fs.Var(&f.buildArgs, "build-arg", "set a build arg: `K=V`, or K to take the value from the environment; repeatable")
 	fs.StringVar(&f.target, "target", "", "build this `stage` (default the last one)")
 	fs.Var(&f.secrets, "secret", "give RUN --mount=type=secret a secret: `id=ID,src=FILE` or id=ID,env=VAR; repeatable")
+	fs.StringVar(&f.pull, "pull", "missing", "when FROM asks a registry: `always`, missing (use the last resolution when it is unreachable) or never")
+	fs.StringVar(&f.platform, "platform", "", "build for `os/arch[/variant]` (default the host's)")
+	fs.Var(&f.insecure, "insecure-registry", "reach `HOST[:PORT]` over plain HTTP; repeatable (localhost and 127.0.0.1 always are)")
+	fs.StringVar(&f.cacheRepo, "cache-repo", "", "share step results through `REGISTRY/REPO`, one tag per step")
+	fs.DurationVar(&f.cacheTTL, "cache-ttl", 14*24*time.Hour, "ignore shared cache entries older than this (0: keep them forever)")
+	fs.BoolVar(&f.repoReadOnly, "cache-repo-readonly", false, "use the shared cache, never push to it")
 	fs.BoolVar(&f.noCache, "no-cache", false, "run every step; results are still stored in the cache")
 	fs.StringVar(&f.metadataFile, "metadata-file", "", "write build metadata as JSON to `file`")
 	fs.BoolVar(&f.quiet, "q", false, "print only the image digest")
@@ -97,6 +107,10 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	reg, err := f.registryOptions(stderr)
+	if err != nil {
+		return err
+	}
 	if err := requireRoot(); err != nil {
 		return err
 	}
@@ -127,6 +141,10 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Target:      f.target,
 		Secrets:     secrets,
 		SSHAuthSock: os.Getenv("SSH_AUTH_SOCK"),
+		Platform:    reg.platform,
+		Pull:        reg.pull,
+		Registry:    reg.opts,
+		CacheRepo:   reg.cacheRepo,
 		Reporter:    rep,
 	})
 	if err != nil {
@@ -157,12 +175,16 @@ func parseOutputs(tags []string) ([]image.Ref, error) {
 		}
 		if !ok {
 			if strings.Contains(t, ":") && !strings.Contains(t, "/") {
-				return nil, usagef("-t %s: unknown transport; want PATH.tar or oci-archive:PATH[:REF]", t)
+				return nil, usagef("-t %s: unknown destination; want PATH.tar, oci-archive:PATH, oci:DIR, docker-archive:PATH or docker://REF", t)
 			}
 			ref = image.Ref{Transport: image.OCIArchive, Path: t}
 		}
-		if ref.Transport != image.OCIArchive {
-			return nil, usagef("-t %s: writing to %s: is not supported yet", t, ref.Transport)
+		if ref.Transport == image.Docker {
+			if _, err := registry.ParseReference(ref.Path); err != nil {
+				return nil, usagef("-t %s: %v", t, err)
+			}
+		} else if err := image.ValidateDestination(ref); err != nil {
+			return nil, usagef("-t %s: %v", t, err)
 		}
 		refs = append(refs, ref)
 	}
