@@ -66,7 +66,8 @@ func TestBuildSucceeds(t *testing.T) {
 	if err := json.Unmarshal(data, &m); err != nil {
 		t.Fatal(err)
 	}
-	if string(m.ImageDigest) != strings.TrimSpace(stdout) || len(m.Steps) != 5 || m.Steps[3].Line != 4 || m.Steps[3].LayerDigest == nil {
+	if string(m.ImageDigest) != strings.TrimSpace(stdout) || len(m.Steps) != 5 || m.Steps[3].Line != 4 || m.Steps[3].LayerDigest == nil ||
+		m.Steps[3].CacheSource != nil || m.Steps[0].CacheSource == nil || *m.Steps[0].CacheSource != "local" {
 		t.Errorf("metadata: %s", data)
 	}
 

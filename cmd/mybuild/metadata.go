@@ -25,6 +25,7 @@ type stepMetadata struct {
 	Line        int            `json:"line"`
 	Key         digest.Digest  `json:"key"`
 	Cached      bool           `json:"cached"`
+	CacheSource *string        `json:"cache_source"`
 	LayerDigest *digest.Digest `json:"layer_digest"`
 	DiffID      *digest.Digest `json:"diff_id"`
 	Size        int64          `json:"size"`
@@ -37,6 +38,10 @@ func newMetadata(res *build.Result) metadata {
 		sm := stepMetadata{
 			Stage: s.Stage, Index: s.Index, Instruction: s.Instruction, Line: s.Line, Key: s.Key,
 			Cached: s.Cached, DurationMS: s.Duration.Milliseconds(),
+		}
+		if s.CacheSource != "" {
+			src := s.CacheSource
+			sm.CacheSource = &src
 		}
 		if s.Layer != nil {
 			d, id := s.Layer.Digest, s.Layer.DiffID
