@@ -82,7 +82,7 @@ func (b *builder) fromStep(ctx context.Context, n *node, info StepInfo) (*stage,
 	start := time.Now()
 	b.rep.StepStarted(info)
 	st, err := b.from(ctx, n)
-	res := StepResult{Stage: info.Stage, Index: 1, Total: info.Total, Instruction: info.Instruction, Line: info.Line, Cached: true}
+	res := StepResult{Stage: info.Stage, Index: 1, Total: info.Total, Instruction: info.Instruction, Line: info.Line, Cached: true, CacheSource: "local"}
 	if st != nil {
 		res.Key = st.key
 	}
