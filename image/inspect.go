@@ -65,35 +65,50 @@ func inspect(ctx context.Context, ref Ref, platform ocispec.Platform) (*Inspecti
 	if err != nil {
 		return nil, err
 	}
-	img, err := src.image()
-	if err != nil {
-		return nil, err
-	}
 	manifest, config := src.manifest, src.config
 	if ref.Transport == DockerArchive {
+		img, err := src.image()
+		if err != nil {
+			return nil, err
+		}
 		m, err := img.Manifest()
 		if err != nil {
 			return nil, err
 		}
 		manifest, config = m.Descriptor, m.Config
 	}
+	return NewInspection(ref.String(), manifest, config, src.configJSON, src.layers)
+}
+
+// NewInspection describes an image from what its manifest holds, with no
+// layer blob needed: the manifest's descriptor, the config's descriptor
+// and bytes, and the layers' descriptors as the manifest lists them.
+// reference names the image for people. The config is decoded and its
+// diffIDs paired with the layers; checking configJSON against its digest
+// is the caller's job, as only the caller knows where the bytes came from
+// (a docker-archive's config descriptor is that of the re-encoded config).
+func NewInspection(reference string, manifest, config ocispec.Descriptor, configJSON []byte, layers []ocispec.Descriptor) (*Inspection, error) {
+	img, err := newImage(configJSON, layers)
+	if err != nil {
+		return nil, err
+	}
 	i := &Inspection{
-		Reference: ref.String(),
+		Reference: reference,
 		Manifest:  manifest,
 		Config:    config,
 		Size:      manifest.Size + config.Size,
 		Image:     img.Config,
 	}
 	counted := map[digest.Digest]bool{}
-	layers := make([]LayerInfo, len(src.layers))
-	for n, d := range src.layers {
-		layers[n] = LayerInfo{Index: n, MediaType: d.MediaType, Digest: d.Digest, Size: d.Size, DiffID: img.Layers[n].DiffID}
+	infos := make([]LayerInfo, len(layers))
+	for n, d := range layers {
+		infos[n] = LayerInfo{Index: n, MediaType: d.MediaType, Digest: d.Digest, Size: d.Size, DiffID: img.Layers[n].DiffID}
 		if !counted[d.Digest] {
 			counted[d.Digest] = true
 			i.Size += d.Size
 		}
 	}
-	i.History = historyRows(img.Config.History, layers)
+	i.History = historyRows(img.Config.History, infos)
 	return i, nil
 }
 

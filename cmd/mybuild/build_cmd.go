@@ -25,6 +25,7 @@ what changed.
 
 Commands:
   mybuild cache ls|du|prune   look into or trim the cache
+  mybuild inspect IMAGE       show an image's digest, config and layers
 
 Flags:
 `

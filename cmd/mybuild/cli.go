@@ -41,6 +41,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch {
 	case len(args) > 0 && args[0] == "cache":
 		err = runCache(ctx, args[1:], stdout, stderr)
+	case len(args) > 0 && args[0] == "inspect":
+		err = runInspect(ctx, args[1:], stdout, stderr)
 	default:
 		err = runBuild(ctx, args, stdout, stderr)
 	}

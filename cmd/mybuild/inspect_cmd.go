@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/mybuild/mybuild/image"
+	"github.com/mybuild/mybuild/registry"
+)
+
+const inspectUsage = `Usage: mybuild inspect [--json] [--platform os/arch[/variant]] [--insecure-registry HOST[:PORT]] IMAGE
+
+Shows an image: its digest, size and config, then each layer with its size
+and the step that made it (created_by). IMAGE is a local image (PATH.tar,
+oci-archive:PATH[:REF], oci:DIR[:REF], a directory holding an OCI layout,
+docker-archive:PATH[:NAME:TAG]) or a registry reference (docker://REF, or
+REGISTRY/REPO:TAG as FROM takes it). Only the manifest and the config of a
+registry image are downloaded. Needs neither root nor the cache.
+
+Flags:
+`
+
+func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("mybuild inspect", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "print the inspection as JSON")
+	platform := fs.String("platform", "", "the image of a multi-platform image to show: `os/arch[/variant]` (default the host's)")
+	var insecure stringList
+	fs.Var(&insecure, "insecure-registry", "reach `HOST[:PORT]` over plain HTTP; repeatable (localhost and 127.0.0.1 always are)")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, inspectUsage)
+		fs.PrintDefaults()
+	}
+	rest, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 {
+		return usagef("inspect: want one IMAGE, got %d arguments", len(rest))
+	}
+	p := image.HostPlatform()
+	if *platform != "" {
+		if p, err = image.ParsePlatform(*platform); err != nil {
+			return usagef("--platform: %v", err)
+		}
+	}
+	local, remote, err := inspectTarget(rest[0])
+	if err != nil {
+		return err
+	}
+	var i *image.Inspection
+	if remote != "" {
+		i, err = registry.Inspect(ctx, remote, registry.WithPlatform(p), registry.WithInsecure(insecure...))
+	} else {
+		i, err = image.Inspect(ctx, local, p)
+	}
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false) // keep RUN a > b readable
+		return enc.Encode(i)
+	}
+	return i.WriteText(stdout)
+}
+
+// inspectTarget tells a local image from a registry reference: a
+// transport reference says which it is; a path (one starting with / or .,
+// ending in .tar, or naming an existing file or OCI layout directory) is
+// an OCI archive or layout, as -t takes PATH.tar; anything else is a
+// registry reference.
+func inspectTarget(s string) (local image.Ref, remote string, err error) {
+	ref, ok, err := image.ParseRef(s)
+	switch {
+	case err != nil:
+		return image.Ref{}, "", usagef("inspect %s: %v", s, err)
+	case ok && ref.Transport == image.Docker:
+		remote = ref.Path
+	case ok:
+		return ref, "", nil
+	case isLayoutDir(s):
+		return image.Ref{Transport: image.OCILayout, Path: s}, "", nil
+	case strings.HasPrefix(s, "/") || strings.HasPrefix(s, ".") || strings.HasSuffix(s, ".tar") || isFile(s):
+		return image.Ref{Transport: image.OCIArchive, Path: s}, "", nil
+	default:
+		remote = s
+	}
+	if _, err := registry.ParseReference(remote); err != nil {
+		return image.Ref{}, "", usagef("inspect %s: %v", s, err)
+	}
+	return image.Ref{}, remote, nil
+}
+
+// isLayoutDir reports whether dir holds an OCI image layout.
+func isLayoutDir(dir string) bool {
+	fi, err := os.Stat(filepath.Join(dir, "index.json"))
+	return err == nil && fi.Mode().IsRegular()
+}
+
+func isFile(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular()
+}
