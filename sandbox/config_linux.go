@@ -8,6 +8,9 @@ const (
 	fdConfig = 3 // the parent writes childConfig as JSON, then closes
 	fdStatus = 4 // the child writes a setup error; closed on a successful exec
 	fdAlive  = 5 // the parent holds the write end; EOF means it died
+	// fdConsole, in terminal mode only, is a socket: the child sends the
+	// pty master over it, and waits for one byte back before the exec.
+	fdConsole = 6
 )
 
 // childConfig is what the init process needs, in paths relative to
@@ -25,6 +28,7 @@ type childConfig struct {
 	Host    string   `json:"hostname"`
 	Pipes   []Pipe   `json:"pipes,omitempty"`
 	Mounts  []Mount  `json:"mounts,omitempty"`
+	TTY     bool     `json:"tty,omitempty"`
 }
 
 // bind is a read-only bind mount of a host file into the root.
@@ -45,4 +49,12 @@ const (
 // statusMsg is the one message the init process sends before exec.
 type statusMsg struct {
 	Error string `json:"error"`
+	// Exec says why the command could not start: notFound or notExecutable.
+	Exec string `json:"exec,omitempty"`
 }
+
+// statusMsg.Exec values.
+const (
+	notFound      = "not-found"
+	notExecutable = "not-executable"
+)

@@ -27,8 +27,13 @@ func Main() {
 	status := os.NewFile(fdStatus, "status")
 	err := initSandbox()
 	// initSandbox only returns on failure: report it and give up.
-	msg, _ := json.Marshal(statusMsg{Error: err.Error()})
-	_, _ = status.Write(msg)
+	msg := statusMsg{Error: err.Error()}
+	var ee *execError
+	if errors.As(err, &ee) {
+		msg.Exec = ee.kind
+	}
+	data, _ := json.Marshal(msg)
+	_, _ = status.Write(data)
 	os.Exit(127)
 }
 
@@ -156,6 +161,11 @@ func execCommand(cfg *childConfig) error {
 	if err != nil {
 		return err
 	}
+	if cfg.TTY {
+		if err := setupTerminal(user.UID); err != nil {
+			return err
+		}
+	}
 	if err := setCredentials(user); err != nil {
 		return err
 	}
@@ -165,7 +175,7 @@ func execCommand(cfg *childConfig) error {
 	// The status pipe closes on a successful exec: that is the parent's signal.
 	unix.CloseOnExec(fdStatus)
 	err = unix.Exec(argv0, cfg.Args, env)
-	return fmt.Errorf("exec %s: %w", cfg.Args[0], err)
+	return commandError(fmt.Errorf("exec %s: %w", cfg.Args[0], err))
 }
 
 // makeWorkdir creates the missing levels of dir, 0755 and owned by the
@@ -225,7 +235,7 @@ func stayWithParent() error {
 func lookPath(file string, env []string) (string, error) {
 	if strings.Contains(file, "/") {
 		if err := executable(file); err != nil {
-			return "", fmt.Errorf("exec %s: %w", file, err)
+			return "", commandError(fmt.Errorf("exec %s: %w", file, err))
 		}
 		return file, nil
 	}
@@ -239,7 +249,7 @@ func lookPath(file string, env []string) (string, error) {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("exec: %q: executable file not found in $PATH", file)
+	return "", &execError{kind: notFound, err: fmt.Errorf("exec: %q: executable file not found in $PATH", file)}
 }
 
 func executable(p string) error {
@@ -251,6 +261,29 @@ func executable(p string) error {
 		return syscall.EACCES
 	}
 	return nil
+}
+
+// execError is a command that could not be started, and why: notFound
+// or notExecutable.
+type execError struct {
+	kind string
+	err  error
+}
+
+func (e *execError) Error() string { return e.err.Error() }
+func (e *execError) Unwrap() error { return e.err }
+
+// commandError tells, from the errno of a stat or an exec of the command,
+// whether it is missing (a missing script interpreter counts: the shell
+// says "not found" too) or not executable, as a shell's 127 and 126.
+func commandError(err error) error {
+	switch {
+	case errors.Is(err, syscall.ENOENT), errors.Is(err, syscall.ENOTDIR):
+		return &execError{kind: notFound, err: err}
+	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.ENOEXEC), errors.Is(err, syscall.EISDIR), errors.Is(err, syscall.EPERM):
+		return &execError{kind: notExecutable, err: err}
+	}
+	return err
 }
 
 func lookupEnv(env []string, key string) (string, bool) {

@@ -165,30 +165,58 @@ func start(ctx context.Context, spec Spec, cfg *childConfig) error {
 	cmd := exec.CommandContext(ctx, "/proc/self/exe")
 	cmd.Args = []string{initArg}
 	cmd.Env = []string{}
-	cmd.Stdout = orDiscard(spec.Stdout)
-	cmd.Stderr = orDiscard(spec.Stderr)
 	cmd.ExtraFiles = []*os.File{cfgR, statusW, aliveR}
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags: uintptr(flags),
 		Pdeathsig:  syscall.SIGKILL,
+		Setsid:     spec.Console != nil || spec.Signals != nil,
 	}
 	cmd.WaitDelay = 5 * time.Second
+	console := -1
+	if spec.Console != nil {
+		cfg.TTY = true
+		var child *os.File
+		if console, child, err = consoleSocket(); err != nil {
+			return err
+		}
+		defer unix.Close(console)
+		defer child.Close()
+		cmd.ExtraFiles = append(cmd.ExtraFiles, child)
+	} else {
+		cmd.Stdout = orDiscard(spec.Stdout)
+		cmd.Stderr = orDiscard(spec.Stderr)
+		stdin, closeStdin, err := stdinFile(spec.Stdin)
+		if err != nil {
+			return err
+		}
+		defer closeStdin()
+		cmd.Stdin = stdin
+	}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("sandbox: start: %w", err)
 	}
-	cfgR.Close()
-	statusW.Close()
-	aliveR.Close()
+	for _, f := range cmd.ExtraFiles {
+		f.Close()
+	}
+	if f, ok := cmd.Stdin.(*os.File); ok && f != spec.Stdin {
+		f.Close() // the read end of the stdin pipe: the process has it
+	}
 
 	if err := json.NewEncoder(cfgW).Encode(cfg); err != nil {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		return fmt.Errorf("sandbox: send config: %w", err)
+		return kill(cmd, fmt.Errorf("sandbox: send config: %w", err))
 	}
 	cfgW.Close()
+	if console >= 0 {
+		if err := takeConsole(console, spec.Console); err != nil {
+			return kill(cmd, err)
+		}
+	}
 
+	// The status pipe closes when the command is exec'd, or the init died.
 	status, readErr := io.ReadAll(statusR)
+	stopSignals := forwardSignals(cmd.Process, spec.Signals, len(status) == 0 && readErr == nil)
 	waitErr := cmd.Wait()
+	stopSignals()
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -196,13 +224,31 @@ func start(ctx context.Context, spec Spec, cfg *childConfig) error {
 		return fmt.Errorf("sandbox: read status: %w", readErr)
 	}
 	if len(status) > 0 {
-		var msg statusMsg
-		if err := json.Unmarshal(status, &msg); err != nil {
-			return fmt.Errorf("sandbox: bad status %q: %w", status, err)
-		}
-		return &SetupError{Msg: msg.Error}
+		return setupError(status)
 	}
 	return exitError(waitErr)
+}
+
+// kill stops a sandbox that could not be set up, and returns err.
+func kill(cmd *exec.Cmd, err error) error {
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	return err
+}
+
+func setupError(status []byte) error {
+	var msg statusMsg
+	if err := json.Unmarshal(status, &msg); err != nil {
+		return fmt.Errorf("sandbox: bad status %q: %w", status, err)
+	}
+	se := &SetupError{Msg: msg.Error}
+	switch msg.Exec {
+	case notFound:
+		se.Err = ErrCommandNotFound
+	case notExecutable:
+		se.Err = ErrNotExecutable
+	}
+	return se
 }
 
 func exitError(err error) error {

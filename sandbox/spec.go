@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"strings"
 	"syscall"
 )
@@ -30,7 +31,9 @@ func ParseNetwork(s string) (Network, error) {
 	return "", fmt.Errorf("unknown network mode %q (want host or none)", s)
 }
 
-// Spec describes one sandboxed process.
+// Spec describes one sandboxed process. With Console or Signals set, the
+// process runs in a session of its own, so that signals reach it only from
+// its terminal or through Signals, never from the builder's terminal.
 type Spec struct {
 	// Lower are the read-only layer directories, newest first.
 	Lower []string
@@ -53,8 +56,27 @@ type Spec struct {
 	Network Network
 	// Hostname defaults to "mybuild".
 	Hostname string
+	// Stdin is the process input; nil means /dev/null. An *os.File is
+	// handed to the process as is; any other reader is copied to it
+	// through a pipe, and Run does not wait for that copy to end.
+	Stdin io.Reader
 	// Stdout and Stderr receive the process output; nil discards it.
 	Stdout, Stderr io.Writer
+	// Console, when set, gives the process a terminal, as runc's console
+	// socket does: the sandbox opens a pseudo-terminal in the root's own
+	// /dev/pts, makes its slave the process's stdin, stdout, stderr and
+	// controlling terminal, and calls Console with the master before the
+	// command starts (the command waits until Console returns, so a window
+	// size set there is the first it sees). Console owns master: it copies
+	// between master and the user's terminal, and closes it once reading
+	// it fails, which happens when every process in the sandbox is gone.
+	// Stdin, Stdout and Stderr are not used then.
+	Console func(master *os.File) error
+	// Signals are sent to the process as they arrive, from the moment the
+	// command runs until it exits (earlier ones wait in the channel).
+	// The command is PID 1 of its namespace: like any such init, it does
+	// not get a signal it has no handler for, SIGKILL excepted.
+	Signals <-chan os.Signal
 	// Pipes are files made in /dev/pipes/, on the sandbox's private /dev
 	// tmpfs: they exist for this process only and never reach a layer
 	// (BuildKit runs a heredoc starting with #! from there).
@@ -89,9 +111,21 @@ func (e *ExitError) Error() string {
 // command ran.
 type SetupError struct {
 	Msg string
+	// Err is ErrCommandNotFound or ErrNotExecutable when the command
+	// itself could not be started, else nil.
+	Err error
 }
 
 func (e *SetupError) Error() string { return e.Msg }
+
+func (e *SetupError) Unwrap() error { return e.Err }
+
+// Why a command could not be started; a SetupError wraps them. Shells and
+// docker run exit 127 and 126 for them.
+var (
+	ErrCommandNotFound = errors.New("command not found")
+	ErrNotExecutable   = errors.New("command not executable")
+)
 
 func (s *Spec) validate() error {
 	switch {

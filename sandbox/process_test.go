@@ -1,0 +1,215 @@
+package sandbox
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestStdin(t *testing.T) {
+	bb := busyboxLayer(t)
+	r := run(t, []string{bb}, Spec{Args: sh("cat; echo end"), Stdin: strings.NewReader("from a reader\n")})
+	if r.err != nil || r.stdout != "from a reader\nend\n" {
+		t.Errorf("reader: stdout %q, err %v", r.stdout, r.err)
+	}
+	f, err := os.CreateTemp(t.TempDir(), "in")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("from a file\n")
+	f.Seek(0, io.SeekStart)
+	defer f.Close()
+	r = run(t, []string{bb}, Spec{Args: []string{"cat"}, Stdin: f})
+	if r.err != nil || r.stdout != "from a file\n" {
+		t.Errorf("file: stdout %q, err %v", r.stdout, r.err)
+	}
+	r = run(t, []string{bb}, Spec{Args: sh("cat; echo end")})
+	if r.err != nil || r.stdout != "end\n" {
+		t.Errorf("no stdin: stdout %q, err %v", r.stdout, r.err)
+	}
+}
+
+// A reader that never ends does not hold Run up once the process exited.
+func TestStdinThatBlocks(t *testing.T) {
+	bb := busyboxLayer(t)
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	start := time.Now()
+	r := run(t, []string{bb}, Spec{Args: []string{"true"}, Stdin: pr})
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("Run took %v", d)
+	}
+}
+
+func TestCommandErrors(t *testing.T) {
+	bb := busyboxLayer(t)
+	for _, tc := range []struct {
+		cmd  string
+		want error
+	}{
+		{"nosuchcmd", ErrCommandNotFound},
+		{"/no/such/file", ErrCommandNotFound},
+		{"/bin", ErrNotExecutable},
+		{"/etc/hosts", ErrNotExecutable}, // a file without x bits
+	} {
+		r := run(t, []string{bb}, Spec{Args: []string{tc.cmd}})
+		var se *SetupError
+		if !errors.As(r.err, &se) || !errors.Is(r.err, tc.want) {
+			t.Errorf("%s: err = %v, want a SetupError that is %v", tc.cmd, r.err, tc.want)
+		}
+	}
+	r := run(t, []string{bb}, Spec{Args: []string{"true"}, User: "ghost"})
+	var se *SetupError
+	if !errors.As(r.err, &se) || se.Err != nil {
+		t.Errorf("unknown user: err = %v, want a SetupError of no command", r.err)
+	}
+}
+
+// startLines runs spec in the background and returns its stdout lines.
+func startLines(t *testing.T, spec Spec) (<-chan string, <-chan error) {
+	t.Helper()
+	pr, pw := io.Pipe()
+	spec.Stdout = pw
+	spec.Upper, spec.Scratch = t.TempDir(), t.TempDir()
+	spec.Env = []string{"PATH=/bin"}
+	done := make(chan error, 1)
+	go func() {
+		err := Run(context.Background(), spec)
+		pw.Close()
+		done <- err
+	}()
+	lines := make(chan string, 16)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	return lines, done
+}
+
+func expectLine(t *testing.T, lines <-chan string, want string) {
+	t.Helper()
+	select {
+	case l := <-lines:
+		if l != want {
+			t.Fatalf("got line %q, want %q", l, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no line %q", want)
+	}
+}
+
+func waitRun(t *testing.T, done <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return")
+		return nil
+	}
+}
+
+func TestSignalsReachTheCommand(t *testing.T) {
+	bb := busyboxLayer(t)
+	sigs := make(chan os.Signal, 1)
+	lines, done := startLines(t, Spec{Lower: []string{bb}, Signals: sigs,
+		Args: sh(`trap 'echo got TERM; exit 42' TERM; echo ready; while :; do sleep 0.05; done`)})
+	expectLine(t, lines, "ready")
+	sigs <- syscall.SIGTERM
+	expectLine(t, lines, "got TERM")
+	var ee *ExitError
+	if err := waitRun(t, done); !errors.As(err, &ee) || ee.Code != 42 {
+		t.Errorf("err = %v, want exit code 42", err)
+	}
+}
+
+// PID 1 ignores a signal it has no handler for; SIGKILL always works.
+func TestUnhandledSignalIsIgnored(t *testing.T) {
+	bb := busyboxLayer(t)
+	sigs := make(chan os.Signal, 1)
+	lines, done := startLines(t, Spec{Lower: []string{bb}, Signals: sigs,
+		Args: []string{"/bin/sh", "-c", "echo ready; exec sleep 1000"}})
+	expectLine(t, lines, "ready")
+	time.Sleep(100 * time.Millisecond) // until the exec of sleep
+	sigs <- syscall.SIGTERM
+	select {
+	case err := <-done:
+		t.Fatalf("SIGTERM ended a PID 1 without a handler: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	sigs <- syscall.SIGKILL
+	var ee *ExitError
+	if err := waitRun(t, done); !errors.As(err, &ee) || ee.Code != 137 || ee.Signal != syscall.SIGKILL {
+		t.Errorf("err = %v, want killed by SIGKILL (137)", err)
+	}
+}
+
+// In terminal mode the command has a terminal of its own, in the
+// sandbox's /dev/pts, as its stdio and controlling terminal, with the
+// window size Console set, owned by the command's user.
+func TestConsole(t *testing.T) {
+	bb := busyboxLayer(t)
+	var out bytes.Buffer
+	copied := make(chan struct{})
+	console := func(master *os.File) error {
+		ws := &unix.Winsize{Row: 31, Col: 101}
+		if err := unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, ws); err != nil {
+			return err
+		}
+		go func() {
+			io.Copy(&out, master) // ends with EIO when the sandbox is gone
+			master.Close()
+			close(copied)
+		}()
+		return nil
+	}
+	script := `tty; test -t 0 && test -t 1 && test -t 2 && echo isatty; stty size; echo ctty > /dev/tty; stat -c %u /dev/pts/0; id -u; exit 5`
+	upper, scratch := t.TempDir(), t.TempDir()
+	err := Run(context.Background(), Spec{Lower: []string{bb}, Upper: upper, Scratch: scratch, Env: []string{"PATH=/bin"},
+		Args: sh(script), Console: console, User: "1000"})
+	var ee *ExitError
+	if !errors.As(err, &ee) || ee.Code != 5 {
+		t.Errorf("err = %v, want exit code 5", err)
+	}
+	select {
+	case <-copied:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the pty master never reported the end")
+	}
+	got := strings.ReplaceAll(out.String(), "\r\n", "\n")
+	if want := "/dev/pts/0\nisatty\n31 101\nctty\n1000\n1000\n"; got != want {
+		t.Errorf("terminal output %q, want %q", got, want)
+	}
+}
+
+// A Console that fails stops the sandbox before the command runs.
+func TestConsoleError(t *testing.T) {
+	bb := busyboxLayer(t)
+	upper, scratch := t.TempDir(), t.TempDir()
+	boom := errors.New("boom")
+	err := Run(context.Background(), Spec{Lower: []string{bb}, Upper: upper, Scratch: scratch, Env: []string{"PATH=/bin"},
+		Args: sh("touch /ran"), Console: func(*os.File) error { return boom }})
+	if !errors.Is(err, boom) {
+		t.Errorf("err = %v, want boom", err)
+	}
+	if _, err := os.Stat(filepath.Join(upper, "ran")); err == nil {
+		t.Error("the command ran")
+	}
+	assertNoMountsUnder(t, scratch)
+}
