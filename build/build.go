@@ -19,6 +19,7 @@ import (
 	"github.com/mybuild/mybuild/parser"
 	"github.com/mybuild/mybuild/registry"
 	"github.com/mybuild/mybuild/sandbox"
+	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/singleflight"
 )
@@ -42,6 +43,12 @@ type builder struct {
 	// repoDropped is set once the shared cache failed: it is not asked
 	// again in this build.
 	repoDropped bool
+	// levels holds the compression level of the layer blobs of the steps
+	// so far, by blob digest.
+	levels map[digest.Digest]int
+	// epoch is the source date epoch; nil when the build need not be
+	// reproducible.
+	epoch *time.Time
 }
 
 // Build runs the Dockerfile and writes the image to every output.
@@ -97,6 +104,9 @@ func build(ctx context.Context, opts Options) (*Result, error) {
 	if b.args, err = newArgs(df, opts.BuildArgs, image.HostPlatform(), b.platform, opts.Target); err != nil {
 		return nil, err
 	}
+	if b.epoch, err = sourceDateEpoch(opts.SourceDateEpoch, b.args); err != nil {
+		return nil, err
+	}
 	g, err := b.plan(opts.Target)
 	if err != nil {
 		return nil, err
@@ -120,7 +130,11 @@ func build(ctx context.Context, opts Options) (*Result, error) {
 		b.rep.Warning(fmt.Sprintf("build arguments not consumed by any ARG: %s", strings.Join(unused, ", ")))
 	}
 	st := g.target.result
-	img := &image.Image{Config: st.finalConfig(), Layers: st.img.Layers}
+	layers, converted, err := b.outputLayers(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	img := &image.Image{Config: st.finalConfig(b.epoch), Layers: layers}
 	m, err := img.Manifest()
 	if err != nil {
 		return nil, err
@@ -136,7 +150,16 @@ func build(ctx context.Context, opts Options) (*Result, error) {
 			return nil, err
 		}
 	}
-	return &Result{ImageDigest: m.Descriptor.Digest, ConfigDigest: m.Config.Digest, Steps: b.stepResults()}, nil
+	steps := b.stepResults()
+	for i, s := range steps {
+		if s.Layer == nil {
+			continue
+		}
+		if c, ok := converted[s.Layer.Digest]; ok {
+			steps[i].Layer = &c
+		}
+	}
+	return &Result{ImageDigest: m.Descriptor.Digest, ConfigDigest: m.Config.Digest, Steps: steps}, nil
 }
 
 // statCache loads the stat cache of the context dir from the store; save

@@ -9,6 +9,7 @@ import (
 
 	"github.com/mybuild/mybuild/cache"
 	"github.com/mybuild/mybuild/image"
+	"github.com/mybuild/mybuild/layerdiff"
 	"github.com/mybuild/mybuild/sandbox"
 	digest "github.com/opencontainers/go-digest"
 )
@@ -48,6 +49,18 @@ type Options struct {
 	// step that misses locally is looked up there, and a step that ran is
 	// pushed there.
 	CacheRepo *registry.CacheRepo
+	// Compression is how the layers the build makes are compressed: gzip
+	// when "", zstd or none. Layers found in the cache in another
+	// compression or level are converted (once; the converted blob is
+	// cached too). Base image layers are never rewritten.
+	Compression layerdiff.Compression
+	// CompressionLevel is the level of Compression; 0 means its default.
+	CompressionLevel int
+	// SourceDateEpoch, when set, makes the build reproducible: file times
+	// in new layers are clamped to it, and the config's creation time and
+	// the times of the history entries the build adds are set to it. The
+	// build arg SOURCE_DATE_EPOCH (seconds since 1970) sets it too.
+	SourceDateEpoch *time.Time
 	// Reporter receives progress; nil discards it.
 	Reporter Reporter
 	// Now gives the time of new steps; nil means time.Now.

@@ -37,6 +37,9 @@ type stage struct {
 	cmdSet bool
 	// created is the creation time of the newest step.
 	created *time.Time
+	// base counts the first layers that come from a base image: they are
+	// written out as they are, never recompressed.
+	base int
 	// dirs are the unpacked dirs of the first layers, oldest first. Stages
 	// that copy from a finished stage read it at the same time: mu guards
 	// dirs.
@@ -137,11 +140,15 @@ func (st *stage) history(createdBy string, layer bool, created time.Time) {
 }
 
 // finalConfig is the config of the finished image. Its creation time is
-// that of the newest step, taken from the cache records, so a build that
-// is all cache hits gives the same image as the one that filled the cache.
-func (st *stage) finalConfig() dockerspec.DockerOCIImage {
+// the source date epoch when there is one, else that of the newest step,
+// taken from the cache records, so a build that is all cache hits gives
+// the same image as the one that filled the cache.
+func (st *stage) finalConfig(epoch *time.Time) dockerspec.DockerOCIImage {
 	cfg := st.img.Config
-	if st.created != nil {
+	switch {
+	case epoch != nil:
+		cfg.Created = epoch
+	case st.created != nil:
 		cfg.Created = st.created
 	}
 	return cfg

@@ -114,7 +114,7 @@ func (b *builder) from(ctx context.Context, n *node) (*stage, error) {
 		if err != nil {
 			return nil, err
 		}
-		st = &stage{img: *img, key: fromKey(img, n.platform)}
+		st = &stage{img: *img, key: fromKey(img, n.platform), base: len(img.Layers)}
 		if err := b.recordBase(st, "FROM "+n.base); err != nil {
 			return nil, err
 		}

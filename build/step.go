@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mybuild/mybuild/registry"
 
@@ -36,10 +38,15 @@ type plan struct {
 	noHistory bool
 }
 
-func (p *plan) key(parent digest.Digest) digest.Digest {
+// key is the step's cache key. A step that makes a layer keys on the
+// source date epoch too, which changes the layer's file times.
+func (p *plan) key(parent digest.Digest, epoch *time.Time) digest.Digest {
 	k := cache.NewKey(p.kind).String("parent", parent.String()).String("created_by", p.createdBy)
 	if p.fields != nil {
 		p.fields(k)
+	}
+	if epoch != nil && p.write != nil {
+		k.String("source_date_epoch", strconv.FormatInt(epoch.Unix(), 10))
 	}
 	return k.Sum()
 }
@@ -49,7 +56,7 @@ func (b *builder) runStep(ctx context.Context, st *stage, info StepInfo, cmd ins
 	if err != nil {
 		return err
 	}
-	key := p.key(st.key)
+	key := p.key(st.key, b.epoch)
 	res.Key = key
 	rec, source, err := b.lookup(ctx, key)
 	if err != nil {
@@ -63,8 +70,16 @@ func (b *builder) runStep(ctx context.Context, st *stage, info StepInfo, cmd ins
 	res.Cached, res.CacheSource = source != "", source
 	if rec.Layer != nil {
 		res.Layer = &image.Layer{MediaType: rec.Layer.MediaType, Digest: rec.Layer.Digest, Size: rec.Layer.Size, DiffID: rec.Layer.DiffID}
+		b.noteLevel(rec.Layer)
 	}
-	if err := st.apply(rec, key, !p.noHistory); err != nil {
+	var created *time.Time
+	if !p.noHistory {
+		created = &rec.Created
+		if b.epoch != nil {
+			created = b.epoch
+		}
+	}
+	if err := st.apply(rec, key, created); err != nil {
 		return err
 	}
 	if p.after != nil {
@@ -199,7 +214,11 @@ func (b *builder) writeLayer(ctx context.Context, p *plan, upper string, lower *
 		return nil, err
 	}
 	defer w.Abort()
-	blob, err := layerdiff.WriteBlob(ctx, w, upper, lower)
+	opts := []layerdiff.Option{layerdiff.WithCompression(b.compression(), b.opts.CompressionLevel)}
+	if b.epoch != nil {
+		opts = append(opts, layerdiff.WithSourceDateEpoch(*b.epoch))
+	}
+	blob, err := layerdiff.WriteBlob(ctx, w, upper, lower, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("write layer: %w", err)
 	}
@@ -209,11 +228,12 @@ func (b *builder) writeLayer(ctx context.Context, p *plan, upper string, lower *
 	if _, err := store.CommitLayer(upper, blob.DiffID); err != nil {
 		return nil, err
 	}
-	return &cache.LayerRecord{MediaType: blob.MediaType, Digest: blob.Digest, DiffID: blob.DiffID, Size: blob.Size}, nil
+	return &cache.LayerRecord{MediaType: blob.MediaType, Digest: blob.Digest, DiffID: blob.DiffID, Size: blob.Size, Level: b.opts.CompressionLevel}, nil
 }
 
-// apply makes a step's record part of the stage.
-func (st *stage) apply(rec *cache.Record, key digest.Digest, history bool) error {
+// apply makes a step's record part of the stage. created is the time of
+// its history entry; nil leaves it out of the history.
+func (st *stage) apply(rec *cache.Record, key digest.Digest, created *time.Time) error {
 	if len(rec.Change) > 0 {
 		var change ConfigChange
 		if err := json.Unmarshal(rec.Change, &change); err != nil {
@@ -231,8 +251,8 @@ func (st *stage) apply(rec *cache.Record, key digest.Digest, history bool) error
 	if l := rec.Layer; l != nil {
 		st.img.Layers = append(st.img.Layers, image.Layer{MediaType: l.MediaType, Digest: l.Digest, Size: l.Size, DiffID: l.DiffID})
 	}
-	if history {
-		st.history(rec.CreatedBy, rec.Layer != nil, rec.Created)
+	if created != nil {
+		st.history(rec.CreatedBy, rec.Layer != nil, *created)
 	}
 	st.key = key
 	return nil

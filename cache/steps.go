@@ -37,6 +37,10 @@ type LayerRecord struct {
 	Digest    digest.Digest `json:"digest"`
 	DiffID    digest.Digest `json:"diff_id"`
 	Size      int64         `json:"size"`
+	// Level is the compression level the blob was written with; 0 for
+	// the default, and for a base image's layers, which mybuild did not
+	// compress.
+	Level int `json:"level,omitempty"`
 }
 
 func (s *Store) stepPath(key digest.Digest) string {

@@ -13,6 +13,7 @@ import (
 	"github.com/mybuild/mybuild/build"
 	"github.com/mybuild/mybuild/cache"
 	"github.com/mybuild/mybuild/image"
+	"github.com/mybuild/mybuild/layerdiff"
 	"github.com/mybuild/mybuild/registry"
 	"github.com/mybuild/mybuild/sandbox"
 )
@@ -34,6 +35,8 @@ type buildFlags struct {
 	file, cacheDir, network, metadataFile string
 	cpuProfile, target                    string
 	pull, platform, cacheRepo             string
+	compression, format, sourceDateEpoch  string
+	compressionLevel                      int
 	cacheTTL                              time.Duration
 	tags, buildArgs, secrets, insecure    stringList
 	noCache, quiet, version, repoReadOnly bool
@@ -47,6 +50,10 @@ func newBuildFlags(stderr io.Writer) (*flag.FlagSet, *buildFlags) {
 	fs.StringVar(&f.file, "file", "", "same as -f")
 	fs.Var(&f.tags, "t", "write the image to `DEST`: PATH.tar, oci-archive:PATH[:REF], oci:DIR[:REF], docker-archive:PATH[:NAME:TAG] or docker://REGISTRY/REPO:TAG; repeatable")
 	fs.Var(&f.tags, "tag", "same as -t")
+	fs.StringVar(&f.format, "format", "oci", "what a plain -t PATH gets: `oci` (an OCI archive) or docker (a docker-archive)")
+	fs.StringVar(&f.compression, "compression", "gzip", "compress new layers with `gzip`, zstd or none (base image layers are kept as they are)")
+	fs.IntVar(&f.compressionLevel, "compression-level", 0, "compression `level`: gzip 1-9, zstd 1-22 (default: the compressor's default)")
+	fs.StringVar(&f.sourceDateEpoch, "source-date-epoch", "", "build reproducibly for this time, in `seconds` since 1970 (default $SOURCE_DATE_EPOCH): clamp file times in new layers, date the config and new history")
 	fs.StringVar(&f.cacheDir, "cache-dir", defaultCacheDir(), "cache `dir`")
 	fs.StringVar(&f.network, "network", "host", "network of RUN steps: `host` or none")
 	fs.Var(&f.buildArgs, "build-arg", "set a build arg: `K=V`, or K to take the value from the environment; repeatable")
@@ -96,11 +103,19 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return usagef("--network: %v", err)
 	}
-	outputs, err := parseOutputs(f.tags)
+	outputs, err := parseOutputs(f.tags, f.format)
 	if err != nil {
 		return err
 	}
+	compression, err := layerdiff.ParseCompression(f.compression, f.compressionLevel)
+	if err != nil {
+		return usagef("--compression: %v", err)
+	}
 	buildArgs, err := parseBuildArgs(f.buildArgs)
+	if err != nil {
+		return err
+	}
+	epoch, err := f.epoch(buildArgs)
 	if err != nil {
 		return err
 	}
@@ -147,6 +162,10 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Registry:    reg.opts,
 		CacheRepo:   reg.cacheRepo,
 		Reporter:    rep,
+
+		Compression:      compression,
+		CompressionLevel: f.compressionLevel,
+		SourceDateEpoch:  epoch,
 	})
 	if err != nil {
 		return err
@@ -166,8 +185,16 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 // parseOutputs reads -t values: a transport reference, or a plain path,
-// which means an OCI archive.
-func parseOutputs(tags []string) ([]image.Ref, error) {
+// which means an OCI archive, or with --format docker a docker-archive.
+func parseOutputs(tags []string, format string) ([]image.Ref, error) {
+	plain := image.OCIArchive
+	switch format {
+	case "", "oci":
+	case "docker":
+		plain = image.DockerArchive
+	default:
+		return nil, usagef("--format %s: unknown format (want oci or docker)", format)
+	}
 	var refs []image.Ref
 	for _, t := range tags {
 		ref, ok, err := image.ParseRef(t)
@@ -178,7 +205,7 @@ func parseOutputs(tags []string) ([]image.Ref, error) {
 			if strings.Contains(t, ":") && !strings.Contains(t, "/") {
 				return nil, usagef("-t %s: unknown destination; want PATH.tar, oci-archive:PATH, oci:DIR, docker-archive:PATH or docker://REF", t)
 			}
-			ref = image.Ref{Transport: image.OCIArchive, Path: t}
+			ref = image.Ref{Transport: plain, Path: t}
 		}
 		if ref.Transport == image.Docker {
 			if _, err := registry.ParseReference(ref.Path); err != nil {
@@ -190,6 +217,29 @@ func parseOutputs(tags []string) ([]image.Ref, error) {
 		refs = append(refs, ref)
 	}
 	return refs, nil
+}
+
+// epoch is the source date epoch: --source-date-epoch, else the
+// SOURCE_DATE_EPOCH build arg, else $SOURCE_DATE_EPOCH, as buildx reads
+// it. The value also becomes the build arg, for an ARG SOURCE_DATE_EPOCH
+// to see. nil: none.
+func (f *buildFlags) epoch(buildArgs map[string]string) (*time.Time, error) {
+	v, flag := f.sourceDateEpoch, "--source-date-epoch"
+	if v == "" {
+		v, flag = buildArgs["SOURCE_DATE_EPOCH"], "--build-arg SOURCE_DATE_EPOCH"
+	}
+	if v == "" {
+		v, flag = os.Getenv("SOURCE_DATE_EPOCH"), "$SOURCE_DATE_EPOCH"
+	}
+	if v == "" {
+		return nil, nil
+	}
+	t, err := build.ParseSourceDateEpoch(v)
+	if err != nil {
+		return nil, usagef("%s: %v", flag, err)
+	}
+	buildArgs["SOURCE_DATE_EPOCH"] = v
+	return &t, nil
 }
 
 // parseBuildArgs reads --build-arg values: K=V, or K alone for the value of
