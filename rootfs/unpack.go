@@ -1,0 +1,100 @@
+package rootfs
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+
+	"github.com/mybuild/mybuild/cache"
+	"github.com/mybuild/mybuild/image"
+	"github.com/mybuild/mybuild/layerdiff"
+	"github.com/mybuild/mybuild/overlay"
+	"golang.org/x/sync/singleflight"
+)
+
+// Unpacker extracts layer blobs of a store into the store's unpacked
+// layers. It is safe for concurrent use: callers that want one layer at
+// the same time share a single extraction, and other processes sharing the
+// store are kept apart by its rename-into-place commit.
+type Unpacker struct {
+	store   *cache.Store
+	unpacks singleflight.Group
+}
+
+// NewUnpacker returns an Unpacker for the layers of store, whose blobs
+// must be in it (image.Load and registry.Pull put them there).
+func NewUnpacker(store *cache.Store) *Unpacker {
+	return &Unpacker{store: store}
+}
+
+// Lower returns the unpacked dirs of layers, an image's layers oldest
+// first as in its config, newest first: ready to be overlay lower dirs.
+// Layers not yet unpacked are extracted, each one once.
+func (u *Unpacker) Lower(ctx context.Context, layers []image.Layer) ([]string, error) {
+	dirs := make([]string, 0, len(layers))
+	for _, l := range layers {
+		dir, err := u.Unpack(ctx, l, dirs)
+		if err != nil {
+			return nil, err
+		}
+		dirs = append(dirs, dir)
+	}
+	slices.Reverse(dirs)
+	return dirs, nil
+}
+
+// Unpack returns the unpacked dir of layer l, extracting its blob the
+// first time; below are the dirs of the layers under it, oldest first, for
+// hard links into them and the metadata of parent directories the layer
+// does not list. The extraction checks the diffID, so a layer dir only
+// ever holds what the image says.
+//
+// A layer is unpacked once per diffID: a hard link to a file of a lower
+// layer is copied in from the layers below it the first time, which for
+// the same diffID on another base could differ (a tar with such a link is
+// rare outside of builds that made it).
+func (u *Unpacker) Unpack(ctx context.Context, l image.Layer, below []string) (string, error) {
+	// Callers that want the same layer at once share one extraction.
+	dir, err, _ := u.unpacks.Do(l.DiffID.String(), func() (any, error) {
+		return u.unpackOnce(ctx, l, below)
+	})
+	if err != nil {
+		return "", err
+	}
+	return dir.(string), nil
+}
+
+func (u *Unpacker) unpackOnce(ctx context.Context, l image.Layer, below []string) (string, error) {
+	if u.store.HasLayer(l.DiffID) {
+		return u.store.LayerPath(l.DiffID), nil
+	}
+	r, _, err := u.store.OpenBlob(l.Digest)
+	if err != nil {
+		return "", fmt.Errorf("unpack layer %s: %w", l.DiffID, err)
+	}
+	defer r.Close()
+	dir, err := u.store.TempDir("unpack-")
+	if err != nil {
+		return "", err
+	}
+	// A layer without an entry for "/" leaves the root as image tools
+	// create it.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		os.RemoveAll(dir)
+		return "", err
+	}
+	parents := slices.Clone(below)
+	slices.Reverse(parents)
+	err = layerdiff.ExtractBlob(ctx, r, l.MediaType, l.DiffID, dir, layerdiff.WithParents(overlay.NewStack(parents...)))
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", fmt.Errorf("unpack layer %s: %w", l.DiffID, err)
+	}
+	path, err := u.store.CommitLayer(dir, l.DiffID)
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", err
+	}
+	return path, nil
+}
