@@ -1,0 +1,198 @@
+package container
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/mybuild/mybuild/cache"
+	"github.com/mybuild/mybuild/image"
+	"github.com/mybuild/mybuild/overlay"
+	"github.com/mybuild/mybuild/rootfs"
+	"github.com/mybuild/mybuild/sandbox"
+)
+
+// ErrNoCommand is returned for an image without entrypoint or cmd when
+// the caller gives no command either.
+var ErrNoCommand = errors.New("no command: the image has no entrypoint or cmd, and none was given")
+
+// defaultPath is the PATH of an image that sets none, as in docker run.
+const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// Config says what to run and how. Empty fields take the image's values.
+type Config struct {
+	// Entrypoint replaces the image's entrypoint when not nil (an empty,
+	// non-nil slice clears it), and the image's Cmd is then dropped too,
+	// as with docker run --entrypoint.
+	Entrypoint []string
+	// Cmd replaces the image's Cmd when not empty.
+	Cmd []string
+	// Env is added to the image's environment, as K=V; a K the image sets
+	// gets the new value.
+	Env []string
+	// WorkingDir is where the command starts (default the image's, else
+	// "/"); it is created when missing.
+	WorkingDir string
+	// User is a USER value: name, uid, name:group or uid:gid.
+	User string
+	// Network defaults to the host's network.
+	Network sandbox.Network
+
+	// Stdin is the command's input; nil means /dev/null.
+	Stdin io.Reader
+	// Stdout and Stderr receive its output; nil discards it.
+	Stdout, Stderr io.Writer
+	// TTY, when set, gives the command a terminal (see Terminal).
+	TTY *Terminal
+	// Signals stop the preparation (loading and unpacking the image) with
+	// ErrInterrupted; once the command runs, each goes to it, and the
+	// third SIGINT kills it (a PID 1 ignores signals it has no handler
+	// for, as in docker).
+	Signals <-chan os.Signal
+}
+
+// Run loads the image ref names (see Load) and runs it (see RunImage).
+func Run(ctx context.Context, store *cache.Store, ref string, cfg Config, opts ...Option) error {
+	ctx, r := newRelay(ctx, cfg.Signals)
+	defer r.stop()
+	img, err := Load(ctx, store, ref, opts...)
+	if err != nil {
+		return orInterrupted(r, err)
+	}
+	return run(ctx, store, img, cfg, r)
+}
+
+// RunImage runs img's entrypoint and cmd, with its environment, working
+// dir and user as cfg amends them, in the sandbox of RUN steps: an overlay
+// of the image's layers, unpacked into store, with a throwaway upper dir.
+// Whatever happens, the upper dir and the sandbox's scratch dir are
+// removed before it returns; no process and no mount outlives it. The
+// command's failure is a *sandbox.ExitError; a command that cannot start
+// is a *sandbox.SetupError (wrapping sandbox.ErrCommandNotFound or
+// sandbox.ErrNotExecutable when the command itself is at fault).
+func RunImage(ctx context.Context, store *cache.Store, img *image.Image, cfg Config) error {
+	ctx, r := newRelay(ctx, cfg.Signals)
+	defer r.stop()
+	return run(ctx, store, img, cfg, r)
+}
+
+func run(ctx context.Context, store *cache.Store, img *image.Image, cfg Config, r *relay) (err error) {
+	args, err := command(img, cfg)
+	if err != nil {
+		return err
+	}
+	lower, err := rootfs.NewUnpacker(store).Lower(ctx, img.Layers)
+	if err != nil {
+		return orInterrupted(r, err)
+	}
+	upper, err := rootfs.NewUpper(store, overlay.NewStack(lower...))
+	if err != nil {
+		return err
+	}
+	defer removeAll(upper, &err)
+	scratch, err := store.TempDir("run-")
+	if err != nil {
+		return err
+	}
+	defer removeAll(scratch, &err)
+	sigs, err := r.start()
+	if err != nil {
+		return err
+	}
+	imgCfg := img.Config.Config
+	spec := sandbox.Spec{
+		Lower:   lower,
+		Upper:   upper,
+		Scratch: scratch,
+		Args:    args,
+		Env:     environment(imgCfg.Env, cfg),
+		Dir:     firstOf(cfg.WorkingDir, imgCfg.WorkingDir, "/"),
+		User:    firstOf(cfg.User, imgCfg.User),
+		Network: cfg.Network,
+		Signals: sigs,
+	}
+	if cfg.TTY != nil {
+		s := &session{t: cfg.TTY, in: cfg.Stdin, out: cfg.Stdout}
+		spec.Console = s.attach
+		defer s.close()
+	} else {
+		spec.Stdin, spec.Stdout, spec.Stderr = cfg.Stdin, cfg.Stdout, cfg.Stderr
+	}
+	return sandbox.Run(ctx, spec)
+}
+
+// orInterrupted is err, or ErrInterrupted when a signal caused it.
+func orInterrupted(r *relay, err error) error {
+	if ierr := r.err(); ierr != nil {
+		return ierr
+	}
+	return err
+}
+
+// removeAll removes a scratch dir of the run, and reports a failure when
+// nothing else went wrong.
+func removeAll(dir string, err *error) {
+	if rerr := os.RemoveAll(dir); rerr != nil && *err == nil {
+		*err = fmt.Errorf("remove the container's files: %w", rerr)
+	}
+}
+
+// command is the entrypoint and cmd of docker run.
+func command(img *image.Image, cfg Config) ([]string, error) {
+	entrypoint, cmd := img.Config.Config.Entrypoint, img.Config.Config.Cmd
+	if cfg.Entrypoint != nil {
+		entrypoint, cmd = cfg.Entrypoint, nil
+	}
+	if len(cfg.Cmd) > 0 {
+		cmd = cfg.Cmd
+	}
+	args := append(slices.Clone(entrypoint), cmd...)
+	if len(args) == 0 {
+		return nil, ErrNoCommand
+	}
+	return args, nil
+}
+
+// environment is the image's env with cfg.Env on top, a PATH when there
+// is none, and TERM=xterm on a terminal, as docker run gives.
+func environment(imageEnv []string, cfg Config) []string {
+	env := slices.Clone(imageEnv)
+	for _, kv := range cfg.Env {
+		env = setEnv(env, kv)
+	}
+	if !hasEnv(env, "PATH") {
+		env = append([]string{defaultPath}, env...)
+	}
+	if cfg.TTY != nil && !hasEnv(env, "TERM") {
+		env = append(env, "TERM=xterm")
+	}
+	return env
+}
+
+func setEnv(env []string, kv string) []string {
+	k, _, _ := strings.Cut(kv, "=")
+	for i, e := range env {
+		if ek, _, _ := strings.Cut(e, "="); ek == k {
+			env[i] = kv
+			return env
+		}
+	}
+	return append(env, kv)
+}
+
+func hasEnv(env []string, k string) bool {
+	return slices.ContainsFunc(env, func(e string) bool { return strings.HasPrefix(e, k+"=") })
+}
+
+func firstOf(values ...string) string {
+	for _, v := range values {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,2 @@
+// Package ptytest opens pseudo-terminals for tests that need a terminal on the host side.
+package ptytest
