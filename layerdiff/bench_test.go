@@ -2,11 +2,15 @@ package layerdiff
 
 import (
 	"bytes"
+	stdgzip "compress/gzip"
+	"crypto/sha256"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/mybuild/mybuild/internal/fstest"
@@ -47,6 +51,77 @@ func BenchmarkWriteBlob(b *testing.B) {
 			}
 			b.ReportMetric(float64(blob.Size)/float64(size), "ratio")
 		})
+	}
+}
+
+// BenchmarkWriteBlobGoSrc exports real files: Go's own source tree (about
+// 11,000 files of text and test data), what the monorepo workload copies.
+func BenchmarkWriteBlobGoSrc(b *testing.B) {
+	upper := filepath.Join(runtime.GOROOT(), "src")
+	size := treeSize(b, upper)
+	for _, c := range []struct {
+		name  string
+		c     Compression
+		level int
+	}{{"gzip", Gzip, 0}, {"zstd", Zstd, 0}, {"zstd-level1", Zstd, 1}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(size)
+			var blob Blob
+			for b.Loop() {
+				var err error
+				if blob, err = WriteBlob(b.Context(), io.Discard, upper, nil, WithCompression(c.c, c.level)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(blob.Size)/float64(size), "ratio")
+		})
+	}
+	b.Run("stdlib-gzip", func(b *testing.B) {
+		b.SetBytes(size)
+		for b.Loop() {
+			zw := stdgzip.NewWriter(io.MultiWriter(io.Discard, sha256.New()))
+			if _, err := Write(b.Context(), zw, upper, nil); err != nil {
+				b.Fatal(err)
+			}
+			if err := zw.Close(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// treeSize is the size of the regular files under dir.
+func treeSize(b *testing.B, dir string) int64 {
+	var size int64
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		fi, err := d.Info()
+		size += fi.Size()
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return size
+}
+
+// BenchmarkWriteStdlibGzip is the baseline the gzip export is measured
+// against: the same tar, hashed and compressed with the standard library's
+// single-threaded compress/gzip at its default level.
+func BenchmarkWriteStdlibGzip(b *testing.B) {
+	upper, size := benchTree(b)
+	b.SetBytes(size)
+	for b.Loop() {
+		h := sha256.New()
+		zw := stdgzip.NewWriter(io.MultiWriter(io.Discard, h))
+		if _, err := Write(b.Context(), zw, upper, nil); err != nil {
+			b.Fatal(err)
+		}
+		if err := zw.Close(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 

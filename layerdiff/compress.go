@@ -36,7 +36,8 @@ const gzipBlock = 1 << 20
 // every CPU in independent 1 MiB blocks (each with the previous block as
 // dictionary), so the output depends on the input and level only, not on
 // the number of CPUs: no file name, mtime 0, one stream, the same layer
-// always gives the same digest. Zstd compresses on every CPU too.
+// always gives the same digest. Zstd compresses on every CPU too, in
+// independent 4 MiB frames (see zstdWriter).
 func compressor(w io.Writer, c Compression, level int) (io.WriteCloser, error) {
 	switch c {
 	case Gzip:
@@ -54,15 +55,7 @@ func compressor(w io.Writer, c Compression, level int) (io.WriteCloser, error) {
 		zw.ModTime = time.Unix(0, 0)
 		return zw, nil
 	case Zstd:
-		zopts := []zstd.EOption{zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0))}
-		if level != 0 {
-			zopts = append(zopts, zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(level)))
-		}
-		zw, err := zstd.NewWriter(w, zopts...)
-		if err != nil {
-			return nil, fmt.Errorf("zstd: %w", err)
-		}
-		return zw, nil
+		return newZstdWriter(w, level)
 	case None:
 		return nopCloser{w}, nil
 	}

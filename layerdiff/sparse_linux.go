@@ -11,13 +11,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// copySparse writes the first size bytes of f to w. The holes of a sparse
-// file are found with SEEK_DATA/SEEK_HOLE and written from a buffer of zeros
-// instead of being read, so a 1 GiB file with a few bytes of data costs
-// neither reads nor memory. buf is scratch space.
-func copySparse(ctx context.Context, w io.Writer, f *os.File, size int64, buf []byte) error {
-	fd := int(f.Fd())
-	seek := true
+// copySparse writes the first size bytes of the file open as fd to w. The
+// holes of a sparse file are found with SEEK_DATA/SEEK_HOLE and written
+// from a buffer of zeros instead of being read, so a 1 GiB file with a few
+// bytes of data costs neither reads nor memory. A file whose blocks cover
+// its size has no hole: sparse false skips the seeks. buf is scratch space.
+func copySparse(ctx context.Context, w io.Writer, fd int, size int64, sparse bool, buf []byte) error {
+	seek := sparse
 	var off int64
 	for off < size {
 		// Find where the next data is: before it is a hole.
@@ -45,7 +45,7 @@ func copySparse(ctx context.Context, w io.Writer, f *os.File, size int64, buf []
 				end = min(h, size)
 			}
 		}
-		if err := copyRange(ctx, w, f, off, end, buf); err != nil {
+		if err := copyRange(ctx, w, fd, off, end, buf); err != nil {
 			return err
 		}
 		off = end
@@ -53,13 +53,13 @@ func copySparse(ctx context.Context, w io.Writer, f *os.File, size int64, buf []
 	return nil
 }
 
-// copyRange writes the bytes [off, end) of f to w.
-func copyRange(ctx context.Context, w io.Writer, f *os.File, off, end int64, buf []byte) error {
+// copyRange writes the bytes [off, end) of the file open as fd to w.
+func copyRange(ctx context.Context, w io.Writer, fd int, off, end int64, buf []byte) error {
 	for off < end {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		n, err := f.ReadAt(buf[:min(int64(len(buf)), end-off)], off)
+		n, err := pread(fd, buf[:min(int64(len(buf)), end-off)], off)
 		if n > 0 {
 			if _, werr := w.Write(buf[:n]); werr != nil {
 				return werr
@@ -74,6 +74,25 @@ func copyRange(ctx context.Context, w io.Writer, f *os.File, off, end int64, buf
 		}
 	}
 	return nil
+}
+
+// pread reads like io.ReaderAt: a short read only at the end of the file
+// (io.EOF), and never an EINTR.
+func pread(fd int, p []byte, off int64) (int, error) {
+	total := 0
+	for total < len(p) {
+		n, err := unix.Pread(fd, p[total:], off+int64(total))
+		switch {
+		case errors.Is(err, unix.EINTR):
+			continue
+		case err != nil:
+			return total, err
+		case n == 0:
+			return total, io.EOF
+		}
+		total += n
+	}
+	return total, nil
 }
 
 func writeZeros(ctx context.Context, w io.Writer, n int64) error {

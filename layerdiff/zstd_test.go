@@ -1,0 +1,76 @@
+package layerdiff
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mybuild/mybuild/internal/fstest"
+)
+
+// A layer larger than a zstd piece is several frames, which the reference
+// zstd tool (not the library that wrote them) reads back as the tar.
+func TestZstdFramesReadByTheZstdTool(t *testing.T) {
+	zstdTool, err := exec.LookPath("zstd")
+	if err != nil {
+		t.Fatal("the zstd tool is needed (apt-get install zstd; .ci/run installs it)")
+	}
+	big := make([]byte, 2*zstdBlock+12345)
+	for i := range big {
+		big[i] = byte(i * 13 % 241)
+	}
+	upper := tree(t, fstest.CreateFile("big", big, 0o644), fstest.CreateFile("small", []byte("x"), 0o644))
+	layer := layerTar(t, upper, nil, WithSourceDateEpoch(epoch))
+	var blob bytes.Buffer
+	if _, err := WriteBlob(t.Context(), &blob, upper, nil, WithCompression(Zstd, 0), WithSourceDateEpoch(epoch)); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "layer.zst")
+	if err := os.WriteFile(file, blob.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(zstdTool, "-d", "-c", file).Output()
+	if err != nil {
+		t.Fatalf("zstd -d: %v", err)
+	}
+	if !bytes.Equal(out, layer) {
+		t.Error("zstd -d does not give the layer tar back")
+	}
+	list, err := exec.Command(zstdTool, "-l", file).Output()
+	if err != nil {
+		t.Fatalf("zstd -l: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(list)), "\n")
+	if fields := strings.Fields(lines[len(lines)-1]); len(fields) == 0 || fields[0] != "3" {
+		t.Errorf("want 3 frames:\n%s", list)
+	}
+}
+
+type failingWriter struct{ left int }
+
+var errFull = errors.New("disk full")
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if len(p) > w.left {
+		return 0, errFull
+	}
+	w.left -= len(p)
+	return len(p), nil
+}
+
+// A write error while frames are in flight is the blob's error.
+func TestZstdWriteError(t *testing.T) {
+	big := make([]byte, 3*zstdBlock)
+	for i := range big {
+		big[i] = byte(i * 13 % 241)
+	}
+	upper := tree(t, fstest.CreateFile("big", big, 0o644))
+	_, err := WriteBlob(t.Context(), &failingWriter{left: 1000}, upper, nil, WithCompression(Zstd, 0))
+	if !errors.Is(err, errFull) {
+		t.Fatalf("err = %v, want the writer's error", err)
+	}
+}
