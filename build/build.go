@@ -18,10 +18,10 @@ import (
 	"github.com/mybuild/mybuild/image"
 	"github.com/mybuild/mybuild/parser"
 	"github.com/mybuild/mybuild/registry"
+	"github.com/mybuild/mybuild/rootfs"
 	"github.com/mybuild/mybuild/sandbox"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"golang.org/x/sync/singleflight"
 )
 
 // builder runs one build.
@@ -37,9 +37,9 @@ type builder struct {
 	// errors then name the stage.
 	multiStage bool
 
-	mu      sync.Mutex
-	results []orderedResult
-	unpacks singleflight.Group
+	mu       sync.Mutex
+	results  []orderedResult
+	unpacker *rootfs.Unpacker
 	// repoDropped is set once the shared cache failed: it is not asked
 	// again in this build.
 	repoDropped bool
@@ -91,7 +91,7 @@ func build(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &builder{opts: opts, df: df, rep: reporter(opts), platform: opts.Platform}
+	b := &builder{opts: opts, df: df, rep: reporter(opts), platform: opts.Platform, unpacker: rootfs.NewUnpacker(opts.Store)}
 	if b.platform.OS == "" {
 		b.platform = image.HostPlatform()
 	}

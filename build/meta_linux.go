@@ -1,7 +1,6 @@
 package build
 
 import (
-	"errors"
 	"io/fs"
 	"os"
 	"syscall"
@@ -13,19 +12,6 @@ import (
 )
 
 const specialBits = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
-
-// copyRootMeta gives dir the metadata of the stack's root, or 0755 root
-// when the stack is empty.
-func copyRootMeta(stack *overlay.Stack, dir string) error {
-	e, err := stack.Lstat("/")
-	if errors.Is(err, fs.ErrNotExist) {
-		return os.Chmod(dir, 0o755)
-	}
-	if err != nil {
-		return err
-	}
-	return copyDirMeta(e, dir)
-}
 
 // copyDirMeta gives dir the mode, owner, times and copied xattrs of e.
 func copyDirMeta(e overlay.Entry, dir string) error {
