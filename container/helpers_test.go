@@ -1,7 +1,6 @@
 package container
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"io"
@@ -10,11 +9,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/mybuild/mybuild/cache"
 	"github.com/mybuild/mybuild/image"
 	"github.com/mybuild/mybuild/internal/imagetest"
+	"github.com/mybuild/mybuild/internal/runtest"
 	"github.com/mybuild/mybuild/layerdiff"
 	"github.com/mybuild/mybuild/overlay"
 	"github.com/mybuild/mybuild/sandbox"
@@ -133,38 +132,7 @@ func startImage(t *testing.T, s *cache.Store, img *image.Image, cfg Config) (<-c
 		pw.Close()
 		done <- err
 	}()
-	lines := make(chan string, 64)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			lines <- strings.TrimSuffix(sc.Text(), "\r")
-		}
-		close(lines)
-	}()
-	return lines, done
-}
-
-func expectLine(t *testing.T, lines <-chan string, want string) {
-	t.Helper()
-	select {
-	case l := <-lines:
-		if l != want {
-			t.Fatalf("got line %q, want %q", l, want)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatalf("no line %q", want)
-	}
-}
-
-func wait(t *testing.T, done <-chan error) error {
-	t.Helper()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(10 * time.Second):
-		t.Fatal("the run did not end")
-		return nil
-	}
+	return runtest.Lines(pr), done
 }
 
 func sh(script string) []string { return []string{"sh", "-c", script} }

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/mybuild/mybuild/image"
+	"github.com/mybuild/mybuild/internal/runtest"
 	"github.com/mybuild/mybuild/sandbox"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -160,11 +161,11 @@ func TestSignalReachesTheCommand(t *testing.T) {
 	sigs := make(chan os.Signal, 1)
 	lines, done := startImage(t, s, busyboxImage(t, s, greeter), Config{Signals: sigs,
 		Cmd: sh(`trap 'echo got TERM; exit 42' TERM; echo ready; while :; do sleep 0.05; done`)})
-	expectLine(t, lines, "ready")
+	runtest.Expect(t, lines, "ready")
 	sigs <- syscall.SIGTERM
-	expectLine(t, lines, "got TERM")
+	runtest.Expect(t, lines, "got TERM")
 	var ee *sandbox.ExitError
-	if err := wait(t, done); !errors.As(err, &ee) || ee.Code != 42 {
+	if err := runtest.Wait(t, done); !errors.As(err, &ee) || ee.Code != 42 {
 		t.Errorf("err = %v, want exit code 42", err)
 	}
 	assertNothingLeft(t, s)
@@ -176,14 +177,14 @@ func TestThirdInterruptKills(t *testing.T) {
 	sigs := make(chan os.Signal, 1)
 	lines, done := startImage(t, s, busyboxImage(t, s, greeter), Config{Signals: sigs,
 		Cmd: sh(`trap 'echo got INT' INT; echo ready; while :; do sleep 0.05; done`)})
-	expectLine(t, lines, "ready")
+	runtest.Expect(t, lines, "ready")
 	for range 2 {
 		sigs <- syscall.SIGINT
-		expectLine(t, lines, "got INT")
+		runtest.Expect(t, lines, "got INT")
 	}
 	sigs <- syscall.SIGINT
 	var ee *sandbox.ExitError
-	if err := wait(t, done); !errors.As(err, &ee) || ee.Signal != syscall.SIGKILL || ee.Code != 137 {
+	if err := runtest.Wait(t, done); !errors.As(err, &ee) || ee.Signal != syscall.SIGKILL || ee.Code != 137 {
 		t.Errorf("err = %v, want killed by SIGKILL", err)
 	}
 	assertNothingLeft(t, s)

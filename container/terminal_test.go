@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/mybuild/mybuild/internal/ptytest"
+	"github.com/mybuild/mybuild/internal/runtest"
 	"github.com/mybuild/mybuild/sandbox"
 	"golang.org/x/sys/unix"
 )
@@ -59,16 +60,16 @@ func TestTerminalFollowsTheHost(t *testing.T) {
 		TTY: &Terminal{Host: host, Resize: resize},
 		Cmd: sh(`stty size; trap 'stty size; exit 7' WINCH; echo ready; while :; do sleep 0.05; done`),
 	})
-	expectLine(t, lines, "40 120")
-	expectLine(t, lines, "ready")
+	runtest.Expect(t, lines, "40 120")
+	runtest.Expect(t, lines, "ready")
 	if lflag(t, host)&(unix.ICANON|unix.ECHO|unix.ISIG) != 0 {
 		t.Error("the user's terminal is not raw while the command runs")
 	}
 	ptytest.SetSize(t, host, 50, 132)
 	resize <- syscall.SIGWINCH
-	expectLine(t, lines, "50 132")
+	runtest.Expect(t, lines, "50 132")
 	var ee *sandbox.ExitError
-	if err := wait(t, done); !errors.As(err, &ee) || ee.Code != 7 {
+	if err := runtest.Wait(t, done); !errors.As(err, &ee) || ee.Code != 7 {
 		t.Errorf("err = %v, want exit code 7", err)
 	}
 	if after := lflag(t, host); after != before {

@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mybuild/mybuild/internal/runtest"
 	"golang.org/x/sys/unix"
 )
 
@@ -91,38 +91,7 @@ func startLines(t *testing.T, spec Spec) (<-chan string, <-chan error) {
 		pw.Close()
 		done <- err
 	}()
-	lines := make(chan string, 16)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
-	return lines, done
-}
-
-func expectLine(t *testing.T, lines <-chan string, want string) {
-	t.Helper()
-	select {
-	case l := <-lines:
-		if l != want {
-			t.Fatalf("got line %q, want %q", l, want)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatalf("no line %q", want)
-	}
-}
-
-func waitRun(t *testing.T, done <-chan error) error {
-	t.Helper()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return")
-		return nil
-	}
+	return runtest.Lines(pr), done
 }
 
 func TestSignalsReachTheCommand(t *testing.T) {
@@ -130,11 +99,11 @@ func TestSignalsReachTheCommand(t *testing.T) {
 	sigs := make(chan os.Signal, 1)
 	lines, done := startLines(t, Spec{Lower: []string{bb}, Signals: sigs,
 		Args: sh(`trap 'echo got TERM; exit 42' TERM; echo ready; while :; do sleep 0.05; done`)})
-	expectLine(t, lines, "ready")
+	runtest.Expect(t, lines, "ready")
 	sigs <- syscall.SIGTERM
-	expectLine(t, lines, "got TERM")
+	runtest.Expect(t, lines, "got TERM")
 	var ee *ExitError
-	if err := waitRun(t, done); !errors.As(err, &ee) || ee.Code != 42 {
+	if err := runtest.Wait(t, done); !errors.As(err, &ee) || ee.Code != 42 {
 		t.Errorf("err = %v, want exit code 42", err)
 	}
 }
@@ -145,7 +114,7 @@ func TestUnhandledSignalIsIgnored(t *testing.T) {
 	sigs := make(chan os.Signal, 1)
 	lines, done := startLines(t, Spec{Lower: []string{bb}, Signals: sigs,
 		Args: []string{"/bin/sh", "-c", "echo ready; exec sleep 1000"}})
-	expectLine(t, lines, "ready")
+	runtest.Expect(t, lines, "ready")
 	time.Sleep(100 * time.Millisecond) // until the exec of sleep
 	sigs <- syscall.SIGTERM
 	select {
@@ -155,7 +124,7 @@ func TestUnhandledSignalIsIgnored(t *testing.T) {
 	}
 	sigs <- syscall.SIGKILL
 	var ee *ExitError
-	if err := waitRun(t, done); !errors.As(err, &ee) || ee.Code != 137 || ee.Signal != syscall.SIGKILL {
+	if err := runtest.Wait(t, done); !errors.As(err, &ee) || ee.Code != 137 || ee.Signal != syscall.SIGKILL {
 		t.Errorf("err = %v, want killed by SIGKILL (137)", err)
 	}
 }
