@@ -27,6 +27,7 @@ what changed.
 Commands:
   mybuild cache ls|du|prune   look into or trim the cache
   mybuild inspect IMAGE       show an image's digest, config and layers
+  mybuild run IMAGE [CMD...]  run an image's command, as docker run does
 
 Flags:
 `

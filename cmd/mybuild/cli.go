@@ -35,6 +35,11 @@ func usagef(format string, args ...any) error {
 
 // run is the whole CLI; main only adds the process around it.
 func run(args []string, stdout, stderr io.Writer) int {
+	// mybuild run passes signals on to its command instead of stopping,
+	// and exits as docker run does.
+	if len(args) > 0 && args[0] == "run" {
+		return runRun(args[1:], os.Stdin, stdout, stderr)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var err error
