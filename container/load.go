@@ -2,7 +2,6 @@ package container
 
 import (
 	"context"
-	"os"
 	"slices"
 
 	"github.com/mybuild/mybuild/cache"
@@ -46,25 +45,16 @@ func WithWarnings(fn func(string)) Option {
 // rules of FROM: a local image in skopeo's transport syntax
 // (oci-archive:PATH[:REF], oci:DIR[:REF], docker-archive:PATH[:NAME:TAG]),
 // else a registry reference ("alpine", "docker://..."). As a convenience
-// for what mybuild -t PATH.tar writes, a ref without a transport that
-// names an existing file is read as an OCI archive, and one that names an
-// existing directory as an OCI layout.
+// for what mybuild -t PATH.tar writes, a path is read as an OCI archive,
+// or a layout for a directory (see image.ParseRefOrPath).
 func Load(ctx context.Context, store *cache.Store, ref string, opts ...Option) (*image.Image, error) {
 	o := options{platform: image.HostPlatform()}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	r, ok, err := image.ParseRef(ref)
+	r, ok, err := image.ParseRefOrPath(ref)
 	if err != nil {
 		return nil, err
-	}
-	if !ok {
-		if fi, err := os.Stat(ref); err == nil {
-			r, ok = image.Ref{Transport: image.OCIArchive, Path: ref}, true
-			if fi.IsDir() {
-				r.Transport = image.OCILayout
-			}
-		}
 	}
 	if ok && r.Transport != image.Docker {
 		return image.Load(ctx, r, o.platform, store)

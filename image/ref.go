@@ -2,6 +2,7 @@ package image
 
 import (
 	"fmt"
+	"os"
 	"strings"
 )
 
@@ -59,4 +60,24 @@ func ParseRef(s string) (ref Ref, ok bool, err error) {
 		return Ref{}, true, fmt.Errorf("%s: missing path in %q", transport, s)
 	}
 	return Ref{Transport: transport, Path: path, Name: name}, true, nil
+}
+
+// ParseRefOrPath reads an image named on the command line, as mybuild run
+// and inspect take it: a transport reference (ParseRef); else a path, as
+// -t takes one: a name that starts with "/" or ".", ends in ".tar", or
+// names an existing file or directory. A directory is an OCI layout, any
+// other path an OCI archive. ok is false for what is left, a registry
+// reference such as "debian:12".
+func ParseRefOrPath(s string) (ref Ref, ok bool, err error) {
+	if ref, ok, err = ParseRef(s); ok || err != nil {
+		return ref, ok, err
+	}
+	fi, statErr := os.Stat(s)
+	if statErr != nil && !strings.HasPrefix(s, "/") && !strings.HasPrefix(s, ".") && !strings.HasSuffix(s, ".tar") {
+		return Ref{}, false, nil
+	}
+	if statErr == nil && fi.IsDir() {
+		return Ref{Transport: OCILayout, Path: s}, true, nil
+	}
+	return Ref{Transport: OCIArchive, Path: s}, true, nil
 }

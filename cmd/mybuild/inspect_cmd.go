@@ -6,9 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/mybuild/mybuild/image"
 	"github.com/mybuild/mybuild/registry"
@@ -72,13 +69,10 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return i.WriteText(stdout)
 }
 
-// inspectTarget tells a local image from a registry reference: a
-// transport reference says which it is; a path (one starting with / or .,
-// ending in .tar, or naming an existing file or OCI layout directory) is
-// an OCI archive or layout, as -t takes PATH.tar; anything else is a
-// registry reference.
+// inspectTarget tells a local image from a registry reference, as
+// image.ParseRefOrPath does.
 func inspectTarget(s string) (local image.Ref, remote string, err error) {
-	ref, ok, err := image.ParseRef(s)
+	ref, ok, err := image.ParseRefOrPath(s)
 	switch {
 	case err != nil:
 		return image.Ref{}, "", usagef("inspect %s: %v", s, err)
@@ -86,10 +80,6 @@ func inspectTarget(s string) (local image.Ref, remote string, err error) {
 		remote = ref.Path
 	case ok:
 		return ref, "", nil
-	case isLayoutDir(s):
-		return image.Ref{Transport: image.OCILayout, Path: s}, "", nil
-	case strings.HasPrefix(s, "/") || strings.HasPrefix(s, ".") || strings.HasSuffix(s, ".tar") || isFile(s):
-		return image.Ref{Transport: image.OCIArchive, Path: s}, "", nil
 	default:
 		remote = s
 	}
@@ -97,15 +87,4 @@ func inspectTarget(s string) (local image.Ref, remote string, err error) {
 		return image.Ref{}, "", usagef("inspect %s: %v", s, err)
 	}
 	return image.Ref{}, remote, nil
-}
-
-// isLayoutDir reports whether dir holds an OCI image layout.
-func isLayoutDir(dir string) bool {
-	fi, err := os.Stat(filepath.Join(dir, "index.json"))
-	return err == nil && fi.Mode().IsRegular()
-}
-
-func isFile(path string) bool {
-	fi, err := os.Stat(path)
-	return err == nil && fi.Mode().IsRegular()
 }

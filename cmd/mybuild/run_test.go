@@ -122,7 +122,7 @@ func TestRunErrors(t *testing.T) {
 		code int
 		err  string
 	}{
-		{[]string{filepath.Join(t.TempDir(), "missing.tar")}, 125, "mybuild: "},
+		{[]string{filepath.Join(t.TempDir(), "missing.tar")}, 125, "mybuild: load oci-archive:"},
 		{[]string{"oci-archive:" + filepath.Join(t.TempDir(), "missing.tar")}, 125, "mybuild: load oci-archive:"},
 		{[]string{"--pull=never", "no-such-image-here"}, 125, "mybuild: "},
 		{[]string{archive, "nosuchcmd"}, 127, `"nosuchcmd": executable file not found in $PATH`},
