@@ -63,7 +63,7 @@ func BenchmarkWriteBlobGoSrc(b *testing.B) {
 		name  string
 		c     Compression
 		level int
-	}{{"gzip", Gzip, 0}, {"zstd", Zstd, 0}, {"zstd-level1", Zstd, 1}} {
+	}{{"gzip", Gzip, 0}, {"zstd", Zstd, 0}, {"zstd-level1", Zstd, 1}, {"none", None, 0}} {
 		b.Run(c.name, func(b *testing.B) {
 			b.SetBytes(size)
 			var blob Blob
