@@ -3,7 +3,7 @@
 # installs what is missing, builds mybuild, builds a busybox base image
 # FROM scratch, builds examples/app on top of it, then shows with real
 # clients (skopeo, umoci, buildah) that the result is a valid OCI image,
-# and rebuilds it from the cache.
+# rebuilds it from the cache, and shows it with mybuild inspect and run.
 set -eu
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
@@ -52,3 +52,9 @@ buildah rm "$ctr" >/dev/null
 echo "== rebuilding: every step comes from the cache"
 bin/mybuild --cache-dir "$cache" -t "oci-archive:$out/app2.tar:latest" examples/app
 cmp "$out/app.tar" "$out/app2.tar" && echo "the rebuild is byte for byte the same image"
+
+echo "== mybuild inspect: layers, sizes and the steps that made them"
+bin/mybuild inspect "$out/app.tar"
+
+echo "== mybuild run: the image's CMD, in the sandbox of RUN steps"
+bin/mybuild run --cache-dir "$cache" "$out/app.tar"
