@@ -9,6 +9,7 @@ import (
 	"io"
 
 	"github.com/mybuild/mybuild/internal/atomicfile"
+	"github.com/mybuild/mybuild/internal/ctxio"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -184,7 +185,7 @@ func writeLayerTar(ctx context.Context, tw *tar.Writer, store Store, l Layer, si
 	if err := tw.WriteHeader(archiveHeader(blobName(l.DiffID), tar.TypeReg, size)); err != nil {
 		return err
 	}
-	if _, err := io.Copy(tw, ctxReader{ctx, lt}); err != nil {
+	if _, err := io.Copy(tw, ctxio.Reader(ctx, lt)); err != nil {
 		return fmt.Errorf("layer %s: %w", l.Digest, err)
 	}
 	if lt.n != size {

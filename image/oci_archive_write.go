@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/mybuild/mybuild/internal/ctxio"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -64,7 +65,7 @@ func copyBlob(ctx context.Context, tw *tar.Writer, d digest.Digest, size int64, 
 	if err := tw.WriteHeader(archiveHeader(blobName(d), tar.TypeReg, size)); err != nil {
 		return err
 	}
-	if _, err := io.Copy(tw, ctxReader{ctx, r}); err != nil {
+	if _, err := io.Copy(tw, ctxio.Reader(ctx, r)); err != nil {
 		return fmt.Errorf("blob %s: %w", d, err)
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 
 	"github.com/mybuild/mybuild/internal/atomicfile"
+	"github.com/mybuild/mybuild/internal/ctxio"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
@@ -45,7 +46,7 @@ func writeOCIDir(ctx context.Context, dir string, img *Image, m *Manifest, name 
 			if err != nil {
 				return nil, 0, err
 			}
-			return readCloser{ctxReader{ctx, r}, r}, n, nil
+			return readCloser{ctxio.Reader(ctx, r), r}, n, nil
 		})
 		if err != nil {
 			return fmt.Errorf("layer %s: %w", layer.Digest, err)

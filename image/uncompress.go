@@ -9,6 +9,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+	"github.com/mybuild/mybuild/internal/ctxio"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -96,7 +97,7 @@ func uncompressedSize(ctx context.Context, store Store, l Layer) (n int64, err e
 		return 0, err
 	}
 	defer func() { err = errors.Join(err, lt.Close()) }()
-	if _, err := io.Copy(io.Discard, ctxReader{ctx, lt}); err != nil {
+	if _, err := io.Copy(io.Discard, ctxio.Reader(ctx, lt)); err != nil {
 		return 0, fmt.Errorf("layer %s: %w", l.Digest, err)
 	}
 	if err := lt.finish(l.DiffID); err != nil {

@@ -82,20 +82,6 @@ func saveImage(ctx context.Context, ref Ref, img *Image, store Store) (*Manifest
 	return nil, fmt.Errorf("%w %q", ErrUnsupportedTransport, ref.Transport)
 }
 
-// ctxReader fails once ctx is done, so that copying a large blob stops
-// soon after a cancel.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}
-
 // newIndex is an image index listing descs.
 func newIndex(descs ...ocispec.Descriptor) ocispec.Index {
 	return ocispec.Index{

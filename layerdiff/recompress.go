@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/mybuild/mybuild/internal/ctxio"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -66,7 +67,7 @@ func Recompress(ctx context.Context, w io.Writer, r io.Reader, mediaType string,
 	}
 	buf := getBuf()
 	defer putBuf(buf)
-	_, err = io.CopyBuffer(io.MultiWriter(zw, verifier.Hash()), ctxReader{ctx, ur}, *buf)
+	_, err = io.CopyBuffer(io.MultiWriter(zw, verifier.Hash()), ctxio.Reader(ctx, ur), *buf)
 	if cerr := zw.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("close %s: %w", o.compression, cerr)
 	}
@@ -80,17 +81,4 @@ func Recompress(ctx context.Context, w io.Writer, r io.Reader, mediaType string,
 		return Blob{}, fmt.Errorf("recompress: got %s, want %s: %w", got, diffID, ErrDiffIDMismatch)
 	}
 	return Blob{Digest: digester.Digest(), DiffID: diffID, Size: int64(size), MediaType: outType}, nil
-}
-
-// ctxReader stops a copy once ctx is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
