@@ -273,3 +273,49 @@ func assertNoScratchLeft(t *testing.T, cacheDir string) {
 		t.Errorf("scratch left in the cache: %s", fmt.Sprint(names))
 	}
 }
+
+// A build arg keys the steps that can see it, and only those: a changed
+// value misses from the first step in its scope, an arg no step declares
+// (or a proxy arg, as in BuildKit) hits everywhere.
+func TestBuildArgChanges(t *testing.T) {
+	dir := withBusybox(t, contextDir(t, map[string]string{"Dockerfile": busyboxPrelude + `RUN echo before > /before
+ARG VERSION=1
+RUN echo "$VERSION" > /version
+RUN echo after > /after
+`}))
+	cacheDir := t.TempDir()
+	args := func(kv ...string) func(*Options) {
+		return func(o *Options) {
+			o.BuildArgs = map[string]string{}
+			for i := 0; i < len(kv); i += 2 {
+				o.BuildArgs[kv[i]] = kv[i+1]
+			}
+		}
+	}
+	_, first := testBuild(t, dir, cacheDir, args("VERSION", "1"))
+	for _, tc := range []struct {
+		name string
+		opts func(*Options)
+		want string
+	}{
+		{"same value", args("VERSION", "1"), "CCCCCCC"},
+		{"the default", args(), "CCCCCCC"},
+		{"new value", args("VERSION", "2"), "CCCCRRR"}, // from the ARG on
+		{"undeclared arg", args("VERSION", "1", "OTHER", "x"), "CCCCCCC"},
+		{"proxy arg", args("VERSION", "1", "HTTP_PROXY", "http://127.0.0.1:3128"), "CCCCCCC"},
+	} {
+		out, res := testBuild(t, dir, cacheDir, tc.opts)
+		if got := cachedSteps(res); got != tc.want {
+			t.Errorf("%s: steps %s, want %s", tc.name, got, tc.want)
+		}
+		want := "1\n"
+		if tc.name == "new value" {
+			want = "2\n"
+		} else if res.ImageDigest != first.ImageDigest {
+			t.Errorf("%s: image %s, want %s", tc.name, res.ImageDigest, first.ImageDigest)
+		}
+		if line := lineOf(t, out, "/version"); !strings.Contains(line, fmt.Sprintf("size=%d", len(want))) {
+			t.Errorf("%s: /version is %s", tc.name, line)
+		}
+	}
+}
