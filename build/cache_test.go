@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mybuild/mybuild/cache"
+	"github.com/mybuild/mybuild/layerdiff"
 	digest "github.com/opencontainers/go-digest"
 )
 
@@ -319,4 +320,25 @@ RUN echo after > /after
 			t.Errorf("%s: /version is %s", tc.name, line)
 		}
 	}
+}
+
+// A damaged blob found while its layer is converted to another compression
+// is dropped and its step runs again, as when the image is written.
+func TestCorruptBlobIsRebuiltWhenConverted(t *testing.T) {
+	dir := withBusybox(t, contextDir(t, map[string]string{"Dockerfile": cacheDockerfile, "app.txt": "v1\n"}))
+	cacheDir := t.TempDir()
+	_, res := testBuild(t, dir, cacheDir)
+	blob := filepath.Join(cacheDir, "blobs/sha256", res.Steps[4].Layer.Digest.Encoded())
+	data, err := os.ReadFile(blob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 0xff
+	os.WriteFile(blob, data, 0o600)
+
+	out, res2 := testBuild(t, dir, cacheDir, withCompression(layerdiff.Zstd, 0))
+	if got := cachedSteps(res2); !strings.HasPrefix(got, "CCCCR") {
+		t.Errorf("steps %s, want the damaged step to run again", got)
+	}
+	assertArchiveBlobsValid(t, out)
 }

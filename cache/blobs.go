@@ -134,6 +134,20 @@ func (s *Store) OpenBlob(d digest.Digest) (io.ReadCloser, int64, error) {
 	return &verifyingReader{f: f, h: sha256.New(), want: d}, fi.Size(), nil
 }
 
+// Damaged tells whether a failure reading a blob opened with OpenBlob
+// came from the blob itself: it reads what is left of r, and returns
+// ErrCorrupt (the blob is then gone) when the bytes do not match the
+// digest. A decompressor usually fails on damaged bytes before the end,
+// where the digest is checked; without this, the blob would stay and fail
+// every build.
+func Damaged(r io.Reader) error {
+	_, err := io.Copy(io.Discard, r)
+	if errors.Is(err, ErrCorrupt) {
+		return err
+	}
+	return nil
+}
+
 // DeleteBlob removes the blob d.
 func (s *Store) DeleteBlob(d digest.Digest) error {
 	err := os.Remove(s.BlobPath(d))

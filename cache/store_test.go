@@ -286,3 +286,37 @@ func TestCacheMountSharing(t *testing.T) {
 		rel()
 	}
 }
+
+// Damaged tells a reader that failed early (a decompressor, say) whether
+// the blob is to blame, and drops a damaged blob.
+func TestDamaged(t *testing.T) {
+	s := open(t, t.TempDir())
+	data := []byte("original content")
+	d := digest.FromBytes(data)
+	if err := s.PutBlob(d, int64(len(data)), bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	r, _, err := s.OpenBlob(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.ReadFull(r, make([]byte, 4))
+	if err := Damaged(r); err != nil {
+		t.Errorf("intact blob: %v", err)
+	}
+	r.Close()
+
+	os.WriteFile(s.BlobPath(d), []byte("0riginal content"), 0o600)
+	r, _, err = s.OpenBlob(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.ReadFull(r, make([]byte, 4))
+	if err := Damaged(r); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("damaged blob: %v, want ErrCorrupt", err)
+	}
+	r.Close()
+	if s.HasBlob(d, int64(len(data))) {
+		t.Error("damaged blob kept")
+	}
+}

@@ -233,3 +233,27 @@ func TestNewUpperTakesTheImageRoot(t *testing.T) {
 		t.Errorf("upper of an empty image: %v %v, want 0755", fi.Mode(), err)
 	}
 }
+
+// A blob damaged where the extraction fails before its end (a tar header
+// here, compressed bytes usually) is reported as corrupt and dropped, so
+// that the next build fetches or rebuilds it.
+func TestUnpackDamagedBlob(t *testing.T) {
+	s := openStore(t)
+	l := putLayer(t, s, file("x", "x"))
+	data, err := os.ReadFile(s.BlobPath(l.Digest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[148] ^= 0xff // the header checksum
+	if err := os.WriteFile(s.BlobPath(l.Digest), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = NewUnpacker(s).Unpack(context.Background(), l, nil)
+	if !errors.Is(err, cache.ErrCorrupt) {
+		t.Errorf("err = %v, want cache.ErrCorrupt", err)
+	}
+	if s.HasBlob(l.Digest, l.Size) {
+		t.Error("the damaged blob was kept")
+	}
+	assertNoTemp(t, s)
+}
