@@ -98,6 +98,12 @@ func uncompressedSize(ctx context.Context, store Store, l Layer) (n int64, err e
 	}
 	defer func() { err = errors.Join(err, lt.Close()) }()
 	if _, err := io.Copy(io.Discard, ctxio.Reader(ctx, lt)); err != nil {
+		// A decompressor fails on damaged bytes before the end of the
+		// blob, where the store checks its digest: read on, so that a
+		// damaged blob says so (and the store drops it).
+		if _, derr := io.Copy(io.Discard, lt.blob); derr != nil && ctx.Err() == nil {
+			err = derr
+		}
 		return 0, fmt.Errorf("layer %s: %w", l.Digest, err)
 	}
 	if err := lt.finish(l.DiffID); err != nil {
