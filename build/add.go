@@ -80,20 +80,7 @@ func (b *builder) planAdd(ctx context.Context, st *stage, c *instructions.AddCom
 			}
 		}
 	}
-	createdBy := "ADD"
-	if c.Chown != "" {
-		createdBy += " --chown=" + c.Chown
-	}
-	if c.Chmod != "" {
-		createdBy += " --chmod=" + c.Chmod
-	}
-	for _, src := range c.SourcePaths {
-		createdBy += " " + src
-	}
-	for _, h := range c.SourceContents {
-		createdBy += " <<" + h.Path
-	}
-	createdBy += " " + c.DestPath
+	createdBy := copyHistory("ADD", c.Chown, c.Chmod, c.SourcesAndDest)
 	return &plan{
 		kind:      "add",
 		createdBy: createdBy,

@@ -319,3 +319,25 @@ func (p *copyPlan) mode(f *buildcontext.File) fs.FileMode {
 	}
 	return f.Info.Mode() & specialBits
 }
+
+// copyHistory is the history text of a COPY or ADD, as BuildKit writes
+// it: the flags that change the files, the sources (a heredoc as <<NAME),
+// the destination. --from is left out; the key has it.
+func copyHistory(name, chown, chmod string, sd instructions.SourcesAndDest) string {
+	var b strings.Builder
+	b.WriteString(name)
+	if chown != "" {
+		b.WriteString(" --chown=" + chown)
+	}
+	if chmod != "" {
+		b.WriteString(" --chmod=" + chmod)
+	}
+	for _, src := range sd.SourcePaths {
+		b.WriteString(" " + src)
+	}
+	for _, h := range sd.SourceContents {
+		b.WriteString(" <<" + h.Path)
+	}
+	b.WriteString(" " + sd.DestPath)
+	return b.String()
+}

@@ -155,21 +155,7 @@ func (b *builder) planCopyStep(ctx context.Context, st *stage, c *instructions.C
 	if err != nil {
 		return nil, err
 	}
-	// BuildKit's history text leaves --from out; the key has it.
-	createdBy := "COPY"
-	if c.Chown != "" {
-		createdBy += " --chown=" + c.Chown
-	}
-	if c.Chmod != "" {
-		createdBy += " --chmod=" + c.Chmod
-	}
-	for _, src := range c.SourcePaths {
-		createdBy += " " + src
-	}
-	for _, h := range c.SourceContents {
-		createdBy += " <<" + h.Path
-	}
-	createdBy += " " + c.DestPath
+	createdBy := copyHistory("COPY", c.Chown, c.Chmod, c.SourcesAndDest)
 	return &plan{
 		kind:      "copy",
 		fields:    cp.keyFields,
