@@ -61,11 +61,7 @@ func (b *builder) planAdd(ctx context.Context, st *stage, c *instructions.AddCom
 		}
 		remotes[0].checksum = d
 	}
-	lower, err := b.stack(ctx, st)
-	if err != nil {
-		return nil, err
-	}
-	cp, err := b.planCopy(ctx, st, cc, lower, nil)
+	cp, err := b.planCopy(ctx, st, cc, nil)
 	if err != nil {
 		return nil, err
 	}

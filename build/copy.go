@@ -52,21 +52,17 @@ type copySource struct {
 // planCopy resolves every source of an expanded COPY from the context,
 // walks and hashes them. Wildcards may match nothing, as in BuildKit; a
 // plain path must exist. With --from (from is not nil) only the flags are
-// checked here.
-func (b *builder) planCopy(ctx context.Context, st *stage, c *instructions.CopyCommand, stack *overlay.Stack, from *stage) (*copyPlan, error) {
+// checked here. A --chown name is looked up only when the step runs (see
+// resolveOwner): the key has the name, and the parent key fixes the
+// /etc/passwd it resolves in, so a cache hit reads no layer.
+func (b *builder) planCopy(ctx context.Context, st *stage, c *instructions.CopyCommand, from *stage) (*copyPlan, error) {
 	p := &copyPlan{
 		dest:     absDest(st.img.Config.Config.WorkingDir, c.DestPath),
 		destDir:  strings.HasSuffix(c.DestPath, "/") || c.DestPath == "." || strings.HasSuffix(c.DestPath, "/."),
+		owner:    owner{spec: c.Chown},
 		from:     from,
 		patterns: c.SourcePaths,
 		heredocs: c.SourceContents,
-	}
-	if c.Chown != "" {
-		uid, gid, err := users.LookupChown(c.Chown, stack.ReadFile)
-		if err != nil {
-			return nil, fmt.Errorf("--chown=%s: %w", c.Chown, err)
-		}
-		p.owner = owner{spec: c.Chown, uid: uid, gid: gid}
 	}
 	if c.Chmod != "" {
 		m, err := parseChmod(c.Chmod)
@@ -150,7 +146,7 @@ func (p *copyPlan) writeHeredocs(dir string) error {
 // content. Never times: a touched file must still hit.
 func (p *copyPlan) keyFields(k *cache.KeyBuilder) {
 	k.String("dest", p.dest).String("dest_dir", strconv.FormatBool(p.destDir))
-	k.String("chown", p.owner.spec).String("owner", fmt.Sprintf("%d:%d", p.owner.uid, p.owner.gid))
+	k.String("chown", p.owner.spec)
 	chmod := ""
 	if p.chmod != nil {
 		chmod = strconv.FormatUint(uint64(*p.chmod), 8)
@@ -221,6 +217,9 @@ func parseChmod(s string) (fs.FileMode, error) {
 // else at the destination itself; a directory's contents are copied into
 // the destination, whose own metadata is kept.
 func (p *copyPlan) write(ctx context.Context, w *layerWriter) error {
+	if err := p.resolveOwner(w.lower); err != nil {
+		return err
+	}
 	perm := fs.FileMode(0o755)
 	if p.chmod != nil {
 		perm = *p.chmod
@@ -300,6 +299,20 @@ func (p *copyPlan) unpackArchive(ctx context.Context, w *layerWriter, f *buildco
 		o = &p.owner
 	}
 	return true, w.untar(ctx, tr, dest, o)
+}
+
+// resolveOwner gives the --chown owner its uid and gid, from the
+// /etc/passwd and /etc/group of the layers below.
+func (p *copyPlan) resolveOwner(lower *overlay.Stack) error {
+	if p.owner.spec == "" {
+		return nil
+	}
+	uid, gid, err := users.LookupChown(p.owner.spec, lower.ReadFile)
+	if err != nil {
+		return fmt.Errorf("--chown=%s: %w", p.owner.spec, err)
+	}
+	p.owner.uid, p.owner.gid = uid, gid
+	return nil
 }
 
 // ownerOf is the owner a copied entry gets: --chown's; else, from a stage,

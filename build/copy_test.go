@@ -157,3 +157,32 @@ func TestDockerignoredDockerfileStillBuilds(t *testing.T) {
 		t.Errorf("got\n%s", got)
 	}
 }
+
+// A build that hits every step reads no layer: COPY --chown=name is keyed
+// by the name (the parent key fixes the /etc/passwd it resolves in), so
+// planning it unpacks nothing.
+func TestCachedCopyChownUnpacksNothing(t *testing.T) {
+	dir := withBusybox(t, contextDir(t, map[string]string{
+		"Dockerfile": busyboxPrelude + `RUN echo 'app:x:1000:1001::/home/app:/bin/sh' > /etc/passwd
+COPY --chown=app a.txt /byname/
+ADD --chown=app a.txt /added/
+`,
+		"a.txt": "a",
+	}))
+	cacheDir := t.TempDir()
+	out, _ := testBuild(t, dir, cacheDir)
+	if line := lineOf(t, out, "/byname/a.txt"); !strings.Contains(line, " 1000:1001 ") {
+		t.Fatalf("/byname/a.txt: %s", line)
+	}
+	layers := filepath.Join(cacheDir, "layers", "sha256")
+	if err := os.RemoveAll(layers); err != nil {
+		t.Fatal(err)
+	}
+	_, res := testBuild(t, dir, cacheDir)
+	if got := cachedSteps(res); got != "CCCCCC" {
+		t.Fatalf("steps %s, want all cached", got)
+	}
+	if entries, _ := os.ReadDir(layers); len(entries) != 0 {
+		t.Errorf("a fully cached build unpacked %d layers", len(entries))
+	}
+}

@@ -141,17 +141,14 @@ func (b *builder) planArg(st *stage, c *instructions.ArgCommand) (*plan, error) 
 }
 
 func (b *builder) planCopyStep(ctx context.Context, st *stage, c *instructions.CopyCommand) (*plan, error) {
-	lower, err := b.stack(ctx, st)
-	if err != nil {
-		return nil, err
-	}
 	var from *stage
 	if c.From != "" {
+		var err error
 		if from, err = b.fromStage(c.From); err != nil {
 			return nil, err
 		}
 	}
-	cp, err := b.planCopy(ctx, st, c, lower, from)
+	cp, err := b.planCopy(ctx, st, c, from)
 	if err != nil {
 		return nil, err
 	}
