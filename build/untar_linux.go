@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path"
 	"strings"
@@ -54,6 +55,13 @@ func (w *layerWriter) untarEntry(r io.Reader, hdr *tar.Header, dest string, o *o
 	if err := w.mkdirAll(parent, 0o755, owner{}); err != nil {
 		return err
 	}
+	switch hdr.Typeflag {
+	case tar.TypeXGlobalHeader:
+		return nil // PAX defaults, no file
+	case tar.TypeDir, tar.TypeReg, tar.TypeGNUSparse, tar.TypeSymlink, tar.TypeLink, tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+	default:
+		return fmt.Errorf("unhandled tar header type %q", hdr.Typeflag)
+	}
 	p := path.Join(parent, path.Base(rel))
 	existing, err := w.lookup(p)
 	if err != nil {
@@ -82,7 +90,7 @@ func (w *layerWriter) untarEntry(r io.Reader, hdr *tar.Header, dest string, o *o
 		} else if err := os.Mkdir(h, 0o700); err != nil {
 			return err
 		}
-	case tar.TypeReg:
+	case tar.TypeReg, tar.TypeGNUSparse: // archive/tar fills in the holes
 		if err := writeContent(h, r); err != nil {
 			return err
 		}
@@ -110,18 +118,20 @@ func (w *layerWriter) untarEntry(r io.Reader, hdr *tar.Header, dest string, o *o
 		default:
 			mode |= unix.S_IFIFO
 		}
+		if hdr.Devmajor < 0 || hdr.Devmajor > math.MaxUint32 || hdr.Devminor < 0 || hdr.Devminor > math.MaxUint32 {
+			return fmt.Errorf("invalid device number %d:%d", hdr.Devmajor, hdr.Devminor)
+		}
 		if err := unix.Mknod(h, mode, int(unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor)))); err != nil {
 			return err
 		}
-	default:
-		return nil // as Docker, skip what it cannot make (XGlobalHeader, ...)
 	}
 	if err := os.Lchown(h, uid, gid); err != nil {
 		return err
 	}
 	if hdr.Typeflag != tar.TypeSymlink {
-		if err := os.Chmod(h, tarMode(hdr)); err != nil {
-			return err
+		// The raw bits: setuid, setgid and sticky included.
+		if err := unix.Chmod(h, uint32(hdr.Mode)&0o7777); err != nil {
+			return &os.PathError{Op: "chmod", Path: h, Err: err}
 		}
 	}
 	if err := setXattrs(h, tarXattrs(hdr)); err != nil {
@@ -168,20 +178,6 @@ func writeContent(h string, r io.Reader) error {
 		err = cerr
 	}
 	return err
-}
-
-func tarMode(hdr *tar.Header) fs.FileMode {
-	m := fs.FileMode(hdr.Mode & 0o777)
-	if hdr.Mode&0o4000 != 0 {
-		m |= fs.ModeSetuid
-	}
-	if hdr.Mode&0o2000 != 0 {
-		m |= fs.ModeSetgid
-	}
-	if hdr.Mode&0o1000 != 0 {
-		m |= fs.ModeSticky
-	}
-	return m
 }
 
 // tarXattrs are the xattrs of an entry that a copy carries.
