@@ -72,6 +72,7 @@ func (b *builder) planAdd(ctx context.Context, st *stage, c *instructions.AddCom
 	for _, r := range remotes {
 		if r.checksum == "" {
 			if err := b.download(ctx, r); err != nil {
+				removeDownloads(remotes)
 				return nil, err
 			}
 		}
@@ -80,6 +81,7 @@ func (b *builder) planAdd(ctx context.Context, st *stage, c *instructions.AddCom
 	return &plan{
 		kind:      "add",
 		createdBy: createdBy,
+		cleanup:   func() { removeDownloads(remotes) },
 		fields: func(k *cache.KeyBuilder) {
 			cp.keyFields(k)
 			for _, r := range remotes {
@@ -161,6 +163,11 @@ func (b *builder) download(ctx context.Context, r *remoteFile) error {
 	if err != nil {
 		return err
 	}
+	defer func() {
+		if r.host == "" {
+			os.RemoveAll(dir)
+		}
+	}()
 	host := filepath.Join(dir, "file")
 	f, err := os.OpenFile(host, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
@@ -194,6 +201,16 @@ func (b *builder) download(ctx context.Context, r *remoteFile) error {
 	}
 	r.host, r.digest = host, got
 	return nil
+}
+
+// removeDownloads deletes what download fetched.
+func removeDownloads(remotes []*remoteFile) {
+	for _, r := range remotes {
+		if r.host != "" {
+			os.RemoveAll(filepath.Dir(r.host))
+			r.host = ""
+		}
+	}
 }
 
 // addRemotes adds the downloaded files as sources: never unpacked.

@@ -3,6 +3,7 @@ package build
 import (
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -79,5 +80,42 @@ func TestAddErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "Dockerfile:2: ") {
 			t.Errorf("%s:\n got %v\nwant line 2 and %q", tc.add, err, tc.want)
 		}
+	}
+}
+
+// checkAfterStep runs check when each step finishes.
+type checkAfterStep struct {
+	discardReporter
+	check func(StepInfo)
+}
+
+func (c checkAfterStep) StepFinished(info StepInfo, _ StepResult, _ error) { c.check(info) }
+
+// A download lives as long as its step: gone once the step ran or hit,
+// and after a checksum mismatch.
+func TestAddRemovesDownloads(t *testing.T) {
+	body := "downloaded\n"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(body)) }))
+	defer srv.Close()
+	cacheDir := t.TempDir()
+	leftovers := func() []string {
+		m, _ := filepath.Glob(filepath.Join(cacheDir, "tmp", "*", "add-*"))
+		return m
+	}
+	reporter := func(o *Options) {
+		o.Reporter = checkAfterStep{check: func(info StepInfo) {
+			if l := leftovers(); len(l) > 0 {
+				t.Errorf("after %q: downloads left: %v", info.Instruction, l)
+			}
+		}}
+	}
+	df := busyboxPrelude + "ADD " + srv.URL + "/f /f\nRUN cat /f\n"
+	dir := withBusybox(t, contextDir(t, map[string]string{"Dockerfile": df}))
+	testBuild(t, dir, cacheDir, reporter) // runs
+	testBuild(t, dir, cacheDir, reporter) // hits
+	bad := busyboxPrelude + "ADD --checksum=" + digest.FromString("other").String() + " " + srv.URL + "/f /f\n"
+	dir = withBusybox(t, contextDir(t, map[string]string{"Dockerfile": bad}))
+	if _, _, err := tryBuild(t, dir, cacheDir, reporter); err == nil || !strings.Contains(err.Error(), "checksum mismatch") {
+		t.Errorf("err = %v", err)
 	}
 }

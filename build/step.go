@@ -36,6 +36,9 @@ type plan struct {
 	// noHistory leaves the step out of the image history, as BuildKit
 	// does for ONBUILD.
 	noHistory bool
+	// cleanup, when set, removes what planning fetched (ADD's downloads)
+	// once the step is done, hit or miss.
+	cleanup func()
 }
 
 // key is the step's cache key. A step that makes a layer keys on the
@@ -55,6 +58,9 @@ func (b *builder) runStep(ctx context.Context, st *stage, info StepInfo, cmd ins
 	p, err := b.prepare(ctx, st, cmd)
 	if err != nil {
 		return err
+	}
+	if p.cleanup != nil {
+		defer p.cleanup()
 	}
 	key := p.key(st.key, b.epoch)
 	res.Key = key
