@@ -100,16 +100,11 @@ func (b *builder) planAdd(ctx context.Context, st *stage, c *instructions.AddCom
 					}
 				}
 			}
-			if len(cp.heredocs) > 0 {
-				dir, err := b.opts.Store.TempDir("heredoc-")
-				if err != nil {
-					return err
-				}
-				defer os.RemoveAll(dir)
-				if err := cp.writeHeredocs(dir); err != nil {
-					return err
-				}
+			cleanup, err := cp.addHeredocs(b.opts.Store)
+			if err != nil {
+				return err
 			}
+			defer cleanup()
 			if err := cp.addRemotes(); err != nil {
 				return err
 			}

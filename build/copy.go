@@ -118,8 +118,24 @@ func (p *copyPlan) checkDest() error {
 	return nil
 }
 
-// writeHeredocs makes a 0644 file in dir for each heredoc source, named
-// after its delimiter, as BuildKit's Mkfile does, and adds it as a source.
+// addHeredocs makes a 0644 file in the store's scratch for each heredoc
+// source, named after its delimiter, as BuildKit's Mkfile does, and adds
+// it as a source. cleanup removes the files.
+func (p *copyPlan) addHeredocs(store *cache.Store) (cleanup func(), err error) {
+	if len(p.heredocs) == 0 {
+		return func() {}, nil
+	}
+	dir, err := store.TempDir("heredoc-")
+	if err != nil {
+		return nil, err
+	}
+	if err := p.writeHeredocs(dir); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return func() { os.RemoveAll(dir) }, nil
+}
+
 func (p *copyPlan) writeHeredocs(dir string) error {
 	for i, h := range p.heredocs {
 		host := filepath.Join(dir, strconv.Itoa(i))

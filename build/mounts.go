@@ -97,11 +97,10 @@ func (b *builder) planBind(ctx context.Context, m *instructions.Mount, target st
 				k.String("bind", target).String("from", from.key.String()).String("source", source).String("ro", strconv.FormatBool(ro))
 			},
 			prepare: func(ctx context.Context) (sandbox.Mount, []string, bool, func(), error) {
-				dirs, err := b.lowerDirs(ctx, from)
+				stack, err := b.stack(ctx, from)
 				if err != nil {
 					return sandbox.Mount{}, nil, false, nil, err
 				}
-				stack := overlay.NewStack(dirs...)
 				src, err := stack.Resolve(source)
 				if err != nil {
 					return sandbox.Mount{}, nil, false, nil, err
@@ -113,7 +112,7 @@ func (b *builder) planBind(ctx context.Context, m *instructions.Mount, target st
 				if !e.IsDir() {
 					return sandbox.Mount{Kind: sandbox.MountBind, Source: e.HostPath, Target: target, ReadOnly: true, File: true}, nil, true, func() {}, nil
 				}
-				return sandbox.Mount{Kind: sandbox.MountOverlay, Lower: dirs, Source: src, Target: target, ReadOnly: ro}, nil, true, func() {}, nil
+				return sandbox.Mount{Kind: sandbox.MountOverlay, Lower: stack.Dirs(), Source: src, Target: target, ReadOnly: ro}, nil, true, func() {}, nil
 			},
 		}, nil
 	}
@@ -176,19 +175,27 @@ func (b *builder) whiteoutLayer(paths []string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := os.Chmod(dir, 0o755); err != nil {
+	if err := fillWhiteouts(dir, paths); err != nil {
+		os.RemoveAll(dir)
 		return "", err
+	}
+	return dir, nil
+}
+
+func fillWhiteouts(dir string, paths []string) error {
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return err
 	}
 	for _, p := range paths {
 		host := filepath.Join(dir, p)
 		if err := os.MkdirAll(filepath.Dir(host), 0o755); err != nil {
-			return "", err
+			return err
 		}
 		if err := overlay.MakeWhiteout(host); err != nil {
-			return "", err
+			return err
 		}
 	}
-	return dir, nil
+	return nil
 }
 
 // planCache plans a cache mount: a directory of the cache dir, kept from

@@ -1,6 +1,7 @@
 package build
 
 import (
+	"fmt"
 	"io"
 	"time"
 
@@ -105,6 +106,15 @@ type StepInfo struct {
 	Line         int
 	// Instruction is the Dockerfile text of the step.
 	Instruction string
+}
+
+// Label is "[3/5]", or "[build 3/5]" when several stages are built, as
+// progress and errors name a step.
+func (i StepInfo) Label() string {
+	if i.Stage == "" {
+		return fmt.Sprintf("[%d/%d]", i.Index, i.Total)
+	}
+	return fmt.Sprintf("[%s %d/%d]", i.Stage, i.Index, i.Total)
 }
 
 // Reporter receives progress events. Independent stages run at the same

@@ -3,7 +3,6 @@ package build
 import (
 	"context"
 	"fmt"
-	"os"
 	"path"
 	"slices"
 	"strings"
@@ -167,16 +166,11 @@ func (b *builder) planCopyStep(ctx context.Context, st *stage, c *instructions.C
 					return err
 				}
 			}
-			if len(cp.heredocs) > 0 {
-				dir, err := b.opts.Store.TempDir("heredoc-")
-				if err != nil {
-					return err
-				}
-				defer os.RemoveAll(dir)
-				if err := cp.writeHeredocs(dir); err != nil {
-					return err
-				}
+			cleanup, err := cp.addHeredocs(b.opts.Store)
+			if err != nil {
+				return err
 			}
+			defer cleanup()
 			return cp.write(ctx, newLayerWriter(upper, lower))
 		},
 	}, nil

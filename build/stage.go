@@ -20,8 +20,7 @@ import (
 // stage is the state of one stage while its steps run.
 type stage struct {
 	img image.Image
-	// label names the stage in progress and errors; order sorts results.
-	label string
+	// order sorts results.
 	order int
 	// platform is what the stage is built for.
 	platform ocispec.Platform
@@ -108,7 +107,7 @@ func (b *builder) lowerDirs(ctx context.Context, st *stage) ([]string, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	for i := len(st.dirs); i < len(st.img.Layers); i++ {
-		dir, err := b.unpack(ctx, st.img.Layers[i], st.dirs)
+		dir, err := b.unpacker.Unpack(ctx, st.img.Layers[i], st.dirs)
 		if err != nil {
 			return nil, err
 		}

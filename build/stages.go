@@ -119,7 +119,7 @@ func (b *builder) from(ctx context.Context, n *node) (*stage, error) {
 			return nil, err
 		}
 	}
-	st.label, st.order, st.platform = n.label, n.order(len(b.df.Stages)), n.platform
+	st.order, st.platform = n.order(len(b.df.Stages)), n.platform
 	if st.mu == nil {
 		st.mu = &sync.Mutex{}
 	}
@@ -179,17 +179,9 @@ func (b *builder) step(ctx context.Context, st *stage, info StepInfo, cmd instru
 		if errors.Is(err, context.Canceled) {
 			return err
 		}
-		return b.df.ErrorAtLine(info.Line, fmt.Errorf("%s %s: %w", b.stepLabel(info), shortText(info.Instruction), err))
+		return b.df.ErrorAtLine(info.Line, fmt.Errorf("%s %s: %w", info.Label(), shortText(info.Instruction), err))
 	}
 	return nil
-}
-
-// stepLabel is "[3/5]", or "[build 3/5]" when several stages are built.
-func (b *builder) stepLabel(info StepInfo) string {
-	if info.Stage != "" {
-		return fmt.Sprintf("[%s %d/%d]", info.Stage, info.Index, info.Total)
-	}
-	return fmt.Sprintf("[%d/%d]", info.Index, info.Total)
 }
 
 // instructionText is the Dockerfile text of a command, on one line.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mybuild/mybuild/registry"
+	"github.com/mybuild/mybuild/rootfs"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/mybuild/mybuild/cache"
@@ -192,7 +193,7 @@ func (b *builder) execute(ctx context.Context, st *stage, p *plan, key digest.Di
 		if err != nil {
 			return nil, "", err
 		}
-		upper, err := b.newUpper(lower)
+		upper, err := rootfs.NewUpper(b.opts.Store, lower)
 		if err != nil {
 			return nil, "", err
 		}
