@@ -3,91 +3,193 @@ package sandbox
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
 	"golang.org/x/sys/unix"
 )
 
 // setupMounts makes the step's own mounts, in order, under root. A target
 // inside an earlier mount (a tmpfs on /tmp, then a bind on /tmp/x) is made
 // there when missing.
+//
+// What an earlier mount holds is not the builder's: a cache mount may hold
+// x -> /etc, and another build's step may be changing it right now. So a
+// target is resolved inside root, opened level by level without following
+// symlinks, and mounted on through its open handle, once, as runc does;
+// read-only binds are made read-only beforehand, on a mount point of the
+// builder's own under Scratch.
 func setupMounts(cfg *childConfig, root string) error {
 	secrets := ""
 	for i, m := range cfg.Mounts {
-		target := filepath.Join(root, m.Target)
-		if err := ensureTarget(target, m.File); err != nil {
+		target, err := openTarget(root, m.Target, m.File)
+		if err != nil {
 			return fmt.Errorf("mount target %s: %w", m.Target, err)
 		}
-		var err error
+		dir := filepath.Join(cfg.Scratch, mountsDir, strconv.Itoa(i))
+		var source string
 		switch m.Kind {
 		case MountBind:
-			err = bindMount(m.Source, target, m.ReadOnly)
-		case MountTmpfs:
-			data := ""
-			if m.Size > 0 {
-				data = "size=" + strconv.FormatInt(m.Size, 10)
+			source = m.Source
+			if m.ReadOnly {
+				source, err = readOnlyBind(m.Source, dir, m.File)
 			}
-			// mount -t tmpfs -o nosuid,nodev,size=N tmpfs $target
-			err = mount("tmpfs", target, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, data)
 		case MountOverlay:
-			err = overlayMount(filepath.Join(cfg.Scratch, mountsDir, strconv.Itoa(i)), m, target)
+			source, err = overlayMount(dir, m)
 		case MountFile:
 			if secrets == "" {
-				if secrets, err = secretsDir(cfg.Scratch); err != nil {
-					return err
-				}
+				secrets, err = secretsDir(cfg.Scratch)
 			}
-			err = fileMount(filepath.Join(secrets, strconv.Itoa(i)), m, target)
+			if err == nil {
+				source, err = secretFile(filepath.Join(secrets, strconv.Itoa(i)), m)
+			}
 		}
+		if err == nil {
+			err = mountOn(target, m, source)
+		}
+		unix.Close(target)
 		if err != nil {
-			return err
+			return fmt.Errorf("mount on %s: %w", m.Target, err)
 		}
 	}
 	return nil
 }
 
-// ensureTarget makes a missing mount target, which can only be inside an
-// earlier mount: the stub layer has all the others.
-func ensureTarget(target string, file bool) error {
-	if _, err := os.Lstat(target); err == nil {
-		return nil
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return err
+// mountOn mounts m on the open target: a tmpfs, or a bind of source.
+//
+//	mount -t tmpfs -o nosuid,nodev[,size=N] tmpfs $target
+//	mount --rbind $source $target
+func mountOn(target int, m Mount, source string) error {
+	at := "/proc/self/fd/" + strconv.Itoa(target)
+	if m.Kind == MountTmpfs {
+		data := ""
+		if m.Size > 0 {
+			data = "size=" + strconv.FormatInt(m.Size, 10)
+		}
+		return mount("tmpfs", at, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, data)
 	}
-	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-		return err
+	return mount(source, at, "", unix.MS_BIND|unix.MS_REC, "")
+}
+
+// openTarget resolves target inside root, makes what is missing of it (a
+// directory, or an empty file), and returns an O_PATH descriptor of it.
+// Every level is opened from the one above with O_NOFOLLOW: a level that
+// became a symlink since it was resolved is an error, not a way out.
+func openTarget(root, target string, file bool) (int, error) {
+	resolved, err := securejoin.SecureJoin(root, target)
+	if err != nil {
+		return -1, err
+	}
+	rel, err := filepath.Rel(root, resolved)
+	if err != nil {
+		return -1, err
+	}
+	fd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, &os.PathError{Op: "open", Path: root, Err: err}
+	}
+	if rel == "." {
+		return fd, nil
+	}
+	names := strings.Split(rel, "/")
+	for i, name := range names {
+		last := i == len(names)-1
+		next, err := openOrMake(fd, name, last && file, !last)
+		unix.Close(fd)
+		if err != nil {
+			return -1, &os.PathError{Op: "open", Path: "/" + strings.Join(names[:i+1], "/"), Err: err}
+		}
+		fd = next
+	}
+	return fd, nil
+}
+
+// openOrMake opens name in dir with O_PATH, never through a symlink, and
+// makes it first when it is missing: mkdir, or touch for a file.
+func openOrMake(dir int, name string, file, mustBeDir bool) (int, error) {
+	flags := unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	if mustBeDir {
+		flags |= unix.O_DIRECTORY
+	}
+	fd, err := unix.Openat(dir, name, flags, 0)
+	if !errors.Is(err, unix.ENOENT) {
+		return fd, checkNotSymlink(fd, err)
 	}
 	if file {
-		return os.WriteFile(target, nil, 0o644)
+		var f int
+		if f, err = unix.Openat(dir, name, unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_WRONLY|unix.O_CLOEXEC, 0o644); err == nil {
+			unix.Close(f)
+		}
+	} else {
+		err = unix.Mkdirat(dir, name, 0o755)
 	}
-	return os.Mkdir(target, 0o755)
+	if err != nil && !errors.Is(err, unix.EEXIST) {
+		return -1, err
+	}
+	fd, err = unix.Openat(dir, name, flags, 0)
+	return fd, checkNotSymlink(fd, err)
 }
 
-// bindMount is mount --rbind [-o ro] source target.
-func bindMount(source, target string, readOnly bool) error {
-	if err := mount(source, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return err
-	}
-	if !readOnly {
-		return nil
-	}
-	return mount("", target, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, "")
-}
-
-// overlayMount mounts the stack of a stage at dir/merged (with a
-// throw-away upper dir unless read-only), then binds its Source path on
-// target:
-//
-//	cd $dir; mount -t overlay -o lowerdir=l/0:l/1[,upperdir=upper,workdir=work] overlay merged
-//	mount --bind merged/$source $target
-func overlayMount(dir string, m Mount, target string) error {
-	links, err := os.ReadDir(filepath.Join(dir, linksDir))
+// checkNotSymlink refuses what O_PATH|O_NOFOLLOW opened when it is a
+// symlink: a mount on it would land where the symlink points.
+func checkNotSymlink(fd int, err error) error {
 	if err != nil {
 		return err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return err
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+		unix.Close(fd)
+		return unix.ELOOP
+	}
+	return nil
+}
+
+// readOnlyBind binds source on a mount point in dir and makes that mount
+// read-only (and nosuid, nodev); a bind of it has the same flags. It
+// returns the mount point.
+//
+//	mount --rbind $source $dir/ro; mount -o remount,bind,ro,nosuid,nodev $dir/ro
+func readOnlyBind(source, dir string, file bool) (string, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	stage := filepath.Join(dir, "ro")
+	var err error
+	if file {
+		err = os.WriteFile(stage, nil, 0o600)
+	} else {
+		err = os.Mkdir(stage, 0o700)
+	}
+	if err != nil {
+		return "", err
+	}
+	return stage, makeReadOnly(source, stage)
+}
+
+// makeReadOnly binds source on stage, read-only, nosuid and nodev.
+func makeReadOnly(source, stage string) error {
+	if err := mount(source, stage, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return err
+	}
+	return mount("", stage, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, "")
+}
+
+// overlayMount mounts the stack of a stage at dir/merged, with a
+// throw-away upper dir, or else read-only, and returns its Source path,
+// resolved inside it:
+//
+//	cd $dir; mount -t overlay -o lowerdir=l/0:l/1[,upperdir=upper,workdir=work] overlay merged
+func overlayMount(dir string, m Mount) (string, error) {
+	links, err := os.ReadDir(filepath.Join(dir, linksDir))
+	if err != nil {
+		return "", err
 	}
 	lower := make([]string, len(links))
 	for i := range links {
@@ -99,18 +201,20 @@ func overlayMount(dir string, m Mount, target string) error {
 		// one adds nothing.
 		opts += ":empty"
 	}
-	if !m.ReadOnly {
+	var flags uintptr
+	if m.ReadOnly {
+		flags = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV
+	} else {
 		opts += ",upperdir=upper,workdir=" + workDir
 	}
 	opts += ",redirect_dir=off,metacopy=off,index=off"
 	if err := os.Chdir(dir); err != nil {
-		return err
+		return "", err
 	}
-	if err := mount("overlay", mergedDir, "overlay", 0, opts); err != nil {
-		return err
+	if err := mount("overlay", mergedDir, "overlay", flags, opts); err != nil {
+		return "", err
 	}
-	src := filepath.Join(dir, mergedDir, filepath.Clean("/"+m.Source))
-	return bindMount(src, target, m.ReadOnly)
+	return securejoin.SecureJoin(filepath.Join(dir, mergedDir), m.Source)
 }
 
 // secretsDir mounts a private tmpfs outside the new root for the bytes of
@@ -125,19 +229,21 @@ func secretsDir(scratch string) (string, error) {
 	return dir, mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0700")
 }
 
-func fileMount(host string, m Mount, target string) error {
+// secretFile writes the file of a file mount at host and makes it a
+// read-only mount of its own, ready to be bound.
+func secretFile(host string, m Mount) (string, error) {
 	mode := m.Mode.Perm()
 	if mode == 0 && m.Mode == 0 {
 		mode = 0o400
 	}
 	if err := os.WriteFile(host, m.Data, 0o600); err != nil {
-		return err
+		return "", err
 	}
 	if err := os.Lchown(host, m.UID, m.GID); err != nil {
-		return err
+		return "", err
 	}
 	if err := os.Chmod(host, mode); err != nil {
-		return err
+		return "", err
 	}
-	return bindMount(host, target, true)
+	return host, makeReadOnly(host, host)
 }

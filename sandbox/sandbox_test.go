@@ -385,3 +385,54 @@ cat /run/secrets/token; stat -c '%a %u' /run/secrets/token
 	// No mount point, no mount content in the layer.
 	assertUpper(t, r.upper)
 }
+
+// A mount target is looked up inside the root: a symlink in an earlier
+// mount that points at a host path leads into the root, so the mount
+// points made for later mounts land there and never on the host.
+func TestMountTargetsStayInTheRoot(t *testing.T) {
+	bb := busyboxLayer(t)
+	cache, outside := t.TempDir(), t.TempDir()
+	if err := os.Symlink(outside, filepath.Join(cache, "x")); err != nil {
+		t.Fatal(err)
+	}
+	script := `set -e
+echo scratch > /cache/x/y/f
+df /cache/x/y | tail -1 | awk '{print $1}'
+cat /cache/x/token`
+	r := run(t, []string{bb}, Spec{Args: sh(script), Mounts: []Mount{
+		{Kind: MountBind, Source: cache, Target: "/cache"},
+		{Kind: MountTmpfs, Target: "/cache/x/y"},
+		{Kind: MountFile, Data: []byte("s3cret\n"), Target: "/cache/x/token"},
+	}})
+	if r.err != nil {
+		t.Errorf("run: %v\n%s", r.err, r.stderr)
+	}
+	if want := "tmpfs\ns3cret\n"; r.stdout != want {
+		t.Errorf("stdout %q, want %q", r.stdout, want)
+	}
+	if left, _ := os.ReadDir(outside); len(left) != 0 {
+		t.Errorf("the sandbox made %v in a host dir", left)
+	}
+}
+
+// The source of an overlay mount is looked up inside the stage: a
+// symlink to a host dir in it never binds the host dir.
+func TestOverlaySourceStaysInTheStage(t *testing.T) {
+	bb := busyboxLayer(t)
+	stage, outside := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(outside, "host-only"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(stage, "link")); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, []string{bb}, Spec{Args: sh("ls /stage; touch /stage/new"), Mounts: []Mount{
+		{Kind: MountOverlay, Lower: []string{stage}, Source: "/link", Target: "/stage"},
+	}})
+	if strings.Contains(r.stdout, "host-only") {
+		t.Errorf("the step saw a host dir: %q", r.stdout)
+	}
+	if left, _ := os.ReadDir(outside); len(left) != 1 {
+		t.Errorf("the host dir holds %v", left)
+	}
+}
