@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -172,10 +173,39 @@ func execCommand(cfg *childConfig) error {
 	if err := stayWithParent(); err != nil {
 		return err
 	}
-	// The status pipe closes on a successful exec: that is the parent's signal.
-	unix.CloseOnExec(fdStatus)
+	// The status pipe closes on a successful exec: that is the parent's
+	// signal. Whatever else the builder left open goes too.
+	if err := closeExecFrom(3); err != nil {
+		return err
+	}
 	err = unix.Exec(argv0, cfg.Args, env)
 	return commandError(fmt.Errorf("exec %s: %w", cfg.Args[0], err))
+}
+
+// closeExecFrom marks every descriptor from minFd on close-on-exec, as
+// runc's CloseExecFrom does on kernels without close_range: exec.Cmd
+// hands the init every descriptor the builder opened without O_CLOEXEC,
+// and the command must not get them.
+func closeExecFrom(minFd int) error {
+	d, err := os.Open("/proc/self/fd")
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return fmt.Errorf("list descriptors: %w", err)
+	}
+	for _, name := range names {
+		fd, err := strconv.Atoi(name)
+		if err != nil || fd < minFd {
+			continue
+		}
+		// The directory's own descriptor is closed on return; one closed
+		// since the listing fails with EBADF, which is as good.
+		unix.CloseOnExec(fd)
+	}
+	return nil
 }
 
 // makeWorkdir creates the missing levels of dir, 0755 and owned by the

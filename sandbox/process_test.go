@@ -182,3 +182,29 @@ func TestConsoleError(t *testing.T) {
 	}
 	assertNoMountsUnder(t, scratch)
 }
+
+// A descriptor the builder holds without close-on-exec does not reach the
+// command: it has only its stdin, stdout and stderr.
+func TestNoDescriptorLeaks(t *testing.T) {
+	bb := busyboxLayer(t)
+	fd, err := syscall.Open(os.DevNull, syscall.O_RDONLY, 0) // no O_CLOEXEC
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	high, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD, 100) // nor here
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(high)
+	for _, user := range []string{"", "1000"} {
+		r := run(t, []string{bb}, Spec{Args: []string{"ls", "/proc/self/fd"}, User: user})
+		if r.err != nil {
+			t.Fatalf("run: %v\n%s", r.err, r.stderr)
+		}
+		// ls has the directory it lists open too, with the lowest free number.
+		if got := strings.Fields(r.stdout); strings.Join(got, " ") != "0 1 2 3" {
+			t.Errorf("user %q: the command has descriptors %q, want 0 1 2 and ls's own 3", user, got)
+		}
+	}
+}
