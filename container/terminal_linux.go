@@ -40,17 +40,20 @@ type session struct {
 }
 
 // attach is the sandbox's Console: it runs before the command starts.
+// Until it succeeds, s stays as it was: close has nothing to wait for.
 func (s *session) attach(master *os.File) error {
-	s.master = master
 	if s.t.Host != nil {
 		restore, err := makeRaw(s.t.Host)
 		if err != nil {
 			return fmt.Errorf("terminal: %w", err)
 		}
 		s.restore = restore
+	}
+	s.master = master
+	s.drained, s.stop = make(chan struct{}), make(chan struct{})
+	if s.t.Host != nil {
 		s.resize()
 	}
-	s.drained, s.stop = make(chan struct{}), make(chan struct{})
 	go func() {
 		out := s.out
 		if out == nil {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/mybuild/mybuild/internal/ptytest"
 	"github.com/mybuild/mybuild/internal/runtest"
@@ -76,4 +77,23 @@ func TestTerminalFollowsTheHost(t *testing.T) {
 		t.Errorf("terminal flags %#x after the run, want %#x back", after, before)
 	}
 	assertNothingLeft(t, s)
+}
+
+// A user's terminal that cannot be made raw fails the run at once,
+// before the command starts.
+func TestTerminalSetupFails(t *testing.T) {
+	s := openStore(t)
+	notATerminal, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer notATerminal.Close()
+	start := time.Now()
+	r := runImage(t, s, busyboxImage(t, s, greeter), Config{TTY: &Terminal{Host: notATerminal}, Cmd: sh("echo ran")})
+	if r.err == nil || !strings.Contains(r.err.Error(), "terminal: ") || r.stdout != "" {
+		t.Errorf("err = %v, stdout %q; want a terminal error and no run", r.err, r.stdout)
+	}
+	if d := time.Since(start); d >= drainTimeout {
+		t.Errorf("the run took %v", d)
+	}
 }
