@@ -86,6 +86,21 @@ func TestStepOutputIsPrefixed(t *testing.T) {
 	}
 }
 
+// A last line without "\n" shows up too, before the step's end, for a
+// step that succeeds and for one that fails.
+func TestStepOutputEndsWithItsLastLine(t *testing.T) {
+	for _, tc := range []struct{ run, end string }{
+		{`printf 'first\nno newline at end'`, "#4 DONE"},
+		{`printf 'first\nno newline at end'; exit 3`, "#4 ERROR"},
+	} {
+		dir := project(t, prelude+"RUN "+tc.run+"\n")
+		_, _, stderr := runCLI(t, "--cache-dir", t.TempDir(), dir)
+		if want := "#4 first\n#4 no newline at end\n" + tc.end; !strings.Contains(stderr, want) {
+			t.Errorf("%s: progress lacks %q:\n%s", tc.run, want, stderr)
+		}
+	}
+}
+
 func TestFailedBuildExitsOne(t *testing.T) {
 	dir := project(t, prelude+"RUN exit 7\n")
 	code, stdout, stderr := runCLI(t, "--cache-dir", t.TempDir(), dir)

@@ -20,6 +20,9 @@ type progress struct {
 	// seq numbers steps in the order they start, over all stages.
 	seq  map[stepID]int
 	next int
+	// out holds the output writer of each running step, to flush its
+	// last line when the step ends.
+	out map[stepID]*prefixWriter
 }
 
 type stepID struct {
@@ -27,7 +30,9 @@ type stepID struct {
 	index int
 }
 
-func newProgress(w io.Writer) *progress { return &progress{w: w, seq: map[stepID]int{}} }
+func newProgress(w io.Writer) *progress {
+	return &progress{w: w, seq: map[stepID]int{}, out: map[stepID]*prefixWriter{}}
+}
 
 // number is the #N of a step, given when it starts.
 func (p *progress) number(info build.StepInfo) int {
@@ -63,11 +68,23 @@ func (p *progress) StepStarted(info build.StepInfo) {
 }
 
 func (p *progress) StepOutput(info build.StepInfo) io.Writer {
-	return &prefixWriter{p: p, prefix: fmt.Sprintf("#%d ", p.number(info))}
+	w := &prefixWriter{p: p, prefix: fmt.Sprintf("#%d ", p.number(info))}
+	p.mu.Lock()
+	p.out[stepID{info.Stage, info.Index}] = w
+	p.mu.Unlock()
+	return w
 }
 
 func (p *progress) StepFinished(info build.StepInfo, res build.StepResult, err error) {
 	n := p.number(info)
+	p.mu.Lock()
+	id := stepID{info.Stage, info.Index}
+	w := p.out[id]
+	delete(p.out, id)
+	p.mu.Unlock()
+	if w != nil {
+		w.flush()
+	}
 	switch {
 	case err != nil:
 		p.printf("#%d ERROR %.1fs\n", n, res.Duration.Seconds())
@@ -106,6 +123,16 @@ func (w *prefixWriter) Write(b []byte) (int, error) {
 		w.buf = w.buf[:0]
 	}
 	return len(b), nil
+}
+
+// flush prints what is left of a last line without "\n".
+func (w *prefixWriter) flush() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.buf) > 0 {
+		w.p.printf("%s%s\n", w.prefix, w.buf)
+		w.buf = w.buf[:0]
+	}
 }
 
 func oneLine(s string) string {
