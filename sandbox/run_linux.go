@@ -24,6 +24,8 @@ import (
 // is done or when the builder dies, and every mount lives only in the
 // sandbox's own mount namespace, so none outlives it.
 func Run(ctx context.Context, spec Spec) (err error) {
+	// validate and prepare amend the mounts; the caller's stay as they are.
+	spec.Mounts = slices.Clone(spec.Mounts)
 	if err := spec.validate(); err != nil {
 		return err
 	}
@@ -49,12 +51,11 @@ func prepare(spec Spec) (*childConfig, error) {
 			return nil, fmt.Errorf("sandbox: %w", err)
 		}
 	}
-	mounts := slices.Clone(spec.Mounts)
-	binds, err := makeStubs(overlay.NewStack(spec.Lower...), filepath.Join(s, stubsDir), mounts)
+	binds, err := makeStubs(overlay.NewStack(spec.Lower...), filepath.Join(s, stubsDir), spec.Mounts)
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
-	if err := prepareMounts(s, mounts); err != nil {
+	if err := prepareMounts(s, spec.Mounts); err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
 	lower := []string{stubsDir}
@@ -89,7 +90,7 @@ func prepare(spec Spec) (*childConfig, error) {
 		Network: spec.Network,
 		Host:    spec.Hostname,
 		Pipes:   spec.Pipes,
-		Mounts:  mounts,
+		Mounts:  spec.Mounts,
 	}, nil
 }
 

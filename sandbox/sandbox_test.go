@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -434,5 +435,24 @@ func TestOverlaySourceStaysInTheStage(t *testing.T) {
 	}
 	if left, _ := os.ReadDir(outside); len(left) != 1 {
 		t.Errorf("the host dir holds %v", left)
+	}
+}
+
+// Run works on its own copy of the mounts: the caller's are unchanged.
+func TestRunLeavesTheMountsAlone(t *testing.T) {
+	bb := busyboxLayer(t)
+	mounts := []Mount{
+		{Kind: MountTmpfs, Target: "/tmp/t/"},
+		{Kind: MountFile, Data: []byte("x"), Target: "/run/../secret"},
+	}
+	want := slices.Clone(mounts)
+	r := run(t, []string{bb}, Spec{Args: sh("true"), Mounts: mounts})
+	if r.err != nil {
+		t.Fatalf("run: %v\n%s", r.err, r.stderr)
+	}
+	for i := range mounts {
+		if m, w := mounts[i], want[i]; m.Target != w.Target || m.File != w.File || m.ReadOnly != w.ReadOnly {
+			t.Errorf("mount %d became %+v, was %+v", i, m, w)
+		}
 	}
 }
