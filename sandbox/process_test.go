@@ -37,6 +37,11 @@ func TestStdin(t *testing.T) {
 	if r.err != nil || r.stdout != "end\n" {
 		t.Errorf("no stdin: stdout %q, err %v", r.stdout, r.err)
 	}
+	// No stdin is /dev/null, not a closed descriptor 0.
+	r = run(t, []string{bb}, Spec{Args: sh("stat -L -c '%t,%T' /proc/self/fd/0")})
+	if r.err != nil || r.stdout != "1,3\n" {
+		t.Errorf("no stdin: device of stdin %q, want 1,3 (/dev/null), err %v\n%s", r.stdout, r.err, r.stderr)
+	}
 }
 
 // A reader that never ends does not hold Run up once the process exited.

@@ -191,7 +191,11 @@ func start(ctx context.Context, spec Spec, cfg *childConfig) error {
 			return err
 		}
 		defer closeStdin()
-		cmd.Stdin = stdin
+		if stdin != nil {
+			// A nil *os.File in cmd.Stdin would not be nil: exec would close
+			// descriptor 0 instead of opening /dev/null.
+			cmd.Stdin = stdin
+		}
 	}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("sandbox: start: %w", err)
