@@ -210,6 +210,8 @@ func closeExecFrom(minFd int) error {
 
 // makeWorkdir creates the missing levels of dir, 0755 and owned by the
 // step's user, as BuildKit's runc does when a step's working dir is gone.
+// What exists already is left as it is, even when it is not a directory:
+// the chdir then fails.
 func makeWorkdir(dir string, u users.Exec) error {
 	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
 		return nil
@@ -219,7 +221,10 @@ func makeWorkdir(dir string, u users.Exec) error {
 			return err
 		}
 	}
-	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil
+		}
 		return err
 	}
 	return os.Lchown(dir, int(u.UID), int(u.GID))

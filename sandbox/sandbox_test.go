@@ -456,3 +456,18 @@ func TestRunLeavesTheMountsAlone(t *testing.T) {
 		}
 	}
 }
+
+// A working dir that exists as something else is an error, and is left
+// as it was: not given to the step's user.
+func TestWorkdirThatIsAFile(t *testing.T) {
+	bb := busyboxLayer(t)
+	files := t.TempDir()
+	if err := os.WriteFile(filepath.Join(files, "f"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, []string{files, bb}, Spec{Args: sh("true"), Dir: "/f", User: "1000"})
+	if r.err == nil || !strings.Contains(r.err.Error(), "working directory /f") {
+		t.Errorf("err = %v, want an error about the working directory", r.err)
+	}
+	assertUpper(t, r.upper)
+}
