@@ -11,9 +11,9 @@ import (
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/mybuild/mybuild/cache"
+	"github.com/mybuild/mybuild/container"
 	"github.com/mybuild/mybuild/image"
 	"github.com/mybuild/mybuild/parser"
-	"github.com/mybuild/mybuild/registry"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -130,24 +130,15 @@ func (b *builder) from(ctx context.Context, n *node) (*stage, error) {
 }
 
 // loadImage reads a base image named by FROM or --from: from a local
-// transport, or else from a registry ("alpine", "docker://...").
+// transport, or else from a registry ("alpine", "docker://..."); a bare
+// path is a registry reference here.
 func (b *builder) loadImage(ctx context.Context, name string, platform ocispec.Platform) (*image.Image, error) {
-	ref, ok, err := image.ParseRef(name)
-	if err != nil {
-		return nil, err
-	}
-	if ok && ref.Transport != image.Docker {
-		return image.Load(ctx, ref, platform, b.opts.Store)
-	}
-	opts := append(slices.Clone(b.opts.Registry), registry.WithPlatform(platform))
-	res, err := registry.Pull(ctx, name, b.opts.Store, b.opts.Pull, opts...)
-	if err != nil {
-		return nil, err
-	}
-	if res.Warning != "" {
-		b.rep.Warning(res.Warning)
-	}
-	return res.Image, nil
+	return container.Load(ctx, b.opts.Store, name,
+		container.WithoutPaths(),
+		container.WithPlatform(platform),
+		container.WithPull(b.opts.Pull),
+		container.WithRegistry(b.opts.Registry...),
+		container.WithWarnings(b.rep.Warning))
 }
 
 // recordBase keeps a record of the base image's layers, so that they age

@@ -18,6 +18,7 @@ type options struct {
 	pull     registry.PullPolicy
 	registry []registry.Option
 	warn     func(string)
+	noPaths  bool
 }
 
 // WithPlatform picks the image for p in an index (default: the host's).
@@ -41,18 +42,30 @@ func WithWarnings(fn func(string)) Option {
 	return func(o *options) { o.warn = fn }
 }
 
+// WithoutPaths keeps Load to FROM's own rules: a name that is no
+// transport reference is a registry reference, even when it looks like a
+// path (see image.ParseRef).
+func WithoutPaths() Option {
+	return func(o *options) { o.noPaths = true }
+}
+
 // Load finds the image ref names and puts its layer blobs in store, by the
 // rules of FROM: a local image in skopeo's transport syntax
 // (oci-archive:PATH[:REF], oci:DIR[:REF], docker-archive:PATH[:NAME:TAG]),
-// else a registry reference ("alpine", "docker://..."). As a convenience
-// for what mybuild -t PATH.tar writes, a path is read as an OCI archive,
-// or a layout for a directory (see image.ParseRefOrPath).
+// else a registry reference ("alpine", "docker://..."). Unless
+// WithoutPaths is given, as a convenience for what mybuild -t PATH.tar
+// writes, a path is read as an OCI archive, or a layout for a directory
+// (see image.ParseRefOrPath).
 func Load(ctx context.Context, store *cache.Store, ref string, opts ...Option) (*image.Image, error) {
 	o := options{platform: image.HostPlatform()}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	r, ok, err := image.ParseRefOrPath(ref)
+	parse := image.ParseRefOrPath
+	if o.noPaths {
+		parse = image.ParseRef
+	}
+	r, ok, err := parse(ref)
 	if err != nil {
 		return nil, err
 	}

@@ -154,6 +154,13 @@ func TestRunLoadsAnArchive(t *testing.T) {
 	if err := Run(context.Background(), other, filepath.Join(t.TempDir(), "missing.tar"), Config{}, WithPull("never")); err == nil {
 		t.Error("ran an image that does not exist")
 	}
+	// By FROM's rules, a path is a registry reference.
+	if _, err := Load(context.Background(), other, archive, WithoutPaths(), WithPull("never")); err == nil {
+		t.Error("WithoutPaths: loaded a path")
+	}
+	if _, err := Load(context.Background(), other, "oci-archive:"+archive, WithoutPaths()); err != nil {
+		t.Errorf("WithoutPaths: %v", err)
+	}
 }
 
 func TestSignalReachesTheCommand(t *testing.T) {
