@@ -27,7 +27,7 @@ type childConfig struct {
 	Network Network  `json:"network"`
 	Host    string   `json:"hostname"`
 	Pipes   []Pipe   `json:"pipes,omitempty"`
-	Mounts  []Mount  `json:"mounts,omitempty"`
+	Mounts  []Mount  `json:"mounts,omitempty"` // resolved targets; Lower: links, relative to mounts/<i>
 	TTY     bool     `json:"tty,omitempty"`
 }
 

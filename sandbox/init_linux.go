@@ -78,10 +78,9 @@ func setupRoot(cfg *childConfig) error {
 	if err := os.Chdir(cfg.Scratch); err != nil {
 		return err
 	}
-	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s,redirect_dir=off,metacopy=off,index=off",
-		strings.Join(cfg.Lower, ":"), cfg.Upper, workDir)
-	if len(opts) >= os.Getpagesize() {
-		return fmt.Errorf("overlay options for %d layers exceed one page", len(cfg.Lower))
+	opts, err := overlayOptions(cfg.Lower, cfg.Upper)
+	if err != nil {
+		return err
 	}
 	if err := mount("overlay", mergedDir, "overlay", 0, opts); err != nil {
 		return err

@@ -183,31 +183,24 @@ func makeReadOnly(source, stage string) error {
 
 // overlayMount mounts the stack of a stage at dir/merged, with a
 // throw-away upper dir, or else read-only, and returns its Source path,
-// resolved inside it:
+// resolved inside it. m.Lower are the links prepareMounts made:
 //
 //	cd $dir; mount -t overlay -o lowerdir=l/0:l/1[,upperdir=upper,workdir=work] overlay merged
 func overlayMount(dir string, m Mount) (string, error) {
-	links, err := os.ReadDir(filepath.Join(dir, linksDir))
+	lower, upper := m.Lower, "upper"
+	var flags uintptr
+	if m.ReadOnly {
+		upper, flags = "", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV
+		if len(lower) == 1 {
+			// Without an upper dir overlayfs wants two lower dirs; an empty
+			// one adds nothing.
+			lower = []string{lower[0], "empty"}
+		}
+	}
+	opts, err := overlayOptions(lower, upper)
 	if err != nil {
 		return "", err
 	}
-	lower := make([]string, len(links))
-	for i := range links {
-		lower[i] = filepath.Join(linksDir, strconv.FormatInt(int64(i), 36))
-	}
-	opts := "lowerdir=" + strings.Join(lower, ":")
-	if len(lower) == 1 && m.ReadOnly {
-		// Without an upper dir overlayfs wants two lower dirs; an empty
-		// one adds nothing.
-		opts += ":empty"
-	}
-	var flags uintptr
-	if m.ReadOnly {
-		flags = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV
-	} else {
-		opts += ",upperdir=upper,workdir=" + workDir
-	}
-	opts += ",redirect_dir=off,metacopy=off,index=off"
 	if err := os.Chdir(dir); err != nil {
 		return "", err
 	}
@@ -215,6 +208,22 @@ func overlayMount(dir string, m Mount) (string, error) {
 		return "", err
 	}
 	return securejoin.SecureJoin(filepath.Join(dir, mergedDir), m.Source)
+}
+
+// overlayOptions is the option string of an overlay of lower (newest
+// first) with upper and the work dir beside it, or read-only when upper
+// is "". mount(2) takes at most one page of it: the paths are relative,
+// to the directory the mount is made from.
+func overlayOptions(lower []string, upper string) (string, error) {
+	opts := "lowerdir=" + strings.Join(lower, ":")
+	if upper != "" {
+		opts += ",upperdir=" + upper + ",workdir=" + workDir
+	}
+	opts += ",redirect_dir=off,metacopy=off,index=off"
+	if len(opts) >= os.Getpagesize() {
+		return "", fmt.Errorf("overlay options for %d layers exceed one page", len(lower))
+	}
+	return opts, nil
 }
 
 // secretsDir mounts a private tmpfs outside the new root for the bytes of

@@ -46,7 +46,7 @@ func Run(ctx context.Context, spec Spec) (err error) {
 // the overlay work dir and mount point.
 func prepare(spec Spec) (*childConfig, error) {
 	s := spec.Scratch
-	for _, d := range []string{workDir, mergedDir, linksDir} {
+	for _, d := range []string{workDir, mergedDir} {
 		if err := os.Mkdir(filepath.Join(s, d), 0o700); err != nil {
 			return nil, fmt.Errorf("sandbox: %w", err)
 		}
@@ -58,17 +58,9 @@ func prepare(spec Spec) (*childConfig, error) {
 	if err := prepareMounts(s, spec.Mounts); err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
-	lower := []string{stubsDir}
-	for i, dir := range dedupe(spec.Lower) {
-		link := filepath.Join(linksDir, strconv.FormatInt(int64(i), 36))
-		abs, err := filepath.Abs(dir)
-		if err != nil {
-			return nil, err
-		}
-		if err := os.Symlink(abs, filepath.Join(s, link)); err != nil {
-			return nil, fmt.Errorf("sandbox: %w", err)
-		}
-		lower = append(lower, link)
+	links, err := linkLayers(s, spec.Lower)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
 	}
 	upper, err := filepath.Abs(spec.Upper)
 	if err != nil {
@@ -80,7 +72,7 @@ func prepare(spec Spec) (*childConfig, error) {
 	}
 	return &childConfig{
 		Scratch: scratch,
-		Lower:   lower,
+		Lower:   append([]string{stubsDir}, links...),
 		Upper:   upper,
 		Binds:   binds,
 		Args:    spec.Args,
@@ -95,30 +87,49 @@ func prepare(spec Spec) (*childConfig, error) {
 }
 
 // prepareMounts lays out Scratch/mounts/<i>/ for each overlay mount: short
-// links to its layers (l/), and, when it may be written, a throw-away upper
-// dir and work dir.
+// links to its layers (l/), which replace its Lower, and, when it may be
+// written, a throw-away upper dir and work dir.
 func prepareMounts(scratch string, mounts []Mount) error {
-	for i, m := range mounts {
+	for i := range mounts {
+		m := &mounts[i]
 		if m.Kind != MountOverlay {
 			continue
 		}
 		dir := filepath.Join(scratch, mountsDir, strconv.Itoa(i))
-		for _, d := range []string{linksDir, mergedDir, "upper", workDir, "empty"} {
+		for _, d := range []string{mergedDir, "upper", workDir, "empty"} {
 			if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
 				return err
 			}
 		}
-		for j, lower := range dedupe(m.Lower) {
-			abs, err := filepath.Abs(lower)
-			if err != nil {
-				return err
-			}
-			if err := os.Symlink(abs, filepath.Join(dir, linksDir, strconv.FormatInt(int64(j), 36))); err != nil {
-				return err
-			}
+		links, err := linkLayers(dir, m.Lower)
+		if err != nil {
+			return err
 		}
+		m.Lower = links
 	}
 	return nil
+}
+
+// linkLayers makes dir/l/<n> (n in base 36) a symlink to each layer of
+// layers, repeats dropped, and returns the links, relative to dir and
+// newest first.
+func linkLayers(dir string, layers []string) ([]string, error) {
+	if err := os.Mkdir(filepath.Join(dir, linksDir), 0o700); err != nil {
+		return nil, err
+	}
+	var links []string
+	for i, layer := range dedupe(layers) {
+		abs, err := filepath.Abs(layer)
+		if err != nil {
+			return nil, err
+		}
+		link := filepath.Join(linksDir, strconv.FormatInt(int64(i), 36))
+		if err := os.Symlink(abs, filepath.Join(dir, link)); err != nil {
+			return nil, err
+		}
+		links = append(links, link)
+	}
+	return links, nil
 }
 
 // dedupe drops every repeat of a layer dir but the newest. Overlayfs

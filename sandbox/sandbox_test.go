@@ -362,6 +362,7 @@ echo cached > /cache/file
 echo scratch > /tmp/t/x && df /tmp/t | tail -1 | awk '{print $1}'
 cat /stage/bin
 echo written > /stage/scribble
+cmp /stage-ro/bin /stage/bin && ! touch /stage-ro/x 2>/dev/null
 cat /run/secrets/token; stat -c '%a %u' /run/secrets/token
 ! echo x > /run/secrets/token 2>/dev/null`
 	r := run(t, []string{bb}, Spec{Args: sh(script), Mounts: []Mount{
@@ -369,6 +370,7 @@ cat /run/secrets/token; stat -c '%a %u' /run/secrets/token
 		{Kind: MountBind, Source: rw, Target: "/cache"},
 		{Kind: MountTmpfs, Target: "/tmp/t", Size: 1 << 20},
 		{Kind: MountOverlay, Lower: []string{stage}, Source: "/opt/tool", Target: "/stage"},
+		{Kind: MountOverlay, Lower: []string{stage}, Source: "/opt/tool", Target: "/stage-ro", ReadOnly: true},
 		{Kind: MountFile, Data: []byte("s3cret\n"), Mode: 0o440, UID: 7, Target: "/run/secrets/token"},
 	}})
 	if r.err != nil {
