@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -33,13 +34,13 @@ Flags:
 `
 
 type buildFlags struct {
+	registryFlags
 	file, cacheDir, network, metadataFile string
-	cpuProfile, target                    string
-	pull, platform, cacheRepo             string
+	cpuProfile, target, cacheRepo         string
 	compression, format, sourceDateEpoch  string
 	compressionLevel                      int
 	cacheTTL                              time.Duration
-	tags, buildArgs, secrets, insecure    stringList
+	tags, buildArgs, secrets              stringList
 	noCache, quiet, version, repoReadOnly bool
 }
 
@@ -60,9 +61,7 @@ func newBuildFlags(stderr io.Writer) (*flag.FlagSet, *buildFlags) {
 	fs.Var(&f.buildArgs, "build-arg", "set a build arg: `K=V`, or K to take the value from the environment; repeatable")
 	fs.StringVar(&f.target, "target", "", "build this `stage` (default the last one)")
 	fs.Var(&f.secrets, "secret", "give RUN --mount=type=secret a secret: `id=ID,src=FILE` or id=ID,env=VAR; repeatable")
-	fs.StringVar(&f.pull, "pull", "missing", "when FROM asks a registry: `always`, missing (use the last resolution when it is unreachable) or never")
-	fs.StringVar(&f.platform, "platform", "", "build for `os/arch[/variant]` (default the host's)")
-	fs.Var(&f.insecure, "insecure-registry", "reach `HOST[:PORT]` over plain HTTP; repeatable (localhost and 127.0.0.1 always are)")
+	f.registryFlags.register(fs, "build for `os/arch[/variant]` (default the host's)")
 	fs.StringVar(&f.cacheRepo, "cache-repo", "", "share step results through `REGISTRY/REPO`, one tag per step")
 	fs.DurationVar(&f.cacheTTL, "cache-ttl", 14*24*time.Hour, "ignore shared cache entries older than this (0: keep them forever)")
 	fs.BoolVar(&f.repoReadOnly, "cache-repo-readonly", false, "use the shared cache, never push to it")
@@ -124,7 +123,15 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	reg, err := f.registryOptions(stderr)
+	var progress io.Writer = stderr
+	if f.quiet {
+		progress = nil
+	}
+	reg, err := f.options(progress)
+	if err != nil {
+		return err
+	}
+	cacheRepo, err := f.cacheRepository(reg)
 	if err != nil {
 		return err
 	}
@@ -161,7 +168,7 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Platform:    reg.platform,
 		Pull:        reg.pull,
 		Registry:    reg.opts,
-		CacheRepo:   reg.cacheRepo,
+		CacheRepo:   cacheRepo,
 		Reporter:    rep,
 
 		Compression:      compression,
@@ -243,23 +250,32 @@ func (f *buildFlags) epoch(buildArgs map[string]string) (*time.Time, error) {
 	return &t, nil
 }
 
-// parseBuildArgs reads --build-arg values: K=V, or K alone for the value of
-// K in the environment (left out when K is not set there, as docker does).
+// cacheRepository is the shared cache --cache-repo names, or nil.
+func (f *buildFlags) cacheRepository(reg *registrySettings) (*registry.CacheRepo, error) {
+	if f.cacheRepo == "" {
+		return nil, nil
+	}
+	opts := slices.Clone(reg.opts)
+	if reg.platform.OS != "" {
+		opts = append(opts, registry.WithPlatform(reg.platform))
+	}
+	repo, err := registry.NewCacheRepo(f.cacheRepo, f.cacheTTL, f.repoReadOnly, opts...)
+	if err != nil {
+		return nil, usagef("--cache-repo: %v", err)
+	}
+	return repo, nil
+}
+
+// parseBuildArgs reads --build-arg values (see fromEnvironment).
 func parseBuildArgs(values []string) (map[string]string, error) {
+	kvs, err := fromEnvironment("--build-arg", values)
+	if err != nil {
+		return nil, err
+	}
 	args := map[string]string{}
-	for _, v := range values {
-		k, val, hasValue := strings.Cut(v, "=")
-		if k == "" {
-			return nil, usagef("--build-arg %q: missing name", v)
-		}
-		if !hasValue {
-			env, ok := os.LookupEnv(k)
-			if !ok {
-				continue
-			}
-			val = env
-		}
-		args[k] = val
+	for _, kv := range kvs {
+		k, v, _ := strings.Cut(kv, "=")
+		args[k] = v
 	}
 	return args, nil
 }

@@ -92,6 +92,29 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// fromEnvironment reads the values of a repeatable flag such as -e or
+// --build-arg: K=V, or K alone for K=(the value of K in the environment),
+// left out when K is not set there, as docker does. flagName names the
+// flag in errors.
+func fromEnvironment(flagName string, values []string) ([]string, error) {
+	var kvs []string
+	for _, v := range values {
+		k, _, hasValue := strings.Cut(v, "=")
+		if k == "" {
+			return nil, usagef("%s %q: missing name", flagName, v)
+		}
+		if !hasValue {
+			env, ok := os.LookupEnv(k)
+			if !ok {
+				continue
+			}
+			v = k + "=" + env
+		}
+		kvs = append(kvs, v)
+	}
+	return kvs, nil
+}
+
 // stringList is a repeatable flag.
 type stringList []string
 

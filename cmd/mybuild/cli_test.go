@@ -167,3 +167,15 @@ func TestCacheCommands(t *testing.T) {
 		t.Errorf("after prune --all, cache ls:\n%s", stdout)
 	}
 }
+
+func TestFromEnvironment(t *testing.T) {
+	t.Setenv("SET", "from env")
+	os.Unsetenv("UNSET_HERE")
+	got, err := fromEnvironment("-e", []string{"A=1", "SET", "UNSET_HERE", "B=", "C=x=y"})
+	if want := []string{"A=1", "SET=from env", "B=", "C=x=y"}; err != nil || strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("got %q, %v; want %q", got, err, want)
+	}
+	if _, err := fromEnvironment("--build-arg", []string{"=v"}); err == nil || err.Error() != `--build-arg "=v": missing name` {
+		t.Errorf("no name: err = %v", err)
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
 
@@ -10,15 +11,31 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// registrySettings are the build's registry flags, parsed.
-type registrySettings struct {
-	platform  ocispec.Platform
-	pull      registry.PullPolicy
-	opts      []registry.Option
-	cacheRepo *registry.CacheRepo
+// registryFlags are the flags of build and run that say how a registry
+// is reached.
+type registryFlags struct {
+	pull, platform string
+	insecure       stringList
 }
 
-func (f *buildFlags) registryOptions(progress io.Writer) (*registrySettings, error) {
+// register adds --pull, --platform (with the usage given) and
+// --insecure-registry to fs.
+func (f *registryFlags) register(fs *flag.FlagSet, platformUsage string) {
+	fs.StringVar(&f.pull, "pull", "missing", "when to ask a registry for an image: `always`, missing (use the last resolution when it is unreachable) or never")
+	fs.StringVar(&f.platform, "platform", "", platformUsage)
+	fs.Var(&f.insecure, "insecure-registry", "reach `HOST[:PORT]` over plain HTTP; repeatable (localhost and 127.0.0.1 always are)")
+}
+
+// registrySettings are the registry flags, parsed.
+type registrySettings struct {
+	platform ocispec.Platform // zero: the host's
+	pull     registry.PullPolicy
+	opts     []registry.Option
+}
+
+// options parses the flags. progress, when not nil, gets a line for each
+// blob pulled or pushed.
+func (f *registryFlags) options(progress io.Writer) (*registrySettings, error) {
 	s := &registrySettings{}
 	var err error
 	if s.pull, err = registry.ParsePullPolicy(f.pull); err != nil {
@@ -32,17 +49,8 @@ func (f *buildFlags) registryOptions(progress io.Writer) (*registrySettings, err
 	if len(f.insecure) > 0 {
 		s.opts = append(s.opts, registry.WithInsecure(f.insecure...))
 	}
-	if !f.quiet {
+	if progress != nil {
 		s.opts = append(s.opts, registry.WithProgress(blobProgress(progress)))
-	}
-	if f.cacheRepo != "" {
-		opts := append([]registry.Option{}, s.opts...)
-		if s.platform.OS != "" {
-			opts = append(opts, registry.WithPlatform(s.platform))
-		}
-		if s.cacheRepo, err = registry.NewCacheRepo(f.cacheRepo, f.cacheTTL, f.repoReadOnly, opts...); err != nil {
-			return nil, usagef("--cache-repo: %v", err)
-		}
 	}
 	return s, nil
 }

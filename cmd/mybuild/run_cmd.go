@@ -46,12 +46,11 @@ const (
 var forwardedSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2}
 
 type runFlags struct {
-	// buildFlags holds the registry flags, and their parsing.
-	buildFlags
-	network, workdir, user, entrypoint string
-	env                                stringList
-	tty                                optionalBool
-	interactive                        bool
+	registryFlags
+	cacheDir, network, workdir, user, entrypoint string
+	env                                          stringList
+	tty                                          optionalBool
+	interactive                                  bool
 }
 
 func newRunFlags(stderr io.Writer) (*flag.FlagSet, *runFlags) {
@@ -73,9 +72,7 @@ func newRunFlags(stderr io.Writer) (*flag.FlagSet, *runFlags) {
 	fs.BoolVar(&f.interactive, "i", false, "accepted for docker's sake: stdin is always connected")
 	fs.BoolVar(&f.interactive, "interactive", false, "same as -i")
 	fs.StringVar(&f.cacheDir, "cache-dir", defaultCacheDir(), "cache `dir`")
-	fs.StringVar(&f.pull, "pull", "missing", "when to ask the registry: `always`, missing or never")
-	fs.StringVar(&f.platform, "platform", "", "run the image for `os/arch[/variant]` (default the host's)")
-	fs.Var(&f.insecure, "insecure-registry", "reach `HOST[:PORT]` over plain HTTP; repeatable")
+	f.registryFlags.register(fs, "run the image for `os/arch[/variant]` (default the host's)")
 	fs.Usage = func() {}
 	return fs, f
 }
@@ -123,7 +120,7 @@ func runContainer(args []string, stdin *os.File, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	reg, err := f.registryOptions(stderr)
+	reg, err := f.options(stderr)
 	if err != nil {
 		return err
 	}
@@ -183,21 +180,8 @@ func (f *runFlags) config(fs *flag.FlagSet, cmd []string) (container.Config, err
 			}
 		}
 	})
-	for _, kv := range f.env {
-		k, _, hasValue := strings.Cut(kv, "=")
-		if k == "" {
-			return cfg, usagef("-e %q: missing name", kv)
-		}
-		if !hasValue {
-			v, ok := os.LookupEnv(k)
-			if !ok {
-				continue // as docker run -e K with K unset
-			}
-			kv = k + "=" + v
-		}
-		cfg.Env = append(cfg.Env, kv)
-	}
-	return cfg, nil
+	cfg.Env, err = fromEnvironment("-e", f.env)
+	return cfg, err
 }
 
 // wantTTY is -t, or without it whether stdin and stdout are terminals.
