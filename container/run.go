@@ -44,7 +44,9 @@ type Config struct {
 
 	// Stdin is the command's input; nil means /dev/null.
 	Stdin io.Reader
-	// Stdout and Stderr receive its output; nil discards it.
+	// Stdout and Stderr receive its output; nil discards it. Without TTY,
+	// a terminal among them reaches the command through a pipe only (see
+	// sandbox.Spec).
 	Stdout, Stderr io.Writer
 	// TTY, when set, gives the command a terminal (see Terminal).
 	TTY *Terminal

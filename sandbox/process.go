@@ -6,16 +6,19 @@ import (
 )
 
 // stdinFile is what the process gets as stdin: nil (/dev/null), r itself
-// when it is a file, else the read end of a pipe that a goroutine copies r
-// into. That copy may block in r.Read after the process is gone: closing
-// the write end makes it stop at its next write, and Run does not wait
-// for it (exec.Cmd would, until WaitDelay, and then fail the command).
+// when it is a file other than a terminal, else the read end of a pipe
+// that a goroutine copies r into. That copy may block in r.Read after the
+// process is gone: closing the write end makes it stop at its next write,
+// and Run does not wait for it (exec.Cmd would, until WaitDelay, and then
+// fail the command).
 func stdinFile(r io.Reader) (f *os.File, closeFn func(), err error) {
 	switch r := r.(type) {
 	case nil:
 		return nil, func() {}, nil
 	case *os.File:
-		return r, func() {}, nil
+		if !isTerminal(r) {
+			return r, func() {}, nil
+		}
 	}
 	pr, pw, err := os.Pipe()
 	if err != nil {
@@ -27,6 +30,21 @@ func stdinFile(r io.Reader) (f *os.File, closeFn func(), err error) {
 		pw.Close()
 	}()
 	return pr, func() { pw.Close() }, nil
+}
+
+// stdoutWriter is what exec.Cmd gets for stdout or stderr: w, unless it
+// is a terminal, which it then only sees through a pipe and a copy that
+// exec.Cmd makes.
+func stdoutWriter(w io.Writer) io.Writer {
+	switch f := w.(type) {
+	case nil:
+		return io.Discard
+	case *os.File:
+		if isTerminal(f) {
+			return struct{ io.Writer }{f}
+		}
+	}
+	return w
 }
 
 // forwardSignals sends each signal from sigs to p until the returned stop

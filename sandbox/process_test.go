@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mybuild/mybuild/internal/ptytest"
 	"github.com/mybuild/mybuild/internal/runtest"
 	"golang.org/x/sys/unix"
 )
@@ -211,5 +212,37 @@ func TestNoDescriptorLeaks(t *testing.T) {
 		if got := strings.Fields(r.stdout); strings.Join(got, " ") != "0 1 2 3" {
 			t.Errorf("user %q: the command has descriptors %q, want 0 1 2 and ls's own 3", user, got)
 		}
+	}
+}
+
+// A terminal of the builder's given as Stdin, Stdout or Stderr reaches the
+// command through pipes only: it reads what is typed and writes to it,
+// but has no terminal's descriptor.
+func TestTerminalIsNotHandedOver(t *testing.T) {
+	bb := busyboxLayer(t)
+	master, slave := ptytest.Open(t)
+	tio, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tio.Lflag &^= unix.ECHO
+	if err := unix.IoctlSetTermios(int(slave.Fd()), unix.TCSETS, tio); err != nil {
+		t.Fatal(err)
+	}
+	lines := runtest.Lines(master)
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(context.Background(), Spec{Lower: []string{bb}, Upper: t.TempDir(), Scratch: t.TempDir(), Env: []string{"PATH=/bin"},
+			Stdin: slave, Stdout: slave, Stderr: slave,
+			Args: sh(`echo ready; read line; echo "got $line"; for fd in 0 1 2; do [ -t $fd ] && echo "fd $fd is a terminal"; done; echo end >&2`)})
+	}()
+	runtest.Expect(t, lines, "ready")
+	if _, err := master.WriteString("typed\n"); err != nil {
+		t.Fatal(err)
+	}
+	runtest.Expect(t, lines, "got typed")
+	runtest.Expect(t, lines, "end")
+	if err := runtest.Wait(t, done); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -195,8 +195,8 @@ func start(ctx context.Context, spec Spec, cfg *childConfig) error {
 		defer child.Close()
 		cmd.ExtraFiles = append(cmd.ExtraFiles, child)
 	} else {
-		cmd.Stdout = orDiscard(spec.Stdout)
-		cmd.Stderr = orDiscard(spec.Stderr)
+		cmd.Stdout = stdoutWriter(spec.Stdout)
+		cmd.Stderr = stdoutWriter(spec.Stderr)
 		stdin, closeStdin, err := stdinFile(spec.Stdin)
 		if err != nil {
 			return err
@@ -280,13 +280,6 @@ func exitError(err error) error {
 		return &ExitError{Code: 128 + int(ws.Signal()), Signal: ws.Signal()}
 	}
 	return &ExitError{Code: ws.ExitStatus()}
-}
-
-func orDiscard(w io.Writer) io.Writer {
-	if w == nil {
-		return io.Discard
-	}
-	return w
 }
 
 // emptyDir removes everything inside dir, which stays.

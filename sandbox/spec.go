@@ -60,7 +60,14 @@ type Spec struct {
 	// handed to the process as is; any other reader is copied to it
 	// through a pipe, and Run does not wait for that copy to end.
 	Stdin io.Reader
-	// Stdout and Stderr receive the process output; nil discards it.
+	// Stdout and Stderr receive the process output; nil discards it. An
+	// *os.File is handed to the process as is; what it writes to any other
+	// writer comes through a pipe.
+	//
+	// A file of Stdin, Stdout or Stderr that is a terminal goes through a
+	// pipe too: with the descriptor of the user's terminal, the command
+	// could type into the user's shell (TIOCSTI). Console gives it a
+	// terminal of its own.
 	Stdout, Stderr io.Writer
 	// Console, when set, gives the process a terminal, as runc's console
 	// socket does: the sandbox opens a pseudo-terminal in the root's own

@@ -145,3 +145,21 @@ func parseRights(oob []byte) (int, error) {
 	}
 	return fds[0], nil
 }
+
+// isTerminal reports whether f is a terminal. The sandbox never hands the
+// command a terminal of the builder's as a plain descriptor: with it, the
+// command could type into the user's shell (TIOCSTI) or change its modes.
+func isTerminal(f *os.File) bool {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var ioctlErr error
+	// Control, not Fd: Fd would make the file blocking.
+	if err := rc.Control(func(fd uintptr) {
+		_, ioctlErr = unix.IoctlGetTermios(int(fd), unix.TCGETS)
+	}); err != nil {
+		return false
+	}
+	return ioctlErr == nil
+}

@@ -143,9 +143,10 @@ func runContainer(args []string, stdin *os.File, stdout, stderr io.Writer) error
 	}
 	defer store.Close()
 
-	cfg.Stdin, cfg.Stdout, cfg.Stderr = hideTerminal(stdin, stdout, stderr)
+	// Without a terminal of its own, the command does not get the user's
+	// either: the sandbox passes a terminal on through pipes.
+	cfg.Stdin, cfg.Stdout, cfg.Stderr = stdin, stdout, stderr
 	if f.wantTTY(stdin, stdout) {
-		cfg.Stdin, cfg.Stdout = stdin, stdout
 		winch := make(chan os.Signal, 1)
 		signal.Notify(winch, syscall.SIGWINCH)
 		defer signal.Stop(winch)
@@ -191,24 +192,6 @@ func (f *runFlags) wantTTY(stdin *os.File, stdout io.Writer) bool {
 	}
 	out, ok := stdout.(*os.File)
 	return ok && container.IsTerminal(stdin) && container.IsTerminal(out)
-}
-
-// hideTerminal keeps the user's terminal out of the command's reach
-// when it gets no terminal of its own: a file is handed to the sandbox as
-// it is, and with a terminal's descriptor the command could, for one,
-// type into the user's shell (TIOCSTI). Pipes and files go as they are.
-func hideTerminal(stdin *os.File, stdout, stderr io.Writer) (io.Reader, io.Writer, io.Writer) {
-	var in io.Reader = stdin
-	if container.IsTerminal(stdin) {
-		in = struct{ io.Reader }{stdin}
-	}
-	hide := func(w io.Writer) io.Writer {
-		if f, ok := w.(*os.File); ok && container.IsTerminal(f) {
-			return struct{ io.Writer }{f}
-		}
-		return w
-	}
-	return in, hide(stdout), hide(stderr)
 }
 
 // untilSignal returns a context that the first signal from sigs cancels,
