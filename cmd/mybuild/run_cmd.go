@@ -132,13 +132,14 @@ func runContainer(args []string, stdin *os.File, stdout, stderr io.Writer) error
 	signal.Notify(sigs, forwardedSignals...)
 	defer signal.Stop(sigs)
 	cfg.Signals = sigs
-	ctx, stopWatching := untilSignal(context.Background(), sigs)
-	store, err := cache.Open(ctx, f.cacheDir)
-	stopWatching()
+	// Opening the cache may wait for a prune; a signal stops that.
+	store, err := untilSignal(sigs, func(ctx context.Context) (*cache.Store, error) {
+		return cache.Open(ctx, f.cacheDir)
+	}, func(s *cache.Store) { s.Close() })
+	if errors.Is(err, container.ErrInterrupted) {
+		return fmt.Errorf("%w while opening the cache", err)
+	}
 	if err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("%w while opening the cache", container.ErrInterrupted)
-		}
 		return err
 	}
 	defer store.Close()
@@ -163,7 +164,7 @@ func runContainer(args []string, stdin *os.File, stdout, stderr io.Writer) error
 	if reg.platform.OS != "" {
 		opts = append(opts, container.WithPlatform(reg.platform))
 	}
-	return container.Run(ctx, store, ref, cfg, opts...)
+	return container.Run(context.Background(), store, ref, cfg, opts...)
 }
 
 // config is the container.Config the flags and CMD ask for.
@@ -194,10 +195,13 @@ func (f *runFlags) wantTTY(stdin *os.File, stdout io.Writer) bool {
 	return ok && container.IsTerminal(stdin) && container.IsTerminal(out)
 }
 
-// untilSignal returns a context that the first signal from sigs cancels,
-// until stop is called. A signal that comes later stays in sigs.
-func untilSignal(ctx context.Context, sigs <-chan os.Signal) (_ context.Context, stop func()) {
-	ctx, cancel := context.WithCancel(ctx)
+// untilSignal runs fn with a context that the first signal from sigs
+// cancels, and fails with container.ErrInterrupted when one came, even
+// after fn succeeded: release then undoes what fn did. A signal that
+// comes once it returned stays in sigs.
+func untilSignal[T any](sigs <-chan os.Signal, fn func(context.Context) (T, error), release func(T)) (T, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	done, exited := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(exited)
@@ -207,10 +211,17 @@ func untilSignal(ctx context.Context, sigs <-chan os.Signal) (_ context.Context,
 		case <-done:
 		}
 	}()
-	return ctx, func() {
-		close(done)
-		<-exited
+	v, err := fn(ctx)
+	close(done)
+	<-exited
+	if ctx.Err() != nil {
+		if err == nil {
+			release(v)
+		}
+		var zero T
+		return zero, container.ErrInterrupted
 	}
+	return v, err
 }
 
 // splitShortFlags turns docker's -it and -ti, before IMAGE, into -i -t.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mybuild/mybuild/container"
 	"github.com/mybuild/mybuild/internal/ptytest"
 	"github.com/mybuild/mybuild/internal/runtest"
 )
@@ -272,5 +274,37 @@ func TestRunForcedTerminal(t *testing.T) {
 	got := strings.ReplaceAll(string(out), "\r\n", "\n")
 	if code := exitCode(t, err); code != 0 || !strings.Contains(got, "tty\n") || !strings.Contains(got, "got typed\n") {
 		t.Errorf("exit %d, output %q", code, got)
+	}
+}
+
+// A signal while the cache opens interrupts mybuild run, also when it
+// comes just as the opening succeeds; one after it is left for the
+// command.
+func TestUntilSignal(t *testing.T) {
+	sigs := make(chan os.Signal, 1)
+	released := 0
+	_, err := untilSignal(sigs, func(ctx context.Context) (int, error) {
+		sigs <- syscall.SIGINT
+		<-ctx.Done()
+		return 1, nil // done, but too late
+	}, func(int) { released++ })
+	if !errors.Is(err, container.ErrInterrupted) || released != 1 {
+		t.Errorf("signal as it succeeds: err = %v, released %d times; want ErrInterrupted, once", err, released)
+	}
+	_, err = untilSignal(sigs, func(ctx context.Context) (int, error) {
+		sigs <- syscall.SIGINT
+		<-ctx.Done()
+		return 0, ctx.Err()
+	}, func(int) { released++ })
+	if !errors.Is(err, container.ErrInterrupted) || released != 1 {
+		t.Errorf("signal while it runs: err = %v, released %d times", err, released)
+	}
+	v, err := untilSignal(sigs, func(ctx context.Context) (int, error) { return 7, nil }, func(int) { released++ })
+	if err != nil || v != 7 || released != 1 {
+		t.Errorf("no signal: %d, %v", v, err)
+	}
+	sigs <- syscall.SIGTERM
+	if len(sigs) != 1 {
+		t.Error("a signal after it returned was taken")
 	}
 }
