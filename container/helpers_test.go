@@ -112,27 +112,16 @@ func assertNothingLeft(t *testing.T, s *cache.Store) {
 	if left, _ := filepath.Glob(filepath.Join(s.Root(), "tmp", "*", "*")); len(left) != 0 {
 		t.Errorf("left in the store's scratch: %v", left)
 	}
-	mounts, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(string(mounts), s.Root()) {
-		t.Errorf("a mount under %s remains", s.Root())
-	}
+	runtest.AssertNoMountsUnder(t, s.Root())
 }
 
 // startImage runs img in the background and returns its output lines.
 func startImage(t *testing.T, s *cache.Store, img *image.Image, cfg Config) (<-chan string, <-chan error) {
 	t.Helper()
-	pr, pw := io.Pipe()
-	cfg.Stdout = pw
-	done := make(chan error, 1)
-	go func() {
-		err := RunImage(context.Background(), s, img, cfg)
-		pw.Close()
-		done <- err
-	}()
-	return runtest.Lines(pr), done
+	return runtest.Start(func(out io.Writer) error {
+		cfg.Stdout = out
+		return RunImage(context.Background(), s, img, cfg)
+	})
 }
 
 func sh(script string) []string { return []string{"sh", "-c", script} }

@@ -87,17 +87,12 @@ func TestCommandErrors(t *testing.T) {
 // startLines runs spec in the background and returns its stdout lines.
 func startLines(t *testing.T, spec Spec) (<-chan string, <-chan error) {
 	t.Helper()
-	pr, pw := io.Pipe()
-	spec.Stdout = pw
 	spec.Upper, spec.Scratch = t.TempDir(), t.TempDir()
 	spec.Env = []string{"PATH=/bin"}
-	done := make(chan error, 1)
-	go func() {
-		err := Run(context.Background(), spec)
-		pw.Close()
-		done <- err
-	}()
-	return runtest.Lines(pr), done
+	return runtest.Start(func(out io.Writer) error {
+		spec.Stdout = out
+		return Run(context.Background(), spec)
+	})
 }
 
 func TestSignalsReachTheCommand(t *testing.T) {
@@ -186,7 +181,7 @@ func TestConsoleError(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(upper, "ran")); err == nil {
 		t.Error("the command ran")
 	}
-	assertNoMountsUnder(t, scratch)
+	runtest.AssertNoMountsUnder(t, scratch)
 }
 
 // A descriptor the builder holds without close-on-exec does not reach the

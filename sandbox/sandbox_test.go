@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mybuild/mybuild/internal/runtest"
 )
 
 func TestMain(m *testing.M) {
@@ -251,7 +253,7 @@ func TestManyLayers(t *testing.T) {
 // leaves no mount behind.
 func TestCancelKillsEverything(t *testing.T) {
 	bb := busyboxLayer(t)
-	marker := uniqueSleep()
+	marker := runtest.UniqueSleep()
 	ctx, cancel := context.WithCancel(context.Background())
 	upper, scratch := t.TempDir(), t.TempDir()
 	done := make(chan error, 1)
@@ -259,7 +261,7 @@ func TestCancelKillsEverything(t *testing.T) {
 		done <- Run(ctx, Spec{Lower: []string{bb}, Upper: upper, Scratch: scratch, Env: []string{"PATH=/bin"},
 			Args: sh(fmt.Sprintf("sleep %s & sleep %s", marker, marker))})
 	}()
-	waitFor(t, func() bool { return len(findProcs(marker)) == 2 })
+	runtest.WaitFor(t, "both sleeps", func() bool { return len(runtest.Procs(marker)) == 2 })
 	cancel()
 	select {
 	case err := <-done:
@@ -269,8 +271,8 @@ func TestCancelKillsEverything(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run did not return after cancel")
 	}
-	waitFor(t, func() bool { return len(findProcs(marker)) == 0 })
-	assertNoMountsUnder(t, scratch)
+	runtest.WaitFor(t, "the end of every sleep", func() bool { return len(runtest.Procs(marker)) == 0 })
+	runtest.AssertNoMountsUnder(t, scratch)
 }
 
 // A builder killed with SIGKILL takes its step down with it.
@@ -282,7 +284,7 @@ func TestBuilderDeathKillsStep(t *testing.T) {
 		os.Exit(0)
 	}
 	bb := busyboxLayer(t)
-	marker := uniqueSleep()
+	marker := runtest.UniqueSleep()
 	scratch := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestBuilderDeathKillsStep$")
 	cmd.Env = append(os.Environ(), "SANDBOX_TEST_CHILD=1", "SANDBOX_TEST_LOWER="+bb, "SANDBOX_TEST_UPPER="+t.TempDir(),
@@ -290,51 +292,11 @@ func TestBuilderDeathKillsStep(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return len(findProcs(marker)) == 1 })
+	runtest.WaitFor(t, "the sleep", func() bool { return len(runtest.Procs(marker)) == 1 })
 	cmd.Process.Kill()
 	cmd.Wait()
-	waitFor(t, func() bool { return len(findProcs(marker)) == 0 })
-	assertNoMountsUnder(t, scratch)
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("timed out waiting")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// uniqueSleep is a sleep duration that tells this test's processes apart.
-func uniqueSleep() string {
-	return fmt.Sprintf("1000.%09d", time.Now().Nanosecond())
-}
-
-// findProcs lists the processes whose command line has marker.
-func findProcs(marker string) []string {
-	var pids []string
-	dirs, _ := os.ReadDir("/proc")
-	for _, d := range dirs {
-		cmdline, err := os.ReadFile(filepath.Join("/proc", d.Name(), "cmdline"))
-		if err == nil && bytes.Contains(cmdline, []byte("\x00"+marker)) {
-			pids = append(pids, d.Name())
-		}
-	}
-	return pids
-}
-
-func assertNoMountsUnder(t *testing.T, dir string) {
-	t.Helper()
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(string(data), dir) {
-		t.Errorf("a mount under %s remains:\n%s", dir, data)
-	}
+	runtest.WaitFor(t, "the end of every sleep", func() bool { return len(runtest.Procs(marker)) == 0 })
+	runtest.AssertNoMountsUnder(t, scratch)
 }
 
 func TestPipes(t *testing.T) {

@@ -57,7 +57,7 @@ func assertRunLeftNothing(t *testing.T, cacheDir string) {
 	if left := scratchDirs(t, cacheDir); len(left) != 0 {
 		t.Errorf("scratch left: %v", left)
 	}
-	assertNoMountsUnder(t, cacheDir)
+	runtest.AssertNoMountsUnder(t, cacheDir)
 }
 
 func TestRunPrintsWhatCmdPrints(t *testing.T) {

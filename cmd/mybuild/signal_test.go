@@ -7,78 +7,78 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mybuild/mybuild/internal/runtest"
 )
 
 // startCLI runs this test binary as mybuild and waits until the step that
-// sleeps has started.
-func startCLI(t *testing.T, dir, cacheDir, marker string) (*exec.Cmd, *bytes.Buffer) {
+// sleeps has started. The buffer gets mybuild's stderr as it comes.
+func startCLI(t *testing.T, dir, cacheDir, marker string) (*exec.Cmd, *lockedBuffer) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "--cache-dir", cacheDir, dir)
 	cmd.Env = append(os.Environ(), "MYBUILD_TEST_CLI=1")
-	var stderr bytes.Buffer
-	pr, pw, _ := os.Pipe()
+	stderr := &lockedBuffer{}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	cmd.Stderr = pw
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// A test that gives up leaves no builder behind (after Wait, Kill
+	// does nothing).
+	t.Cleanup(func() { cmd.Process.Kill() })
 	pw.Close()
-	started := make(chan bool)
+	started := make(chan struct{})
+	var once sync.Once
 	go func() {
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			stderr.WriteString(sc.Text() + "\n")
 			// The step's own output, not its header line.
 			if sc.Text() == "#4 running "+marker {
-				close(started)
+				once.Do(func() { close(started) })
 			}
 		}
 	}()
 	select {
 	case <-started:
-	case <-time.After(20 * time.Second):
+	case <-time.After(runtest.Timeout):
 		cmd.Process.Kill()
-		t.Fatalf("the step did not start:\n%s", stderr.String())
+		t.Fatalf("the step did not start:\n%s", stderr)
 	}
-	for deadline := time.Now().Add(10 * time.Second); sleepers(marker) == 0; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatal("the step's sleep did not start")
-		}
-	}
-	return cmd, &stderr
+	runtest.WaitFor(t, "the step's sleep", func() bool { return len(runtest.Procs(marker)) > 0 })
+	return cmd, stderr
 }
 
-func sleepers(marker string) int {
-	n := 0
-	dirs, _ := os.ReadDir("/proc")
-	for _, d := range dirs {
-		cmdline, err := os.ReadFile(filepath.Join("/proc", d.Name(), "cmdline"))
-		if err == nil && bytes.Contains(cmdline, []byte("\x00"+marker)) {
-			n++
-		}
-	}
-	return n
+// lockedBuffer is a bytes.Buffer that a goroutine writes while the test
+// reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
 }
 
+func (b *lockedBuffer) WriteString(s string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf.WriteString(s)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// waitGone waits until no process of the step is left.
 func waitGone(t *testing.T, marker string) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); sleepers(marker) > 0; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the step's processes outlived the builder")
-		}
-	}
-}
-
-func assertNoMountsUnder(t *testing.T, dir string) {
-	t.Helper()
-	mounts, _ := os.ReadFile("/proc/self/mountinfo")
-	if strings.Contains(string(mounts), dir) {
-		t.Errorf("a mount under %s remains", dir)
-	}
+	runtest.WaitFor(t, "the end of the step's processes", func() bool { return len(runtest.Procs(marker)) == 0 })
 }
 
 func scratchDirs(t *testing.T, cacheDir string) []string {
@@ -95,7 +95,7 @@ func scratchDirs(t *testing.T, cacheDir string) []string {
 func TestInterruptedBuildLeavesNothing(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
-			marker := fmt.Sprintf("1000.%09d", time.Now().Nanosecond())
+			marker := runtest.UniqueSleep()
 			dir := project(t, prelude+fmt.Sprintf("RUN echo running %s; sleep %s & sleep %s\n", marker, marker, marker))
 			cacheDir := t.TempDir()
 			cmd, stderr := startCLI(t, dir, cacheDir, marker)
@@ -105,7 +105,7 @@ func TestInterruptedBuildLeavesNothing(t *testing.T) {
 				t.Errorf("exit: %v, want 1\n%s", err, stderr)
 			}
 			waitGone(t, marker)
-			assertNoMountsUnder(t, cacheDir)
+			runtest.AssertNoMountsUnder(t, cacheDir)
 			if left := scratchDirs(t, cacheDir); len(left) != 0 {
 				t.Errorf("scratch left: %v", left)
 			}
@@ -116,14 +116,14 @@ func TestInterruptedBuildLeavesNothing(t *testing.T) {
 // A builder killed outright cannot clean up: its step dies with it, and
 // the next build reclaims what it left.
 func TestKilledBuildIsCleanedUpByTheNext(t *testing.T) {
-	marker := fmt.Sprintf("1000.%09d", time.Now().Nanosecond())
+	marker := runtest.UniqueSleep()
 	dir := project(t, prelude+fmt.Sprintf("RUN echo running %s; sleep %s\n", marker, marker))
 	cacheDir := t.TempDir()
 	cmd, _ := startCLI(t, dir, cacheDir, marker)
 	cmd.Process.Kill()
 	cmd.Wait()
 	waitGone(t, marker)
-	assertNoMountsUnder(t, cacheDir)
+	runtest.AssertNoMountsUnder(t, cacheDir)
 	if len(scratchDirs(t, cacheDir)) == 0 {
 		t.Fatal("expected the killed build's scratch dir")
 	}

@@ -25,6 +25,19 @@ func Lines(r io.Reader) <-chan string {
 	return lines
 }
 
+// Start runs fn in the background with a writer for its output, and
+// returns the lines of that output and, once fn returned, its error.
+func Start(fn func(out io.Writer) error) (<-chan string, <-chan error) {
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := fn(pw)
+		pw.Close()
+		done <- err
+	}()
+	return Lines(pr), done
+}
+
 // Expect fails the test unless the next line is want.
 func Expect(t testing.TB, lines <-chan string, want string) {
 	t.Helper()
