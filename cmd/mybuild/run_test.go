@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -92,15 +93,31 @@ func TestRunFlags(t *testing.T) {
 		{[]string{"--network", "none", archive, "ls", "/sys/class/net"}, "lo\n"},
 		// Flags stop at IMAGE.
 		{[]string{archive, "printf", "%s|", "-e", "x", "--user"}, "-e|x|--user|"},
-		{[]string{"-it=false", archive, "echo", "docker's -it"}, "docker's -it\n"},
+		{[]string{"-i", "-t=false", archive, "echo", "docker's -i"}, "docker's -i\n"},
 	} {
 		args := append([]string{"--cache-dir", cacheDir}, tc.args...)
-		if tc.args[0] == "-it=false" {
-			args = append([]string{"--cache-dir", cacheDir, "-i", "-t=false"}, tc.args[1:]...)
-		}
 		code, stdout, stderr := runIn(t, args...)
 		if code != 0 || stdout != tc.want {
 			t.Errorf("%q: exit %d, stdout %q, stderr %q; want %q", tc.args, code, stdout, stderr, tc.want)
+		}
+	}
+}
+
+// docker's -it and -ti become -i -t, up to IMAGE only.
+func TestSplitShortFlags(t *testing.T) {
+	fs, _ := newRunFlags(io.Discard)
+	for _, tc := range []struct{ args, want []string }{
+		{[]string{"-it", "img", "sh"}, []string{"-i", "-t", "img", "sh"}},
+		{[]string{"-ti", "img"}, []string{"-i", "-t", "img"}},
+		{[]string{"--user=app", "-it", "img"}, []string{"--user=app", "-i", "-t", "img"}},
+		// The value of a flag, and whatever follows IMAGE or --, stay.
+		{[]string{"-e", "-it", "-w", "/x", "-it", "img"}, []string{"-e", "-it", "-w", "/x", "-i", "-t", "img"}},
+		{[]string{"--env=A=1", "-t", "img", "-it"}, []string{"--env=A=1", "-t", "img", "-it"}},
+		{[]string{"--", "-it"}, []string{"--", "-it"}},
+		{[]string{"-t=false", "-i", "img"}, []string{"-t=false", "-i", "img"}},
+	} {
+		if got := splitShortFlags(fs, tc.args); !slices.Equal(got, tc.want) {
+			t.Errorf("%q: got %q, want %q", tc.args, got, tc.want)
 		}
 	}
 }
