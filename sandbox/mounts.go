@@ -37,7 +37,7 @@ type Mount struct {
 	Data     []byte      `json:"data,omitempty"` // MountFile
 	UID      int         `json:"uid,omitempty"`  // MountFile
 	GID      int         `json:"gid,omitempty"`  // MountFile
-	Mode     fs.FileMode `json:"mode,omitempty"` // MountFile
+	Mode     fs.FileMode `json:"mode,omitempty"` // MountFile: its permission bits, as given (0 is 0000)
 	// File is set when the target is a file rather than a directory.
 	File bool `json:"file,omitempty"`
 }

@@ -241,17 +241,13 @@ func secretsDir(scratch string) (string, error) {
 // secretFile writes the file of a file mount at host and makes it a
 // read-only mount of its own, ready to be bound.
 func secretFile(host string, m Mount) (string, error) {
-	mode := m.Mode.Perm()
-	if mode == 0 && m.Mode == 0 {
-		mode = 0o400
-	}
 	if err := os.WriteFile(host, m.Data, 0o600); err != nil {
 		return "", err
 	}
 	if err := os.Lchown(host, m.UID, m.GID); err != nil {
 		return "", err
 	}
-	if err := os.Chmod(host, mode); err != nil {
+	if err := os.Chmod(host, m.Mode.Perm()); err != nil {
 		return "", err
 	}
 	return host, makeReadOnly(host, host)

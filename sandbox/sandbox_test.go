@@ -402,6 +402,19 @@ func TestOverlaySourceStaysInTheStage(t *testing.T) {
 	}
 }
 
+// A file mount has the mode it is given, 0 included: a default (0400 for
+// secrets) is the caller's business.
+func TestFileMountMode(t *testing.T) {
+	bb := busyboxLayer(t)
+	r := run(t, []string{bb}, Spec{Args: sh("stat -c %a /run/zero /run/some"), Mounts: []Mount{
+		{Kind: MountFile, Data: []byte("x"), Target: "/run/zero"},
+		{Kind: MountFile, Data: []byte("x"), Target: "/run/some", Mode: 0o604},
+	}})
+	if r.err != nil || r.stdout != "0\n604\n" {
+		t.Errorf("modes %q, want 0 and 604; err %v\n%s", r.stdout, r.err, r.stderr)
+	}
+}
+
 // Run works on its own copy of the mounts: the caller's are unchanged.
 func TestRunLeavesTheMountsAlone(t *testing.T) {
 	bb := busyboxLayer(t)
