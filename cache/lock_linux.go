@@ -48,13 +48,24 @@ func lock(ctx context.Context, path string, how int) (*fileLock, error) {
 	}
 }
 
-// tryLock takes an exclusive flock on path if nobody holds one.
+// tryLock takes an exclusive flock on path if nobody holds one. ok is
+// false when somebody does, and also when path no longer names the file
+// locked: a build reclaiming scratch dirs unlinks lock files it finds
+// free, so another process may have unlinked (or replaced) the file
+// between the open and the flock, and a lock on an unlinked file guards
+// nothing.
 func tryLock(path string) (*fileLock, bool, error) {
 	f, err := openLockFile(path)
 	if err != nil {
 		return nil, false, err
 	}
-	err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	return tryLockFile(f, path)
+}
+
+// tryLockFile is tryLock for f, opened from path; it closes f unless it
+// returns the lock.
+func tryLockFile(f *os.File, path string) (*fileLock, bool, error) {
+	err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 	if errors.Is(err, unix.EWOULDBLOCK) {
 		f.Close()
 		return nil, false, nil
@@ -63,7 +74,21 @@ func tryLock(path string) (*fileLock, bool, error) {
 		f.Close()
 		return nil, false, err
 	}
+	if !stillAt(f, path) {
+		f.Close()
+		return nil, false, nil
+	}
 	return &fileLock{f: f}, true, nil
+}
+
+// stillAt reports whether path names the open file f: same device and
+// inode.
+func stillAt(f *os.File, path string) bool {
+	var held, named unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &held) != nil || unix.Stat(path, &named) != nil {
+		return false
+	}
+	return held.Dev == named.Dev && held.Ino == named.Ino
 }
 
 func (l *fileLock) unlock() error {

@@ -89,9 +89,14 @@ func Open(ctx context.Context, root string, opts ...Option) (*Store, error) {
 // Root is the store's directory.
 func (s *Store) Root() string { return s.root }
 
-// Close removes this Store's scratch dir and releases its locks.
+// Close removes this Store's scratch dir, after unmounting anything left
+// mounted in it, as reclaim would, and releases its locks. The lock file
+// goes last: a scratch dir never exists without its lock file.
 func (s *Store) Close() error {
-	err := os.RemoveAll(s.tmp)
+	err := unmountUnder(s.tmp)
+	if err == nil {
+		err = os.RemoveAll(s.tmp)
+	}
 	if rerr := os.Remove(s.tmp + ".lock"); err == nil && rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 		err = rerr
 	}
@@ -112,71 +117,73 @@ func (s *Store) StatePath(name string) string {
 	return filepath.Join(s.root, stateDir, name)
 }
 
+// makeTmp creates this Store's scratch dir X, and X.lock before it, held
+// until Close: reclaim removes X only once it has X.lock's lock, and
+// removes X.lock last, so a scratch dir never lacks its lock file.
 func (s *Store) makeTmp() error {
-	var b [8]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return err
+	// Between creating X.lock and locking it, a reclaim in another build
+	// can lock it, find it free and unlink it; tryLock then reports that
+	// it is no longer the file at the path, and a new name is tried.
+	for range 8 {
+		var b [8]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return err
+		}
+		tmp := filepath.Join(s.root, tmpDir, hex.EncodeToString(b[:]))
+		l, ok, err := tryLock(tmp + ".lock")
+		if err != nil {
+			return fmt.Errorf("open cache: lock scratch dir: %w", err)
+		}
+		if !ok {
+			continue
+		}
+		if err := os.Mkdir(tmp, 0o700); err != nil {
+			l.unlock()
+			return fmt.Errorf("open cache: %w", err)
+		}
+		s.tmp, s.tmpLock = tmp, l
+		return nil
 	}
-	s.tmp = filepath.Join(s.root, tmpDir, hex.EncodeToString(b[:]))
-	l, ok, err := tryLock(s.tmp + ".lock")
-	if err != nil || !ok {
-		return fmt.Errorf("open cache: lock scratch dir: %v", err)
-	}
-	s.tmpLock = l
-	if err := os.Mkdir(s.tmp, 0o700); err != nil {
-		l.unlock()
-		return fmt.Errorf("open cache: %w", err)
-	}
-	return nil
+	return errors.New("open cache: lock scratch dir: lost every try to reclaiming builds")
 }
 
 // reclaim removes the scratch dirs of builds that are gone, after
-// unmounting anything left mounted in them.
+// unmounting anything left mounted in them. It does its best: a leftover
+// it cannot remove (still mounted in another mount namespace, say) is
+// left for a later Open, and does not keep this build from running.
 func (s *Store) reclaim() error {
 	entries, err := os.ReadDir(filepath.Join(s.root, tmpDir))
 	if err != nil {
-		return err
+		return fmt.Errorf("open cache: reclaim scratch: %w", err)
 	}
 	for _, e := range entries {
 		name, isLock := strings.CutSuffix(e.Name(), ".lock")
 		if !isLock {
 			continue
 		}
-		lockPath := filepath.Join(s.root, tmpDir, e.Name())
-		l, free, err := tryLock(lockPath)
-		if err != nil {
-			return fmt.Errorf("reclaim cache scratch: %w", err)
-		}
-		if !free {
-			continue // its build is still running
-		}
-		dir := filepath.Join(s.root, tmpDir, name)
-		err = unmountUnder(dir)
-		if err == nil {
-			err = os.RemoveAll(dir)
-		}
-		if err == nil {
-			err = os.Remove(lockPath)
-		}
-		l.unlock()
-		if err != nil {
-			return fmt.Errorf("reclaim cache scratch: %w", err)
-		}
-	}
-	// Scratch dirs without a lock file are from a crash between the two.
-	for _, e := range entries {
-		if strings.HasSuffix(e.Name(), ".lock") {
+		// Not free: its build still runs, or another build reclaims it.
+		l, free, err := tryLock(filepath.Join(s.root, tmpDir, e.Name()))
+		if err != nil || !free {
 			continue
 		}
-		dir := filepath.Join(s.root, tmpDir, e.Name())
-		if _, err := os.Stat(dir + ".lock"); errors.Is(err, os.ErrNotExist) {
-			if err := unmountUnder(dir); err != nil {
-				return err
-			}
-			if err := os.RemoveAll(dir); err != nil {
-				return fmt.Errorf("reclaim cache scratch: %w", err)
-			}
-		}
+		s.reclaimOne(filepath.Join(s.root, tmpDir, name))
+		l.unlock()
 	}
+	// A scratch dir without a lock file is never removed: its lock file
+	// is made before it and removed after it, so a dir without one
+	// belongs to nobody we know of, and may be a live build's.
 	return nil
+}
+
+// reclaimOne removes the scratch dir of a build that is gone, then its
+// lock file, whose lock the caller holds. On failure both stay, for a
+// later Open to retry.
+func (s *Store) reclaimOne(dir string) {
+	if err := unmountUnder(dir); err != nil {
+		return
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return
+	}
+	os.Remove(dir + ".lock")
 }

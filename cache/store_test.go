@@ -14,6 +14,7 @@ import (
 	"time"
 
 	digest "github.com/opencontainers/go-digest"
+	"golang.org/x/sys/unix"
 )
 
 func open(t *testing.T, root string) *Store {
@@ -320,3 +321,120 @@ func TestDamaged(t *testing.T) {
 		t.Error("damaged blob kept")
 	}
 }
+
+// A lock file unlinked (or replaced) between its open and its flock, as a
+// reclaiming build does to a free one, is not a lock: tryLock says so.
+func TestTryLockUnlinkedFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "x.lock")
+	f, err := openLockFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(p)
+	if l, ok, err := tryLockFile(f, p); ok || err != nil {
+		l.unlock()
+		t.Fatalf("unlinked: ok = %v, err = %v; want not ok", ok, err)
+	}
+
+	f, err = openLockFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(p)
+	os.WriteFile(p, nil, 0o600)
+	if l, ok, err := tryLockFile(f, p); ok || err != nil {
+		l.unlock()
+		t.Fatalf("replaced: ok = %v, err = %v; want not ok", ok, err)
+	}
+
+	l, ok, err := tryLock(p)
+	if !ok || err != nil {
+		t.Fatalf("in place: ok = %v, err = %v", ok, err)
+	}
+	l.unlock()
+}
+
+// A scratch dir whose lock file is gone is not taken for a crashed
+// build's: it may be a live one's (its lock file unlinked by a racing
+// reclaim, before tryLock checked for that).
+func TestReclaimKeepsDirWithoutLockFile(t *testing.T) {
+	root := t.TempDir()
+	live := open(t, root)
+	liveFile := filepath.Join(live.tmp, "in-use")
+	os.WriteFile(liveFile, nil, 0o600)
+	os.Remove(live.tmp + ".lock")
+	open(t, root)
+	if _, err := os.Stat(liveFile); err != nil {
+		t.Fatal("a scratch dir without its lock file was reclaimed")
+	}
+}
+
+// Close unmounts what is left mounted in the scratch dir before removing
+// it, as reclaim does.
+func TestCloseUnmounts(t *testing.T) {
+	s, err := Open(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := filepath.Join(s.tmp, "m")
+	os.Mkdir(m, 0o700)
+	if err := unix.Mount("tmpfs", m, "tmpfs", 0, ""); err != nil {
+		s.Close()
+		t.Skipf("mount tmpfs: %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(m, unix.MNT_DETACH) })
+	if err := s.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	if _, err := os.Stat(s.tmp); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("scratch dir left: %v", err)
+	}
+}
+
+// A leftover scratch dir that cannot be removed stays for a later Open;
+// it does not make every build fail.
+func TestReclaimSkipsWhatItCannotRemove(t *testing.T) {
+	root := t.TempDir()
+	open(t, root).Close()
+	dead := filepath.Join(root, tmpDir, "0123456789abcdef")
+	os.Mkdir(dead, 0o700)
+	os.WriteFile(dead+".lock", nil, 0o600)
+	stuck := filepath.Join(dead, "stuck")
+	os.WriteFile(stuck, nil, 0o600)
+	if err := setImmutable(stuck, true); err != nil {
+		t.Skipf("chattr +i: %v", err)
+	}
+	t.Cleanup(func() { setImmutable(stuck, false) })
+
+	s := open(t, root)
+	if _, err := os.Stat(dead + ".lock"); err != nil {
+		t.Errorf("the lock file of a leftover not removed is gone: %v", err)
+	}
+	s.Close()
+	setImmutable(stuck, false)
+	open(t, root)
+	if _, err := os.Stat(dead); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("leftover not reclaimed once it can be: %v", err)
+	}
+}
+
+// setImmutable sets or clears the immutable flag: chattr [+-]i path.
+func setImmutable(path string, on bool) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	flags, err := unix.IoctlGetUint32(int(f.Fd()), unix.FS_IOC_GETFLAGS)
+	if err != nil {
+		return err
+	}
+	if on {
+		flags |= fsImmutableFL
+	} else {
+		flags &^= fsImmutableFL
+	}
+	return unix.IoctlSetPointerInt(int(f.Fd()), unix.FS_IOC_SETFLAGS, int(flags))
+}
+
+const fsImmutableFL = 0x10 // FS_IMMUTABLE_FL, linux/fs.h
