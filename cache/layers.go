@@ -37,17 +37,18 @@ func (s *Store) CommitLayer(dir string, diffID digest.Digest) (string, error) {
 		return "", err
 	}
 	final := s.LayerPath(diffID)
-	err := os.Rename(dir, final)
-	if err == nil {
-		return final, nil
-	}
-	if s.HasLayer(diffID) {
+	err := renameNoReplace(dir, final)
+	if errors.Is(err, os.ErrExist) {
+		// Another build won; its layer may be in use already.
 		if rerr := os.RemoveAll(dir); rerr != nil {
 			return "", fmt.Errorf("commit layer %s: %w", diffID, rerr)
 		}
 		return final, nil
 	}
-	return "", fmt.Errorf("commit layer %s: %w", diffID, err)
+	if err != nil {
+		return "", fmt.Errorf("commit layer %s: %w", diffID, err)
+	}
+	return final, nil
 }
 
 // DeleteLayer removes an unpacked layer.

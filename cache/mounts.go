@@ -77,9 +77,11 @@ func (s *Store) makeMountDir(dir string, init func(string) error) error {
 			return err
 		}
 	}
-	if err := os.Rename(tmp, dir); err != nil {
+	// Never onto a dir another build made meanwhile: rename(2) would
+	// replace it while it is still empty, under that build's feet.
+	if err := renameNoReplace(tmp, dir); err != nil {
 		os.RemoveAll(tmp)
-		if _, serr := os.Stat(dir); serr == nil {
+		if errors.Is(err, os.ErrExist) {
 			return nil // another build made it first
 		}
 		return err

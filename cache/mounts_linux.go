@@ -2,6 +2,7 @@ package cache
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -98,4 +99,26 @@ func diskUsage(fi os.FileInfo) int64 {
 		return st.Blocks * 512
 	}
 	return fi.Size()
+}
+
+// renameNoReplace renames old to new unless new exists, even as an empty
+// directory, which rename(2) would replace: the error is then
+// os.ErrExist.
+//
+//	mv --no-clobber old new   (renameat2 RENAME_NOREPLACE)
+func renameNoReplace(old, new string) error {
+	err := unix.Renameat2(unix.AT_FDCWD, old, unix.AT_FDCWD, new, unix.RENAME_NOREPLACE)
+	if errors.Is(err, unix.EINVAL) {
+		// A filesystem without RENAME_NOREPLACE: check, then rename,
+		// which leaves a small window.
+		if _, serr := os.Lstat(new); serr == nil {
+			err = unix.EEXIST
+		} else {
+			return os.Rename(old, new)
+		}
+	}
+	if err != nil {
+		return &os.LinkError{Op: "rename", Old: old, New: new, Err: err}
+	}
+	return nil
 }

@@ -3,7 +3,10 @@ package cache
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -438,3 +441,57 @@ func setImmutable(path string, on bool) error {
 }
 
 const fsImmutableFL = 0x10 // FS_IMMUTABLE_FL, linux/fs.h
+
+// A layer committed while another build's copy is already in place, even
+// an empty one, leaves that copy alone: rename(2) would replace an empty
+// directory, which the other build may be using.
+func TestCommitLayerKeepsEmptyWinner(t *testing.T) {
+	s := open(t, t.TempDir())
+	diffID := digest.FromString("empty layer")
+	if err := os.Mkdir(s.LayerPath(diffID), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.Stat(s.LayerPath(diffID))
+	dir, _ := s.TempDir("layer-")
+	os.WriteFile(filepath.Join(dir, "f"), nil, 0o644)
+	got, err := s.CommitLayer(dir, diffID)
+	if err != nil || got != s.LayerPath(diffID) {
+		t.Fatalf("commit: %s, %v", got, err)
+	}
+	after, _ := os.Stat(got)
+	if !os.SameFile(before, after) {
+		t.Error("the layer already in place was replaced")
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Error("the losing copy was not removed")
+	}
+}
+
+// A cache mount dir made by another build while this one sets up its own
+// is kept, though still empty: it may already be mounted there. os.Rename
+// checks for a directory first, then renames, which would replace one
+// made in between; the loop makes that happen.
+func TestCacheMountKeepsEmptyWinner(t *testing.T) {
+	s := open(t, t.TempDir())
+	for i := range 1000 {
+		id := fmt.Sprint("/cache", i)
+		sum := sha256.Sum256([]byte(id))
+		other := filepath.Join(s.root, mountsDir, hex.EncodeToString(sum[:16]))
+		var made error
+		done := make(chan struct{})
+		init := func(dir string) error {
+			// Another build makes the dir meanwhile, empty.
+			go func() { made = os.Mkdir(other, 0o755); close(done) }()
+			return os.WriteFile(filepath.Join(dir, "seed"), nil, 0o644)
+		}
+		dir, release, err := s.CacheMount(context.Background(), id, SharingShared, init)
+		<-done
+		if err != nil {
+			t.Fatal(err)
+		}
+		release()
+		if _, err := os.Stat(filepath.Join(dir, "seed")); made == nil && err == nil {
+			t.Fatalf("try %d: the other build's cache mount dir was replaced", i)
+		}
+	}
+}
