@@ -184,3 +184,33 @@ func checkGolden(t *testing.T, name string, got []byte) {
 		t.Errorf("%s differs (go test -update rewrites it):\n--- got\n%s\n--- want\n%s", p, got, want)
 	}
 }
+
+// writeLayout makes an OCI layout in dir by hand: blobs under their
+// digests, and an index.json listing manifests.
+func writeLayout(t *testing.T, dir string, manifests []ocispec.Descriptor, blobs ...[]byte) {
+	t.Helper()
+	blobDir := filepath.Join(dir, ocispec.ImageBlobsDir, "sha256")
+	if err := os.MkdirAll(blobDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range blobs {
+		if err := os.WriteFile(filepath.Join(blobDir, digest.FromBytes(b).Encoded()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	index, err := json.Marshal(newIndex(manifests...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ocispec.ImageIndexFile), index, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ocispec.ImageLayoutFile), layoutJSON(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// blobDescriptor describes data as a blob of media type mt.
+func blobDescriptor(mt string, data []byte) ocispec.Descriptor {
+	return ocispec.Descriptor{MediaType: mt, Digest: digest.FromBytes(data), Size: int64(len(data))}
+}

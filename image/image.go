@@ -41,6 +41,39 @@ type Image struct {
 	Layers []Layer
 }
 
+// NewImage pairs the layers of a manifest with the diffIDs of the image
+// config configJSON, and checks what a manifest from elsewhere may get
+// wrong: one diffID per layer, layer media types mybuild can unpack (each
+// renamed to its OCI equivalent), valid digests and sizes. Checking
+// configJSON against the manifest's config digest is the caller's job.
+func NewImage(configJSON []byte, layers []ocispec.Descriptor) (*Image, error) {
+	img := &Image{}
+	if err := json.Unmarshal(configJSON, &img.Config); err != nil {
+		return nil, fmt.Errorf("image config: %w", err)
+	}
+	diffIDs := img.Config.RootFS.DiffIDs
+	if len(diffIDs) != len(layers) {
+		return nil, fmt.Errorf("image config lists %d layers, the manifest %d", len(diffIDs), len(layers))
+	}
+	for i, desc := range layers {
+		mt, err := OCILayerMediaType(desc.MediaType)
+		if err != nil {
+			return nil, fmt.Errorf("layer %d: %w", i, err)
+		}
+		if err := desc.Digest.Validate(); err != nil {
+			return nil, fmt.Errorf("layer %d: %w", i, err)
+		}
+		if desc.Size < 0 {
+			return nil, fmt.Errorf("layer %d: negative size %d", i, desc.Size)
+		}
+		if err := diffIDs[i].Validate(); err != nil {
+			return nil, fmt.Errorf("layer %d diffID: %w", i, err)
+		}
+		img.Layers = append(img.Layers, Layer{MediaType: mt, Digest: desc.Digest, Size: desc.Size, DiffID: diffIDs[i]})
+	}
+	return img, nil
+}
+
 // Manifest is an image rendered as the blobs that describe it.
 type Manifest struct {
 	ConfigJSON   []byte

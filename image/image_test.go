@@ -291,3 +291,34 @@ func TestSaveIsAtomic(t *testing.T) {
 }
 
 var _ Store = (*memStore)(nil)
+
+// A layer descriptor with a negative size is refused when the image is
+// read, as the registry refuses one, before any blob is copied.
+func TestLoadRejectsNegativeLayerSize(t *testing.T) {
+	store := newMemStore()
+	img := testImage(t, store)
+	m, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var manifest ocispec.Manifest
+	if err := json.Unmarshal(m.ManifestJSON, &manifest); err != nil {
+		t.Fatal(err)
+	}
+	manifest.Layers[1].Size = -1
+	manifestJSON, err := json.Marshal(manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeLayout(t, dir, []ocispec.Descriptor{blobDescriptor(ocispec.MediaTypeImageManifest, manifestJSON)},
+		manifestJSON, m.ConfigJSON, store.blobs[img.Layers[0].Digest], store.blobs[img.Layers[1].Digest])
+	ref := Ref{Transport: OCILayout, Path: dir}
+	_, err = Load(context.Background(), ref, HostPlatform(), newMemStore())
+	if err == nil || !strings.Contains(err.Error(), "layer 1: negative size -1") {
+		t.Errorf("load: err = %v", err)
+	}
+	if _, err := Inspect(context.Background(), ref, HostPlatform()); err == nil || !strings.Contains(err.Error(), "layer 1: negative size -1") {
+		t.Errorf("inspect: err = %v", err)
+	}
+}

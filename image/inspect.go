@@ -88,7 +88,7 @@ func inspect(ctx context.Context, ref Ref, platform ocispec.Platform) (*Inspecti
 // is the caller's job, as only the caller knows where the bytes came from
 // (a docker-archive's config descriptor is that of the re-encoded config).
 func NewInspection(reference string, manifest, config ocispec.Descriptor, configJSON []byte, layers []ocispec.Descriptor) (*Inspection, error) {
-	img, err := newImage(configJSON, layers)
+	img, err := NewImage(configJSON, layers)
 	if err != nil {
 		return nil, err
 	}

@@ -86,32 +86,6 @@ func readJSON(l layoutReader, desc ocispec.Descriptor, v any) (int64, error) {
 	return int64(len(data)), nil
 }
 
-// newImage pairs the layers of a manifest with the diffIDs of its config.
-func newImage(cfgJSON []byte, layers []ocispec.Descriptor) (*Image, error) {
-	img := &Image{}
-	if err := json.Unmarshal(cfgJSON, &img.Config); err != nil {
-		return nil, fmt.Errorf("image config: %w", err)
-	}
-	diffIDs := img.Config.RootFS.DiffIDs
-	if len(diffIDs) != len(layers) {
-		return nil, fmt.Errorf("image config lists %d layers, manifest %d", len(diffIDs), len(layers))
-	}
-	for i, desc := range layers {
-		mt, err := OCILayerMediaType(desc.MediaType)
-		if err != nil {
-			return nil, err
-		}
-		if err := desc.Digest.Validate(); err != nil {
-			return nil, fmt.Errorf("layer %d: %w", i, err)
-		}
-		if err := diffIDs[i].Validate(); err != nil {
-			return nil, fmt.Errorf("layer %d diffID: %w", i, err)
-		}
-		img.Layers = append(img.Layers, Layer{MediaType: mt, Digest: desc.Digest, Size: desc.Size, DiffID: diffIDs[i]})
-	}
-	return img, nil
-}
-
 // selectManifest picks the descriptor named name, or, without a name, the
 // only one; among several, the one for platform.
 func selectManifest(descs []ocispec.Descriptor, name string, platform ocispec.Platform) (ocispec.Descriptor, error) {

@@ -48,7 +48,7 @@ func resolve(ctx context.Context, ref Ref, platform ocispec.Platform) (*source, 
 
 // image pairs the source's layers with the diffIDs of its config.
 func (s *source) image() (*Image, error) {
-	return newImage(s.configJSON, s.layers)
+	return NewImage(s.configJSON, s.layers)
 }
 
 func configDescriptor(configJSON []byte) ocispec.Descriptor {

@@ -137,7 +137,7 @@ func (p *puller) run(ctx context.Context, policy PullPolicy) (*PullResult, error
 // finish builds the image of st and stores the layer blobs it lacks.
 // offline, when set, says why the network may not be used.
 func (p *puller) finish(ctx context.Context, st, last *refState, offline, warning string) (*PullResult, error) {
-	img, err := imageOf(st)
+	img, err := st.image()
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +172,7 @@ func (p *puller) finish(ctx context.Context, st, last *refState, offline, warnin
 
 // complete reports whether the store has every layer of st.
 func (p *puller) complete(st *refState) bool {
-	img, err := imageOf(st)
+	img, err := st.image()
 	if err != nil {
 		return false
 	}

@@ -12,6 +12,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/mybuild/mybuild/image"
 )
@@ -66,7 +67,7 @@ func (p *puller) resolve(ctx context.Context, target name.Reference) (*refState,
 		ManifestDigest: digest.FromBytes(raw), Manifest: raw, Config: cfg,
 		Resolved: time.Now().UTC(),
 	}
-	img, err := imageOf(st)
+	img, err := st.image()
 	if err != nil {
 		return nil, err
 	}
@@ -114,34 +115,24 @@ func (p *puller) fetchConfig(ctx context.Context, d digest.Digest) ([]byte, erro
 	return data, nil
 }
 
-// imageOf pairs the layers of st's manifest with the diffIDs of its
-// config, after checking the config against the manifest.
-func imageOf(st *refState) (*image.Image, error) {
-	m, err := v1.ParseManifest(bytes.NewReader(st.Manifest))
-	if err != nil {
+// image is the image of st, built once: the layers of its manifest
+// paired with the diffIDs of its config, after checking the config
+// against the manifest.
+func (st *refState) image() (*image.Image, error) {
+	if st.img != nil {
+		return st.img, nil
+	}
+	var m ocispec.Manifest
+	if err := json.Unmarshal(st.Manifest, &m); err != nil {
 		return nil, fmt.Errorf("manifest %s: %w", st.ManifestDigest, err)
 	}
-	if got := digest.FromBytes(st.Config); got.String() != m.Config.Digest.String() {
+	if got := digest.FromBytes(st.Config); got != m.Config.Digest {
 		return nil, fail(nil, "image config has digest %s, the manifest says %s", got, m.Config.Digest)
 	}
-	img := &image.Image{}
-	if err := json.Unmarshal(st.Config, &img.Config); err != nil {
-		return nil, fmt.Errorf("image config: %w", err)
+	img, err := image.NewImage(st.Config, m.Layers)
+	if err != nil {
+		return nil, fail(nil, "%v", err)
 	}
-	diffIDs := img.Config.RootFS.DiffIDs
-	if len(diffIDs) != len(m.Layers) {
-		return nil, fail(nil, "image config lists %d layers, the manifest %d", len(diffIDs), len(m.Layers))
-	}
-	for i, desc := range m.Layers {
-		mt, err := image.OCILayerMediaType(string(desc.MediaType))
-		if err != nil {
-			return nil, fail(nil, "layer %d: %v", i, err)
-		}
-		d := digest.Digest(desc.Digest.String())
-		if d.Validate() != nil || diffIDs[i].Validate() != nil || desc.Size < 0 {
-			return nil, fail(nil, "layer %d: invalid descriptor", i)
-		}
-		img.Layers = append(img.Layers, image.Layer{MediaType: mt, Digest: d, Size: desc.Size, DiffID: diffIDs[i]})
-	}
+	st.img = img
 	return img, nil
 }

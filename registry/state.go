@@ -14,6 +14,7 @@ import (
 	digest "github.com/opencontainers/go-digest"
 
 	"github.com/mybuild/mybuild/cache"
+	"github.com/mybuild/mybuild/image"
 )
 
 // stateStore keeps small state files; *cache.Store is one.
@@ -37,6 +38,8 @@ type refState struct {
 	Manifest       []byte        `json:"manifest"`
 	Config         []byte        `json:"config"`
 	Resolved       time.Time     `json:"resolved"`
+
+	img *image.Image // built from Manifest and Config by image, once
 }
 
 func stateName(kind string, parts ...string) string {
