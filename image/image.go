@@ -96,17 +96,26 @@ func (img *Image) Manifest() (*Manifest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode image config: %w", err)
 	}
+	return NewManifest(ocispec.MediaTypeImageConfig, configJSON, img.Layers)
+}
+
+// NewManifest renders the OCI manifest of a config blob, of media type
+// configMediaType, and layers. An image's config is
+// ocispec.MediaTypeImageConfig; an artifact, such as a registry cache
+// entry, may have another.
+func NewManifest(configMediaType string, configJSON []byte, layers []Layer) (*Manifest, error) {
 	m := ocispec.Manifest{
 		Versioned: specs.Versioned{SchemaVersion: 2},
 		MediaType: ocispec.MediaTypeImageManifest,
 		Config: ocispec.Descriptor{
-			MediaType: ocispec.MediaTypeImageConfig,
+			MediaType: configMediaType,
 			Digest:    digest.FromBytes(configJSON),
 			Size:      int64(len(configJSON)),
 		},
-		Layers: make([]ocispec.Descriptor, len(img.Layers)),
+		// Never nil: no layers is "layers":[], which the spec asks for.
+		Layers: make([]ocispec.Descriptor, len(layers)),
 	}
-	for i, l := range img.Layers {
+	for i, l := range layers {
 		m.Layers[i] = l.Descriptor()
 	}
 	manifestJSON, err := json.Marshal(m)

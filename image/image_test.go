@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -320,5 +321,27 @@ func TestLoadRejectsNegativeLayerSize(t *testing.T) {
 	}
 	if _, err := Inspect(context.Background(), ref, HostPlatform()); err == nil || !strings.Contains(err.Error(), "layer 1: negative size -1") {
 		t.Errorf("inspect: err = %v", err)
+	}
+}
+
+// NewManifest renders a manifest for any config media type, byte for byte
+// as it always has: registry cache entries, whose digests other machines
+// look up, depend on it. No layers is "layers":[], never null.
+func TestNewManifest(t *testing.T) {
+	cfg := []byte(`{"key":"x"}`)
+	m, err := NewManifest("application/vnd.example.config+json", cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.example.config+json","digest":"sha256:3453ef6ff9c71b321eab1c720226177ca468bd24284b33eade9e69f2a12c853b","size":11},"layers":[]}`
+	if string(m.ManifestJSON) != want {
+		t.Errorf("manifest\n%s\nwant\n%s", m.ManifestJSON, want)
+	}
+	if !reflect.DeepEqual(m.Descriptor, blobDescriptor(ocispec.MediaTypeImageManifest, m.ManifestJSON)) ||
+		!reflect.DeepEqual(m.Config, blobDescriptor("application/vnd.example.config+json", cfg)) {
+		t.Errorf("descriptors %+v, %+v", m.Descriptor, m.Config)
+	}
+	if !bytes.Equal(m.ConfigJSON, cfg) {
+		t.Errorf("config %s", m.ConfigJSON)
 	}
 }

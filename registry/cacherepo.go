@@ -14,7 +14,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	digest "github.com/opencontainers/go-digest"
-	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/mybuild/mybuild/cache"
@@ -216,26 +215,15 @@ func (c *CacheRepo) put(ctx context.Context, tag name.Tag, rec *cache.Record, st
 	if err != nil {
 		return err
 	}
-	m := ocispec.Manifest{
-		Versioned: specs.Versioned{SchemaVersion: 2},
-		MediaType: ocispec.MediaTypeImageManifest,
-		Config: ocispec.Descriptor{
-			MediaType: MediaTypeStepRecord,
-			Digest:    digest.FromBytes(cfg),
-			Size:      int64(len(cfg)),
-		},
-		Layers: []ocispec.Descriptor{},
-	}
 	var layers []image.Layer
 	if l := rec.Layer; l != nil {
 		layers = []image.Layer{{MediaType: l.MediaType, Digest: l.Digest, Size: l.Size, DiffID: l.DiffID}}
-		m.Layers = append(m.Layers, layers[0].Descriptor())
 	}
-	raw, err := json.Marshal(m)
+	m, err := image.NewManifest(MediaTypeStepRecord, cfg, layers)
 	if err != nil {
 		return err
 	}
-	return c.uploader.push(ctx, tag, store, layers, static.NewLayer(cfg, MediaTypeStepRecord), raw, types.OCIManifestSchema1)
+	return c.uploader.push(ctx, tag, store, layers, static.NewLayer(m.ConfigJSON, MediaTypeStepRecord), m.ManifestJSON, types.OCIManifestSchema1)
 }
 
 func (c *CacheRepo) failed() error {
