@@ -58,10 +58,19 @@ func resolveDockerArchive(ctx context.Context, ref Ref) (*source, error) {
 	if err != nil {
 		return nil, err
 	}
+	img, err := NewImage(cfgJSON, layers)
+	if err != nil {
+		return nil, err
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return nil, err
+	}
 	return &source{
-		config:     configDescriptor(cfgJSON),
-		configJSON: cfgJSON,
-		layers:     layers,
+		manifest: m.Descriptor,
+		config:   m.Config,
+		img:      img,
+		layers:   layers,
 		importLayers: func(ctx context.Context, store Store) error {
 			return importDockerLayers(ctx, t, entry.Layers, layers, store)
 		},

@@ -65,19 +65,7 @@ func inspect(ctx context.Context, ref Ref, platform ocispec.Platform) (*Inspecti
 	if err != nil {
 		return nil, err
 	}
-	manifest, config := src.manifest, src.config
-	if ref.Transport == DockerArchive {
-		img, err := src.image()
-		if err != nil {
-			return nil, err
-		}
-		m, err := img.Manifest()
-		if err != nil {
-			return nil, err
-		}
-		manifest, config = m.Descriptor, m.Config
-	}
-	return NewInspection(ref.String(), manifest, config, src.configJSON, src.layers)
+	return newInspection(ref.String(), src.manifest, src.config, src.img, src.layers), nil
 }
 
 // NewInspection describes an image from what its manifest holds, with no
@@ -92,6 +80,11 @@ func NewInspection(reference string, manifest, config ocispec.Descriptor, config
 	if err != nil {
 		return nil, err
 	}
+	return newInspection(reference, manifest, config, img, layers), nil
+}
+
+// newInspection describes img, made of layers as the manifest lists them.
+func newInspection(reference string, manifest, config ocispec.Descriptor, img *Image, layers []ocispec.Descriptor) *Inspection {
 	i := &Inspection{
 		Reference: reference,
 		Manifest:  manifest,
@@ -109,7 +102,7 @@ func NewInspection(reference string, manifest, config ocispec.Descriptor, config
 		}
 	}
 	i.History = historyRows(img.Config.History, infos)
-	return i, nil
+	return i
 }
 
 // historyRows pairs the history entries that made a layer with the

@@ -61,13 +61,17 @@ func resolveLayout(l layoutReader, name string, platform ocispec.Platform) (*sou
 	if err != nil {
 		return nil, fmt.Errorf("image config: %w", err)
 	}
+	img, err := NewImage(cfgJSON, m.Layers)
+	if err != nil {
+		return nil, err
+	}
 	config := m.Config
 	config.Size = int64(len(cfgJSON))
 	return &source{
-		manifest:   desc,
-		config:     config,
-		configJSON: cfgJSON,
-		layers:     m.Layers,
+		manifest: desc,
+		config:   config,
+		img:      img,
+		layers:   m.Layers,
 		importLayers: func(ctx context.Context, store Store) error {
 			return l.importBlobs(ctx, m.Layers, store)
 		},

@@ -23,12 +23,8 @@ func load(ctx context.Context, ref Ref, platform ocispec.Platform, store Store) 
 	if err != nil {
 		return nil, err
 	}
-	img, err := src.image()
-	if err != nil {
-		return nil, err
-	}
 	if err := src.importLayers(ctx, store); err != nil {
 		return nil, err
 	}
-	return img, nil
+	return src.img, nil
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -15,15 +14,18 @@ import (
 var ErrUnsupportedTransport = errors.New("unsupported transport")
 
 // source is an image found in a local transport, with nothing copied yet:
-// its manifest and config as stored, and a way to copy its layer blobs.
-// Load imports the layers; Inspect only describes them.
+// its manifest and config as stored, the image they make, and a way to
+// copy its layer blobs. Load imports the layers; Inspect only describes
+// them.
 type source struct {
-	// manifest is the stored manifest; zero for a docker-archive, which
-	// stores none.
-	manifest   ocispec.Descriptor
-	config     ocispec.Descriptor
-	configJSON []byte
-	layers     []ocispec.Descriptor
+	// manifest and config describe the stored manifest and config. A
+	// docker-archive stores no manifest: for one, both are those of img's
+	// Manifest, what Save would write.
+	manifest ocispec.Descriptor
+	config   ocispec.Descriptor
+	img      *Image
+	// layers are the layer descriptors as stored, media types unchanged.
+	layers []ocispec.Descriptor
 	// importLayers copies the layer blobs the store lacks into it,
 	// checking each against its digest.
 	importLayers func(ctx context.Context, store Store) error
@@ -44,17 +46,4 @@ func resolve(ctx context.Context, ref Ref, platform ocispec.Platform) (*source, 
 		return resolveDockerArchive(ctx, ref)
 	}
 	return nil, fmt.Errorf("%w %q", ErrUnsupportedTransport, ref.Transport)
-}
-
-// image pairs the source's layers with the diffIDs of its config.
-func (s *source) image() (*Image, error) {
-	return NewImage(s.configJSON, s.layers)
-}
-
-func configDescriptor(configJSON []byte) ocispec.Descriptor {
-	return ocispec.Descriptor{
-		MediaType: ocispec.MediaTypeImageConfig,
-		Digest:    digest.FromBytes(configJSON),
-		Size:      int64(len(configJSON)),
-	}
 }
