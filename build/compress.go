@@ -107,9 +107,6 @@ func (b *builder) recompress(ctx context.Context, key digest.Digest, l image.Lay
 	defer w.Abort()
 	blob, err := layerdiff.Recompress(ctx, w, r, l.MediaType, l.DiffID, layerdiff.WithCompression(c, level))
 	if err != nil {
-		if derr := cache.Damaged(r); derr != nil {
-			return nil, derr
-		}
 		return nil, err
 	}
 	if err := w.Commit(blob.Digest); err != nil {

@@ -115,7 +115,10 @@ func (w *BlobWriter) Abort() {
 
 // OpenBlob opens the blob d for reading. The reader checks the content
 // while it is read: at EOF it fails with ErrCorrupt, and deletes the blob,
-// if the bytes do not match d, so a damaged blob is never used twice.
+// if the bytes do not match d, so a damaged blob is never used twice. A
+// reader that fails before the end (a decompressor, on damaged bytes)
+// must read on to the end to learn whether the blob is to blame:
+// layerdiff.Decompress does.
 func (s *Store) OpenBlob(d digest.Digest) (io.ReadCloser, int64, error) {
 	if err := d.Validate(); err != nil || d.Algorithm() != digest.SHA256 {
 		return nil, 0, fmt.Errorf("open blob %s: unsupported digest", d)
@@ -132,20 +135,6 @@ func (s *Store) OpenBlob(d digest.Digest) (io.ReadCloser, int64, error) {
 	now := time.Now()
 	_ = os.Chtimes(f.Name(), now, now) // last used, for prune
 	return &verifyingReader{f: f, h: sha256.New(), want: d}, fi.Size(), nil
-}
-
-// Damaged tells whether a failure reading a blob opened with OpenBlob
-// came from the blob itself: it reads what is left of r, and returns
-// ErrCorrupt (the blob is then gone) when the bytes do not match the
-// digest. A decompressor usually fails on damaged bytes before the end,
-// where the digest is checked; without this, the blob would stay and fail
-// every build.
-func Damaged(r io.Reader) error {
-	_, err := io.Copy(io.Discard, r)
-	if errors.Is(err, ErrCorrupt) {
-		return err
-	}
-	return nil
 }
 
 // DeleteBlob removes the blob d.

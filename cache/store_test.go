@@ -2,12 +2,14 @@ package cache
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mybuild/mybuild/layerdiff"
 	digest "github.com/opencontainers/go-digest"
 	"golang.org/x/sys/unix"
 )
@@ -291,36 +294,57 @@ func TestCacheMountSharing(t *testing.T) {
 	}
 }
 
-// Damaged tells a reader that failed early (a decompressor, say) whether
-// the blob is to blame, and drops a damaged blob.
+// A reader that fails early (a decompressor) learns whether the blob is
+// to blame, and a damaged blob is dropped: layerdiff.Decompress reads the
+// rest of the blob when it fails.
 func TestDamaged(t *testing.T) {
 	s := open(t, t.TempDir())
-	data := []byte("original content")
-	d := digest.FromBytes(data)
-	if err := s.PutBlob(d, int64(len(data)), bytes.NewReader(data)); err != nil {
-		t.Fatal(err)
+	put := func(data []byte) digest.Digest {
+		d := digest.FromBytes(data)
+		if err := s.PutBlob(d, int64(len(data)), bytes.NewReader(data)); err != nil {
+			t.Fatal(err)
+		}
+		return d
 	}
-	r, _, err := s.OpenBlob(d)
-	if err != nil {
-		t.Fatal(err)
+	readAll := func(d digest.Digest) error {
+		r, _, err := s.OpenBlob(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		zr, err := layerdiff.Decompress(t.Context(), r, "application/vnd.oci.image.layer.v1.tar+gzip")
+		if err != nil {
+			return err
+		}
+		defer zr.Close()
+		_, err = io.Copy(io.Discard, zr)
+		return err
 	}
-	io.ReadFull(r, make([]byte, 4))
-	if err := Damaged(r); err != nil {
-		t.Errorf("intact blob: %v", err)
-	}
-	r.Close()
 
-	os.WriteFile(s.BlobPath(d), []byte("0riginal content"), 0o600)
-	r, _, err = s.OpenBlob(d)
-	if err != nil {
-		t.Fatal(err)
+	// Intact, but not gzip: the decompressor's error stands.
+	bad := put(append([]byte{0x1f, 0x8b, 8, 0}, bytes.Repeat([]byte("not deflate"), 1000)...))
+	if err := readAll(bad); err == nil || errors.Is(err, ErrCorrupt) {
+		t.Errorf("intact blob: %v, want a gzip error", err)
 	}
-	io.ReadFull(r, make([]byte, 4))
-	if err := Damaged(r); !errors.Is(err, ErrCorrupt) {
+	if _, err := os.Stat(s.BlobPath(bad)); err != nil {
+		t.Error("an intact blob was dropped")
+	}
+
+	// Damaged: the blob is to blame.
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	data := make([]byte, 1<<20)
+	rand.New(rand.NewSource(1)).Read(data)
+	zw.Write(data)
+	zw.Close()
+	d := put(gz.Bytes())
+	damaged := bytes.Clone(gz.Bytes())
+	damaged[len(damaged)/3] ^= 0xff
+	os.WriteFile(s.BlobPath(d), damaged, 0o600)
+	if err := readAll(d); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("damaged blob: %v, want ErrCorrupt", err)
 	}
-	r.Close()
-	if s.HasBlob(d, int64(len(data))) {
+	if _, err := os.Stat(s.BlobPath(d)); !errors.Is(err, os.ErrNotExist) {
 		t.Error("damaged blob kept")
 	}
 }

@@ -3,7 +3,6 @@ package image
 import (
 	"archive/tar"
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,7 +11,7 @@ import (
 	"path"
 	"strings"
 
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/mybuild/mybuild/layerdiff"
 )
 
 // tarFile reads an archive by scanning it: a tar has no index, so each
@@ -78,20 +77,10 @@ func openTar(ctx context.Context, p string) (*tarFile, error) {
 	return t, nil
 }
 
-var (
-	gzipMagic = []byte{0x1f, 0x8b}
-	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
-)
-
 // sniffLayer tells a layer's media type from its first bytes.
 func sniffLayer(first []byte) string {
-	switch {
-	case bytes.HasPrefix(first, gzipMagic):
-		return ocispec.MediaTypeImageLayerGzip
-	case bytes.HasPrefix(first, zstdMagic):
-		return ocispec.MediaTypeImageLayerZstd
-	}
-	return ocispec.MediaTypeImageLayer
+	mt, _ := layerdiff.Sniff(first).MediaType() // known: gzip, zstd or none
+	return mt
 }
 
 // maxLinks bounds how many links resolve follows.

@@ -1,7 +1,6 @@
 package layerdiff
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -29,46 +28,21 @@ type Blob struct {
 // file and rename it into place only on success.
 func WriteBlob(ctx context.Context, w io.Writer, upper string, lower *overlay.Stack, opts ...Option) (Blob, error) {
 	o := newOptions(opts)
-	mediaType, err := o.compression.mediaType()
+	bw, err := newBlobWriter(w, o)
 	if err != nil {
 		return Blob{}, fmt.Errorf("write blob: %w", err)
 	}
-	var (
-		digester = digest.Canonical.Digester()
-		diffID   = digest.Canonical.Digester()
-		size     counter
-		out      = bufio.NewWriterSize(io.MultiWriter(w, digester.Hash(), &size), 64<<10)
-	)
-	zw, err := compressor(out, o.compression, o.level)
-	if err != nil {
-		return Blob{}, fmt.Errorf("write blob: %w", err)
-	}
-	empty, err := write(ctx, io.MultiWriter(zw, diffID.Hash()), upper, lower, o)
-	if cerr := zw.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("write blob: close %s: %w", o.compression, cerr)
-	}
-	if err == nil {
-		if err = out.Flush(); err != nil {
-			err = fmt.Errorf("write blob: %w", err)
-		}
+	diffID := digest.Canonical.Digester()
+	empty, err := write(ctx, io.MultiWriter(bw, diffID.Hash()), upper, lower, o)
+	if cerr := bw.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("write blob: %w", cerr)
 	}
 	if err != nil {
 		return Blob{}, err
 	}
-	return Blob{
-		Digest:    digester.Digest(),
-		DiffID:    diffID.Digest(),
-		Size:      int64(size),
-		MediaType: mediaType,
-		Empty:     empty,
-	}, nil
-}
-
-type counter int64
-
-func (c *counter) Write(p []byte) (int, error) {
-	*c += counter(len(p))
-	return len(p), nil
+	b := bw.blob(diffID.Digest())
+	b.Empty = empty
+	return b, nil
 }
 
 // ErrDiffIDMismatch is returned when an extracted layer's uncompressed bytes
@@ -85,15 +59,16 @@ func ExtractBlob(ctx context.Context, r io.Reader, mediaType string, diffID dige
 	if err := diffID.Validate(); err != nil {
 		return fmt.Errorf("extract blob: diffID %q: %w", diffID, err)
 	}
-	ur, release, err := decompressor(r, mediaType)
+	ur, err := newDecompressor(ctx, r, mediaType)
 	if err != nil {
 		return fmt.Errorf("extract blob %s: %w", diffID, err)
 	}
-	defer release()
+	defer ur.Close()
 	verifier := diffID.Algorithm().Digester()
 	tee := io.TeeReader(ur, verifier.Hash())
 	if err := Extract(ctx, tee, dir, opts...); err != nil {
-		return fmt.Errorf("extract blob %s: %w", diffID, err)
+		// Bytes the tar reader fails on may come from a damaged r.
+		return fmt.Errorf("extract blob %s: %w", diffID, ur.blame(err))
 	}
 	// The tar ends before the stream does (padding, and the gzip trailer
 	// that holds the checksum): read it all.

@@ -2,7 +2,6 @@ package layerdiff
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"io"
 	"runtime"
@@ -10,13 +9,13 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 	"github.com/klauspost/pgzip"
+	"github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// mediaType is the OCI layer media type for a blob compressed with c.
-func (c Compression) mediaType() (string, error) {
+// MediaType is the OCI layer media type of a blob compressed with c.
+func (c Compression) MediaType() (string, error) {
 	switch c {
 	case Gzip:
 		return v1.MediaTypeImageLayerGzip, nil
@@ -80,42 +79,49 @@ func compressionOf(mediaType string) Compression {
 	return ""
 }
 
-var (
-	gzipMagic = []byte{0x1f, 0x8b}
-	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
-)
+// blobWriter compresses into w as the options say, counting and hashing
+// the compressed bytes: what WriteBlob and Recompress write through.
+type blobWriter struct {
+	zw        io.WriteCloser
+	out       *bufio.Writer
+	digester  digest.Digester
+	size      counter
+	c         Compression
+	mediaType string
+}
 
-// decompressor returns the uncompressed stream of r and a function releasing
-// the decoder. The compression comes from mediaType, or else from r's first
-// bytes.
-func decompressor(r io.Reader, mediaType string) (io.Reader, func(), error) {
-	c := compressionOf(mediaType)
-	if c == "" {
-		br := bufio.NewReader(r)
-		magic, _ := br.Peek(len(zstdMagic)) // short at EOF: then not compressed
-		switch {
-		case bytes.HasPrefix(magic, gzipMagic):
-			c = Gzip
-		case bytes.HasPrefix(magic, zstdMagic):
-			c = Zstd
-		default:
-			c = None
-		}
-		r = br
+func newBlobWriter(w io.Writer, o *options) (*blobWriter, error) {
+	mediaType, err := o.compression.MediaType()
+	if err != nil {
+		return nil, err
 	}
-	switch c {
-	case Gzip:
-		zr, err := gzip.NewReader(r)
-		if err != nil {
-			return nil, nil, fmt.Errorf("gzip: %w", err)
-		}
-		return zr, func() { zr.Close() }, nil
-	case Zstd:
-		zr, err := zstd.NewReader(r)
-		if err != nil {
-			return nil, nil, fmt.Errorf("zstd: %w", err)
-		}
-		return zr, zr.Close, nil
+	b := &blobWriter{digester: digest.Canonical.Digester(), c: o.compression, mediaType: mediaType}
+	b.out = bufio.NewWriterSize(io.MultiWriter(w, b.digester.Hash(), &b.size), 64<<10)
+	if b.zw, err = compressor(b.out, o.compression, o.level); err != nil {
+		return nil, err
 	}
-	return r, func() {}, nil
+	return b, nil
+}
+
+// Write compresses p.
+func (b *blobWriter) Write(p []byte) (int, error) { return b.zw.Write(p) }
+
+// Close ends the compressed stream and writes out what is buffered.
+func (b *blobWriter) Close() error {
+	if err := b.zw.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", b.c, err)
+	}
+	return b.out.Flush()
+}
+
+// blob describes what was written, once Close succeeded.
+func (b *blobWriter) blob(diffID digest.Digest) Blob {
+	return Blob{Digest: b.digester.Digest(), DiffID: diffID, Size: int64(b.size), MediaType: b.mediaType}
+}
+
+type counter int64
+
+func (c *counter) Write(p []byte) (int, error) {
+	*c += counter(len(p))
+	return len(p), nil
 }

@@ -1,7 +1,6 @@
 package layerdiff
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -46,33 +45,21 @@ func CompressionOf(mediaType string) Compression { return compressionOf(mediaTyp
 // has no effect: the tar is not rewritten.
 func Recompress(ctx context.Context, w io.Writer, r io.Reader, mediaType string, diffID digest.Digest, opts ...Option) (Blob, error) {
 	o := newOptions(opts)
-	outType, err := o.compression.mediaType()
-	if err != nil {
-		return Blob{}, fmt.Errorf("recompress: %w", err)
-	}
-	ur, release, err := decompressor(r, mediaType)
+	ur, err := newDecompressor(ctx, r, mediaType)
 	if err != nil {
 		return Blob{}, fmt.Errorf("recompress %s: %w", diffID, err)
 	}
-	defer release()
-	var (
-		digester = digest.Canonical.Digester()
-		verifier = diffID.Algorithm().Digester()
-		size     counter
-		out      = bufio.NewWriterSize(io.MultiWriter(w, digester.Hash(), &size), 64<<10)
-	)
-	zw, err := compressor(out, o.compression, o.level)
+	defer ur.Close()
+	bw, err := newBlobWriter(w, o)
 	if err != nil {
 		return Blob{}, fmt.Errorf("recompress: %w", err)
 	}
+	verifier := diffID.Algorithm().Digester()
 	buf := getBuf()
 	defer putBuf(buf)
-	_, err = io.CopyBuffer(io.MultiWriter(zw, verifier.Hash()), ctxio.Reader(ctx, ur), *buf)
-	if cerr := zw.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("close %s: %w", o.compression, cerr)
-	}
-	if err == nil {
-		err = out.Flush()
+	_, err = io.CopyBuffer(io.MultiWriter(bw, verifier.Hash()), ctxio.Reader(ctx, ur), *buf)
+	if cerr := bw.Close(); err == nil {
+		err = cerr
 	}
 	if err != nil {
 		return Blob{}, fmt.Errorf("recompress %s: %w", diffID, err)
@@ -80,5 +67,5 @@ func Recompress(ctx context.Context, w io.Writer, r io.Reader, mediaType string,
 	if got := verifier.Digest(); got != diffID {
 		return Blob{}, fmt.Errorf("recompress: got %s, want %s: %w", got, diffID, ErrDiffIDMismatch)
 	}
-	return Blob{Digest: digester.Digest(), DiffID: diffID, Size: int64(size), MediaType: outType}, nil
+	return bw.blob(diffID), nil
 }

@@ -89,9 +89,6 @@ func (u *Unpacker) unpackOnce(ctx context.Context, l image.Layer, below []string
 	err = layerdiff.ExtractBlob(ctx, r, l.MediaType, l.DiffID, dir, layerdiff.WithParents(overlay.NewStack(parents...)))
 	if err != nil {
 		os.RemoveAll(dir)
-		if derr := cache.Damaged(r); derr != nil {
-			err = derr
-		}
 		return "", fmt.Errorf("unpack layer %s: %w", l.DiffID, err)
 	}
 	path, err := u.store.CommitLayer(dir, l.DiffID)
