@@ -5,19 +5,19 @@ import (
 	"bufio"
 	"bytes"
 	"compress/bzip2"
+	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
+	"github.com/mybuild/mybuild/layerdiff"
 	"github.com/ulikunitz/xz"
 )
 
 // openArchive opens path as a tar archive, plain or compressed with gzip,
 // bzip2, xz or zstd, as BuildKit's ADD recognises them: the stream must
-// decompress and hold a tar header. ok is false for any other file.
+// decompress and hold a tar header. ok is false for any other file. closer
+// releases the decompressor and closes the file.
 func openArchive(path string) (tr *tar.Reader, closer io.Closer, ok bool, err error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -28,47 +28,52 @@ func openArchive(path string) (tr *tar.Reader, closer io.Closer, ok bool, err er
 		f.Close()
 		return nil, nil, false, nil
 	}
+	c := archiveCloser{r, f}
 	// Peek at the first header through a second reader over the same
 	// bytes: the real one must start from the beginning.
 	br := bufio.NewReaderSize(r, 8<<10)
 	head, _ := br.Peek(1024)
 	if _, err := tar.NewReader(bytes.NewReader(head)).Next(); err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
-		f.Close()
+		c.Close()
 		return nil, nil, false, nil
 	}
 	if len(head) < 512 {
-		f.Close()
+		c.Close()
 		return nil, nil, false, nil
 	}
-	return tar.NewReader(br), f, true, nil
+	return tar.NewReader(br), c, true, nil
 }
 
+// archiveCloser closes an archive's decompressor, then its file.
+type archiveCloser struct {
+	r io.Closer
+	f *os.File
+}
+
+func (c archiveCloser) Close() error { return errors.Join(c.r.Close(), c.f.Close()) }
+
 var (
-	magicGzip  = []byte{0x1f, 0x8b}
 	magicBzip2 = []byte("BZh")
 	magicXz    = []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}
-	magicZstd  = []byte{0x28, 0xb5, 0x2f, 0xfd}
 )
 
-// decompress picks a decompressor by the stream's magic bytes.
-func decompress(r *bufio.Reader) (io.Reader, error) {
-	head, _ := r.Peek(6)
+// decompress picks a decompressor by the stream's magic bytes: bzip2 and
+// xz here, which no layer uses; gzip and zstd as for layers.
+func decompress(r *bufio.Reader) (io.ReadCloser, error) {
+	head, _ := r.Peek(len(magicXz))
 	switch {
-	case bytes.HasPrefix(head, magicGzip):
-		return gzip.NewReader(r)
+	case len(head) == 0:
+		return nil, errors.New("empty file")
 	case bytes.HasPrefix(head, magicBzip2):
-		return bzip2.NewReader(r), nil
+		return io.NopCloser(bzip2.NewReader(r)), nil
 	case bytes.HasPrefix(head, magicXz):
-		return xz.NewReader(r)
-	case bytes.HasPrefix(head, magicZstd):
-		d, err := zstd.NewReader(r)
+		xr, err := xz.NewReader(r)
 		if err != nil {
 			return nil, err
 		}
-		return d.IOReadCloser(), nil
+		return io.NopCloser(xr), nil
 	}
-	if len(head) == 0 {
-		return nil, fmt.Errorf("empty file")
-	}
-	return r, nil
+	// A local file needs no context: on a decoding error, Decompress only
+	// reads the rest of the file before it says so.
+	return layerdiff.Decompress(context.Background(), r, "")
 }
