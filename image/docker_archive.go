@@ -163,31 +163,9 @@ func dockerLayers(ctx context.Context, t *tarFile, paths []string, diffIDs []dig
 // The store checks each against its digest: for an uncompressed layer,
 // its diffID.
 func importDockerLayers(ctx context.Context, t *tarFile, paths []string, descs []ocispec.Descriptor, store Store) error {
-	want := map[string]ocispec.Descriptor{}
+	blobs := map[string]ocispec.Descriptor{}
 	for i, name := range layerNames(t, paths) {
-		if !store.HasBlob(descs[i].Digest, descs[i].Size) {
-			want[name] = descs[i]
-		}
+		blobs[name] = descs[i]
 	}
-	if len(want) == 0 {
-		return nil
-	}
-	err := t.scan(ctx, func(name string, hdr *tar.Header, r io.Reader) error {
-		d, ok := want[name]
-		if !ok {
-			return nil
-		}
-		delete(want, name)
-		if err := store.PutBlob(d.Digest, d.Size, r); err != nil {
-			return fmt.Errorf("%s: layer %s: %w", t.path, name, err)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	for name := range want {
-		return fmt.Errorf("%s: layer %s is missing", t.path, name)
-	}
-	return nil
+	return t.importBlobs(ctx, blobs, store)
 }

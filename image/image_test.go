@@ -345,3 +345,39 @@ func TestNewManifest(t *testing.T) {
 		t.Errorf("config %s", m.ConfigJSON)
 	}
 }
+
+// An archive whose index names a layer blob it lacks fails the load, once
+// the layers present are stored, naming the missing one.
+func TestLoadArchiveMissingBlob(t *testing.T) {
+	src := newMemStore()
+	img := testImage(t, src)
+	p, _ := save(t, img, src, "")
+	names, files := tarFiles(t, p)
+	gone := blobName(img.Layers[1].Digest)
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tw := tar.NewWriter(f)
+	for _, name := range names {
+		data, ok := files[name]
+		if !ok || name == gone {
+			continue
+		}
+		if err := writeTarFile(tw, name, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	dst := newMemStore()
+	_, err = Load(context.Background(), Ref{Transport: OCIArchive, Path: p}, HostPlatform(), dst)
+	if err == nil || !strings.Contains(err.Error(), "layer "+gone+" is missing") {
+		t.Errorf("err = %v", err)
+	}
+	if !dst.HasBlob(img.Layers[0].Digest, img.Layers[0].Size) {
+		t.Error("the layer present was not stored")
+	}
+}

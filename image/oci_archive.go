@@ -1,10 +1,8 @@
 package image
 
 import (
-	"archive/tar"
 	"context"
 	"fmt"
-	"io"
 	"path"
 
 	digest "github.com/opencontainers/go-digest"
@@ -48,31 +46,9 @@ func (l archiveLayout) jsonBlob(d digest.Digest) ([]byte, error) {
 
 // importBlobs makes a second pass only when the store lacks a layer.
 func (l archiveLayout) importBlobs(ctx context.Context, descs []ocispec.Descriptor, store Store) error {
-	want := map[string]ocispec.Descriptor{}
+	blobs := map[string]ocispec.Descriptor{}
 	for _, d := range descs {
-		if !store.HasBlob(d.Digest, d.Size) {
-			want[blobName(d.Digest)] = d
-		}
+		blobs[blobName(d.Digest)] = d
 	}
-	if len(want) == 0 {
-		return nil
-	}
-	err := l.t.scan(ctx, func(name string, hdr *tar.Header, r io.Reader) error {
-		d, ok := want[name]
-		if !ok {
-			return nil
-		}
-		delete(want, name)
-		if err := store.PutBlob(d.Digest, d.Size, r); err != nil {
-			return fmt.Errorf("layer %s: %w", d.Digest, err)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	for _, d := range want {
-		return fmt.Errorf("%s: layer blob %s is missing", l.t.path, d.Digest)
-	}
-	return nil
+	return l.t.importBlobs(ctx, blobs, store)
 }
