@@ -13,6 +13,7 @@ import (
 
 	"github.com/mybuild/mybuild/buildcontext"
 	"github.com/mybuild/mybuild/overlay"
+	"github.com/mybuild/mybuild/rootfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -87,7 +88,7 @@ func (w *layerWriter) copyUp(p string) error {
 	if err := os.Mkdir(w.host(p), 0o700); err != nil {
 		return err
 	}
-	if err := copyDirMeta(e, w.host(p)); err != nil {
+	if err := rootfs.CopyDirMeta(e, w.host(p)); err != nil {
 		return err
 	}
 	st := e.Sys().(*syscall.Stat_t)

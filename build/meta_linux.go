@@ -7,39 +7,14 @@ import (
 	"unsafe"
 
 	"github.com/mybuild/mybuild/buildcontext"
-	"github.com/mybuild/mybuild/overlay"
 	"golang.org/x/sys/unix"
 )
 
 const specialBits = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
 
-// copyDirMeta gives dir the mode, owner, times and copied xattrs of e.
-func copyDirMeta(e overlay.Entry, dir string) error {
-	st := e.Sys().(*syscall.Stat_t)
-	if err := os.Lchown(dir, int(st.Uid), int(st.Gid)); err != nil {
-		return err
-	}
-	if err := os.Chmod(dir, e.Mode()&specialBits); err != nil {
-		return err
-	}
-	if err := copyXattrs(e.HostPath, dir); err != nil {
-		return err
-	}
-	return setTimes(dir, st.Atim, st.Mtim)
-}
-
 func setTimes(path string, atime, mtime syscall.Timespec) error {
 	ts := []unix.Timespec{unix.Timespec(atime), unix.Timespec(mtime)}
 	return unix.UtimesNanoAt(unix.AT_FDCWD, path, ts, unix.AT_SYMLINK_NOFOLLOW)
-}
-
-// copyXattrs copies the xattrs a copy carries from src to dst.
-func copyXattrs(src, dst string) error {
-	xattrs, err := buildcontext.ReadXattrs(src)
-	if err != nil {
-		return err
-	}
-	return setXattrs(dst, xattrs)
 }
 
 func setXattrs(path string, xattrs []buildcontext.Xattr) error {

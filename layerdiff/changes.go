@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/mybuild/mybuild/internal/xattr"
 	"github.com/mybuild/mybuild/overlay"
 )
 
@@ -104,7 +105,7 @@ func (w *walker) entry(host, p string, below bool) error {
 	if overlay.IsWhiteout(fi) {
 		return w.fn(Change{Kind: Delete, Path: p})
 	}
-	names, err := listXattrs(host)
+	names, err := xattr.List(host)
 	if err != nil {
 		return fmt.Errorf("diff %s: %w", p, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/mybuild/mybuild/internal/fstest"
+	"github.com/mybuild/mybuild/internal/xattr"
 	"github.com/mybuild/mybuild/overlay"
 )
 
@@ -181,17 +182,17 @@ func TestExtractHostile(t *testing.T) {
 			},
 			check: func(t *testing.T, s *sandbox) {
 				for _, p := range []string{"d", "d/f"} {
-					names, err := listXattrs(filepath.Join(s.root, p))
+					names, err := xattr.List(filepath.Join(s.root, p))
 					if err != nil {
 						t.Fatal(err)
 					}
 					for _, n := range names {
-						if overlayXattr(n) {
+						if xattr.Overlay(n) {
 							t.Errorf("%s has %s", p, n)
 						}
 					}
 				}
-				if v, err := getXattr(filepath.Join(s.root, "d"), "user.ok"); err != nil || string(v) != "kept" {
+				if v, err := xattr.Get(filepath.Join(s.root, "d"), "user.ok"); err != nil || string(v) != "kept" {
 					t.Errorf("user.ok: %q, %v", v, err)
 				}
 			},

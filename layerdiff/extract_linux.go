@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/mybuild/mybuild/internal/xattr"
 	"github.com/mybuild/mybuild/overlay"
 )
 
@@ -118,7 +119,7 @@ func paxXattrs(h *tar.Header) map[string][]byte {
 	var xattrs map[string][]byte
 	for k, v := range h.PAXRecords {
 		name, ok := strings.CutPrefix(k, paxXattr)
-		if !ok || overlayXattr(name) {
+		if !ok || xattr.Overlay(name) {
 			continue
 		}
 		if xattrs == nil {

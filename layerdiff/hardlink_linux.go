@@ -15,6 +15,7 @@ import (
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"golang.org/x/sys/unix"
 
+	"github.com/mybuild/mybuild/internal/xattr"
 	"github.com/mybuild/mybuild/overlay"
 )
 
@@ -136,26 +137,21 @@ func (x *extractor) copyData(src, dst string, size int64) error {
 	return err
 }
 
-// copyMeta gives dst the owner, mode and xattrs of src, whose lstat is st.
-// Overlayfs' own xattrs stay behind: opacity belongs to one layer.
+// copyMeta gives dst the owner, mode and xattrs of src, whose lstat is st,
+// as extracting src from its tar would: overlayfs' own xattrs stay behind,
+// opacity belongs to one layer.
 func copyMeta(src string, st *syscall.Stat_t, dst string) error {
-	names, err := listXattrs(src)
+	names, err := xattr.List(src)
 	if err != nil {
 		return err
 	}
-	xattrs := make(map[string][]byte)
-	for _, name := range names {
-		if overlayXattr(name) {
-			continue
-		}
-		v, err := getXattr(src, name)
-		if errors.Is(err, unix.ENODATA) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		xattrs[name] = v
+	attrs, err := xattr.Read(src, names, func(name string) bool { return !xattr.Overlay(name) })
+	if err != nil {
+		return err
+	}
+	xattrs := make(map[string][]byte, len(attrs))
+	for _, a := range attrs {
+		xattrs[a.Name] = a.Value
 	}
 	symlink := st.Mode&unix.S_IFMT == unix.S_IFLNK
 	return setMeta(dst, int(st.Uid), int(st.Gid), st.Mode&0o7777, symlink, xattrs)

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/mybuild/mybuild/internal/xattr"
 )
 
 // OCI whiteout names (image-spec layer.md).
@@ -35,7 +37,7 @@ var whiteoutTime = time.Unix(0, 0)
 //   - mtime truncated to whole seconds, as moby does, then clamped to the
 //     source date epoch; no atime or ctime, which change on every read;
 //   - permission bits with setuid, setgid and sticky, nothing else;
-//   - only the xattrs keepXattr allows.
+//   - only the xattrs xattr.Carried allows.
 func normalize(h *tar.Header, epoch *time.Time) {
 	h.Format = tar.FormatPAX
 	h.Name = strings.TrimLeft(h.Name, "/")
@@ -59,7 +61,7 @@ func normalize(h *tar.Header, epoch *time.Time) {
 		h.Linkname = ""
 	}
 	for k := range h.PAXRecords {
-		if name, ok := strings.CutPrefix(k, paxXattr); !ok || !keepXattr(name) {
+		if name, ok := strings.CutPrefix(k, paxXattr); !ok || !xattr.Carried(name) {
 			delete(h.PAXRecords, k)
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/mybuild/mybuild/internal/fstest"
+	"github.com/mybuild/mybuild/internal/xattr"
 	"github.com/mybuild/mybuild/overlay"
 )
 
@@ -172,13 +173,13 @@ func describe(t testing.TB, root string) string {
 		if !overlay.IsWhiteout(fi) { // a whiteout's own time is no part of a layer
 			fmt.Fprintf(&b, " mtime=%d", fi.ModTime().Unix())
 		}
-		names, err := listXattrs(p)
+		names, err := xattr.List(p)
 		if err != nil {
 			return err
 		}
 		slices.Sort(names)
 		for _, n := range names {
-			v, err := getXattr(p, n)
+			v, err := xattr.Get(p, n)
 			if err != nil {
 				return err
 			}

@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mybuild/mybuild/internal/xattr"
 	"github.com/mybuild/mybuild/overlay"
 	"golang.org/x/sys/unix"
 )
@@ -78,7 +79,7 @@ func (cw *changeWriter) header(c Change) (*tar.Header, error) {
 			return nil, fmt.Errorf("%s: %w", c.Path, err)
 		}
 	}
-	names, err := listXattrs(c.HostPath)
+	names, err := xattr.List(c.HostPath)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", c.Path, err)
 	}

@@ -6,8 +6,8 @@ import (
 	"os"
 	"syscall"
 
-	"github.com/mybuild/mybuild/buildcontext"
 	"github.com/mybuild/mybuild/cache"
+	"github.com/mybuild/mybuild/internal/xattr"
 	"github.com/mybuild/mybuild/overlay"
 	"golang.org/x/sys/unix"
 )
@@ -22,21 +22,24 @@ func NewUpper(store *cache.Store, lower *overlay.Stack) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := copyRootMeta(lower, dir); err != nil {
+	e, err := lower.Lstat("/")
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		err = os.Chmod(dir, 0o755)
+	case err == nil:
+		err = CopyDirMeta(e, dir)
+	}
+	if err != nil {
 		os.RemoveAll(dir)
 		return "", err
 	}
 	return dir, nil
 }
 
-func copyRootMeta(lower *overlay.Stack, dir string) error {
-	e, err := lower.Lstat("/")
-	if errors.Is(err, fs.ErrNotExist) {
-		return os.Chmod(dir, 0o755)
-	}
-	if err != nil {
-		return err
-	}
+// CopyDirMeta gives dir the mode (with setuid, setgid and sticky), owner,
+// times and carried xattrs (xattr.Carried) of the directory e, as
+// overlayfs' copy-up would.
+func CopyDirMeta(e overlay.Entry, dir string) error {
 	st := e.Sys().(*syscall.Stat_t)
 	if err := os.Lchown(dir, int(st.Uid), int(st.Gid)); err != nil {
 		return err
@@ -44,13 +47,17 @@ func copyRootMeta(lower *overlay.Stack, dir string) error {
 	if err := os.Chmod(dir, e.Mode()&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)); err != nil {
 		return err
 	}
-	xattrs, err := buildcontext.ReadXattrs(e.HostPath)
+	names, err := xattr.List(e.HostPath)
 	if err != nil {
 		return err
 	}
-	for _, x := range xattrs {
-		if err := unix.Lsetxattr(dir, x.Name, x.Value, 0); err != nil {
-			return &os.PathError{Op: "setxattr " + x.Name, Path: dir, Err: err}
+	attrs, err := xattr.Read(e.HostPath, names, xattr.Carried)
+	if err != nil {
+		return err
+	}
+	for _, a := range attrs {
+		if err := unix.Lsetxattr(dir, a.Name, a.Value, 0); err != nil {
+			return &os.PathError{Op: "setxattr " + a.Name, Path: dir, Err: err}
 		}
 	}
 	ts := []unix.Timespec{unix.Timespec(st.Atim), unix.Timespec(st.Mtim)}
