@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/mybuild/mybuild/internal/ctxio"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -51,21 +50,15 @@ func writeOCIArchive(ctx context.Context, w io.Writer, img *Image, m *Manifest, 
 // copyBlob copies one blob from the store, reading it to the end so that
 // the store's reader checks its digest.
 func copyBlob(ctx context.Context, tw *tar.Writer, d digest.Digest, size int64, store Store) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	r, stored, err := store.OpenBlob(d)
+	r, err := openBlob(ctx, store, d, size)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	if stored != size {
-		return fmt.Errorf("blob %s: stored size %d, want %d", d, stored, size)
-	}
 	if err := tw.WriteHeader(archiveHeader(blobName(d), tar.TypeReg, size)); err != nil {
 		return err
 	}
-	if _, err := io.Copy(tw, ctxio.Reader(ctx, r)); err != nil {
+	if _, err := io.Copy(tw, r); err != nil {
 		return fmt.Errorf("blob %s: %w", d, err)
 	}
 	return nil

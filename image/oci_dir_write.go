@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 
 	"github.com/mybuild/mybuild/internal/atomicfile"
-	"github.com/mybuild/mybuild/internal/ctxio"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
@@ -41,12 +40,8 @@ func writeOCIDir(ctx context.Context, dir string, img *Image, m *Manifest, name 
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		err := l.putBlob(layer.Digest, layer.Size, dirs, func() (io.ReadCloser, int64, error) {
-			r, n, err := store.OpenBlob(layer.Digest)
-			if err != nil {
-				return nil, 0, err
-			}
-			return readCloser{ctxio.Reader(ctx, r), r}, n, nil
+		err := l.putBlob(layer.Digest, layer.Size, dirs, func() (io.ReadCloser, error) {
+			return openBlob(ctx, store, layer.Digest, layer.Size)
 		})
 		if err != nil {
 			return fmt.Errorf("layer %s: %w", layer.Digest, err)
@@ -56,8 +51,8 @@ func writeOCIDir(ctx context.Context, dir string, img *Image, m *Manifest, name 
 		desc ocispec.Descriptor
 		data []byte
 	}{{m.Config, m.ConfigJSON}, {m.Descriptor, m.ManifestJSON}} {
-		err := l.putBlob(b.desc.Digest, b.desc.Size, dirs, func() (io.ReadCloser, int64, error) {
-			return io.NopCloser(bytes.NewReader(b.data)), int64(len(b.data)), nil
+		err := l.putBlob(b.desc.Digest, b.desc.Size, dirs, func() (io.ReadCloser, error) {
+			return io.NopCloser(bytes.NewReader(b.data)), nil
 		})
 		if err != nil {
 			return err
@@ -105,8 +100,9 @@ func (l dirLayout) create() error {
 // putBlob writes the blob d unless the layout has it: to a temp file,
 // hashed on the way, synced, checked, then renamed into place. A blob
 // already there with the right size is trusted, as content-addressed
-// stores do. The blob's directory is added to dirs.
-func (l dirLayout) putBlob(d digest.Digest, size int64, dirs map[string]bool, open func() (io.ReadCloser, int64, error)) error {
+// stores do. The blob's directory is added to dirs. open gives the
+// content, which must be size bytes.
+func (l dirLayout) putBlob(d digest.Digest, size int64, dirs map[string]bool, open func() (io.ReadCloser, error)) error {
 	p, err := l.blobPath(d)
 	if err != nil {
 		return err
@@ -122,14 +118,11 @@ func (l dirLayout) putBlob(d digest.Digest, size int64, dirs map[string]bool, op
 	if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Size() == size {
 		return nil
 	}
-	r, stored, err := open()
+	r, err := open()
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	if stored != size {
-		return fmt.Errorf("blob %s: stored size %d, want %d", d, stored, size)
-	}
 	return atomicfile.Write(p, func(w io.Writer) error {
 		h := d.Algorithm().Hash()
 		n, err := io.Copy(io.MultiWriter(w, h), r)
@@ -144,11 +137,6 @@ func (l dirLayout) putBlob(d digest.Digest, size int64, dirs map[string]bool, op
 		}
 		return nil
 	})
-}
-
-type readCloser struct {
-	io.Reader
-	io.Closer
 }
 
 // addToIndex rewrites index.json with desc, dropping the entries of the

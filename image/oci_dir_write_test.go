@@ -267,3 +267,18 @@ func TestSaveOCIDirRefusesNonLayout(t *testing.T) {
 func slicesEqual(a, b []string) bool {
 	return strings.Join(a, "\n") == strings.Join(b, "\n")
 }
+
+// A layer whose stored blob is not the size the image says fails the
+// save, in an archive as in a layout, and names the blob.
+func TestSaveStoredSizeMismatch(t *testing.T) {
+	store := newMemStore()
+	img := testImage(t, store)
+	img.Layers[1].Size++
+	for _, tr := range []string{OCIArchive, OCILayout} {
+		_, err := Save(context.Background(), Ref{Transport: tr, Path: filepath.Join(t.TempDir(), "out")}, img, store)
+		want := fmt.Sprintf("blob %s: stored size %d, want %d", img.Layers[1].Digest, img.Layers[1].Size-1, img.Layers[1].Size)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: err = %v, want %q", tr, err, want)
+		}
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/mybuild/mybuild/internal/atomicfile"
+	"github.com/mybuild/mybuild/internal/ctxio"
+	digest "github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -80,6 +82,24 @@ func saveImage(ctx context.Context, ref Ref, img *Image, store Store) (*Manifest
 		return writeDockerArchive(ctx, ref.Path, img, name, store)
 	}
 	return nil, fmt.Errorf("%w %q", ErrUnsupportedTransport, ref.Transport)
+}
+
+// openBlob opens blob d of the store, which must be size bytes, for a
+// copy that stops soon after ctx is done. Reading it to the end makes the
+// store check its digest.
+func openBlob(ctx context.Context, store Store, d digest.Digest, size int64) (io.ReadCloser, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	r, stored, err := store.OpenBlob(d)
+	if err != nil {
+		return nil, err
+	}
+	if stored != size {
+		r.Close()
+		return nil, fmt.Errorf("blob %s: stored size %d, want %d", d, stored, size)
+	}
+	return ctxio.ReadCloser(ctx, r), nil
 }
 
 // newIndex is an image index listing descs.

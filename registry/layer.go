@@ -48,10 +48,7 @@ func (s *storeLayer) Compressed() (io.ReadCloser, error) {
 	if s.emit != nil {
 		s.emit(0)
 	}
-	return struct {
-		io.Reader
-		io.Closer
-	}{&progressReader{r: &errReader{r: rc, s: s}, emit: s.emit}, rc}, nil
+	return &blobReader{r: &progressReader{r: rc, emit: s.emit}, c: rc, s: s}, nil
 }
 
 // storeErr is the error of reading the blob, if there was one.
@@ -62,18 +59,23 @@ func (s *storeLayer) storeErr() error {
 	return nil
 }
 
-type errReader struct {
+// blobReader reads a blob from the store through r, noting the last read
+// error in s, and closes c, the store's reader.
+type blobReader struct {
 	r io.Reader
+	c io.Closer
 	s *storeLayer
 }
 
-func (e *errReader) Read(b []byte) (int, error) {
-	n, err := e.r.Read(b)
+func (b *blobReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
 	if err != nil && err != io.EOF {
-		e.s.readErr.Store(&err)
+		b.s.readErr.Store(&err)
 	}
 	return n, err
 }
+
+func (b *blobReader) Close() error { return b.c.Close() }
 
 func (s *storeLayer) Uncompressed() (io.ReadCloser, error) {
 	return nil, errors.New("registry: uncompressed layer not available")

@@ -10,6 +10,11 @@ import (
 // done, so that copying a large blob stops soon after a cancel.
 func Reader(ctx context.Context, r io.Reader) io.Reader { return &reader{ctx, r} }
 
+// ReadCloser is Reader for rc; closing it closes rc.
+func ReadCloser(ctx context.Context, rc io.ReadCloser) io.ReadCloser {
+	return &readCloser{reader{ctx, rc}, rc}
+}
+
 type reader struct {
 	ctx context.Context
 	r   io.Reader
@@ -20,4 +25,9 @@ func (c *reader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
+}
+
+type readCloser struct {
+	reader
+	io.Closer
 }
