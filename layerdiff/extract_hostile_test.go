@@ -142,10 +142,30 @@ func TestExtractHostile(t *testing.T) {
 			},
 			wantErr: errNotFound.Error(),
 			check: func(t *testing.T, s *sandbox) {
-				// overlay.Stack.Lstat alone would answer with the host's
-				// file through the lower symlink, and it would be copied in.
+				// A lookup that stats host paths would answer with the
+				// host's file through the lower symlink, and it would be
+				// copied in; overlay.Stack.Lstat walks each layer one
+				// component at a time.
 				if _, err := os.Lstat(filepath.Join(s.root, "x")); err == nil {
 					t.Error("a file outside the layers was copied in")
+				}
+			},
+		},
+		{
+			name: "implicit dir through a symlink in a layer below",
+			ents: func(*sandbox) []ent { return []ent{reg("a/outside/f", "x")} },
+			parents: func(t *testing.T, s *sandbox) *overlay.Stack {
+				if err := os.Chmod(s.outside, 0o711); err != nil {
+					t.Fatal(err)
+				}
+				return stack(t, []fstest.Applier{fstest.Symlink(s.parent, "a")})
+			},
+			check: func(t *testing.T, s *sandbox) {
+				// a/outside is not below: it must not take the metadata of
+				// the host dir the lower symlink points at.
+				fi, err := os.Lstat(filepath.Join(s.root, "a", "outside"))
+				if err != nil || fi.Mode().Perm() != 0o755 {
+					t.Errorf("a/outside: %v, %v; want 0755", fi.Mode(), err)
 				}
 			},
 		},

@@ -192,7 +192,7 @@ func (x *extractor) implicitDir(host string, opaque bool) error {
 			return err
 		}
 	} else if x.parents != nil {
-		e, err := lstatIn(x.parents, "/"+rel)
+		e, err := x.parents.Lstat("/" + rel)
 		if err == nil && e.IsDir() {
 			st := e.Sys().(*syscall.Stat_t)
 			x.dirTimes[rel] = times{atime: statTime(st.Atim), mtime: statTime(st.Mtim)}

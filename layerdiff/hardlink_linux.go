@@ -6,13 +6,10 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
 	"golang.org/x/sys/unix"
 
 	"github.com/mybuild/mybuild/internal/xattr"
@@ -34,7 +31,7 @@ func (x *extractor) hardlink(h *tar.Header, host string) error {
 	if err != nil {
 		return fmt.Errorf("link target %q: %w", h.Linkname, err)
 	}
-	e, err := lstatIn(view, p)
+	e, err := view.Lstat(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("link target %q: %w", h.Linkname, errNotFound)
 	}
@@ -158,31 +155,6 @@ func copyMeta(src string, st *syscall.Stat_t, dst string) error {
 }
 
 func statTime(ts syscall.Timespec) time.Time { return time.Unix(ts.Sec, ts.Nsec) }
-
-// lstatIn is s.Lstat(p) made safe for layer dirs holding untrusted
-// symlinks. Stack.Lstat stats the host path of p in each layer, and the host
-// follows a symlink in p's parents: a layer that has a directory where a
-// lower one has a symlink would answer from wherever that symlink points,
-// even outside every layer. Overlayfs hides such an entry, so lstatIn
-// reports it as not existing. Resolve p's parents in s first.
-func lstatIn(s *overlay.Stack, p string) (overlay.Entry, error) {
-	e, err := s.Lstat(p)
-	if err != nil {
-		return e, err
-	}
-	for _, d := range s.Dirs() {
-		d = filepath.Clean(d)
-		if e.HostPath != filepath.Join(d, p) {
-			continue
-		}
-		parent, err := securejoin.SecureJoin(d, path.Dir(p))
-		if err == nil && parent == filepath.Dir(e.HostPath) {
-			return e, nil
-		}
-		break
-	}
-	return overlay.Entry{}, &fs.PathError{Op: "lstat", Path: p, Err: fs.ErrNotExist}
-}
 
 func idOf(host string) (fileID, bool) {
 	fi, err := os.Lstat(host)
