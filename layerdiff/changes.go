@@ -49,6 +49,9 @@ type Change struct {
 	// in this layer: a directory that existed below and was deleted and made
 	// again. The tar gets a ".wh..wh..opq" entry for it.
 	Opaque bool
+	// xattrs names the xattrs of HostPath, which the walker lists anyway:
+	// the writer need not list them again.
+	xattrs []string
 }
 
 // ErrRedirectOrMetacopy is returned for an upper dir that overlayfs wrote with
@@ -123,7 +126,7 @@ func (w *walker) entry(host, p string, below bool) error {
 		}
 	}
 
-	c := Change{Kind: Add, Path: p, Info: fi, HostPath: host}
+	c := Change{Kind: Add, Path: p, Info: fi, HostPath: host, xattrs: names}
 	dirBelow := false
 	if below {
 		e, err := w.lower.Lstat(p)

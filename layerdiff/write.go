@@ -5,11 +5,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"syscall"
 	"time"
 
-	"github.com/mybuild/mybuild/internal/xattr"
 	"github.com/mybuild/mybuild/overlay"
 	"golang.org/x/sys/unix"
 )
@@ -23,7 +23,7 @@ func Write(ctx context.Context, w io.Writer, upper string, lower *overlay.Stack,
 }
 
 func write(ctx context.Context, w io.Writer, upper string, lower *overlay.Stack, o *options) (bool, error) {
-	cw := &changeWriter{ctx: ctx, tw: tar.NewWriter(w), epoch: o.epoch, links: make(map[fileID]string)}
+	cw := &changeWriter{ctx: ctx, tw: tar.NewWriter(w), epoch: o.epoch, links: make(map[fileID]firstLink)}
 	if err := Changes(ctx, upper, lower, cw.handle); err != nil {
 		return false, fmt.Errorf("write layer: %w", err)
 	}
@@ -35,13 +35,20 @@ func write(ctx context.Context, w io.Writer, upper string, lower *overlay.Stack,
 
 type fileID struct{ dev, ino uint64 }
 
+// firstLink is the first name of an inode written to the tar, and its
+// xattrs as PAX records.
+type firstLink struct {
+	path   string
+	xattrs map[string]string
+}
+
 // changeWriter turns changes into tar entries, as containerd's
 // ChangeWriter.HandleChange does.
 type changeWriter struct {
 	ctx     context.Context
 	tw      *tar.Writer
 	epoch   *time.Time
-	links   map[fileID]string // first path of each multiply-linked inode
+	links   map[fileID]firstLink // of each multiply-linked inode
 	entries int
 }
 
@@ -70,8 +77,22 @@ func (cw *changeWriter) handle(c Change) error {
 }
 
 // header builds the header for an added or modified path. A file whose
-// inode was already written under another name becomes a hard link to it.
+// inode was already written under another name becomes a hard link to it,
+// with the xattrs read for the first name: one inode has one set.
 func (cw *changeWriter) header(c Change) (*tar.Header, error) {
+	var id fileID
+	st, ok := c.Info.Sys().(*syscall.Stat_t)
+	linked := ok && !c.Info.IsDir() && st.Nlink > 1
+	if linked {
+		id = fileID{dev: st.Dev, ino: st.Ino}
+		if first, ok := cw.links[id]; ok {
+			h, err := fileHeader(c.Path, c.Info, "", maps.Clone(first.xattrs))
+			if err != nil || h == nil {
+				return nil, err
+			}
+			return hardlinkHeader(h, first.path), nil
+		}
+	}
 	var link string
 	if c.Info.Mode()&os.ModeSymlink != 0 {
 		var err error
@@ -79,11 +100,7 @@ func (cw *changeWriter) header(c Change) (*tar.Header, error) {
 			return nil, fmt.Errorf("%s: %w", c.Path, err)
 		}
 	}
-	names, err := xattr.List(c.HostPath)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", c.Path, err)
-	}
-	xattrs, err := readXattrs(c.HostPath, names)
+	xattrs, err := readXattrs(c.HostPath, c.xattrs)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", c.Path, err)
 	}
@@ -91,12 +108,8 @@ func (cw *changeWriter) header(c Change) (*tar.Header, error) {
 	if err != nil || h == nil {
 		return nil, err
 	}
-	if st, ok := c.Info.Sys().(*syscall.Stat_t); ok && !c.Info.IsDir() && st.Nlink > 1 {
-		id := fileID{dev: st.Dev, ino: st.Ino}
-		if first, ok := cw.links[id]; ok {
-			return hardlinkHeader(h, first), nil
-		}
-		cw.links[id] = c.Path
+	if linked {
+		cw.links[id] = firstLink{path: c.Path, xattrs: maps.Clone(xattrs)}
 	}
 	return h, nil
 }

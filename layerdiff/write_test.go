@@ -1,9 +1,12 @@
 package layerdiff
 
 import (
+	"archive/tar"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
+	"maps"
 	"os"
 	"runtime"
 	"strings"
@@ -289,5 +292,39 @@ func TestWriteSparse(t *testing.T) {
 	}
 	if grown := after.Sys - before.Sys; grown > 64<<20 {
 		t.Errorf("memory obtained from the OS grew by %d MiB", grown>>20)
+	}
+}
+
+// Every name of a multiply-linked file carries its xattrs: the first as a
+// file, the others as hard links, with the xattrs read for the first.
+func TestWriteHardLinkXattrs(t *testing.T) {
+	upper := tree(t,
+		fstest.CreateFile("a", []byte("x"), 0o644),
+		fstest.SetXattr("a", "user.keep", "kept"),
+		fstest.SetXattr("a", "trusted.drop", "host state"),
+		fstest.Link("a", "b"),
+		fstest.Symlink("a", "s"),
+		fstest.Link("s", "t"),
+	)
+	tr := tar.NewReader(bytes.NewReader(layerTar(t, upper, nil)))
+	got := map[string]string{}
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[h.Name] = fmt.Sprintf("%c %s %v", h.Typeflag, h.Linkname, h.PAXRecords)
+	}
+	want := map[string]string{
+		"a": "0  map[SCHILY.xattr.user.keep:kept]",
+		"b": "1 a map[SCHILY.xattr.user.keep:kept]",
+		"s": "2 a map[]",
+		"t": "1 s map[]",
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("got %q\nwant %q", got, want)
 	}
 }
