@@ -38,8 +38,9 @@ func resolveLayout(l layoutReader, name string, platform ocispec.Platform) (*sou
 	if err != nil {
 		return nil, err
 	}
-	for depth := 0; isIndex(desc.MediaType); depth++ {
-		if depth > 4 {
+	// index.json is the first index; desc may name more.
+	for depth := 2; isIndex(desc.MediaType); depth++ {
+		if depth > MaxIndexDepth {
 			return nil, errors.New("image indexes nested too deeply")
 		}
 		var nested ocispec.Index
@@ -90,8 +91,8 @@ func readJSON(l layoutReader, desc ocispec.Descriptor, v any) (int64, error) {
 	return int64(len(data)), nil
 }
 
-// selectManifest picks the descriptor named name, or, without a name, the
-// only one; among several, the one for platform.
+// selectManifest picks the descriptor named name, or, without a name, any;
+// among those, the one for platform (see SelectPlatform).
 func selectManifest(descs []ocispec.Descriptor, name string, platform ocispec.Platform) (ocispec.Descriptor, error) {
 	cands := descs
 	if name != "" {
@@ -105,21 +106,17 @@ func selectManifest(descs []ocispec.Descriptor, name string, platform ocispec.Pl
 			return ocispec.Descriptor{}, fmt.Errorf("no image named %q", name)
 		}
 	}
-	switch len(cands) {
-	case 0:
+	if len(cands) == 0 {
 		return ocispec.Descriptor{}, errors.New("no image in the layout")
-	case 1:
-		if p := cands[0].Platform; p != nil && !matchPlatform(platform, p) {
-			return ocispec.Descriptor{}, fmt.Errorf("no image for platform %s (the only one is %s)", FormatPlatform(platform), FormatPlatform(*p))
-		}
-		return cands[0], nil
 	}
-	for _, d := range cands {
-		if matchPlatform(platform, d.Platform) {
-			return d, nil
-		}
+	if d, ok := SelectPlatform(cands, platform); ok {
+		return d, nil
 	}
-	if name == "" {
+	switch {
+	case len(cands) == 1:
+		// SelectPlatform takes a lone one without a platform.
+		return ocispec.Descriptor{}, fmt.Errorf("no image for platform %s (the only one is %s)", FormatPlatform(platform), FormatPlatform(*cands[0].Platform))
+	case name == "":
 		return ocispec.Descriptor{}, fmt.Errorf("the layout holds %d images and none for platform %s: name one with :REF", len(cands), FormatPlatform(platform))
 	}
 	return ocispec.Descriptor{}, fmt.Errorf("no image named %q for platform %s", name, FormatPlatform(platform))

@@ -42,14 +42,35 @@ func FormatPlatform(p ocispec.Platform) string {
 	return s
 }
 
-// matchPlatform reports whether an image for have runs on want. A missing
-// variant matches any.
-func matchPlatform(want ocispec.Platform, have *ocispec.Platform) bool {
-	if have == nil {
-		return false
+// MaxIndexDepth bounds how deep image indexes may nest on the way from a
+// reference to its manifest: an index naming an index naming a manifest is
+// two deep. (An OCI layout's index.json counts as one.)
+const MaxIndexDepth = 4
+
+// SelectPlatform picks, among descs (the manifests of an index), the image
+// for want: one whose platform matches exactly, variant included, first;
+// else the first one where either side leaves the variant open. A lone
+// descriptor without a platform is taken as it is. ok is false when none
+// fits.
+func SelectPlatform(descs []ocispec.Descriptor, want ocispec.Platform) (d ocispec.Descriptor, ok bool) {
+	if len(descs) == 1 && descs[0].Platform == nil {
+		return descs[0], true
 	}
-	if have.OS != want.OS || have.Architecture != want.Architecture {
-		return false
+	loose := -1
+	for i, d := range descs {
+		p := d.Platform
+		if p == nil || p.OS != want.OS || p.Architecture != want.Architecture {
+			continue
+		}
+		if p.Variant == want.Variant {
+			return d, true
+		}
+		if loose < 0 && (p.Variant == "" || want.Variant == "") {
+			loose = i
+		}
 	}
-	return have.Variant == "" || want.Variant == "" || have.Variant == want.Variant
+	if loose < 0 {
+		return ocispec.Descriptor{}, false
+	}
+	return descs[loose], true
 }

@@ -30,17 +30,20 @@ func (p *puller) resolve(ctx context.Context, target name.Reference) (*refState,
 	top := digest.Digest(desc.Digest.String())
 	raw, mt := desc.Manifest, mediaType(desc.Manifest, desc.MediaType)
 	fromIndex := false
-	for depth := 0; mt.IsIndex(); depth++ {
-		if depth == 4 {
+	for depth := 1; mt.IsIndex(); depth++ {
+		if depth > image.MaxIndexDepth {
 			return nil, fail(nil, "image indexes nested too deeply")
 		}
-		idx, err := v1.ParseIndexManifest(bytes.NewReader(raw))
-		if err != nil {
+		var idx ocispec.Index
+		if err := json.Unmarshal(raw, &idx); err != nil {
 			return nil, fmt.Errorf("index %s: %w", desc.Digest, err)
 		}
-		child, err := selectPlatform(idx, p.o.platform)
+		child, err := selectPlatform(&idx, p.o.platform)
 		if err != nil {
 			return nil, err
+		}
+		if err := child.Digest.Validate(); err != nil {
+			return nil, fail(nil, "index %s: manifest %q: %v", desc.Digest, child.Digest, err)
 		}
 		if desc, err = p.remote.Get(ctx, p.ref.Context().Digest(child.Digest.String())); err != nil {
 			return nil, err
