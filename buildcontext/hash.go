@@ -85,7 +85,9 @@ func hashContent(host string, before *syscall.Stat_t) (digest.Digest, bool, erro
 	h := sha256.New()
 	buf := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(buf)
-	if _, err := io.CopyBuffer(h, fh, *buf); err != nil {
+	// Hide fh's WriteTo, which io.CopyBuffer would call instead of using
+	// buf: File.WriteTo copies through a fresh 32 KiB buffer of its own.
+	if _, err := io.CopyBuffer(h, struct{ io.Reader }{fh}, *buf); err != nil {
 		return "", false, fmt.Errorf("read %s: %w", host, err)
 	}
 	var after syscall.Stat_t

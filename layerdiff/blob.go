@@ -72,9 +72,7 @@ func ExtractBlob(ctx context.Context, r io.Reader, mediaType string, diffID dige
 	}
 	// The tar ends before the stream does (padding, and the gzip trailer
 	// that holds the checksum): read it all.
-	buf := getBuf()
-	defer putBuf(buf)
-	if _, err := io.CopyBuffer(io.Discard, tee, *buf); err != nil {
+	if _, err := io.Copy(io.Discard, tee); err != nil {
 		return fmt.Errorf("extract blob %s: %w", diffID, err)
 	}
 	if got := verifier.Digest(); got != diffID {
