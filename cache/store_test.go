@@ -519,3 +519,23 @@ func TestCacheMountKeepsEmptyWinner(t *testing.T) {
 		}
 	}
 }
+
+// Opening a blob writes nothing: prune goes by the step records' times.
+func TestOpenBlobWritesNothing(t *testing.T) {
+	s := open(t, t.TempDir())
+	data := []byte("blob")
+	d := digest.FromBytes(data)
+	if err := s.PutBlob(d, 4, bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
+	os.Chtimes(s.BlobPath(d), old, old)
+	r, _, err := s.OpenBlob(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	if fi, err := os.Stat(s.BlobPath(d)); err != nil || !fi.ModTime().Equal(old) {
+		t.Errorf("blob mtime %v, %v; want it untouched", fi.ModTime(), err)
+	}
+}
