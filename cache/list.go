@@ -74,14 +74,14 @@ func (s *Store) Usage() (Usage, error) {
 	for d, size := range inv.blobs {
 		u.Blobs++
 		u.BlobBytes += size
-		if !inv.blobRefs[d] {
+		if inv.blobRefs[d] == 0 {
 			u.ReclaimBytes += size
 		}
 	}
 	for id, size := range inv.layers {
 		u.Layers++
 		u.LayerBytes += size
-		if !inv.layerRefs[id] {
+		if inv.layerRefs[id] == 0 {
 			u.ReclaimBytes += size
 		}
 	}
@@ -100,17 +100,18 @@ func (s *Store) Usage() (Usage, error) {
 
 // inventory is every entry of the store and what refers to it.
 type inventory struct {
-	records   []*Record
-	blobs     map[digest.Digest]int64
-	layers    map[digest.Digest]int64
-	blobRefs  map[digest.Digest]bool
-	layerRefs map[digest.Digest]bool
+	records []*Record
+	blobs   map[digest.Digest]int64 // size of each blob
+	layers  map[digest.Digest]int64 // size of each unpacked layer
+	// How many layer records of records refer to each blob and layer.
+	blobRefs  map[digest.Digest]int
+	layerRefs map[digest.Digest]int
 }
 
 func (s *Store) inventory() (*inventory, error) {
 	inv := &inventory{
 		blobs: map[digest.Digest]int64{}, layers: map[digest.Digest]int64{},
-		blobRefs: map[digest.Digest]bool{}, layerRefs: map[digest.Digest]bool{},
+		blobRefs: map[digest.Digest]int{}, layerRefs: map[digest.Digest]int{},
 	}
 	var err error
 	if inv.records, err = s.Steps(); err != nil {
@@ -118,8 +119,8 @@ func (s *Store) inventory() (*inventory, error) {
 	}
 	for _, r := range inv.records {
 		for _, l := range r.layers() {
-			inv.blobRefs[l.Digest] = true
-			inv.layerRefs[l.DiffID] = true
+			inv.blobRefs[l.Digest]++
+			inv.layerRefs[l.DiffID]++
 		}
 	}
 	blobs, err := os.ReadDir(filepath.Join(s.root, blobsDir))

@@ -38,30 +38,24 @@ func (s *Store) Prune(opts PruneOptions) (PruneReport, error) {
 	if err != nil {
 		return rep, err
 	}
-	blobRefs, layerRefs := map[digest.Digest]int{}, map[digest.Digest]int{}
-	for _, r := range inv.records {
-		for _, l := range r.layers() {
-			blobRefs[l.Digest]++
-			layerRefs[l.DiffID]++
-		}
-	}
+	// total is what the referenced blobs and layers take.
 	total := int64(0)
 	for d, n := range inv.blobs {
-		if blobRefs[d] > 0 {
+		if inv.blobRefs[d] > 0 {
 			total += n
 		}
 	}
 	for id, n := range inv.layers {
-		if layerRefs[id] > 0 {
+		if inv.layerRefs[id] > 0 {
 			total += n
 		}
 	}
 	drop := func(r *Record) {
 		for _, l := range r.layers() {
-			if blobRefs[l.Digest]--; blobRefs[l.Digest] == 0 {
+			if inv.blobRefs[l.Digest]--; inv.blobRefs[l.Digest] == 0 {
 				total -= inv.blobs[l.Digest]
 			}
-			if layerRefs[l.DiffID]--; layerRefs[l.DiffID] == 0 {
+			if inv.layerRefs[l.DiffID]--; inv.layerRefs[l.DiffID] == 0 {
 				total -= inv.layers[l.DiffID]
 			}
 		}
@@ -82,25 +76,19 @@ func (s *Store) Prune(opts PruneOptions) (PruneReport, error) {
 		}
 		rep.Steps++
 	}
-	for d, n := range inv.blobs {
-		if blobRefs[d] > 0 {
-			continue
-		}
-		if err := s.DeleteBlob(d); err != nil {
-			return rep, err
-		}
-		rep.Blobs++
-		rep.Bytes += n
+	var n int64
+	rep.Blobs, n, err = deleteUnreferenced(inv.blobs, inv.blobRefs, s.DeleteBlob)
+	if rep.Bytes += n; err != nil {
+		return rep, err
 	}
-	for id, n := range inv.layers {
-		if layerRefs[id] > 0 {
-			continue
-		}
-		if err := s.DeleteLayer(id); err != nil {
-			return rep, err
-		}
-		rep.Layers++
-		rep.Bytes += n
+	rep.Layers, n, err = deleteUnreferenced(inv.layers, inv.layerRefs, s.DeleteLayer)
+	if rep.Bytes += n; err != nil {
+		return rep, err
+	}
+	// A lock file per key ever computed: no build runs while prune holds
+	// the store, so none is held.
+	if err := emptyDir(filepath.Join(s.root, locksDir)); err != nil {
+		return rep, err
 	}
 	if opts.All {
 		n, err := dirSize(filepath.Join(s.root, mountsDir))
@@ -111,13 +99,27 @@ func (s *Store) Prune(opts PruneOptions) (PruneReport, error) {
 			return rep, err
 		}
 		rep.Bytes += n
-		for _, d := range []string{stateDir, locksDir} {
-			if err := emptyDir(filepath.Join(s.root, d)); err != nil {
-				return rep, err
-			}
+		if err := emptyDir(filepath.Join(s.root, stateDir)); err != nil {
+			return rep, err
 		}
 	}
 	return rep, nil
+}
+
+// deleteUnreferenced deletes, with del, every entry of sizes that refs
+// does not count, and says how many it deleted and their size.
+func deleteUnreferenced(sizes map[digest.Digest]int64, refs map[digest.Digest]int, del func(digest.Digest) error) (n int, bytes int64, err error) {
+	for d, size := range sizes {
+		if refs[d] > 0 {
+			continue
+		}
+		if err := del(d); err != nil {
+			return n, bytes, err
+		}
+		n++
+		bytes += size
+	}
+	return n, bytes, nil
 }
 
 func emptyDir(dir string) error {

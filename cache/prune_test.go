@@ -120,3 +120,27 @@ func TestPruneWaitsForBuilds(t *testing.T) {
 		t.Fatal("prune got the store while a build held it")
 	}
 }
+
+// locks/ gains a file per key a build computes; any prune empties it, as
+// no build holds a lock while prune holds the store.
+func TestPruneEmptiesLocks(t *testing.T) {
+	root := t.TempDir()
+	s := open(t, root)
+	unlock, err := s.LockStep(context.Background(), NewKey("run").Sum())
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	s.Close()
+	s, err = Open(context.Background(), root, Exclusive())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Prune(PruneOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(root, locksDir)); len(entries) != 0 {
+		t.Errorf("locks left: %v", entries)
+	}
+}
