@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/mybuild/mybuild/internal/atomicfile"
 	digest "github.com/opencontainers/go-digest"
@@ -63,7 +64,7 @@ func writeOCIDir(ctx context.Context, dir string, img *Image, m *Manifest, name 
 			return err
 		}
 	}
-	return l.addToIndex(namedDescriptor(m.Descriptor, name))
+	return l.addToIndex(ctx, namedDescriptor(m.Descriptor, name))
 }
 
 // create makes the layout's directories and oci-layout file if they are
@@ -141,9 +142,10 @@ func (l dirLayout) putBlob(d digest.Digest, size int64, dirs map[string]bool, op
 
 // addToIndex rewrites index.json with desc, dropping the entries of the
 // same name; entries of other names stay, in their order. The layout
-// directory is locked meanwhile (flock, released when the process dies).
-func (l dirLayout) addToIndex(desc ocispec.Descriptor) error {
-	unlock, err := lockDir(l.dir)
+// directory is locked meanwhile (flock, released when the process dies);
+// waiting for the lock ends when ctx is done.
+func (l dirLayout) addToIndex(ctx context.Context, desc ocispec.Descriptor) error {
+	unlock, err := lockDir(ctx, l.dir)
 	if err != nil {
 		return err
 	}
@@ -185,24 +187,32 @@ func (l dirLayout) addToIndex(desc ocispec.Descriptor) error {
 }
 
 // lockDir takes an exclusive flock on dir itself, so the layout holds no
-// lock file.
-func lockDir(dir string) (unlock func(), err error) {
+// lock file. It polls, so that a writer waiting for another one stops
+// when ctx is done.
+func lockDir(ctx context.Context, dir string) (unlock func(), err error) {
 	f, err := os.Open(dir)
 	if err != nil {
 		return nil, err
 	}
+	delay := time.Millisecond
 	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
-		if !errors.Is(err, unix.EINTR) {
-			break
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			// Closing the file releases the lock.
+			return func() { f.Close() }, nil
 		}
+		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
+			f.Close()
+			return nil, &os.PathError{Op: "flock", Path: dir, Err: err}
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 100*time.Millisecond)
 	}
-	if err != nil {
-		f.Close()
-		return nil, &os.PathError{Op: "flock", Path: dir, Err: err}
-	}
-	// Closing the file releases the lock.
-	return func() { f.Close() }, nil
 }
 
 // syncDir makes the renames done in dir durable.

@@ -11,9 +11,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sys/unix"
 )
 
 func saveOCIDir(t *testing.T, dir, name string, img *Image, store Store) *Manifest {
@@ -248,6 +250,43 @@ func TestSaveOCIDirConcurrent(t *testing.T) {
 	}
 	if got := readIndex(t, dir).Manifests; len(got) != n {
 		t.Errorf("index lists %d images, want %d", len(got), n)
+	}
+}
+
+// A save waiting for another writer's lock on the layout stops when its
+// context is canceled, and leaves index.json as it was.
+func TestSaveOCIDirLockWaitCanceled(t *testing.T) {
+	store := newMemStore()
+	img := mixedImage(t, store)
+	dir := t.TempDir()
+	saveOCIDir(t, dir, "v1", img, store)
+	before, _ := os.ReadFile(filepath.Join(dir, ocispec.ImageIndexFile))
+	held, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	if err := unix.Flock(int(held.Fd()), unix.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := Save(ctx, Ref{Transport: OCILayout, Path: dir, Name: "v2"}, img, store)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("err = %v, want the context's", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the save still waits for the lock after its context ended")
+	}
+	after, _ := os.ReadFile(filepath.Join(dir, ocispec.ImageIndexFile))
+	if !bytes.Equal(before, after) {
+		t.Error("a canceled save changed index.json")
 	}
 }
 
