@@ -2,7 +2,6 @@ package build
 
 import (
 	"fmt"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +9,7 @@ import (
 	"github.com/mybuild/mybuild/image"
 	"github.com/mybuild/mybuild/internal/imagetest"
 	digest "github.com/opencontainers/go-digest"
+	"golang.org/x/sys/unix"
 )
 
 func TestPlatformArgs(t *testing.T) {
@@ -73,54 +73,65 @@ func TestStageErrors(t *testing.T) {
 	}
 }
 
-// runWatcher starts listening on a stage's port when a RUN of that stage
-// starts.
+// runWatcher starts listening on a stage's reserved socket when a RUN of
+// that stage starts.
 type runWatcher struct {
 	discardReporter
-	t     *testing.T
-	mu    sync.Mutex
-	ports map[string]int // stage -> port to open
+	t       *testing.T
+	mu      sync.Mutex
+	sockets map[string]int // stage -> bound socket to listen on
 }
 
 func (w *runWatcher) StepStarted(info StepInfo) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	port, ok := w.ports[info.Stage]
+	fd, ok := w.sockets[info.Stage]
 	if !ok || !strings.HasPrefix(info.Instruction, "RUN ") {
 		return
 	}
-	delete(w.ports, info.Stage)
-	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
+	delete(w.sockets, info.Stage)
+	if err := unix.Listen(fd, 8); err != nil {
 		w.t.Errorf("listen: %v", err)
 		return
 	}
-	w.t.Cleanup(func() { l.Close() })
 	go func() {
 		for {
-			c, err := l.Accept()
+			c, _, err := unix.Accept(fd)
 			if err != nil {
-				return
+				return // closed by the test's cleanup
 			}
-			c.Close()
+			unix.Close(c)
 		}
 	}()
 }
 
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+// reservePort binds a socket to a free loopback port without listening
+// on it, so that no one else takes the port before the test listens.
+func reservePort(t *testing.T) (fd, port int) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Cleanup(func() {
+		unix.Shutdown(fd, unix.SHUT_RDWR) // wakes a blocked Accept
+		unix.Close(fd)
+	})
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fd, sa.(*unix.SockaddrInet4).Port
 }
 
 // Independent stages run at the same time: each waits (on the host
 // network) for a port the test opens only once the other stage's RUN has
 // started. Run one after the other, the first would wait in vain and fail.
 func TestIndependentStagesRunConcurrently(t *testing.T) {
-	pa, pb := freePort(t), freePort(t)
+	fa, pa := reservePort(t)
+	fb, pb := reservePort(t)
 	wait := func(port int) string {
 		return fmt.Sprintf("RUN i=0; until nc -w1 127.0.0.1 %d </dev/null; do i=$((i+1)); [ $i -lt 200 ] || exit 9; sleep 0.05; done", port)
 	}
@@ -129,7 +140,7 @@ func TestIndependentStagesRunConcurrently(t *testing.T) {
 		"FROM prelude AS b\n" + wait(pa) + "\n" +
 		"FROM scratch\nCOPY --from=a /bin/busybox /a\nCOPY --from=b /bin/busybox /b\n"
 	dir := withBusybox(t, contextDir(t, map[string]string{"Dockerfile": df}))
-	w := &runWatcher{t: t, ports: map[string]int{"a": pa, "b": pb}}
+	w := &runWatcher{t: t, sockets: map[string]int{"a": fa, "b": fb}}
 	_, _, err := tryBuild(t, dir, t.TempDir(), func(o *Options) { o.Reporter = w })
 	if err != nil {
 		t.Fatalf("the stages did not run side by side: %v", err)
