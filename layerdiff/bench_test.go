@@ -63,7 +63,7 @@ func BenchmarkWriteBlobTree(b *testing.B) {
 		upper = d
 	}
 	var size counter
-	if _, err := Write(b.Context(), &size, upper, nil); err != nil {
+	if err := Write(b.Context(), &size, upper, nil); err != nil {
 		b.Fatal(err)
 	}
 	for _, c := range []struct {
@@ -87,7 +87,7 @@ func BenchmarkWriteBlobTree(b *testing.B) {
 		b.SetBytes(int64(size))
 		for b.Loop() {
 			zw := stdgzip.NewWriter(io.MultiWriter(io.Discard, sha256.New()))
-			if _, err := Write(b.Context(), zw, upper, nil); err != nil {
+			if err := Write(b.Context(), zw, upper, nil); err != nil {
 				b.Fatal(err)
 			}
 			if err := zw.Close(); err != nil {
@@ -106,7 +106,7 @@ func BenchmarkWriteStdlibGzip(b *testing.B) {
 	for b.Loop() {
 		h := sha256.New()
 		zw := stdgzip.NewWriter(io.MultiWriter(io.Discard, h))
-		if _, err := Write(b.Context(), zw, upper, nil); err != nil {
+		if err := Write(b.Context(), zw, upper, nil); err != nil {
 			b.Fatal(err)
 		}
 		if err := zw.Close(); err != nil {

@@ -17,15 +17,14 @@ type Blob struct {
 	DiffID    digest.Digest // of the uncompressed tar
 	Size      int64         // compressed size
 	MediaType string        // OCI layer media type matching the compression
-	Empty     bool          // no changes: the caller adds no layer
 }
 
 // WriteBlob writes the compressed layer for upper to w in one streaming pass:
 // upper -> tar -> compressor -> w, hashing the tar (the diffID) and the
 // compressed bytes (the digest) on the way. Memory use does not depend on the
-// size of the layer. Even an empty layer is written; Blob.Empty tells the
-// caller to drop it. On error w may hold part of a blob: write to a temp
-// file and rename it into place only on success.
+// size of the layer. An upper dir without changes gives the blob of an
+// empty tar. On error w may hold part of a blob: write to a temp file and
+// rename it into place only on success.
 func WriteBlob(ctx context.Context, w io.Writer, upper string, lower *overlay.Stack, opts ...Option) (Blob, error) {
 	o := newOptions(opts)
 	bw, err := newBlobWriter(w, o)
@@ -33,16 +32,14 @@ func WriteBlob(ctx context.Context, w io.Writer, upper string, lower *overlay.St
 		return Blob{}, fmt.Errorf("write blob: %w", err)
 	}
 	diffID := digest.Canonical.Digester()
-	empty, err := write(ctx, io.MultiWriter(bw, diffID.Hash()), upper, lower, o)
+	err = write(ctx, io.MultiWriter(bw, diffID.Hash()), upper, lower, o)
 	if cerr := bw.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("write blob: %w", cerr)
 	}
 	if err != nil {
 		return Blob{}, err
 	}
-	b := bw.blob(diffID.Digest())
-	b.Empty = empty
-	return b, nil
+	return bw.blob(diffID.Digest()), nil
 }
 
 // ErrDiffIDMismatch is returned when an extracted layer's uncompressed bytes

@@ -63,8 +63,8 @@ func TestWriteBlob(t *testing.T) {
 				t.Errorf("digest %s size %d, the bytes are %s size %d",
 					blob.Digest, blob.Size, digest.FromBytes(first.Bytes()), first.Len())
 			}
-			if blob.MediaType != tc.mediaType || blob.Empty {
-				t.Errorf("media type %q, empty %v", blob.MediaType, blob.Empty)
+			if blob.MediaType != tc.mediaType {
+				t.Errorf("media type %q", blob.MediaType)
 			}
 			tarball := decompress(t, tc.c, first.Bytes())
 			if !bytes.Equal(tarball, layer) {
@@ -137,8 +137,11 @@ func TestWriteBlobEmpty(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !blob.Empty || blob.Digest != digest.FromBytes(buf.Bytes()) {
+	if blob.Digest != digest.FromBytes(buf.Bytes()) {
 		t.Errorf("empty layer: %+v", blob)
+	}
+	if got, err := dumpTar(bytes.NewReader(decompress(t, Gzip, buf.Bytes()))); err != nil || got != "" {
+		t.Errorf("empty layer: %q, %v; want an empty tar", got, err)
 	}
 }
 

@@ -52,7 +52,7 @@ func stack(t testing.TB, layers ...[]fstest.Applier) *overlay.Stack {
 func layerTar(t testing.TB, upper string, lower *overlay.Stack, opts ...Option) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	if _, err := Write(t.Context(), &buf, upper, lower, opts...); err != nil {
+	if err := Write(t.Context(), &buf, upper, lower, opts...); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()

@@ -101,7 +101,7 @@ func TestRoundTripSparse(t *testing.T) {
 	upper := tree(t, fstest.CreateSparseFile("big", size, 100<<20, size-4096))
 	pr, pw := io.Pipe()
 	go func() {
-		_, err := Write(t.Context(), pw, upper, nil)
+		err := Write(t.Context(), pw, upper, nil)
 		pw.CloseWithError(err)
 	}()
 	out := t.TempDir()

@@ -15,22 +15,22 @@ import (
 )
 
 // Write writes the layer tar for upper to w, uncompressed. lower is the merged
-// view of the layers below (nil when there are none). empty reports that no
-// entry was written (a tar cannot hold sockets, so an upper dir holding only
-// sockets is empty); w still gets a valid, empty tar.
-func Write(ctx context.Context, w io.Writer, upper string, lower *overlay.Stack, opts ...Option) (empty bool, err error) {
+// view of the layers below (nil when there are none). An upper dir without
+// changes (or holding only sockets, which a tar cannot hold) gives a valid,
+// empty tar.
+func Write(ctx context.Context, w io.Writer, upper string, lower *overlay.Stack, opts ...Option) error {
 	return write(ctx, w, upper, lower, newOptions(opts))
 }
 
-func write(ctx context.Context, w io.Writer, upper string, lower *overlay.Stack, o *options) (bool, error) {
+func write(ctx context.Context, w io.Writer, upper string, lower *overlay.Stack, o *options) error {
 	cw := &changeWriter{ctx: ctx, tw: tar.NewWriter(w), epoch: o.epoch, links: make(map[fileID]firstLink)}
 	if err := Changes(ctx, upper, lower, cw.handle); err != nil {
-		return false, fmt.Errorf("write layer: %w", err)
+		return fmt.Errorf("write layer: %w", err)
 	}
 	if err := cw.tw.Close(); err != nil {
-		return false, fmt.Errorf("write layer: %w", err)
+		return fmt.Errorf("write layer: %w", err)
 	}
-	return cw.entries == 0, nil
+	return nil
 }
 
 type fileID struct{ dev, ino uint64 }
@@ -45,11 +45,10 @@ type firstLink struct {
 // changeWriter turns changes into tar entries, as containerd's
 // ChangeWriter.HandleChange does.
 type changeWriter struct {
-	ctx     context.Context
-	tw      *tar.Writer
-	epoch   *time.Time
-	links   map[fileID]firstLink // of each multiply-linked inode
-	entries int
+	ctx   context.Context
+	tw    *tar.Writer
+	epoch *time.Time
+	links map[fileID]firstLink // of each multiply-linked inode
 }
 
 func (cw *changeWriter) handle(c Change) error {
@@ -119,7 +118,6 @@ func (cw *changeWriter) writeHeader(h *tar.Header) error {
 	if err := cw.tw.WriteHeader(h); err != nil {
 		return fmt.Errorf("write header %s: %w", h.Name, err)
 	}
-	cw.entries++
 	return nil
 }
 
