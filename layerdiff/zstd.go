@@ -33,6 +33,9 @@ type zstdWriter struct {
 
 	mu  sync.Mutex
 	err error // the first write error
+
+	closed   bool
+	closeErr error // what Close returned
 }
 
 func newZstdWriter(w io.Writer, level int) (*zstdWriter, error) {
@@ -111,15 +114,20 @@ func (z *zstdWriter) failed() error {
 }
 
 // Close compresses what is left (an empty stream still gets one frame)
-// and waits for every frame to be written.
+// and waits for every frame to be written. Closing again returns the same.
 func (z *zstdWriter) Close() error {
+	if z.closed {
+		return z.closeErr
+	}
+	z.closed = true
 	if len(z.buf) > 0 || z.frames == 0 {
 		z.flushBlock()
 	}
 	close(z.pending)
 	<-z.done
-	if err := z.enc.Close(); err != nil && z.failed() == nil {
-		return err
+	z.closeErr = z.failed()
+	if err := z.enc.Close(); err != nil && z.closeErr == nil {
+		z.closeErr = err
 	}
-	return z.failed()
+	return z.closeErr
 }

@@ -74,3 +74,32 @@ func TestZstdWriteError(t *testing.T) {
 		t.Fatalf("err = %v, want the writer's error", err)
 	}
 }
+
+// Closing twice is harmless, and says the same twice.
+func TestZstdCloseTwice(t *testing.T) {
+	var buf bytes.Buffer
+	z, err := newZstdWriter(&buf, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	z.Write([]byte("data"))
+	if err := z.Close(); err != nil {
+		t.Fatal(err)
+	}
+	n := buf.Len()
+	if err := z.Close(); err != nil || buf.Len() != n {
+		t.Errorf("second close: %v, %d bytes then %d", err, n, buf.Len())
+	}
+
+	z, err = newZstdWriter(&failingWriter{}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	z.Write([]byte("data"))
+	if err := z.Close(); !errors.Is(err, errFull) {
+		t.Fatalf("close: %v, want the writer's error", err)
+	}
+	if err := z.Close(); !errors.Is(err, errFull) {
+		t.Errorf("second close: %v, want the writer's error again", err)
+	}
+}
