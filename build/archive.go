@@ -18,12 +18,12 @@ import (
 // bzip2, xz or zstd, as BuildKit's ADD recognises them: the stream must
 // decompress and hold a tar header. ok is false for any other file. closer
 // releases the decompressor and closes the file.
-func openArchive(path string) (tr *tar.Reader, closer io.Closer, ok bool, err error) {
+func openArchive(ctx context.Context, path string) (tr *tar.Reader, closer io.Closer, ok bool, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, false, err
 	}
-	r, err := decompress(bufio.NewReaderSize(f, 64<<10))
+	r, err := decompress(ctx, bufio.NewReaderSize(f, 64<<10))
 	if err != nil {
 		f.Close()
 		return nil, nil, false, nil
@@ -59,7 +59,7 @@ var (
 
 // decompress picks a decompressor by the stream's magic bytes: bzip2 and
 // xz here, which no layer uses; gzip and zstd as for layers.
-func decompress(r *bufio.Reader) (io.ReadCloser, error) {
+func decompress(ctx context.Context, r *bufio.Reader) (io.ReadCloser, error) {
 	head, _ := r.Peek(len(magicXz))
 	switch {
 	case len(head) == 0:
@@ -73,7 +73,5 @@ func decompress(r *bufio.Reader) (io.ReadCloser, error) {
 		}
 		return io.NopCloser(xr), nil
 	}
-	// A local file needs no context: on a decoding error, Decompress only
-	// reads the rest of the file before it says so.
-	return layerdiff.Decompress(context.Background(), r, "")
+	return layerdiff.Decompress(ctx, r, "")
 }

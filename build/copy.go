@@ -298,7 +298,7 @@ func (p *copyPlan) write(ctx context.Context, w *layerWriter) error {
 // ADD does: the destination is a directory then, created when missing 0755
 // (whatever --chmod says, as in BuildKit) with the --chown owner.
 func (p *copyPlan) unpackArchive(ctx context.Context, w *layerWriter, f *buildcontext.File) (bool, error) {
-	tr, closer, ok, err := openArchive(f.Host)
+	tr, closer, ok, err := openArchive(ctx, f.Host)
 	if err != nil || !ok {
 		return false, err
 	}
