@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"sync"
 	"time"
 
@@ -114,7 +113,7 @@ func (c *CacheRepo) get(ctx context.Context, tag name.Tag, key digest.Digest, st
 	if m.Config.Size > maxRecord {
 		return nil, fail(nil, "step record of %d bytes is too large", m.Config.Size)
 	}
-	data, err := c.blob(ctx, m.Config.Digest, m.Config.Size)
+	data, err := c.blobs().read(ctx, "step record", m.Config.Digest, m.Config.Size, maxRecord)
 	if err != nil {
 		return nil, err
 	}
@@ -142,48 +141,19 @@ func (c *CacheRepo) get(ctx context.Context, tag name.Tag, key digest.Digest, st
 	return &rec, nil
 }
 
-func (c *CacheRepo) blob(ctx context.Context, d digest.Digest, size int64) ([]byte, error) {
-	l, err := c.puller.Layer(ctx, c.repo.Digest(d.String()))
-	if err != nil {
-		return nil, err
-	}
-	rc, err := l.Compressed()
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	data, err := io.ReadAll(io.LimitReader(rc, size+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) != size || digest.FromBytes(data) != d {
-		return nil, fail(nil, "blob %s does not match its digest", d)
-	}
-	return data, nil
+func (c *CacheRepo) blobs() repoBlobs {
+	return repoBlobs{puller: c.puller, repo: c.repo, ref: c.Repo(), o: c.o}
 }
 
+// fetchLayer stores the layer of a cache entry, unless store has it.
 func (c *CacheRepo) fetchLayer(ctx context.Context, store image.Store, l *cache.LayerRecord) error {
-	if store.HasBlob(l.Digest, l.Size) {
-		c.o.report(Progress{Ref: c.Repo(), Digest: l.Digest, Done: l.Size, Total: l.Size, Skipped: true})
+	blobs := c.blobs()
+	if blobs.stored(store, l.Digest, l.Size) {
 		return nil
 	}
-	rl, err := c.puller.Layer(ctx, c.repo.Digest(l.Digest.String()))
-	if err != nil {
+	if err := blobs.fetch(ctx, store, l.Digest, l.Size); err != nil {
 		return err
 	}
-	rc, err := rl.Compressed()
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	report := func(done int64) {
-		c.o.report(Progress{Ref: c.Repo(), Digest: l.Digest, Done: done, Total: l.Size})
-	}
-	report(0)
-	if err := store.PutBlob(l.Digest, l.Size, &progressReader{r: rc, emit: report}); err != nil {
-		return err
-	}
-	report(l.Size)
 	if ss, ok := store.(stateStore); ok {
 		rememberBlobs(ss, c.repo, []digest.Digest{l.Digest})
 	}

@@ -7,12 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/mybuild/mybuild/cache"
 	"github.com/mybuild/mybuild/image"
@@ -241,4 +244,42 @@ func TestCacheRepoForeignTag(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 	t.Log(err)
+}
+
+// A cache entry whose manifest gives its step record a wrong size is an
+// error, told as the step record's, not a hit.
+func TestCacheRepoRecordSizeMismatch(t *testing.T) {
+	reg := registrytest.StartInMemory(t)
+	ctx := context.Background()
+	store := openStore(t)
+	cr, err := NewCacheRepo(reg.Ref("cache"), 0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := stepRecord(t, store, "env", nil)
+	if err := cr.Put(ctx, rec, store); err != nil {
+		t.Fatal(err)
+	}
+	tag := cr.tag(rec.Key)
+	desc, err := remote.Get(tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m ocispec.Manifest
+	if err := json.Unmarshal(desc.Manifest, &m); err != nil {
+		t.Fatal(err)
+	}
+	m.Config.Size--
+	raw, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Put(tag, rawManifest{data: raw, mt: types.OCIManifestSchema1}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = cr.Get(ctx, rec.Key, openStore(t))
+	want := fmt.Sprintf("step record %s is %d bytes, the manifest says %d", m.Config.Digest, m.Config.Size+1, m.Config.Size)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("err = %v, want %q", err, want)
+	}
 }

@@ -7,6 +7,8 @@ import (
 	"io"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	digest "github.com/opencontainers/go-digest"
 	"golang.org/x/sync/errgroup"
 
@@ -18,6 +20,19 @@ import (
 // blob.
 const progressStep = 1 << 20
 
+// repoBlobs fetches the blobs of one repository, reporting progress under
+// ref.
+type repoBlobs struct {
+	puller *remote.Puller
+	repo   name.Repository
+	ref    string
+	o      *options
+}
+
+func (p *puller) blobs() repoBlobs {
+	return repoBlobs{puller: p.remote, repo: p.ref.Context(), ref: p.canon, o: p.o}
+}
+
 // fetchLayers stores the layer blobs the store lacks, jobs at a time.
 // Each blob is checked against its digest twice: by ggcr while it is
 // read, and by the store before it is renamed into place, so an
@@ -25,25 +40,37 @@ const progressStep = 1 << 20
 func (p *puller) fetchLayers(ctx context.Context, layers []image.Layer) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(jobs)
+	blobs := p.blobs()
 	seen := map[digest.Digest]bool{}
 	for _, l := range layers {
 		if seen[l.Digest] {
 			continue
 		}
 		seen[l.Digest] = true
-		if p.store.HasBlob(l.Digest, l.Size) {
-			p.o.report(Progress{Ref: p.canon, Digest: l.Digest, Done: l.Size, Total: l.Size, Skipped: true})
+		// Checked here, so that a blob already there takes no job and
+		// is reported in layer order.
+		if blobs.stored(p.store, l.Digest, l.Size) {
 			continue
 		}
 		g.Go(func() error {
-			return layerError(l.Digest, p.fetchBlob(ctx, l))
+			return layerError(l.Digest, blobs.fetch(ctx, p.store, l.Digest, l.Size))
 		})
 	}
 	return g.Wait()
 }
 
-func (p *puller) fetchBlob(ctx context.Context, l image.Layer) error {
-	rl, err := p.remote.Layer(ctx, p.ref.Context().Digest(l.Digest.String()))
+// stored reports whether store has blob d, with a Skipped event if so.
+func (b repoBlobs) stored(store image.Store, d digest.Digest, size int64) bool {
+	if !store.HasBlob(d, size) {
+		return false
+	}
+	b.o.report(Progress{Ref: b.ref, Digest: d, Done: size, Total: size, Skipped: true})
+	return true
+}
+
+// fetch downloads blob d, of size bytes, into store, which checks it.
+func (b repoBlobs) fetch(ctx context.Context, store image.Store, d digest.Digest, size int64) error {
+	rl, err := b.puller.Layer(ctx, b.repo.Digest(d.String()))
 	if err != nil {
 		return err
 	}
@@ -53,14 +80,43 @@ func (p *puller) fetchBlob(ctx context.Context, l image.Layer) error {
 	}
 	defer rc.Close()
 	report := func(done int64) {
-		p.o.report(Progress{Ref: p.canon, Digest: l.Digest, Done: done, Total: l.Size})
+		b.o.report(Progress{Ref: b.ref, Digest: d, Done: done, Total: size})
 	}
 	report(0)
-	if err := p.store.PutBlob(l.Digest, l.Size, &progressReader{r: rc, emit: report}); err != nil {
+	if err := store.PutBlob(d, size, &progressReader{r: rc, emit: report}); err != nil {
 		return err
 	}
-	report(l.Size)
+	report(size)
 	return nil
+}
+
+// read reads blob d, a small document that what names in errors, into
+// memory: at most limit bytes, exactly size unless size < 0, and checked
+// against d.
+func (b repoBlobs) read(ctx context.Context, what string, d digest.Digest, size, limit int64) ([]byte, error) {
+	rl, err := b.puller.Layer(ctx, b.repo.Digest(d.String()))
+	if err != nil {
+		return nil, err
+	}
+	rc, err := rl.Compressed()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", what, d, err)
+	}
+	switch n := int64(len(data)); {
+	case n > limit:
+		return nil, fail(nil, "%s %s is larger than %d bytes", what, d, limit)
+	case size >= 0 && n != size:
+		return nil, fail(nil, "%s %s is %d bytes, the manifest says %d", what, d, n, size)
+	}
+	if got := digest.FromBytes(data); got != d {
+		return nil, fail(nil, "%s %s has digest %s", what, d, got)
+	}
+	return data, nil
 }
 
 // layerError puts the layer in front of err. ggcr's verifying reader

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -61,7 +60,7 @@ func (p *puller) resolve(ctx context.Context, target name.Reference) (*refState,
 	if err != nil {
 		return nil, fmt.Errorf("manifest %s: %w", desc.Digest, err)
 	}
-	cfg, err := p.fetchConfig(ctx, digest.Digest(m.Config.Digest.String()))
+	cfg, err := p.blobs().read(ctx, "image config", digest.Digest(m.Config.Digest.String()), -1, maxConfig)
 	if err != nil {
 		return nil, err
 	}
@@ -93,29 +92,6 @@ func mediaType(raw []byte, header types.MediaType) types.MediaType {
 		return m.MediaType
 	}
 	return header
-}
-
-func (p *puller) fetchConfig(ctx context.Context, d digest.Digest) ([]byte, error) {
-	l, err := p.remote.Layer(ctx, p.ref.Context().Digest(d.String()))
-	if err != nil {
-		return nil, err
-	}
-	rc, err := l.Compressed()
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	data, err := io.ReadAll(io.LimitReader(rc, maxConfig+1))
-	if err != nil {
-		return nil, fmt.Errorf("image config %s: %w", d, err)
-	}
-	if len(data) > maxConfig {
-		return nil, fail(nil, "image config %s is larger than %d bytes", d, maxConfig)
-	}
-	if got := digest.FromBytes(data); got != d {
-		return nil, fail(nil, "image config %s has digest %s", d, got)
-	}
-	return data, nil
 }
 
 // image is the image of st, built once: the layers of its manifest
