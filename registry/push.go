@@ -73,10 +73,12 @@ func newUploader(o *options, repo name.Repository, canon string) (*uploader, err
 // push uploads the layers (from store) and config the registry lacks,
 // then puts the manifest under ref.
 func (u *uploader) push(ctx context.Context, ref name.Reference, store image.Store, layers []image.Layer, config v1.Layer, manifest []byte, mt types.MediaType) error {
-	var sources map[digest.Digest]name.Repository
+	// Where layers may be mounted from: read once, and only if there is
+	// a layer to upload.
+	sources := func() map[digest.Digest]name.Repository { return nil }
 	ss, hasState := store.(stateStore)
 	if hasState {
-		sources = mountSources(ss, u.repo)
+		sources = sync.OnceValue(func() map[digest.Digest]name.Repository { return mountSources(ss, u.repo) })
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(jobs)
@@ -88,7 +90,7 @@ func (u *uploader) push(ctx context.Context, ref name.Reference, store image.Sto
 		}
 		done[l.Digest] = true
 		g.Go(func() error {
-			if err := u.uploadLayer(gctx, store, l, sources[l.Digest]); err != nil {
+			if err := u.uploadLayer(gctx, store, l, sources()[l.Digest]); err != nil {
 				return fmt.Errorf("layer %s: %w", l.Digest, err)
 			}
 			return nil

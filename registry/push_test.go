@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 
 	"github.com/mybuild/mybuild/cache"
@@ -162,4 +163,52 @@ func countEvents(events []Progress, f func(Progress) bool) int {
 		}
 	}
 	return n
+}
+
+// stateCounter is a store that counts the state paths asked for.
+type stateCounter struct {
+	*cacheStore
+	mu    sync.Mutex
+	names []string
+}
+
+func (s *stateCounter) StatePath(name string) string {
+	s.mu.Lock()
+	s.names = append(s.names, name)
+	s.mu.Unlock()
+	return s.cacheStore.StatePath(name)
+}
+
+// A push reads the known-blobs files once, to find mount sources, and
+// only if it has a layer to upload: a cache entry without a layer, as
+// most steps make, reads no state at all.
+func TestPushReadsKnownBlobsOnce(t *testing.T) {
+	reg := registrytest.StartInMemory(t)
+	ctx := context.Background()
+	img, store := pulledImage(t, "a", "b", "c")
+	counter := &stateCounter{cacheStore: store}
+	if _, err := Push(ctx, reg.Ref("app:1"), img, counter); err != nil {
+		t.Fatal(err)
+	}
+	listed := 0
+	for _, n := range counter.names {
+		if n == statePattern(blobsKind) {
+			listed++
+		}
+	}
+	if listed != 1 {
+		t.Errorf("a push of %d layers listed the known-blobs files %d times, want 1 (state asked for: %q)", len(img.Layers), listed, counter.names)
+	}
+
+	counter.names = nil
+	cr, err := NewCacheRepo(reg.Ref("cache"), 0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cr.Put(ctx, stepRecord(t, store, "env", nil), counter); err != nil {
+		t.Fatal(err)
+	}
+	if len(counter.names) != 0 {
+		t.Errorf("a cache entry without a layer asked for state %q", counter.names)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -42,15 +43,28 @@ type refState struct {
 	img *image.Image // built from Manifest and Config by image, once
 }
 
+// stateFormat names a state file from its kind and the hash of what it is
+// about.
+const stateFormat = "registry-%s-%s.json"
+
+// Kinds of state file.
+const (
+	refKind   = "ref"   // a refState
+	blobsKind = "blobs" // a knownBlobs
+)
+
 func stateName(kind string, parts ...string) string {
 	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
-	return "registry-" + kind + "-" + hex.EncodeToString(sum[:16]) + ".json"
+	return fmt.Sprintf(stateFormat, kind, hex.EncodeToString(sum[:16]))
 }
+
+// statePattern matches the names of all state files of kind.
+func statePattern(kind string) string { return fmt.Sprintf(stateFormat, kind, "*") }
 
 // loadRefState reads the last resolution of ref for platform, or nil.
 // Its manifest and config are checked when they are used.
 func loadRefState(s stateStore, ref, platform string) *refState {
-	data, err := os.ReadFile(s.StatePath(stateName("ref", ref, platform)))
+	data, err := os.ReadFile(s.StatePath(stateName(refKind, ref, platform)))
 	if err != nil {
 		return nil
 	}
@@ -67,7 +81,7 @@ func saveRefState(s stateStore, st *refState) error {
 	if err != nil {
 		return err
 	}
-	return s.WriteState(stateName("ref", st.Ref, st.Platform), data)
+	return s.WriteState(stateName(refKind, st.Ref, st.Platform), data)
 }
 
 // knownBlobs lists blobs known to be in one repository, so that a push to
@@ -82,13 +96,14 @@ type knownBlobs struct {
 // maxKnownBlobs bounds the list of a repository; the oldest go first.
 const maxKnownBlobs = 1000
 
-const knownPrefix = "registry-blobs-"
-
 // rememberBlobs notes that repo holds blobs. It is best effort: two
 // processes updating the same list at once may lose an entry, which only
 // costs an upload instead of a mount.
 func rememberBlobs(s stateStore, repo name.Repository, blobs []digest.Digest) {
-	file := stateName("blobs", repo.RegistryStr(), repo.RepositoryStr())
+	if len(blobs) == 0 {
+		return
+	}
+	file := stateName(blobsKind, repo.RegistryStr(), repo.RepositoryStr())
 	var kb knownBlobs
 	if data, err := os.ReadFile(s.StatePath(file)); err == nil {
 		_ = json.Unmarshal(data, &kb)
@@ -119,16 +134,18 @@ func rememberBlobs(s stateStore, repo name.Repository, blobs []digest.Digest) {
 }
 
 // mountSources maps blobs to another repository of target's registry that
-// holds them.
+// holds them. It reads every known-blobs file.
 func mountSources(s stateStore, target name.Repository) map[digest.Digest]name.Repository {
-	dir := filepath.Dir(s.StatePath("x"))
+	// The pattern is matched against names only: the directory may hold
+	// glob characters.
+	dir, pattern := filepath.Split(s.StatePath(statePattern(blobsKind)))
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil
 	}
 	src := map[digest.Digest]name.Repository{}
 	for _, e := range entries {
-		if !strings.HasPrefix(e.Name(), knownPrefix) {
+		if ok, _ := filepath.Match(pattern, e.Name()); !ok {
 			continue
 		}
 		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
