@@ -12,15 +12,16 @@ import (
 // Write creates or replaces path with what write produces, mode 0644. It
 // writes a temp file in the same directory, syncs it and renames it over
 // path, so path is either the old file or the whole new one, never a part;
-// on failure the temp file is removed.
-func Write(path string, write func(io.Writer) error) (err error) {
+// on failure, a panic of write included, the temp file is removed.
+func Write(path string, write func(io.Writer) error) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-")
 	if err != nil {
 		return err
 	}
+	committed := false
 	defer func() {
-		if err != nil {
+		if !committed {
 			f.Close()
 			os.Remove(f.Name())
 		}
@@ -44,5 +45,6 @@ func Write(path string, write func(io.Writer) error) (err error) {
 	if err := os.Rename(f.Name(), path); err != nil {
 		return fmt.Errorf("rename into place: %w", err)
 	}
+	committed = true
 	return nil
 }

@@ -15,13 +15,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
-	"path"
 	"path/filepath"
 	"sort"
 	"strings"
 
+	"github.com/mybuild/mybuild/internal/atomicfile"
 	"github.com/mybuild/mybuild/internal/imagetest"
 )
 
@@ -218,20 +219,10 @@ func (o *options) output(name string, data []byte) error {
 		}
 		return nil
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(name), "."+path.Base(name)+".tmp")
-	if err != nil {
+	return atomicfile.Write(name, func(w io.Writer) error {
+		_, err := w.Write(data)
 		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return errors.Join(err, tmp.Close(), os.Remove(tmp.Name()))
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return errors.Join(err, tmp.Close(), os.Remove(tmp.Name()))
-	}
-	if err := tmp.Close(); err != nil {
-		return errors.Join(err, os.Remove(tmp.Name()))
-	}
-	return os.Rename(tmp.Name(), name)
+	})
 }
 
 func showArchive(archive string) error {
