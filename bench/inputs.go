@@ -1,11 +1,14 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // busyboxBase builds a busybox image FROM scratch with mybuild itself and
@@ -36,12 +39,18 @@ func (b *bench) busyboxBase() (string, error) {
 	return "oci-archive:" + out, nil
 }
 
+// debianTag names the Debian image in its layout.
+const debianTag = "bookworm"
+
 // debianBase makes a Debian 12 minbase image with debootstrap and umoci,
-// offline but for Debian's mirror, and returns its FROM reference.
+// offline but for Debian's mirror, and returns its FROM reference. The
+// layout is built aside and renamed into place whole: umoci init writes
+// index.json first, so a layout built in place and interrupted would look
+// done.
 func (b *bench) debianBase() (string, error) {
 	layout := filepath.Join(b.work, "debian")
-	ref := "oci:" + layout + ":bookworm"
-	if _, err := os.Stat(filepath.Join(layout, "index.json")); err == nil {
+	ref := "oci:" + layout + ":" + debianTag
+	if layoutHasRef(layout, debianTag) {
 		return ref, nil
 	}
 	rootfs := filepath.Join(b.work, "rootfs")
@@ -60,22 +69,48 @@ func (b *bench) debianBase() (string, error) {
 			return "", err
 		}
 	}
+	tmp := layout + ".tmp"
 	bundle := filepath.Join(b.work, "debian-bundle")
-	os.RemoveAll(layout)
-	os.RemoveAll(bundle)
+	for _, dir := range []string{tmp, bundle, layout} { // layout: one left unfinished by an older bench
+		if err := os.RemoveAll(dir); err != nil {
+			return "", err
+		}
+	}
+	image := tmp + ":" + debianTag
 	steps := [][]string{
-		{"umoci", "init", "--layout", layout},
-		{"umoci", "new", "--image", layout + ":bookworm"},
-		{"umoci", "unpack", "--image", layout + ":bookworm", bundle},
+		{"umoci", "init", "--layout", tmp},
+		{"umoci", "new", "--image", image},
+		{"umoci", "unpack", "--image", image, bundle},
 		{"cp", "-a", rootfs + "/.", filepath.Join(bundle, "rootfs") + "/"},
-		{"umoci", "repack", "--image", layout + ":bookworm", bundle},
+		{"umoci", "repack", "--image", image, bundle},
 	}
 	for _, s := range steps {
 		if err := run(s[0], s[1:]...); err != nil {
 			return "", err
 		}
 	}
+	if err := os.Rename(tmp, layout); err != nil {
+		return "", err
+	}
 	return ref, os.RemoveAll(bundle)
+}
+
+// layoutHasRef reports whether the OCI layout in dir names an image ref.
+func layoutHasRef(dir, ref string) bool {
+	data, err := os.ReadFile(filepath.Join(dir, ocispec.ImageIndexFile))
+	if err != nil {
+		return false
+	}
+	var index ocispec.Index
+	if json.Unmarshal(data, &index) != nil {
+		return false
+	}
+	for _, d := range index.Manifests {
+		if d.Annotations[ocispec.AnnotationRefName] == ref {
+			return true
+		}
+	}
+	return false
 }
 
 // goSource copies Go's own src tree, about 11,000 files, into dir.

@@ -18,6 +18,10 @@ func main() {
 	only := flag.String("only", "", "comma-separated workloads to run (default all)")
 	jsonOut := flag.String("json", "", "also write the results as JSON to this file")
 	flag.Parse()
+	if *runs < 1 {
+		fmt.Fprintln(os.Stderr, "bench: -runs must be at least 1")
+		os.Exit(2)
+	}
 
 	abs, err := filepath.Abs(*mybuild)
 	if err != nil {
