@@ -177,7 +177,7 @@ func dockerArchiveFiles(out *Image, m *Manifest, tag *dockerTag) ([]archiveFile,
 // writeLayerTar writes layer l uncompressed, size bytes, under its diffID,
 // and checks what it wrote against the diffID.
 func writeLayerTar(ctx context.Context, tw *tar.Writer, store Store, l Layer, size int64) (err error) {
-	lt, err := openLayer(store, l)
+	lt, err := openLayer(ctx, store, l)
 	if err != nil {
 		return err
 	}

@@ -23,14 +23,9 @@ type layerReader struct {
 }
 
 // openLayer opens l's blob in store and decompresses it as its media
-// type says.
-func openLayer(store Store, l Layer) (*layerReader, error) {
-	return openLayerContext(context.Background(), store, l)
-}
-
-// openLayerContext is openLayer whose reading of a damaged blob's rest
-// (see layerdiff.Decompress) stops once ctx is done.
-func openLayerContext(ctx context.Context, store Store, l Layer) (*layerReader, error) {
+// type says. Reading the rest of a damaged blob, to tell it is damaged
+// (see layerdiff.Decompress), stops once ctx is done.
+func openLayer(ctx context.Context, store Store, l Layer) (*layerReader, error) {
 	mt, err := OCILayerMediaType(l.MediaType)
 	if err != nil {
 		return nil, err
@@ -79,7 +74,7 @@ func (lt *layerReader) Close() error {
 // and diffID, and returns the size of the tar it holds. A tar header needs
 // the size first, and reading twice keeps memory and disk use constant.
 func uncompressedSize(ctx context.Context, store Store, l Layer) (n int64, err error) {
-	lt, err := openLayerContext(ctx, store, l)
+	lt, err := openLayer(ctx, store, l)
 	if err != nil {
 		return 0, err
 	}
