@@ -8,10 +8,6 @@ import (
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 )
 
-// defaultPath is the PATH a scratch image gets, and a RUN step whose
-// environment has none, as in BuildKit.
-const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
 // ConfigChange is one step's effect on the image config. Steps store it in
 // their cache record, so a cached step changes the config exactly as the
 // step did. Nil fields leave the config as it is.
@@ -104,15 +100,4 @@ func setEnv(env []string, k, v string) []string {
 		}
 	}
 	return append(slices.Clone(env), k+"="+v)
-}
-
-// runEnv is the environment of a RUN step: the config's, with a default
-// PATH when it has none.
-func runEnv(env []string) []string {
-	for _, kv := range env {
-		if strings.HasPrefix(kv, "PATH=") {
-			return env
-		}
-	}
-	return append(slices.Clone(env), defaultPath)
 }

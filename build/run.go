@@ -36,7 +36,7 @@ func (b *builder) planRun(ctx context.Context, st *stage, c *instructions.RunCom
 		return nil, err
 	}
 	args := b.withShell(st, cl)
-	env := runEnv(st.env)
+	env := sandbox.WithDefaultPath(st.env)
 	workdir := cfg.WorkingDir
 	if workdir == "" {
 		workdir = "/"

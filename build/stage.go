@@ -13,6 +13,7 @@ import (
 	"github.com/mybuild/mybuild/cache"
 	"github.com/mybuild/mybuild/image"
 	"github.com/mybuild/mybuild/overlay"
+	"github.com/mybuild/mybuild/sandbox"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -83,7 +84,7 @@ func scratch(platform ocispec.Platform) image.Image {
 	img.Config.Variant = platform.Variant
 	img.Config.RootFS.Type = "layers"
 	img.Config.Config.WorkingDir = "/"
-	img.Config.Config.Env = []string{defaultPath}
+	img.Config.Config.Env = []string{sandbox.DefaultPath}
 	return img
 }
 

@@ -20,9 +20,6 @@ import (
 // the caller gives no command either.
 var ErrNoCommand = errors.New("no command: the image has no entrypoint or cmd, and none was given")
 
-// defaultPath is the PATH of an image that sets none, as in docker run.
-const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
 // Config says what to run and how. Empty fields take the image's values.
 type Config struct {
 	// Entrypoint replaces the image's entrypoint when not nil (an empty,
@@ -167,7 +164,7 @@ func environment(imageEnv []string, cfg Config) []string {
 		env = setEnv(env, kv)
 	}
 	if !hasEnv(env, "PATH") {
-		env = append([]string{defaultPath}, env...)
+		env = append([]string{sandbox.DefaultPath}, env...) // first, as docker run
 	}
 	if cfg.TTY != nil && !hasEnv(env, "TERM") {
 		env = append(env, "TERM=xterm")

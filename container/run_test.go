@@ -82,7 +82,7 @@ func TestCommand(t *testing.T) {
 
 func TestEnvironment(t *testing.T) {
 	got := environment([]string{"A=1", "B=2"}, Config{Env: []string{"B=3", "C=4"}, TTY: &Terminal{}})
-	want := []string{defaultPath, "A=1", "B=3", "C=4", "TERM=xterm"}
+	want := []string{sandbox.DefaultPath, "A=1", "B=3", "C=4", "TERM=xterm"}
 	if !slices.Equal(got, want) {
 		t.Errorf("env %q, want %q", got, want)
 	}

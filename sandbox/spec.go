@@ -6,9 +6,24 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 )
+
+// DefaultPath is the PATH of a process whose environment has none, as
+// BuildKit gives a RUN step and docker run a container.
+const DefaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// WithDefaultPath is env, with DefaultPath added when it sets no PATH.
+func WithDefaultPath(env []string) []string {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "PATH=") {
+			return env
+		}
+	}
+	return append(slices.Clone(env), DefaultPath)
+}
 
 // Network selects the network namespace of a step.
 type Network string
