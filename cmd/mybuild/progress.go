@@ -54,17 +54,9 @@ func (p *progress) printf(format string, args ...any) {
 	fmt.Fprintf(p.w, format, args...)
 }
 
-// label is "[3/5]", or "[build 3/5]" when several stages are built.
-func label(info build.StepInfo) string {
-	if info.Stage == "" {
-		return fmt.Sprintf("[%d/%d]", info.Index, info.Total)
-	}
-	return fmt.Sprintf("[%s %d/%d]", info.Stage, info.Index, info.Total)
-}
-
 func (p *progress) StepStarted(info build.StepInfo) {
 	n := p.number(info)
-	p.printf("#%d %s %s\n", n, label(info), oneLine(info.Instruction))
+	p.printf("#%d %s %s\n", n, info.Label(), oneLine(info.Instruction))
 }
 
 func (p *progress) StepOutput(info build.StepInfo) io.Writer {
