@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/mybuild/mybuild/buildcontext"
+	"github.com/mybuild/mybuild/internal/xattr"
 	"golang.org/x/sys/unix"
 )
 
@@ -185,7 +186,7 @@ func tarXattrs(hdr *tar.Header) []buildcontext.Xattr {
 	var out []buildcontext.Xattr
 	for k, v := range hdr.PAXRecords {
 		name, ok := strings.CutPrefix(k, "SCHILY.xattr.")
-		if !ok || !buildcontext.CopiedXattr(name) {
+		if !ok || !xattr.Carried(name) {
 			continue
 		}
 		out = append(out, buildcontext.Xattr{Name: name, Value: []byte(v)})

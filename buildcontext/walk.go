@@ -7,6 +7,7 @@ import (
 	"path"
 	"path/filepath"
 
+	"github.com/mybuild/mybuild/internal/xattr"
 	digest "github.com/opencontainers/go-digest"
 )
 
@@ -28,10 +29,7 @@ type File struct {
 }
 
 // Xattr is one extended attribute.
-type Xattr struct {
-	Name  string
-	Value []byte
-}
+type Xattr = xattr.Attr
 
 // Walk lists what copying the resolved source rel (from Resolve) brings:
 // the source itself, then, for a directory, everything below it that is
