@@ -1,0 +1,173 @@
+package devcgroup
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
+)
+
+// prefix starts the name of every cgroup New makes: mybuild-<pid>-<random>.
+const prefix = "mybuild-"
+
+// removeTimeout is how long Remove waits for the processes of a cgroup to
+// be gone: killed processes leave it only once the kernel reaped them.
+const removeTimeout = 5 * time.Second
+
+// Cgroup is a cgroup of one sandboxed process tree.
+type Cgroup struct {
+	dir string
+}
+
+// New makes a cgroup, below the caller's own, in which only what rules
+// allow can be done to device nodes: opening one for reading or writing,
+// or making one. Put the process in with Add before it runs anything, and
+// take the cgroup away with Remove once the process is gone.
+func New(rules []Rule) (*Cgroup, error) {
+	return newIn("", rules)
+}
+
+func newIn(want string, rules []Rule) (*Cgroup, error) {
+	for _, r := range rules {
+		if err := r.validate(); err != nil {
+			return nil, err
+		}
+	}
+	h, err := findHierarchy(want)
+	if err != nil {
+		return nil, err
+	}
+	reapStale(h.dir)
+	var rnd [4]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(h.dir, prefix+strconv.Itoa(os.Getpid())+"-"+hex.EncodeToString(rnd[:]))
+	// mkdir /sys/fs/cgroup/devices/$own/mybuild-$$-$rnd
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("devcgroup: %w", err)
+	}
+	cg := &Cgroup{dir: dir}
+	if h.v2 {
+		err = attachProgram(dir, rules)
+	} else {
+		err = writeRules(dir, rules)
+	}
+	if err != nil {
+		_ = cg.Remove()
+		return nil, err
+	}
+	return cg, nil
+}
+
+// Dir is the cgroup's directory.
+func (c *Cgroup) Dir() string { return c.dir }
+
+// Add moves process pid into the cgroup.
+//
+//	echo $pid > $dir/cgroup.procs
+func (c *Cgroup) Add(pid int) error {
+	if err := os.WriteFile(filepath.Join(c.dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0); err != nil {
+		return fmt.Errorf("devcgroup: add process %d: %w", pid, err)
+	}
+	return nil
+}
+
+// Remove takes the cgroup away, waiting for the processes still in it to
+// be reaped.
+//
+//	rmdir $dir
+func (c *Cgroup) Remove() error {
+	deadline := time.Now().Add(removeTimeout)
+	for {
+		err := unix.Rmdir(c.dir)
+		switch {
+		case err == nil, errors.Is(err, unix.ENOENT):
+			return nil
+		case !errors.Is(err, unix.EBUSY) || time.Now().After(deadline):
+			return fmt.Errorf("devcgroup: remove %s: %w", c.dir, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// writeRules sets a v1 devices cgroup to refuse everything but rules.
+//
+//	echo a > devices.deny; echo 'c 1:3 rwm' > devices.allow; ...
+func writeRules(dir string, rules []Rule) error {
+	if err := os.WriteFile(filepath.Join(dir, "devices.deny"), []byte("a"), 0); err != nil {
+		return fmt.Errorf("devcgroup: deny all: %w", err)
+	}
+	for _, r := range rules {
+		if err := os.WriteFile(filepath.Join(dir, "devices.allow"), []byte(r.String()), 0); err != nil {
+			return fmt.Errorf("devcgroup: allow %s: %w", r, err)
+		}
+	}
+	return nil
+}
+
+// attachProgram loads the device program of rules and attaches it to the
+// cgroup v2 dir. It stays there until the cgroup goes. BPF_F_ALLOW_MULTI
+// keeps the programs of the cgroups above in force too, and lets a
+// container runtime's own program stay where it is.
+func attachProgram(dir string, rules []Rule) error {
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Type:         ebpf.CGroupDevice,
+		Instructions: program(rules),
+		License:      "Apache-2.0",
+	})
+	if err != nil {
+		return fmt.Errorf("devcgroup: load device program: %w", err)
+	}
+	defer prog.Close()
+	fd, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("devcgroup: %w", err)
+	}
+	defer unix.Close(fd)
+	err = link.RawAttachProgram(link.RawAttachProgramOptions{
+		Target:  fd,
+		Program: prog,
+		Attach:  ebpf.AttachCGroupDevice,
+		Flags:   unix.BPF_F_ALLOW_MULTI,
+	})
+	if err != nil {
+		return fmt.Errorf("devcgroup: attach device program: %w", err)
+	}
+	return nil
+}
+
+// reapStale removes the cgroups that builders which died left in dir:
+// named for a process that is gone, empty, and older than a minute (a
+// cgroup that another builder, in a PID namespace of its own, has just
+// made is left alone). Failures are ignored: a busy cgroup stays.
+func reapStale(dir string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok || !e.IsDir() {
+			continue
+		}
+		pidStr, _, _ := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidStr)
+		if err != nil || pid <= 0 || unix.Kill(pid, 0) != unix.ESRCH {
+			continue
+		}
+		if fi, err := e.Info(); err != nil || time.Since(fi.ModTime()) < time.Minute {
+			continue
+		}
+		_ = unix.Rmdir(filepath.Join(dir, e.Name()))
+	}
+}

@@ -1,0 +1,213 @@
+package seccomp
+
+import (
+	"fmt"
+	"slices"
+
+	gsb "github.com/elastic/go-seccomp-bpf"
+	"github.com/elastic/go-seccomp-bpf/arch"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+)
+
+// Offsets in struct seccomp_data.
+const (
+	offNR   = 0
+	offArch = 4
+)
+
+// retENOSYS is the answer to a syscall the filter cannot judge: one newer
+// than its tables (runc does the same, so that a C library falls back to
+// an older call instead of failing with EPERM), or one of an ABI it does
+// not know.
+var retENOSYS = bpf.RetConstant{Val: uint32(gsb.ActionErrno) | uint32(unix.ENOSYS)}
+
+// Filter is a compiled seccomp program.
+type Filter struct {
+	insts []bpf.Instruction
+}
+
+// Compile assembles a runtime-spec profile into one filter for the given
+// ABIs. The program dispatches on the audit arch, then, for ABIs sharing
+// one (x86_64 and x32), on the syscall number's ABI bit; each ABI's section
+// looks the number up in that ABI's table. Syscalls a profile names that
+// an ABI lacks are left out of its section, as libseccomp does.
+//
+// go-seccomp-bpf assembles each rule, with its 64-bit argument checks,
+// and resolves the jumps; the layout around them is this function's. Its
+// own Policy covers only the native ABI (it gives every syscall of
+// another one the default action, and refuses x32 wholesale), and a
+// failed argument check there leaves the argument in the accumulator for
+// the next syscall compare: personality(5) then matches the allowed
+// fstat (5 on x86_64). Here each rule with argument checks is assembled
+// alone, and the syscall number is loaded again after it.
+func Compile(p *specs.LinuxSeccomp, abis []*arch.Info) (*Filter, error) {
+	rs, err := rules(p)
+	if err != nil {
+		return nil, err
+	}
+	def, err := toAction(p.DefaultAction, p.DefaultErrnoRet)
+	if err != nil {
+		return nil, fmt.Errorf("seccomp: default action: %w", err)
+	}
+	var sections [][]bpf.Instruction
+	var ids []uint32
+	for _, group := range byAuditArch(abis) {
+		s, err := section(rs, def, group)
+		if err != nil {
+			return nil, err
+		}
+		sections = append(sections, s)
+		ids = append(ids, uint32(group[0].ID))
+	}
+	// ld [arch]; for each arch: jne id, +1; ja section; then ret ENOSYS
+	prog := []bpf.Instruction{bpf.LoadAbsolute{Off: offArch, Size: 4}}
+	next := 1 + 2*len(ids) + 1 // where the first section starts
+	for i, id := range ids {
+		here := len(prog) + 2 // the instruction after the ja
+		prog = append(prog, bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: id, SkipTrue: 1}, bpf.Jump{Skip: uint32(next - here)})
+		next += len(sections[i])
+	}
+	prog = append(prog, retENOSYS)
+	for _, s := range sections {
+		prog = append(prog, s...)
+	}
+	if len(prog) > unix.BPF_MAXINSNS {
+		return nil, fmt.Errorf("seccomp: the filter has %d instructions, more than the kernel's %d", len(prog), unix.BPF_MAXINSNS)
+	}
+	return &Filter{insts: prog}, nil
+}
+
+// byAuditArch groups ABIs that share an audit arch, the ones whose
+// syscall numbers carry a bit first.
+func byAuditArch(abis []*arch.Info) [][]*arch.Info {
+	var groups [][]*arch.Info
+	for _, a := range abis {
+		i := slices.IndexFunc(groups, func(g []*arch.Info) bool { return g[0].ID == a.ID })
+		if i < 0 {
+			groups = append(groups, []*arch.Info{a})
+			continue
+		}
+		groups[i] = append(groups[i], a)
+	}
+	for _, g := range groups {
+		slices.SortStableFunc(g, func(a, b *arch.Info) int { return b.SeccompMask - a.SeccompMask })
+	}
+	return groups
+}
+
+// section is the code for one audit arch: load the syscall number, jump
+// to the body of the ABI whose bit it carries, else run the plain ABI's.
+//
+//	ld [nr]; jge 0x40000000, +0, +1; ja x32; <x86_64 body>; <x32 body>
+func section(rs []rule, def gsb.Action, group []*arch.Info) ([]bpf.Instruction, error) {
+	var masked, plain [][]bpf.Instruction
+	var masks []uint32
+	for _, a := range group {
+		b, err := body(rs, def, a)
+		if err != nil {
+			return nil, err
+		}
+		if a.SeccompMask != 0 {
+			masked = append(masked, b)
+			masks = append(masks, uint32(a.SeccompMask))
+		} else {
+			plain = append(plain, b)
+		}
+	}
+	if len(plain) > 1 {
+		return nil, fmt.Errorf("seccomp: %d ABIs share audit arch %s", len(plain), group[0].Name)
+	}
+	if len(plain) == 0 {
+		plain = append(plain, []bpf.Instruction{retENOSYS})
+	}
+	out := []bpf.Instruction{bpf.LoadAbsolute{Off: offNR, Size: 4}}
+	next := 1 + 2*len(masked) + len(plain[0]) // where the first masked body starts
+	for i, m := range masks {
+		here := len(out) + 2
+		out = append(out, bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: m, SkipFalse: 1}, bpf.Jump{Skip: uint32(next - here)})
+		next += len(masked[i])
+	}
+	out = append(out, plain[0]...)
+	for _, b := range masked {
+		out = append(out, b...)
+	}
+	return out, nil
+}
+
+// body is one ABI's rules, entered with the syscall number loaded:
+// numbers above its table give ENOSYS; rules without argument checks are
+// grouped by action; each rule with argument checks comes alone, and is
+// followed by a reload of the number its checks overwrote. A name with
+// several numbers in the table (x32 lists execve as 59 and 520) gets its
+// rule at each; the kernel refuses the ones that are not the ABI's.
+func body(rs []rule, def gsb.Action, a *arch.Info) ([]bpf.Instruction, error) {
+	numbers := map[string][]uint32{}
+	nrs := mapKeys(a.SyscallNumbers)
+	slices.Sort(nrs)
+	for _, nr := range nrs {
+		name := a.SyscallNumbers[nr]
+		numbers[name] = append(numbers[name], uint32(nr|a.SeccompMask))
+	}
+	highest := uint32(nrs[len(nrs)-1] | a.SeccompMask)
+	out := []bpf.Instruction{
+		bpf.JumpIf{Cond: bpf.JumpGreaterThan, Val: highest, SkipFalse: 1},
+		retENOSYS,
+	}
+	var plainActions []gsb.Action
+	plain := map[gsb.Action][]gsb.SyscallWithConditions{}
+	var checked []gsb.SyscallWithConditions
+	var checkedActions []gsb.Action
+	for _, r := range rs {
+		for _, nr := range numbers[r.name] {
+			if r.conds != nil {
+				checked = append(checked, gsb.SyscallWithConditions{Num: nr, Conditions: r.conds})
+				checkedActions = append(checkedActions, r.action)
+				continue
+			}
+			if _, seen := plain[r.action]; !seen {
+				plainActions = append(plainActions, r.action)
+			}
+			plain[r.action] = append(plain[r.action], gsb.SyscallWithConditions{Num: nr})
+		}
+	}
+	for _, act := range plainActions {
+		g, err := assemble(plain[act], act)
+		if err != nil {
+			return nil, fmt.Errorf("seccomp: %s: %w", a.Name, err)
+		}
+		out = append(out, g...)
+	}
+	for i, c := range checked {
+		g, err := assemble([]gsb.SyscallWithConditions{c}, checkedActions[i])
+		if err != nil {
+			return nil, fmt.Errorf("seccomp: %s: %s: %w", a.Name, a.SyscallNumbers[int(c.Num&^uint32(a.SeccompMask))], err)
+		}
+		out = append(out, g...)
+		out = append(out, bpf.LoadAbsolute{Off: offNR, Size: 4})
+	}
+	return append(out, bpf.RetConstant{Val: uint32(def)}), nil
+}
+
+// assemble is one group of syscalls that share an action: a match returns
+// it, anything else falls through to the instruction after the group.
+func assemble(calls []gsb.SyscallWithConditions, action gsb.Action) ([]bpf.Instruction, error) {
+	p := gsb.NewProgram()
+	match, next := p.NewLabel(), p.NewLabel()
+	for i, c := range calls {
+		c.Assemble(&p, i < len(calls)-1, match, next)
+	}
+	p.SetLabel(match)
+	p.Ret(action)
+	p.SetLabel(next)
+	return p.Assemble()
+}
+
+func mapKeys(m map[int]string) []int {
+	keys := make([]int, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	return keys
+}
