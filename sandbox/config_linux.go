@@ -7,7 +7,10 @@ const initArg = "mybuild-sandbox-init"
 const (
 	fdConfig = 3 // the parent writes childConfig as JSON, then closes
 	fdStatus = 4 // the child writes a setup error; closed on a successful exec
-	fdAlive  = 5 // the parent holds the write end; EOF means it died
+	// fdAlive: the parent writes one byte once the command may run (the
+	// init is in its device cgroup), and holds the write end open; EOF
+	// means it died.
+	fdAlive = 5
 	// fdConsole, in terminal mode only, is a socket: the child sends the
 	// pty master over it, and waits for one byte back before the exec.
 	fdConsole = 6
@@ -29,6 +32,10 @@ type childConfig struct {
 	Pipes   []Pipe   `json:"pipes,omitempty"`
 	Mounts  []Mount  `json:"mounts,omitempty"` // resolved targets; Lower: links, relative to mounts/<i>
 	TTY     bool     `json:"tty,omitempty"`
+	// Security is never "": validate filled it in.
+	Security Security `json:"security"`
+	// Seccomp is the filter to load, in sandbox mode (seccomp.Load).
+	Seccomp []byte `json:"seccomp,omitempty"`
 }
 
 // bind is a read-only bind mount of a host file into the root.

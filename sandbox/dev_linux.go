@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -72,6 +74,39 @@ func setupDev(dev string, pipes []Pipe) error {
 	for _, p := range pipes {
 		if err := os.WriteFile(filepath.Join(dir, p.Name), p.Data, p.Mode.Perm()); err != nil {
 			return fmt.Errorf("pipe %s: %w", p.Name, err)
+		}
+	}
+	return nil
+}
+
+// hostDevices are the devices an insecure step gets from the host, when
+// the host has them, as BuildKit's insecure mode adds them: the kernel
+// log, fuse, cuse, kvm, tun, and loop control, plus every loop device.
+var hostDevices = []string{"kmsg", "fuse", "cuse", "kvm", "net/tun", "loop-control"}
+
+// addHostDevices makes in dev a node for each of the host's hostDevices
+// and loop devices, with the host's numbers and mode.
+func addHostDevices(dev string) error {
+	loops, err := filepath.Glob("/dev/loop[0-9]*")
+	if err != nil {
+		return err
+	}
+	names := slices.Clone(hostDevices)
+	for _, l := range loops {
+		names = append(names, strings.TrimPrefix(l, "/dev/"))
+	}
+	for _, name := range names {
+		var st unix.Stat_t
+		if err := unix.Stat("/dev/"+name, &st); err != nil || (st.Mode&unix.S_IFMT != unix.S_IFCHR && st.Mode&unix.S_IFMT != unix.S_IFBLK) {
+			continue
+		}
+		p := filepath.Join(dev, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		// mknod -m $mode $dev/$name $type $major $minor
+		if err := unix.Mknod(p, st.Mode, int(st.Rdev)); err != nil {
+			return fmt.Errorf("mknod %s: %w", p, err)
 		}
 	}
 	return nil

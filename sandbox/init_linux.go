@@ -91,10 +91,22 @@ func setupRoot(cfg *childConfig) error {
 		return err
 	}
 	// mount -t sysfs -o ro,nosuid,noexec,nodev sysfs $root/sys
-	if err := mount("sysfs", filepath.Join(root, "sys"), "sysfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NOEXEC|unix.MS_NODEV, ""); err != nil {
+	// (read-write for an insecure step, as docker run --privileged)
+	sysFlags := uintptr(unix.MS_NOSUID | unix.MS_NOEXEC | unix.MS_NODEV)
+	if cfg.Security == SecuritySandbox {
+		sysFlags |= unix.MS_RDONLY
+	}
+	if err := mount("sysfs", filepath.Join(root, "sys"), "sysfs", sysFlags, ""); err != nil {
 		return err
 	}
 	if err := setupDev(filepath.Join(root, "dev"), cfg.Pipes); err != nil {
+		return err
+	}
+	if cfg.Security == SecurityInsecure {
+		if err := addHostDevices(filepath.Join(root, "dev")); err != nil {
+			return err
+		}
+	} else if err := maskPaths(root); err != nil {
 		return err
 	}
 	for _, b := range cfg.Binds {
@@ -166,7 +178,10 @@ func execCommand(cfg *childConfig) error {
 			return err
 		}
 	}
-	if err := setCredentials(user); err != nil {
+	if err := waitForStart(); err != nil {
+		return err
+	}
+	if err := confine(cfg.Security, cfg.Seccomp, user); err != nil {
 		return err
 	}
 	if err := stayWithParent(); err != nil {
@@ -245,6 +260,24 @@ func setCredentials(u users.Exec) error {
 		return fmt.Errorf("setuid %d: %w", u.UID, err)
 	}
 	return nil
+}
+
+// waitForStart waits for the builder's go: the byte it writes on fdAlive
+// once the init is in its device cgroup.
+func waitForStart() error {
+	var b [1]byte
+	for {
+		n, err := unix.Read(fdAlive, b[:])
+		switch {
+		case errors.Is(err, unix.EINTR):
+			continue
+		case err != nil:
+			return fmt.Errorf("wait for the builder: %w", err)
+		case n == 0:
+			return errors.New("the builder exited")
+		}
+		return nil
+	}
 }
 
 // stayWithParent re-arms the parent-death signal, which a change of

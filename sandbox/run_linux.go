@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mybuild/mybuild/overlay"
+	"github.com/mybuild/mybuild/sandbox/devcgroup"
 	"golang.org/x/sys/unix"
 )
 
@@ -70,6 +71,12 @@ func prepare(spec Spec) (*childConfig, error) {
 	if err != nil {
 		return nil, err
 	}
+	var filter []byte
+	if spec.Security == SecuritySandbox {
+		if filter, err = stepFilter(); err != nil {
+			return nil, err
+		}
+	}
 	return &childConfig{
 		Scratch: scratch,
 		Lower:   append([]string{stubsDir}, links...),
@@ -83,6 +90,9 @@ func prepare(spec Spec) (*childConfig, error) {
 		Host:    spec.Hostname,
 		Pipes:   spec.Pipes,
 		Mounts:  spec.Mounts,
+
+		Security: spec.Security,
+		Seccomp:  filter,
 	}, nil
 }
 
@@ -148,7 +158,7 @@ func dedupe(dirs []string) []string {
 	return out
 }
 
-func start(ctx context.Context, spec Spec, cfg *childConfig) error {
+func start(ctx context.Context, spec Spec, cfg *childConfig) (err error) {
 	cfgR, cfgW, err := os.Pipe()
 	if err != nil {
 		return err
@@ -208,6 +218,20 @@ func start(ctx context.Context, spec Spec, cfg *childConfig) error {
 			cmd.Stdin = stdin
 		}
 	}
+	var cg *devcgroup.Cgroup
+	if cfg.Security == SecuritySandbox {
+		if cg, err = deviceCgroup(spec.Warn); err != nil {
+			return err
+		}
+	}
+	if cg != nil {
+		// After the wait: the cgroup goes once its processes are reaped.
+		defer func() {
+			if rerr := cg.Remove(); rerr != nil && err == nil {
+				err = fmt.Errorf("sandbox: %w", rerr)
+			}
+		}()
+	}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("sandbox: start: %w", err)
 	}
@@ -222,6 +246,16 @@ func start(ctx context.Context, spec Spec, cfg *childConfig) error {
 		return kill(cmd, fmt.Errorf("sandbox: send config: %w", err))
 	}
 	cfgW.Close()
+	// Moving a process between cgroups takes the kernel milliseconds: the
+	// init sets up the root meanwhile, and waits for the byte on fdAlive
+	// before it runs the command.
+	if cg != nil {
+		if err := cg.Add(cmd.Process.Pid); err != nil {
+			return kill(cmd, fmt.Errorf("sandbox: %w", err))
+		}
+	}
+	// A failed write is an init that gave up already: its status says why.
+	_, _ = aliveW.Write([]byte{1})
 	if console >= 0 {
 		if err := takeConsole(console, spec.Console); err != nil {
 			return kill(cmd, err)

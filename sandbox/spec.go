@@ -46,6 +46,33 @@ func ParseNetwork(s string) (Network, error) {
 	return "", fmt.Errorf("unknown network mode %q (want host or none)", s)
 }
 
+// Security is how a sandboxed process is confined, as RUN --security.
+type Security string
+
+const (
+	// SecuritySandbox confines the process as Docker and BuildKit confine a
+	// container: Docker's default capabilities (none for a user other than
+	// root), its default seccomp profile, masked and read-only /proc paths,
+	// a read-only /sys, and a device cgroup that lets it open only the
+	// nodes of the sandbox's own /dev.
+	SecuritySandbox Security = "sandbox"
+	// SecurityInsecure is docker run --privileged: every capability the
+	// builder has, no seccomp filter, writable /proc/sys and /sys, and the
+	// host's kmsg, fuse, kvm, tun and loop devices.
+	SecurityInsecure Security = "insecure"
+)
+
+// ParseSecurity parses a RUN --security value; "" means sandbox.
+func ParseSecurity(s string) (Security, error) {
+	switch s {
+	case "", "sandbox":
+		return SecuritySandbox, nil
+	case "insecure":
+		return SecurityInsecure, nil
+	}
+	return "", fmt.Errorf("unknown security mode %q (want sandbox or insecure)", s)
+}
+
 // Spec describes one sandboxed process. With Console or Signals set, the
 // process runs in a session of its own, so that signals reach it only from
 // its terminal or through Signals, never from the builder's terminal.
@@ -105,6 +132,12 @@ type Spec struct {
 	Pipes []Pipe
 	// Mounts are mounted in order; a target may lie inside an earlier one.
 	Mounts []Mount
+	// Security defaults to SecuritySandbox.
+	Security Security
+	// Warn, when set, receives what the sandbox could not do but did not
+	// need to fail for: where no device cgroup can be made, for instance,
+	// and something else bounds the devices a process can open.
+	Warn func(msg string)
 }
 
 // Pipe is a file in /dev/pipes/.
@@ -161,6 +194,15 @@ func (s *Spec) validate() error {
 	}
 	if s.Hostname == "" {
 		s.Hostname = "mybuild"
+	}
+	if s.Security == "" {
+		s.Security = SecuritySandbox
+	}
+	if s.Security != SecuritySandbox && s.Security != SecurityInsecure {
+		return fmt.Errorf("sandbox: unknown security mode %q", s.Security)
+	}
+	if s.Warn == nil {
+		s.Warn = func(string) {}
 	}
 	if s.Dir == "" {
 		s.Dir = "/"

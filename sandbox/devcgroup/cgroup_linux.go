@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -33,27 +34,49 @@ type Cgroup struct {
 // or making one. Put the process in with Add before it runs anything, and
 // take the cgroup away with Remove once the process is gone.
 func New(rules []Rule) (*Cgroup, error) {
-	return newIn("", rules)
+	h, err := ownHierarchy()
+	if err != nil {
+		return nil, err
+	}
+	return create(h, rules)
 }
 
-func newIn(want string, rules []Rule) (*Cgroup, error) {
-	for _, r := range rules {
-		if err := r.validate(); err != nil {
-			return nil, err
-		}
+// ownHierarchy is found once per process, and the cgroups that dead
+// builders left there are reaped then: the cgroup mounts and a builder's
+// own cgroup do not change while it runs, and finding them costs more
+// than making a cgroup.
+var ownHierarchy = sync.OnceValues(func() (hierarchy, error) {
+	h, err := findHierarchy("")
+	if err == nil {
+		reapStale(h.dir)
 	}
+	return h, err
+})
+
+// newIn is New in the hierarchy want names ("v1", "v2", "" for either).
+func newIn(want string, rules []Rule) (*Cgroup, error) {
 	h, err := findHierarchy(want)
 	if err != nil {
 		return nil, err
 	}
 	reapStale(h.dir)
+	return create(h, rules)
+}
+
+func create(h hierarchy, rules []Rule) (*Cgroup, error) {
+	for _, r := range rules {
+		if err := r.validate(); err != nil {
+			return nil, err
+		}
+	}
 	var rnd [4]byte
 	if _, err := rand.Read(rnd[:]); err != nil {
 		return nil, err
 	}
 	dir := filepath.Join(h.dir, prefix+strconv.Itoa(os.Getpid())+"-"+hex.EncodeToString(rnd[:]))
+	var err error
 	// mkdir /sys/fs/cgroup/devices/$own/mybuild-$$-$rnd
-	if err := os.Mkdir(dir, 0o755); err != nil {
+	if err = os.Mkdir(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("devcgroup: %w", err)
 	}
 	cg := &Cgroup{dir: dir}

@@ -98,7 +98,8 @@ mknod "$3" c 1 11 && echo made; mknod "$3-b" b 7 0 && echo made block`
 	}
 }
 
-// The cgroup of a builder that died is removed by the next New.
+// The cgroup of a builder that died is removed when a builder first
+// makes one (newIn reaps on every call; New once per process).
 func TestStaleCgroupsAreReaped(t *testing.T) {
 	h, err := findHierarchy("")
 	if err != nil {
@@ -118,7 +119,7 @@ func TestStaleCgroupsAreReaped(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unix.Rmdir(fresh)
-	cg, err := New(rules)
+	cg, err := newIn("", rules)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	gsb "github.com/elastic/go-seccomp-bpf"
 	"github.com/elastic/go-seccomp-bpf/arch"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
@@ -282,5 +283,42 @@ func TestHostABIs(t *testing.T) {
 	}
 	if err != nil || len(abis) < 2 {
 		t.Fatalf("HostABIs = %v, %v", abis, err)
+	}
+}
+
+// A profile whose runs alternate at every number makes search halves too
+// long for conditional jumps: the long jumps must land right too.
+func TestLongJumps(t *testing.T) {
+	a := arch.X86_64
+	p := &specs.LinuxSeccomp{DefaultAction: specs.ActErrno}
+	allowed := map[int]bool{}
+	for nr, name := range a.SyscallNumbers {
+		if nr%2 == 0 {
+			p.Syscalls = append(p.Syscalls, specs.LinuxSyscall{Names: []string{name}, Action: specs.ActAllow})
+			allowed[nr] = true
+		}
+	}
+	f, err := Compile(p, []*arch.Info{a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := false
+	for _, in := range f.insts {
+		if j, ok := in.(bpf.Jump); ok && j.Skip > 255 {
+			long = true
+		}
+	}
+	if !long {
+		t.Fatalf("no long jump in a program of %d instructions", len(f.insts))
+	}
+	m := newVM(t, f)
+	for nr := range a.SyscallNumbers {
+		want := eperm
+		if allowed[nr] {
+			want = allow
+		}
+		if got := m.run(uint32(a.ID), uint32(nr)); got != want {
+			t.Errorf("%d = %#x, want %#x", nr, got, want)
+		}
 	}
 }
