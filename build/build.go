@@ -49,6 +49,8 @@ type builder struct {
 	// epoch is the source date epoch; nil when the build need not be
 	// reproducible.
 	epoch *time.Time
+	// warned holds the warnings given so far (warnOnce).
+	warned map[string]bool
 }
 
 // Build runs the Dockerfile and writes the image to every output.
@@ -109,6 +111,9 @@ func build(ctx context.Context, opts Options) (*Result, error) {
 	}
 	g, err := b.plan(opts.Target)
 	if err != nil {
+		return nil, err
+	}
+	if err := b.checkEntitlements(g); err != nil {
 		return nil, err
 	}
 	b.graph = g

@@ -29,6 +29,9 @@ type Options struct {
 	Network sandbox.Network
 	// NoCache runs every step; results are still stored.
 	NoCache bool
+	// Allow grants the build privileges its steps may ask for:
+	// EntitlementSecurityInsecure lets RUN --security=insecure run.
+	Allow []Entitlement
 	// BuildArgs are the --build-arg values.
 	BuildArgs map[string]string
 	// Target is the stage to build; "" means the last one.

@@ -17,8 +17,9 @@ import (
 	"github.com/mybuild/mybuild/sandbox"
 )
 
-// planRun plans a RUN: its key covers the command, the environment, the
-// user, the working dir, the network, the platform and the mounts.
+// planRun plans a RUN: its key covers the command (its security mode
+// included), the environment, the user, the working dir, the network, the
+// platform and the mounts.
 func (b *builder) planRun(ctx context.Context, st *stage, c *instructions.RunCommand) (*plan, error) {
 	network := b.opts.Network
 	if n := instructions.GetNetwork(c); n != "" {
@@ -29,6 +30,10 @@ func (b *builder) planRun(ctx context.Context, st *stage, c *instructions.RunCom
 		if n == "default" {
 			network = b.opts.Network
 		}
+	}
+	security, err := b.runSecurity(c)
+	if err != nil {
+		return nil, err
 	}
 	cfg := st.img.Config.Config
 	cl, pipes, err := heredocCommand(c)
@@ -78,6 +83,7 @@ func (b *builder) planRun(ctx context.Context, st *stage, c *instructions.RunCom
 				Lower: lower.Dirs(), Upper: upper, Scratch: scratch,
 				Args: args, Env: runEnv, Dir: workdir, User: cfg.User,
 				Network: network, Stdout: out, Stderr: out, Pipes: pipes, Mounts: sms,
+				Security: security, Warn: b.warnOnce,
 			})
 			var exit *sandbox.ExitError
 			if errors.As(err, &exit) {

@@ -38,6 +38,14 @@ type Config struct {
 	User string
 	// Network defaults to the host's network.
 	Network sandbox.Network
+	// Privileged runs the command unconfined, as docker run --privileged
+	// and RUN --security=insecure: every capability, no seccomp filter,
+	// writable /proc/sys and /sys. By default it gets a RUN step's
+	// confinement (see sandbox.SecuritySandbox).
+	Privileged bool
+	// Warn receives what the sandbox could not do but did not need to
+	// fail for (see sandbox.Spec); nil drops it.
+	Warn func(msg string)
 
 	// Stdin is the command's input; nil means /dev/null.
 	Stdin io.Reader
@@ -113,6 +121,10 @@ func run(ctx context.Context, store *cache.Store, img *image.Image, cfg Config, 
 		User:    firstOf(cfg.User, imgCfg.User),
 		Network: cfg.Network,
 		Signals: sigs,
+		Warn:    cfg.Warn,
+	}
+	if cfg.Privileged {
+		spec.Security = sandbox.SecurityInsecure
 	}
 	if cfg.TTY != nil {
 		s := &session{t: cfg.TTY, in: cfg.Stdin, out: cfg.Stdout}

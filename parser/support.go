@@ -28,7 +28,7 @@ var support = map[string]bool{
 	"RUN":            true,
 	"RUN --network":  true,
 	"RUN --mount":    true,
-	"RUN --security": false,
+	"RUN --security": true,
 	"RUN --device":   false,
 	"RUN heredocs":   true,
 

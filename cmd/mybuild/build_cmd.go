@@ -40,7 +40,7 @@ type buildFlags struct {
 	compression, format, sourceDateEpoch  string
 	compressionLevel                      int
 	cacheTTL                              time.Duration
-	tags, buildArgs, secrets              stringList
+	tags, buildArgs, secrets, allow       stringList
 	noCache, quiet, version, repoReadOnly bool
 }
 
@@ -66,6 +66,7 @@ func newBuildFlags(stderr io.Writer) (*flag.FlagSet, *buildFlags) {
 	fs.DurationVar(&f.cacheTTL, "cache-ttl", 14*24*time.Hour, "ignore shared cache entries older than this (0: keep them forever)")
 	fs.BoolVar(&f.repoReadOnly, "cache-repo-readonly", false, "use the shared cache, never push to it")
 	fs.BoolVar(&f.noCache, "no-cache", false, "run every step; results are still stored in the cache")
+	fs.Var(&f.allow, "allow", "grant an `entitlement`: security.insecure lets RUN --security=insecure steps run unconfined (network.host is accepted and changes nothing); repeatable")
 	fs.StringVar(&f.metadataFile, "metadata-file", "", "write build metadata as JSON to `file`")
 	fs.BoolVar(&f.quiet, "q", false, "print only the image digest")
 	fs.BoolVar(&f.quiet, "quiet", false, "same as -q")
@@ -123,6 +124,16 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	var allow []build.Entitlement
+	for _, a := range f.allow {
+		for _, a := range strings.Split(a, ",") { // buildx takes a list too
+			e, err := build.ParseEntitlement(strings.TrimSpace(a))
+			if err != nil {
+				return usagef("--allow: %v", err)
+			}
+			allow = append(allow, e)
+		}
+	}
 	var progress io.Writer = stderr
 	if f.quiet {
 		progress = nil
@@ -161,6 +172,7 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Store:       store,
 		Network:     network,
 		NoCache:     f.noCache,
+		Allow:       allow,
 		BuildArgs:   buildArgs,
 		Target:      f.target,
 		Secrets:     secrets,

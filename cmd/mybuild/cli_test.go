@@ -133,6 +133,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"-t", "docker-archive:x.tar:Bad:Tag", "."}, 2, "-t docker-archive:x.tar:Bad:Tag: "},
 		{[]string{"--pull", "sometimes", "."}, 2, "--pull: "},
 		{[]string{"--platform", "linux", "."}, 2, "--platform: "},
+		{[]string{"--allow", "device", "."}, 2, `--allow: unknown entitlement "device"`},
 		{[]string{"cache"}, 2, "cache: missing command"},
 		{[]string{"cache", "prune", "--keep-storage", "lots"}, 2, "--keep-storage"},
 		{[]string{"cache", "prune", "--filter", "label=x"}, 2, "only until=DURATION"},
@@ -141,6 +142,21 @@ func TestUsage(t *testing.T) {
 		if code != tc.code || !strings.Contains(stdout+stderr, tc.out) {
 			t.Errorf("%v: exit %d, output %q; want exit %d and %q", tc.args, code, stdout+stderr, tc.code, tc.out)
 		}
+	}
+}
+
+// --allow security.insecure lets an insecure step run; without it the
+// build fails before any step, with one line that names the flag.
+func TestAllowInsecure(t *testing.T) {
+	dir := project(t, prelude+"RUN --security=insecure mkdir /mnt && mount -t tmpfs tmpfs /mnt\n")
+	code, _, stderr := runCLI(t, "--cache-dir", t.TempDir(), dir)
+	want := "mybuild: Dockerfile:4: [4/4] RUN --security=insecure mkdir /mnt && mount -t tmpfs tmpfs /mnt: --security=insecure needs the security.insecure entitlement: run mybuild with --allow security.insecure\n"
+	if code != 1 || stderr != want {
+		t.Errorf("exit %d, stderr:\n%s\nwant:\n%s", code, stderr, want)
+	}
+	code, _, stderr = runCLI(t, "--cache-dir", t.TempDir(), "--allow", "network.host,security.insecure", dir)
+	if code != 0 {
+		t.Errorf("with --allow: exit %d\n%s", code, stderr)
 	}
 }
 

@@ -20,8 +20,10 @@ import (
 const runUsage = `Usage: mybuild run [flags] IMAGE [CMD...]
 
 Runs the image's entrypoint and cmd (CMD replaces the cmd) in the sandbox
-of RUN steps, with the image's env, working dir and user. Changes go to a
-throwaway layer, removed afterwards. IMAGE is a registry reference, or a
+of RUN steps, with the image's env, working dir and user, and confined as
+a RUN step is (Docker's default capabilities and seccomp profile, masked
+/proc paths, no devices beyond /dev's own; --privileged lifts all that).
+Changes go to a throwaway layer, removed afterwards. IMAGE is a registry reference, or a
 local image: oci-archive:PATH[:REF], oci:DIR[:REF],
 docker-archive:PATH[:NAME:TAG], or the path of an OCI archive or layout.
 Flags stop at IMAGE.
@@ -50,7 +52,7 @@ type runFlags struct {
 	cacheDir, network, workdir, user, entrypoint string
 	env                                          stringList
 	tty                                          optionalBool
-	interactive                                  bool
+	interactive, privileged                      bool
 }
 
 func newRunFlags(stderr io.Writer) (*flag.FlagSet, *runFlags) {
@@ -71,6 +73,7 @@ func newRunFlags(stderr io.Writer) (*flag.FlagSet, *runFlags) {
 	fs.Var(&f.tty, "tty", "same as -t")
 	fs.BoolVar(&f.interactive, "i", false, "accepted for docker's sake: stdin is always connected")
 	fs.BoolVar(&f.interactive, "interactive", false, "same as -i")
+	fs.BoolVar(&f.privileged, "privileged", false, "run the command unconfined: every capability, no seccomp filter, writable /proc/sys and /sys (default: a RUN step's confinement)")
 	fs.StringVar(&f.cacheDir, "cache-dir", defaultCacheDir(), "cache `dir`")
 	f.registryFlags.register(fs, "run the image for `os/arch[/variant]` (default the host's)")
 	fs.Usage = func() {}
@@ -156,10 +159,12 @@ func runContainer(args []string, stdin *os.File, stdout, stderr io.Writer) error
 			cfg.TTY.Host = stdin
 		}
 	}
+	warn := func(w string) { fmt.Fprintf(stderr, "mybuild: warning: %s\n", w) }
+	cfg.Warn = warn
 	opts := []container.Option{
 		container.WithPull(reg.pull),
 		container.WithRegistry(reg.opts...),
-		container.WithWarnings(func(w string) { fmt.Fprintf(stderr, "mybuild: warning: %s\n", w) }),
+		container.WithWarnings(warn),
 	}
 	if reg.platform.OS != "" {
 		opts = append(opts, container.WithPlatform(reg.platform))
@@ -169,7 +174,7 @@ func runContainer(args []string, stdin *os.File, stdout, stderr io.Writer) error
 
 // config is the container.Config the flags and CMD ask for.
 func (f *runFlags) config(fs *flag.FlagSet, cmd []string) (container.Config, error) {
-	cfg := container.Config{Cmd: cmd, WorkingDir: f.workdir, User: f.user}
+	cfg := container.Config{Cmd: cmd, WorkingDir: f.workdir, User: f.user, Privileged: f.privileged}
 	var err error
 	if cfg.Network, err = sandbox.ParseNetwork(f.network); err != nil {
 		return cfg, usagef("--network: %v", err)

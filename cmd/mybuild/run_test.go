@@ -94,6 +94,9 @@ func TestRunFlags(t *testing.T) {
 		// Flags stop at IMAGE.
 		{[]string{archive, "printf", "%s|", "-e", "x", "--user"}, "-e|x|--user|"},
 		{[]string{"-i", "-t=false", archive, "echo", "docker's -i"}, "docker's -i\n"},
+		// Confined as a RUN step, unless --privileged.
+		{[]string{archive, "sh", "-c", "grep -E '^(CapEff|Seccomp):' /proc/self/status | tr -s '\t' ' '"}, "CapEff: 00000000a80425fb\nSeccomp: 2\n"},
+		{[]string{"--privileged", archive, "sh", "-c", "grep Seccomp: /proc/self/status | tr -s '\t' ' '; mkdir /mnt && mount -t tmpfs tmpfs /mnt && echo mounted"}, "Seccomp: 0\nmounted\n"},
 	} {
 		args := append([]string{"--cache-dir", cacheDir}, tc.args...)
 		code, stdout, stderr := runIn(t, args...)
