@@ -59,9 +59,10 @@ func TestInsecureWithTheEntitlement(t *testing.T) {
 	}
 }
 
-// A step's confinement is Docker's: it cannot mount, write /proc/sys or
-// open a kernel-log node it made, and the host's loopback stays as it is.
-func TestRunIsConfined(t *testing.T) {
+// A hostile step is held by Docker's confinement: it cannot mount, write
+// /proc/sys or open a kernel-log node it made, and the host's loopback
+// stays as it is.
+func TestHostileRunStep(t *testing.T) {
 	df := busyboxPrelude + `RUN mkdir -p /tmp /mnt; mknod /tmp/kmsg c 1 11; \
 	( mount -t tmpfs tmpfs /mnt 2>/dev/null && echo mounted; \
 	  echo 1 2>/dev/null >/proc/sys/vm/drop_caches && echo wrote; \
