@@ -20,7 +20,6 @@ import (
 	"github.com/mybuild/mybuild/registry"
 	"github.com/mybuild/mybuild/rootfs"
 	"github.com/mybuild/mybuild/sandbox"
-	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -43,9 +42,6 @@ type builder struct {
 	// repoDropped is set once the shared cache failed: it is not asked
 	// again in this build.
 	repoDropped bool
-	// levels holds the compression level of the layer blobs of the steps
-	// so far, by blob digest.
-	levels map[digest.Digest]int
 	// epoch is the source date epoch; nil when the build need not be
 	// reproducible.
 	epoch *time.Time

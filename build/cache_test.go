@@ -15,7 +15,7 @@ import (
 
 	"github.com/mybuild/mybuild/cache"
 	"github.com/mybuild/mybuild/image"
-	"github.com/mybuild/mybuild/layerdiff"
+	"github.com/mybuild/mybuild/layer"
 	digest "github.com/opencontainers/go-digest"
 )
 
@@ -331,7 +331,7 @@ func TestCorruptBlobIsRebuiltWhenDecompressed(t *testing.T) {
 		name string
 		opts func(*Options)
 	}{
-		{"zstd", withCompression(layerdiff.Zstd, 0)},
+		{"zstd", withCompression(layer.Zstd, 0)},
 		{"docker-archive", func(o *Options) {
 			o.Outputs = []image.Ref{{Transport: image.DockerArchive, Path: filepath.Join(t.TempDir(), "d.tar")}}
 		}},

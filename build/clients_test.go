@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/mybuild/mybuild/image"
-	"github.com/mybuild/mybuild/layerdiff"
+	"github.com/mybuild/mybuild/layer"
 	digest "github.com/opencontainers/go-digest"
 )
 
@@ -87,7 +87,7 @@ func TestRealClientsReadEveryOutput(t *testing.T) {
 	tmp := t.TempDir()
 	layout := filepath.Join(tmp, "layout")
 	docker := filepath.Join(tmp, "docker.tar")
-	_, res := testBuild(t, dir, t.TempDir(), withCompression(layerdiff.Zstd, 0), func(o *Options) {
+	_, res := testBuild(t, dir, t.TempDir(), withCompression(layer.Zstd, 0), func(o *Options) {
 		o.Outputs = []image.Ref{
 			{Transport: image.OCILayout, Path: layout, Name: "v1"},
 			{Transport: image.DockerArchive, Path: docker, Name: "app:v1"},

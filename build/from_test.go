@@ -13,6 +13,7 @@ import (
 
 	"github.com/mybuild/mybuild/cache"
 	"github.com/mybuild/mybuild/image"
+	"github.com/mybuild/mybuild/layer"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -45,7 +46,7 @@ func archiveWithLayer(t *testing.T, entries []*tar.Header) string {
 	if err := store.PutBlob(d, int64(gz.Len()), bytes.NewReader(gz.Bytes())); err != nil {
 		t.Fatal(err)
 	}
-	img := &image.Image{Layers: []image.Layer{{MediaType: ocispec.MediaTypeImageLayerGzip, Digest: d, Size: int64(gz.Len()), DiffID: digest.FromBytes(raw.Bytes())}}}
+	img := &image.Image{Layers: []layer.Layer{{MediaType: ocispec.MediaTypeImageLayerGzip, Digest: d, Size: int64(gz.Len()), DiffID: digest.FromBytes(raw.Bytes())}}}
 	img.Config.OS, img.Config.Architecture = "linux", image.HostPlatform().Architecture
 	p := filepath.Join(t.TempDir(), "base.tar")
 	if _, err := image.Save(context.Background(), image.Ref{Transport: image.OCIArchive, Path: p}, img, store); err != nil {

@@ -5,15 +5,18 @@ import (
 	"io"
 	"time"
 
+	"github.com/mybuild/mybuild/layer"
 	"github.com/mybuild/mybuild/registry"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/mybuild/mybuild/cache"
 	"github.com/mybuild/mybuild/image"
-	"github.com/mybuild/mybuild/layerdiff"
 	"github.com/mybuild/mybuild/sandbox"
 	digest "github.com/opencontainers/go-digest"
 )
+
+// The cache is where images are read from and written to.
+var _ image.Store = (*cache.Store)(nil)
 
 // Options says what to build and where the result goes.
 type Options struct {
@@ -53,13 +56,12 @@ type Options struct {
 	// step that misses locally is looked up there, and a step that ran is
 	// pushed there.
 	CacheRepo *registry.CacheRepo
-	// Compression is how the layers the build makes are compressed: gzip
-	// when "", zstd or none. Layers found in the cache in another
-	// compression or level are converted (once; the converted blob is
-	// cached too). Base image layers are never rewritten.
-	Compression layerdiff.Compression
-	// CompressionLevel is the level of Compression; 0 means its default.
-	CompressionLevel int
+	// Compression is how the layers the build makes are compressed, with
+	// its level; the zero value is gzip at its default level. Layers found
+	// in the cache in another compression or level are converted (once;
+	// the converted blob is cached too). Base image layers are never
+	// rewritten.
+	Compression layer.Compression
 	// SourceDateEpoch, when set, makes the build reproducible: file times
 	// in new layers are clamped to it, and the config's creation time and
 	// the times of the history entries the build adds are set to it. The
@@ -96,7 +98,7 @@ type StepResult struct {
 	// "registry" for the shared cache (CacheRepo); "" when the step ran.
 	CacheSource string
 	// Layer is nil for a step that adds no layer.
-	Layer    *image.Layer
+	Layer    *layer.Layer
 	Duration time.Duration
 }
 

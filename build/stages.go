@@ -151,9 +151,7 @@ func (b *builder) recordBase(st *stage, createdBy string) error {
 		return err
 	}
 	rec := &cache.Record{Key: st.key, CreatedBy: createdBy, Created: b.opts.Now().UTC()}
-	for _, l := range st.img.Layers {
-		rec.Base = append(rec.Base, cache.LayerRecord{MediaType: l.MediaType, Digest: l.Digest, DiffID: l.DiffID, Size: l.Size})
-	}
+	rec.Base = slices.Clone(st.img.Layers)
 	return b.opts.Store.PutStep(rec)
 }
 

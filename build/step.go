@@ -10,12 +10,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mybuild/mybuild/layer"
 	"github.com/mybuild/mybuild/registry"
 	"github.com/mybuild/mybuild/rootfs"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/mybuild/mybuild/cache"
-	"github.com/mybuild/mybuild/image"
 	"github.com/mybuild/mybuild/layerdiff"
 	"github.com/mybuild/mybuild/overlay"
 	digest "github.com/opencontainers/go-digest"
@@ -76,8 +76,8 @@ func (b *builder) runStep(ctx context.Context, st *stage, info StepInfo, cmd ins
 	}
 	res.Cached, res.CacheSource = source != "", source
 	if rec.Layer != nil {
-		res.Layer = &image.Layer{MediaType: rec.Layer.MediaType, Digest: rec.Layer.Digest, Size: rec.Layer.Size, DiffID: rec.Layer.DiffID}
-		b.noteLevel(rec.Layer)
+		l := *rec.Layer
+		res.Layer = &l
 	}
 	var created *time.Time
 	if !p.noHistory {
@@ -211,7 +211,7 @@ func (b *builder) execute(ctx context.Context, st *stage, p *plan, key digest.Di
 
 // writeLayer runs the step into upper, turns upper into a blob, and keeps
 // upper as the unpacked layer.
-func (b *builder) writeLayer(ctx context.Context, p *plan, upper string, lower *overlay.Stack, info StepInfo) (*cache.LayerRecord, error) {
+func (b *builder) writeLayer(ctx context.Context, p *plan, upper string, lower *overlay.Stack, info StepInfo) (*layer.Layer, error) {
 	if err := p.write(ctx, upper, lower, info); err != nil {
 		return nil, err
 	}
@@ -221,21 +221,21 @@ func (b *builder) writeLayer(ctx context.Context, p *plan, upper string, lower *
 		return nil, err
 	}
 	defer w.Abort()
-	opts := []layerdiff.Option{layerdiff.WithCompression(b.compression(), b.opts.CompressionLevel)}
+	opts := []layerdiff.Option{layerdiff.WithCompression(b.opts.Compression)}
 	if b.epoch != nil {
 		opts = append(opts, layerdiff.WithSourceDateEpoch(*b.epoch))
 	}
-	blob, err := layerdiff.WriteBlob(ctx, w, upper, lower, opts...)
+	l, err := layerdiff.WriteBlob(ctx, w, upper, lower, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("write layer: %w", err)
 	}
-	if err := w.Commit(blob.Digest); err != nil {
+	if err := w.Commit(l.Digest); err != nil {
 		return nil, err
 	}
-	if _, err := store.CommitLayer(upper, blob.DiffID); err != nil {
+	if _, err := store.CommitLayer(upper, l.DiffID); err != nil {
 		return nil, err
 	}
-	return &cache.LayerRecord{MediaType: blob.MediaType, Digest: blob.Digest, DiffID: blob.DiffID, Size: blob.Size, Level: b.opts.CompressionLevel}, nil
+	return &l, nil
 }
 
 // apply makes a step's record part of the stage. created is the time of
@@ -255,8 +255,8 @@ func (st *stage) apply(rec *cache.Record, key digest.Digest, created *time.Time)
 			st.cmdSet = true
 		}
 	}
-	if l := rec.Layer; l != nil {
-		st.img.Layers = append(st.img.Layers, image.Layer{MediaType: l.MediaType, Digest: l.Digest, Size: l.Size, DiffID: l.DiffID})
+	if rec.Layer != nil {
+		st.img.Layers = append(st.img.Layers, *rec.Layer)
 	}
 	if created != nil {
 		st.history(rec.CreatedBy, rec.Layer != nil, *created)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mybuild/mybuild/layer"
 	digest "github.com/opencontainers/go-digest"
 )
 
@@ -28,7 +29,7 @@ func addStep(t *testing.T, s *Store, name string, size int, used time.Time) *Rec
 		t.Fatal(err)
 	}
 	rec := &Record{Key: NewKey("test").String("name", name).Sum(), CreatedBy: "RUN " + name,
-		Layer: &LayerRecord{MediaType: "x", Digest: d, DiffID: diffID, Size: int64(size)}}
+		Layer: &layer.Layer{MediaType: "x", Digest: d, DiffID: diffID, Size: int64(size)}}
 	if err := s.PutStep(rec); err != nil {
 		t.Fatal(err)
 	}

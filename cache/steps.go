@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/mybuild/mybuild/layer"
 	digest "github.com/opencontainers/go-digest"
 )
 
@@ -20,27 +21,15 @@ type Record struct {
 	Key       digest.Digest `json:"key"`
 	CreatedBy string        `json:"created_by"`
 	// Layer is the layer the step added, nil when it added none.
-	Layer *LayerRecord `json:"layer,omitempty"`
+	Layer *layer.Layer `json:"layer,omitempty"`
 	// Base lists the layers of a base image, for the record of a FROM.
-	Base []LayerRecord `json:"base,omitempty"`
+	Base []layer.Layer `json:"base,omitempty"`
 	// Change is the step's effect on the image config, in the builder's
 	// own encoding.
 	Change  json.RawMessage `json:"config_change,omitempty"`
 	Created time.Time       `json:"created"`
 	// LastUsed comes from the record file's mtime.
 	LastUsed time.Time `json:"-"`
-}
-
-// LayerRecord describes a stored layer.
-type LayerRecord struct {
-	MediaType string        `json:"media_type"`
-	Digest    digest.Digest `json:"digest"`
-	DiffID    digest.Digest `json:"diff_id"`
-	Size      int64         `json:"size"`
-	// Level is the compression level the blob was written with; 0 for
-	// the default, and for a base image's layers, which mybuild did not
-	// compress.
-	Level int `json:"level,omitempty"`
 }
 
 func (s *Store) stepPath(key digest.Digest) string {
@@ -90,9 +79,9 @@ func decodeRecord(data []byte) (*Record, error) {
 }
 
 // layers lists every layer the record refers to.
-func (r *Record) layers() []LayerRecord {
+func (r *Record) layers() []layer.Layer {
 	if r.Layer != nil {
-		return append([]LayerRecord{*r.Layer}, r.Base...)
+		return append([]layer.Layer{*r.Layer}, r.Base...)
 	}
 	return r.Base
 }

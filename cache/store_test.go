@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mybuild/mybuild/layer"
 	"github.com/mybuild/mybuild/layerdiff"
 	digest "github.com/opencontainers/go-digest"
 	"golang.org/x/sys/unix"
@@ -109,7 +110,7 @@ func TestStepRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := &Record{Key: key, CreatedBy: "RUN true", Created: time.Now().UTC().Truncate(time.Second),
-		Layer: &LayerRecord{MediaType: "application/vnd.oci.image.layer.v1.tar+gzip", Digest: bd, DiffID: digest.FromString("x"), Size: 4}}
+		Layer: &layer.Layer{MediaType: "application/vnd.oci.image.layer.v1.tar+gzip", Digest: bd, DiffID: digest.FromString("x"), Size: 4}}
 	if err := s.PutStep(rec); err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/mybuild/mybuild/image"
 	"github.com/mybuild/mybuild/internal/imagetest"
 	"github.com/mybuild/mybuild/internal/runtest"
+	"github.com/mybuild/mybuild/layer"
 	"github.com/mybuild/mybuild/layerdiff"
 	"github.com/mybuild/mybuild/overlay"
 	"github.com/mybuild/mybuild/sandbox"
@@ -85,7 +86,7 @@ func busyboxImage(t *testing.T, s *cache.Store, cfg ocispec.ImageConfig) *image.
 	if err := w.Commit(blob.Digest); err != nil {
 		t.Fatal(err)
 	}
-	img := &image.Image{Layers: []image.Layer{{MediaType: blob.MediaType, Digest: blob.Digest, Size: blob.Size, DiffID: blob.DiffID}}}
+	img := &image.Image{Layers: []layer.Layer{{MediaType: blob.MediaType, Digest: blob.Digest, Size: blob.Size, DiffID: blob.DiffID}}}
 	img.Config.OS, img.Config.Architecture = "linux", image.HostPlatform().Architecture
 	img.Config.Config.ImageConfig = cfg
 	return img

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mybuild/mybuild/internal/atomicfile"
 	"github.com/mybuild/mybuild/internal/ctxio"
+	"github.com/mybuild/mybuild/layer"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -53,7 +54,7 @@ func writeDockerArchive(ctx context.Context, p string, img *Image, name string, 
 // digest is its diffID. Compressed layers are read through once to learn
 // their size (and checked against their diffID on the way).
 func uncompressedImage(ctx context.Context, img *Image, store Store) (*Image, error) {
-	out := &Image{Config: img.Config, Layers: make([]Layer, len(img.Layers))}
+	out := &Image{Config: img.Config, Layers: make([]layer.Layer, len(img.Layers))}
 	sizes := map[digest.Digest]int64{}
 	for i, l := range img.Layers {
 		size, ok := sizes[l.DiffID]
@@ -77,7 +78,7 @@ func uncompressedImage(ctx context.Context, img *Image, store Store) (*Image, er
 			}
 			sizes[l.DiffID] = size
 		}
-		out.Layers[i] = Layer{MediaType: ocispec.MediaTypeImageLayer, Digest: l.DiffID, Size: size, DiffID: l.DiffID}
+		out.Layers[i] = layer.Layer{MediaType: ocispec.MediaTypeImageLayer, Digest: l.DiffID, Size: size, DiffID: l.DiffID}
 	}
 	return out, nil
 }
@@ -176,7 +177,7 @@ func dockerArchiveFiles(out *Image, m *Manifest, tag *dockerTag) ([]archiveFile,
 
 // writeLayerTar writes layer l uncompressed, size bytes, under its diffID,
 // and checks what it wrote against the diffID.
-func writeLayerTar(ctx context.Context, tw *tar.Writer, store Store, l Layer, size int64) (err error) {
+func writeLayerTar(ctx context.Context, tw *tar.Writer, store Store, l layer.Layer, size int64) (err error) {
 	lt, err := openLayer(ctx, store, l)
 	if err != nil {
 		return err

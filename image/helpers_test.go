@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/mybuild/mybuild/layer"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -25,7 +26,7 @@ var epoch = time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
 // putLayer stores a layer holding one file, compressed as the OCI layer
 // media type mt says. Gzip uses no compression, whose output cannot
 // change with the Go version, so that goldens stay put.
-func putLayer(t *testing.T, store *memStore, mt, name, content string) Layer {
+func putLayer(t *testing.T, store *memStore, mt, name, content string) layer.Layer {
 	t.Helper()
 	var raw bytes.Buffer
 	tw := tar.NewWriter(&raw)
@@ -60,7 +61,7 @@ func putLayer(t *testing.T, store *memStore, mt, name, content string) Layer {
 	if err := store.PutBlob(d, int64(blob.Len()), bytes.NewReader(blob.Bytes())); err != nil {
 		t.Fatal(err)
 	}
-	return Layer{MediaType: mt, Digest: d, Size: int64(blob.Len()), DiffID: digest.FromBytes(raw.Bytes())}
+	return layer.Layer{MediaType: mt, Digest: d, Size: int64(blob.Len()), DiffID: digest.FromBytes(raw.Bytes())}
 }
 
 var allCompressions = []string{ocispec.MediaTypeImageLayerGzip, ocispec.MediaTypeImageLayerZstd, ocispec.MediaTypeImageLayer}

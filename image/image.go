@@ -6,6 +6,7 @@ import (
 	"io"
 
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	"github.com/mybuild/mybuild/layer"
 	digest "github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -21,24 +22,10 @@ type Store interface {
 	OpenBlob(d digest.Digest) (io.ReadCloser, int64, error)
 }
 
-// Layer is one layer of an image: its blob, and the digest of the tar it
-// decompresses to.
-type Layer struct {
-	MediaType string
-	Digest    digest.Digest
-	Size      int64
-	DiffID    digest.Digest
-}
-
-// Descriptor is the layer's entry in a manifest.
-func (l Layer) Descriptor() ocispec.Descriptor {
-	return ocispec.Descriptor{MediaType: l.MediaType, Digest: l.Digest, Size: l.Size}
-}
-
 // Image is an image config and its layers, whose blobs are in a Store.
 type Image struct {
 	Config dockerspec.DockerOCIImage
-	Layers []Layer
+	Layers []layer.Layer
 }
 
 // NewImage pairs the layers of a manifest with the diffIDs of the image
@@ -69,7 +56,7 @@ func NewImage(configJSON []byte, layers []ocispec.Descriptor) (*Image, error) {
 		if err := diffIDs[i].Validate(); err != nil {
 			return nil, fmt.Errorf("layer %d diffID: %w", i, err)
 		}
-		img.Layers = append(img.Layers, Layer{MediaType: mt, Digest: desc.Digest, Size: desc.Size, DiffID: diffIDs[i]})
+		img.Layers = append(img.Layers, layer.Layer{MediaType: mt, Digest: desc.Digest, Size: desc.Size, DiffID: diffIDs[i]})
 	}
 	return img, nil
 }
@@ -103,7 +90,7 @@ func (img *Image) Manifest() (*Manifest, error) {
 // configMediaType, and layers. An image's config is
 // ocispec.MediaTypeImageConfig; an artifact, such as a registry cache
 // entry, may have another.
-func NewManifest(configMediaType string, configJSON []byte, layers []Layer) (*Manifest, error) {
+func NewManifest(configMediaType string, configJSON []byte, layers []layer.Layer) (*Manifest, error) {
 	m := ocispec.Manifest{
 		Versioned: specs.Versioned{SchemaVersion: 2},
 		MediaType: ocispec.MediaTypeImageManifest,

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/mybuild/mybuild/layer"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -91,7 +92,7 @@ func testImage(t *testing.T, store *memStore) *Image {
 		if err := store.PutBlob(d, int64(len(blob)), bytes.NewReader(blob)); err != nil {
 			t.Fatal(err)
 		}
-		img.Layers = append(img.Layers, Layer{MediaType: ocispec.MediaTypeImageLayerGzip, Digest: d, Size: int64(len(blob)), DiffID: diffID})
+		img.Layers = append(img.Layers, layer.Layer{MediaType: ocispec.MediaTypeImageLayerGzip, Digest: d, Size: int64(len(blob)), DiffID: diffID})
 	}
 	return img
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mybuild/mybuild/layer"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
@@ -147,7 +148,7 @@ func TestSaveOCIDirClients(t *testing.T) {
 	dir := filepath.Join(tmp, "layout")
 	m := saveOCIDir(t, dir, "mixed", img, store)
 	noZstd := *img
-	noZstd.Layers = []Layer{img.Layers[0], img.Layers[2]}
+	noZstd.Layers = []layer.Layer{img.Layers[0], img.Layers[2]}
 	saveOCIDir(t, dir, "nozstd", &noZstd, store)
 
 	var inspected struct {
@@ -191,7 +192,7 @@ func TestSaveOCIDirFailureKeepsIndex(t *testing.T) {
 	before, _ := os.ReadFile(filepath.Join(dir, ocispec.ImageIndexFile))
 
 	broken := *img
-	broken.Layers = append(append([]Layer(nil), img.Layers...), putLayer(t, store, ocispec.MediaTypeImageLayerGzip, "x", "x"))
+	broken.Layers = append(append([]layer.Layer(nil), img.Layers...), putLayer(t, store, ocispec.MediaTypeImageLayerGzip, "x", "x"))
 	delete(store.blobs, broken.Layers[3].Digest)
 	_, err := Save(context.Background(), Ref{Transport: OCILayout, Path: dir, Name: "v2"}, &broken, store)
 	if !errors.Is(err, os.ErrNotExist) {
@@ -203,7 +204,7 @@ func TestSaveOCIDirFailureKeepsIndex(t *testing.T) {
 	}
 	// A blob whose content does not match its digest is not written.
 	tampered := *img
-	tampered.Layers = []Layer{putLayer(t, store, ocispec.MediaTypeImageLayer, "y", "y")}
+	tampered.Layers = []layer.Layer{putLayer(t, store, ocispec.MediaTypeImageLayer, "y", "y")}
 	d := tampered.Layers[0].Digest
 	b := bytes.Clone(store.blobs[d])
 	b[len(b)-1] ^= 1

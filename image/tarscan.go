@@ -11,6 +11,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/mybuild/mybuild/layer"
 	"github.com/mybuild/mybuild/layerdiff"
 )
 
@@ -79,7 +80,7 @@ func openTar(ctx context.Context, p string) (*tarFile, error) {
 
 // sniffLayer tells a layer's media type from its first bytes.
 func sniffLayer(first []byte) string {
-	mt, _ := layerdiff.Sniff(first).MediaType() // known: gzip, zstd or none
+	mt, _ := layer.Compression{Algorithm: layerdiff.Sniff(first)}.MediaType() // known: gzip, zstd or none
 	return mt
 }
 

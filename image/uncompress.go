@@ -8,6 +8,7 @@ import (
 	"io"
 
 	"github.com/mybuild/mybuild/internal/ctxio"
+	"github.com/mybuild/mybuild/layer"
 	"github.com/mybuild/mybuild/layerdiff"
 	digest "github.com/opencontainers/go-digest"
 )
@@ -25,7 +26,7 @@ type layerReader struct {
 // openLayer opens l's blob in store and decompresses it as its media
 // type says. Reading the rest of a damaged blob, to tell it is damaged
 // (see layerdiff.Decompress), stops once ctx is done.
-func openLayer(ctx context.Context, store Store, l Layer) (*layerReader, error) {
+func openLayer(ctx context.Context, store Store, l layer.Layer) (*layerReader, error) {
 	mt, err := OCILayerMediaType(l.MediaType)
 	if err != nil {
 		return nil, err
@@ -73,7 +74,7 @@ func (lt *layerReader) Close() error {
 // uncompressedSize reads l's blob through, checks it against its digest
 // and diffID, and returns the size of the tar it holds. A tar header needs
 // the size first, and reading twice keeps memory and disk use constant.
-func uncompressedSize(ctx context.Context, store Store, l Layer) (n int64, err error) {
+func uncompressedSize(ctx context.Context, store Store, l layer.Layer) (n int64, err error) {
 	lt, err := openLayer(ctx, store, l)
 	if err != nil {
 		return 0, err

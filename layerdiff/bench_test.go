@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/mybuild/mybuild/internal/fstest"
+	"github.com/mybuild/mybuild/layer"
 )
 
 // benchTree is 64 MiB in 256 files of text-like data, which compresses
@@ -38,13 +39,13 @@ func benchTree(b *testing.B) (dir string, size int64) {
 
 func BenchmarkWriteBlob(b *testing.B) {
 	upper, size := benchTree(b)
-	for _, c := range []Compression{Gzip, Zstd, None} {
+	for _, c := range []layer.Algorithm{layer.Gzip, layer.Zstd, layer.Uncompressed} {
 		b.Run(string(c), func(b *testing.B) {
 			b.SetBytes(size)
-			var blob Blob
+			var blob layer.Layer
 			for b.Loop() {
 				var err error
-				if blob, err = WriteBlob(b.Context(), io.Discard, upper, nil, WithCompression(c, 0)); err != nil {
+				if blob, err = WriteBlob(b.Context(), io.Discard, upper, nil, withCompression(c, 0)); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -68,15 +69,15 @@ func BenchmarkWriteBlobTree(b *testing.B) {
 	}
 	for _, c := range []struct {
 		name  string
-		c     Compression
+		c     layer.Algorithm
 		level int
-	}{{"gzip", Gzip, 0}, {"zstd", Zstd, 0}, {"zstd-level1", Zstd, 1}, {"none", None, 0}} {
+	}{{"gzip", layer.Gzip, 0}, {"zstd", layer.Zstd, 0}, {"zstd-level1", layer.Zstd, 1}, {"none", layer.Uncompressed, 0}} {
 		b.Run(c.name, func(b *testing.B) {
 			b.SetBytes(int64(size))
-			var blob Blob
+			var blob layer.Layer
 			for b.Loop() {
 				var err error
-				if blob, err = WriteBlob(b.Context(), io.Discard, upper, nil, WithCompression(c.c, c.level)); err != nil {
+				if blob, err = WriteBlob(b.Context(), io.Discard, upper, nil, withCompression(c.c, c.level)); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -117,7 +118,7 @@ func BenchmarkWriteStdlibGzip(b *testing.B) {
 
 func BenchmarkExtract(b *testing.B) {
 	upper, size := benchTree(b)
-	layer := layerTar(b, upper, nil)
+	layerBytes := layerTar(b, upper, nil)
 	out := b.TempDir()
 	b.SetBytes(size)
 	for b.Loop() {
@@ -125,7 +126,7 @@ func BenchmarkExtract(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := Extract(b.Context(), bytes.NewReader(layer), dir); err != nil {
+		if err := Extract(b.Context(), bytes.NewReader(layerBytes), dir); err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()

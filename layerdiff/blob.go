@@ -8,16 +8,9 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/mybuild/mybuild/layer"
 	"github.com/mybuild/mybuild/overlay"
 )
-
-// Blob is the result of writing one layer blob.
-type Blob struct {
-	Digest    digest.Digest // of the compressed bytes
-	DiffID    digest.Digest // of the uncompressed tar
-	Size      int64         // compressed size
-	MediaType string        // OCI layer media type matching the compression
-}
 
 // WriteBlob writes the compressed layer for upper to w in one streaming pass:
 // upper -> tar -> compressor -> w, hashing the tar (the diffID) and the
@@ -25,11 +18,11 @@ type Blob struct {
 // size of the layer. An upper dir without changes gives the blob of an
 // empty tar. On error w may hold part of a blob: write to a temp file and
 // rename it into place only on success.
-func WriteBlob(ctx context.Context, w io.Writer, upper string, lower *overlay.Stack, opts ...Option) (Blob, error) {
+func WriteBlob(ctx context.Context, w io.Writer, upper string, lower *overlay.Stack, opts ...Option) (layer.Layer, error) {
 	o := newOptions(opts)
 	bw, err := newBlobWriter(w, o)
 	if err != nil {
-		return Blob{}, fmt.Errorf("write blob: %w", err)
+		return layer.Layer{}, fmt.Errorf("write blob: %w", err)
 	}
 	diffID := digest.Canonical.Digester()
 	err = write(ctx, io.MultiWriter(bw, diffID.Hash()), upper, lower, o)
@@ -37,9 +30,9 @@ func WriteBlob(ctx context.Context, w io.Writer, upper string, lower *overlay.St
 		err = fmt.Errorf("write blob: %w", cerr)
 	}
 	if err != nil {
-		return Blob{}, err
+		return layer.Layer{}, err
 	}
-	return bw.blob(diffID.Digest()), nil
+	return bw.layer(diffID.Digest()), nil
 }
 
 // ErrDiffIDMismatch is returned when an extracted layer's uncompressed bytes

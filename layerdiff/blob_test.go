@@ -14,20 +14,21 @@ import (
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/mybuild/mybuild/internal/fstest"
+	"github.com/mybuild/mybuild/layer"
 )
 
 // decompress undoes a compression with other code than the package's.
-func decompress(t *testing.T, c Compression, b []byte) []byte {
+func decompress(t *testing.T, c layer.Algorithm, b []byte) []byte {
 	t.Helper()
 	var r io.Reader = bytes.NewReader(b)
 	switch c {
-	case Gzip:
+	case layer.Gzip:
 		zr, err := stdgzip.NewReader(r)
 		if err != nil {
 			t.Fatal(err)
 		}
 		r = zr
-	case Zstd:
+	case layer.Zstd:
 		zr, err := zstd.NewReader(r)
 		if err != nil {
 			t.Fatal(err)
@@ -44,18 +45,18 @@ func decompress(t *testing.T, c Compression, b []byte) []byte {
 
 func TestWriteBlob(t *testing.T) {
 	upper := tree(t, append(writeCases[0].upper, writeCases[1].upper...)...)
-	layer := layerTar(t, upper, nil, WithSourceDateEpoch(epoch))
+	wantTar := layerTar(t, upper, nil, WithSourceDateEpoch(epoch))
 	for _, tc := range []struct {
-		c         Compression
+		c         layer.Algorithm
 		mediaType string
 	}{
-		{Gzip, v1.MediaTypeImageLayerGzip},
-		{Zstd, v1.MediaTypeImageLayerZstd},
-		{None, v1.MediaTypeImageLayer},
+		{layer.Gzip, v1.MediaTypeImageLayerGzip},
+		{layer.Zstd, v1.MediaTypeImageLayerZstd},
+		{layer.Uncompressed, v1.MediaTypeImageLayer},
 	} {
 		t.Run(string(tc.c), func(t *testing.T) {
 			var first, second bytes.Buffer
-			blob, err := WriteBlob(t.Context(), &first, upper, nil, WithCompression(tc.c, 0), WithSourceDateEpoch(epoch))
+			blob, err := WriteBlob(t.Context(), &first, upper, nil, withCompression(tc.c, 0), WithSourceDateEpoch(epoch))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -67,14 +68,14 @@ func TestWriteBlob(t *testing.T) {
 				t.Errorf("media type %q", blob.MediaType)
 			}
 			tarball := decompress(t, tc.c, first.Bytes())
-			if !bytes.Equal(tarball, layer) {
+			if !bytes.Equal(tarball, wantTar) {
 				t.Error("the blob does not decompress to the layer tar")
 			}
 			if blob.DiffID != digest.FromBytes(tarball) {
 				t.Errorf("diffID %s, the tar is %s", blob.DiffID, digest.FromBytes(tarball))
 			}
 
-			again, err := WriteBlob(t.Context(), &second, upper, nil, WithCompression(tc.c, 0), WithSourceDateEpoch(epoch))
+			again, err := WriteBlob(t.Context(), &second, upper, nil, withCompression(tc.c, 0), WithSourceDateEpoch(epoch))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -87,7 +88,7 @@ func TestWriteBlob(t *testing.T) {
 				if err := ExtractBlob(t.Context(), bytes.NewReader(first.Bytes()), mt, blob.DiffID, out); err != nil {
 					t.Fatalf("media type %q: %v", mt, err)
 				}
-				if !bytes.Equal(layerTar(t, out, nil, WithSourceDateEpoch(epoch)), layer) {
+				if !bytes.Equal(layerTar(t, out, nil, WithSourceDateEpoch(epoch)), wantTar) {
 					t.Errorf("media type %q: extracted tree differs", mt)
 				}
 			}
@@ -114,7 +115,7 @@ func TestWriteBlobLevels(t *testing.T) {
 	upper := tree(t, fstest.CreateFile("f", bytes.Repeat([]byte("compressible text "), 1<<14), 0o644))
 	sizes := map[int]int64{}
 	for _, level := range []int{1, 9} {
-		blob, err := WriteBlob(t.Context(), io.Discard, upper, nil, WithCompression(Gzip, level))
+		blob, err := WriteBlob(t.Context(), io.Discard, upper, nil, withCompression(layer.Gzip, level))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -123,10 +124,10 @@ func TestWriteBlobLevels(t *testing.T) {
 	if sizes[1] == sizes[9] {
 		t.Errorf("gzip levels 1 and 9 give the same size %d", sizes[1])
 	}
-	if _, err := WriteBlob(t.Context(), io.Discard, upper, nil, WithCompression(Zstd, 19)); err != nil {
+	if _, err := WriteBlob(t.Context(), io.Discard, upper, nil, withCompression(layer.Zstd, 19)); err != nil {
 		t.Error(err)
 	}
-	if _, err := WriteBlob(t.Context(), io.Discard, upper, nil, WithCompression("lz4", 0)); err == nil {
+	if _, err := WriteBlob(t.Context(), io.Discard, upper, nil, withCompression("lz4", 0)); err == nil {
 		t.Error("unknown compression accepted")
 	}
 }
@@ -140,7 +141,7 @@ func TestWriteBlobEmpty(t *testing.T) {
 	if blob.Digest != digest.FromBytes(buf.Bytes()) {
 		t.Errorf("empty layer: %+v", blob)
 	}
-	if got, err := dumpTar(bytes.NewReader(decompress(t, Gzip, buf.Bytes()))); err != nil || got != "" {
+	if got, err := dumpTar(bytes.NewReader(decompress(t, layer.Gzip, buf.Bytes()))); err != nil || got != "" {
 		t.Errorf("empty layer: %q, %v; want an empty tar", got, err)
 	}
 }
@@ -190,12 +191,12 @@ func TestWriteBlobDigestIndependentOfCPUs(t *testing.T) {
 		big[i] = byte(i * 7 % 251)
 	}
 	upper := tree(t, fstest.CreateFile("big", big, 0o644), fstest.CreateFile("small", []byte("x"), 0o644))
-	for _, c := range []Compression{Gzip, Zstd} {
+	for _, c := range []layer.Algorithm{layer.Gzip, layer.Zstd} {
 		var digests []digest.Digest
 		for _, procs := range []int{1, 2, 8} {
 			old := runtime.GOMAXPROCS(procs)
 			var buf bytes.Buffer
-			b, err := WriteBlob(context.Background(), &buf, upper, nil, WithCompression(c, 0), WithSourceDateEpoch(epoch))
+			b, err := WriteBlob(context.Background(), &buf, upper, nil, withCompression(c, 0), WithSourceDateEpoch(epoch))
 			runtime.GOMAXPROCS(old)
 			if err != nil {
 				t.Fatal(err)

@@ -5,27 +5,13 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"strings"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/pgzip"
+	"github.com/mybuild/mybuild/layer"
 	"github.com/opencontainers/go-digest"
-	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
-
-// MediaType is the OCI layer media type of a blob compressed with c.
-func (c Compression) MediaType() (string, error) {
-	switch c {
-	case Gzip:
-		return v1.MediaTypeImageLayerGzip, nil
-	case Zstd:
-		return v1.MediaTypeImageLayerZstd, nil
-	case None:
-		return v1.MediaTypeImageLayer, nil
-	}
-	return "", fmt.Errorf("unknown compression %q", string(c))
-}
 
 // gzipBlock is the size of the blocks gzip compresses in parallel. It is
 // part of the output format: changing it changes every gzip digest.
@@ -37,9 +23,10 @@ const gzipBlock = 1 << 20
 // the number of CPUs: no file name, mtime 0, one stream, the same layer
 // always gives the same digest. Zstd compresses on every CPU too, in
 // independent 4 MiB frames (see zstdWriter).
-func compressor(w io.Writer, c Compression, level int) (io.WriteCloser, error) {
-	switch c {
-	case Gzip:
+func compressor(w io.Writer, c layer.Compression) (io.WriteCloser, error) {
+	level := c.Level
+	switch c.Algorithm {
+	case layer.Gzip:
 		if level == 0 {
 			level = gzip.DefaultCompression
 		}
@@ -53,31 +40,17 @@ func compressor(w io.Writer, c Compression, level int) (io.WriteCloser, error) {
 		// Explicitly: the zero time.Time is written as a nonzero MTIME.
 		zw.ModTime = time.Unix(0, 0)
 		return zw, nil
-	case Zstd:
+	case layer.Zstd:
 		return newZstdWriter(w, level)
-	case None:
+	case layer.Uncompressed:
 		return nopCloser{w}, nil
 	}
-	return nil, fmt.Errorf("unknown compression %q", string(c))
+	return nil, fmt.Errorf("unknown compression %q", string(c.Algorithm))
 }
 
 type nopCloser struct{ io.Writer }
 
 func (nopCloser) Close() error { return nil }
-
-// compressionOf tells the compression from a layer media type, OCI or
-// Docker; "" when the media type does not say.
-func compressionOf(mediaType string) Compression {
-	switch {
-	case strings.HasSuffix(mediaType, "+gzip"), strings.HasSuffix(mediaType, ".gzip"):
-		return Gzip
-	case strings.HasSuffix(mediaType, "+zstd"), strings.HasSuffix(mediaType, ".zstd"):
-		return Zstd
-	case strings.HasSuffix(mediaType, ".tar"):
-		return None // application/vnd.oci.image.layer.v1.tar, ...rootfs.diff.tar
-	}
-	return ""
-}
 
 // blobWriter compresses into w as the options say, counting and hashing
 // the compressed bytes: what WriteBlob and Recompress write through.
@@ -86,18 +59,19 @@ type blobWriter struct {
 	out       *bufio.Writer
 	digester  digest.Digester
 	size      counter
-	c         Compression
+	c         layer.Compression
 	mediaType string
 }
 
 func newBlobWriter(w io.Writer, o *options) (*blobWriter, error) {
-	mediaType, err := o.compression.MediaType()
+	c := o.compression.OrDefault()
+	mediaType, err := c.MediaType()
 	if err != nil {
 		return nil, err
 	}
-	b := &blobWriter{digester: digest.Canonical.Digester(), c: o.compression, mediaType: mediaType}
+	b := &blobWriter{digester: digest.Canonical.Digester(), c: c, mediaType: mediaType}
 	b.out = bufio.NewWriterSize(io.MultiWriter(w, b.digester.Hash(), &b.size), 64<<10)
-	if b.zw, err = compressor(b.out, o.compression, o.level); err != nil {
+	if b.zw, err = compressor(b.out, c); err != nil {
 		return nil, err
 	}
 	return b, nil
@@ -114,9 +88,9 @@ func (b *blobWriter) Close() error {
 	return b.out.Flush()
 }
 
-// blob describes what was written, once Close succeeded.
-func (b *blobWriter) blob(diffID digest.Digest) Blob {
-	return Blob{Digest: b.digester.Digest(), DiffID: diffID, Size: int64(b.size), MediaType: b.mediaType}
+// layer describes what was written, once Close succeeded.
+func (b *blobWriter) layer(diffID digest.Digest) layer.Layer {
+	return layer.Layer{MediaType: b.mediaType, Digest: b.digester.Digest(), DiffID: diffID, Size: int64(b.size), Level: b.c.Level}
 }
 
 type counter int64

@@ -11,6 +11,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/mybuild/mybuild/internal/ctxio"
+	"github.com/mybuild/mybuild/layer"
 )
 
 var (
@@ -19,15 +20,15 @@ var (
 )
 
 // Sniff tells the compression of a layer blob from its first bytes (four
-// are enough): gzip, zstd, or else None.
-func Sniff(head []byte) Compression {
+// are enough): gzip, zstd, or else none.
+func Sniff(head []byte) layer.Algorithm {
 	switch {
 	case bytes.HasPrefix(head, gzipMagic):
-		return Gzip
+		return layer.Gzip
 	case bytes.HasPrefix(head, zstdMagic):
-		return Zstd
+		return layer.Zstd
 	}
-	return None
+	return layer.Uncompressed
 }
 
 // Decompress returns the uncompressed stream of r, compressed as
@@ -72,20 +73,20 @@ func (s *source) Read(p []byte) (int, error) {
 func newDecompressor(ctx context.Context, r io.Reader, mediaType string) (*decompressed, error) {
 	d := &decompressed{ctx: ctx, src: &source{r: r}, release: func() {}}
 	var in io.Reader = d.src
-	c := compressionOf(mediaType)
+	c := layer.AlgorithmOf(mediaType)
 	if c == "" {
 		br := bufio.NewReader(in)
 		head, _ := br.Peek(len(zstdMagic)) // short at EOF: not compressed then
 		c, in = Sniff(head), br
 	}
 	switch c {
-	case Gzip:
+	case layer.Gzip:
 		zr, err := gzip.NewReader(in)
 		if err != nil {
 			return nil, d.blame(fmt.Errorf("gzip: %w", err))
 		}
 		d.dec, d.release = zr, func() { zr.Close() }
-	case Zstd:
+	case layer.Zstd:
 		// One block at a time, in the caller's goroutine: no goroutine
 		// reads r behind the caller's back (blame reads it too), and
 		// none is left running by a reader never closed.

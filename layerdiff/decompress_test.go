@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/gzip"
+	"github.com/mybuild/mybuild/layer"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -52,8 +53,8 @@ func TestDecompressSniffs(t *testing.T) {
 		name string
 		blob []byte
 	}{
-		{"gzip", compressed(t, Gzip, data)},
-		{"zstd", compressed(t, Zstd, data)},
+		{"gzip", compressed(t, layer.Gzip, data)},
+		{"zstd", compressed(t, layer.Zstd, data)},
 		{"none", data},
 		{"empty", nil},
 	} {
@@ -103,7 +104,7 @@ func TestDecompressBlamesDamagedSource(t *testing.T) {
 // fails at its end) fails with the blob's error, not with EOF.
 func TestDecompressDamagedAtTheEnd(t *testing.T) {
 	data := []byte("bytes that decode fine")
-	for _, c := range []Compression{Gzip, Zstd, None} {
+	for _, c := range []layer.Algorithm{layer.Gzip, layer.Zstd, layer.Uncompressed} {
 		src := &checkedSource{r: bytes.NewReader(compressed(t, c, data)), damaged: true}
 		r, err := Decompress(t.Context(), src, "")
 		if err != nil {
@@ -138,10 +139,10 @@ func TestDecompressStopsOnCancel(t *testing.T) {
 }
 
 // compressed compresses data with the package's own compressor.
-func compressed(t *testing.T, c Compression, data []byte) []byte {
+func compressed(t *testing.T, c layer.Algorithm, data []byte) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	zw, err := compressor(&buf, c, 0)
+	zw, err := compressor(&buf, layer.Compression{Algorithm: c})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,44 +3,31 @@ package layerdiff
 import (
 	"time"
 
+	"github.com/mybuild/mybuild/layer"
 	"github.com/mybuild/mybuild/overlay"
-)
-
-// Compression names how a layer blob is compressed.
-type Compression string
-
-// The compressions WriteBlob can produce and ExtractBlob can read.
-const (
-	Gzip Compression = "gzip"
-	Zstd Compression = "zstd"
-	None Compression = "none"
 )
 
 // Option configures Write and WriteBlob.
 type Option func(*options)
 
 type options struct {
-	compression Compression
-	level       int        // 0: the library's default
+	compression layer.Compression
 	epoch       *time.Time // clamp mtimes to this, when set
 }
 
 func newOptions(opts []Option) *options {
-	o := &options{compression: Gzip}
+	o := &options{}
 	for _, opt := range opts {
 		opt(o)
 	}
 	return o
 }
 
-// WithCompression selects the compression WriteBlob uses and its level; level
-// 0 means the library's default. Gzip is used when this option is not given.
-// Write always writes an uncompressed tar and ignores it.
-func WithCompression(c Compression, level int) Option {
-	return func(o *options) {
-		o.compression = c
-		o.level = level
-	}
+// WithCompression selects the compression WriteBlob and Recompress use;
+// the zero Compression (gzip at its default level) without it. Write
+// always writes an uncompressed tar and ignores it.
+func WithCompression(c layer.Compression) Option {
+	return func(o *options) { o.compression = c }
 }
 
 // WithSourceDateEpoch clamps every modification time later than t to t, as

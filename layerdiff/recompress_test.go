@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/mybuild/mybuild/layer"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -12,24 +13,24 @@ import (
 // compression gives, from every source compression.
 func TestRecompressMatchesWriteBlob(t *testing.T) {
 	upper := tree(t, append(writeCases[0].upper, writeCases[1].upper...)...)
-	write := func(c Compression, level int) ([]byte, Blob) {
+	write := func(c layer.Algorithm, level int) ([]byte, layer.Layer) {
 		var buf bytes.Buffer
-		b, err := WriteBlob(t.Context(), &buf, upper, nil, WithCompression(c, level), WithSourceDateEpoch(epoch))
+		b, err := WriteBlob(t.Context(), &buf, upper, nil, withCompression(c, level), WithSourceDateEpoch(epoch))
 		if err != nil {
 			t.Fatal(err)
 		}
 		return buf.Bytes(), b
 	}
 	targets := []struct {
-		c     Compression
+		c     layer.Algorithm
 		level int
-	}{{Gzip, 0}, {Gzip, 9}, {Zstd, 0}, {Zstd, 19}, {None, 0}}
-	for _, from := range []Compression{Gzip, Zstd, None} {
+	}{{layer.Gzip, 0}, {layer.Gzip, 9}, {layer.Zstd, 0}, {layer.Zstd, 19}, {layer.Uncompressed, 0}}
+	for _, from := range []layer.Algorithm{layer.Gzip, layer.Zstd, layer.Uncompressed} {
 		src, srcBlob := write(from, 0)
 		for _, to := range targets {
 			want, wantBlob := write(to.c, to.level)
 			var got bytes.Buffer
-			b, err := Recompress(t.Context(), &got, bytes.NewReader(src), srcBlob.MediaType, srcBlob.DiffID, WithCompression(to.c, to.level))
+			b, err := Recompress(t.Context(), &got, bytes.NewReader(src), srcBlob.MediaType, srcBlob.DiffID, withCompression(to.c, to.level))
 			if err != nil {
 				t.Fatalf("%s to %s/%d: %v", from, to.c, to.level, err)
 			}
@@ -48,33 +49,8 @@ func TestRecompressChecksDiffID(t *testing.T) {
 	if _, err := WriteBlob(t.Context(), &src, tree(t, writeCases[0].upper...), nil); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Recompress(t.Context(), &bytes.Buffer{}, &src, "", digest.FromString("other"), WithCompression(Zstd, 0))
+	_, err := Recompress(t.Context(), &bytes.Buffer{}, &src, "", digest.FromString("other"), withCompression(layer.Zstd, 0))
 	if !errors.Is(err, ErrDiffIDMismatch) {
 		t.Fatalf("err = %v, want ErrDiffIDMismatch", err)
-	}
-}
-
-func TestParseCompression(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		level int
-		err   string
-	}{
-		{"gzip", 0, ""},
-		{"gzip", 9, ""},
-		{"zstd", 22, ""},
-		{"none", 0, ""},
-		{"gzip", 10, "compression level 10 is out of range for gzip (1 to 9)"},
-		{"zstd", -1, "compression level -1 is out of range for zstd (1 to 22)"},
-		{"none", 3, "compression none takes no level"},
-		{"lz4", 0, `unknown compression "lz4" (want gzip, zstd or none)`},
-	} {
-		c, err := ParseCompression(tc.name, tc.level)
-		switch {
-		case tc.err == "" && (err != nil || string(c) != tc.name):
-			t.Errorf("%s/%d: %q, %v", tc.name, tc.level, c, err)
-		case tc.err != "" && (err == nil || err.Error() != tc.err):
-			t.Errorf("%s/%d: err = %v, want %q", tc.name, tc.level, err, tc.err)
-		}
 	}
 }

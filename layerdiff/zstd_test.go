@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/mybuild/mybuild/internal/fstest"
+	"github.com/mybuild/mybuild/layer"
 )
 
 // A layer larger than a zstd piece is several frames, which the reference
@@ -24,9 +25,9 @@ func TestZstdFramesReadByTheZstdTool(t *testing.T) {
 		big[i] = byte(i * 13 % 241)
 	}
 	upper := tree(t, fstest.CreateFile("big", big, 0o644), fstest.CreateFile("small", []byte("x"), 0o644))
-	layer := layerTar(t, upper, nil, WithSourceDateEpoch(epoch))
+	wantTar := layerTar(t, upper, nil, WithSourceDateEpoch(epoch))
 	var blob bytes.Buffer
-	if _, err := WriteBlob(t.Context(), &blob, upper, nil, WithCompression(Zstd, 0), WithSourceDateEpoch(epoch)); err != nil {
+	if _, err := WriteBlob(t.Context(), &blob, upper, nil, withCompression(layer.Zstd, 0), WithSourceDateEpoch(epoch)); err != nil {
 		t.Fatal(err)
 	}
 	file := filepath.Join(t.TempDir(), "layer.zst")
@@ -37,7 +38,7 @@ func TestZstdFramesReadByTheZstdTool(t *testing.T) {
 	if err != nil {
 		t.Fatalf("zstd -d: %v", err)
 	}
-	if !bytes.Equal(out, layer) {
+	if !bytes.Equal(out, wantTar) {
 		t.Error("zstd -d does not give the layer tar back")
 	}
 	list, err := exec.Command(zstdTool, "-l", file).Output()
@@ -69,7 +70,7 @@ func TestZstdWriteError(t *testing.T) {
 		big[i] = byte(i * 13 % 241)
 	}
 	upper := tree(t, fstest.CreateFile("big", big, 0o644))
-	_, err := WriteBlob(t.Context(), &failingWriter{left: 1000}, upper, nil, WithCompression(Zstd, 0))
+	_, err := WriteBlob(t.Context(), &failingWriter{left: 1000}, upper, nil, withCompression(layer.Zstd, 0))
 	if !errors.Is(err, errFull) {
 		t.Fatalf("err = %v, want the writer's error", err)
 	}

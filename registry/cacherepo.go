@@ -17,6 +17,7 @@ import (
 
 	"github.com/mybuild/mybuild/cache"
 	"github.com/mybuild/mybuild/image"
+	"github.com/mybuild/mybuild/layer"
 )
 
 // MediaTypeStepRecord is the config media type of a cache entry: the
@@ -146,7 +147,7 @@ func (c *CacheRepo) blobs() repoBlobs {
 }
 
 // fetchLayer stores the layer of a cache entry, unless store has it.
-func (c *CacheRepo) fetchLayer(ctx context.Context, store image.Store, l *cache.LayerRecord) error {
+func (c *CacheRepo) fetchLayer(ctx context.Context, store image.Store, l *layer.Layer) error {
 	blobs := c.blobs()
 	if blobs.stored(store, l.Digest, l.Size) {
 		return nil
@@ -185,9 +186,9 @@ func (c *CacheRepo) put(ctx context.Context, tag name.Tag, rec *cache.Record, st
 	if err != nil {
 		return err
 	}
-	var layers []image.Layer
-	if l := rec.Layer; l != nil {
-		layers = []image.Layer{{MediaType: l.MediaType, Digest: l.Digest, Size: l.Size, DiffID: l.DiffID}}
+	var layers []layer.Layer
+	if rec.Layer != nil {
+		layers = []layer.Layer{*rec.Layer}
 	}
 	m, err := image.NewManifest(MediaTypeStepRecord, cfg, layers)
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/mybuild/mybuild/cache"
 	"github.com/mybuild/mybuild/image"
+	"github.com/mybuild/mybuild/layer"
 	"github.com/mybuild/mybuild/registry/registrytest"
 )
 
@@ -35,7 +36,7 @@ func stepRecord(t *testing.T, store *cache.Store, key string, files map[string]s
 	if files != nil {
 		l := newLayer(t, types.OCILayer, files)
 		d, _ := l.Digest()
-		rec.Layer = &cache.LayerRecord{
+		rec.Layer = &layer.Layer{
 			MediaType: string(l.mt), Digest: digest.Digest(d.String()),
 			DiffID: digest.Digest(l.diffID.String()), Size: int64(len(l.data)),
 		}
@@ -93,7 +94,7 @@ func TestCacheRepoRoundTrip(t *testing.T) {
 
 	// The store knows the cache repository has the layer: an image with
 	// it, pushed to another repository, mounts it.
-	img := &image.Image{Layers: []image.Layer{{MediaType: withLayer.Layer.MediaType, Digest: withLayer.Layer.Digest, Size: withLayer.Layer.Size, DiffID: withLayer.Layer.DiffID}}}
+	img := &image.Image{Layers: []layer.Layer{{MediaType: withLayer.Layer.MediaType, Digest: withLayer.Layer.Digest, Size: withLayer.Layer.Size, DiffID: withLayer.Layer.DiffID}}}
 	var mounted int
 	if _, err := Push(ctx, reg.Ref("app:1"), img, here, WithProgress(func(p Progress) {
 		if p.Mounted {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mybuild/mybuild/cache"
 	"github.com/mybuild/mybuild/image"
+	"github.com/mybuild/mybuild/layer"
 )
 
 // progressStep is how many bytes pass between two progress events of a
@@ -37,7 +38,7 @@ func (p *puller) blobs() repoBlobs {
 // Each blob is checked against its digest twice: by ggcr while it is
 // read, and by the store before it is renamed into place, so an
 // interrupted or damaged download leaves nothing behind.
-func (p *puller) fetchLayers(ctx context.Context, layers []image.Layer) error {
+func (p *puller) fetchLayers(ctx context.Context, layers []layer.Layer) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(jobs)
 	blobs := p.blobs()

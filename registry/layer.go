@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/mybuild/mybuild/image"
+	"github.com/mybuild/mybuild/layer"
 )
 
 // storeLayer is a layer blob of an image.Store as ggcr sees a layer, for
@@ -16,7 +17,7 @@ import (
 // size and media type.
 type storeLayer struct {
 	store image.Store
-	l     image.Layer
+	l     layer.Layer
 	// emit reports upload progress; nil for none.
 	emit func(done int64)
 	// opened is set once the bytes were asked for: the registry did not

@@ -17,6 +17,7 @@ import (
 
 	"github.com/mybuild/mybuild/cache"
 	"github.com/mybuild/mybuild/image"
+	"github.com/mybuild/mybuild/layer"
 )
 
 // Push uploads img, whose blobs are in store, to ref, and returns the
@@ -72,7 +73,7 @@ func newUploader(o *options, repo name.Repository, canon string) (*uploader, err
 
 // push uploads the layers (from store) and config the registry lacks,
 // then puts the manifest under ref.
-func (u *uploader) push(ctx context.Context, ref name.Reference, store image.Store, layers []image.Layer, config v1.Layer, manifest []byte, mt types.MediaType) error {
+func (u *uploader) push(ctx context.Context, ref name.Reference, store image.Store, layers []layer.Layer, config v1.Layer, manifest []byte, mt types.MediaType) error {
 	// Where layers may be mounted from: read once, and only if there is
 	// a layer to upload.
 	sources := func() map[digest.Digest]name.Repository { return nil }
@@ -114,7 +115,7 @@ func (u *uploader) push(ctx context.Context, ref name.Reference, store image.Sto
 
 // uploadLayer uploads one layer blob, or mounts it from src, or finds it
 // is there already, and reports which.
-func (u *uploader) uploadLayer(ctx context.Context, store image.Store, l image.Layer, src name.Repository) error {
+func (u *uploader) uploadLayer(ctx context.Context, store image.Store, l layer.Layer, src name.Repository) error {
 	sl := &storeLayer{store: store, l: l, emit: func(done int64) {
 		u.o.report(Progress{Ref: u.canon, Digest: l.Digest, Done: done, Total: l.Size})
 	}}

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/mybuild/mybuild/cache"
-	"github.com/mybuild/mybuild/image"
+	"github.com/mybuild/mybuild/layer"
 	"github.com/mybuild/mybuild/layerdiff"
 	"github.com/mybuild/mybuild/overlay"
 	digest "github.com/opencontainers/go-digest"
@@ -45,7 +45,7 @@ func hardlink(name, target string) *tar.Header {
 
 // putLayer stores an uncompressed layer of hdrs (a regular file's body is
 // in Linkname) and returns it.
-func putLayer(t *testing.T, s *cache.Store, hdrs ...*tar.Header) image.Layer {
+func putLayer(t *testing.T, s *cache.Store, hdrs ...*tar.Header) layer.Layer {
 	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -68,7 +68,7 @@ func putLayer(t *testing.T, s *cache.Store, hdrs ...*tar.Header) image.Layer {
 	if err := s.PutBlob(d, int64(buf.Len()), bytes.NewReader(buf.Bytes())); err != nil {
 		t.Fatal(err)
 	}
-	return image.Layer{MediaType: ocispec.MediaTypeImageLayer, Digest: d, Size: int64(buf.Len()), DiffID: d}
+	return layer.Layer{MediaType: ocispec.MediaTypeImageLayer, Digest: d, Size: int64(buf.Len()), DiffID: d}
 }
 
 func read(t *testing.T, stack *overlay.Stack, p string) string {
@@ -96,7 +96,7 @@ func assertNoTemp(t *testing.T, s *cache.Store) {
 
 func TestLowerIsNewestFirst(t *testing.T) {
 	s := openStore(t)
-	layers := []image.Layer{
+	layers := []layer.Layer{
 		putLayer(t, s, dir("etc/", 0o755), file("etc/a", "1"), file("b", "b")),
 		putLayer(t, s, file("etc/a", "2")),
 		putLayer(t, s, file(".wh.b", "")),
@@ -127,7 +127,7 @@ func TestLowerIsNewestFirst(t *testing.T) {
 // layer below it that has the file.
 func TestUnpackLinksIntoTheLayersBelow(t *testing.T) {
 	s := openStore(t)
-	layers := []image.Layer{
+	layers := []layer.Layer{
 		putLayer(t, s, file("f", "old")),
 		putLayer(t, s, file("f", "new")),
 		putLayer(t, s, hardlink("g", "f")),
@@ -187,8 +187,8 @@ func TestUnpackChecksTheDiffID(t *testing.T) {
 
 func TestUnpackMissingBlob(t *testing.T) {
 	s := openStore(t)
-	l := image.Layer{MediaType: ocispec.MediaTypeImageLayerGzip, Digest: digest.FromString("a"), DiffID: digest.FromString("b")}
-	if _, err := NewUnpacker(s).Lower(context.Background(), []image.Layer{l}); err == nil {
+	l := layer.Layer{MediaType: ocispec.MediaTypeImageLayerGzip, Digest: digest.FromString("a"), DiffID: digest.FromString("b")}
+	if _, err := NewUnpacker(s).Lower(context.Background(), []layer.Layer{l}); err == nil {
 		t.Error("unpacked a layer whose blob is missing")
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"slices"
 
 	"github.com/mybuild/mybuild/cache"
-	"github.com/mybuild/mybuild/image"
+	"github.com/mybuild/mybuild/layer"
 	"github.com/mybuild/mybuild/layerdiff"
 	"github.com/mybuild/mybuild/overlay"
 	"golang.org/x/sync/singleflight"
@@ -31,7 +31,7 @@ func NewUnpacker(store *cache.Store) *Unpacker {
 // Lower returns the unpacked dirs of layers, an image's layers oldest
 // first as in its config, newest first: ready to be overlay lower dirs.
 // Layers not yet unpacked are extracted, each one once.
-func (u *Unpacker) Lower(ctx context.Context, layers []image.Layer) ([]string, error) {
+func (u *Unpacker) Lower(ctx context.Context, layers []layer.Layer) ([]string, error) {
 	dirs := make([]string, 0, len(layers))
 	for _, l := range layers {
 		dir, err := u.Unpack(ctx, l, dirs)
@@ -54,7 +54,7 @@ func (u *Unpacker) Lower(ctx context.Context, layers []image.Layer) ([]string, e
 // layer is copied in from the layers below it the first time, which for
 // the same diffID on another base could differ (a tar with such a link is
 // rare outside of builds that made it).
-func (u *Unpacker) Unpack(ctx context.Context, l image.Layer, below []string) (string, error) {
+func (u *Unpacker) Unpack(ctx context.Context, l layer.Layer, below []string) (string, error) {
 	// Callers that want the same layer at once share one extraction.
 	dir, err, _ := u.unpacks.Do(l.DiffID.String(), func() (any, error) {
 		return u.unpackOnce(ctx, l, below)
@@ -65,7 +65,7 @@ func (u *Unpacker) Unpack(ctx context.Context, l image.Layer, below []string) (s
 	return dir.(string), nil
 }
 
-func (u *Unpacker) unpackOnce(ctx context.Context, l image.Layer, below []string) (string, error) {
+func (u *Unpacker) unpackOnce(ctx context.Context, l layer.Layer, below []string) (string, error) {
 	if u.store.HasLayer(l.DiffID) {
 		return u.store.LayerPath(l.DiffID), nil
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/mybuild/mybuild/build"
 	"github.com/mybuild/mybuild/cache"
 	"github.com/mybuild/mybuild/image"
-	"github.com/mybuild/mybuild/layerdiff"
+	"github.com/mybuild/mybuild/layer"
 	"github.com/mybuild/mybuild/registry"
 	"github.com/mybuild/mybuild/sandbox"
 )
@@ -108,7 +108,7 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	compression, err := layerdiff.ParseCompression(f.compression, f.compressionLevel)
+	compression, err := layer.ParseCompression(f.compression, f.compressionLevel)
 	if err != nil {
 		return usagef("--compression: %v", err)
 	}
@@ -183,9 +183,8 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		CacheRepo:   cacheRepo,
 		Reporter:    rep,
 
-		Compression:      compression,
-		CompressionLevel: f.compressionLevel,
-		SourceDateEpoch:  epoch,
+		Compression:     compression,
+		SourceDateEpoch: epoch,
 	})
 	if err != nil {
 		return err
