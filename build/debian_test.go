@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/mybuild/mybuild/internal/imagetest"
@@ -56,6 +57,11 @@ ADD rootfs.tar /
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends hello iputils-ping >/dev/null
 RUN useradd -m -s /bin/sh builder && su builder -c 'hello && ping -c1 -W5 127.0.0.1 >/dev/null && echo pinged' >/result
 `})
+	// With ICMP datagram sockets open to every group, ping needs no
+	// capability, and the test would prove nothing.
+	if r, err := os.ReadFile("/proc/sys/net/ipv4/ping_group_range"); err != nil || strings.Join(strings.Fields(string(r)), " ") != "1 0" {
+		t.Fatalf("net.ipv4.ping_group_range is %q (%v), want the kernel's default 1 0: ping must need CAP_NET_RAW", r, err)
+	}
 	tar := exec.Command("tar", "-C", rootfs, "--exclude=./dev/*", "-cf", filepath.Join(dir, "rootfs.tar"), ".")
 	if out, err := tar.CombinedOutput(); err != nil {
 		t.Fatalf("tar: %v\n%s", err, out)

@@ -63,12 +63,12 @@ func TestInsecureWithTheEntitlement(t *testing.T) {
 // /proc/sys or open a kernel-log node it made, and the host's loopback
 // stays as it is.
 func TestHostileRunStep(t *testing.T) {
-	df := busyboxPrelude + `RUN mkdir -p /tmp /mnt; mknod /tmp/kmsg c 1 11; \
+	df := busyboxPrelude + `RUN mkdir -p /tmp /mnt && mknod /tmp/kmsg c 1 11 && \
 	( mount -t tmpfs tmpfs /mnt 2>/dev/null && echo mounted; \
 	  echo 1 2>/dev/null >/proc/sys/vm/drop_caches && echo wrote; \
 	  true 2>/dev/null </tmp/kmsg && echo opened; \
 	  ip addr add 127.0.0.98/32 dev lo 2>/dev/null && echo reconfigured; \
-	  echo done ) >/result; rm /tmp/kmsg
+	  echo done ) >/result && rm /tmp/kmsg
 `
 	t.Cleanup(func() { _ = exec.Command("/bin/busybox", "ip", "addr", "del", "127.0.0.98/32", "dev", "lo").Run() })
 	dir := withBusybox(t, contextDir(t, map[string]string{"Dockerfile": df}))

@@ -9,6 +9,9 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/mybuild/mybuild/sandbox/devcgroup"
+	"golang.org/x/sys/unix"
 )
 
 // Docker's default capability set, as /proc/self/status prints it.
@@ -168,13 +171,17 @@ touch /sys/x 2>/dev/null || echo "/sys read-only"`
 func TestDeviceNodesCannotBeOpened(t *testing.T) {
 	bb := busyboxLayer(t)
 	script := `mknod /tmp/kmsg c 1 11 && mknod /tmp/loop-control c 10 237 && mknod /tmp/loop0 b 7 0 && mknod /tmp/null c 1 3 && echo made
-for n in /tmp/kmsg /tmp/loop-control /tmp/loop0; do if true <"$n" 2>/dev/null; then echo "opened $n"; else echo "refused $n"; fi; done
+for n in /tmp/kmsg /tmp/loop-control /tmp/loop0; do { true <"$n"; } 2>&1 && echo "opened $n"; done
 echo x >/tmp/null && echo x >/dev/null && head -c1 /dev/urandom >/dev/null && echo null works`
 	r := run(t, []string{bb}, Spec{Args: sh("mkdir -p /tmp; " + script)})
 	if r.err != nil {
 		t.Fatalf("%v\n%s", r.err, r.stderr)
 	}
-	if want := "made\nrefused /tmp/kmsg\nrefused /tmp/loop-control\nrefused /tmp/loop0\nnull works\n"; r.stdout != want {
+	want := "made\n"
+	for _, n := range []string{"kmsg", "loop-control", "loop0"} {
+		want += "/bin/sh: can't open /tmp/" + n + ": Operation not permitted\n"
+	}
+	if want += "null works\n"; r.stdout != want {
 		t.Errorf("got:\n%s\nwant:\n%s", r.stdout, want)
 	}
 	assertNoCgroupsLeft(t)
@@ -252,6 +259,77 @@ func assertNoCgroupsLeft(t *testing.T) {
 		more, _ := filepath.Glob(filepath.Join(root, fmt.Sprintf("mybuild-%d-*", os.Getpid())))
 		if left = append(left, more...); len(left) > 0 {
 			t.Errorf("device cgroups left: %v", left)
+		}
+	}
+}
+
+// The init reads the image's /etc/passwd only in the device cgroup, and
+// only when it is a regular file: an earlier step may have made it the
+// kernel log's node, or a fifo that would block the init forever.
+func TestInitOpensNoDeviceOfTheImage(t *testing.T) {
+	bb := busyboxLayer(t)
+	for _, c := range []struct {
+		name string
+		make func(string) error
+		want string
+	}{
+		{"kmsg", func(p string) error { return unix.Mknod(p, unix.S_IFCHR|0o644, int(unix.Mkdev(1, 11))) }, "operation not permitted"},
+		{"fifo", func(p string) error { return unix.Mkfifo(p, 0o644) }, "is not a regular file"},
+	} {
+		etc := t.TempDir()
+		if err := os.Mkdir(filepath.Join(etc, "etc"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.make(filepath.Join(etc, "etc/passwd")); err != nil {
+			t.Fatal(err)
+		}
+		r := run(t, []string{etc, bb}, Spec{Args: sh("true"), User: "app"})
+		if r.err == nil || !strings.Contains(r.err.Error(), c.want) {
+			t.Errorf("%s /etc/passwd: err = %v, want %q", c.name, r.err, c.want)
+		}
+	}
+	assertNoCgroupsLeft(t)
+}
+
+// devicesRestricted tells a container's restrictive device policy from a
+// privileged one's, by trying the devices a step must not open.
+func TestDevicesRestricted(t *testing.T) {
+	if dir := os.Getenv("SANDBOX_TEST_PROBE_DIR"); dir != "" {
+		var line string
+		fmt.Scanln(&line) // wait to be moved into the cgroup
+		ok, err := devicesRestricted(dir)
+		fmt.Println(ok, err)
+		os.Exit(0)
+	}
+	for _, c := range []struct {
+		rules []devcgroup.Rule
+		want  string
+	}{
+		{allowedDevices, "true <nil>\n"},
+		{[]devcgroup.Rule{{Type: 'c', Major: devcgroup.Any, Minor: devcgroup.Any, Access: "rwm"}, {Type: 'b', Major: devcgroup.Any, Minor: devcgroup.Any, Access: "rwm"}}, "false <nil>\n"},
+	} {
+		cg, err := devcgroup.New(c.rules)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(os.Args[0], "-test.run=^TestDevicesRestricted$")
+		cmd.Env = append(os.Environ(), "SANDBOX_TEST_PROBE_DIR="+t.TempDir())
+		stdin, _ := cmd.StdinPipe()
+		var out strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if err := cg.Add(cmd.Process.Pid); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintln(stdin, "go")
+		cmd.Wait()
+		if err := cg.Remove(); err != nil {
+			t.Error(err)
+		}
+		if out.String() != c.want {
+			t.Errorf("under %v: %q, want %q", c.rules, out.String(), c.want)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/mybuild/mybuild/sandbox/devcgroup"
@@ -28,25 +29,64 @@ var allowedDevices = []devcgroup.Rule{
 }
 
 // deviceCgroup makes the cgroup that bounds a sandboxed process's device
-// access. Where none can be made, the process may still be safe: in a user
-// namespace no device node can be made at all, and in a container (a
-// read-only cgroup filesystem says so too) the container's own device
-// cgroup holds. Then warn says so and there is no cgroup; anywhere else
-// it is an error, since a step could make and open any device.
-func deviceCgroup(warn func(string)) (*devcgroup.Cgroup, error) {
+// access. Where none can be made, the process may still be safe: in a
+// user namespace no device node can be made at all, and a container
+// runtime's device policy (Docker's and Kubernetes' default) may already
+// refuse what the sandbox would. devicesRestricted checks the latter for
+// real, in scratch. Then warn says what holds instead, and there is no
+// cgroup; otherwise (a privileged container, a host with a read-only
+// cgroup filesystem) it is an error, since a step could make and open any
+// device.
+func deviceCgroup(scratch string, warn func(string)) (*devcgroup.Cgroup, error) {
 	cg, err := devcgroup.New(allowedDevices)
 	if err == nil {
 		return cg, nil
 	}
-	switch {
-	case inUserNamespace():
+	if inUserNamespace() {
 		warn(fmt.Sprintf("RUN steps are not in a device cgroup (%v); in a user namespace they cannot make device nodes", err))
 		return nil, nil
-	case errors.Is(err, unix.EROFS) || inContainer():
-		warn(fmt.Sprintf("RUN steps are not in a device cgroup (%v); the device policy of the container mybuild runs in applies", err))
+	}
+	restricted, perr := devicesRestricted(scratch)
+	if restricted {
+		warn(fmt.Sprintf("RUN steps are not in a device cgroup (%v); the device policy mybuild runs under refuses the devices they must not open", err))
 		return nil, nil
 	}
-	return nil, fmt.Errorf("sandbox: confine devices: %w (mybuild needs a writable cgroup v1 devices hierarchy or cgroup v2)", err)
+	if perr != nil {
+		err = fmt.Errorf("%w; and %w", err, perr)
+	}
+	return nil, fmt.Errorf("sandbox: confine devices: %w (mybuild needs a writable cgroup v1 devices hierarchy or cgroup v2, or to run under a device policy such as a container's)", err)
+}
+
+// devicesRestricted tells whether the device policy this process runs
+// under (a container's device cgroup) already refuses what the sandbox
+// refuses: it makes a kernel-log node (c 1:11) and a loop device node (b
+// 7:0) in dir and tries to open them. Only EPERM, the device cgroup's
+// answer, counts as refused; a node that opens, or one whose driver is
+// absent (ENXIO), shows no such policy.
+func devicesRestricted(dir string) (bool, error) {
+	probe, err := os.MkdirTemp(dir, "devices-")
+	if err != nil {
+		return false, err
+	}
+	defer os.RemoveAll(probe)
+	for _, n := range []struct {
+		name string
+		mode uint32
+		dev  uint64
+	}{{"kmsg", unix.S_IFCHR, unix.Mkdev(1, 11)}, {"loop", unix.S_IFBLK, unix.Mkdev(7, 0)}} {
+		p := filepath.Join(probe, n.name)
+		if err := unix.Mknod(p, n.mode|0o600, int(n.dev)); err != nil {
+			return false, fmt.Errorf("probe the device policy: mknod: %w", err)
+		}
+		fd, err := unix.Open(p, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+		if err == nil {
+			unix.Close(fd)
+		}
+		if !errors.Is(err, unix.EPERM) {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // inUserNamespace tells whether this process is in a user namespace other
@@ -57,15 +97,4 @@ func inUserNamespace() bool {
 		return false
 	}
 	return strings.Join(strings.Fields(string(data)), " ") != "0 0 4294967295"
-}
-
-// inContainer tells whether this process runs in a Docker or Podman
-// container, which mark their root.
-func inContainer() bool {
-	for _, marker := range []string{"/.dockerenv", "/run/.containerenv"} {
-		if _, err := os.Stat(marker); err == nil {
-			return true
-		}
-	}
-	return false
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -61,6 +62,12 @@ func initSandbox() error {
 		}
 	}
 	if err := pivotRoot(filepath.Join(cfg.Scratch, mergedDir)); err != nil {
+		return err
+	}
+	// From here on the init reads the image (/etc/passwd, the working dir,
+	// the command), whose files an earlier step may have made device
+	// nodes: only in the device cgroup may it open them.
+	if err := waitForStart(); err != nil {
 		return err
 	}
 	return execCommand(&cfg)
@@ -155,7 +162,7 @@ func pivotRoot(root string) error {
 
 // execCommand switches to the step's user and directory and execs it.
 func execCommand(cfg *childConfig) error {
-	user, err := users.LookupExec(cfg.User, os.ReadFile)
+	user, err := users.LookupExec(cfg.User, readRegular)
 	if err != nil {
 		return err
 	}
@@ -177,9 +184,6 @@ func execCommand(cfg *childConfig) error {
 		if err := setupTerminal(user.UID); err != nil {
 			return err
 		}
-	}
-	if err := waitForStart(); err != nil {
-		return err
 	}
 	if err := confine(cfg.Security, cfg.Seccomp, user); err != nil {
 		return err
@@ -260,6 +264,24 @@ func setCredentials(u users.Exec) error {
 		return fmt.Errorf("setuid %d: %w", u.UID, err)
 	}
 	return nil
+}
+
+// readRegular reads name, which must be a regular file: /etc/passwd that
+// an earlier step made a device node or a fifo is not opened for real.
+func readRegular(name string) ([]byte, error) {
+	f, err := os.OpenFile(name, os.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", name)
+	}
+	return io.ReadAll(f)
 }
 
 // waitForStart waits for the builder's go: the byte it writes on fdAlive

@@ -220,15 +220,17 @@ func start(ctx context.Context, spec Spec, cfg *childConfig) (err error) {
 	}
 	var cg *devcgroup.Cgroup
 	if cfg.Security == SecuritySandbox {
-		if cg, err = deviceCgroup(spec.Warn); err != nil {
+		if cg, err = deviceCgroup(cfg.Scratch, spec.Warn); err != nil {
 			return err
 		}
 	}
 	if cg != nil {
 		// After the wait: the cgroup goes once its processes are reaped.
+		// One left behind is empty (the step's PID namespace is gone) and
+		// is reaped by a later build: worth a warning, not a failure.
 		defer func() {
-			if rerr := cg.Remove(); rerr != nil && err == nil {
-				err = fmt.Errorf("sandbox: %w", rerr)
+			if rerr := cg.Remove(); rerr != nil {
+				spec.Warn(rerr.Error())
 			}
 		}()
 	}

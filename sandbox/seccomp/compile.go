@@ -159,11 +159,11 @@ func section(rs []rule, def gsb.Action, group []*arch.Info) ([]bpf.Instruction, 
 // binary search over the runs of numbers that share a fate, down to a
 // return, or to the argument checks of one syscall. A search takes about
 // ten steps, against hundreds for a list of compares, which makes the
-// program small and quick for the kernel to load and to run. Numbers
-// above the ABI's table give ENOSYS; numbers it lacks, the default. A
-// name with several numbers in the table (x32 lists execve as 59 and 520)
-// gets its rule at each; the kernel refuses the ones that are not the
-// ABI's.
+// program small and quick for the kernel to load and to run. A number the
+// ABI's table lacks gets the default within the kernel's common numbering,
+// and ENOSYS above it (see newestCommon). A name with several numbers in
+// the table (x32 lists execve as 59 and 520) gets its rule at each; the
+// kernel refuses the ones that are not the ABI's.
 func body(rs []rule, def gsb.Action, a *arch.Info) ([]bpf.Instruction, error) {
 	byName := make(map[string]*rule, len(rs))
 	for i := range rs {
@@ -171,21 +171,64 @@ func body(rs []rule, def gsb.Action, a *arch.Info) ([]bpf.Instruction, error) {
 	}
 	nrs := mapKeys(a.SyscallNumbers)
 	slices.Sort(nrs)
+	newest := newestCommon(a, nrs)
 	mask := uint32(a.SeccompMask)
+	enosys := gsb.Action(retENOSYS.Val)
 	var runs []run
-	for nr := uint32(0); nr <= uint32(nrs[len(nrs)-1]); nr++ {
-		r := byName[a.SyscallNumbers[int(nr)]]
+	next := 0
+	for _, nr := range nrs {
+		if nr > next { // numbers the table lacks
+			gap := def
+			if next > newest {
+				gap = enosys
+			}
+			runs = extend(runs, uint32(next)|mask, gap)
+		}
+		next = nr + 1
+		r := byName[kernelName(a, a.SyscallNumbers[nr])]
 		switch {
 		case r == nil:
-			runs = extend(runs, nr|mask, def)
+			runs = extend(runs, uint32(nr)|mask, def)
 		case r.conds != nil:
-			runs = append(runs, run{lo: nr | mask, action: r.action, checked: r})
+			runs = append(runs, run{lo: uint32(nr) | mask, action: r.action, checked: r})
 		default:
-			runs = extend(runs, nr|mask, r.action)
+			runs = extend(runs, uint32(nr)|mask, r.action)
 		}
 	}
-	runs = extend(runs, uint32(nrs[len(nrs)-1]+1)|mask, gsb.Action(retENOSYS.Val))
+	runs = extend(runs, uint32(next)|mask, enosys)
 	return search(runs, def)
+}
+
+// privateStart is where an ABI's own syscalls start, apart from the
+// numbering all ABIs share: x32's compat calls, ARM's private ones.
+var privateStart = map[string]int{"x32": 512, "arm": 0xf0000}
+
+// newestCommon is the highest number of the ABI's table in the numbering
+// the kernel shares between ABIs, where new syscalls are added: a number
+// above it the table lacks is newer than the table, and gets ENOSYS, as
+// runc gives it, so that a C library falls back to an older call rather
+// than fail with EPERM.
+func newestCommon(a *arch.Info, sorted []int) int {
+	limit, ok := privateStart[a.Name]
+	if !ok {
+		return sorted[len(sorted)-1]
+	}
+	i, _ := slices.BinarySearch(sorted, limit)
+	return sorted[i-1]
+}
+
+// kernelNames are the kernel's names of the syscalls that go-seccomp-bpf's
+// tables name otherwise, as the profile names them.
+var kernelNames = map[string]map[string]string{
+	"aarch64": {"fstatat": "newfstatat"},
+}
+
+// kernelName is the kernel's name of a syscall of ABI a's table.
+func kernelName(a *arch.Info, name string) string {
+	if k, ok := kernelNames[a.Name][name]; ok {
+		return k
+	}
+	return name
 }
 
 // run is numbers from lo up to the next run's lo that share an action, or

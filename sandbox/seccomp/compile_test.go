@@ -2,7 +2,13 @@ package seccomp
 
 import (
 	"encoding/binary"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
 	"testing"
 
 	gsb "github.com/elastic/go-seccomp-bpf"
@@ -11,6 +17,8 @@ import (
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
+
+var update = flag.Bool("update", false, "rewrite golden files in testdata")
 
 // dockerCaps is Docker's default capability set.
 var dockerCaps = []string{
@@ -320,5 +328,101 @@ func TestLongJumps(t *testing.T) {
 		if got := m.run(uint32(a.ID), uint32(nr)); got != want {
 			t.Errorf("%d = %#x, want %#x", nr, got, want)
 		}
+	}
+}
+
+// The calls every C library makes work on each ABI, under the name its
+// table gives them (aarch64's newfstatat is fstatat in go-seccomp-bpf's).
+func TestEveryABIStats(t *testing.T) {
+	p := defaultProfile(t)
+	stats := map[*arch.Info][]string{
+		arch.X86_64:  {"stat", "fstat", "newfstatat", "statx", "openat", "clone"},
+		arch.X32:     {"stat", "fstat", "newfstatat", "statx", "openat"},
+		arch.I386:    {"stat64", "fstat64", "fstatat64", "statx", "openat"},
+		arch.AARCH64: {"fstatat", "fstat", "statx", "openat"},
+		arch.ARM:     {"stat64", "fstat64", "fstatat64", "statx", "openat"},
+	}
+	for _, abis := range [][]*arch.Info{{arch.X86_64, arch.X32, arch.I386}, {arch.AARCH64, arch.ARM}} {
+		f, err := Compile(p, abis)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := newVM(t, f)
+		for _, a := range abis {
+			for _, name := range stats[a] {
+				if got := m.call(a, name); got != allow {
+					t.Errorf("%s: %s = %#x, want allowed", a.Name, name, got)
+				}
+			}
+		}
+	}
+}
+
+// A syscall newer than the tables gets ENOSYS on every ABI, also where
+// the table holds an ABI's own calls above the common numbering (x32 from
+// 512, ARM's private calls from 0xf0000); an unknown number inside the
+// common numbering gets the default.
+func TestNewSyscallsGetENOSYS(t *testing.T) {
+	p := defaultProfile(t)
+	for _, abis := range [][]*arch.Info{{arch.X86_64, arch.X32, arch.I386}, {arch.AARCH64, arch.ARM}} {
+		f, err := Compile(p, abis)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := newVM(t, f)
+		for _, a := range abis {
+			newest := 0
+			for nr := range a.SyscallNumbers {
+				if limit, ok := privateStart[a.Name]; (!ok || nr < limit) && nr > newest {
+					newest = nr
+				}
+			}
+			if got := m.run(uint32(a.ID), uint32((newest+1)|a.SeccompMask)); got != enosys {
+				t.Errorf("%s: syscall %d, newer than the table, = %#x, want ENOSYS", a.Name, newest+1, got)
+			}
+		}
+	}
+	m := newVM(t, defaultFilter(t))
+	if got := m.run(uint32(arch.X86_64.ID), 0x3fffffff); got != enosys {
+		t.Errorf("x86_64 0x3fffffff = %#x, want ENOSYS", got)
+	}
+}
+
+// The profile names the tables lack, by ABI. A change (a newer profile or
+// library) shows here: each name must be one the ABI really does not have
+// (or one kernelNames maps), else the filter refuses a syscall Docker
+// allows.
+func TestNamesTheTablesLack(t *testing.T) {
+	rs, err := rules(defaultProfile(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	for _, a := range []*arch.Info{arch.X86_64, arch.X32, arch.I386, arch.AARCH64, arch.ARM} {
+		have := map[string]bool{}
+		for _, name := range a.SyscallNumbers {
+			have[kernelName(a, name)] = true
+		}
+		var missing []string
+		for _, r := range rs {
+			if r.action == gsb.ActionAllow && !have[r.name] {
+				missing = append(missing, r.name)
+			}
+		}
+		slices.Sort(missing)
+		fmt.Fprintf(&out, "%s: %s\n", a.Name, strings.Join(missing, " "))
+	}
+	golden := filepath.Join("testdata", "missing-"+runtime.GOARCH+".txt")
+	if *update {
+		if err := os.WriteFile(golden, []byte(out.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (go test ./sandbox/seccomp -update writes it)", err)
+	}
+	if out.String() != string(want) {
+		t.Errorf("names the tables lack changed:\n%s\nwant:\n%s", out.String(), want)
 	}
 }
