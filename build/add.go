@@ -15,7 +15,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/mybuild/mybuild/buildcontext"
 	"github.com/mybuild/mybuild/cache"
-	"github.com/mybuild/mybuild/overlay"
+	"github.com/mybuild/mybuild/rootfs"
 	digest "github.com/opencontainers/go-digest"
 )
 
@@ -92,7 +92,8 @@ func (b *builder) planAdd(ctx context.Context, st *stage, c *instructions.AddCom
 				k.String("url", r.url).String("name", r.name).String("content", d.String())
 			}
 		},
-		write: func(ctx context.Context, upper string, lower *overlay.Stack, _ StepInfo) error {
+		write: func(ctx context.Context, root rootfs.Root, _ StepInfo) error {
+			upper, lower := root.Files()
 			for _, r := range remotes {
 				if r.host == "" {
 					if err := b.download(ctx, r); err != nil {

@@ -36,15 +36,18 @@ type builder struct {
 	// errors then name the stage.
 	multiStage bool
 
-	mu       sync.Mutex
-	results  []orderedResult
-	unpacker *rootfs.Unpacker
+	mu      sync.Mutex
+	results []orderedResult
+	driver  rootfs.Driver
 	// repoDropped is set once the shared cache failed: it is not asked
 	// again in this build.
 	repoDropped bool
 	// epoch is the source date epoch; nil when the build need not be
 	// reproducible.
 	epoch *time.Time
+	// exclusive lets one step at a time make a layer, with a driver that
+	// has one root (rootfs.Features.Exclusive).
+	exclusive sync.Mutex
 	// warned holds the warnings given so far (warnOnce).
 	warned map[string]bool
 }
@@ -89,9 +92,12 @@ func build(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &builder{opts: opts, df: df, rep: reporter(opts), platform: opts.Platform, unpacker: rootfs.NewUnpacker(opts.Store)}
+	b := &builder{opts: opts, df: df, rep: reporter(opts), platform: opts.Platform, driver: opts.Driver}
 	if b.platform.OS == "" {
 		b.platform = image.HostPlatform()
+	}
+	if b.driver == nil {
+		b.driver = rootfs.NewOverlay(opts.Store)
 	}
 	if opts.Pull == "" {
 		b.opts.Pull = registry.PullMissing
@@ -109,7 +115,7 @@ func build(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := b.checkEntitlements(g); err != nil {
+	if err := b.preflight(g); err != nil {
 		return nil, err
 	}
 	b.graph = g

@@ -68,39 +68,30 @@ func (b *builder) convertLayer(ctx context.Context, l layer.Layer, c layer.Compr
 // the same conversion at once do it once.
 func (b *builder) recompress(ctx context.Context, key digest.Digest, l layer.Layer, c layer.Compression) (*cache.Record, error) {
 	store := b.opts.Store
-	unlock, err := store.LockStep(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	if rec, err := store.Step(key); err == nil {
-		return rec, nil
-	}
-	r, _, err := store.OpenBlob(l.Digest)
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	w, err := store.NewBlobWriter()
-	if err != nil {
-		return nil, err
-	}
-	defer w.Abort()
-	out, err := layerdiff.Recompress(ctx, w, r, l.MediaType, l.DiffID, layerdiff.WithCompression(c))
-	if err != nil {
-		return nil, err
-	}
-	if err := w.Commit(out.Digest); err != nil {
-		return nil, err
-	}
-	rec := &cache.Record{
-		Key:       key,
-		CreatedBy: fmt.Sprintf("convert layer %s to %s", l.DiffID, c.Algorithm),
-		Created:   b.opts.Now().UTC(),
-		Layer:     &out,
-	}
-	if err := store.PutStep(rec); err != nil {
-		return nil, err
-	}
-	return rec, nil
+	rec, _, err := store.MakeStep(ctx, key, false, func() (*cache.Record, error) {
+		r, _, err := store.OpenBlob(l.Digest)
+		if err != nil {
+			return nil, err
+		}
+		defer r.Close()
+		w, err := store.NewBlobWriter()
+		if err != nil {
+			return nil, err
+		}
+		defer w.Abort()
+		out, err := layerdiff.Recompress(ctx, w, r, l.MediaType, l.DiffID, layerdiff.WithCompression(c))
+		if err != nil {
+			return nil, err
+		}
+		if err := w.Commit(out.Digest); err != nil {
+			return nil, err
+		}
+		return &cache.Record{
+			Key:       key,
+			CreatedBy: fmt.Sprintf("convert layer %s to %s", l.DiffID, c.Algorithm),
+			Created:   b.opts.Now().UTC(),
+			Layer:     &out,
+		}, nil
+	})
+	return rec, err
 }

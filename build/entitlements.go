@@ -56,33 +56,6 @@ func (b *builder) allowed(e Entitlement) bool {
 	return false
 }
 
-// checkEntitlements fails a build, before any step runs, when a stage it
-// builds has a step that needs an entitlement the build lacks. (ONBUILD
-// triggers of base images are known only once the base is loaded; the
-// step itself checks them too.)
-func (b *builder) checkEntitlements(g *graph) error {
-	nodes := g.reachable()
-	for _, n := range nodes {
-		if n.def == nil {
-			continue
-		}
-		for i, cmd := range n.def.Commands {
-			c, ok := cmd.(*instructions.RunCommand)
-			if !ok {
-				continue
-			}
-			if _, err := b.runSecurity(c); err != nil {
-				info := StepInfo{Index: i + 2, Total: len(n.def.Commands) + 1}
-				if len(nodes) > 1 {
-					info.Stage = n.label
-				}
-				return b.df.ErrorAt(cmd, fmt.Errorf("%s %s: %w", info.Label(), shortText(instructionText(cmd)), err))
-			}
-		}
-	}
-	return nil
-}
-
 // warnOnce passes msg on to the reporter the first time it comes: every
 // step of a build would say the same.
 func (b *builder) warnOnce(msg string) {

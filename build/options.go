@@ -7,6 +7,7 @@ import (
 
 	"github.com/mybuild/mybuild/layer"
 	"github.com/mybuild/mybuild/registry"
+	"github.com/mybuild/mybuild/rootfs"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/mybuild/mybuild/cache"
@@ -28,6 +29,9 @@ type Options struct {
 	Outputs []image.Ref
 	// Store is the open cache.
 	Store *cache.Store
+	// Driver gives steps their root filesystem; nil means
+	// rootfs.NewOverlay(Store).
+	Driver rootfs.Driver
 	// Network is the default network of RUN steps.
 	Network sandbox.Network
 	// NoCache runs every step; results are still stored.

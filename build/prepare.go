@@ -9,8 +9,8 @@ import (
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/mybuild/mybuild/cache"
-	"github.com/mybuild/mybuild/overlay"
 	"github.com/mybuild/mybuild/parser"
+	"github.com/mybuild/mybuild/rootfs"
 	"github.com/mybuild/mybuild/users"
 )
 
@@ -156,7 +156,8 @@ func (b *builder) planCopyStep(ctx context.Context, st *stage, c *instructions.C
 		kind:      "copy",
 		fields:    cp.keyFields,
 		createdBy: createdBy,
-		write: func(ctx context.Context, upper string, lower *overlay.Stack, _ StepInfo) error {
+		write: func(ctx context.Context, root rootfs.Root, _ StepInfo) error {
+			upper, lower := root.Files()
 			if from != nil {
 				src, err := b.stack(ctx, from)
 				if err != nil {
@@ -196,7 +197,8 @@ func (b *builder) planWorkdir(st *stage, c *instructions.WorkdirCommand) (*plan,
 	if wd == "/" {
 		return p, nil
 	}
-	p.write = func(ctx context.Context, upper string, lower *overlay.Stack, _ StepInfo) error {
+	p.write = func(ctx context.Context, root rootfs.Root, _ StepInfo) error {
+		upper, lower := root.Files()
 		var o owner
 		if user != "" {
 			uid, gid, err := users.LookupChown(user, lower.ReadFile)

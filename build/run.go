@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 
@@ -12,8 +11,8 @@ import (
 	bkparser "github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/mybuild/mybuild/cache"
 	"github.com/mybuild/mybuild/image"
-	"github.com/mybuild/mybuild/overlay"
 	"github.com/mybuild/mybuild/parser"
+	"github.com/mybuild/mybuild/rootfs"
 	"github.com/mybuild/mybuild/sandbox"
 )
 
@@ -21,15 +20,12 @@ import (
 // included), the environment, the user, the working dir, the network, the
 // platform and the mounts.
 func (b *builder) planRun(ctx context.Context, st *stage, c *instructions.RunCommand) (*plan, error) {
-	network := b.opts.Network
-	if n := instructions.GetNetwork(c); n != "" {
-		var err error
-		if network, err = sandbox.ParseNetwork(n); err != nil {
-			return nil, err
-		}
-		if n == "default" {
-			network = b.opts.Network
-		}
+	if err := b.checkRun(c, mountTypes(c)); err != nil {
+		return nil, err
+	}
+	network, err := b.runNetwork(c)
+	if err != nil {
+		return nil, err
 	}
 	security, err := b.runSecurity(c)
 	if err != nil {
@@ -66,12 +62,7 @@ func (b *builder) planRun(ctx context.Context, st *stage, c *instructions.RunCom
 				m.fields(k)
 			}
 		},
-		write: func(ctx context.Context, upper string, lower *overlay.Stack, info StepInfo) error {
-			scratch, err := b.opts.Store.TempDir("run-")
-			if err != nil {
-				return err
-			}
-			defer os.RemoveAll(scratch)
+		write: func(ctx context.Context, root rootfs.Root, info StepInfo) error {
 			sms, mountEnv, release, err := prepareMounts(ctx, mounts)
 			if err != nil {
 				return err
@@ -79,8 +70,7 @@ func (b *builder) planRun(ctx context.Context, st *stage, c *instructions.RunCom
 			defer release()
 			runEnv := append(append(slices.Clone(env), b.args.proxyEnv()...), mountEnv...)
 			out := b.rep.StepOutput(info)
-			err = sandbox.Run(ctx, sandbox.Spec{
-				Lower: lower.Dirs(), Upper: upper, Scratch: scratch,
+			err = root.Run(ctx, sandbox.Process{
 				Args: args, Env: runEnv, Dir: workdir, User: cfg.User,
 				Network: network, Stdout: out, Stderr: out, Pipes: pipes, Mounts: sms,
 				Security: security, Warn: b.warnOnce,

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/mybuild/mybuild/internal/imagetest"
+	"github.com/mybuild/mybuild/rootfs"
+	"github.com/mybuild/mybuild/sandbox"
 	"golang.org/x/sys/unix"
 )
 
@@ -118,4 +120,45 @@ func TestInsecureTriggerNeedsTheEntitlement(t *testing.T) {
 		t.Fatalf("err = %v\nwant %s...", err, want)
 	}
 	testBuild(t, dir, t.TempDir(), func(o *Options) { o.Allow = []Entitlement{EntitlementSecurityInsecure} })
+}
+
+// limitedDriver is the overlay driver claiming fewer features, as a
+// driver that builds in place would: the build must refuse what it cannot
+// do before any step runs.
+type limitedDriver struct {
+	rootfs.Driver
+	features rootfs.Features
+}
+
+func (d limitedDriver) Features() rootfs.Features { return d.features }
+
+func TestPreflightRefusesWhatTheDriverCannot(t *testing.T) {
+	df := busyboxPrelude + "RUN echo first >/first\nRUN --mount=type=cache,target=/c true\n"
+	dir := withBusybox(t, contextDir(t, map[string]string{"Dockerfile": df}))
+	rep := &countingReporter{}
+	_, _, err := tryBuild(t, dir, t.TempDir(), func(o *Options) {
+		o.Reporter = rep
+		o.Driver = limitedDriver{rootfs.NewOverlay(o.Store), rootfs.Features{Name: "test", Mounts: []string{"bind"}, Networks: []sandbox.Network{sandbox.NetworkHost}}}
+	})
+	want := "Dockerfile:5: [5/5] RUN --mount=type=cache,target=/c true: RUN --mount=type=cache is not supported by the test root filesystem driver"
+	if err == nil || err.Error() != want {
+		t.Fatalf("err = %v\nwant %s", err, want)
+	}
+	if rep.started != 0 {
+		t.Errorf("%d steps started", rep.started)
+	}
+}
+
+// A mount type in a variable is known only when the step runs: the step
+// refuses it then.
+func TestUnsupportedMountInAVariable(t *testing.T) {
+	df := busyboxPrelude + "ARG T=cache\nRUN --mount=type=$T,target=/c true\n"
+	dir := withBusybox(t, contextDir(t, map[string]string{"Dockerfile": df}))
+	_, _, err := tryBuild(t, dir, t.TempDir(), func(o *Options) {
+		o.Driver = limitedDriver{rootfs.NewOverlay(o.Store), rootfs.Features{Name: "test", Mounts: []string{"bind"}, Networks: []sandbox.Network{sandbox.NetworkHost}}}
+	})
+	want := "Dockerfile:5: [5/5] RUN --mount=type=$T,target=/c true: RUN --mount=type=cache is not supported by the test root filesystem driver"
+	if err == nil || err.Error() != want {
+		t.Fatalf("err = %v\nwant %s", err, want)
+	}
 }

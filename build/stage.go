@@ -13,6 +13,7 @@ import (
 	"github.com/mybuild/mybuild/cache"
 	"github.com/mybuild/mybuild/image"
 	"github.com/mybuild/mybuild/overlay"
+	"github.com/mybuild/mybuild/rootfs"
 	"github.com/mybuild/mybuild/sandbox"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -40,11 +41,11 @@ type stage struct {
 	// base counts the first layers that come from a base image: they are
 	// written out as they are, never recompressed.
 	base int
-	// dirs are the unpacked dirs of the first layers, oldest first. Stages
-	// that copy from a finished stage read it at the same time: mu guards
-	// dirs.
-	dirs []string
-	mu   *sync.Mutex
+	// unpacked are the first layers as the driver unpacked them, oldest
+	// first. Stages that copy from a finished stage read it at the same
+	// time: mu guards unpacked.
+	unpacked []rootfs.Layer
+	mu       *sync.Mutex
 }
 
 // child starts a stage FROM this one. Everything is copied, so that two
@@ -56,7 +57,7 @@ func (st *stage) child() *stage {
 	c.env = slices.Clone(st.env)
 	c.buildArgs = slices.Clone(st.buildArgs)
 	st.mu.Lock()
-	c.dirs = slices.Clone(st.dirs)
+	c.unpacked = slices.Clone(st.unpacked)
 	st.mu.Unlock()
 	c.mu = &sync.Mutex{}
 	c.cmdSet = false
@@ -102,30 +103,28 @@ func fromKey(img *image.Image, platform ocispec.Platform) digest.Digest {
 		Sum()
 }
 
-// lowerDirs returns the unpacked dirs of every layer so far, newest
-// first, unpacking the layers that are not yet.
-func (b *builder) lowerDirs(ctx context.Context, st *stage) ([]string, error) {
+// lower returns every layer so far, unpacked by the driver, oldest first,
+// unpacking the layers that are not yet.
+func (b *builder) lower(ctx context.Context, st *stage) ([]rootfs.Layer, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	for i := len(st.dirs); i < len(st.img.Layers); i++ {
-		dir, err := b.unpacker.Unpack(ctx, st.img.Layers[i], st.dirs)
+	for i := len(st.unpacked); i < len(st.img.Layers); i++ {
+		l, err := b.driver.Unpack(ctx, st.img.Layers[i], st.unpacked)
 		if err != nil {
 			return nil, err
 		}
-		st.dirs = append(st.dirs, dir)
+		st.unpacked = append(st.unpacked, l)
 	}
-	dirs := slices.Clone(st.dirs)
-	slices.Reverse(dirs)
-	return dirs, nil
+	return slices.Clone(st.unpacked), nil
 }
 
 // stack is the merged view of every layer so far.
 func (b *builder) stack(ctx context.Context, st *stage) (*overlay.Stack, error) {
-	dirs, err := b.lowerDirs(ctx, st)
+	layers, err := b.lower(ctx, st)
 	if err != nil {
 		return nil, err
 	}
-	return overlay.NewStack(dirs...), nil
+	return rootfs.Stack(layers), nil
 }
 
 // history appends the history entry of a step.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -17,7 +16,6 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/mybuild/mybuild/cache"
 	"github.com/mybuild/mybuild/layerdiff"
-	"github.com/mybuild/mybuild/overlay"
 	digest "github.com/opencontainers/go-digest"
 )
 
@@ -28,9 +26,9 @@ type plan struct {
 	fields    func(k *cache.KeyBuilder)
 	createdBy string
 	change    *ConfigChange
-	// write fills a new layer dir with the step's changes; nil for steps
-	// that only change the config.
-	write func(ctx context.Context, upper string, lower *overlay.Stack, out StepInfo) error
+	// write makes the step's changes in root; nil for steps that only
+	// change the config.
+	write func(ctx context.Context, root rootfs.Root, out StepInfo) error
 	// after changes the stage beyond the image config (ARG values, for
 	// one), on a cache hit as on a miss.
 	after func(st *stage)
@@ -168,51 +166,53 @@ func (b *builder) dropCacheRepo(err error) {
 // execute runs a step that missed and stores its record. Two builds that
 // miss the same key at once do the work once: the second waits for the
 // first's lock and then finds its record (source is then "local").
-func (b *builder) execute(ctx context.Context, st *stage, p *plan, key digest.Digest, info StepInfo) (rec *cache.Record, source string, err error) {
-	store := b.opts.Store
-	unlock, err := store.LockStep(ctx, key)
+func (b *builder) execute(ctx context.Context, st *stage, p *plan, key digest.Digest, info StepInfo) (*cache.Record, string, error) {
+	rec, made, err := b.opts.Store.MakeStep(ctx, key, b.opts.NoCache, func() (*cache.Record, error) {
+		rec := &cache.Record{Key: key, CreatedBy: p.createdBy, Created: b.opts.Now().UTC()}
+		var err error
+		if p.change != nil {
+			if rec.Change, err = json.Marshal(p.change); err != nil {
+				return nil, err
+			}
+		}
+		if p.write != nil {
+			if rec.Layer, err = b.writeLayer(ctx, st, p, info); err != nil {
+				return nil, err
+			}
+		}
+		return rec, nil
+	})
 	if err != nil {
 		return nil, "", err
 	}
-	defer unlock()
-	if !b.opts.NoCache {
-		if found, err := store.Step(key); err == nil {
-			return found, "local", nil
-		} else if !errors.Is(err, cache.ErrNotFound) {
-			return nil, "", err
-		}
-	}
-	rec = &cache.Record{Key: key, CreatedBy: p.createdBy, Created: b.opts.Now().UTC()}
-	if p.change != nil {
-		if rec.Change, err = json.Marshal(p.change); err != nil {
-			return nil, "", err
-		}
-	}
-	if p.write != nil {
-		lower, err := b.stack(ctx, st)
-		if err != nil {
-			return nil, "", err
-		}
-		upper, err := rootfs.NewUpper(b.opts.Store, lower)
-		if err != nil {
-			return nil, "", err
-		}
-		if rec.Layer, err = b.writeLayer(ctx, p, upper, lower, info); err != nil {
-			os.RemoveAll(upper)
-			return nil, "", err
-		}
-	}
-	if err := store.PutStep(rec); err != nil {
-		return nil, "", err
+	if !made {
+		return rec, "local", nil
 	}
 	b.share(ctx, rec)
 	return rec, "", nil
 }
 
-// writeLayer runs the step into upper, turns upper into a blob, and keeps
-// upper as the unpacked layer.
-func (b *builder) writeLayer(ctx context.Context, p *plan, upper string, lower *overlay.Stack, info StepInfo) (*layer.Layer, error) {
-	if err := p.write(ctx, upper, lower, info); err != nil {
+// writeLayer runs the step on a root of the stage's layers, writes what
+// it changed as a layer blob, and keeps that unpacked for the next steps.
+func (b *builder) writeLayer(ctx context.Context, st *stage, p *plan, info StepInfo) (_ *layer.Layer, err error) {
+	if b.driver.Features().Exclusive {
+		b.exclusive.Lock()
+		defer b.exclusive.Unlock()
+	}
+	lower, err := b.lower(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	root, err := b.driver.Root(ctx, lower)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if cerr := root.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	if err := p.write(ctx, root, info); err != nil {
 		return nil, err
 	}
 	store := b.opts.Store
@@ -225,14 +225,14 @@ func (b *builder) writeLayer(ctx context.Context, p *plan, upper string, lower *
 	if b.epoch != nil {
 		opts = append(opts, layerdiff.WithSourceDateEpoch(*b.epoch))
 	}
-	l, err := layerdiff.WriteBlob(ctx, w, upper, lower, opts...)
+	l, err := root.Diff(ctx, w, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("write layer: %w", err)
 	}
 	if err := w.Commit(l.Digest); err != nil {
 		return nil, err
 	}
-	if _, err := store.CommitLayer(upper, l.DiffID); err != nil {
+	if _, err := root.Commit(l); err != nil {
 		return nil, err
 	}
 	return &l, nil

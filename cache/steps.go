@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/mybuild/mybuild/internal/atomicfile"
 	"github.com/mybuild/mybuild/layer"
 	digest "github.com/opencontainers/go-digest"
 )
@@ -126,6 +128,34 @@ func (s *Store) DeleteStep(key digest.Digest) error {
 	return err
 }
 
+// MakeStep stores the record newRecord returns for key, under the key's lock:
+// builds that miss the same key at once make it once, the later ones
+// waiting and then finding the first one's record (made is false then).
+// With fresh set, the record is made even when one is stored already.
+func (s *Store) MakeStep(ctx context.Context, key digest.Digest, fresh bool, newRecord func() (*Record, error)) (rec *Record, made bool, err error) {
+	unlock, err := s.LockStep(ctx, key)
+	if err != nil {
+		return nil, false, err
+	}
+	defer unlock()
+	if !fresh {
+		rec, err := s.Step(key)
+		if err == nil {
+			return rec, false, nil
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return nil, false, err
+		}
+	}
+	if rec, err = newRecord(); err != nil {
+		return nil, false, err
+	}
+	if err := s.PutStep(rec); err != nil {
+		return nil, false, err
+	}
+	return rec, true, nil
+}
+
 // LockStep serialises work on one step between builds: the second build
 // to compute a key waits, then finds the first one's record.
 func (s *Store) LockStep(ctx context.Context, key digest.Digest) (unlock func(), err error) {
@@ -136,28 +166,17 @@ func (s *Store) LockStep(ctx context.Context, key digest.Digest) (unlock func(),
 	return func() { l.unlock() }, nil
 }
 
-// writeAtomic writes data to path through a synced temp file and a rename.
+// writeAtomic replaces path with data, mode 0600, through a temp file in
+// the store's scratch dir, which a crash leaves for reclaim to clean.
 func (s *Store) writeAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(s.tmp, "write-")
+	err := atomicfile.Write(path, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	}, atomicfile.WithTempDir(s.tmp), atomicfile.WithMode(0o600))
 	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Chmod(f.Name(), 0o600); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return nil
 }
 
 // WriteState atomically replaces a state file (see StatePath).

@@ -11,7 +11,6 @@ import (
 
 	"github.com/mybuild/mybuild/cache"
 	"github.com/mybuild/mybuild/image"
-	"github.com/mybuild/mybuild/overlay"
 	"github.com/mybuild/mybuild/rootfs"
 	"github.com/mybuild/mybuild/sandbox"
 )
@@ -92,29 +91,30 @@ func run(ctx context.Context, store *cache.Store, img *image.Image, cfg Config, 
 	if err != nil {
 		return err
 	}
-	lower, err := rootfs.NewUnpacker(store).Lower(ctx, img.Layers)
-	if err != nil {
-		return orInterrupted(r, err)
+	driver := rootfs.NewOverlay(store)
+	var lower []rootfs.Layer
+	for _, l := range img.Layers {
+		u, err := driver.Unpack(ctx, l, lower)
+		if err != nil {
+			return orInterrupted(r, err)
+		}
+		lower = append(lower, u)
 	}
-	upper, err := rootfs.NewUpper(store, overlay.NewStack(lower...))
+	root, err := driver.Root(ctx, lower)
 	if err != nil {
 		return err
 	}
-	defer removeAll(upper, &err)
-	scratch, err := store.TempDir("run-")
-	if err != nil {
-		return err
-	}
-	defer removeAll(scratch, &err)
+	defer func() {
+		if cerr := root.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("remove the container's files: %w", cerr)
+		}
+	}()
 	sigs, err := r.start()
 	if err != nil {
 		return err
 	}
 	imgCfg := img.Config.Config
-	spec := sandbox.Spec{
-		Lower:   lower,
-		Upper:   upper,
-		Scratch: scratch,
+	p := sandbox.Process{
 		Args:    args,
 		Env:     environment(imgCfg.Env, cfg),
 		Dir:     firstOf(cfg.WorkingDir, imgCfg.WorkingDir, "/"),
@@ -124,16 +124,16 @@ func run(ctx context.Context, store *cache.Store, img *image.Image, cfg Config, 
 		Warn:    cfg.Warn,
 	}
 	if cfg.Privileged {
-		spec.Security = sandbox.SecurityInsecure
+		p.Security = sandbox.SecurityInsecure
 	}
 	if cfg.TTY != nil {
 		s := &session{t: cfg.TTY, in: cfg.Stdin, out: cfg.Stdout}
-		spec.Console = s.attach
+		p.Console = s.attach
 		defer s.close()
 	} else {
-		spec.Stdin, spec.Stdout, spec.Stderr = cfg.Stdin, cfg.Stdout, cfg.Stderr
+		p.Stdin, p.Stdout, p.Stderr = cfg.Stdin, cfg.Stdout, cfg.Stderr
 	}
-	return sandbox.Run(ctx, spec)
+	return root.Run(ctx, p)
 }
 
 // orInterrupted is err, or ErrInterrupted when a signal caused it.
@@ -142,14 +142,6 @@ func orInterrupted(r *relay, err error) error {
 		return ierr
 	}
 	return err
-}
-
-// removeAll removes a scratch dir of the run, and reports a failure when
-// nothing else went wrong.
-func removeAll(dir string, err *error) {
-	if rerr := os.RemoveAll(dir); rerr != nil && *err == nil {
-		*err = fmt.Errorf("remove the container's files: %w", rerr)
-	}
 }
 
 // command is the entrypoint and cmd of docker run.

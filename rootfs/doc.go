@@ -1,2 +1,2 @@
-// Package rootfs unpacks an image's layers into the cache, once each, as the lower dirs of an overlay root, and makes the upper dir that goes on them.
+// Package rootfs gives a build step its root filesystem through a Driver: layers unpacked once each in the driver's form, a root made of them for one step, a process run in it, and what the step changed.
 package rootfs

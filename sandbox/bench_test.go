@@ -26,8 +26,7 @@ func benchmarkRun(b *testing.B, script string) {
 		b.Run(string(sec), func(b *testing.B) {
 			for b.Loop() {
 				upper, scratch := b.TempDir(), b.TempDir()
-				err := Run(context.Background(), Spec{Lower: []string{bb}, Upper: upper, Scratch: scratch,
-					Env: []string{"PATH=/bin"}, Args: []string{"/bin/sh", "-c", script}, Security: sec})
+				err := Run(context.Background(), Spec{Lower: []string{bb}, Upper: upper, Scratch: scratch, Process: Process{Env: []string{"PATH=/bin"}, Args: []string{"/bin/sh", "-c", script}, Security: sec}})
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -50,7 +50,7 @@ func TestCapabilitiesAndSeccomp(t *testing.T) {
 		{"", "CapInh: 0000000000000000\nCapPrm: " + dockerCaps + "\nCapEff: " + dockerCaps + "\nCapBnd: " + dockerCaps + "\nCapAmb: 0000000000000000\nNoNewPrivs: 0\nSeccomp: 2\n"},
 		{"1000:1000", "CapInh: 0000000000000000\nCapPrm: 0000000000000000\nCapEff: 0000000000000000\nCapBnd: " + dockerCaps + "\nCapAmb: 0000000000000000\nNoNewPrivs: 0\nSeccomp: 2\n"},
 	} {
-		r := run(t, []string{bb}, Spec{Args: sh(statusFields), User: c.user})
+		r := run(t, []string{bb}, Process{Args: sh(statusFields), User: c.user})
 		if r.err != nil {
 			t.Fatalf("user %q: %v\n%s", c.user, r.err, r.stderr)
 		}
@@ -70,7 +70,7 @@ func TestSeccompCoversEveryABI(t *testing.T) {
 		arches = append(arches, "386")
 	}
 	for _, goarch := range arches {
-		r := run(t, []string{probeLayer(t, goarch, 0o755)}, Spec{Args: []string{"/bin/probe"}})
+		r := run(t, []string{probeLayer(t, goarch, 0o755)}, Process{Args: []string{"/bin/probe"}})
 		if r.err != nil {
 			t.Fatalf("%s: %v\n%s", goarch, r.err, r.stderr)
 		}
@@ -83,7 +83,7 @@ func TestSeccompCoversEveryABI(t *testing.T) {
 // No no_new_privs: a setuid-root program run by another user becomes
 // root, with the default set, and stays under the filter, as in Docker.
 func TestSetuidProgramsWork(t *testing.T) {
-	r := run(t, []string{probeLayer(t, runtime.GOARCH, os.ModeSetuid|0o755)}, Spec{Args: []string{"/bin/probe"}, User: "1000:1000"})
+	r := run(t, []string{probeLayer(t, runtime.GOARCH, os.ModeSetuid|0o755)}, Process{Args: []string{"/bin/probe"}, User: "1000:1000"})
 	if r.err != nil {
 		t.Fatalf("%v\n%s", r.err, r.stderr)
 	}
@@ -100,7 +100,7 @@ func TestNetworkCannotBeReconfigured(t *testing.T) {
 	bb := busyboxLayer(t)
 	// Should the step get through, the host must not keep the address.
 	t.Cleanup(func() { _ = exec.Command("/bin/busybox", "ip", "addr", "del", "127.0.0.99/32", "dev", "lo").Run() })
-	r := run(t, []string{bb}, Spec{Args: sh("ip addr add 127.0.0.99/32 dev lo"), Network: NetworkHost})
+	r := run(t, []string{bb}, Process{Args: sh("ip addr add 127.0.0.99/32 dev lo"), Network: NetworkHost})
 	if r.err == nil || !strings.Contains(r.stderr, "Operation not permitted") {
 		t.Errorf("ip addr add: err = %v, stderr %q", r.err, r.stderr)
 	}
@@ -117,7 +117,7 @@ func TestNetworkCannotBeReconfigured(t *testing.T) {
 			t.Fatalf("the step added %s to the host's lo", a)
 		}
 	}
-	r = run(t, []string{bb}, Spec{Args: sh("ping -c1 -W5 127.0.0.1 >/dev/null && echo pinged"), Network: NetworkHost})
+	r = run(t, []string{bb}, Process{Args: sh("ping -c1 -W5 127.0.0.1 >/dev/null && echo pinged"), Network: NetworkHost})
 	if r.err != nil || r.stdout != "pinged\n" {
 		t.Errorf("ping (CAP_NET_RAW): %v, %q %q", r.err, r.stdout, r.stderr)
 	}
@@ -125,7 +125,7 @@ func TestNetworkCannotBeReconfigured(t *testing.T) {
 
 func TestMountIsRefused(t *testing.T) {
 	bb := busyboxLayer(t)
-	r := run(t, []string{bb}, Spec{Args: sh("mkdir -p /mnt && mount -t tmpfs tmpfs /mnt")})
+	r := run(t, []string{bb}, Process{Args: sh("mkdir -p /mnt && mount -t tmpfs tmpfs /mnt")})
 	if r.err == nil {
 		t.Fatalf("mount worked: %s", r.stdout)
 	}
@@ -155,7 +155,7 @@ touch /sys/x 2>/dev/null || echo "/sys read-only"`
 	if len(masked) == 0 {
 		t.Fatal("the host has none of the masked files")
 	}
-	r := run(t, []string{bb}, Spec{Args: append(sh(script), append([]string{"sh"}, masked...)...)})
+	r := run(t, []string{bb}, Process{Args: append(sh(script), append([]string{"sh"}, masked...)...)})
 	if r.err != nil {
 		t.Fatalf("%v\n%s", r.err, r.stderr)
 	}
@@ -173,7 +173,7 @@ func TestDeviceNodesCannotBeOpened(t *testing.T) {
 	script := `mknod /tmp/kmsg c 1 11 && mknod /tmp/loop-control c 10 237 && mknod /tmp/loop0 b 7 0 && mknod /tmp/null c 1 3 && echo made
 for n in /tmp/kmsg /tmp/loop-control /tmp/loop0; do { true <"$n"; } 2>&1 && echo "opened $n"; done
 echo x >/tmp/null && echo x >/dev/null && head -c1 /dev/urandom >/dev/null && echo null works`
-	r := run(t, []string{bb}, Spec{Args: sh("mkdir -p /tmp; " + script)})
+	r := run(t, []string{bb}, Process{Args: sh("mkdir -p /tmp; " + script)})
 	if r.err != nil {
 		t.Fatalf("%v\n%s", r.err, r.stderr)
 	}
@@ -200,7 +200,7 @@ echo hi >/data/f && chown 1500:1500 /data/f && chmod 4755 /data/f && test -u /da
 su -s /bin/sh app -c 'id -u; touch /data/mine' && stat -c %U /data/mine
 mkfifo /tmp/fifo && (echo through >/tmp/fifo &) && cat /tmp/fifo
 chroot / true && echo chroot works`
-	r := run(t, []string{bb}, Spec{Args: sh(script)})
+	r := run(t, []string{bb}, Process{Args: sh(script)})
 	if r.err != nil {
 		t.Fatalf("%v\nstdout:\n%s\nstderr:\n%s", r.err, r.stdout, r.stderr)
 	}
@@ -223,7 +223,7 @@ mkdir -p /mnt && mount -t tmpfs tmpfs /mnt && echo mounted
 grep -q ' /sys sysfs rw' /proc/mounts && echo sys writable
 grep -q ' /proc/sys ' /proc/mounts || echo proc/sys not read-only`
 	for _, user := range []string{"", "1000:1000"} {
-		r := run(t, []string{bb}, Spec{Args: sh(script), User: user, Security: SecurityInsecure})
+		r := run(t, []string{bb}, Process{Args: sh(script), User: user, Security: SecurityInsecure})
 		if r.err != nil && user == "" {
 			t.Fatalf("%v\n%s", r.err, r.stderr)
 		}
@@ -233,7 +233,7 @@ grep -q ' /proc/sys ' /proc/mounts || echo proc/sys not read-only`
 		}
 	}
 	if _, err := os.Stat("/dev/kmsg"); err == nil {
-		r := run(t, []string{bb}, Spec{Args: sh("test -c /dev/kmsg && true </dev/kmsg && echo kmsg"), Security: SecurityInsecure})
+		r := run(t, []string{bb}, Process{Args: sh("test -c /dev/kmsg && true </dev/kmsg && echo kmsg"), Security: SecurityInsecure})
 		if r.stdout != "kmsg\n" {
 			t.Errorf("insecure step without the host's kmsg: %v %q %q", r.err, r.stdout, r.stderr)
 		}
@@ -242,7 +242,7 @@ grep -q ' /proc/sys ' /proc/mounts || echo proc/sys not read-only`
 
 func TestUnknownSecurityMode(t *testing.T) {
 	bb := busyboxLayer(t)
-	r := run(t, []string{bb}, Spec{Args: sh("true"), Security: "lax"})
+	r := run(t, []string{bb}, Process{Args: sh("true"), Security: "lax"})
 	if r.err == nil || !strings.Contains(r.err.Error(), `unknown security mode "lax"`) {
 		t.Errorf("err = %v", r.err)
 	}
@@ -283,7 +283,7 @@ func TestInitOpensNoDeviceOfTheImage(t *testing.T) {
 		if err := c.make(filepath.Join(etc, "etc/passwd")); err != nil {
 			t.Fatal(err)
 		}
-		r := run(t, []string{etc, bb}, Spec{Args: sh("true"), User: "app"})
+		r := run(t, []string{etc, bb}, Process{Args: sh("true"), User: "app"})
 		if r.err == nil || !strings.Contains(r.err.Error(), c.want) {
 			t.Errorf("%s /etc/passwd: err = %v, want %q", c.name, r.err, c.want)
 		}

@@ -19,7 +19,7 @@ import (
 
 func TestStdin(t *testing.T) {
 	bb := busyboxLayer(t)
-	r := run(t, []string{bb}, Spec{Args: sh("cat; echo end"), Stdin: strings.NewReader("from a reader\n")})
+	r := run(t, []string{bb}, Process{Args: sh("cat; echo end"), Stdin: strings.NewReader("from a reader\n")})
 	if r.err != nil || r.stdout != "from a reader\nend\n" {
 		t.Errorf("reader: stdout %q, err %v", r.stdout, r.err)
 	}
@@ -30,16 +30,16 @@ func TestStdin(t *testing.T) {
 	f.WriteString("from a file\n")
 	f.Seek(0, io.SeekStart)
 	defer f.Close()
-	r = run(t, []string{bb}, Spec{Args: []string{"cat"}, Stdin: f})
+	r = run(t, []string{bb}, Process{Args: []string{"cat"}, Stdin: f})
 	if r.err != nil || r.stdout != "from a file\n" {
 		t.Errorf("file: stdout %q, err %v", r.stdout, r.err)
 	}
-	r = run(t, []string{bb}, Spec{Args: sh("cat; echo end")})
+	r = run(t, []string{bb}, Process{Args: sh("cat; echo end")})
 	if r.err != nil || r.stdout != "end\n" {
 		t.Errorf("no stdin: stdout %q, err %v", r.stdout, r.err)
 	}
 	// No stdin is /dev/null, not a closed descriptor 0.
-	r = run(t, []string{bb}, Spec{Args: sh("stat -L -c '%t,%T' /proc/self/fd/0")})
+	r = run(t, []string{bb}, Process{Args: sh("stat -L -c '%t,%T' /proc/self/fd/0")})
 	if r.err != nil || r.stdout != "1,3\n" {
 		t.Errorf("no stdin: device of stdin %q, want 1,3 (/dev/null), err %v\n%s", r.stdout, r.err, r.stderr)
 	}
@@ -51,7 +51,7 @@ func TestStdinThatBlocks(t *testing.T) {
 	pr, pw := io.Pipe()
 	defer pw.Close()
 	start := time.Now()
-	r := run(t, []string{bb}, Spec{Args: []string{"true"}, Stdin: pr})
+	r := run(t, []string{bb}, Process{Args: []string{"true"}, Stdin: pr})
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
@@ -71,13 +71,13 @@ func TestCommandErrors(t *testing.T) {
 		{"/bin", ErrNotExecutable},
 		{"/etc/hosts", ErrNotExecutable}, // a file without x bits
 	} {
-		r := run(t, []string{bb}, Spec{Args: []string{tc.cmd}})
+		r := run(t, []string{bb}, Process{Args: []string{tc.cmd}})
 		var se *SetupError
 		if !errors.As(r.err, &se) || !errors.Is(r.err, tc.want) {
 			t.Errorf("%s: err = %v, want a SetupError that is %v", tc.cmd, r.err, tc.want)
 		}
 	}
-	r := run(t, []string{bb}, Spec{Args: []string{"true"}, User: "ghost"})
+	r := run(t, []string{bb}, Process{Args: []string{"true"}, User: "ghost"})
 	var se *SetupError
 	if !errors.As(r.err, &se) || se.Err != nil {
 		t.Errorf("unknown user: err = %v, want a SetupError of no command", r.err)
@@ -98,8 +98,7 @@ func startLines(t *testing.T, spec Spec) (<-chan string, <-chan error) {
 func TestSignalsReachTheCommand(t *testing.T) {
 	bb := busyboxLayer(t)
 	sigs := make(chan os.Signal, 1)
-	lines, done := startLines(t, Spec{Lower: []string{bb}, Signals: sigs,
-		Args: sh(`trap 'echo got TERM; exit 42' TERM; echo ready; while :; do sleep 0.05; done`)})
+	lines, done := startLines(t, Spec{Lower: []string{bb}, Process: Process{Signals: sigs, Args: sh(`trap 'echo got TERM; exit 42' TERM; echo ready; while :; do sleep 0.05; done`)}})
 	runtest.Expect(t, lines, "ready")
 	sigs <- syscall.SIGTERM
 	runtest.Expect(t, lines, "got TERM")
@@ -113,8 +112,7 @@ func TestSignalsReachTheCommand(t *testing.T) {
 func TestUnhandledSignalIsIgnored(t *testing.T) {
 	bb := busyboxLayer(t)
 	sigs := make(chan os.Signal, 1)
-	lines, done := startLines(t, Spec{Lower: []string{bb}, Signals: sigs,
-		Args: []string{"/bin/sh", "-c", "echo ready; exec sleep 1000"}})
+	lines, done := startLines(t, Spec{Lower: []string{bb}, Process: Process{Signals: sigs, Args: []string{"/bin/sh", "-c", "echo ready; exec sleep 1000"}}})
 	runtest.Expect(t, lines, "ready")
 	time.Sleep(100 * time.Millisecond) // until the exec of sleep
 	sigs <- syscall.SIGTERM
@@ -151,8 +149,7 @@ func TestConsole(t *testing.T) {
 	}
 	script := `tty; test -t 0 && test -t 1 && test -t 2 && echo isatty; stty size; echo ctty > /dev/tty; stat -c %u /dev/pts/0; id -u; exit 5`
 	upper, scratch := t.TempDir(), t.TempDir()
-	err := Run(context.Background(), Spec{Lower: []string{bb}, Upper: upper, Scratch: scratch, Env: []string{"PATH=/bin"},
-		Args: sh(script), Console: console, User: "1000"})
+	err := Run(context.Background(), Spec{Lower: []string{bb}, Upper: upper, Scratch: scratch, Process: Process{Env: []string{"PATH=/bin"}, Args: sh(script), Console: console, User: "1000"}})
 	var ee *ExitError
 	if !errors.As(err, &ee) || ee.Code != 5 {
 		t.Errorf("err = %v, want exit code 5", err)
@@ -173,8 +170,7 @@ func TestConsoleError(t *testing.T) {
 	bb := busyboxLayer(t)
 	upper, scratch := t.TempDir(), t.TempDir()
 	boom := errors.New("boom")
-	err := Run(context.Background(), Spec{Lower: []string{bb}, Upper: upper, Scratch: scratch, Env: []string{"PATH=/bin"},
-		Args: sh("touch /ran"), Console: func(*os.File) error { return boom }})
+	err := Run(context.Background(), Spec{Lower: []string{bb}, Upper: upper, Scratch: scratch, Process: Process{Env: []string{"PATH=/bin"}, Args: sh("touch /ran"), Console: func(*os.File) error { return boom }}})
 	if !errors.Is(err, boom) {
 		t.Errorf("err = %v, want boom", err)
 	}
@@ -199,7 +195,7 @@ func TestNoDescriptorLeaks(t *testing.T) {
 	}
 	defer syscall.Close(high)
 	for _, user := range []string{"", "1000"} {
-		r := run(t, []string{bb}, Spec{Args: []string{"ls", "/proc/self/fd"}, User: user})
+		r := run(t, []string{bb}, Process{Args: []string{"ls", "/proc/self/fd"}, User: user})
 		if r.err != nil {
 			t.Fatalf("run: %v\n%s", r.err, r.stderr)
 		}
@@ -227,9 +223,7 @@ func TestTerminalIsNotHandedOver(t *testing.T) {
 	lines := runtest.Lines(master)
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(context.Background(), Spec{Lower: []string{bb}, Upper: t.TempDir(), Scratch: t.TempDir(), Env: []string{"PATH=/bin"},
-			Stdin: slave, Stdout: slave, Stderr: slave,
-			Args: sh(`echo ready; read line; echo "got $line"; for fd in 0 1 2; do [ -t $fd ] && echo "fd $fd is a terminal"; done; echo end >&2`)})
+		done <- Run(context.Background(), Spec{Lower: []string{bb}, Upper: t.TempDir(), Scratch: t.TempDir(), Process: Process{Env: []string{"PATH=/bin"}, Stdin: slave, Stdout: slave, Stderr: slave, Args: sh(`echo ready; read line; echo "got $line"; for fd in 0 1 2; do [ -t $fd ] && echo "fd $fd is a terminal"; done; echo end >&2`)}})
 	}()
 	runtest.Expect(t, lines, "ready")
 	if _, err := master.WriteString("typed\n"); err != nil {

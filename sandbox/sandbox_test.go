@@ -59,11 +59,9 @@ type result struct {
 	upper          string
 }
 
-func run(t *testing.T, lower []string, spec Spec) result {
+func run(t *testing.T, lower []string, p Process) result {
 	t.Helper()
-	spec.Lower = lower
-	spec.Upper = t.TempDir()
-	spec.Scratch = t.TempDir()
+	spec := Spec{Lower: lower, Upper: t.TempDir(), Scratch: t.TempDir(), Process: p}
 	if spec.Env == nil {
 		spec.Env = []string{"PATH=/bin"}
 	}
@@ -80,7 +78,7 @@ func sh(script string) []string { return []string{"/bin/sh", "-c", script} }
 
 func TestRunShell(t *testing.T) {
 	bb := busyboxLayer(t)
-	r := run(t, []string{bb}, Spec{Args: sh("echo hello; echo oops >&2; echo $$; hostname; pwd; id -u; echo $HOME")})
+	r := run(t, []string{bb}, Process{Args: sh("echo hello; echo oops >&2; echo $$; hostname; pwd; id -u; echo $HOME")})
 	if r.err != nil {
 		t.Fatalf("run: %v (stderr %q)", r.err, r.stderr)
 	}
@@ -94,7 +92,7 @@ func TestRunShell(t *testing.T) {
 
 func TestExitCode(t *testing.T) {
 	bb := busyboxLayer(t)
-	r := run(t, []string{bb}, Spec{Args: sh("exit 3")})
+	r := run(t, []string{bb}, Process{Args: sh("exit 3")})
 	var ee *ExitError
 	if !errors.As(r.err, &ee) || ee.Code != 3 {
 		t.Fatalf("err = %v, want exit code 3", r.err)
@@ -103,7 +101,7 @@ func TestExitCode(t *testing.T) {
 
 func TestExecNotFound(t *testing.T) {
 	bb := busyboxLayer(t)
-	r := run(t, []string{bb}, Spec{Args: []string{"nosuchcmd"}})
+	r := run(t, []string{bb}, Process{Args: []string{"nosuchcmd"}})
 	var se *SetupError
 	if !errors.As(r.err, &se) || !strings.Contains(se.Msg, `"nosuchcmd": executable file not found in $PATH`) {
 		t.Fatalf("err = %v", r.err)
@@ -123,7 +121,7 @@ test "$(head -c 3 /dev/zero | wc -c)" = 3
 touch /dev/shm/x /tmpfile
 ls /etc/resolv.conf /etc/hosts >/dev/null
 ! touch /etc/hosts 2>/dev/null`
-	r := run(t, []string{bb}, Spec{Args: sh(script)})
+	r := run(t, []string{bb}, Process{Args: sh(script)})
 	if r.err != nil {
 		t.Fatalf("run: %v\n%s", r.err, r.stderr)
 	}
@@ -140,7 +138,7 @@ func TestStubsKeepImageDirs(t *testing.T) {
 	}
 	mtime := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
 	os.Chtimes(filepath.Join(etc, "etc"), mtime, mtime)
-	r := run(t, []string{etc, bb}, Spec{Args: sh(`stat -c '%a %Y' /etc; touch /new`)})
+	r := run(t, []string{etc, bb}, Process{Args: sh(`stat -c '%a %Y' /etc; touch /new`)})
 	if r.err != nil {
 		t.Fatalf("run: %v\n%s", r.err, r.stderr)
 	}
@@ -169,7 +167,7 @@ func TestPivotRootHidesHost(t *testing.T) {
 	bb := busyboxLayer(t)
 	marker := filepath.Join(t.TempDir(), "host-only")
 	os.WriteFile(marker, nil, 0o644)
-	r := run(t, []string{bb}, Spec{Args: sh(fmt.Sprintf(`test ! -e %s && awk '$5 == "/" {print $9}' /proc/self/mountinfo`, marker))})
+	r := run(t, []string{bb}, Process{Args: sh(fmt.Sprintf(`test ! -e %s && awk '$5 == "/" {print $9}' /proc/self/mountinfo`, marker))})
 	if r.err != nil {
 		t.Fatalf("run: %v\n%s", r.err, r.stderr)
 	}
@@ -180,7 +178,7 @@ func TestPivotRootHidesHost(t *testing.T) {
 
 func TestNetwork(t *testing.T) {
 	bb := busyboxLayer(t)
-	r := run(t, []string{bb}, Spec{Args: sh("ls /sys/class/net; cat /sys/class/net/lo/operstate /sys/class/net/lo/flags"), Network: NetworkNone})
+	r := run(t, []string{bb}, Process{Args: sh("ls /sys/class/net; cat /sys/class/net/lo/operstate /sys/class/net/lo/flags"), Network: NetworkNone})
 	if r.err != nil {
 		t.Fatalf("run: %v\n%s", r.err, r.stderr)
 	}
@@ -189,7 +187,7 @@ func TestNetwork(t *testing.T) {
 		t.Errorf("network none: got %q, want only lo, up (flags 0x9)", r.stdout)
 	}
 	host, _ := os.ReadDir("/sys/class/net")
-	r = run(t, []string{bb}, Spec{Args: sh("ls /sys/class/net | wc -l")})
+	r = run(t, []string{bb}, Process{Args: sh("ls /sys/class/net | wc -l")})
 	if r.err != nil || strings.TrimSpace(r.stdout) != fmt.Sprint(len(host)) {
 		t.Errorf("network host: got %q (%v), want %d interfaces", r.stdout, r.err, len(host))
 	}
@@ -201,14 +199,14 @@ func TestUserAndDir(t *testing.T) {
 	os.MkdirAll(filepath.Join(etc, "etc"), 0o755)
 	os.WriteFile(filepath.Join(etc, "etc/passwd"), []byte("root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n"), 0o644)
 	os.WriteFile(filepath.Join(etc, "etc/group"), []byte("root:x:0:\napp:x:1000:\nextra:x:2000:app\n"), 0o644)
-	r := run(t, []string{etc, bb}, Spec{Args: sh("id -u; id -g; id -G; pwd; echo $HOME"), User: "app", Dir: "/work/dir"})
+	r := run(t, []string{etc, bb}, Process{Args: sh("id -u; id -g; id -G; pwd; echo $HOME"), User: "app", Dir: "/work/dir"})
 	if r.err != nil {
 		t.Fatalf("run: %v\n%s", r.err, r.stderr)
 	}
 	if want := "1000\n1000\n1000 2000\n/work/dir\n/home/app\n"; r.stdout != want {
 		t.Errorf("got %q, want %q", r.stdout, want)
 	}
-	r = run(t, []string{etc, bb}, Spec{Args: sh("true"), User: "ghost"})
+	r = run(t, []string{etc, bb}, Process{Args: sh("true"), User: "ghost"})
 	if r.err == nil || !strings.Contains(r.err.Error(), "unable to find user ghost") {
 		t.Errorf("unknown user: err = %v", r.err)
 	}
@@ -222,7 +220,7 @@ func TestExecFormWithoutShell(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(dir, "bin/busybox"), data, 0o755)
-	r := run(t, []string{dir}, Spec{Args: []string{"/bin/busybox", "mkdir", "-p", "/out/x"}})
+	r := run(t, []string{dir}, Process{Args: []string{"/bin/busybox", "mkdir", "-p", "/out/x"}})
 	if r.err != nil {
 		t.Fatalf("run: %v\n%s", r.err, r.stderr)
 	}
@@ -240,7 +238,7 @@ func TestManyLayers(t *testing.T) {
 		os.WriteFile(filepath.Join(d, "layers", fmt.Sprint(i)), nil, 0o644)
 		lower = append([]string{d}, lower...)
 	}
-	r := run(t, append(lower, bb), Spec{Args: sh("ls /layers | wc -l")})
+	r := run(t, append(lower, bb), Process{Args: sh("ls /layers | wc -l")})
 	if r.err != nil {
 		t.Fatalf("run: %v\n%s", r.err, r.stderr)
 	}
@@ -258,8 +256,7 @@ func TestCancelKillsEverything(t *testing.T) {
 	upper, scratch := t.TempDir(), t.TempDir()
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, Spec{Lower: []string{bb}, Upper: upper, Scratch: scratch, Env: []string{"PATH=/bin"},
-			Args: sh(fmt.Sprintf("sleep %s & sleep %s", marker, marker))})
+		done <- Run(ctx, Spec{Lower: []string{bb}, Upper: upper, Scratch: scratch, Process: Process{Env: []string{"PATH=/bin"}, Args: sh(fmt.Sprintf("sleep %s & sleep %s", marker, marker))}})
 	}()
 	runtest.WaitFor(t, "both sleeps", func() bool { return len(runtest.Procs(marker)) == 2 })
 	cancel()
@@ -279,8 +276,7 @@ func TestCancelKillsEverything(t *testing.T) {
 func TestBuilderDeathKillsStep(t *testing.T) {
 	if os.Getenv("SANDBOX_TEST_CHILD") == "1" {
 		bb := os.Getenv("SANDBOX_TEST_LOWER")
-		_ = Run(context.Background(), Spec{Lower: []string{bb}, Upper: os.Getenv("SANDBOX_TEST_UPPER"), Scratch: os.Getenv("SANDBOX_TEST_SCRATCH"),
-			Env: []string{"PATH=/bin"}, Args: sh("exec sleep " + os.Getenv("SANDBOX_TEST_MARKER"))})
+		_ = Run(context.Background(), Spec{Lower: []string{bb}, Upper: os.Getenv("SANDBOX_TEST_UPPER"), Scratch: os.Getenv("SANDBOX_TEST_SCRATCH"), Process: Process{Env: []string{"PATH=/bin"}, Args: sh("exec sleep " + os.Getenv("SANDBOX_TEST_MARKER"))}})
 		os.Exit(0)
 	}
 	bb := busyboxLayer(t)
@@ -301,7 +297,7 @@ func TestBuilderDeathKillsStep(t *testing.T) {
 
 func TestPipes(t *testing.T) {
 	bb := busyboxLayer(t)
-	r := run(t, []string{bb}, Spec{Args: []string{"/dev/pipes/script"},
+	r := run(t, []string{bb}, Process{Args: []string{"/dev/pipes/script"},
 		Pipes: []Pipe{{Name: "script", Data: []byte("#!/bin/sh\necho from a pipe $0\n"), Mode: 0o755}}})
 	if r.err != nil || r.stdout != "from a pipe /dev/pipes/script\n" {
 		t.Fatalf("%q, %v\n%s", r.stdout, r.err, r.stderr)
@@ -327,7 +323,7 @@ echo written > /stage/scribble
 cmp /stage-ro/bin /stage/bin && ! touch /stage-ro/x 2>/dev/null
 cat /run/secrets/token; stat -c '%a %u' /run/secrets/token
 ! echo x > /run/secrets/token 2>/dev/null`
-	r := run(t, []string{bb}, Spec{Args: sh(script), Mounts: []Mount{
+	r := run(t, []string{bb}, Process{Args: sh(script), Mounts: []Mount{
 		{Kind: MountBind, Source: host, Target: "/mnt/ro", ReadOnly: true},
 		{Kind: MountBind, Source: rw, Target: "/cache"},
 		{Kind: MountTmpfs, Target: "/tmp/t", Size: 1 << 20},
@@ -364,7 +360,7 @@ func TestMountTargetsStayInTheRoot(t *testing.T) {
 echo scratch > /cache/x/y/f
 df /cache/x/y | tail -1 | awk '{print $1}'
 cat /cache/x/token`
-	r := run(t, []string{bb}, Spec{Args: sh(script), Mounts: []Mount{
+	r := run(t, []string{bb}, Process{Args: sh(script), Mounts: []Mount{
 		{Kind: MountBind, Source: cache, Target: "/cache"},
 		{Kind: MountTmpfs, Target: "/cache/x/y"},
 		{Kind: MountFile, Data: []byte("s3cret\n"), Target: "/cache/x/token"},
@@ -391,7 +387,7 @@ func TestOverlaySourceStaysInTheStage(t *testing.T) {
 	if err := os.Symlink(outside, filepath.Join(stage, "link")); err != nil {
 		t.Fatal(err)
 	}
-	r := run(t, []string{bb}, Spec{Args: sh("ls /stage; touch /stage/new"), Mounts: []Mount{
+	r := run(t, []string{bb}, Process{Args: sh("ls /stage; touch /stage/new"), Mounts: []Mount{
 		{Kind: MountOverlay, Lower: []string{stage}, Source: "/link", Target: "/stage"},
 	}})
 	if strings.Contains(r.stdout, "host-only") {
@@ -406,7 +402,7 @@ func TestOverlaySourceStaysInTheStage(t *testing.T) {
 // secrets) is the caller's business.
 func TestFileMountMode(t *testing.T) {
 	bb := busyboxLayer(t)
-	r := run(t, []string{bb}, Spec{Args: sh("stat -c %a /run/zero /run/some"), Mounts: []Mount{
+	r := run(t, []string{bb}, Process{Args: sh("stat -c %a /run/zero /run/some"), Mounts: []Mount{
 		{Kind: MountFile, Data: []byte("x"), Target: "/run/zero"},
 		{Kind: MountFile, Data: []byte("x"), Target: "/run/some", Mode: 0o604},
 	}})
@@ -423,7 +419,7 @@ func TestRunLeavesTheMountsAlone(t *testing.T) {
 		{Kind: MountFile, Data: []byte("x"), Target: "/run/../secret"},
 	}
 	want := slices.Clone(mounts)
-	r := run(t, []string{bb}, Spec{Args: sh("true"), Mounts: mounts})
+	r := run(t, []string{bb}, Process{Args: sh("true"), Mounts: mounts})
 	if r.err != nil {
 		t.Fatalf("run: %v\n%s", r.err, r.stderr)
 	}
@@ -442,7 +438,7 @@ func TestWorkdirThatIsAFile(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(files, "f"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := run(t, []string{files, bb}, Spec{Args: sh("true"), Dir: "/f", User: "1000"})
+	r := run(t, []string{files, bb}, Process{Args: sh("true"), Dir: "/f", User: "1000"})
 	if r.err == nil || !strings.Contains(r.err.Error(), "working directory /f") {
 		t.Errorf("err = %v, want an error about the working directory", r.err)
 	}

@@ -73,9 +73,7 @@ func ParseSecurity(s string) (Security, error) {
 	return "", fmt.Errorf("unknown security mode %q (want sandbox or insecure)", s)
 }
 
-// Spec describes one sandboxed process. With Console or Signals set, the
-// process runs in a session of its own, so that signals reach it only from
-// its terminal or through Signals, never from the builder's terminal.
+// Spec is one sandboxed process and the overlay root it runs on.
 type Spec struct {
 	// Lower are the read-only layer directories, newest first.
 	Lower []string
@@ -85,6 +83,14 @@ type Spec struct {
 	// sandbox may use for the overlay work dir and its mount points. Run
 	// empties it before returning.
 	Scratch string
+	Process
+}
+
+// Process is what runs in the sandbox, and how it is confined: all of a
+// Spec but its root. With Console or Signals set, the process runs in a
+// session of its own, so that signals reach it only from its terminal or
+// through Signals, never from the builder's terminal.
+type Process struct {
 	// Args is the command; Args[0] is looked up in the PATH of Env inside the
 	// root when it has no slash.
 	Args []string

@@ -9,13 +9,32 @@ import (
 	"path/filepath"
 )
 
+// Option changes how Write writes.
+type Option func(*options)
+
+type options struct {
+	tempDir string
+	mode    os.FileMode
+}
+
+// WithTempDir writes the temp file in dir, which must be on path's
+// filesystem, instead of path's own directory: a store that cleans its
+// scratch dir of what a crash left keeps it there.
+func WithTempDir(dir string) Option { return func(o *options) { o.tempDir = dir } }
+
+// WithMode gives the file mode m instead of 0644.
+func WithMode(m os.FileMode) Option { return func(o *options) { o.mode = m } }
+
 // Write creates or replaces path with what write produces, mode 0644. It
 // writes a temp file in the same directory, syncs it and renames it over
 // path, so path is either the old file or the whole new one, never a part;
 // on failure, a panic of write included, the temp file is removed.
-func Write(path string, write func(io.Writer) error) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-")
+func Write(path string, write func(io.Writer) error, opts ...Option) error {
+	o := options{tempDir: filepath.Dir(path), mode: 0o644}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	f, err := os.CreateTemp(o.tempDir, "."+filepath.Base(path)+".tmp-")
 	if err != nil {
 		return err
 	}
@@ -33,7 +52,7 @@ func Write(path string, write func(io.Writer) error) error {
 	if err := bw.Flush(); err != nil {
 		return err
 	}
-	if err := f.Chmod(0o644); err != nil {
+	if err := f.Chmod(o.mode); err != nil {
 		return err
 	}
 	if err := f.Sync(); err != nil {

@@ -1,0 +1,98 @@
+package rootfs
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/mybuild/mybuild/layer"
+	"github.com/mybuild/mybuild/layerdiff"
+	"github.com/mybuild/mybuild/overlay"
+	"github.com/mybuild/mybuild/sandbox"
+	digest "github.com/opencontainers/go-digest"
+)
+
+// Driver makes the roots of build steps out of layers. Today's driver,
+// Overlay, mounts overlayfs in namespaces of the step's own; a driver
+// that builds in place, in the container mybuild runs in, or one for
+// rootless overlayfs, are other implementations the builder does not
+// tell apart but by their Features.
+type Driver interface {
+	// Features says what the driver can do, so that a build refuses what
+	// it cannot before any step runs.
+	Features() Features
+	// Unpack returns layer l unpacked in the driver's form, unpacking its
+	// blob the first time; below are the layers under it, oldest first.
+	Unpack(ctx context.Context, l layer.Layer, below []Layer) (Layer, error)
+	// Root makes the root of one step on lower, the layers so far, oldest
+	// first. The caller closes it.
+	Root(ctx context.Context, lower []Layer) (Root, error)
+}
+
+// Root is one step's root filesystem. What the step changes goes to a
+// layer of its own, which Diff writes out and Commit keeps unpacked.
+type Root interface {
+	// Files is where a step without a process (COPY, ADD, WORKDIR) writes:
+	// dir, a tree that takes the new and changed files, over below, what
+	// lies under it (nil when dir is the whole tree).
+	Files() (dir string, below *overlay.Stack)
+	// Run runs p in the root, confined as p.Security says with whatever
+	// means the driver has, and waits for it.
+	Run(ctx context.Context, p sandbox.Process) error
+	// Diff writes what the step changed as a layer blob to w.
+	Diff(ctx context.Context, w io.Writer, opts ...layerdiff.Option) (layer.Layer, error)
+	// Commit keeps what the step changed as the unpacked form of l, for
+	// the steps after it. Only Close may follow.
+	Commit(l layer.Layer) (Layer, error)
+	// Close removes what the root holds, unless committed. It may be
+	// called more than once.
+	Close() error
+}
+
+// Layer is a layer unpacked by a Driver.
+type Layer struct {
+	DiffID digest.Digest
+	// Dir holds the layer in the driver's form. For Overlay: an overlayfs
+	// lower dir, whiteouts being 0/0 char devices and opaque directories
+	// marked with trusted.overlay.opaque.
+	Dir string
+}
+
+// Stack is the merged, read-only view of layers, oldest first: what COPY
+// --from and RUN --mount from= read of a stage.
+func Stack(layers []Layer) *overlay.Stack {
+	dirs := make([]string, len(layers))
+	for i, l := range layers {
+		dirs[len(layers)-1-i] = l.Dir
+	}
+	return overlay.NewStack(dirs...)
+}
+
+// Features is what a driver can do.
+type Features struct {
+	// Name names the driver in errors and progress.
+	Name string
+	// Exclusive is set for a driver whose steps must run one at a time on
+	// the machine: one with a single root, such as the container's own.
+	Exclusive bool
+	// Mounts are the RUN --mount types steps may use: bind, cache, tmpfs,
+	// secret, ssh.
+	Mounts []string
+	// Networks are the network modes steps may use.
+	Networks []sandbox.Network
+}
+
+// CheckRun tells whether a RUN step with mounts of these types and this
+// network can run on the driver.
+func (f Features) CheckRun(mountTypes []string, network sandbox.Network) error {
+	for _, t := range mountTypes {
+		if !slices.Contains(f.Mounts, t) {
+			return fmt.Errorf("RUN --mount=type=%s is not supported by the %s root filesystem driver", t, f.Name)
+		}
+	}
+	if network != "" && !slices.Contains(f.Networks, network) {
+		return fmt.Errorf("network mode %s is not supported by the %s root filesystem driver", network, f.Name)
+	}
+	return nil
+}

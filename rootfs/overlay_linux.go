@@ -1,0 +1,102 @@
+package rootfs
+
+import (
+	"context"
+	"io"
+	"os"
+
+	"github.com/mybuild/mybuild/cache"
+	"github.com/mybuild/mybuild/layer"
+	"github.com/mybuild/mybuild/layerdiff"
+	"github.com/mybuild/mybuild/overlay"
+	"github.com/mybuild/mybuild/sandbox"
+)
+
+// Overlay is the driver for root: a step's root is an overlayfs mount of
+// the layers so far (read-only lower dirs) and a fresh upper dir, in mount,
+// PID, UTS and IPC namespaces of its own, after pivot_root (sandbox.Run).
+// Layers are unpacked into the store once each, as lower dirs; the upper
+// dir of a step becomes its layer's unpacked dir.
+type Overlay struct {
+	store    *cache.Store
+	unpacker *Unpacker
+}
+
+var _ Driver = (*Overlay)(nil)
+
+// NewOverlay returns the overlay driver for the layers of store.
+func NewOverlay(store *cache.Store) *Overlay {
+	return &Overlay{store: store, unpacker: NewUnpacker(store)}
+}
+
+// Features: every mount type and network mode, steps side by side.
+func (o *Overlay) Features() Features {
+	return Features{
+		Name:     "overlay",
+		Mounts:   []string{"bind", "cache", "tmpfs", "secret", "ssh"},
+		Networks: []sandbox.Network{sandbox.NetworkHost, sandbox.NetworkNone},
+	}
+}
+
+// Unpack extracts l's blob, once, into the store's unpacked layers.
+func (o *Overlay) Unpack(ctx context.Context, l layer.Layer, below []Layer) (Layer, error) {
+	dirs := make([]string, len(below))
+	for i, b := range below {
+		dirs[i] = b.Dir
+	}
+	dir, err := o.unpacker.Unpack(ctx, l, dirs)
+	if err != nil {
+		return Layer{}, err
+	}
+	return Layer{DiffID: l.DiffID, Dir: dir}, nil
+}
+
+// Root makes an empty upper dir in the store's scratch space, with the
+// metadata of the image's "/" (see NewUpper).
+func (o *Overlay) Root(ctx context.Context, lower []Layer) (Root, error) {
+	stack := Stack(lower)
+	upper, err := NewUpper(o.store, stack)
+	if err != nil {
+		return nil, err
+	}
+	return &overlayRoot{store: o.store, lower: stack, upper: upper}, nil
+}
+
+// overlayRoot is an upper dir over a stack of unpacked layers.
+type overlayRoot struct {
+	store *cache.Store
+	lower *overlay.Stack
+	upper string
+}
+
+func (r *overlayRoot) Files() (string, *overlay.Stack) { return r.upper, r.lower }
+
+// Run mounts the overlay and runs p in its sandbox (see sandbox.Run); the
+// mounts live in the sandbox's mount namespace only.
+func (r *overlayRoot) Run(ctx context.Context, p sandbox.Process) error {
+	scratch, err := r.store.TempDir("run-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(scratch)
+	return sandbox.Run(ctx, sandbox.Spec{Lower: r.lower.Dirs(), Upper: r.upper, Scratch: scratch, Process: p})
+}
+
+// Diff reads only the upper dir, and the lower layers where it must know
+// what a change hides (see layerdiff.WriteBlob).
+func (r *overlayRoot) Diff(ctx context.Context, w io.Writer, opts ...layerdiff.Option) (layer.Layer, error) {
+	return layerdiff.WriteBlob(ctx, w, r.upper, r.lower, opts...)
+}
+
+// Commit renames the upper dir into the store's unpacked layers: it is
+// in overlayfs' format already.
+func (r *overlayRoot) Commit(l layer.Layer) (Layer, error) {
+	dir, err := r.store.CommitLayer(r.upper, l.DiffID)
+	if err != nil {
+		return Layer{}, err
+	}
+	return Layer{DiffID: l.DiffID, Dir: dir}, nil
+}
+
+// Close removes the upper dir, which a Commit moved away already.
+func (r *overlayRoot) Close() error { return os.RemoveAll(r.upper) }
