@@ -1,9 +1,14 @@
 package users
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"slices"
+	"strconv"
 	"strings"
+
+	"github.com/moby/sys/user"
 )
 
 // Exec is the identity a RUN step's process gets.
@@ -16,56 +21,32 @@ type Exec struct {
 }
 
 // LookupExec resolves a USER value ("", "name", "uid", "name:group",
-// "uid:gid", ...) the way runc does for a container process: a name must
-// exist in /etc/passwd; a number need not, and then gets gid 0 and home "/".
-// The supplementary groups are the primary group and, without an explicit
-// group, every group of /etc/group that lists the user.
+// "uid:gid", ...) as runc and BuildKit do for a container process, with
+// moby/sys/user: a name must exist in /etc/passwd; a number need not, and
+// then gets gid 0 and home "/". The supplementary groups are the primary
+// group and, without an explicit group, every group of /etc/group that
+// lists the user, as containerd's WithAdditionalGIDs (and so Docker and
+// BuildKit) give them.
 func LookupExec(spec string, read ReadFile) (Exec, error) {
-	userPart, groupPart, hasGroup := strings.Cut(spec, ":")
-	if userPart == "" {
-		userPart = "0"
-	}
-	passwd, err := readPasswd(read)
+	passwd, err := open(read, "/etc/passwd")
 	if err != nil {
 		return Exec{}, err
 	}
-	ex := Exec{Home: "/"}
-	var name string
-	if id, err := parseID(userPart); err == nil {
-		ex.UID = id
-		if p, ok := findUserByID(passwd, id); ok {
-			ex.GID, ex.Home, name = p.gid, p.home, p.name
-		}
-	} else {
-		p, ok := findUserByName(passwd, userPart)
-		if !ok {
-			return Exec{}, fmt.Errorf("unable to find user %s: no matching entries in passwd file", userPart)
-		}
-		ex.UID, ex.GID, ex.Home, name = p.uid, p.gid, p.home, p.name
+	group, err := open(read, "/etc/group")
+	if err != nil {
+		return Exec{}, err
 	}
+	u, err := user.GetExecUser(spec, &user.ExecUser{Home: "/"}, passwd, group)
+	if err != nil {
+		return Exec{}, err
+	}
+	ex := Exec{UID: uint32(u.Uid), GID: uint32(u.Gid), Home: u.Home, Groups: []uint32{uint32(u.Gid)}}
 	if ex.Home == "" {
 		ex.Home = "/"
 	}
-	groups, err := readGroup(read)
-	if err != nil {
-		return Exec{}, err
-	}
-	if hasGroup {
-		gid, err := resolveGroup(groups, groupPart)
-		if err != nil {
-			return Exec{}, err
-		}
-		ex.GID = gid
-	}
-	// The primary group is a supplementary group too, as containerd's
-	// WithAdditionalGIDs (and so Docker and BuildKit) make it.
-	ex.Groups = []uint32{ex.GID}
-	if hasGroup {
-		return ex, nil
-	}
-	for _, g := range groups {
-		if name != "" && slices.Contains(g.members, name) && !slices.Contains(ex.Groups, g.gid) {
-			ex.Groups = append(ex.Groups, g.gid)
+	for _, g := range u.Sgids {
+		if !slices.Contains(ex.Groups, uint32(g)) {
+			ex.Groups = append(ex.Groups, uint32(g))
 		}
 	}
 	return ex, nil
@@ -80,60 +61,56 @@ func LookupChown(spec string, read ReadFile) (uid, gid uint32, err error) {
 	if userPart == "" {
 		return 0, 0, fmt.Errorf("invalid --chown %q: missing user", spec)
 	}
-	if id, err := parseID(userPart); err == nil {
+	if id, ok := parseID(userPart); ok {
 		uid, gid = id, id
 	} else {
-		passwd, err := readPasswd(read)
+		u, err := find(read, "/etc/passwd", userPart, user.ParsePasswdFilter, func(u user.User) bool { return u.Name == userPart })
 		if err != nil {
 			return 0, 0, err
 		}
-		p, ok := findUserByName(passwd, userPart)
-		if !ok {
-			return 0, 0, fmt.Errorf("unable to find user %s: no matching entries in passwd file", userPart)
-		}
-		uid, gid = p.uid, p.gid
+		uid, gid = uint32(u.Uid), uint32(u.Gid)
 	}
-	if hasGroup {
-		groups, err := readGroup(read)
-		if err != nil {
-			return 0, 0, err
-		}
-		if gid, err = resolveGroup(groups, groupPart); err != nil {
-			return 0, 0, err
-		}
+	if !hasGroup {
+		return uid, gid, nil
 	}
-	return uid, gid, nil
+	if groupPart == "" {
+		return 0, 0, errors.New("invalid group: empty name")
+	}
+	if id, ok := parseID(groupPart); ok {
+		return uid, id, nil
+	}
+	g, err := find(read, "/etc/group", groupPart, user.ParseGroupFilter, func(g user.Group) bool { return g.Name == groupPart })
+	if err != nil {
+		return 0, 0, err
+	}
+	return uid, uint32(g.Gid), nil
 }
 
-func resolveGroup(groups []groupEntry, spec string) (uint32, error) {
-	if spec == "" {
-		return 0, fmt.Errorf("invalid group: empty name")
+// find is the first entry of file that match accepts, parsed by parse.
+func find[T any](read ReadFile, file, name string, parse func(r io.Reader, filter func(T) bool) ([]T, error), match func(T) bool) (T, error) {
+	var zero T
+	r, err := open(read, file)
+	if err != nil {
+		return zero, err
 	}
-	if id, err := parseID(spec); err == nil {
-		return id, nil
-	}
-	for _, g := range groups {
-		if g.name == spec {
-			return g.gid, nil
+	var found []T
+	if r != nil {
+		if found, err = parse(r, match); err != nil {
+			return zero, fmt.Errorf("read %s: %w", file, err)
 		}
 	}
-	return 0, fmt.Errorf("unable to find group %s: no matching entries in group file", spec)
+	if len(found) == 0 {
+		kind, what := "user", user.ErrNoPasswdEntries
+		if file == "/etc/group" {
+			kind, what = "group", user.ErrNoGroupEntries
+		}
+		return zero, fmt.Errorf("unable to find %s %s: %w", kind, name, what)
+	}
+	return found[0], nil
 }
 
-func findUserByName(passwd []passwdEntry, name string) (passwdEntry, bool) {
-	for _, p := range passwd {
-		if p.name == name {
-			return p, true
-		}
-	}
-	return passwdEntry{}, false
-}
-
-func findUserByID(passwd []passwdEntry, id uint32) (passwdEntry, bool) {
-	for _, p := range passwd {
-		if p.uid == id {
-			return p, true
-		}
-	}
-	return passwdEntry{}, false
+// parseID parses a numeric uid or gid.
+func parseID(s string) (uint32, bool) {
+	n, err := strconv.ParseUint(s, 10, 32)
+	return uint32(n), err == nil
 }

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"os"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// directDeps are the modules mybuild may require directly, and why. A new
+// one must earn its place here, in review: each dependency is code to
+// trust, to update and to ship.
+var directDeps = map[string]string{
+	"github.com/cilium/ebpf":                 "the cgroup v2 device program (sandbox/devcgroup)",
+	"github.com/cyphar/filepath-securejoin":  "paths inside a root",
+	"github.com/docker/go-units":             "sizes in flags and output, as docker prints them",
+	"github.com/elastic/go-seccomp-bpf":      "seccomp BPF assembly and syscall tables, pure Go (sandbox/seccomp)",
+	"github.com/google/go-containerregistry": "registries",
+	"github.com/klauspost/compress":          "gzip and zstd",
+	"github.com/klauspost/pgzip":             "gzip on every CPU",
+	"github.com/moby/buildkit":               "the Dockerfile front end (parser, instructions, shell, linter)",
+	"github.com/moby/docker-image-spec":      "the Docker image config type",
+	"github.com/moby/patternmatcher":         ".dockerignore",
+	"github.com/moby/profiles/seccomp":       "Docker's default seccomp profile",
+	"github.com/moby/sys/user":               "USER resolution, as runc and BuildKit do it",
+	"github.com/opencontainers/go-digest":    "OCI digests",
+	"github.com/opencontainers/image-spec":   "OCI types",
+	"github.com/opencontainers/runtime-spec": "the seccomp profile's types",
+	"github.com/ulikunitz/xz":                "ADD of xz archives",
+	"golang.org/x/crypto":                    "the ssh agent of RUN --mount=type=ssh",
+	"golang.org/x/net":                       "BPF instructions for the seccomp filter",
+	"golang.org/x/sync":                      "errgroup and singleflight",
+	"golang.org/x/sys":                       "syscalls",
+}
+
+// TestDirectDependencies fails when go.mod requires a module directly that
+// directDeps does not list, as go-containerregistry's depcheck guards its
+// imports.
+func TestDirectDependencies(t *testing.T) {
+	data, err := os.ReadFile("../../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var direct []string
+	inRequire := false
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "require (":
+			inRequire = true
+			continue
+		case line == ")":
+			inRequire = false
+			continue
+		case strings.HasPrefix(line, "require "):
+			line = strings.TrimPrefix(line, "require ")
+		case !inRequire:
+			continue
+		}
+		if strings.Contains(line, "// indirect") || line == "" {
+			continue
+		}
+		direct = append(direct, strings.Fields(line)[0])
+	}
+	if len(direct) == 0 {
+		t.Fatal("no direct requirement found in go.mod")
+	}
+	for _, m := range direct {
+		if _, ok := directDeps[m]; !ok {
+			t.Errorf("go.mod requires %s directly, which is not on the list of allowed dependencies in deps_test.go", m)
+		}
+	}
+	for m := range directDeps {
+		if !slices.Contains(direct, m) {
+			t.Errorf("%s is allowed but no longer required: drop it from the list", m)
+		}
+	}
+}
