@@ -159,65 +159,17 @@ func dedupe(dirs []string) []string {
 }
 
 func start(ctx context.Context, spec Spec, cfg *childConfig) (err error) {
-	cfgR, cfgW, err := os.Pipe()
+	p, err := newInitPipes()
 	if err != nil {
 		return err
 	}
-	defer cfgR.Close()
-	defer cfgW.Close()
-	statusR, statusW, err := os.Pipe()
+	defer p.close()
+	cmd := initCommand(ctx, spec, p)
+	console, closeIO, err := attachIO(cmd, spec, cfg)
 	if err != nil {
 		return err
 	}
-	defer statusR.Close()
-	defer statusW.Close()
-	aliveR, aliveW, err := os.Pipe()
-	if err != nil {
-		return err
-	}
-	defer aliveR.Close()
-	defer aliveW.Close()
-
-	flags := unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC
-	if cfg.Network == NetworkNone {
-		flags |= unix.CLONE_NEWNET
-	}
-	// The command is PID 1 of its namespace: killing it kills every process
-	// it started, and Pdeathsig kills it when the builder dies.
-	cmd := exec.CommandContext(ctx, "/proc/self/exe")
-	cmd.Args = []string{initArg}
-	cmd.Env = []string{}
-	cmd.ExtraFiles = []*os.File{cfgR, statusW, aliveR}
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags: uintptr(flags),
-		Pdeathsig:  syscall.SIGKILL,
-		Setsid:     spec.Console != nil || spec.Signals != nil,
-	}
-	cmd.WaitDelay = 5 * time.Second
-	console := -1
-	if spec.Console != nil {
-		cfg.TTY = true
-		var child *os.File
-		if console, child, err = consoleSocket(); err != nil {
-			return err
-		}
-		defer unix.Close(console)
-		defer child.Close()
-		cmd.ExtraFiles = append(cmd.ExtraFiles, child)
-	} else {
-		cmd.Stdout = stdoutWriter(spec.Stdout)
-		cmd.Stderr = stdoutWriter(spec.Stderr)
-		stdin, closeStdin, err := stdinFile(spec.Stdin)
-		if err != nil {
-			return err
-		}
-		defer closeStdin()
-		if stdin != nil {
-			// A nil *os.File in cmd.Stdin would not be nil: exec would close
-			// descriptor 0 instead of opening /dev/null.
-			cmd.Stdin = stdin
-		}
-	}
+	defer closeIO()
 	var cg *devcgroup.Cgroup
 	if cfg.Security == SecuritySandbox {
 		if cg, err = deviceCgroup(cfg.Scratch, spec.Warn); err != nil {
@@ -243,29 +195,11 @@ func start(ctx context.Context, spec Spec, cfg *childConfig) (err error) {
 	if f, ok := cmd.Stdin.(*os.File); ok && f != spec.Stdin {
 		f.Close() // the read end of the stdin pipe: the process has it
 	}
-
-	if err := json.NewEncoder(cfgW).Encode(cfg); err != nil {
-		return kill(cmd, fmt.Errorf("sandbox: send config: %w", err))
+	if err := handOver(cmd, spec, cfg, p, cg, console); err != nil {
+		return kill(cmd, err)
 	}
-	cfgW.Close()
-	// Moving a process between cgroups takes the kernel milliseconds: the
-	// init sets up the root meanwhile, and waits for the byte on fdAlive
-	// before it runs the command.
-	if cg != nil {
-		if err := cg.Add(cmd.Process.Pid); err != nil {
-			return kill(cmd, fmt.Errorf("sandbox: %w", err))
-		}
-	}
-	// A failed write is an init that gave up already: its status says why.
-	_, _ = aliveW.Write([]byte{1})
-	if console >= 0 {
-		if err := takeConsole(console, spec.Console); err != nil {
-			return kill(cmd, err)
-		}
-	}
-
 	// The status pipe closes when the command is exec'd, or the init died.
-	status, readErr := io.ReadAll(statusR)
+	status, readErr := io.ReadAll(p.statusR)
 	stopSignals := forwardSignals(cmd.Process, spec.Signals, len(status) == 0 && readErr == nil)
 	waitErr := cmd.Wait()
 	stopSignals()
@@ -279,6 +213,110 @@ func start(ctx context.Context, spec Spec, cfg *childConfig) (err error) {
 		return setupError(status)
 	}
 	return exitError(waitErr)
+}
+
+// initPipes are the pipes between the builder and the init (see the fd
+// constants): the builder keeps one end of each, the init gets the other.
+type initPipes struct {
+	cfgR, cfgW, statusR, statusW, aliveR, aliveW *os.File
+}
+
+func newInitPipes() (*initPipes, error) {
+	p := &initPipes{}
+	var err error
+	if p.cfgR, p.cfgW, err = os.Pipe(); err != nil {
+		return nil, err
+	}
+	if p.statusR, p.statusW, err = os.Pipe(); err != nil {
+		p.close()
+		return nil, err
+	}
+	if p.aliveR, p.aliveW, err = os.Pipe(); err != nil {
+		p.close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// close closes every end; those the init got are closed once it started,
+// closing them again is harmless.
+func (p *initPipes) close() {
+	for _, f := range []*os.File{p.cfgR, p.cfgW, p.statusR, p.statusW, p.aliveR, p.aliveW} {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+// initCommand is this binary, re-executed as the sandbox init in new
+// namespaces. The command is PID 1 of its namespace: killing it kills
+// every process it started, and Pdeathsig kills it when the builder dies.
+func initCommand(ctx context.Context, spec Spec, p *initPipes) *exec.Cmd {
+	flags := unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC
+	if spec.Network == NetworkNone {
+		flags |= unix.CLONE_NEWNET
+	}
+	cmd := exec.CommandContext(ctx, "/proc/self/exe")
+	cmd.Args = []string{initArg}
+	cmd.Env = []string{}
+	cmd.ExtraFiles = []*os.File{p.cfgR, p.statusW, p.aliveR}
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags: uintptr(flags),
+		Pdeathsig:  syscall.SIGKILL,
+		Setsid:     spec.Console != nil || spec.Signals != nil,
+	}
+	cmd.WaitDelay = 5 * time.Second
+	return cmd
+}
+
+// attachIO gives the init its stdin, stdout and stderr, or, with a
+// Console, the socket it sends the pty master over (console is then the
+// builder's end, else -1). closeIO releases what the builder holds.
+func attachIO(cmd *exec.Cmd, spec Spec, cfg *childConfig) (console int, closeIO func(), err error) {
+	if spec.Console != nil {
+		cfg.TTY = true
+		console, child, err := consoleSocket()
+		if err != nil {
+			return -1, nil, err
+		}
+		cmd.ExtraFiles = append(cmd.ExtraFiles, child)
+		return console, func() { unix.Close(console); child.Close() }, nil
+	}
+	cmd.Stdout = stdoutWriter(spec.Stdout)
+	cmd.Stderr = stdoutWriter(spec.Stderr)
+	stdin, closeStdin, err := stdinFile(spec.Stdin)
+	if err != nil {
+		return -1, nil, err
+	}
+	if stdin != nil {
+		// A nil *os.File in cmd.Stdin would not be nil: exec would close
+		// descriptor 0 instead of opening /dev/null.
+		cmd.Stdin = stdin
+	}
+	return -1, closeStdin, nil
+}
+
+// handOver sends the started init its config, moves it into its device
+// cgroup and lets it run the command; with a console, it takes the pty.
+// Moving a process between cgroups takes the kernel milliseconds: the
+// init sets up the root meanwhile, and waits for the byte on fdAlive only
+// before it reads the image.
+func handOver(cmd *exec.Cmd, spec Spec, cfg *childConfig, p *initPipes, cg *devcgroup.Cgroup, console int) error {
+	if err := json.NewEncoder(p.cfgW).Encode(cfg); err != nil {
+		return fmt.Errorf("sandbox: send config: %w", err)
+	}
+	p.cfgW.Close()
+	if cg != nil {
+		if err := cg.Add(cmd.Process.Pid); err != nil {
+			return fmt.Errorf("sandbox: %w", err)
+		}
+	}
+	// A failed write is an init that gave up already: its status says why.
+	_, _ = p.aliveW.Write([]byte{1})
+	if console >= 0 {
+		return takeConsole(console, spec.Console)
+	}
+	return nil
 }
 
 // kill stops a sandbox that could not be set up, and returns err.
