@@ -23,11 +23,21 @@ const defaultSSHTarget = "/run/buildkit/ssh_agent.0"
 
 // runMount is one --mount of a RUN, planned: what it adds to the key, and
 // how to make it when the step runs.
-type runMount struct {
-	fields func(k *cache.KeyBuilder)
-	// prepare makes the sandbox mount (ok false: nothing to mount) and the
-	// environment it adds; release undoes what it holds.
-	prepare func(ctx context.Context) (m sandbox.Mount, env []string, ok bool, release func(), err error)
+type runMount interface {
+	// fields adds what the step's result depends on through the mount.
+	fields(k *cache.KeyBuilder)
+	// prepare makes the mount when the step runs.
+	prepare(ctx context.Context) (prepared, error)
+}
+
+// prepared is a mount made for one run of a step: what the sandbox
+// mounts (nil for a secret given only as an environment variable, or an
+// optional one not given), the environment it adds, and what to release
+// once the step is done (nil: nothing).
+type prepared struct {
+	mount   *sandbox.Mount
+	env     []string
+	release func()
 }
 
 // planMounts plans the --mount flags of a RUN. Keys never hold a secret,
@@ -48,12 +58,7 @@ func (b *builder) planMounts(ctx context.Context, c *instructions.RunCommand, wo
 		case instructions.MountTypeCache:
 			rm, err = b.planCache(m, target)
 		case instructions.MountTypeTmpfs:
-			rm = runMount{
-				fields: func(k *cache.KeyBuilder) {
-					k.String("tmpfs", target).String("size", strconv.FormatInt(m.SizeLimit, 10))
-				},
-				prepare: fixed(sandbox.Mount{Kind: sandbox.MountTmpfs, Target: target, Size: m.SizeLimit}),
-			}
+			rm = tmpfsMount{target: target, size: m.SizeLimit}
 		case instructions.MountTypeSecret:
 			rm, err = b.planSecret(m, target)
 		case instructions.MountTypeSSH:
@@ -72,10 +77,18 @@ func (b *builder) planMounts(ctx context.Context, c *instructions.RunCommand, wo
 	return out, nil
 }
 
-func fixed(m sandbox.Mount) func(context.Context) (sandbox.Mount, []string, bool, func(), error) {
-	return func(context.Context) (sandbox.Mount, []string, bool, func(), error) {
-		return m, nil, true, func() {}, nil
-	}
+// tmpfsMount is a fresh tmpfs.
+type tmpfsMount struct {
+	target string
+	size   int64
+}
+
+func (m tmpfsMount) fields(k *cache.KeyBuilder) {
+	k.String("tmpfs", m.target).String("size", strconv.FormatInt(m.size, 10))
+}
+
+func (m tmpfsMount) prepare(context.Context) (prepared, error) {
+	return prepared{mount: &sandbox.Mount{Kind: sandbox.MountTmpfs, Target: m.target, Size: m.size}}, nil
 }
 
 // planBind plans a bind mount of the context or, with from=, of a stage.
@@ -83,38 +96,14 @@ func fixed(m sandbox.Mount) func(context.Context) (sandbox.Mount, []string, bool
 // BuildKit.
 func (b *builder) planBind(ctx context.Context, m *instructions.Mount, target string) (runMount, error) {
 	if m.Target == "" {
-		return runMount{}, errors.New("target is required")
+		return nil, errors.New("target is required")
 	}
-	ro := m.ReadOnly
 	if m.From != "" {
 		from, err := b.fromStage(m.From)
 		if err != nil {
-			return runMount{}, err
+			return nil, err
 		}
-		source := path.Clean("/" + m.Source)
-		return runMount{
-			fields: func(k *cache.KeyBuilder) {
-				k.String("bind", target).String("from", from.key.String()).String("source", source).String("ro", strconv.FormatBool(ro))
-			},
-			prepare: func(ctx context.Context) (sandbox.Mount, []string, bool, func(), error) {
-				stack, err := b.stack(ctx, from)
-				if err != nil {
-					return sandbox.Mount{}, nil, false, nil, err
-				}
-				src, err := stack.Resolve(source)
-				if err != nil {
-					return sandbox.Mount{}, nil, false, nil, err
-				}
-				e, err := stack.Lstat(src)
-				if err != nil {
-					return sandbox.Mount{}, nil, false, nil, fmt.Errorf("source %s: %w", m.Source, err)
-				}
-				if !e.IsDir() {
-					return sandbox.Mount{Kind: sandbox.MountBind, Source: e.HostPath, Target: target, ReadOnly: true, File: true}, nil, true, func() {}, nil
-				}
-				return sandbox.Mount{Kind: sandbox.MountOverlay, Lower: stack.Dirs(), Source: src, Target: target, ReadOnly: ro}, nil, true, func() {}, nil
-			},
-		}, nil
+		return &stageBind{b: b, from: from, source: m.Source, target: target, ro: m.ReadOnly}, nil
 	}
 	src := m.Source
 	if src == "" {
@@ -122,50 +111,94 @@ func (b *builder) planBind(ctx context.Context, m *instructions.Mount, target st
 	}
 	matches, err := b.bctx.Resolve(src)
 	if err != nil {
-		return runMount{}, err
+		return nil, err
 	}
 	if len(matches) != 1 {
-		return runMount{}, fmt.Errorf("source %s: names %d paths, want one", src, len(matches))
+		return nil, fmt.Errorf("source %s: names %d paths, want one", src, len(matches))
 	}
 	files, err := b.bctx.Walk(matches[0].Path)
 	if err != nil {
-		return runMount{}, err
+		return nil, err
 	}
 	if err := b.bctx.Hash(ctx, files); err != nil {
-		return runMount{}, err
+		return nil, err
 	}
-	host := filepath.Join(b.bctx.Root(), matches[0].Path)
-	isDir := files[0].Info.IsDir()
-	return runMount{
-		fields: func(k *cache.KeyBuilder) {
-			k.String("bind", target).String("source", matches[0].Path).String("ro", strconv.FormatBool(ro))
-			fileFields(k, files)
-		},
-		prepare: func(ctx context.Context) (sandbox.Mount, []string, bool, func(), error) {
-			if !isDir {
-				// A file: bind it, read-only (BuildKit never writes it back).
-				return sandbox.Mount{Kind: sandbox.MountBind, Source: host, Target: target, ReadOnly: true, File: true}, nil, true, func() {}, nil
-			}
-			hidden, err := b.bctx.Hidden(matches[0].Path)
-			if err != nil {
-				return sandbox.Mount{}, nil, false, nil, err
-			}
-			if len(hidden) == 0 && ro {
-				return sandbox.Mount{Kind: sandbox.MountBind, Source: host, Target: target, ReadOnly: true}, nil, true, func() {}, nil
-			}
-			lower := []string{host}
-			release := func() {}
-			if len(hidden) > 0 {
-				wh, err := b.whiteoutLayer(hidden)
-				if err != nil {
-					return sandbox.Mount{}, nil, false, nil, err
-				}
-				lower = []string{wh, host}
-				release = func() { os.RemoveAll(wh) }
-			}
-			return sandbox.Mount{Kind: sandbox.MountOverlay, Lower: lower, Target: target, ReadOnly: ro}, nil, true, release, nil
-		},
-	}, nil
+	return &contextBind{b: b, rel: matches[0].Path, files: files, target: target, ro: m.ReadOnly}, nil
+}
+
+// stageBind binds a path of a stage's tree: a file as it is, read-only;
+// a directory as an overlay of the stage's layers, whose writes are
+// thrown away.
+type stageBind struct {
+	b              *builder
+	from           *stage
+	source, target string
+	ro             bool
+}
+
+func (m *stageBind) fields(k *cache.KeyBuilder) {
+	k.String("bind", m.target).String("from", m.from.key.String()).String("source", path.Clean("/"+m.source)).String("ro", strconv.FormatBool(m.ro))
+}
+
+func (m *stageBind) prepare(ctx context.Context) (prepared, error) {
+	stack, err := m.b.stack(ctx, m.from)
+	if err != nil {
+		return prepared{}, err
+	}
+	src, err := stack.Resolve(path.Clean("/" + m.source))
+	if err != nil {
+		return prepared{}, err
+	}
+	e, err := stack.Lstat(src)
+	if err != nil {
+		return prepared{}, fmt.Errorf("source %s: %w", m.source, err)
+	}
+	if !e.IsDir() {
+		return prepared{mount: &sandbox.Mount{Kind: sandbox.MountBind, Source: e.HostPath, Target: m.target, ReadOnly: true, File: true}}, nil
+	}
+	return prepared{mount: &sandbox.Mount{Kind: sandbox.MountOverlay, Lower: stack.Dirs(), Source: src, Target: m.target, ReadOnly: m.ro}}, nil
+}
+
+// contextBind binds a path of the build context, without what
+// .dockerignore hides.
+type contextBind struct {
+	b      *builder
+	rel    string // in the context
+	files  []buildcontext.File
+	target string
+	ro     bool
+}
+
+func (m *contextBind) fields(k *cache.KeyBuilder) {
+	k.String("bind", m.target).String("source", m.rel).String("ro", strconv.FormatBool(m.ro))
+	fileFields(k, m.files)
+}
+
+// prepare binds a file read-only (BuildKit never writes it back), and a
+// directory directly when nothing in it is hidden and it is read-only;
+// else as an overlay, with a layer of whiteouts over what is hidden.
+func (m *contextBind) prepare(context.Context) (prepared, error) {
+	host := filepath.Join(m.b.bctx.Root(), m.rel)
+	if !m.files[0].Info.IsDir() {
+		return prepared{mount: &sandbox.Mount{Kind: sandbox.MountBind, Source: host, Target: m.target, ReadOnly: true, File: true}}, nil
+	}
+	hidden, err := m.b.bctx.Hidden(m.rel)
+	if err != nil {
+		return prepared{}, err
+	}
+	if len(hidden) == 0 && m.ro {
+		return prepared{mount: &sandbox.Mount{Kind: sandbox.MountBind, Source: host, Target: m.target, ReadOnly: true}}, nil
+	}
+	p := prepared{mount: &sandbox.Mount{Kind: sandbox.MountOverlay, Lower: []string{host}, Target: m.target, ReadOnly: m.ro}}
+	if len(hidden) > 0 {
+		wh, err := m.b.whiteoutLayer(hidden)
+		if err != nil {
+			return prepared{}, err
+		}
+		p.mount.Lower = []string{wh, host}
+		p.release = func() { os.RemoveAll(wh) }
+	}
+	return p, nil
 }
 
 // whiteoutLayer makes a layer dir that hides paths, to put over the
@@ -202,108 +235,134 @@ func fillWhiteouts(dir string, paths []string) error {
 // build to build, id'd by id= or else the target.
 func (b *builder) planCache(m *instructions.Mount, target string) (runMount, error) {
 	if m.Target == "" {
-		return runMount{}, errors.New("target is required")
+		return nil, errors.New("target is required")
 	}
 	if m.From != "" || m.Source != "" {
-		return runMount{}, errors.New("from= and source= are not supported yet for cache mounts")
+		return nil, errors.New("from= and source= are not supported yet for cache mounts")
 	}
-	id := m.CacheID
-	if id == "" {
-		id = target
+	c := &cacheMount{store: b.opts.Store, id: m.CacheID, sharing: string(m.CacheSharing), target: target, ro: m.ReadOnly,
+		uid: optUint(m.UID, 0), gid: optUint(m.GID, 0), mode: fs.FileMode(optUint(m.Mode, 0o755))}
+	if c.id == "" {
+		c.id = target
 	}
-	sharing := string(m.CacheSharing)
-	if sharing == "" {
-		sharing = cache.SharingShared
+	if c.sharing == "" {
+		c.sharing = cache.SharingShared
 	}
-	uid, gid, mode := optUint(m.UID, 0), optUint(m.GID, 0), fs.FileMode(optUint(m.Mode, 0o755))
-	ro := m.ReadOnly
-	return runMount{
-		fields: func(k *cache.KeyBuilder) {
-			k.String("cache", target).String("id", id).String("sharing", sharing).
-				String("owner", fmt.Sprintf("%d:%d:%o", uid, gid, mode)).String("ro", strconv.FormatBool(ro))
-		},
-		prepare: func(ctx context.Context) (sandbox.Mount, []string, bool, func(), error) {
-			dir, release, err := b.opts.Store.CacheMount(ctx, id, sharing, func(dir string) error {
-				if err := os.Lchown(dir, int(uid), int(gid)); err != nil {
-					return err
-				}
-				return os.Chmod(dir, mode)
-			})
-			if err != nil {
-				return sandbox.Mount{}, nil, false, nil, err
-			}
-			return sandbox.Mount{Kind: sandbox.MountBind, Source: dir, Target: target, ReadOnly: ro}, nil, true, release, nil
-		},
-	}, nil
+	return c, nil
+}
+
+// cacheMount is a directory of the cache dir, shared between builds.
+type cacheMount struct {
+	store               *cache.Store
+	id, sharing, target string
+	uid, gid            uint64
+	mode                fs.FileMode
+	ro                  bool
+}
+
+func (m *cacheMount) fields(k *cache.KeyBuilder) {
+	k.String("cache", m.target).String("id", m.id).String("sharing", m.sharing).
+		String("owner", fmt.Sprintf("%d:%d:%o", m.uid, m.gid, m.mode)).String("ro", strconv.FormatBool(m.ro))
+}
+
+func (m *cacheMount) prepare(ctx context.Context) (prepared, error) {
+	dir, release, err := m.store.CacheMount(ctx, m.id, m.sharing, func(dir string) error {
+		if err := os.Lchown(dir, int(m.uid), int(m.gid)); err != nil {
+			return err
+		}
+		return os.Chmod(dir, m.mode)
+	})
+	if err != nil {
+		return prepared{}, err
+	}
+	return prepared{mount: &sandbox.Mount{Kind: sandbox.MountBind, Source: dir, Target: m.target, ReadOnly: m.ro}, release: release}, nil
 }
 
 // planSecret plans a secret: a read-only file (default
 // /run/secrets/<id>), or an environment variable with env=. Its bytes go
 // to the sandbox through a pipe and a private tmpfs only.
 func (b *builder) planSecret(m *instructions.Mount, target string) (runMount, error) {
-	id := m.CacheID
+	s := &secretMount{secrets: b.opts.Secrets, id: m.CacheID, target: target, required: m.Required,
+		uid: optUint(m.UID, 0), gid: optUint(m.GID, 0), mode: fs.FileMode(optUint(m.Mode, 0o400))}
 	if m.Source != "" {
-		id = m.Source
+		s.id = m.Source
 	}
-	if id == "" {
+	if s.id == "" {
 		if m.Target == "" {
-			return runMount{}, errors.New("one of id, source or target is required")
+			return nil, errors.New("one of id, source or target is required")
 		}
-		id = path.Base(m.Target)
+		s.id = path.Base(m.Target)
 	}
-	envName := ""
 	if m.Env != nil {
-		envName = *m.Env
-		if envName == "" {
-			envName = strings.ToUpper(id)
+		s.env = *m.Env
+		if s.env == "" {
+			s.env = strings.ToUpper(s.id)
 		}
 	}
 	if m.Target == "" && m.Env == nil {
-		target = "/run/secrets/" + path.Base(id)
+		s.target = "/run/secrets/" + path.Base(s.id)
 	}
-	mountFile := m.Target != "" || m.Env == nil
-	uid, gid, mode := optUint(m.UID, 0), optUint(m.GID, 0), fs.FileMode(optUint(m.Mode, 0o400))
-	return runMount{
-		fields: func(k *cache.KeyBuilder) {
-			k.String("secret", id).String("target", target).String("env", envName).
-				String("owner", fmt.Sprintf("%d:%d:%o", uid, gid, mode))
-		},
-		prepare: func(context.Context) (sandbox.Mount, []string, bool, func(), error) {
-			data, ok := b.opts.Secrets[id]
-			if !ok {
-				if m.Required {
-					return sandbox.Mount{}, nil, false, nil, fmt.Errorf("secret %q is required: pass --secret id=%s,src=FILE", id, id)
-				}
-				return sandbox.Mount{}, nil, false, func() {}, nil
-			}
-			var env []string
-			if envName != "" {
-				env = []string{envName + "=" + string(data)}
-			}
-			sm := sandbox.Mount{Kind: sandbox.MountFile, Target: target, Data: data, UID: int(uid), GID: int(gid), Mode: mode}
-			return sm, env, mountFile, func() {}, nil
-		},
-	}, nil
+	s.file = m.Target != "" || m.Env == nil
+	return s, nil
+}
+
+// secretMount is a secret given with --secret, as a file, an environment
+// variable, or both.
+type secretMount struct {
+	secrets         map[string][]byte
+	id, target, env string
+	file, required  bool
+	uid, gid        uint64
+	mode            fs.FileMode
+}
+
+// fields keys on where the secret goes, never on its bytes.
+func (m *secretMount) fields(k *cache.KeyBuilder) {
+	k.String("secret", m.id).String("target", m.target).String("env", m.env).
+		String("owner", fmt.Sprintf("%d:%d:%o", m.uid, m.gid, m.mode))
+}
+
+func (m *secretMount) prepare(context.Context) (prepared, error) {
+	data, ok := m.secrets[m.id]
+	if !ok {
+		if m.required {
+			return prepared{}, fmt.Errorf("secret %q is required: pass --secret id=%s,src=FILE", m.id, m.id)
+		}
+		return prepared{}, nil
+	}
+	var p prepared
+	if m.env != "" {
+		p.env = []string{m.env + "=" + string(data)}
+	}
+	if m.file {
+		p.mount = &sandbox.Mount{Kind: sandbox.MountFile, Target: m.target, Data: data, UID: int(m.uid), GID: int(m.gid), Mode: m.mode}
+	}
+	return p, nil
 }
 
 // planSSH forwards the builder's ssh agent (SSH_AUTH_SOCK).
 func (b *builder) planSSH(m *instructions.Mount, target string) (runMount, error) {
 	if m.Source != "" {
-		return runMount{}, errors.New("ssh mounts take no source")
+		return nil, errors.New("ssh mounts take no source")
 	}
 	if m.Target == "" {
 		target = defaultSSHTarget
 	}
 	if b.opts.SSHAuthSock == "" {
-		return runMount{}, errors.New("SSH_AUTH_SOCK is not set: start an ssh-agent (eval $(ssh-agent); ssh-add) and build again")
+		return nil, errors.New("SSH_AUTH_SOCK is not set: start an ssh-agent (eval $(ssh-agent); ssh-add) and build again")
 	}
-	sock := b.opts.SSHAuthSock
-	return runMount{
-		fields: func(k *cache.KeyBuilder) { k.String("ssh", target) },
-		prepare: func(context.Context) (sandbox.Mount, []string, bool, func(), error) {
-			m := sandbox.Mount{Kind: sandbox.MountBind, Source: sock, Target: target, File: true}
-			return m, []string{"SSH_AUTH_SOCK=" + target}, true, func() {}, nil
-		},
+	return sshMount{sock: b.opts.SSHAuthSock, target: target}, nil
+}
+
+// sshMount is the builder's ssh agent socket.
+type sshMount struct{ sock, target string }
+
+func (m sshMount) fields(k *cache.KeyBuilder) { k.String("ssh", m.target) }
+
+func (m sshMount) prepare(context.Context) (prepared, error) {
+	return prepared{
+		mount: &sandbox.Mount{Kind: sandbox.MountBind, Source: m.sock, Target: m.target, File: true},
+		env:   []string{"SSH_AUTH_SOCK=" + m.target},
 	}, nil
 }
 

@@ -133,15 +133,17 @@ func prepareMounts(ctx context.Context, mounts []runMount) ([]sandbox.Mount, []s
 		}
 	}
 	for _, m := range mounts {
-		sm, e, ok, rel, err := m.prepare(ctx)
+		p, err := m.prepare(ctx)
 		if err != nil {
 			release()
 			return nil, nil, nil, err
 		}
-		releases = append(releases, rel)
-		env = append(env, e...)
-		if ok {
-			out = append(out, sm)
+		if p.release != nil {
+			releases = append(releases, p.release)
+		}
+		env = append(env, p.env...)
+		if p.mount != nil {
+			out = append(out, *p.mount)
 		}
 	}
 	return out, env, release, nil
