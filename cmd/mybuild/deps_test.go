@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -73,6 +74,59 @@ func TestDirectDependencies(t *testing.T) {
 	for m := range directDeps {
 		if !slices.Contains(direct, m) {
 			t.Errorf("%s is allowed but no longer required: drop it from the list", m)
+		}
+	}
+}
+
+// TestLayering keeps docs/architecture.md true: each package of its table
+// imports only packages listed below it, and every package of the module
+// (tests, internal/ and the benchmark driver aside) is in the table.
+func TestLayering(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/architecture.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Rows look like: | `image`, `registry` | ... |
+	rank := map[string]int{}
+	for _, line := range strings.Split(string(doc), "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) < 3 || !strings.HasPrefix(strings.TrimSpace(cells[1]), "`") {
+			continue
+		}
+		for _, name := range strings.Split(cells[1], ",") {
+			name = strings.Trim(strings.TrimSpace(name), "`")
+			if name != "" && !strings.Contains(name, "...") {
+				rank[name] = len(rank)
+			}
+		}
+	}
+	if len(rank) < 10 {
+		t.Fatalf("found %d packages in the table of docs/architecture.md", len(rank))
+	}
+	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}} {{join .Imports \" \"}}", "../../...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	const mod = "github.com/mybuild/mybuild/"
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		pkg := strings.TrimPrefix(fields[0], mod)
+		if strings.HasPrefix(pkg, "internal/") || pkg == "bench" || strings.HasSuffix(pkg, "test") {
+			continue
+		}
+		r, ok := rank[pkg]
+		if !ok {
+			t.Errorf("package %s is not in the table of docs/architecture.md", pkg)
+			continue
+		}
+		for _, imp := range fields[1:] {
+			dep, ok := strings.CutPrefix(imp, mod)
+			if !ok || strings.HasPrefix(dep, "internal/") {
+				continue
+			}
+			if d, listed := rank[dep]; listed && d <= r && dep != pkg {
+				t.Errorf("%s imports %s, which docs/architecture.md lists above it", pkg, dep)
+			}
 		}
 	}
 }
