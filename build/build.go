@@ -20,6 +20,7 @@ import (
 	"github.com/mybuild/mybuild/registry"
 	"github.com/mybuild/mybuild/rootfs"
 	"github.com/mybuild/mybuild/sandbox"
+	"github.com/mybuild/mybuild/transport"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -141,13 +142,7 @@ func build(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	for _, out := range opts.Outputs {
-		if out.Transport == image.Docker {
-			if _, err := registry.Push(ctx, out.Path, img, opts.Store, opts.Registry...); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if _, err := image.Save(ctx, out, img, opts.Store); err != nil {
+		if _, err := transport.Save(ctx, out, img, opts.Store, transport.WithRegistry(opts.Registry...)); err != nil {
 			return nil, err
 		}
 	}

@@ -25,7 +25,7 @@ type layoutReader interface {
 
 // resolveLayout finds name (or the only image) for platform, following
 // nested indexes, and reads its manifest and config.
-func resolveLayout(l layoutReader, name string, platform ocispec.Platform) (*source, error) {
+func resolveLayout(l layoutReader, name string, platform ocispec.Platform) (*Source, error) {
 	data, err := l.indexJSON()
 	if err != nil {
 		return nil, err
@@ -68,7 +68,7 @@ func resolveLayout(l layoutReader, name string, platform ocispec.Platform) (*sou
 	}
 	config := m.Config
 	config.Size = int64(len(cfgJSON))
-	return &source{
+	return &Source{
 		manifest: desc,
 		config:   config,
 		img:      img,

@@ -1,7 +1,6 @@
 package image
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -115,7 +114,7 @@ func TestLoadPrefersExactVariant(t *testing.T) {
 		"linux/arm64/v8": {OS: "linux", Architecture: "arm64", Variant: "v8"},
 		"linux/arm64":    {OS: "linux", Architecture: "arm64"},
 	} {
-		img, err := Load(context.Background(), Ref{Transport: OCILayout, Path: dir, Name: "multi"}, p, newMemStore())
+		img, err := loadOCILayout(dir, "multi", p, newMemStore())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -132,7 +131,7 @@ func TestLoadIndexDepth(t *testing.T) {
 	for extra := 0; extra <= MaxIndexDepth-1; extra++ {
 		dir := t.TempDir()
 		platformLayout(t, dir, extra, "linux/amd64")
-		_, err := Load(context.Background(), Ref{Transport: OCILayout, Path: dir, Name: "multi"}, p, newMemStore())
+		_, err := loadOCILayout(dir, "multi", p, newMemStore())
 		depth := extra + 2 // index.json, the platforms' index, extra between
 		switch {
 		case depth <= MaxIndexDepth && err != nil:
@@ -174,10 +173,9 @@ func attestationManifest(t *testing.T, subject ocispec.Descriptor) (ocispec.Desc
 func TestLoadSkipsAttestations(t *testing.T) {
 	dir := t.TempDir()
 	platformLayout(t, dir, 0, "linux/amd64", "attestation", "linux/arm64/v8", "attestation")
-	ref := Ref{Transport: OCILayout, Path: dir, Name: "multi"}
 	for _, want := range []string{"linux/amd64", "linux/arm64/v8"} {
 		p, _ := ParsePlatform(want)
-		img, err := Load(context.Background(), ref, p, newMemStore())
+		img, err := loadOCILayout(dir, "multi", p, newMemStore())
 		if err != nil {
 			t.Fatalf("%s: %v", want, err)
 		}
@@ -186,8 +184,8 @@ func TestLoadSkipsAttestations(t *testing.T) {
 		}
 	}
 	for _, p := range []ocispec.Platform{{OS: "unknown", Architecture: "unknown"}, {OS: "linux", Architecture: "s390x"}} {
-		_, err := Load(context.Background(), ref, p, newMemStore())
-		want := fmt.Sprintf("load %s: no image for platform %s (the index has linux/amd64, linux/arm64/v8)", ref, FormatPlatform(p))
+		_, err := loadOCILayout(dir, "multi", p, newMemStore())
+		want := fmt.Sprintf("no image for platform %s (the index has linux/amd64, linux/arm64/v8)", FormatPlatform(p))
 		if err == nil || err.Error() != want || !errors.Is(err, ErrNoPlatform) {
 			t.Errorf("got %v, want %s", err, want)
 		}
@@ -224,7 +222,7 @@ func TestLoadLoneImageBesideItsAttestation(t *testing.T) {
 	dir := t.TempDir()
 	platformLayout(t, dir, 0, "linux/riscv64", "attestation")
 	flatLayout(t, dir, false)
-	_, err := Load(context.Background(), Ref{Transport: OCILayout, Path: dir}, HostPlatform(), newMemStore())
+	_, err := loadOCILayout(dir, "", HostPlatform(), newMemStore())
 	want := "(the only one is linux/riscv64)"
 	if !errors.Is(err, ErrNoPlatform) || !strings.Contains(err.Error(), want) {
 		t.Errorf("err = %v, want one with %s", err, want)
@@ -233,7 +231,7 @@ func TestLoadLoneImageBesideItsAttestation(t *testing.T) {
 	dir = t.TempDir()
 	platformLayout(t, dir, 0, "linux/riscv64", "attestation")
 	flatLayout(t, dir, true)
-	img, err := Load(context.Background(), Ref{Transport: OCILayout, Path: dir}, HostPlatform(), newMemStore())
+	img, err := loadOCILayout(dir, "", HostPlatform(), newMemStore())
 	if err != nil || strings.Join(img.Config.Config.Cmd, " ") != "linux/riscv64" {
 		t.Errorf("image without a platform beside its attestation: %v", err)
 	}

@@ -13,10 +13,10 @@ import (
 
 	"github.com/mybuild/mybuild/build"
 	"github.com/mybuild/mybuild/cache"
-	"github.com/mybuild/mybuild/image"
 	"github.com/mybuild/mybuild/layer"
 	"github.com/mybuild/mybuild/registry"
 	"github.com/mybuild/mybuild/sandbox"
+	"github.com/mybuild/mybuild/transport"
 )
 
 const buildUsage = `Usage: mybuild [flags] [CONTEXT]
@@ -203,34 +203,22 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
-// parseOutputs reads -t values: a transport reference, or a plain path,
-// which means an OCI archive, or with --format docker a docker-archive.
-func parseOutputs(tags []string, format string) ([]image.Ref, error) {
-	plain := image.OCIArchive
+// parseOutputs reads -t values (see transport.ParseDestination): a
+// transport reference, or a plain path, which means an OCI archive, or
+// with --format docker a docker-archive.
+func parseOutputs(tags []string, format string) ([]transport.Ref, error) {
+	plain := transport.OCIArchive
 	switch format {
 	case "", "oci":
 	case "docker":
-		plain = image.DockerArchive
+		plain = transport.DockerArchive
 	default:
 		return nil, usagef("--format %s: unknown format (want oci or docker)", format)
 	}
-	var refs []image.Ref
+	var refs []transport.Ref
 	for _, t := range tags {
-		ref, ok, err := image.ParseRef(t)
+		ref, err := transport.ParseDestination(t, plain)
 		if err != nil {
-			return nil, usagef("-t %s: %v", t, err)
-		}
-		if !ok {
-			if strings.Contains(t, ":") && !strings.Contains(t, "/") {
-				return nil, usagef("-t %s: unknown destination; want PATH.tar, oci-archive:PATH, oci:DIR, docker-archive:PATH or docker://REF", t)
-			}
-			ref = image.Ref{Transport: plain, Path: t}
-		}
-		if ref.Transport == image.Docker {
-			if _, err := registry.ParseReference(ref.Path); err != nil {
-				return nil, usagef("-t %s: %v", t, err)
-			}
-		} else if err := image.ValidateDestination(ref); err != nil {
 			return nil, usagef("-t %s: %v", t, err)
 		}
 		refs = append(refs, ref)
