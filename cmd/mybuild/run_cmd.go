@@ -170,11 +170,13 @@ func runContainer(args []string, stdin *os.File, stdout, stderr io.Writer) error
 	if reg.platform.OS != "" {
 		opts = append(opts, transport.WithPlatform(reg.platform))
 	}
-	r, err := transport.ParseRefOrPath(ref)
+	// As before the transport package, a bad IMAGE fails here, as a
+	// failed load does (exit 125), and not as a usage error.
+	img, err := transport.ParseRefOrPath(ref)
 	if err != nil {
 		return err
 	}
-	return container.Run(context.Background(), store, r, cfg, opts...)
+	return container.Run(context.Background(), store, img, cfg, opts...)
 }
 
 // config is the container.Config the flags and CMD ask for.
