@@ -20,6 +20,7 @@ import (
 	"github.com/mybuild/mybuild/registry"
 	"github.com/mybuild/mybuild/rootfs"
 	"github.com/mybuild/mybuild/sandbox"
+	"github.com/mybuild/mybuild/transport"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -75,6 +76,28 @@ func reporter(opts Options) Reporter {
 }
 
 func build(ctx context.Context, opts Options) (*Result, error) {
+	b, err := newBuilder(opts)
+	if err != nil {
+		return nil, err
+	}
+	g, err := b.plan(b.opts.Target)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.preflight(g); err != nil {
+		return nil, err
+	}
+	b.graph = g
+	if err := b.runAll(ctx, g); err != nil {
+		return nil, err
+	}
+	return b.writeImage(ctx, g.target.result)
+}
+
+// newBuilder reads and parses the Dockerfile, and makes the builder that
+// runs it: options defaulted, the parser's warnings reported, the build
+// args and the source date epoch resolved.
+func newBuilder(opts Options) (*builder, error) {
 	if opts.Store == nil {
 		return nil, errors.New("build: no cache store")
 	}
@@ -83,6 +106,9 @@ func build(ctx context.Context, opts Options) (*Result, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Pull == "" {
+		opts.Pull = registry.PullMissing
 	}
 	data, err := os.ReadFile(opts.Dockerfile)
 	if err != nil {
@@ -99,9 +125,6 @@ func build(ctx context.Context, opts Options) (*Result, error) {
 	if b.driver == nil {
 		b.driver = rootfs.NewOverlay(opts.Store)
 	}
-	if opts.Pull == "" {
-		b.opts.Pull = registry.PullMissing
-	}
 	for _, w := range df.Warnings {
 		b.rep.Warning(df.ErrorAtLine(w.Line, errors.New(w.Message)).Error())
 	}
@@ -111,32 +134,37 @@ func build(ctx context.Context, opts Options) (*Result, error) {
 	if b.epoch, err = sourceDateEpoch(opts.SourceDateEpoch, b.args); err != nil {
 		return nil, err
 	}
-	g, err := b.plan(opts.Target)
+	return b, nil
+}
+
+// runAll opens the build context, with the stat cache of earlier builds,
+// and runs every node of g; then it keeps the stat cache for the next
+// build, and warns of build args that no ARG used.
+func (b *builder) runAll(ctx context.Context, g *graph) error {
+	stats, saveStats, err := b.statCache(b.opts.Context)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if err := b.preflight(g); err != nil {
-		return nil, err
-	}
-	b.graph = g
-	stats, saveStats, err := b.statCache(opts.Context)
-	if err != nil {
-		return nil, err
-	}
-	if b.bctx, err = buildcontext.Open(opts.Context, opts.Dockerfile, buildcontext.WithStatCache(stats)); err != nil {
-		return nil, err
+	if b.bctx, err = buildcontext.Open(b.opts.Context, b.opts.Dockerfile, buildcontext.WithStatCache(stats)); err != nil {
+		return err
 	}
 	err = b.runGraph(ctx, g)
 	if serr := saveStats(); err == nil && serr != nil {
 		b.rep.Warning(fmt.Sprintf("save stat cache: %v", serr))
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if unused := b.args.unused(); len(unused) > 0 {
 		b.rep.Warning(fmt.Sprintf("build arguments not consumed by any ARG: %s", strings.Join(unused, ", ")))
 	}
-	st := g.target.result
+	return nil
+}
+
+// writeImage makes the image of the target stage st, in the compression
+// asked for, writes it to every output, and describes the build: the
+// steps' layers are those of the image.
+func (b *builder) writeImage(ctx context.Context, st *stage) (*Result, error) {
 	layers, converted, err := b.outputLayers(ctx, st)
 	if err != nil {
 		return nil, err
@@ -146,14 +174,8 @@ func build(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, out := range opts.Outputs {
-		if out.Transport == image.Docker {
-			if _, err := registry.Push(ctx, out.Path, img, opts.Store, opts.Registry...); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if _, err := image.Save(ctx, out, img, opts.Store); err != nil {
+	for _, out := range b.opts.Outputs {
+		if _, err := transport.Save(ctx, out, img, b.opts.Store, transport.WithRegistry(b.opts.Registry...)); err != nil {
 			return nil, err
 		}
 	}

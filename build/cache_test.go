@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/mybuild/mybuild/cache"
-	"github.com/mybuild/mybuild/image"
 	"github.com/mybuild/mybuild/layer"
+	"github.com/mybuild/mybuild/transport"
 	digest "github.com/opencontainers/go-digest"
 )
 
@@ -333,7 +333,7 @@ func TestCorruptBlobIsRebuiltWhenDecompressed(t *testing.T) {
 	}{
 		{"zstd", withCompression(layer.Zstd, 0)},
 		{"docker-archive", func(o *Options) {
-			o.Outputs = []image.Ref{{Transport: image.DockerArchive, Path: filepath.Join(t.TempDir(), "d.tar")}}
+			o.Outputs = []transport.Ref{{Transport: transport.DockerArchive, Path: filepath.Join(t.TempDir(), "d.tar")}}
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mybuild/mybuild/image"
 	"github.com/mybuild/mybuild/layer"
+	"github.com/mybuild/mybuild/transport"
 	digest "github.com/opencontainers/go-digest"
 )
 
@@ -88,9 +88,9 @@ func TestRealClientsReadEveryOutput(t *testing.T) {
 	layout := filepath.Join(tmp, "layout")
 	docker := filepath.Join(tmp, "docker.tar")
 	_, res := testBuild(t, dir, t.TempDir(), withCompression(layer.Zstd, 0), func(o *Options) {
-		o.Outputs = []image.Ref{
-			{Transport: image.OCILayout, Path: layout, Name: "v1"},
-			{Transport: image.DockerArchive, Path: docker, Name: "app:v1"},
+		o.Outputs = []transport.Ref{
+			{Transport: transport.OCILayout, Path: layout, Name: "v1"},
+			{Transport: transport.DockerArchive, Path: docker, Name: "app:v1"},
 		}
 	})
 

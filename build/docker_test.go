@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mybuild/mybuild/image"
+	"github.com/mybuild/mybuild/transport"
 )
 
 // startDockerd runs a private Docker engine (Debian's docker.io) for one
@@ -70,7 +70,7 @@ CMD ["sh", "-c", "cat msg; pwd; ls /bin/vi 2>&1 || true"]
 	}))
 	archive := filepath.Join(t.TempDir(), "app.tar")
 	testBuild(t, dir, t.TempDir(), func(o *Options) {
-		o.Outputs = []image.Ref{{Transport: image.DockerArchive, Path: archive, Name: "mybuild-test/app:v1"}}
+		o.Outputs = []transport.Ref{{Transport: transport.DockerArchive, Path: archive, Name: "mybuild-test/app:v1"}}
 	})
 	host := startDockerd(t)
 	if out := runTool(t, "docker", "-H", host, "load", "-i", archive); !strings.Contains(out, "Loaded image: mybuild-test/app:v1") {

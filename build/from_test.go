@@ -14,6 +14,7 @@ import (
 	"github.com/mybuild/mybuild/cache"
 	"github.com/mybuild/mybuild/image"
 	"github.com/mybuild/mybuild/layer"
+	"github.com/mybuild/mybuild/transport"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -49,7 +50,7 @@ func archiveWithLayer(t *testing.T, entries []*tar.Header) string {
 	img := &image.Image{Layers: []layer.Layer{{MediaType: ocispec.MediaTypeImageLayerGzip, Digest: d, Size: int64(gz.Len()), DiffID: digest.FromBytes(raw.Bytes())}}}
 	img.Config.OS, img.Config.Architecture = "linux", image.HostPlatform().Architecture
 	p := filepath.Join(t.TempDir(), "base.tar")
-	if _, err := image.Save(context.Background(), image.Ref{Transport: image.OCIArchive, Path: p}, img, store); err != nil {
+	if _, err := transport.Save(context.Background(), transport.Ref{Transport: transport.OCIArchive, Path: p}, img, store); err != nil {
 		t.Fatal(err)
 	}
 	return p

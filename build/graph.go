@@ -9,6 +9,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/mybuild/mybuild/image"
 	"github.com/mybuild/mybuild/parser"
+	"github.com/mybuild/mybuild/transport"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -140,7 +141,7 @@ func (g *graph) resolveFrom(from string, byName, images map[string]*node) (*node
 	if n, ok := images[from]; ok {
 		return n, nil
 	}
-	if _, _, err := image.ParseRef(from); err != nil {
+	if _, err := transport.Parse(from); err != nil {
 		return nil, fmt.Errorf("--from=%s: %w", from, err)
 	}
 	n := &node{index: -1, base: from, platform: g.platform, label: from, done: make(chan struct{})}

@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/mybuild/mybuild/cache"
-	"github.com/mybuild/mybuild/image"
 	"github.com/mybuild/mybuild/internal/imagetest"
+	"github.com/mybuild/mybuild/transport"
 )
 
 // testBuild builds dir/Dockerfile with the cache at cacheDir into a new
@@ -36,7 +36,7 @@ func tryBuild(t *testing.T, dir, cacheDir string, opts ...func(*Options)) (strin
 	o := Options{
 		Dockerfile: filepath.Join(dir, "Dockerfile"),
 		Context:    dir,
-		Outputs:    []image.Ref{{Transport: image.OCIArchive, Path: out}},
+		Outputs:    []transport.Ref{{Transport: transport.OCIArchive, Path: out}},
 		Store:      store,
 	}
 	for _, f := range opts {

@@ -13,6 +13,7 @@ import (
 	"github.com/mybuild/mybuild/cache"
 	"github.com/mybuild/mybuild/image"
 	"github.com/mybuild/mybuild/sandbox"
+	"github.com/mybuild/mybuild/transport"
 	digest "github.com/opencontainers/go-digest"
 )
 
@@ -26,7 +27,7 @@ type Options struct {
 	// Context is the build context directory.
 	Context string
 	// Outputs are where the image is written. None: build only.
-	Outputs []image.Ref
+	Outputs []transport.Ref
 	// Store is the open cache.
 	Store *cache.Store
 	// Driver gives steps their root filesystem; nil means

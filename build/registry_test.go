@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/mybuild/mybuild/cache"
-	"github.com/mybuild/mybuild/image"
 	"github.com/mybuild/mybuild/registry"
 	"github.com/mybuild/mybuild/registry/registrytest"
+	"github.com/mybuild/mybuild/transport"
 )
 
 // A base image pushed to a registry by one build is the FROM of the next;
@@ -19,14 +19,14 @@ func TestFromAndPushRegistry(t *testing.T) {
 	base := reg.Ref("tools/busybox:1")
 	dir := withBusybox(t, contextDir(t, map[string]string{"Dockerfile": busyboxPrelude + "CMD [\"sh\"]\n"}))
 	testBuild(t, dir, t.TempDir(), func(o *Options) {
-		o.Outputs = append(o.Outputs, image.Ref{Transport: image.Docker, Path: base})
+		o.Outputs = append(o.Outputs, transport.Ref{Transport: transport.Docker, Path: base})
 	})
 
 	app := reg.Ref("app:latest")
 	appDir := contextDir(t, map[string]string{"Dockerfile": "FROM " + base + "\nRUN echo built > /built\n"})
 	cacheDir := t.TempDir()
 	_, appRes := testBuild(t, appDir, cacheDir, func(o *Options) {
-		o.Outputs = append(o.Outputs, image.Ref{Transport: image.Docker, Path: app})
+		o.Outputs = append(o.Outputs, transport.Ref{Transport: transport.Docker, Path: app})
 	})
 
 	store, err := cache.Open(context.Background(), t.TempDir())

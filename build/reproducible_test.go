@@ -16,6 +16,7 @@ import (
 	"github.com/mybuild/mybuild/cache"
 	"github.com/mybuild/mybuild/image"
 	"github.com/mybuild/mybuild/layer"
+	"github.com/mybuild/mybuild/transport"
 )
 
 // reproDockerfile touches files at build time, in a dir it changes
@@ -260,7 +261,7 @@ func layerHeaders(t *testing.T, archive string) (*image.Image, [][]*tar.Header) 
 		t.Fatal(err)
 	}
 	defer store.Close()
-	img, err := image.Load(context.Background(), image.Ref{Transport: image.OCIArchive, Path: archive}, image.HostPlatform(), store)
+	img, err := transport.Load(context.Background(), transport.Ref{Transport: transport.OCIArchive, Path: archive}, store)
 	if err != nil {
 		t.Fatal(err)
 	}

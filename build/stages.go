@@ -11,9 +11,9 @@ import (
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/mybuild/mybuild/cache"
-	"github.com/mybuild/mybuild/container"
 	"github.com/mybuild/mybuild/image"
 	"github.com/mybuild/mybuild/parser"
+	"github.com/mybuild/mybuild/transport"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -131,14 +131,17 @@ func (b *builder) from(ctx context.Context, n *node) (*stage, error) {
 
 // loadImage reads a base image named by FROM or --from: from a local
 // transport, or else from a registry ("alpine", "docker://..."); a bare
-// path is a registry reference here.
+// path is a registry reference here (see transport.Parse).
 func (b *builder) loadImage(ctx context.Context, name string, platform ocispec.Platform) (*image.Image, error) {
-	return container.Load(ctx, b.opts.Store, name,
-		container.WithoutPaths(),
-		container.WithPlatform(platform),
-		container.WithPull(b.opts.Pull),
-		container.WithRegistry(b.opts.Registry...),
-		container.WithWarnings(b.rep.Warning))
+	ref, err := transport.Parse(name)
+	if err != nil {
+		return nil, err
+	}
+	return transport.Load(ctx, ref, b.opts.Store,
+		transport.WithPlatform(platform),
+		transport.WithPull(b.opts.Pull),
+		transport.WithRegistry(b.opts.Registry...),
+		transport.WithWarnings(b.rep.Warning))
 }
 
 // recordBase keeps a record of the base image's layers, so that they age

@@ -13,6 +13,7 @@ import (
 	"github.com/mybuild/mybuild/image"
 	"github.com/mybuild/mybuild/rootfs"
 	"github.com/mybuild/mybuild/sandbox"
+	"github.com/mybuild/mybuild/transport"
 )
 
 // ErrNoCommand is returned for an image without entrypoint or cmd when
@@ -61,11 +62,13 @@ type Config struct {
 	Signals <-chan os.Signal
 }
 
-// Run loads the image ref names (see Load) and runs it (see RunImage).
-func Run(ctx context.Context, store *cache.Store, ref string, cfg Config, opts ...Option) error {
+// Run loads the image ref names into store (see transport.Load, which
+// opts configure) and runs it (see RunImage). A signal while the image
+// loads stops the load, with ErrInterrupted.
+func Run(ctx context.Context, store *cache.Store, ref transport.Ref, cfg Config, opts ...transport.Option) error {
 	ctx, r := newRelay(ctx, cfg.Signals)
 	defer r.stop()
-	img, err := Load(ctx, store, ref, opts...)
+	img, err := transport.Load(ctx, ref, store, opts...)
 	if err != nil {
 		return orInterrupted(r, err)
 	}

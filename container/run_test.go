@@ -13,6 +13,7 @@ import (
 	"github.com/mybuild/mybuild/image"
 	"github.com/mybuild/mybuild/internal/runtest"
 	"github.com/mybuild/mybuild/sandbox"
+	"github.com/mybuild/mybuild/transport"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -135,32 +136,32 @@ func TestCommandErrors(t *testing.T) {
 	}
 }
 
-// Run loads an image the way FROM does; a plain path is an OCI archive.
+// Run loads the image a reference names, in any transport, into the
+// store it runs from.
 func TestRunLoadsAnArchive(t *testing.T) {
 	s := openStore(t)
 	img := busyboxImage(t, s, greeter)
 	archive := filepath.Join(t.TempDir(), "app.tar")
-	if _, err := image.Save(context.Background(), image.Ref{Transport: image.OCIArchive, Path: archive}, img, s); err != nil {
+	if _, err := transport.Save(context.Background(), transport.Ref{Transport: transport.OCIArchive, Path: archive}, img, s); err != nil {
 		t.Fatal(err)
 	}
 	other := openStore(t)
 	for _, ref := range []string{archive, "oci-archive:" + archive} {
+		r, err := transport.ParseRefOrPath(ref)
+		if err != nil {
+			t.Fatal(err)
+		}
 		var out strings.Builder
-		if err := Run(context.Background(), other, ref, Config{Stdout: &out}); err != nil || out.String() != "hello from /srv as 0\n" {
+		if err := Run(context.Background(), other, r, Config{Stdout: &out}); err != nil || out.String() != "hello from /srv as 0\n" {
 			t.Errorf("%s: stdout %q, err %v", ref, out.String(), err)
 		}
 	}
 	assertNothingLeft(t, other)
-	if err := Run(context.Background(), other, filepath.Join(t.TempDir(), "missing.tar"), Config{}, WithPull("never")); err == nil {
-		t.Error("ran an image that does not exist")
+	missing := transport.Ref{Transport: transport.OCIArchive, Path: filepath.Join(t.TempDir(), "missing.tar")}
+	if err := Run(context.Background(), other, missing, Config{}); err == nil || !strings.HasPrefix(err.Error(), "load "+missing.String()+": ") {
+		t.Errorf("ran an image that does not exist: err = %v", err)
 	}
-	// By FROM's rules, a path is a registry reference.
-	if _, err := Load(context.Background(), other, archive, WithoutPaths(), WithPull("never")); err == nil {
-		t.Error("WithoutPaths: loaded a path")
-	}
-	if _, err := Load(context.Background(), other, "oci-archive:"+archive, WithoutPaths()); err != nil {
-		t.Errorf("WithoutPaths: %v", err)
-	}
+	assertNothingLeft(t, other)
 }
 
 func TestSignalReachesTheCommand(t *testing.T) {

@@ -1,2 +1,2 @@
-// Package image reads, writes and inspects OCI images: manifests, configs, and the oci, oci-archive and docker-archive transports.
+// Package image holds OCI images, manifests and configs, and reads and writes them in the oci, oci-archive and docker-archive formats (package transport picks which).
 package image

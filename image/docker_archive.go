@@ -19,29 +19,31 @@ type dockerManifestEntry struct {
 	Layers   []string
 }
 
-// resolveDockerArchive reads a `docker save` archive. Its layers are
-// usually uncompressed tars, whose blob digest is then the diffID; a
-// compressed one is hashed, which costs a pass over the archive.
-func resolveDockerArchive(ctx context.Context, ref Ref) (*source, error) {
-	t, err := openTar(ctx, ref.Path)
+// OpenDockerArchive finds the image of the archive at path, as `docker
+// save` writes one (the docker-archive: transport), tagged name, or the
+// only one when name is empty. Its layers are usually uncompressed tars,
+// whose blob digest is then the diffID; a compressed one is hashed, which
+// costs a pass over the archive. A docker-archive records no platform.
+func OpenDockerArchive(ctx context.Context, path, name string) (*Source, error) {
+	t, err := openTar(ctx, path)
 	if err != nil {
 		return nil, err
 	}
 	data, ok := t.small["manifest.json"]
 	if !ok {
-		return nil, fmt.Errorf("%s: not a docker archive (no manifest.json)", ref.Path)
+		return nil, fmt.Errorf("%s: not a docker archive (no manifest.json)", path)
 	}
 	var entries []dockerManifestEntry
 	if err := json.Unmarshal(data, &entries); err != nil {
-		return nil, fmt.Errorf("%s: manifest.json: %w", ref.Path, err)
+		return nil, fmt.Errorf("%s: manifest.json: %w", path, err)
 	}
-	entry, err := selectDockerImage(entries, ref.Name)
+	entry, err := selectDockerImage(entries, name)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", ref.Path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	cfgJSON, ok := t.small[t.resolve(cleanName(entry.Config))]
 	if !ok {
-		return nil, fmt.Errorf("%s: config %s missing", ref.Path, entry.Config)
+		return nil, fmt.Errorf("%s: config %s missing", path, entry.Config)
 	}
 	var cfg struct {
 		RootFS struct {
@@ -49,10 +51,10 @@ func resolveDockerArchive(ctx context.Context, ref Ref) (*source, error) {
 		} `json:"rootfs"`
 	}
 	if err := json.Unmarshal(cfgJSON, &cfg); err != nil {
-		return nil, fmt.Errorf("%s: image config: %w", ref.Path, err)
+		return nil, fmt.Errorf("%s: image config: %w", path, err)
 	}
 	if len(cfg.RootFS.DiffIDs) != len(entry.Layers) {
-		return nil, fmt.Errorf("%s: image config lists %d layers, manifest.json %d", ref.Path, len(cfg.RootFS.DiffIDs), len(entry.Layers))
+		return nil, fmt.Errorf("%s: image config lists %d layers, manifest.json %d", path, len(cfg.RootFS.DiffIDs), len(entry.Layers))
 	}
 	layers, err := dockerLayers(ctx, t, entry.Layers, cfg.RootFS.DiffIDs)
 	if err != nil {
@@ -66,7 +68,7 @@ func resolveDockerArchive(ctx context.Context, ref Ref) (*source, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &source{
+	return &Source{
 		manifest: m.Descriptor,
 		config:   m.Config,
 		img:      img,

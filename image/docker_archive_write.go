@@ -19,12 +19,13 @@ import (
 // the index.json of the archives it saves.
 const annotationImageName = "io.containerd.image.name"
 
-// writeDockerArchive writes img to path as `docker save` does since Docker
-// 25: manifest.json and repositories for `docker load`, and the same blobs
-// as an OCI layout, layers uncompressed under their diffIDs. name is
-// NAME[:TAG] or empty for an untagged image. It returns the manifest of
-// the image as written, with uncompressed layers.
-func writeDockerArchive(ctx context.Context, p string, img *Image, name string, store Store) (*Manifest, error) {
+// WriteDockerArchive replaces the file at p, atomically, with img as
+// `docker save` writes it since Docker 25, for `docker load`:
+// manifest.json and repositories, and the same blobs as an OCI layout,
+// layers uncompressed under their diffIDs. name is NAME[:TAG] or empty
+// for an untagged image. It returns the manifest of the image as written,
+// with uncompressed layers: the one OpenDockerArchive of the file gives.
+func WriteDockerArchive(ctx context.Context, p, name string, img *Image, store Store) (*Manifest, error) {
 	var tag *dockerTag
 	if name != "" {
 		t, err := parseDockerTag(name)
@@ -48,6 +49,18 @@ func writeDockerArchive(ctx context.Context, p string, img *Image, name string, 
 		return nil, err
 	}
 	return m, nil
+}
+
+// CheckDockerName checks, without writing anything, that
+// WriteDockerArchive can tag an image name (NAME[:TAG], normalised as
+// Docker does), so that a CLI can refuse a bad destination before
+// building.
+func CheckDockerName(name string) error {
+	if name == "" {
+		return nil
+	}
+	_, err := parseDockerTag(name)
+	return err
 }
 
 // uncompressedImage is img with its layers uncompressed: each a tar whose

@@ -16,7 +16,7 @@ import (
 
 func saveDockerArchive(t *testing.T, p, name string, img *Image, store Store) *Manifest {
 	t.Helper()
-	m, err := Save(context.Background(), Ref{Transport: DockerArchive, Path: p, Name: name}, img, store)
+	m, err := WriteDockerArchive(context.Background(), p, name, img, store)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func TestSaveDockerArchiveLoad(t *testing.T) {
 	m := saveDockerArchive(t, p, "example/app:1.0", img, store)
 	for _, name := range []string{"", "example/app:1.0", "docker.io/example/app:1.0"} {
 		dst := newMemStore()
-		got, err := Load(context.Background(), Ref{Transport: DockerArchive, Path: p, Name: name}, HostPlatform(), dst)
+		got, err := loadDockerArchive(p, name, dst)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -189,7 +189,7 @@ func TestSaveDockerArchiveSkopeo(t *testing.T) {
 	for _, src := range []string{"docker-archive:" + p, "docker-archive:" + p + ":example/app:1.0"} {
 		layout := filepath.Join(t.TempDir(), "layout")
 		run(t, "skopeo", "copy", src, "oci:"+layout+":copy")
-		got, err := Load(context.Background(), Ref{Transport: OCILayout, Path: layout, Name: "copy"}, HostPlatform(), newMemStore())
+		got, err := loadOCILayout(layout, "copy", HostPlatform(), newMemStore())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -214,7 +214,7 @@ func TestSaveDockerArchiveChecksDiffID(t *testing.T) {
 		l.DiffID = digest.FromString("something else")
 		img.Layers = append(img.Layers, l)
 		dir := t.TempDir()
-		_, err := Save(context.Background(), Ref{Transport: DockerArchive, Path: filepath.Join(dir, "a.tar")}, img, store)
+		_, err := WriteDockerArchive(context.Background(), filepath.Join(dir, "a.tar"), "", img, store)
 		if err == nil || !strings.Contains(err.Error(), "diffID") {
 			t.Errorf("%s: err = %v", mt, err)
 		}
@@ -228,23 +228,20 @@ func TestSaveDockerArchiveBadName(t *testing.T) {
 	store := newMemStore()
 	p := filepath.Join(t.TempDir(), "a.tar")
 	for _, name := range []string{"App:1", "app@sha256:" + strings.Repeat("a", 64), "app:bad/tag", strings.Repeat("a", 64)} {
-		if err := ValidateDestination(Ref{Transport: DockerArchive, Path: p, Name: name}); err == nil {
-			t.Errorf("ValidateDestination accepts %q", name)
+		if err := CheckDockerName(name); err == nil {
+			t.Errorf("CheckDockerName accepts %q", name)
 		}
-		if _, err := Save(context.Background(), Ref{Transport: DockerArchive, Path: p, Name: name}, mixedImage(t, store), store); err == nil {
+		if _, err := WriteDockerArchive(context.Background(), p, name, mixedImage(t, store), store); err == nil {
 			t.Errorf("%q accepted", name)
 		}
 	}
 	if _, err := os.Stat(p); !os.IsNotExist(err) {
 		t.Error("archive written for a bad name")
 	}
-	for _, ref := range []Ref{{Transport: DockerArchive, Path: p, Name: "app:1"}, {Transport: DockerArchive, Path: p}, {Transport: OCILayout, Path: p}, {Transport: OCIArchive, Path: p}} {
-		if err := ValidateDestination(ref); err != nil {
-			t.Errorf("ValidateDestination(%s) = %v", ref, err)
+	for _, name := range []string{"app:1", "", "docker.io/library/app"} {
+		if err := CheckDockerName(name); err != nil {
+			t.Errorf("CheckDockerName(%q) = %v", name, err)
 		}
-	}
-	if err := ValidateDestination(Ref{Transport: Docker, Path: "x"}); !errors.Is(err, ErrUnsupportedTransport) {
-		t.Errorf("docker://: %v", err)
 	}
 }
 
@@ -283,16 +280,16 @@ func TestSaveCanceled(t *testing.T) {
 	img := mixedImage(t, store)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	for _, tr := range []string{OCIArchive, OCILayout, DockerArchive} {
+	for tr, write := range writers {
 		dir := t.TempDir()
-		_, err := Save(ctx, Ref{Transport: tr, Path: filepath.Join(dir, "out")}, img, store)
+		_, err := write(ctx, filepath.Join(dir, "out"), "", img, store)
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("%s: err = %v", tr, err)
 		}
 		if _, err := os.Stat(filepath.Join(dir, "out", "index.json")); err == nil {
 			t.Errorf("%s: index written", tr)
 		}
-		if ents, _ := os.ReadDir(dir); tr != OCILayout && len(ents) != 0 {
+		if ents, _ := os.ReadDir(dir); tr != "oci" && len(ents) != 0 {
 			t.Errorf("%s: left %v", tr, ents)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"flag"
 	"os"
@@ -214,4 +215,41 @@ func writeLayout(t *testing.T, dir string, manifests []ocispec.Descriptor, blobs
 // blobDescriptor describes data as a blob of media type mt.
 func blobDescriptor(mt string, data []byte) ocispec.Descriptor {
 	return ocispec.Descriptor{MediaType: mt, Digest: digest.FromBytes(data), Size: int64(len(data))}
+}
+
+// writers are the write functions of the transports, by transport name,
+// for tests that try every one.
+var writers = map[string]func(ctx context.Context, path, name string, img *Image, store Store) (*Manifest, error){
+	"oci-archive":    WriteOCIArchive,
+	"oci":            WriteOCILayout,
+	"docker-archive": WriteDockerArchive,
+}
+
+// loadOCIArchive opens the image of an OCI archive and loads it into
+// store.
+func loadOCIArchive(path, name string, platform ocispec.Platform, store Store) (*Image, error) {
+	src, err := OpenOCIArchive(context.Background(), path, name, platform)
+	if err != nil {
+		return nil, err
+	}
+	return src.Load(context.Background(), store)
+}
+
+// loadOCILayout opens the image of an OCI layout and loads it into store.
+func loadOCILayout(dir, name string, platform ocispec.Platform, store Store) (*Image, error) {
+	src, err := OpenOCILayout(dir, name, platform)
+	if err != nil {
+		return nil, err
+	}
+	return src.Load(context.Background(), store)
+}
+
+// loadDockerArchive opens the image of a docker-archive and loads it into
+// store.
+func loadDockerArchive(path, name string, store Store) (*Image, error) {
+	src, err := OpenDockerArchive(context.Background(), path, name)
+	if err != nil {
+		return nil, err
+	}
+	return src.Load(context.Background(), store)
 }

@@ -100,8 +100,7 @@ func testImage(t *testing.T, store *memStore) *Image {
 func save(t *testing.T, img *Image, store Store, name string) (string, *Manifest) {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "app.tar")
-	ref := Ref{Transport: OCIArchive, Path: p, Name: name}
-	m, err := Save(context.Background(), ref, img, store)
+	m, err := WriteOCIArchive(context.Background(), p, name, img, store)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +114,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 
 	for _, name := range []string{"v1", ""} {
 		dst := newMemStore()
-		got, err := Load(context.Background(), Ref{Transport: OCIArchive, Path: p, Name: name}, HostPlatform(), dst)
+		got, err := loadOCIArchive(p, name, HostPlatform(), dst)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -125,7 +124,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 			t.Errorf("manifest digest changed across a round trip: %s != %s", m2.Descriptor.Digest, m.Descriptor.Digest)
 		}
 	}
-	if _, err := Load(context.Background(), Ref{Transport: OCIArchive, Path: p, Name: "nope"}, HostPlatform(), newMemStore()); err == nil || !strings.Contains(err.Error(), `no image named "nope"`) {
+	if _, err := loadOCIArchive(p, "nope", HostPlatform(), newMemStore()); err == nil || !strings.Contains(err.Error(), `no image named "nope"`) {
 		t.Errorf("unknown ref: err = %v", err)
 	}
 }
@@ -153,7 +152,7 @@ func TestSecondLoadImportsNothing(t *testing.T) {
 	p, _ := save(t, testImage(t, src), src, "")
 	dst := newMemStore()
 	for i := 0; i < 2; i++ {
-		if _, err := Load(context.Background(), Ref{Transport: OCIArchive, Path: p}, HostPlatform(), dst); err != nil {
+		if _, err := loadOCIArchive(p, "", HostPlatform(), dst); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -188,14 +187,16 @@ func TestSkopeoInterop(t *testing.T) {
 			t.Fatalf("skopeo copy to %s: %v\n%s", dest, err, out)
 		}
 	}
-	for _, ref := range []Ref{
-		{Transport: OCILayout, Path: layout, Name: "tag1"},
-		{Transport: OCILayout, Path: layout},
-		{Transport: DockerArchive, Path: darchive},
-		{Transport: DockerArchive, Path: darchive, Name: "example/app:1.0"},
+	for ref, load := range map[string]func(Store) (*Image, error){
+		"oci:" + layout + ":tag1":    func(s Store) (*Image, error) { return loadOCILayout(layout, "tag1", HostPlatform(), s) },
+		"oci:" + layout:              func(s Store) (*Image, error) { return loadOCILayout(layout, "", HostPlatform(), s) },
+		"docker-archive:" + darchive: func(s Store) (*Image, error) { return loadDockerArchive(darchive, "", s) },
+		"docker-archive:" + darchive + ":example/app:1.0": func(s Store) (*Image, error) {
+			return loadDockerArchive(darchive, "example/app:1.0", s)
+		},
 	} {
 		dst := newMemStore()
-		got, err := Load(context.Background(), ref, HostPlatform(), dst)
+		got, err := load(dst)
 		if err != nil {
 			t.Fatalf("load %s: %v", ref, err)
 		}
@@ -224,7 +225,7 @@ func TestLoadRejectsTamperedBlob(t *testing.T) {
 	f, _ := os.Create(p)
 	writeOCIArchive(context.Background(), f, img, m, "latest", src)
 	f.Close()
-	if _, err := Load(context.Background(), Ref{Transport: OCIArchive, Path: p}, HostPlatform(), newMemStore()); err == nil {
+	if _, err := loadOCIArchive(p, "", HostPlatform(), newMemStore()); err == nil {
 		t.Fatal("a blob that does not match its digest was loaded")
 	}
 }
@@ -258,14 +259,14 @@ func TestMultiPlatformIndex(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "index.json"), top, 0o644)
 	os.WriteFile(filepath.Join(dir, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644)
 
-	got, err := Load(context.Background(), Ref{Transport: OCILayout, Path: dir, Name: "multi"}, host, newMemStore())
+	got, err := loadOCILayout(dir, "multi", host, newMemStore())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(got.Layers) != 2 {
 		t.Fatalf("got %+v", got.Layers)
 	}
-	_, err = Load(context.Background(), Ref{Transport: OCILayout, Path: dir, Name: "multi"}, ocispec.Platform{OS: "linux", Architecture: "riscv64"}, newMemStore())
+	_, err = loadOCILayout(dir, "multi", ocispec.Platform{OS: "linux", Architecture: "riscv64"}, newMemStore())
 	if err == nil || !strings.Contains(err.Error(), "linux/riscv64") {
 		t.Errorf("missing platform: err = %v", err)
 	}
@@ -278,7 +279,7 @@ func TestSaveIsAtomic(t *testing.T) {
 	before, _ := os.ReadFile(p)
 	// A blob missing from the store fails the write half-way.
 	delete(store.blobs, img.Layers[1].Digest)
-	_, err := Save(context.Background(), Ref{Transport: OCIArchive, Path: p}, img, store)
+	_, err := WriteOCIArchive(context.Background(), p, "", img, store)
 	if err == nil || !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("err = %v", err)
 	}
@@ -315,12 +316,11 @@ func TestLoadRejectsNegativeLayerSize(t *testing.T) {
 	dir := t.TempDir()
 	writeLayout(t, dir, []ocispec.Descriptor{blobDescriptor(ocispec.MediaTypeImageManifest, manifestJSON)},
 		manifestJSON, m.ConfigJSON, store.blobs[img.Layers[0].Digest], store.blobs[img.Layers[1].Digest])
-	ref := Ref{Transport: OCILayout, Path: dir}
-	_, err = Load(context.Background(), ref, HostPlatform(), newMemStore())
+	_, err = loadOCILayout(dir, "", HostPlatform(), newMemStore())
 	if err == nil || !strings.Contains(err.Error(), "layer 1: negative size -1") {
 		t.Errorf("load: err = %v", err)
 	}
-	if _, err := Inspect(context.Background(), ref, HostPlatform()); err == nil || !strings.Contains(err.Error(), "layer 1: negative size -1") {
+	if _, err := OpenOCILayout(dir, "", HostPlatform()); err == nil || !strings.Contains(err.Error(), "layer 1: negative size -1") {
 		t.Errorf("inspect: err = %v", err)
 	}
 }
@@ -374,7 +374,7 @@ func TestLoadArchiveMissingBlob(t *testing.T) {
 	}
 	f.Close()
 	dst := newMemStore()
-	_, err = Load(context.Background(), Ref{Transport: OCIArchive, Path: p}, HostPlatform(), dst)
+	_, err = loadOCIArchive(p, "", HostPlatform(), dst)
 	if err == nil || !strings.Contains(err.Error(), "layer "+gone+" is missing") {
 		t.Errorf("err = %v", err)
 	}

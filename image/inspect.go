@@ -1,9 +1,6 @@
 package image
 
 import (
-	"context"
-	"fmt"
-
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -11,13 +8,13 @@ import (
 
 // Inspection describes an image, as `mybuild inspect` shows it.
 type Inspection struct {
-	// Reference names the image as it was given to Inspect.
+	// Reference names the image as it was given to Source.Inspect.
 	Reference string `json:"reference"`
 	// Manifest is the descriptor of the image manifest, and Config that
 	// of its config. A docker-archive stores no manifest: for one, both
-	// are those mybuild would write for the image (what Load of the
-	// archive, then Save, gives), its config re-encoded and its layers
-	// as the archive holds them.
+	// are those mybuild would write for the image (what loading the
+	// archive, then WriteOCIArchive, gives), its config re-encoded and
+	// its layers as the archive holds them.
 	Manifest ocispec.Descriptor `json:"manifest"`
 	Config   ocispec.Descriptor `json:"config"`
 	// Size is the size of the manifest, the config and the layers, each
@@ -46,26 +43,6 @@ type LayerInfo struct {
 	Digest    digest.Digest `json:"digest"`
 	Size      int64         `json:"size"`
 	DiffID    digest.Digest `json:"diffID"`
-}
-
-// Inspect describes the image ref names, for platform, reading it where
-// it is: no layer blob is copied. Only oci-archive:, oci: and
-// docker-archive: are read; other transports fail with
-// ErrUnsupportedTransport.
-func Inspect(ctx context.Context, ref Ref, platform ocispec.Platform) (*Inspection, error) {
-	i, err := inspect(ctx, ref, platform)
-	if err != nil {
-		return nil, fmt.Errorf("inspect %s: %w", ref, err)
-	}
-	return i, nil
-}
-
-func inspect(ctx context.Context, ref Ref, platform ocispec.Platform) (*Inspection, error) {
-	src, err := resolve(ctx, ref, platform)
-	if err != nil {
-		return nil, err
-	}
-	return newInspection(ref.String(), src.manifest, src.config, src.img, src.layers), nil
 }
 
 // NewInspection describes an image from what its manifest holds, with no

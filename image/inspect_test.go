@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,10 +24,11 @@ func TestInspectGolden(t *testing.T) {
 	// A relative path keeps the temp dir out of the reference shown.
 	t.Chdir(t.TempDir())
 	saveOCIDir(t, "layout", "v1", img, store)
-	i, err := Inspect(context.Background(), Ref{Transport: OCILayout, Path: "layout", Name: "v1"}, HostPlatform())
+	src, err := OpenOCILayout("layout", "v1", HostPlatform())
 	if err != nil {
 		t.Fatal(err)
 	}
+	i := src.Inspect("oci:layout:v1")
 	var text bytes.Buffer
 	if err := i.WriteText(&text); err != nil {
 		t.Fatal(err)
@@ -43,13 +43,13 @@ func TestInspectGolden(t *testing.T) {
 }
 
 // The three transports describe the same image alike; the digests are
-// those Save returned.
+// those the writes returned.
 func TestInspectTransports(t *testing.T) {
 	store := newMemStore()
 	img := mixedImage(t, store)
 	tmp := t.TempDir()
 	ociArchive := filepath.Join(tmp, "oci.tar")
-	mArchive, err := Save(context.Background(), Ref{Transport: OCIArchive, Path: ociArchive}, img, store)
+	mArchive, err := WriteOCIArchive(context.Background(), ociArchive, "", img, store)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,17 +57,23 @@ func TestInspectTransports(t *testing.T) {
 	mDocker := saveDockerArchive(t, filepath.Join(tmp, "docker.tar"), "app:1", img, store)
 
 	for _, c := range []struct {
-		ref Ref
-		m   *Manifest
+		ref  string
+		open func() (*Source, error)
+		m    *Manifest
 	}{
-		{Ref{Transport: OCIArchive, Path: ociArchive}, mArchive},
-		{Ref{Transport: OCILayout, Path: filepath.Join(tmp, "layout"), Name: "latest"}, mDir},
-		{Ref{Transport: DockerArchive, Path: filepath.Join(tmp, "docker.tar"), Name: "app:1"}, mDocker},
+		{"oci-archive", func() (*Source, error) {
+			return OpenOCIArchive(context.Background(), ociArchive, "", HostPlatform())
+		}, mArchive},
+		{"oci", func() (*Source, error) { return OpenOCILayout(filepath.Join(tmp, "layout"), "latest", HostPlatform()) }, mDir},
+		{"docker-archive", func() (*Source, error) {
+			return OpenDockerArchive(context.Background(), filepath.Join(tmp, "docker.tar"), "app:1")
+		}, mDocker},
 	} {
-		i, err := Inspect(context.Background(), c.ref, HostPlatform())
+		src, err := c.open()
 		if err != nil {
 			t.Fatal(err)
 		}
+		i := src.Inspect(c.ref)
 		if i.Manifest.Digest != c.m.Descriptor.Digest || i.Manifest.Size != c.m.Descriptor.Size || i.Manifest.MediaType != ocispec.MediaTypeImageManifest {
 			t.Errorf("%s: manifest %+v, want %+v", c.ref, i.Manifest, c.m.Descriptor)
 		}
@@ -83,7 +89,7 @@ func TestInspectTransports(t *testing.T) {
 		if i.Size != size {
 			t.Errorf("%s: size %d, want %d", c.ref, i.Size, size)
 		}
-		if i.Reference != c.ref.String() || i.Image.Config.WorkingDir != "/app" || len(i.Image.RootFS.DiffIDs) != 3 {
+		if i.Reference != c.ref || i.Image.Config.WorkingDir != "/app" || len(i.Image.RootFS.DiffIDs) != 3 {
 			t.Errorf("%s: %+v", c.ref, i)
 		}
 		var layers []LayerInfo
@@ -174,11 +180,11 @@ func TestInspectCompressedDockerArchive(t *testing.T) {
 	}
 	f.Close()
 
-	ref := Ref{Transport: DockerArchive, Path: p}
-	i, err := Inspect(context.Background(), ref, HostPlatform())
+	src, err := OpenDockerArchive(context.Background(), p, "")
 	if err != nil {
 		t.Fatal(err)
 	}
+	i := src.Inspect("docker-archive:" + p)
 	if i.Manifest.Digest != m.Descriptor.Digest {
 		t.Errorf("manifest %s, want %s", i.Manifest.Digest, m.Descriptor.Digest)
 	}
@@ -191,22 +197,11 @@ func TestInspectCompressedDockerArchive(t *testing.T) {
 		t.Errorf("size %d, want %d (a repeated layer counts once)", i.Size, want)
 	}
 	dst := newMemStore()
-	got, err := Load(context.Background(), ref, HostPlatform(), dst)
+	got, err := src.Load(context.Background(), dst)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if gm, _ := got.Manifest(); gm.Descriptor.Digest != m.Descriptor.Digest || dst.puts != 2 {
 		t.Errorf("load: manifest %s, %d blobs stored", gm.Descriptor.Digest, dst.puts)
-	}
-}
-
-func TestInspectUnsupported(t *testing.T) {
-	_, err := Inspect(context.Background(), Ref{Transport: Docker, Path: "debian:12"}, HostPlatform())
-	if !errors.Is(err, ErrUnsupportedTransport) {
-		t.Errorf("err = %v", err)
-	}
-	_, err = Load(context.Background(), Ref{Transport: Docker, Path: "debian:12"}, HostPlatform(), newMemStore())
-	if !errors.Is(err, ErrUnsupportedTransport) {
-		t.Errorf("load: err = %v", err)
 	}
 }

@@ -25,7 +25,7 @@ type layoutReader interface {
 
 // resolveLayout finds name (or the only image) for platform, following
 // nested indexes, and reads its manifest and config.
-func resolveLayout(l layoutReader, name string, platform ocispec.Platform) (*source, error) {
+func resolveLayout(l layoutReader, name string, platform ocispec.Platform) (*Source, error) {
 	data, err := l.indexJSON()
 	if err != nil {
 		return nil, err
@@ -47,7 +47,7 @@ func resolveLayout(l layoutReader, name string, platform ocispec.Platform) (*sou
 		if _, err := readJSON(l, desc, &nested); err != nil {
 			return nil, err
 		}
-		if desc, err = selectManifest(nested.Manifests, "", platform); err != nil {
+		if desc, err = SelectIndex(nested.Manifests, platform); err != nil {
 			return nil, err
 		}
 	}
@@ -68,7 +68,7 @@ func resolveLayout(l layoutReader, name string, platform ocispec.Platform) (*sou
 	}
 	config := m.Config
 	config.Size = int64(len(cfgJSON))
-	return &source{
+	return &Source{
 		manifest: desc,
 		config:   config,
 		img:      img,
@@ -91,8 +91,9 @@ func readJSON(l layoutReader, desc ocispec.Descriptor, v any) (int64, error) {
 	return int64(len(data)), nil
 }
 
-// selectManifest picks the descriptor named name, or, without a name, any;
-// among those, the one for platform (see SelectPlatform).
+// selectManifest picks, among the manifests of index.json, the one named
+// name, or, without a name, any; among those, the one for platform (see
+// SelectPlatform). Attestation manifests are neither picked nor counted.
 func selectManifest(descs []ocispec.Descriptor, name string, platform ocispec.Platform) (ocispec.Descriptor, error) {
 	cands := descs
 	if name != "" {
@@ -106,18 +107,20 @@ func selectManifest(descs []ocispec.Descriptor, name string, platform ocispec.Pl
 			return ocispec.Descriptor{}, fmt.Errorf("no image named %q", name)
 		}
 	}
-	if len(cands) == 0 {
+	images := Images(cands)
+	if len(images) == 0 {
 		return ocispec.Descriptor{}, errors.New("no image in the layout")
 	}
-	if d, ok := SelectPlatform(cands, platform); ok {
+	if d, ok := SelectPlatform(images, platform); ok {
 		return d, nil
 	}
+	want := FormatPlatform(platform)
 	switch {
-	case len(cands) == 1:
+	case len(images) == 1:
 		// SelectPlatform takes a lone one without a platform.
-		return ocispec.Descriptor{}, fmt.Errorf("no image for platform %s (the only one is %s)", FormatPlatform(platform), FormatPlatform(*cands[0].Platform))
+		return ocispec.Descriptor{}, &platformError{fmt.Sprintf("no image for platform %s (the only one is %s)", want, FormatPlatform(*images[0].Platform))}
 	case name == "":
-		return ocispec.Descriptor{}, fmt.Errorf("the layout holds %d images and none for platform %s: name one with :REF", len(cands), FormatPlatform(platform))
+		return ocispec.Descriptor{}, &platformError{fmt.Sprintf("the layout holds %d images and none for platform %s: name one with :REF", len(images), want)}
 	}
-	return ocispec.Descriptor{}, fmt.Errorf("no image named %q for platform %s", name, FormatPlatform(platform))
+	return ocispec.Descriptor{}, &platformError{fmt.Sprintf("no image named %q for platform %s", name, want)}
 }

@@ -9,6 +9,18 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
+// OpenOCIArchive finds the image named name (its
+// org.opencontainers.image.ref.name), or the only one when name is
+// empty, for platform, in the tar of an OCI layout at path (the
+// oci-archive: transport), read without unpacking it.
+func OpenOCIArchive(ctx context.Context, path, name string, platform ocispec.Platform) (*Source, error) {
+	t, err := openTar(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	return resolveLayout(archiveLayout{t: t}, name, platform)
+}
+
 // archiveLayout is an OCI image layout in a tar (the oci-archive:
 // transport), read without unpacking it.
 type archiveLayout struct {

@@ -7,9 +7,28 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/mybuild/mybuild/internal/atomicfile"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
+
+// WriteOCIArchive replaces the file at path with a tar of an OCI layout
+// holding img alone, named name (default DefaultName), and returns the
+// manifest it wrote. The file is replaced atomically: a reader sees the
+// old one or the whole new one.
+func WriteOCIArchive(ctx context.Context, path, name string, img *Image, store Store) (*Manifest, error) {
+	m, err := img.Manifest()
+	if err != nil {
+		return nil, err
+	}
+	err = atomicfile.Write(path, func(w io.Writer) error {
+		return writeOCIArchive(ctx, w, img, m, orDefaultName(name), store)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
 
 // writeOCIArchive streams an OCI image layout as a tar: oci-layout,
 // index.json, then every blob, layers copied straight from the store.

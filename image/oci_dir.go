@@ -11,6 +11,13 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
+// OpenOCILayout finds the image named name (its
+// org.opencontainers.image.ref.name), or the only one when name is
+// empty, for platform, in the OCI layout in dir (the oci: transport).
+func OpenOCILayout(dir, name string, platform ocispec.Platform) (*Source, error) {
+	return resolveLayout(dirLayout{dir: dir}, name, platform)
+}
+
 // dirLayout is an OCI image layout in a directory (the oci: transport).
 type dirLayout struct {
 	dir string

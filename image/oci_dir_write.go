@@ -18,6 +18,22 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// WriteOCILayout adds img to the OCI layout in dir, creating it if need
+// be, names it name (default DefaultName), replacing any image of that
+// name, and returns the manifest it wrote. index.json is replaced
+// atomically once every blob it names is in place, so that it never names
+// a missing one.
+func WriteOCILayout(ctx context.Context, dir, name string, img *Image, store Store) (*Manifest, error) {
+	m, err := img.Manifest()
+	if err != nil {
+		return nil, err
+	}
+	if err := writeOCIDir(ctx, dir, img, m, orDefaultName(name), store); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
 // writeOCIDir adds img to the OCI layout in dir under name. Blobs go in
 // first, each written whole under its digest; then the blob directory is
 // synced, and only then does index.json, replaced atomically, name the

@@ -21,7 +21,7 @@ import (
 
 func saveOCIDir(t *testing.T, dir, name string, img *Image, store Store) *Manifest {
 	t.Helper()
-	m, err := Save(context.Background(), Ref{Transport: OCILayout, Path: dir, Name: name}, img, store)
+	m, err := WriteOCILayout(context.Background(), dir, name, img, store)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestSaveOCIDirCreatesLayout(t *testing.T) {
 			t.Errorf("layer %d media type %q, want %q", i, l.MediaType, allCompressions[i])
 		}
 	}
-	got, err := Load(context.Background(), Ref{Transport: OCILayout, Path: dir, Name: "v1"}, HostPlatform(), newMemStore())
+	got, err := loadOCILayout(dir, "v1", HostPlatform(), newMemStore())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +194,7 @@ func TestSaveOCIDirFailureKeepsIndex(t *testing.T) {
 	broken := *img
 	broken.Layers = append(append([]layer.Layer(nil), img.Layers...), putLayer(t, store, ocispec.MediaTypeImageLayerGzip, "x", "x"))
 	delete(store.blobs, broken.Layers[3].Digest)
-	_, err := Save(context.Background(), Ref{Transport: OCILayout, Path: dir, Name: "v2"}, &broken, store)
+	_, err := WriteOCILayout(context.Background(), dir, "v2", &broken, store)
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("err = %v", err)
 	}
@@ -209,7 +209,7 @@ func TestSaveOCIDirFailureKeepsIndex(t *testing.T) {
 	b := bytes.Clone(store.blobs[d])
 	b[len(b)-1] ^= 1
 	store.blobs[d] = b
-	if _, err := Save(context.Background(), Ref{Transport: OCILayout, Path: dir, Name: "v3"}, &tampered, store); err == nil || !strings.Contains(err.Error(), "digest") {
+	if _, err := WriteOCILayout(context.Background(), dir, "v3", &tampered, store); err == nil || !strings.Contains(err.Error(), "digest") {
 		t.Fatalf("tampered blob: err = %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "blobs", "sha256", d.Encoded())); !errors.Is(err, os.ErrNotExist) {
@@ -238,7 +238,7 @@ func TestSaveOCIDirConcurrent(t *testing.T) {
 			defer wg.Done()
 			one := *img
 			one.Config.Config.Cmd = []string{fmt.Sprint(i)}
-			_, err := Save(context.Background(), Ref{Transport: OCILayout, Path: dir, Name: fmt.Sprint("t", i)}, &one, store)
+			_, err := WriteOCILayout(context.Background(), dir, fmt.Sprint("t", i), &one, store)
 			errs <- err
 		}()
 	}
@@ -274,7 +274,7 @@ func TestSaveOCIDirLockWaitCanceled(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		_, err := Save(ctx, Ref{Transport: OCILayout, Path: dir, Name: "v2"}, img, store)
+		_, err := WriteOCILayout(ctx, dir, "v2", img, store)
 		done <- err
 	}()
 	select {
@@ -295,7 +295,7 @@ func TestSaveOCIDirRefusesNonLayout(t *testing.T) {
 	store := newMemStore()
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, ocispec.ImageIndexFile), []byte("{}"), 0o644)
-	_, err := Save(context.Background(), Ref{Transport: OCILayout, Path: dir}, mixedImage(t, store), store)
+	_, err := WriteOCILayout(context.Background(), dir, "", mixedImage(t, store), store)
 	if err == nil || !strings.Contains(err.Error(), "not an OCI layout") {
 		t.Fatalf("err = %v", err)
 	}
@@ -314,8 +314,8 @@ func TestSaveStoredSizeMismatch(t *testing.T) {
 	store := newMemStore()
 	img := testImage(t, store)
 	img.Layers[1].Size++
-	for _, tr := range []string{OCIArchive, OCILayout} {
-		_, err := Save(context.Background(), Ref{Transport: tr, Path: filepath.Join(t.TempDir(), "out")}, img, store)
+	for _, tr := range []string{"oci-archive", "oci"} {
+		_, err := writers[tr](context.Background(), filepath.Join(t.TempDir(), "out"), "", img, store)
 		want := fmt.Sprintf("blob %s: stored size %d, want %d", img.Layers[1].Digest, img.Layers[1].Size-1, img.Layers[1].Size)
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: err = %v, want %q", tr, err, want)

@@ -1,6 +1,7 @@
 package image
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"strings"
@@ -47,17 +48,53 @@ func FormatPlatform(p ocispec.Platform) string {
 // two deep. (An OCI layout's index.json counts as one.)
 const MaxIndexDepth = 4
 
+// BuildKit's annotation for a manifest of an index that is no image but
+// the attestations (provenance, SBOM) of one: its value is
+// AttestationManifest, and its platform is unknown/unknown.
+const (
+	AnnotationReferenceType = "vnd.docker.reference.type"
+	AttestationManifest     = "attestation-manifest"
+)
+
+// ErrNoPlatform is wrapped by the error of an index, or a layout, that
+// has no image for the platform asked for.
+var ErrNoPlatform = errors.New("no image for the platform")
+
+// IsAttestation reports whether d, a manifest of an index, describes
+// attestations rather than an image: BuildKit annotates those, and gives
+// them the platform unknown/unknown.
+func IsAttestation(d ocispec.Descriptor) bool {
+	if d.Annotations[AnnotationReferenceType] == AttestationManifest {
+		return true
+	}
+	return d.Platform != nil && d.Platform.OS == "unknown" && d.Platform.Architecture == "unknown"
+}
+
+// Images is descs without the attestation manifests: the images of an
+// index.
+func Images(descs []ocispec.Descriptor) []ocispec.Descriptor {
+	images := make([]ocispec.Descriptor, 0, len(descs))
+	for _, d := range descs {
+		if !IsAttestation(d) {
+			images = append(images, d)
+		}
+	}
+	return images
+}
+
 // SelectPlatform picks, among descs (the manifests of an index), the image
-// for want: one whose platform matches exactly, variant included, first;
-// else the first one where either side leaves the variant open. A lone
-// descriptor without a platform is taken as it is. ok is false when none
-// fits.
+// for want, in every transport alike. Attestation manifests are never
+// picked. Among the images, one whose platform matches exactly, variant
+// included, comes first; else the first one where either side leaves the
+// variant open. A lone image without a platform is taken as it is. ok is
+// false when none fits.
 func SelectPlatform(descs []ocispec.Descriptor, want ocispec.Platform) (d ocispec.Descriptor, ok bool) {
-	if len(descs) == 1 && descs[0].Platform == nil {
-		return descs[0], true
+	images := Images(descs)
+	if len(images) == 1 && images[0].Platform == nil {
+		return images[0], true
 	}
 	loose := -1
-	for i, d := range descs {
+	for i, d := range images {
 		p := d.Platform
 		if p == nil || p.OS != want.OS || p.Architecture != want.Architecture {
 			continue
@@ -72,5 +109,44 @@ func SelectPlatform(descs []ocispec.Descriptor, want ocispec.Platform) (d ocispe
 	if loose < 0 {
 		return ocispec.Descriptor{}, false
 	}
-	return descs[loose], true
+	return images[loose], true
 }
+
+// SelectIndex is SelectPlatform for the manifests of an index, with an
+// error that wraps ErrNoPlatform and lists the platforms the index has:
+// "no image for platform linux/s390x (the index has linux/amd64,
+// linux/arm64/v8)".
+func SelectIndex(descs []ocispec.Descriptor, want ocispec.Platform) (ocispec.Descriptor, error) {
+	if d, ok := SelectPlatform(descs, want); ok {
+		return d, nil
+	}
+	return ocispec.Descriptor{}, &platformError{fmt.Sprintf("no image for platform %s (the index has %s)", FormatPlatform(want), PlatformList(descs))}
+}
+
+// PlatformList lists the platforms of the images of an index, each once,
+// in order, attestations left out: "linux/amd64, linux/arm64/v8".
+func PlatformList(descs []ocispec.Descriptor) string {
+	var list []string
+	seen := map[string]bool{}
+	for _, d := range Images(descs) {
+		if d.Platform == nil {
+			continue
+		}
+		s := FormatPlatform(*d.Platform)
+		if !seen[s] {
+			seen[s] = true
+			list = append(list, s)
+		}
+	}
+	if len(list) == 0 {
+		return "no platforms"
+	}
+	return strings.Join(list, ", ")
+}
+
+// platformError tells, in its own words, that an index or a layout has
+// no image for the platform; it matches ErrNoPlatform.
+type platformError struct{ msg string }
+
+func (e *platformError) Error() string { return e.msg }
+func (e *platformError) Unwrap() error { return ErrNoPlatform }

@@ -1,12 +1,16 @@
 package image
 
 import (
-	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	digest "github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -21,6 +25,14 @@ func TestSelectPlatform(t *testing.T) {
 	desc := func(name string, p *ocispec.Platform) ocispec.Descriptor {
 		return ocispec.Descriptor{Digest: digest.FromString(name), Platform: p}
 	}
+	annotated := func(name string, p *ocispec.Platform) ocispec.Descriptor {
+		d := desc(name, p)
+		d.Annotations = map[string]string{AnnotationReferenceType: AttestationManifest}
+		return d
+	}
+	// An attestation manifest as BuildKit lists it: unknown/unknown, and
+	// the annotation.
+	attest := func(name string) ocispec.Descriptor { return annotated(name, at("unknown/unknown")) }
 	for _, c := range []struct {
 		name  string
 		descs []ocispec.Descriptor
@@ -33,6 +45,10 @@ func TestSelectPlatform(t *testing.T) {
 		{"lone for another platform", []ocispec.Descriptor{desc("amd", at("linux/amd64"))}, ""},
 		{"several without platform", []ocispec.Descriptor{desc("a", nil), desc("b", nil)}, ""},
 		{"other variant", []ocispec.Descriptor{desc("v9", at("linux/arm64/v9"))}, ""},
+		{"attestations skipped", []ocispec.Descriptor{attest("att"), desc("arm", at("linux/arm64/v8")), attest("att2")}, "arm"},
+		{"lone image beside its attestation", []ocispec.Descriptor{desc("only", nil), attest("att")}, "only"},
+		{"attestations only", []ocispec.Descriptor{attest("att")}, ""},
+		{"annotated attestation with a platform", []ocispec.Descriptor{annotated("att", at("linux/arm64/v8")), desc("loose", at("linux/arm64"))}, "loose"},
 	} {
 		d, ok := SelectPlatform(c.descs, *at("linux/arm64/v8"))
 		switch {
@@ -46,13 +62,20 @@ func TestSelectPlatform(t *testing.T) {
 
 // platformLayout writes one image per platform, each with its own Cmd,
 // listed in that order by an index that index.json names "multi", nested
-// extra indexes deeper.
+// extra indexes deeper. A platform "attestation" is an attestation
+// manifest, as BuildKit adds one after each image.
 func platformLayout(t *testing.T, dir string, extra int, platforms ...string) {
 	t.Helper()
 	store := newMemStore()
 	var blobs [][]byte
 	var manifests []ocispec.Descriptor
 	for _, s := range platforms {
+		if s == "attestation" {
+			d, b := attestationManifest(t, manifests[len(manifests)-1])
+			manifests = append(manifests, d)
+			blobs = append(blobs, b...)
+			continue
+		}
 		img := testImage(t, store)
 		img.Config.Config.Cmd = []string{s}
 		m, err := img.Manifest()
@@ -91,7 +114,7 @@ func TestLoadPrefersExactVariant(t *testing.T) {
 		"linux/arm64/v8": {OS: "linux", Architecture: "arm64", Variant: "v8"},
 		"linux/arm64":    {OS: "linux", Architecture: "arm64"},
 	} {
-		img, err := Load(context.Background(), Ref{Transport: OCILayout, Path: dir, Name: "multi"}, p, newMemStore())
+		img, err := loadOCILayout(dir, "multi", p, newMemStore())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -108,7 +131,7 @@ func TestLoadIndexDepth(t *testing.T) {
 	for extra := 0; extra <= MaxIndexDepth-1; extra++ {
 		dir := t.TempDir()
 		platformLayout(t, dir, extra, "linux/amd64")
-		_, err := Load(context.Background(), Ref{Transport: OCILayout, Path: dir, Name: "multi"}, p, newMemStore())
+		_, err := loadOCILayout(dir, "multi", p, newMemStore())
 		depth := extra + 2 // index.json, the platforms' index, extra between
 		switch {
 		case depth <= MaxIndexDepth && err != nil:
@@ -116,5 +139,100 @@ func TestLoadIndexDepth(t *testing.T) {
 		case depth > MaxIndexDepth && (err == nil || !strings.Contains(err.Error(), "nested too deeply")):
 			t.Errorf("%d deep: err = %v", depth, err)
 		}
+	}
+}
+
+// attestationManifest is an attestation manifest for subject, as BuildKit
+// writes one: an in-toto layer, which no reader can unpack, so that
+// picking it by mistake fails the load.
+func attestationManifest(t *testing.T, subject ocispec.Descriptor) (ocispec.Descriptor, [][]byte) {
+	t.Helper()
+	statement := []byte(`{"_type":"https://in-toto.io/Statement/v0.1","predicateType":"https://slsa.dev/provenance/v0.2"}`)
+	config := []byte(`{"architecture":"unknown","os":"unknown","config":{},"rootfs":{"type":"layers","diff_ids":["` + digest.FromBytes(statement).String() + `"]}}`)
+	m, err := json.Marshal(ocispec.Manifest{
+		Versioned: specs.Versioned{SchemaVersion: 2},
+		MediaType: ocispec.MediaTypeImageManifest,
+		Config:    blobDescriptor(ocispec.MediaTypeImageConfig, config),
+		Layers:    []ocispec.Descriptor{blobDescriptor("application/vnd.in-toto+json", statement)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := blobDescriptor(ocispec.MediaTypeImageManifest, m)
+	d.Platform = &ocispec.Platform{OS: "unknown", Architecture: "unknown"}
+	d.Annotations = map[string]string{
+		AnnotationReferenceType:       AttestationManifest,
+		"vnd.docker.reference.digest": subject.Digest.String(),
+	}
+	return d, [][]byte{statement, config, m}
+}
+
+// BuildKit lists an attestation manifest after each image of an index;
+// a layout skips them, whatever the platform asked for, and does not list
+// them among the platforms it has.
+func TestLoadSkipsAttestations(t *testing.T) {
+	dir := t.TempDir()
+	platformLayout(t, dir, 0, "linux/amd64", "attestation", "linux/arm64/v8", "attestation")
+	for _, want := range []string{"linux/amd64", "linux/arm64/v8"} {
+		p, _ := ParsePlatform(want)
+		img, err := loadOCILayout(dir, "multi", p, newMemStore())
+		if err != nil {
+			t.Fatalf("%s: %v", want, err)
+		}
+		if got := strings.Join(img.Config.Config.Cmd, " "); got != want {
+			t.Errorf("for %s: got the image for %s", want, got)
+		}
+	}
+	for _, p := range []ocispec.Platform{{OS: "unknown", Architecture: "unknown"}, {OS: "linux", Architecture: "s390x"}} {
+		_, err := loadOCILayout(dir, "multi", p, newMemStore())
+		want := fmt.Sprintf("no image for platform %s (the index has linux/amd64, linux/arm64/v8)", FormatPlatform(p))
+		if err == nil || err.Error() != want || !errors.Is(err, ErrNoPlatform) {
+			t.Errorf("got %v, want %s", err, want)
+		}
+	}
+}
+
+// flatLayout moves the manifests of the index that index.json names up
+// into index.json, as some tools write a layout, the platform of the
+// first one cleared when clear is set.
+func flatLayout(t *testing.T, dir string, clear bool) {
+	t.Helper()
+	index := readIndex(t, dir)
+	blob, err := os.ReadFile(filepath.Join(dir, "blobs", "sha256", index.Manifests[0].Digest.Encoded()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nested ocispec.Index
+	if err := json.Unmarshal(blob, &nested); err != nil {
+		t.Fatal(err)
+	}
+	index.Manifests = nested.Manifests
+	if clear {
+		index.Manifests[0].Platform = nil
+	}
+	data, _ := json.Marshal(index)
+	if err := os.WriteFile(filepath.Join(dir, "index.json"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A single-platform build with attestations lists one image and its
+// attestation: the image is then the only one, as if it were alone.
+func TestLoadLoneImageBesideItsAttestation(t *testing.T) {
+	dir := t.TempDir()
+	platformLayout(t, dir, 0, "linux/riscv64", "attestation")
+	flatLayout(t, dir, false)
+	_, err := loadOCILayout(dir, "", HostPlatform(), newMemStore())
+	want := "(the only one is linux/riscv64)"
+	if !errors.Is(err, ErrNoPlatform) || !strings.Contains(err.Error(), want) {
+		t.Errorf("err = %v, want one with %s", err, want)
+	}
+	// Without a platform, the lone image is taken as it is.
+	dir = t.TempDir()
+	platformLayout(t, dir, 0, "linux/riscv64", "attestation")
+	flatLayout(t, dir, true)
+	img, err := loadOCILayout(dir, "", HostPlatform(), newMemStore())
+	if err != nil || strings.Join(img.Config.Config.Cmd, " ") != "linux/riscv64" {
+		t.Errorf("image without a platform beside its attestation: %v", err)
 	}
 }

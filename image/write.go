@@ -7,7 +7,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/mybuild/mybuild/internal/atomicfile"
 	"github.com/mybuild/mybuild/internal/ctxio"
 	digest "github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
@@ -17,71 +16,12 @@ import (
 // DefaultName is the ref name given to an image written without one.
 const DefaultName = "latest"
 
-// Save writes img where ref says and returns the manifest of what it
-// wrote:
-//
-//   - oci-archive:PATH[:REF] replaces PATH with a tar of an OCI layout
-//     holding img alone, named REF (default "latest");
-//   - oci:DIR[:REF] adds img to the OCI layout in DIR, creating it if
-//     need be, and names it REF (default "latest"), replacing any image
-//     of that name;
-//   - docker-archive:PATH[:NAME:TAG] replaces PATH with what `docker save`
-//     writes and `docker load` reads; it holds the layers uncompressed, so
-//     the manifest returned is that of img with uncompressed layers, the
-//     one Load of the archive gives.
-//
-// An archive is replaced atomically: a reader sees the old one or the
-// whole new one. In a layout, index.json is replaced atomically once every
-// blob it names is in place, so that it never names a missing one.
-func Save(ctx context.Context, ref Ref, img *Image, store Store) (*Manifest, error) {
-	m, err := saveImage(ctx, ref, img, store)
-	if err != nil {
-		return nil, fmt.Errorf("write %s: %w", ref, err)
+// orDefaultName is name, or DefaultName for none.
+func orDefaultName(name string) string {
+	if name == "" {
+		return DefaultName
 	}
-	return m, nil
-}
-
-// ValidateDestination checks, without writing anything, that Save can
-// write to ref: its transport, and a docker-archive's NAME:TAG. A CLI can
-// so refuse a bad -t before building.
-func ValidateDestination(ref Ref) error {
-	switch ref.Transport {
-	case OCIArchive, OCILayout:
-		return nil
-	case DockerArchive:
-		if ref.Name == "" {
-			return nil
-		}
-		_, err := parseDockerTag(ref.Name)
-		return err
-	}
-	return fmt.Errorf("%w %q", ErrUnsupportedTransport, ref.Transport)
-}
-
-func saveImage(ctx context.Context, ref Ref, img *Image, store Store) (*Manifest, error) {
-	name := ref.Name
-	if name == "" && ref.Transport != DockerArchive {
-		name = DefaultName
-	}
-	switch ref.Transport {
-	case OCIArchive:
-		m, err := img.Manifest()
-		if err != nil {
-			return nil, err
-		}
-		return m, atomicfile.Write(ref.Path, func(w io.Writer) error {
-			return writeOCIArchive(ctx, w, img, m, name, store)
-		})
-	case OCILayout:
-		m, err := img.Manifest()
-		if err != nil {
-			return nil, err
-		}
-		return m, writeOCIDir(ctx, ref.Path, img, m, name, store)
-	case DockerArchive:
-		return writeDockerArchive(ctx, ref.Path, img, name, store)
-	}
-	return nil, fmt.Errorf("%w %q", ErrUnsupportedTransport, ref.Transport)
+	return name
 }
 
 // openBlob opens blob d of the store, which must be size bytes, for a

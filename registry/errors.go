@@ -15,6 +15,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/mybuild/mybuild/image"
 )
 
 // Kinds of failure, for errors.Is.
@@ -27,8 +29,9 @@ var (
 	ErrUnauthorized = errors.New("unauthorized")
 	// ErrNotFound: no such tag, manifest, repository or blob.
 	ErrNotFound = errors.New("not found")
-	// ErrNoPlatform: the index has no image for the platform.
-	ErrNoPlatform = errors.New("no image for the platform")
+	// ErrNoPlatform: the index has no image for the platform. It is
+	// image.ErrNoPlatform, which local images fail with too.
+	ErrNoPlatform = image.ErrNoPlatform
 )
 
 // Error is a failed registry operation, told in one line:

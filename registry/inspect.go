@@ -13,7 +13,7 @@ import (
 
 // Inspect describes the image ref names in its registry, for the platform
 // of WithPlatform (an index resolves to the platform's manifest), as
-// image.Inspect describes a local one. Only manifests and the config are
+// transport.Inspect describes a local one. Only manifests and the config are
 // fetched: no layer blob, and nothing is stored. Errors are told in one
 // line, as Pull tells them: "inspect localhost:5000/app:2: tag not found".
 // The inspection's Reference is "docker://" and the normalised reference.

@@ -14,9 +14,11 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/mybuild/mybuild/cache"
+	"github.com/mybuild/mybuild/image"
 	"github.com/mybuild/mybuild/registry/registrytest"
 )
 
@@ -85,6 +87,66 @@ func TestPullIndex(t *testing.T) {
 	if err == nil || err.Error() != want || !errors.Is(err, ErrNoPlatform) {
 		t.Errorf("got %v, want %s", err, want)
 	}
+}
+
+// attestation is an attestation manifest for the image of digest
+// subject, as BuildKit adds one to an index: an in-toto layer, which
+// nothing can unpack, so that picking it by mistake fails the pull.
+func attestation(t *testing.T, subject digest.Digest) mutate.IndexAddendum {
+	t.Helper()
+	img, err := mutate.AppendLayers(ociImage(t), newLayer(t, "application/vnd.in-toto+json", map[string]string{"statement": "{}"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{
+		Platform:    &v1.Platform{OS: "unknown", Architecture: "unknown"},
+		Annotations: map[string]string{image.AnnotationReferenceType: image.AttestationManifest, "vnd.docker.reference.digest": subject.String()},
+	}}
+}
+
+// BuildKit lists an attestation manifest beside each image of an index:
+// a pull skips them, for any platform, and an error does not list them.
+func TestPullSkipsAttestations(t *testing.T) {
+	reg := registrytest.Start(t)
+	amd, arm := ociImage(t, "amd64"), ociImage(t, "arm64")
+	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex),
+		attestation(t, manifestDigest(t, arm)), // first, to be skipped rather than ignored by luck
+		mutate.IndexAddendum{Add: amd, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+		attestation(t, manifestDigest(t, amd)),
+		mutate.IndexAddendum{Add: arm, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}}},
+	)
+	write(t, reg.Ref("attested:1"), idx, nil)
+	ctx := context.Background()
+	for platform, want := range map[string]v1.Image{"linux/amd64": amd, "linux/arm64/v8": arm} {
+		p, _ := parsePlatform(platform)
+		store := openStore(t)
+		res, err := Pull(ctx, reg.Ref("attested:1"), store, PullMissing, WithPlatform(p))
+		if err != nil {
+			t.Fatalf("%s: %v", platform, err)
+		}
+		checkPulled(t, store, res, want)
+	}
+	for _, platform := range []string{"unknown/unknown", "linux/s390x"} {
+		p, _ := parsePlatform(platform)
+		_, err := Pull(ctx, reg.Ref("attested:1"), openStore(t), PullMissing, WithPlatform(p))
+		want := fmt.Sprintf("pull %s: no image for platform %s (the index has linux/amd64, linux/arm64/v8)", reg.Ref("attested:1"), platform)
+		if err == nil || err.Error() != want || !errors.Is(err, ErrNoPlatform) || !errors.Is(err, image.ErrNoPlatform) {
+			t.Errorf("got %v, want %s", err, want)
+		}
+	}
+	// A single-platform build: one image without a platform, and its
+	// attestation. The image is taken as it is.
+	lone := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex),
+		mutate.IndexAddendum{Add: amd},
+		attestation(t, manifestDigest(t, amd)),
+	)
+	write(t, reg.Ref("attested:lone"), lone, nil)
+	store := openStore(t)
+	res, err := Pull(ctx, reg.Ref("attested:lone"), store, PullMissing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPulled(t, store, res, amd)
 }
 
 func TestPullSingleManifestWrongPlatform(t *testing.T) {

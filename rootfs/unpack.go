@@ -23,7 +23,7 @@ type Unpacker struct {
 }
 
 // NewUnpacker returns an Unpacker for the layers of store, whose blobs
-// must be in it (image.Load and registry.Pull put them there).
+// must be in it (transport.Load puts them there).
 func NewUnpacker(store *cache.Store) *Unpacker {
 	return &Unpacker{store: store}
 }

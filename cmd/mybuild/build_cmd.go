@@ -13,10 +13,10 @@ import (
 
 	"github.com/mybuild/mybuild/build"
 	"github.com/mybuild/mybuild/cache"
-	"github.com/mybuild/mybuild/image"
 	"github.com/mybuild/mybuild/layer"
 	"github.com/mybuild/mybuild/registry"
 	"github.com/mybuild/mybuild/sandbox"
+	"github.com/mybuild/mybuild/transport"
 )
 
 const buildUsage = `Usage: mybuild [flags] [CONTEXT]
@@ -89,60 +89,7 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stdout, "mybuild", versionString())
 		return nil
 	}
-	if len(positional) > 1 {
-		return usagef("too many arguments: want at most one CONTEXT, got %q", positional)
-	}
-	contextDir := "."
-	if len(positional) == 1 {
-		contextDir = positional[0]
-	}
-	dockerfile := f.file
-	if dockerfile == "" {
-		dockerfile = filepath.Join(contextDir, "Dockerfile")
-	}
-	network, err := sandbox.ParseNetwork(f.network)
-	if err != nil {
-		return usagef("--network: %v", err)
-	}
-	outputs, err := parseOutputs(f.tags, f.format)
-	if err != nil {
-		return err
-	}
-	compression, err := layer.ParseCompression(f.compression, f.compressionLevel)
-	if err != nil {
-		return usagef("--compression: %v", err)
-	}
-	buildArgs, err := parseBuildArgs(f.buildArgs)
-	if err != nil {
-		return err
-	}
-	epoch, err := f.epoch(buildArgs)
-	if err != nil {
-		return err
-	}
-	secrets, err := parseSecrets(f.secrets)
-	if err != nil {
-		return err
-	}
-	var allow []build.Entitlement
-	for _, a := range f.allow {
-		for _, a := range strings.Split(a, ",") { // buildx takes a list too
-			e, err := build.ParseEntitlement(strings.TrimSpace(a))
-			if err != nil {
-				return usagef("--allow: %v", err)
-			}
-			allow = append(allow, e)
-		}
-	}
-	var progress io.Writer = stderr
-	if f.quiet {
-		progress = nil
-	}
-	reg, err := f.options(progress)
-	if err != nil {
-		return err
-	}
-	cacheRepo, err := f.cacheRepository(reg)
+	opts, err := f.buildOptions(positional, stderr)
 	if err != nil {
 		return err
 	}
@@ -161,34 +108,92 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer store.Close()
-	var rep build.Reporter = newProgress(stderr)
+	opts.Store = store
+	opts.Reporter = newProgress(stderr)
 	if f.quiet {
-		rep = quietProgress{}
+		opts.Reporter = quietProgress{}
 	}
-	res, err := build.Build(ctx, build.Options{
-		Dockerfile:  dockerfile,
-		Context:     contextDir,
-		Outputs:     outputs,
-		Store:       store,
-		Network:     network,
-		NoCache:     f.noCache,
-		Allow:       allow,
-		BuildArgs:   buildArgs,
-		Target:      f.target,
-		Secrets:     secrets,
-		SSHAuthSock: os.Getenv("SSH_AUTH_SOCK"),
-		Platform:    reg.platform,
-		Pull:        reg.pull,
-		Registry:    reg.opts,
-		CacheRepo:   cacheRepo,
-		Reporter:    rep,
-
-		Compression:     compression,
-		SourceDateEpoch: epoch,
-	})
+	res, err := build.Build(ctx, opts)
 	if err != nil {
 		return err
 	}
+	return f.report(res, opts.Outputs, stdout, stderr)
+}
+
+// buildOptions checks the flags and the CONTEXT argument, and turns them
+// into the options of a build, all but its store and reporter: whatever
+// is wrong with them is told before anything runs.
+func (f *buildFlags) buildOptions(positional []string, stderr io.Writer) (build.Options, error) {
+	var opts build.Options
+	if len(positional) > 1 {
+		return opts, usagef("too many arguments: want at most one CONTEXT, got %q", positional)
+	}
+	opts.Context = "."
+	if len(positional) == 1 {
+		opts.Context = positional[0]
+	}
+	opts.Dockerfile = f.file
+	if opts.Dockerfile == "" {
+		opts.Dockerfile = filepath.Join(opts.Context, "Dockerfile")
+	}
+	var err error
+	if opts.Network, err = sandbox.ParseNetwork(f.network); err != nil {
+		return opts, usagef("--network: %v", err)
+	}
+	if opts.Outputs, err = parseOutputs(f.tags, f.format); err != nil {
+		return opts, err
+	}
+	if opts.Compression, err = layer.ParseCompression(f.compression, f.compressionLevel); err != nil {
+		return opts, usagef("--compression: %v", err)
+	}
+	if opts.BuildArgs, err = parseBuildArgs(f.buildArgs); err != nil {
+		return opts, err
+	}
+	if opts.SourceDateEpoch, err = f.epoch(opts.BuildArgs); err != nil {
+		return opts, err
+	}
+	if opts.Secrets, err = parseSecrets(f.secrets); err != nil {
+		return opts, err
+	}
+	if opts.Allow, err = parseAllow(f.allow); err != nil {
+		return opts, err
+	}
+	var progress io.Writer = stderr
+	if f.quiet {
+		progress = nil
+	}
+	reg, err := f.options(progress)
+	if err != nil {
+		return opts, err
+	}
+	opts.Platform, opts.Pull, opts.Registry = reg.platform, reg.pull, reg.opts
+	if opts.CacheRepo, err = f.cacheRepository(reg); err != nil {
+		return opts, err
+	}
+	opts.NoCache, opts.Target = f.noCache, f.target
+	opts.SSHAuthSock = os.Getenv("SSH_AUTH_SOCK")
+	return opts, nil
+}
+
+// parseAllow reads --allow values, each an entitlement or a list of them,
+// as buildx takes them.
+func parseAllow(values []string) ([]build.Entitlement, error) {
+	var allow []build.Entitlement
+	for _, a := range values {
+		for _, a := range strings.Split(a, ",") {
+			e, err := build.ParseEntitlement(strings.TrimSpace(a))
+			if err != nil {
+				return nil, usagef("--allow: %v", err)
+			}
+			allow = append(allow, e)
+		}
+	}
+	return allow, nil
+}
+
+// report tells what a build made: the metadata file, a line per output
+// on stderr (unless quiet), and the image digest on stdout.
+func (f *buildFlags) report(res *build.Result, outputs []transport.Ref, stdout, stderr io.Writer) error {
 	if f.metadataFile != "" {
 		if err := writeMetadata(f.metadataFile, res); err != nil {
 			return err
@@ -203,34 +208,22 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
-// parseOutputs reads -t values: a transport reference, or a plain path,
-// which means an OCI archive, or with --format docker a docker-archive.
-func parseOutputs(tags []string, format string) ([]image.Ref, error) {
-	plain := image.OCIArchive
+// parseOutputs reads -t values (see transport.ParseDestination): a
+// transport reference, or a plain path, which means an OCI archive, or
+// with --format docker a docker-archive.
+func parseOutputs(tags []string, format string) ([]transport.Ref, error) {
+	plain := transport.OCIArchive
 	switch format {
 	case "", "oci":
 	case "docker":
-		plain = image.DockerArchive
+		plain = transport.DockerArchive
 	default:
 		return nil, usagef("--format %s: unknown format (want oci or docker)", format)
 	}
-	var refs []image.Ref
+	var refs []transport.Ref
 	for _, t := range tags {
-		ref, ok, err := image.ParseRef(t)
+		ref, err := transport.ParseDestination(t, plain)
 		if err != nil {
-			return nil, usagef("-t %s: %v", t, err)
-		}
-		if !ok {
-			if strings.Contains(t, ":") && !strings.Contains(t, "/") {
-				return nil, usagef("-t %s: unknown destination; want PATH.tar, oci-archive:PATH, oci:DIR, docker-archive:PATH or docker://REF", t)
-			}
-			ref = image.Ref{Transport: plain, Path: t}
-		}
-		if ref.Transport == image.Docker {
-			if _, err := registry.ParseReference(ref.Path); err != nil {
-				return nil, usagef("-t %s: %v", t, err)
-			}
-		} else if err := image.ValidateDestination(ref); err != nil {
 			return nil, usagef("-t %s: %v", t, err)
 		}
 		refs = append(refs, ref)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/mybuild/mybuild/image"
 	"github.com/mybuild/mybuild/registry"
+	"github.com/mybuild/mybuild/transport"
 )
 
 const inspectUsage = `Usage: mybuild inspect [--json] [--platform os/arch[/variant]] [--insecure-registry HOST[:PORT]] IMAGE
@@ -47,16 +48,14 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return usagef("--platform: %v", err)
 		}
 	}
-	local, remote, err := inspectTarget(rest[0])
+	ref, err := transport.ParseRefOrPath(rest[0])
+	if err == nil {
+		err = transport.Check(ref)
+	}
 	if err != nil {
-		return err
+		return usagef("inspect %s: %v", rest[0], err)
 	}
-	var i *image.Inspection
-	if remote != "" {
-		i, err = registry.Inspect(ctx, remote, registry.WithPlatform(p), registry.WithInsecure(insecure...))
-	} else {
-		i, err = image.Inspect(ctx, local, p)
-	}
+	i, err := transport.Inspect(ctx, ref, transport.WithPlatform(p), transport.WithRegistry(registry.WithInsecure(insecure...)))
 	if err != nil {
 		return err
 	}
@@ -67,24 +66,4 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return enc.Encode(i)
 	}
 	return i.WriteText(stdout)
-}
-
-// inspectTarget tells a local image from a registry reference, as
-// image.ParseRefOrPath does.
-func inspectTarget(s string) (local image.Ref, remote string, err error) {
-	ref, ok, err := image.ParseRefOrPath(s)
-	switch {
-	case err != nil:
-		return image.Ref{}, "", usagef("inspect %s: %v", s, err)
-	case ok && ref.Transport == image.Docker:
-		remote = ref.Path
-	case ok:
-		return ref, "", nil
-	default:
-		remote = s
-	}
-	if _, err := registry.ParseReference(remote); err != nil {
-		return image.Ref{}, "", usagef("inspect %s: %v", s, err)
-	}
-	return image.Ref{}, remote, nil
 }

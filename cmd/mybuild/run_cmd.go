@@ -15,6 +15,7 @@ import (
 	"github.com/mybuild/mybuild/cache"
 	"github.com/mybuild/mybuild/container"
 	"github.com/mybuild/mybuild/sandbox"
+	"github.com/mybuild/mybuild/transport"
 )
 
 const runUsage = `Usage: mybuild run [flags] IMAGE [CMD...]
@@ -161,15 +162,21 @@ func runContainer(args []string, stdin *os.File, stdout, stderr io.Writer) error
 	}
 	warn := func(w string) { fmt.Fprintf(stderr, "mybuild: warning: %s\n", w) }
 	cfg.Warn = warn
-	opts := []container.Option{
-		container.WithPull(reg.pull),
-		container.WithRegistry(reg.opts...),
-		container.WithWarnings(warn),
+	opts := []transport.Option{
+		transport.WithPull(reg.pull),
+		transport.WithRegistry(reg.opts...),
+		transport.WithWarnings(warn),
 	}
 	if reg.platform.OS != "" {
-		opts = append(opts, container.WithPlatform(reg.platform))
+		opts = append(opts, transport.WithPlatform(reg.platform))
 	}
-	return container.Run(context.Background(), store, ref, cfg, opts...)
+	// As before the transport package, a bad IMAGE fails here, as a
+	// failed load does (exit 125), and not as a usage error.
+	img, err := transport.ParseRefOrPath(ref)
+	if err != nil {
+		return err
+	}
+	return container.Run(context.Background(), store, img, cfg, opts...)
 }
 
 // config is the container.Config the flags and CMD ask for.

@@ -1,0 +1,62 @@
+package transport
+
+import (
+	"context"
+	"fmt"
+
+	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/mybuild/mybuild/cache"
+	"github.com/mybuild/mybuild/image"
+)
+
+// files is what a local transport does with its files, through package
+// image: find an image where it is, write one, and check the name of an
+// image to write.
+type files interface {
+	open(ctx context.Context, ref Ref, platform ocispec.Platform) (*image.Source, error)
+	write(ctx context.Context, ref Ref, img *image.Image, store image.Store) (*image.Manifest, error)
+	checkName(name string) error
+}
+
+// local is the transport of images in files: every error names the
+// reference, as in "load oci:dir:v1: no image named "v1"".
+type local struct{ files }
+
+var _ transport = local{}
+
+func (l local) load(ctx context.Context, ref Ref, store *cache.Store, o *options) (*image.Image, error) {
+	src, err := l.open(ctx, ref, o.platform)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", ref, err)
+	}
+	img, err := src.Load(ctx, store)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", ref, err)
+	}
+	return img, nil
+}
+
+func (l local) save(ctx context.Context, ref Ref, img *image.Image, store *cache.Store, _ *options) (digest.Digest, error) {
+	m, err := l.write(ctx, ref, img, store)
+	if err != nil {
+		return "", fmt.Errorf("write %s: %w", ref, err)
+	}
+	return m.Descriptor.Digest, nil
+}
+
+func (l local) inspect(ctx context.Context, ref Ref, o *options) (*image.Inspection, error) {
+	src, err := l.open(ctx, ref, o.platform)
+	if err != nil {
+		return nil, fmt.Errorf("inspect %s: %w", ref, err)
+	}
+	return src.Inspect(ref.String()), nil
+}
+
+func (l local) check(ref Ref, dest bool) error {
+	if !dest {
+		return nil
+	}
+	return l.checkName(ref.Name)
+}

@@ -1,0 +1,53 @@
+package transport
+
+import (
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/mybuild/mybuild/image"
+	"github.com/mybuild/mybuild/registry"
+)
+
+// Option configures Load, Save and Inspect.
+type Option func(*options)
+
+type options struct {
+	platform ocispec.Platform
+	pull     registry.PullPolicy
+	registry []registry.Option
+	warn     func(string)
+}
+
+func makeOptions(opts []Option) *options {
+	o := &options{platform: image.HostPlatform(), pull: registry.PullMissing}
+	for _, opt := range opts {
+		opt(o)
+	}
+	return o
+}
+
+// WithPlatform picks the image for p in an index or a layout (default:
+// the host's), by the one rule of image.SelectPlatform.
+func WithPlatform(p ocispec.Platform) Option {
+	return func(o *options) { o.platform = p }
+}
+
+// WithPull says when Load asks a registry (default registry.PullMissing).
+func WithPull(p registry.PullPolicy) Option {
+	return func(o *options) {
+		if p != "" {
+			o.pull = p
+		}
+	}
+}
+
+// WithRegistry adds options of the registry package, for registry
+// references: insecure hosts, credentials, progress.
+func WithRegistry(opts ...registry.Option) Option {
+	return func(o *options) { o.registry = append(o.registry, opts...) }
+}
+
+// WithWarnings receives what Load warns about, such as a registry that
+// could not be reached and the earlier resolution used instead.
+func WithWarnings(fn func(string)) Option {
+	return func(o *options) { o.warn = fn }
+}
