@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -331,5 +332,19 @@ func TestDevicesRestricted(t *testing.T) {
 		if out.String() != c.want {
 			t.Errorf("under %v: %q, want %q", c.rules, out.String(), c.want)
 		}
+	}
+}
+
+// A step runs in a device cgroup of its own: on cgroup v2, born there
+// (CLONE_INTO_CGROUP) rather than moved in.
+func TestStepHasItsOwnCgroup(t *testing.T) {
+	bb := busyboxLayer(t)
+	r := run(t, []string{bb}, Process{Args: sh("cat /proc/self/cgroup")})
+	if r.err != nil {
+		t.Fatalf("%v\n%s", r.err, r.stderr)
+	}
+	own := regexp.MustCompile(fmt.Sprintf(`(?m)^0::.*/mybuild-%d-[0-9a-f]{8}$`, os.Getpid()))
+	if !own.MatchString(r.stdout) {
+		t.Errorf("the step's cgroups:\n%s\nwant a cgroup v2 mybuild-%d-*", r.stdout, os.Getpid())
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -176,6 +177,7 @@ func start(ctx context.Context, spec Spec, cfg *childConfig) (err error) {
 			return err
 		}
 	}
+	born := false
 	if cg != nil {
 		// After the wait: the cgroup goes once its processes are reaped.
 		// One left behind is empty (the step's PID namespace is gone) and
@@ -185,6 +187,12 @@ func start(ctx context.Context, spec Spec, cfg *childConfig) (err error) {
 				spec.Warn(rerr.Error())
 			}
 		}()
+		closeDir, err := bornInto(cmd, cg)
+		if err != nil {
+			return err
+		}
+		defer closeDir()
+		born = cmd.SysProcAttr.UseCgroupFD
 	}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("sandbox: start: %w", err)
@@ -195,7 +203,11 @@ func start(ctx context.Context, spec Spec, cfg *childConfig) (err error) {
 	if f, ok := cmd.Stdin.(*os.File); ok && f != spec.Stdin {
 		f.Close() // the read end of the stdin pipe: the process has it
 	}
-	if err := handOver(cmd, spec, cfg, p, cg, console); err != nil {
+	moveInto := cg
+	if born {
+		moveInto = nil // in it from birth: nothing to move
+	}
+	if err := handOver(cmd, spec, cfg, p, moveInto, console); err != nil {
 		return kill(cmd, err)
 	}
 	// The status pipe closes when the command is exec'd, or the init died.
@@ -214,6 +226,36 @@ func start(ctx context.Context, spec Spec, cfg *childConfig) (err error) {
 	}
 	return exitError(waitErr)
 }
+
+// bornInto makes cmd's process start in cg, when cg is a cgroup v2 and
+// the kernel has clone3 with CLONE_INTO_CGROUP (5.7): no move afterwards.
+// closeDir closes the cgroup's directory once the process started.
+func bornInto(cmd *exec.Cmd, cg *devcgroup.Cgroup) (closeDir func(), err error) {
+	if !cloneIntoCgroup() {
+		return func() {}, nil
+	}
+	dir, ok, err := cg.OpenV2()
+	if err != nil || !ok {
+		return func() {}, err
+	}
+	cmd.SysProcAttr.UseCgroupFD = true
+	cmd.SysProcAttr.CgroupFD = int(dir.Fd())
+	return func() { dir.Close() }, nil
+}
+
+// cloneIntoCgroup tells whether the kernel is 5.7 or later, which clone3's
+// CLONE_INTO_CGROUP needs.
+var cloneIntoCgroup = sync.OnceValue(func() bool {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return false
+	}
+	var major, minor int
+	if _, err := fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &major, &minor); err != nil {
+		return false
+	}
+	return major > 5 || major == 5 && minor >= 7
+})
 
 // initPipes are the pipes between the builder and the init (see the fd
 // constants): the builder keeps one end of each, the init gets the other.

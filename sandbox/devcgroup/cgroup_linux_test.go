@@ -72,7 +72,7 @@ func inCgroup(t *testing.T, cg *Cgroup, script string, args ...string) string {
 func TestDeviceRules(t *testing.T) {
 	for _, v := range []string{"v1", "v2"} {
 		t.Run(v, func(t *testing.T) {
-			if _, err := findHierarchy(v); err != nil {
+			if _, err := findHierarchies(v); err != nil {
 				t.Fatalf("this machine has cgroup v1 with the devices controller and cgroup v2 (hybrid): %v", err)
 			}
 			null, kmsg := nodes(t)
@@ -101,10 +101,11 @@ mknod "$3" c 1 11 && echo made; mknod "$3-b" b 7 0 && echo made block`
 // The cgroup of a builder that died is removed when a builder first
 // makes one (newIn reaps on every call; New once per process).
 func TestStaleCgroupsAreReaped(t *testing.T) {
-	h, err := findHierarchy("")
+	hs, err := findHierarchies("")
 	if err != nil {
 		t.Fatal(err)
 	}
+	h := hs[0]
 	stale := filepath.Join(h.dir, prefix+"999999999-test")
 	if err := os.Mkdir(stale, 0o755); err != nil {
 		t.Fatal(err)

@@ -28,19 +28,24 @@ type mount struct {
 	devices     bool // a v1 mount with the devices controller
 }
 
-// findHierarchy picks the v1 devices controller where there is one, as
-// runc does on a hybrid host, else cgroup v2. want, when set, insists on
-// v1 ("v1") or v2 ("v2").
-func findHierarchy(want string) (hierarchy, error) {
+// findHierarchies lists the hierarchies a cgroup can go in, best first:
+// cgroup v2 (unified, or the unified part of a hybrid host), where a
+// process is born into its cgroup (CLONE_INTO_CGROUP) or moved in for
+// the price of a write, then the v1 devices controller, where moving a
+// process waits for an RCU grace period, milliseconds on every step.
+// want, when set, keeps only v1 ("v1") or v2 ("v2").
+func findHierarchies(want string) ([]hierarchy, error) {
 	mounts, err := cgroupMounts()
 	if err != nil {
-		return hierarchy{}, err
+		return nil, err
 	}
 	paths, err := ownCgroups()
 	if err != nil {
-		return hierarchy{}, err
+		return nil, err
 	}
-	for _, v2 := range []bool{false, true} {
+	var out []hierarchy
+	var errs []error
+	for _, v2 := range []bool{true, false} {
 		if want == "v1" && v2 || want == "v2" && !v2 {
 			continue
 		}
@@ -54,15 +59,23 @@ func findHierarchy(want string) (hierarchy, error) {
 		}
 		path, ok := paths[key]
 		if !ok {
-			return hierarchy{}, fmt.Errorf("devcgroup: /proc/self/cgroup names no %q cgroup", key)
+			errs = append(errs, fmt.Errorf("devcgroup: /proc/self/cgroup names no %q cgroup", key))
+			continue
 		}
 		dir, err := mounts[i].dir(path)
 		if err != nil {
-			return hierarchy{}, err
+			errs = append(errs, err)
+			continue
 		}
-		return hierarchy{v2: v2, dir: dir}, nil
+		out = append(out, hierarchy{v2: v2, dir: dir})
 	}
-	return hierarchy{}, ErrNoHierarchy
+	if len(out) == 0 {
+		if len(errs) > 0 {
+			return nil, errors.Join(errs...)
+		}
+		return nil, ErrNoHierarchy
+	}
+	return out, nil
 }
 
 // dir is where the mount shows cgroup path.
