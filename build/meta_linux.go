@@ -57,5 +57,3 @@ func futimens(f *os.File, atime, mtime syscall.Timespec) error {
 	}
 	return nil
 }
-
-var errNotDir error = syscall.ENOTDIR

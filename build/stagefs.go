@@ -36,63 +36,35 @@ func (s stageFS) Resolve(src string) ([]buildcontext.Match, error) {
 		}
 		return []buildcontext.Match{{Path: r, Name: path.Base(p)}}, nil
 	}
-	var out []buildcontext.Match
-	if err := s.glob("/", "/", strings.Split(strings.TrimPrefix(p, "/"), "/"), &out); err != nil {
-		return nil, err
-	}
-	buildcontext.SortMatches(out)
-	return out, nil
+	return buildcontext.Glob(s, "/", strings.TrimPrefix(p, "/"))
 }
 
-// glob matches parts below dir (resolved; matched is its last component
-// as matched) and appends what exists.
-func (s stageFS) glob(dir, matched string, parts []string, out *[]buildcontext.Match) error {
-	if len(parts) == 0 {
-		*out = append(*out, buildcontext.Match{Path: dir, Name: matched})
-		return nil
+// Follow resolves p through symlinks inside the root, for Glob.
+func (s stageFS) Follow(p string) (resolved string, dir, found bool, err error) {
+	if resolved, err = s.stack.Resolve(p); err != nil {
+		return "", false, false, err
 	}
-	part, rest := parts[0], parts[1:]
-	var names []string
-	if strings.ContainsAny(part, "*?[") {
-		entries, err := s.stack.ReadDir(dir)
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errNotDir) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		for _, e := range entries {
-			ok, err := path.Match(part, e.Name())
-			if err != nil {
-				return fmt.Errorf("bad pattern %q: %w", part, err)
-			}
-			if ok {
-				names = append(names, e.Name())
-			}
-		}
-	} else {
-		names = []string{part}
+	e, err := s.stack.Lstat(resolved)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", false, false, nil
 	}
-	for _, name := range names {
-		next, err := s.stack.Resolve(path.Join(dir, name))
-		if err != nil {
-			return err
-		}
-		e, err := s.stack.Lstat(next)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if len(rest) > 0 && !e.IsDir() {
-			continue
-		}
-		if err := s.glob(next, name, rest, out); err != nil {
-			return err
-		}
+	if err != nil {
+		return "", false, false, err
 	}
-	return nil
+	return resolved, e.IsDir(), true, nil
+}
+
+// ReadDir lists the names in the resolved directory dir, for Glob.
+func (s stageFS) ReadDir(dir string) ([]string, error) {
+	entries, err := s.stack.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(entries))
+	for i, e := range entries {
+		names[i] = e.Name()
+	}
+	return names, nil
 }
 
 // Walk lists what copying the resolved path p brings, as
