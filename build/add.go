@@ -108,7 +108,7 @@ func (b *builder) planAdd(ctx context.Context, st *stage, c *instructions.AddCom
 			if err := cp.addRemotes(); err != nil {
 				return err
 			}
-			return cp.write(ctx, newLayerWriter(upper, lower))
+			return cp.write(ctx, upper, lower)
 		},
 	}, nil
 }

@@ -1,4 +1,4 @@
-package build
+package fswrite
 
 import (
 	"errors"
@@ -12,16 +12,22 @@ import (
 	"github.com/mybuild/mybuild/overlay"
 )
 
-// stageFS is the root filesystem of a stage or image, as COPY --from reads
-// it. Paths are absolute in that root, and symlinks resolve inside it.
-type stageFS struct {
+// Stage is the root filesystem of a stage or image, as COPY --from reads
+// it: the source side of Layer.Copy. Paths are absolute in that root, and
+// symlinks resolve inside it. It is a buildcontext.Tree.
+type Stage struct {
 	stack *overlay.Stack
 }
+
+var _ buildcontext.Tree = Stage{}
+
+// NewStage returns the tree of the layers stack.
+func NewStage(stack *overlay.Stack) Stage { return Stage{stack: stack} }
 
 // Resolve expands one source, which may hold wildcards in any component,
 // into what it names, sorted. A plain path must exist. As from the context,
 // a symlink is followed for the content but keeps its own name.
-func (s stageFS) Resolve(src string) ([]buildcontext.Match, error) {
+func (s Stage) Resolve(src string) ([]buildcontext.Match, error) {
 	p := path.Clean("/" + src)
 	if !strings.ContainsAny(p, "*?[") {
 		r, err := s.stack.Resolve(p)
@@ -40,7 +46,7 @@ func (s stageFS) Resolve(src string) ([]buildcontext.Match, error) {
 }
 
 // Follow resolves p through symlinks inside the root, for Glob.
-func (s stageFS) Follow(p string) (resolved string, dir, found bool, err error) {
+func (s Stage) Follow(p string) (resolved string, dir, found bool, err error) {
 	if resolved, err = s.stack.Resolve(p); err != nil {
 		return "", false, false, err
 	}
@@ -55,7 +61,7 @@ func (s stageFS) Follow(p string) (resolved string, dir, found bool, err error) 
 }
 
 // ReadDir lists the names in the resolved directory dir, for Glob.
-func (s stageFS) ReadDir(dir string) ([]string, error) {
+func (s Stage) ReadDir(dir string) ([]string, error) {
 	entries, err := s.stack.ReadDir(dir)
 	if err != nil {
 		return nil, err
@@ -70,7 +76,7 @@ func (s stageFS) ReadDir(dir string) ([]string, error) {
 // Walk lists what copying the resolved path p brings, as
 // buildcontext.Context.Walk does for the context: p, then everything below
 // it, depth first in name order.
-func (s stageFS) Walk(p string) ([]buildcontext.File, error) {
+func (s Stage) Walk(p string) ([]buildcontext.File, error) {
 	e, err := s.stack.Lstat(p)
 	if err != nil {
 		return nil, err
@@ -86,7 +92,7 @@ func (s stageFS) Walk(p string) ([]buildcontext.File, error) {
 	return s.walkDir(files, p, "")
 }
 
-func (s stageFS) walkDir(files []buildcontext.File, dir, rel string) ([]buildcontext.File, error) {
+func (s Stage) walkDir(files []buildcontext.File, dir, rel string) ([]buildcontext.File, error) {
 	entries, err := s.stack.ReadDir(dir)
 	if err != nil {
 		return nil, err
