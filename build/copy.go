@@ -142,10 +142,7 @@ func (p *copyPlan) addHeredocs(store *cache.Store) (cleanup func(), err error) {
 func (p *copyPlan) writeHeredocs(dir string) error {
 	for i, h := range p.heredocs {
 		host := filepath.Join(dir, strconv.Itoa(i))
-		if err := os.WriteFile(host, []byte(h.Data), 0o644); err != nil {
-			return err
-		}
-		if err := os.Chmod(host, 0o644); err != nil { // whatever the umask
+		if err := fswrite.WriteFile(host, strings.NewReader(h.Data), fswrite.Meta{Mode: 0o644}); err != nil {
 			return err
 		}
 		fi, err := os.Lstat(host)

@@ -14,7 +14,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/mybuild/mybuild/buildcontext"
 	"github.com/mybuild/mybuild/cache"
-	"github.com/mybuild/mybuild/overlay"
+	"github.com/mybuild/mybuild/fswrite"
 	"github.com/mybuild/mybuild/sandbox"
 )
 
@@ -175,27 +175,11 @@ func (b *builder) whiteoutLayer(paths []string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := fillWhiteouts(dir, paths); err != nil {
+	if err := fswrite.Whiteouts(dir, paths); err != nil {
 		os.RemoveAll(dir)
 		return "", err
 	}
 	return dir, nil
-}
-
-func fillWhiteouts(dir string, paths []string) error {
-	if err := os.Chmod(dir, 0o755); err != nil {
-		return err
-	}
-	for _, p := range paths {
-		host := filepath.Join(dir, p)
-		if err := os.MkdirAll(filepath.Dir(host), 0o755); err != nil {
-			return err
-		}
-		if err := overlay.MakeWhiteout(host); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // planCache plans a cache mount: a directory of the cache dir, kept from
@@ -224,10 +208,7 @@ func (b *builder) planCache(m *instructions.Mount, target string) (runMount, err
 		},
 		prepare: func(ctx context.Context) (sandbox.Mount, []string, bool, func(), error) {
 			dir, release, err := b.opts.Store.CacheMount(ctx, id, sharing, func(dir string) error {
-				if err := os.Lchown(dir, int(uid), int(gid)); err != nil {
-					return err
-				}
-				return os.Chmod(dir, mode)
+				return fswrite.Apply(dir, fswrite.Meta{Owner: fswrite.Owner{UID: uint32(uid), GID: uint32(gid)}, Mode: fs.ModeDir | mode})
 			})
 			if err != nil {
 				return sandbox.Mount{}, nil, false, nil, err

@@ -152,3 +152,20 @@ func TestMknode(t *testing.T) {
 		t.Errorf("err = %v, want %q", err, want)
 	}
 }
+
+func TestWhiteouts(t *testing.T) {
+	dir := t.TempDir()
+	if err := Whiteouts(dir, []string{"a/b/c", "d"}); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil || fi.Mode().Perm() != 0o755 {
+		t.Errorf("dir: %v, %v", fi.Mode(), err)
+	}
+	got := describeTree(t, dir)
+	for _, want := range []string{"a/b/c Dc--------- 0:0 0:0 ", "d Dc--------- 0:0 0:0 ", "a/b drwxr-xr-x 0:0 "} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in\n%s", want, got)
+		}
+	}
+}
