@@ -23,9 +23,9 @@ import (
 const paxXattr = "SCHILY.xattr."
 
 // untar runs entry on each entry of tr, with a buffer for file data from
-// the pool for the time it runs. A tar that cannot be read, and a ctx done,
-// fail with readErr before them; an entry that fails is named after
-// entryErr.
+// the pool for the time it runs. A tar that cannot be read, or ctx being
+// done, is an error prefixed with readErr; an entry that fails, one
+// prefixed with entryErr and the entry's name.
 func (l *Layer) untar(ctx context.Context, tr *tar.Reader, readErr, entryErr string, entry func(*tar.Header, io.Reader) error) error {
 	buf := bufPool.Get().(*[]byte)
 	defer bufPool.Put(buf)
