@@ -15,6 +15,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/mybuild/mybuild/buildcontext"
 	"github.com/mybuild/mybuild/cache"
+	"github.com/mybuild/mybuild/fswrite"
 	"github.com/mybuild/mybuild/rootfs"
 	digest "github.com/opencontainers/go-digest"
 )
@@ -109,7 +110,7 @@ func (b *builder) planAdd(ctx context.Context, st *stage, c *instructions.AddCom
 			if err := cp.addRemotes(); err != nil {
 				return err
 			}
-			return cp.write(ctx, newLayerWriter(upper, lower))
+			return cp.write(ctx, upper, lower)
 		},
 	}, nil
 }
@@ -165,35 +166,22 @@ func (b *builder) download(ctx context.Context, r *remoteFile) error {
 		}
 	}()
 	host := filepath.Join(dir, "file")
-	f, err := os.OpenFile(host, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
 	alg := digest.SHA256
 	if r.checksum != "" {
 		alg = r.checksum.Algorithm()
 	}
 	dg := alg.Digester()
-	_, err = io.Copy(io.MultiWriter(f, dg.Hash()), resp.Body)
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	mtime := time.Unix(0, 0)
+	if t, err := http.ParseTime(resp.Header.Get("Last-Modified")); err == nil {
+		mtime = t
 	}
-	if err != nil {
+	meta := fswrite.Meta{Mode: 0o600, Atime: mtime, Mtime: mtime}
+	if err := fswrite.WriteFile(host, io.TeeReader(resp.Body, dg.Hash()), meta); err != nil {
 		return fmt.Errorf("download %s: %w", r.url, err)
 	}
 	got := dg.Digest()
 	if r.checksum != "" && got != r.checksum {
 		return fmt.Errorf("download %s: checksum mismatch: got %s, want %s", r.url, got, r.checksum)
-	}
-	mtime := time.Unix(0, 0)
-	if t, err := http.ParseTime(resp.Header.Get("Last-Modified")); err == nil {
-		mtime = t
-	}
-	if err := os.Chmod(host, 0o600); err != nil {
-		return err
-	}
-	if err := os.Chtimes(host, mtime, mtime); err != nil {
-		return err
 	}
 	r.host, r.digest = host, got
 	return nil

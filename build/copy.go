@@ -10,10 +10,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/mybuild/mybuild/buildcontext"
 	"github.com/mybuild/mybuild/cache"
+	"github.com/mybuild/mybuild/fswrite"
+	"github.com/mybuild/mybuild/layerdiff"
 	"github.com/mybuild/mybuild/overlay"
 	"github.com/mybuild/mybuild/users"
 )
@@ -38,8 +41,8 @@ type copyPlan struct {
 
 // owner is the uid:gid copied files get.
 type owner struct {
-	spec     string // as written, "" for the default 0:0
-	uid, gid uint32
+	spec string // as written, "" for the default 0:0
+	id   fswrite.Owner
 }
 
 type copySource struct {
@@ -139,10 +142,7 @@ func (p *copyPlan) addHeredocs(store *cache.Store) (cleanup func(), err error) {
 func (p *copyPlan) writeHeredocs(dir string) error {
 	for i, h := range p.heredocs {
 		host := filepath.Join(dir, strconv.Itoa(i))
-		if err := os.WriteFile(host, []byte(h.Data), 0o644); err != nil {
-			return err
-		}
-		if err := os.Chmod(host, 0o644); err != nil { // whatever the umask
+		if err := fswrite.WriteFile(host, strings.NewReader(h.Data), fswrite.Meta{Mode: 0o644}); err != nil {
 			return err
 		}
 		fi, err := os.Lstat(host)
@@ -181,6 +181,22 @@ func (p *copyPlan) keyFields(k *cache.KeyBuilder) {
 		k.Strings("files", nil) // separates the sources' file lists
 		fileFields(k, s.files)
 	}
+}
+
+// specialBits are the mode bits a copy keeps: permissions, setuid, setgid
+// and sticky.
+const specialBits = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
+
+func ownerOf(fi fs.FileInfo) (uid, gid uint32) {
+	st := fi.Sys().(*syscall.Stat_t)
+	return st.Uid, st.Gid
+}
+
+func rdevOf(fi fs.FileInfo) uint64 {
+	if fi.Mode()&(fs.ModeDevice|fs.ModeCharDevice) == 0 {
+		return 0
+	}
+	return fi.Sys().(*syscall.Stat_t).Rdev
 }
 
 func sizeOf(fi fs.FileInfo) int64 {
@@ -227,15 +243,17 @@ func parseChmod(s string) (fs.FileMode, error) {
 	return m, nil
 }
 
-// write copies the files into the layer as BuildKit's fsutil copy does:
-// the destination dir is created (with the --chmod mode, or 0755, and the
-// --chown owner) when missing; a file lands inside an existing directory,
-// else at the destination itself; a directory's contents are copied into
-// the destination, whose own metadata is kept.
-func (p *copyPlan) write(ctx context.Context, w *layerWriter) error {
-	if err := p.resolveOwner(w.lower); err != nil {
+// write copies the files into the layer dir upper, over lower, as
+// BuildKit's fsutil copy does: the destination dir is created (with the
+// --chmod mode, or 0755, and the --chown owner) when missing; a file lands
+// inside an existing directory, else at the destination itself; a
+// directory's contents are copied into the destination, whose own metadata
+// is kept.
+func (p *copyPlan) write(ctx context.Context, upper string, lower *overlay.Stack) error {
+	if err := p.resolveOwner(lower); err != nil {
 		return err
 	}
+	w := fswrite.NewLayer(upper, lower)
 	perm := fs.FileMode(0o755)
 	if p.chmod != nil {
 		perm = *p.chmod
@@ -244,77 +262,82 @@ func (p *copyPlan) write(ctx context.Context, w *layerWriter) error {
 	if !p.destDir {
 		ensure = path.Dir(p.dest)
 	}
-	ensure, err := w.view.Resolve(ensure)
+	ensure, err := w.Resolve(ensure)
 	if err != nil {
 		return err
 	}
-	if err := w.mkdirAll(ensure, perm, p.owner); err != nil {
+	if err := w.MkdirAll(ensure, perm, p.owner.id); err != nil {
 		return err
 	}
 	for _, s := range p.sources {
-		top := &s.files[0]
-		if p.unpack && !s.remote && top.Info.Mode().IsRegular() {
-			unpacked, err := p.unpackArchive(ctx, w, top)
-			if err != nil {
-				return err
-			}
-			if unpacked {
-				continue
-			}
-		}
-		srcIsDir := top.Info.IsDir()
-		dest, err := w.view.Resolve(p.dest)
-		if err != nil {
+		if err := p.writeSource(ctx, w, s, perm); err != nil {
 			return err
-		}
-		existing, err := w.lookup(dest)
-		if err != nil {
-			return err
-		}
-		if !srcIsDir && existing != nil && existing.IsDir() {
-			dest = path.Join(dest, s.match.Name)
-		}
-		target := path.Dir(dest)
-		if srcIsDir && existing == nil {
-			target = dest
-		}
-		if err := w.mkdirAll(target, perm, p.owner); err != nil {
-			return err
-		}
-		if err := w.copyFile(top, dest, p.mode(top), p.ownerOf(top), !srcIsDir); err != nil {
-			return err
-		}
-		for i := range s.files[1:] {
-			f := &s.files[i+1]
-			if err := w.copyFile(f, path.Join(dest, f.Rel), p.mode(f), p.ownerOf(f), true); err != nil {
-				return err
-			}
 		}
 	}
-	return w.finish()
+	return w.Finish()
+}
+
+// writeSource copies one source, or unpacks it if ADD and an archive.
+func (p *copyPlan) writeSource(ctx context.Context, w *fswrite.Layer, s copySource, perm fs.FileMode) error {
+	top := &s.files[0]
+	if p.unpack && !s.remote && top.Info.Mode().IsRegular() {
+		unpacked, err := p.unpackArchive(ctx, w, top)
+		if err != nil || unpacked {
+			return err
+		}
+	}
+	srcIsDir := top.Info.IsDir()
+	dest, err := w.Resolve(p.dest)
+	if err != nil {
+		return err
+	}
+	existing, err := w.Lookup(dest)
+	if err != nil {
+		return err
+	}
+	if !srcIsDir && existing != nil && existing.IsDir() {
+		dest = path.Join(dest, s.match.Name)
+	}
+	target := path.Dir(dest)
+	if srcIsDir && existing == nil {
+		target = dest
+	}
+	if err := w.MkdirAll(target, perm, p.owner.id); err != nil {
+		return err
+	}
+	if err := w.Copy(top, dest, p.mode(top), p.ownerOf(top), !srcIsDir); err != nil {
+		return err
+	}
+	for i := range s.files[1:] {
+		f := &s.files[i+1]
+		if err := w.Copy(f, path.Join(dest, f.Rel), p.mode(f), p.ownerOf(f), true); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // unpackArchive unpacks f into the destination if it is an archive, as
 // ADD does: the destination is a directory then, created when missing 0755
 // (whatever --chmod says, as in BuildKit) with the --chown owner.
-func (p *copyPlan) unpackArchive(ctx context.Context, w *layerWriter, f *buildcontext.File) (bool, error) {
-	tr, closer, ok, err := openArchive(ctx, f.Host)
+func (p *copyPlan) unpackArchive(ctx context.Context, w *fswrite.Layer, f *buildcontext.File) (bool, error) {
+	tr, closer, ok, err := layerdiff.OpenArchive(ctx, f.Host)
 	if err != nil || !ok {
 		return false, err
 	}
 	defer closer.Close()
-	dest, err := w.view.Resolve(p.dest)
+	dest, err := w.Resolve(p.dest)
 	if err != nil {
 		return false, err
 	}
-	if err := w.mkdirAll(dest, 0o755, p.owner); err != nil {
+	if err := w.MkdirAll(dest, 0o755, p.owner.id); err != nil {
 		return false, err
 	}
-	var o *owner
+	var o *fswrite.Owner
 	if p.owner.spec != "" {
-		o = &p.owner
+		o = &p.owner.id
 	}
-	return true, w.untar(ctx, tr, dest, o)
+	return true, w.Untar(ctx, tr, dest, o)
 }
 
 // resolveOwner gives the --chown owner its uid and gid, from the
@@ -327,18 +350,18 @@ func (p *copyPlan) resolveOwner(lower *overlay.Stack) error {
 	if err != nil {
 		return fmt.Errorf("--chown=%s: %w", p.owner.spec, err)
 	}
-	p.owner.uid, p.owner.gid = uid, gid
+	p.owner.id = fswrite.Owner{UID: uid, GID: gid}
 	return nil
 }
 
 // ownerOf is the owner a copied entry gets: --chown's; else, from a stage,
 // its own, as BuildKit keeps it; from the context, root.
-func (p *copyPlan) ownerOf(f *buildcontext.File) owner {
+func (p *copyPlan) ownerOf(f *buildcontext.File) fswrite.Owner {
 	if p.owner.spec != "" || p.from == nil {
-		return p.owner
+		return p.owner.id
 	}
 	uid, gid := ownerOf(f.Info)
-	return owner{uid: uid, gid: gid}
+	return fswrite.Owner{UID: uid, GID: gid}
 }
 
 // mode is the mode a copied entry gets: the source's, or --chmod's.

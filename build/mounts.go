@@ -14,7 +14,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/mybuild/mybuild/buildcontext"
 	"github.com/mybuild/mybuild/cache"
-	"github.com/mybuild/mybuild/overlay"
+	"github.com/mybuild/mybuild/fswrite"
 	"github.com/mybuild/mybuild/sandbox"
 )
 
@@ -208,27 +208,11 @@ func (b *builder) whiteoutLayer(paths []string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := fillWhiteouts(dir, paths); err != nil {
+	if err := fswrite.Whiteouts(dir, paths); err != nil {
 		os.RemoveAll(dir)
 		return "", err
 	}
 	return dir, nil
-}
-
-func fillWhiteouts(dir string, paths []string) error {
-	if err := os.Chmod(dir, 0o755); err != nil {
-		return err
-	}
-	for _, p := range paths {
-		host := filepath.Join(dir, p)
-		if err := os.MkdirAll(filepath.Dir(host), 0o755); err != nil {
-			return err
-		}
-		if err := overlay.MakeWhiteout(host); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // planCache plans a cache mount: a directory of the cache dir, kept from
@@ -267,10 +251,7 @@ func (m *cacheMount) fields(k *cache.KeyBuilder) {
 
 func (m *cacheMount) prepare(ctx context.Context) (prepared, error) {
 	dir, release, err := m.store.CacheMount(ctx, m.id, m.sharing, func(dir string) error {
-		if err := os.Lchown(dir, int(m.uid), int(m.gid)); err != nil {
-			return err
-		}
-		return os.Chmod(dir, m.mode)
+		return fswrite.Apply(dir, fswrite.Meta{Owner: fswrite.Owner{UID: uint32(m.uid), GID: uint32(m.gid)}, Mode: fs.ModeDir | m.mode})
 	})
 	if err != nil {
 		return prepared{}, err

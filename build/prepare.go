@@ -9,6 +9,7 @@ import (
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/mybuild/mybuild/cache"
+	"github.com/mybuild/mybuild/fswrite"
 	"github.com/mybuild/mybuild/parser"
 	"github.com/mybuild/mybuild/rootfs"
 	"github.com/mybuild/mybuild/users"
@@ -163,7 +164,7 @@ func (b *builder) planCopyStep(ctx context.Context, st *stage, c *instructions.C
 				if err != nil {
 					return err
 				}
-				if err := cp.collect(stageFS{stack: src}); err != nil {
+				if err := cp.collect(fswrite.NewStage(src)); err != nil {
 					return err
 				}
 			}
@@ -172,7 +173,7 @@ func (b *builder) planCopyStep(ctx context.Context, st *stage, c *instructions.C
 				return err
 			}
 			defer cleanup()
-			return cp.write(ctx, newLayerWriter(upper, lower))
+			return cp.write(ctx, upper, lower)
 		},
 	}, nil
 }
@@ -199,23 +200,23 @@ func (b *builder) planWorkdir(st *stage, c *instructions.WorkdirCommand) (*plan,
 	}
 	p.write = func(ctx context.Context, root rootfs.Root, _ StepInfo) error {
 		upper, lower := root.Files()
-		var o owner
+		var o fswrite.Owner
 		if user != "" {
 			uid, gid, err := users.LookupChown(user, lower.ReadFile)
 			if err != nil {
 				return fmt.Errorf("user %s: %w", user, err)
 			}
-			o = owner{spec: user, uid: uid, gid: gid}
+			o = fswrite.Owner{UID: uid, GID: gid}
 		}
-		w := newLayerWriter(upper, lower)
-		dir, err := w.view.Resolve(wd)
+		w := fswrite.NewLayer(upper, lower)
+		dir, err := w.Resolve(wd)
 		if err != nil {
 			return err
 		}
-		if err := w.mkdirAll(dir, 0o755, o); err != nil {
+		if err := w.MkdirAll(dir, 0o755, o); err != nil {
 			return err
 		}
-		return w.finish()
+		return w.Finish()
 	}
 	return p, nil
 }

@@ -8,7 +8,6 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
@@ -38,31 +37,23 @@ func (c *Context) Resolve(src string) ([]Match, error) {
 		return nil, err
 	}
 	if !hasWildcard(rel) {
-		p, err := c.follow(rel)
+		p, _, found, err := c.follow(rel)
 		if err != nil {
 			return nil, err
 		}
-		if p == "" {
+		if !found {
 			return nil, fmt.Errorf("%s: %w", src, ErrNotFound)
 		}
 		return []Match{{Path: p, Name: path.Base(rel)}}, nil
 	}
-	var matches []Match
-	if err := c.glob(".", ".", strings.Split(rel, "/"), &matches); err != nil {
+	matches, err := Glob(contextTree{c}, ".", rel)
+	if err != nil {
 		return nil, err
 	}
-	SortMatches(matches)
+	// A wildcard never names the whole context, even through a symlink to
+	// its root.
+	matches = slices.DeleteFunc(matches, func(m Match) bool { return m.Path == "." })
 	return slices.Compact(matches), nil
-}
-
-// SortMatches sorts matches by path, then name.
-func SortMatches(m []Match) {
-	sort.Slice(m, func(i, j int) bool {
-		if m[i].Path != m[j].Path {
-			return m[i].Path < m[j].Path
-		}
-		return m[i].Name < m[j].Name
-	})
 }
 
 // contextRelative cleans a source path. A leading "/" means the context
@@ -79,84 +70,43 @@ func contextRelative(src string) (string, error) {
 }
 
 // follow resolves rel through symlinks inside the root, and returns the
-// resolved relative path, or "" when it does not exist or is ignored.
-func (c *Context) follow(rel string) (string, error) {
+// resolved relative path and whether it is a directory; found is false
+// when it does not exist or is ignored.
+func (c *Context) follow(rel string) (resolved string, dir, found bool, err error) {
 	if ig, err := c.ignored(rel); err != nil || ig {
-		return "", err
+		return "", false, false, err
 	}
 	host, err := securejoin.SecureJoin(c.root, rel)
 	if err != nil {
-		return "", fmt.Errorf("%s: %w", rel, err)
+		return "", false, false, fmt.Errorf("%s: %w", rel, err)
 	}
-	if _, err := os.Lstat(host); errors.Is(err, fs.ErrNotExist) || errors.Is(err, errNotDir) {
-		return "", nil
+	fi, err := os.Lstat(host)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errNotDir) {
+		return "", false, false, nil
 	} else if err != nil {
-		return "", err
+		return "", false, false, err
 	}
-	resolved, err := filepath.Rel(c.root, host)
-	if err != nil {
-		return "", err
+	if resolved, err = filepath.Rel(c.root, host); err != nil {
+		return "", false, false, err
 	}
 	resolved = filepath.ToSlash(resolved)
 	if ig, err := c.ignored(resolved); err != nil || ig {
-		return "", err
+		return "", false, false, err
 	}
-	return resolved, nil
+	return resolved, fi.IsDir(), true, nil
 }
 
-// glob matches the remaining components parts below dir (resolved,
-// relative to the root; name is its last component as matched) and
-// appends what exists and is not ignored.
-func (c *Context) glob(dir, name string, parts []string, out *[]Match) error {
-	if len(parts) == 0 {
-		if dir != "." {
-			*out = append(*out, Match{Path: dir, Name: name})
-		}
-		return nil
-	}
-	part, rest := parts[0], parts[1:]
-	if !hasWildcard(part) {
-		next, err := c.follow(path.Join(dir, part))
-		if err != nil || next == "" {
-			return err
-		}
-		return c.glob(next, part, rest, out)
-	}
-	host := filepath.Join(c.root, dir)
-	entries, err := os.ReadDir(host)
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errNotDir) {
-		return nil
-	}
+// contextTree is the context as Glob matches in it: what .dockerignore
+// excludes is not there.
+type contextTree struct{ c *Context }
+
+func (t contextTree) Follow(p string) (string, bool, bool, error) { return t.c.follow(p) }
+
+func (t contextTree) ReadDir(dir string) ([]string, error) {
+	f, err := os.Open(filepath.Join(t.c.root, dir))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	for _, e := range entries {
-		ok, err := path.Match(part, e.Name())
-		if err != nil {
-			return fmt.Errorf("bad pattern %q: %w", part, err)
-		}
-		if !ok {
-			continue
-		}
-		next, err := c.follow(path.Join(dir, e.Name()))
-		if err != nil {
-			return err
-		}
-		if next == "" {
-			continue
-		}
-		if len(rest) > 0 {
-			if fi, err := os.Stat(filepath.Join(c.root, next)); err != nil || !fi.IsDir() {
-				continue
-			}
-		}
-		if err := c.glob(next, e.Name(), rest, out); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func hasWildcard(p string) bool {
-	return strings.ContainsAny(p, "*?[")
+	defer f.Close()
+	return f.Readdirnames(-1)
 }

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/mybuild/mybuild/fswrite"
 	"github.com/mybuild/mybuild/internal/fstest"
 	"github.com/mybuild/mybuild/internal/xattr"
 	"github.com/mybuild/mybuild/overlay"
@@ -125,14 +126,14 @@ func TestExtractHostile(t *testing.T) {
 		{
 			name:    "hard link to an absolute path not in the layer",
 			ents:    func(*sandbox) []ent { return []ent{hardlink("x", "/etc/passwd")} },
-			wantErr: errNotFound.Error(),
+			wantErr: fswrite.ErrLinkNotFound.Error(),
 		},
 		{
 			name: "hard link through a symlink",
 			ents: func(s *sandbox) []ent {
 				return []ent{symlink("s", s.parent), hardlink("x", "s/sentinel")}
 			},
-			wantErr: errNotFound.Error(),
+			wantErr: fswrite.ErrLinkNotFound.Error(),
 		},
 		{
 			name: "hard link through a symlink in a layer below",
@@ -140,7 +141,7 @@ func TestExtractHostile(t *testing.T) {
 			parents: func(t *testing.T, s *sandbox) *overlay.Stack {
 				return stack(t, []fstest.Applier{fstest.Symlink(s.parent, "a")})
 			},
-			wantErr: errNotFound.Error(),
+			wantErr: fswrite.ErrLinkNotFound.Error(),
 			check: func(t *testing.T, s *sandbox) {
 				// A lookup that stats host paths would answer with the
 				// host's file through the lower symlink, and it would be

@@ -12,12 +12,13 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/mybuild/mybuild/internal/xattr"
+	"github.com/mybuild/mybuild/layer"
 )
 
 // OCI whiteout names (image-spec layer.md).
 const (
-	whiteoutPrefix = ".wh."
-	opaqueMarker   = ".wh..wh..opq"
+	whiteoutPrefix = layer.WhiteoutPrefix
+	opaqueMarker   = layer.OpaqueWhiteout
 )
 
 // whiteoutTime is the mtime of whiteout and opaque-marker entries. These

@@ -1,11 +1,6 @@
 package layerdiff
 
 import (
-	"errors"
-	"fmt"
-
-	"golang.org/x/sys/unix"
-
 	"github.com/mybuild/mybuild/internal/xattr"
 )
 
@@ -27,16 +22,4 @@ func readXattrs(path string, names []string) (map[string]string, error) {
 		recs[paxXattr+a.Name] = string(a.Value)
 	}
 	return recs, nil
-}
-
-// setXattr sets one xattr of path (not following a symlink). A filesystem or
-// namespace that does not support it is not an error: the layer still works.
-//
-//	setfattr -h -n name -v value path
-func setXattr(path, name string, value []byte) error {
-	err := unix.Lsetxattr(path, name, value, 0)
-	if err == nil || errors.Is(err, unix.ENOTSUP) {
-		return nil
-	}
-	return fmt.Errorf("lsetxattr %s %s: %w", path, name, err)
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 )
 
 // maxSymlinks bounds symlink resolution, as the kernel's MAXSYMLINKS does.
@@ -249,7 +250,7 @@ func (s *Stack) ReadDir(p string) ([]Entry, error) {
 		return nil, err
 	}
 	if !top.IsDir() {
-		return nil, &fs.PathError{Op: "readdir", Path: p, Err: errNotDir}
+		return nil, &fs.PathError{Op: "readdir", Path: p, Err: syscall.ENOTDIR}
 	}
 	parts := splitPath(p)
 	seen := map[string]bool{}

@@ -3,10 +3,12 @@ package rootfs
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"slices"
 
 	"github.com/mybuild/mybuild/cache"
+	"github.com/mybuild/mybuild/fswrite"
 	"github.com/mybuild/mybuild/layer"
 	"github.com/mybuild/mybuild/layerdiff"
 	"github.com/mybuild/mybuild/overlay"
@@ -80,7 +82,7 @@ func (u *Unpacker) unpackOnce(ctx context.Context, l layer.Layer, below []string
 	}
 	// A layer without an entry for "/" leaves the root as image tools
 	// create it.
-	if err := os.Chmod(dir, 0o755); err != nil {
+	if err := fswrite.Apply(dir, fswrite.Meta{Mode: fs.ModeDir | 0o755}); err != nil {
 		os.RemoveAll(dir)
 		return "", err
 	}

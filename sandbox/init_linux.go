@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/mybuild/mybuild/fswrite"
 	"github.com/mybuild/mybuild/users"
 	"golang.org/x/sys/unix"
 )
@@ -245,7 +246,13 @@ func makeWorkdir(dir string, u users.Exec) error {
 		}
 		return err
 	}
-	return os.Lchown(dir, int(u.UID), int(u.GID))
+	// It keeps the mode mkdir gave it, a setgid bit inherited from its
+	// parent included, as BuildKit's MkdirAllAndChown leaves it.
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	return fswrite.Apply(dir, fswrite.Meta{Owner: fswrite.Owner{UID: u.UID, GID: u.GID}, Mode: fi.Mode()})
 }
 
 func setCredentials(u users.Exec) error {

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
+	"github.com/mybuild/mybuild/fswrite"
 	"golang.org/x/sys/unix"
 )
 
@@ -241,13 +243,8 @@ func secretsDir(scratch string) (string, error) {
 // secretFile writes the file of a file mount at host and makes it a
 // read-only mount of its own, ready to be bound.
 func secretFile(host string, m Mount) (string, error) {
-	if err := os.WriteFile(host, m.Data, 0o600); err != nil {
-		return "", err
-	}
-	if err := os.Lchown(host, m.UID, m.GID); err != nil {
-		return "", err
-	}
-	if err := os.Chmod(host, m.Mode.Perm()); err != nil {
+	meta := fswrite.Meta{Owner: fswrite.Owner{UID: uint32(m.UID), GID: uint32(m.GID)}, Mode: m.Mode.Perm()}
+	if err := fswrite.WriteFile(host, bytes.NewReader(m.Data), meta); err != nil {
 		return "", err
 	}
 	return host, makeReadOnly(host, host)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/mybuild/mybuild/fswrite"
 	"github.com/mybuild/mybuild/overlay"
 )
 
@@ -126,15 +127,19 @@ func stubParents(stack *overlay.Stack, stubs, dir string) error {
 	if !e.IsDir() {
 		return fmt.Errorf("mount point parent %s: the image has a file there", dir)
 	}
+	return fswrite.Apply(host, imageDirMeta(e))
+}
+
+// imageDirMeta is the owner and mode of the image's directory e, without
+// its times: those come last, once the stubs inside exist.
+func imageDirMeta(e overlay.Entry) fswrite.Meta {
 	st := e.Sys().(*syscall.Stat_t)
-	if err := os.Lchown(host, int(st.Uid), int(st.Gid)); err != nil {
-		return err
-	}
-	return os.Chmod(host, e.Mode()&(fs.ModePerm|fs.ModeSticky|fs.ModeSetuid|fs.ModeSetgid))
+	return fswrite.Meta{Owner: fswrite.Owner{UID: st.Uid, GID: st.Gid}, Mode: e.Mode()}
 }
 
 // copyDirTimes gives each stub directory the times of the image directory
-// it shadows, once every stub inside it exists.
+// it shadows (its mtime as atime too), once every stub inside it exists;
+// with its owner and mode again, which stubParents gave it.
 func copyDirTimes(stack *overlay.Stack, stubs string) error {
 	var dirs []string
 	err := filepath.WalkDir(stubs, func(p string, d fs.DirEntry, err error) error {
@@ -155,7 +160,9 @@ func copyDirTimes(stack *overlay.Stack, stubs string) error {
 		if err != nil {
 			return err
 		}
-		if err := os.Chtimes(dirs[i], e.ModTime(), e.ModTime()); err != nil {
+		m := imageDirMeta(e)
+		m.Atime, m.Mtime = e.ModTime(), e.ModTime()
+		if err := fswrite.Apply(dirs[i], m); err != nil {
 			return err
 		}
 	}

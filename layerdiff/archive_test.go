@@ -1,4 +1,4 @@
-package build
+package layerdiff
 
 import (
 	"archive/tar"
@@ -78,7 +78,7 @@ func TestOpenArchive(t *testing.T) {
 		{"empty", nil, nil, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tr, closer, ok, err := openArchive(t.Context(), archiveFile(t, tc.name, tc.data, tc.compress))
+			tr, closer, ok, err := OpenArchive(t.Context(), archiveFile(t, tc.name, tc.data, tc.compress))
 			if err != nil || ok != tc.archive {
 				t.Fatalf("ok = %v, err = %v; want ok = %v", ok, err, tc.archive)
 			}
@@ -97,7 +97,7 @@ func TestOpenArchive(t *testing.T) {
 	}
 }
 
-// A zstd decoder runs goroutines unless told not to: openArchive must not
+// A zstd decoder runs goroutines unless told not to: OpenArchive must not
 // leave any behind, archive or not.
 func TestOpenArchiveLeavesNoGoroutine(t *testing.T) {
 	zst := func(w io.Writer) (io.WriteCloser, error) { return zstd.NewWriter(w) }
@@ -114,13 +114,13 @@ func TestOpenArchiveLeavesNoGoroutine(t *testing.T) {
 	notArchive := archiveFile(t, "big.zst", big, zst)
 	before := runtime.NumGoroutine()
 	for range 5 {
-		tr, closer, ok, err := openArchive(t.Context(), archive)
+		tr, closer, ok, err := OpenArchive(t.Context(), archive)
 		if !ok || err != nil {
 			t.Fatalf("ok = %v, err = %v", ok, err)
 		}
 		tr.Next() // and no further
 		closer.Close()
-		if _, _, ok, err := openArchive(t.Context(), notArchive); ok || err != nil {
+		if _, _, ok, err := OpenArchive(t.Context(), notArchive); ok || err != nil {
 			t.Fatalf("not an archive: ok = %v, err = %v", ok, err)
 		}
 	}

@@ -1,4 +1,4 @@
-package build
+package fswrite
 
 import (
 	"errors"
@@ -12,16 +12,22 @@ import (
 	"github.com/mybuild/mybuild/overlay"
 )
 
-// stageFS is the root filesystem of a stage or image, as COPY --from reads
-// it. Paths are absolute in that root, and symlinks resolve inside it.
-type stageFS struct {
+// Stage is the root filesystem of a stage or image, as COPY --from reads
+// it: the source side of Layer.Copy. Paths are absolute in that root, and
+// symlinks resolve inside it. It is a buildcontext.Tree.
+type Stage struct {
 	stack *overlay.Stack
 }
+
+var _ buildcontext.Tree = Stage{}
+
+// NewStage returns the tree of the layers stack.
+func NewStage(stack *overlay.Stack) Stage { return Stage{stack: stack} }
 
 // Resolve expands one source, which may hold wildcards in any component,
 // into what it names, sorted. A plain path must exist. As from the context,
 // a symlink is followed for the content but keeps its own name.
-func (s stageFS) Resolve(src string) ([]buildcontext.Match, error) {
+func (s Stage) Resolve(src string) ([]buildcontext.Match, error) {
 	p := path.Clean("/" + src)
 	if !strings.ContainsAny(p, "*?[") {
 		r, err := s.stack.Resolve(p)
@@ -36,69 +42,41 @@ func (s stageFS) Resolve(src string) ([]buildcontext.Match, error) {
 		}
 		return []buildcontext.Match{{Path: r, Name: path.Base(p)}}, nil
 	}
-	var out []buildcontext.Match
-	if err := s.glob("/", "/", strings.Split(strings.TrimPrefix(p, "/"), "/"), &out); err != nil {
-		return nil, err
-	}
-	buildcontext.SortMatches(out)
-	return out, nil
+	return buildcontext.Glob(s, "/", strings.TrimPrefix(p, "/"))
 }
 
-// glob matches parts below dir (resolved; matched is its last component
-// as matched) and appends what exists.
-func (s stageFS) glob(dir, matched string, parts []string, out *[]buildcontext.Match) error {
-	if len(parts) == 0 {
-		*out = append(*out, buildcontext.Match{Path: dir, Name: matched})
-		return nil
+// Follow resolves p through symlinks inside the root, for Glob.
+func (s Stage) Follow(p string) (resolved string, dir, found bool, err error) {
+	if resolved, err = s.stack.Resolve(p); err != nil {
+		return "", false, false, err
 	}
-	part, rest := parts[0], parts[1:]
-	var names []string
-	if strings.ContainsAny(part, "*?[") {
-		entries, err := s.stack.ReadDir(dir)
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errNotDir) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		for _, e := range entries {
-			ok, err := path.Match(part, e.Name())
-			if err != nil {
-				return fmt.Errorf("bad pattern %q: %w", part, err)
-			}
-			if ok {
-				names = append(names, e.Name())
-			}
-		}
-	} else {
-		names = []string{part}
+	e, err := s.stack.Lstat(resolved)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", false, false, nil
 	}
-	for _, name := range names {
-		next, err := s.stack.Resolve(path.Join(dir, name))
-		if err != nil {
-			return err
-		}
-		e, err := s.stack.Lstat(next)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if len(rest) > 0 && !e.IsDir() {
-			continue
-		}
-		if err := s.glob(next, name, rest, out); err != nil {
-			return err
-		}
+	if err != nil {
+		return "", false, false, err
 	}
-	return nil
+	return resolved, e.IsDir(), true, nil
+}
+
+// ReadDir lists the names in the resolved directory dir, for Glob.
+func (s Stage) ReadDir(dir string) ([]string, error) {
+	entries, err := s.stack.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(entries))
+	for i, e := range entries {
+		names[i] = e.Name()
+	}
+	return names, nil
 }
 
 // Walk lists what copying the resolved path p brings, as
 // buildcontext.Context.Walk does for the context: p, then everything below
 // it, depth first in name order.
-func (s stageFS) Walk(p string) ([]buildcontext.File, error) {
+func (s Stage) Walk(p string) ([]buildcontext.File, error) {
 	e, err := s.stack.Lstat(p)
 	if err != nil {
 		return nil, err
@@ -114,7 +92,7 @@ func (s stageFS) Walk(p string) ([]buildcontext.File, error) {
 	return s.walkDir(files, p, "")
 }
 
-func (s stageFS) walkDir(files []buildcontext.File, dir, rel string) ([]buildcontext.File, error) {
+func (s Stage) walkDir(files []buildcontext.File, dir, rel string) ([]buildcontext.File, error) {
 	entries, err := s.stack.ReadDir(dir)
 	if err != nil {
 		return nil, err

@@ -1,4 +1,4 @@
-package build
+package layerdiff
 
 import (
 	"archive/tar"
@@ -10,20 +10,19 @@ import (
 	"io"
 	"os"
 
-	"github.com/mybuild/mybuild/layerdiff"
 	"github.com/ulikunitz/xz"
 )
 
-// openArchive opens path as a tar archive, plain or compressed with gzip,
+// OpenArchive opens path as a tar archive, plain or compressed with gzip,
 // bzip2, xz or zstd, as BuildKit's ADD recognises them: the stream must
 // decompress and hold a tar header. ok is false for any other file. closer
 // releases the decompressor and closes the file.
-func openArchive(ctx context.Context, path string) (tr *tar.Reader, closer io.Closer, ok bool, err error) {
+func OpenArchive(ctx context.Context, path string) (tr *tar.Reader, closer io.Closer, ok bool, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, false, err
 	}
-	r, err := decompress(ctx, bufio.NewReaderSize(f, 64<<10))
+	r, err := decompressArchive(ctx, bufio.NewReaderSize(f, 64<<10))
 	if err != nil {
 		f.Close()
 		return nil, nil, false, nil
@@ -57,9 +56,9 @@ var (
 	magicXz    = []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}
 )
 
-// decompress picks a decompressor by the stream's magic bytes: bzip2 and
+// decompressArchive picks a decompressor by the stream's magic bytes: bzip2 and
 // xz here, which no layer uses; gzip and zstd as for layers.
-func decompress(ctx context.Context, r *bufio.Reader) (io.ReadCloser, error) {
+func decompressArchive(ctx context.Context, r *bufio.Reader) (io.ReadCloser, error) {
 	head, _ := r.Peek(len(magicXz))
 	switch {
 	case len(head) == 0:
@@ -73,5 +72,5 @@ func decompress(ctx context.Context, r *bufio.Reader) (io.ReadCloser, error) {
 		}
 		return io.NopCloser(xr), nil
 	}
-	return layerdiff.Decompress(ctx, r, "")
+	return Decompress(ctx, r, "")
 }

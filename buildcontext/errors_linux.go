@@ -1,5 +1,0 @@
-package buildcontext
-
-import "syscall"
-
-var errNotDir error = syscall.ENOTDIR

@@ -1,0 +1,85 @@
+package fswrite
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"syscall"
+
+	"github.com/mybuild/mybuild/buildcontext"
+)
+
+// Copy copies the source entry f (from the context or a stage) to p
+// (resolved), whose parent exists in the upper dir, as COPY does: it gets
+// mode (permissions with setuid, setgid and sticky) and the owner o, and
+// keeps its own times and xattrs. A file replaces a file; a directory over
+// a directory merges with it, and takes f's metadata only when
+// setDirMeta is set. A regular file with other links already copied
+// becomes a hard link to the first copy.
+func (l *Layer) Copy(f *buildcontext.File, p string, mode fs.FileMode, o Owner, setDirMeta bool) error {
+	existing, err := l.Lookup(p)
+	if err != nil {
+		return err
+	}
+	isDir := f.Info.IsDir()
+	switch {
+	case existing != nil && existing.IsDir() && !isDir:
+		return fmt.Errorf("cannot replace directory %s with a file", p)
+	case existing != nil && !existing.IsDir() && isDir:
+		return fmt.Errorf("cannot copy to non-directory: %s", p)
+	case existing != nil && isDir:
+		if err := l.copyUp(p); err != nil {
+			return err
+		}
+		if !setDirMeta {
+			return nil
+		}
+	case existing != nil:
+		if err := os.Remove(l.host(p)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	m, err := statMeta(f.Info)
+	if err != nil {
+		return err
+	}
+	m.Owner, m.Mode, m.Xattrs = o, f.Info.Mode().Type()|mode&^fs.ModeType, f.Xattrs
+	if m.Mode.IsRegular() {
+		return l.copyRegular(f, p, m)
+	}
+	if existing == nil {
+		if err := mknode(l.host(p), m, f.Link); err != nil {
+			return err
+		}
+		if isDir {
+			l.fresh[p] = true
+		}
+	}
+	return l.setMeta(p, m)
+}
+
+// copyRegular copies a regular file, setting its metadata through the open
+// file rather than by path.
+func (l *Layer) copyRegular(f *buildcontext.File, p string, m Meta) error {
+	h := l.host(p)
+	st := f.Info.Sys().(*syscall.Stat_t)
+	id := fileID{dev: st.Dev, ino: st.Ino}
+	if st.Nlink > 1 {
+		if first, ok := l.linkTo(id); ok {
+			return os.Link(first, h)
+		}
+	}
+	in, err := os.Open(f.Host)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	if err := WriteFile(h, in, m); err != nil {
+		return fmt.Errorf("copy %s: %w", f.Host, err)
+	}
+	if st.Nlink > 1 {
+		l.remember(id, h)
+	}
+	return nil
+}

@@ -1,5 +1,0 @@
-package overlay
-
-import "syscall"
-
-var errNotDir error = syscall.ENOTDIR
