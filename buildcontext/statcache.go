@@ -71,13 +71,6 @@ func (sc *StatCache) Marshal() ([]byte, error) {
 	return buf.Bytes(), err
 }
 
-func keyOf(st *syscall.Stat_t) statEntry {
-	return statEntry{
-		Dev: st.Dev, Ino: st.Ino, Size: st.Size, Mode: st.Mode, UID: st.Uid, GID: st.Gid,
-		Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano(),
-	}
-}
-
 func sameStat(a, b statEntry) bool {
 	return a.Dev == b.Dev && a.Ino == b.Ino && a.Size == b.Size && a.Mode == b.Mode &&
 		a.UID == b.UID && a.GID == b.GID && a.Mtime == b.Mtime && a.Ctime == b.Ctime

@@ -117,7 +117,7 @@ func (w *BlobWriter) Abort() {
 // if the bytes do not match d, so a damaged blob is never used twice. A
 // reader that fails before the end (a decompressor, on damaged bytes)
 // must read on to the end to learn whether the blob is to blame:
-// layerdiff.Decompress does.
+// layer.Decompress does.
 func (s *Store) OpenBlob(d digest.Digest) (io.ReadCloser, int64, error) {
 	if err := d.Validate(); err != nil || d.Algorithm() != digest.SHA256 {
 		return nil, 0, fmt.Errorf("open blob %s: unsupported digest", d)

@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/mybuild/mybuild/layer"
-	"github.com/mybuild/mybuild/layerdiff"
 	digest "github.com/opencontainers/go-digest"
 	"golang.org/x/sys/unix"
 )
@@ -296,7 +295,7 @@ func TestCacheMountSharing(t *testing.T) {
 }
 
 // A reader that fails early (a decompressor) learns whether the blob is
-// to blame, and a damaged blob is dropped: layerdiff.Decompress reads the
+// to blame, and a damaged blob is dropped: layer.Decompress reads the
 // rest of the blob when it fails.
 func TestDamaged(t *testing.T) {
 	s := open(t, t.TempDir())
@@ -313,7 +312,7 @@ func TestDamaged(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer r.Close()
-		zr, err := layerdiff.Decompress(t.Context(), r, "application/vnd.oci.image.layer.v1.tar+gzip")
+		zr, err := layer.Decompress(t.Context(), r, "application/vnd.oci.image.layer.v1.tar+gzip")
 		if err != nil {
 			return err
 		}

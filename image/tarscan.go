@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/mybuild/mybuild/layer"
-	"github.com/mybuild/mybuild/layerdiff"
 )
 
 // tarFile reads an archive by scanning it: a tar has no index, so each
@@ -80,7 +79,7 @@ func openTar(ctx context.Context, p string) (*tarFile, error) {
 
 // sniffLayer tells a layer's media type from its first bytes.
 func sniffLayer(first []byte) string {
-	mt, _ := layer.Compression{Algorithm: layerdiff.Sniff(first)}.MediaType() // known: gzip, zstd or none
+	mt, _ := layer.Compression{Algorithm: layer.Sniff(first)}.MediaType() // known: gzip, zstd or none
 	return mt
 }
 

@@ -9,7 +9,6 @@ import (
 
 	"github.com/mybuild/mybuild/internal/ctxio"
 	"github.com/mybuild/mybuild/layer"
-	"github.com/mybuild/mybuild/layerdiff"
 	digest "github.com/opencontainers/go-digest"
 )
 
@@ -25,7 +24,7 @@ type layerReader struct {
 
 // openLayer opens l's blob in store and decompresses it as its media
 // type says. Reading the rest of a damaged blob, to tell it is damaged
-// (see layerdiff.Decompress), stops once ctx is done.
+// (see layer.Decompress), stops once ctx is done.
 func openLayer(ctx context.Context, store Store, l layer.Layer) (*layerReader, error) {
 	mt, err := OCILayerMediaType(l.MediaType)
 	if err != nil {
@@ -42,7 +41,7 @@ func openLayer(ctx context.Context, store Store, l layer.Layer) (*layerReader, e
 		blob.Close()
 		return nil, fmt.Errorf("layer %s: stored size %d, want %d", l.Digest, size, l.Size)
 	}
-	tar, err := layerdiff.Decompress(ctx, blob, mt)
+	tar, err := layer.Decompress(ctx, blob, mt)
 	if err != nil {
 		blob.Close()
 		return nil, fmt.Errorf("layer %s: %w", l.Digest, err)

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/mybuild/mybuild/layer"
 	"github.com/ulikunitz/xz"
 )
 
@@ -72,5 +73,5 @@ func decompressArchive(ctx context.Context, r *bufio.Reader) (io.ReadCloser, err
 		}
 		return io.NopCloser(xr), nil
 	}
-	return Decompress(ctx, r, "")
+	return layer.Decompress(ctx, r, "")
 }

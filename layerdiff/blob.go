@@ -49,7 +49,7 @@ func ExtractBlob(ctx context.Context, r io.Reader, mediaType string, diffID dige
 	if err := diffID.Validate(); err != nil {
 		return fmt.Errorf("extract blob: diffID %q: %w", diffID, err)
 	}
-	ur, err := newDecompressor(ctx, r, mediaType)
+	ur, err := layer.Decompress(ctx, r, mediaType)
 	if err != nil {
 		return fmt.Errorf("extract blob %s: %w", diffID, err)
 	}
@@ -58,7 +58,7 @@ func ExtractBlob(ctx context.Context, r io.Reader, mediaType string, diffID dige
 	tee := io.TeeReader(ur, verifier.Hash())
 	if err := Extract(ctx, tee, dir, opts...); err != nil {
 		// Bytes the tar reader fails on may come from a damaged r.
-		return fmt.Errorf("extract blob %s: %w", diffID, ur.blame(err))
+		return fmt.Errorf("extract blob %s: %w", diffID, ur.Blame(err))
 	}
 	// The tar ends before the stream does (padding, and the gzip trailer
 	// that holds the checksum): read it all.

@@ -18,7 +18,7 @@ import (
 // has no effect: the tar is not rewritten.
 func Recompress(ctx context.Context, w io.Writer, r io.Reader, mediaType string, diffID digest.Digest, opts ...Option) (layer.Layer, error) {
 	o := newOptions(opts)
-	ur, err := newDecompressor(ctx, r, mediaType)
+	ur, err := layer.Decompress(ctx, r, mediaType)
 	if err != nil {
 		return layer.Layer{}, fmt.Errorf("recompress %s: %w", diffID, err)
 	}

@@ -1,4 +1,4 @@
-package layerdiff
+package layer
 
 import (
 	"bufio"
@@ -11,7 +11,6 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/mybuild/mybuild/internal/ctxio"
-	"github.com/mybuild/mybuild/layer"
 )
 
 var (
@@ -21,14 +20,14 @@ var (
 
 // Sniff tells the compression of a layer blob from its first bytes (four
 // are enough): gzip, zstd, or else none.
-func Sniff(head []byte) layer.Algorithm {
+func Sniff(head []byte) Algorithm {
 	switch {
 	case bytes.HasPrefix(head, gzipMagic):
-		return layer.Gzip
+		return Gzip
 	case bytes.HasPrefix(head, zstdMagic):
-		return layer.Zstd
+		return Zstd
 	}
-	return layer.Uncompressed
+	return Uncompressed
 }
 
 // Decompress returns the uncompressed stream of r, compressed as
@@ -42,12 +41,13 @@ func Sniff(head []byte) layer.Algorithm {
 // one, is returned in place of the decoder's: a damaged blob says it is
 // damaged (and the store drops it). That reading stops once ctx is done;
 // the decoder's error stands then.
-func Decompress(ctx context.Context, r io.Reader, mediaType string) (io.ReadCloser, error) {
+func Decompress(ctx context.Context, r io.Reader, mediaType string) (*Decompressed, error) {
 	return newDecompressor(ctx, r, mediaType)
 }
 
-// decompressed is the reader Decompress returns.
-type decompressed struct {
+// Decompressed is the uncompressed stream of a blob, as Decompress
+// returns it.
+type Decompressed struct {
 	ctx     context.Context
 	src     *source
 	dec     io.Reader // src decoded
@@ -70,29 +70,29 @@ func (s *source) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func newDecompressor(ctx context.Context, r io.Reader, mediaType string) (*decompressed, error) {
-	d := &decompressed{ctx: ctx, src: &source{r: r}, release: func() {}}
+func newDecompressor(ctx context.Context, r io.Reader, mediaType string) (*Decompressed, error) {
+	d := &Decompressed{ctx: ctx, src: &source{r: r}, release: func() {}}
 	var in io.Reader = d.src
-	c := layer.AlgorithmOf(mediaType)
+	c := AlgorithmOf(mediaType)
 	if c == "" {
 		br := bufio.NewReader(in)
 		head, _ := br.Peek(len(zstdMagic)) // short at EOF: not compressed then
 		c, in = Sniff(head), br
 	}
 	switch c {
-	case layer.Gzip:
+	case Gzip:
 		zr, err := gzip.NewReader(in)
 		if err != nil {
-			return nil, d.blame(fmt.Errorf("gzip: %w", err))
+			return nil, d.Blame(fmt.Errorf("gzip: %w", err))
 		}
 		d.dec, d.release = zr, func() { zr.Close() }
-	case layer.Zstd:
+	case Zstd:
 		// One block at a time, in the caller's goroutine: no goroutine
 		// reads r behind the caller's back (blame reads it too), and
 		// none is left running by a reader never closed.
 		zr, err := zstd.NewReader(in, zstd.WithDecoderConcurrency(1))
 		if err != nil {
-			return nil, d.blame(fmt.Errorf("zstd: %w", err))
+			return nil, d.Blame(fmt.Errorf("zstd: %w", err))
 		}
 		d.dec, d.release = zr, zr.Close
 	default:
@@ -101,7 +101,7 @@ func newDecompressor(ctx context.Context, r io.Reader, mediaType string) (*decom
 	return d, nil
 }
 
-func (d *decompressed) Read(p []byte) (int, error) {
+func (d *Decompressed) Read(p []byte) (int, error) {
 	if d.err != nil {
 		return 0, d.err
 	}
@@ -115,15 +115,15 @@ func (d *decompressed) Read(p []byte) (int, error) {
 			d.err = rerr
 		}
 	case err != nil:
-		d.err = d.blame(err)
+		d.err = d.Blame(err)
 	}
 	return n, d.err
 }
 
-// blame returns err, why reading stopped before the end of r, unless r
+// Blame returns err, why reading stopped before the end of r, unless r
 // has an error of its own, which is then the cause. A caller that fails
 // on what it read (a tar reader) calls it too.
-func (d *decompressed) blame(err error) error {
+func (d *Decompressed) Blame(err error) error {
 	if d.err != nil && d.err != io.EOF {
 		return err // blamed already: err comes from d.err
 	}
@@ -137,7 +137,7 @@ func (d *decompressed) blame(err error) error {
 
 // drain reads what is left of r, unless ctx is done, and returns r's
 // error, if it has one.
-func (d *decompressed) drain() error {
+func (d *Decompressed) drain() error {
 	if d.src.err == nil {
 		d.Close() // the decoder reads r no more
 		io.Copy(io.Discard, ctxio.Reader(d.ctx, d.src))
@@ -149,7 +149,7 @@ func (d *decompressed) drain() error {
 }
 
 // Close releases the decoder. It does not close r.
-func (d *decompressed) Close() error {
+func (d *Decompressed) Close() error {
 	d.release()
 	d.release = func() {}
 	return nil

@@ -1,4 +1,4 @@
-package layerdiff
+package layer
 
 import (
 	"bytes"
@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/gzip"
-	"github.com/mybuild/mybuild/layer"
+	"github.com/klauspost/compress/zstd"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -53,8 +53,8 @@ func TestDecompressSniffs(t *testing.T) {
 		name string
 		blob []byte
 	}{
-		{"gzip", compressed(t, layer.Gzip, data)},
-		{"zstd", compressed(t, layer.Zstd, data)},
+		{"gzip", compressed(t, Gzip, data)},
+		{"zstd", compressed(t, Zstd, data)},
 		{"none", data},
 		{"empty", nil},
 	} {
@@ -104,7 +104,7 @@ func TestDecompressBlamesDamagedSource(t *testing.T) {
 // fails at its end) fails with the blob's error, not with EOF.
 func TestDecompressDamagedAtTheEnd(t *testing.T) {
 	data := []byte("bytes that decode fine")
-	for _, c := range []layer.Algorithm{layer.Gzip, layer.Zstd, layer.Uncompressed} {
+	for _, c := range []Algorithm{Gzip, Zstd, Uncompressed} {
 		src := &checkedSource{r: bytes.NewReader(compressed(t, c, data)), damaged: true}
 		r, err := Decompress(t.Context(), src, "")
 		if err != nil {
@@ -138,13 +138,20 @@ func TestDecompressStopsOnCancel(t *testing.T) {
 	}
 }
 
-// compressed compresses data with the package's own compressor.
-func compressed(t *testing.T, c layer.Algorithm, data []byte) []byte {
+// compressed compresses data with algorithm c.
+func compressed(t *testing.T, c Algorithm, data []byte) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	zw, err := compressor(&buf, layer.Compression{Algorithm: c})
-	if err != nil {
-		t.Fatal(err)
+	var zw io.WriteCloser = nopWriteCloser{&buf}
+	switch c {
+	case Gzip:
+		zw = gzip.NewWriter(&buf)
+	case Zstd:
+		w, err := zstd.NewWriter(&buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zw = w
 	}
 	zw.Write(data)
 	if err := zw.Close(); err != nil {
@@ -152,3 +159,7 @@ func compressed(t *testing.T, c layer.Algorithm, data []byte) []byte {
 	}
 	return buf.Bytes()
 }
+
+type nopWriteCloser struct{ io.Writer }
+
+func (nopWriteCloser) Close() error { return nil }
