@@ -78,41 +78,50 @@ func (b *builder) planAdd(ctx context.Context, st *stage, c *instructions.AddCom
 			}
 		}
 	}
-	createdBy := copyHistory("ADD", c.Chown, c.Chmod, c.SourcesAndDest)
-	return &plan{
-		kind:      "add",
-		createdBy: createdBy,
-		cleanup:   func() { removeDownloads(remotes) },
-		fields: func(k *cache.KeyBuilder) {
-			cp.keyFields(k)
-			for _, r := range remotes {
-				d := r.checksum
-				if d == "" {
-					d = r.digest
-				}
-				k.String("url", r.url).String("name", r.name).String("content", d.String())
-			}
-		},
-		write: func(ctx context.Context, root rootfs.Root, _ StepInfo) error {
-			upper, lower := root.Files()
-			for _, r := range remotes {
-				if r.host == "" {
-					if err := b.download(ctx, r); err != nil {
-						return err
-					}
-				}
-			}
-			cleanup, err := cp.addHeredocs(b.opts.Store)
-			if err != nil {
+	s := &addStep{b: b, cp: cp, remotes: remotes}
+	return &plan{kind: "add", createdBy: copyHistory("ADD", c.Chown, c.Chmod, c.SourcesAndDest), inputs: s, layer: s, downloads: remotes}, nil
+}
+
+// addStep is an ADD, planned.
+type addStep struct {
+	b       *builder
+	cp      *copyPlan
+	remotes []*remoteFile
+}
+
+// addTo keys on the local sources as COPY does, and on each URL's
+// --checksum, or else on the content downloaded while planning.
+func (s *addStep) addTo(k *cache.KeyBuilder) {
+	s.cp.keyFields(k)
+	for _, r := range s.remotes {
+		d := r.checksum
+		if d == "" {
+			d = r.digest
+		}
+		k.String("url", r.url).String("name", r.name).String("content", d.String())
+	}
+}
+
+// makeLayer downloads what planning did not (URLs with --checksum), then
+// writes every source, unpacking archives.
+func (s *addStep) makeLayer(ctx context.Context, root rootfs.Root, _ StepInfo) error {
+	for _, r := range s.remotes {
+		if r.host == "" {
+			if err := s.b.download(ctx, r); err != nil {
 				return err
 			}
-			defer cleanup()
-			if err := cp.addRemotes(); err != nil {
-				return err
-			}
-			return cp.write(ctx, upper, lower)
-		},
-	}, nil
+		}
+	}
+	cleanup, err := s.cp.addHeredocs(s.b.opts.Store)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	if err := s.cp.addRemotes(); err != nil {
+		return err
+	}
+	upper, lower := root.Files()
+	return s.cp.write(ctx, upper, lower)
 }
 
 func isURL(src string) bool {

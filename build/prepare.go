@@ -22,7 +22,7 @@ func (b *builder) prepare(ctx context.Context, st *stage, cmd instructions.Comma
 	if err := b.df.Expand(cmd, st.env); err != nil {
 		return nil, err
 	}
-	canonical := func(k *cache.KeyBuilder) { k.String("instruction", parser.CanonicalString(cmd)) }
+	canonical := instructionKey{cmd: cmd}
 	switch c := cmd.(type) {
 	case *instructions.RunCommand:
 		return b.planRun(ctx, st, c)
@@ -39,20 +39,17 @@ func (b *builder) prepare(ctx context.Context, st *stage, cmd instructions.Comma
 		for _, kv := range c.Env {
 			ch.Env = append(ch.Env, kv.Key+"="+kv.Value)
 		}
-		return &plan{kind: "env", fields: canonical, createdBy: "ENV " + strings.Join(ch.Env, " "), change: ch}, nil
+		return &plan{kind: "env", inputs: canonical, createdBy: "ENV " + strings.Join(ch.Env, " "), change: ch}, nil
 	case *instructions.UserCommand:
-		return &plan{kind: "user", fields: canonical, createdBy: "USER " + c.User, change: &ConfigChange{User: &c.User}}, nil
+		return &plan{kind: "user", inputs: canonical, createdBy: "USER " + c.User, change: &ConfigChange{User: &c.User}}, nil
 	case *instructions.CmdCommand:
 		args := b.withShell(st, c.ShellDependantCmdLine)
-		return &plan{kind: "cmd", fields: canonical, createdBy: fmt.Sprintf("CMD %q", args), change: &ConfigChange{Cmd: &args}}, nil
+		return &plan{kind: "cmd", inputs: canonical, createdBy: fmt.Sprintf("CMD %q", args), change: &ConfigChange{Cmd: &args}}, nil
 	case *instructions.EntrypointCommand:
 		args := b.withShell(st, c.ShellDependantCmdLine)
 		ch := &ConfigChange{Entrypoint: &args, ClearCmd: !st.cmdSet}
-		fields := func(k *cache.KeyBuilder) {
-			canonical(k)
-			k.String("clear_cmd", fmt.Sprint(ch.ClearCmd))
-		}
-		return &plan{kind: "entrypoint", fields: fields, createdBy: fmt.Sprintf("ENTRYPOINT %q", args), change: ch}, nil
+		inputs := instructionKey{cmd: cmd, clearCmd: &ch.ClearCmd}
+		return &plan{kind: "entrypoint", inputs: inputs, createdBy: fmt.Sprintf("ENTRYPOINT %q", args), change: ch}, nil
 	case *instructions.LabelCommand:
 		ch := &ConfigChange{}
 		var text []string
@@ -60,38 +57,52 @@ func (b *builder) prepare(ctx context.Context, st *stage, cmd instructions.Comma
 			ch.Labels = append(ch.Labels, [2]string{kv.Key, kv.Value})
 			text = append(text, kv.String())
 		}
-		return &plan{kind: "label", fields: canonical, createdBy: "LABEL " + strings.Join(text, " "), change: ch}, nil
+		return &plan{kind: "label", inputs: canonical, createdBy: "LABEL " + strings.Join(text, " "), change: ch}, nil
 	case *instructions.ExposeCommand:
 		ports, err := exposedPorts(c.Ports)
 		if err != nil {
 			return nil, err
 		}
-		return &plan{kind: "expose", fields: canonical, createdBy: fmt.Sprintf("EXPOSE %v", ports), change: &ConfigChange{ExposedPorts: ports}}, nil
+		return &plan{kind: "expose", inputs: canonical, createdBy: fmt.Sprintf("EXPOSE %v", ports), change: &ConfigChange{ExposedPorts: ports}}, nil
 	case *instructions.VolumeCommand:
 		for _, v := range c.Volumes {
 			if v == "" {
 				return nil, fmt.Errorf("VOLUME specified can not be an empty string")
 			}
 		}
-		return &plan{kind: "volume", fields: canonical, createdBy: fmt.Sprintf("VOLUME %v", c.Volumes), change: &ConfigChange{Volumes: slices.Clone(c.Volumes)}}, nil
+		return &plan{kind: "volume", inputs: canonical, createdBy: fmt.Sprintf("VOLUME %v", c.Volumes), change: &ConfigChange{Volumes: slices.Clone(c.Volumes)}}, nil
 	case *instructions.StopSignalCommand:
 		if err := checkSignal(c.Signal); err != nil {
 			return nil, err
 		}
-		return &plan{kind: "stopsignal", fields: canonical, createdBy: "STOPSIGNAL " + c.Signal, change: &ConfigChange{StopSignal: &c.Signal}}, nil
+		return &plan{kind: "stopsignal", inputs: canonical, createdBy: "STOPSIGNAL " + c.Signal, change: &ConfigChange{StopSignal: &c.Signal}}, nil
 	case *instructions.ShellCommand:
 		sh := slices.Clone(c.Shell)
-		return &plan{kind: "shell", fields: canonical, createdBy: fmt.Sprintf("SHELL %v", sh), change: &ConfigChange{Shell: &sh}}, nil
+		return &plan{kind: "shell", inputs: canonical, createdBy: fmt.Sprintf("SHELL %v", sh), change: &ConfigChange{Shell: &sh}}, nil
 	case *instructions.HealthCheckCommand:
 		hc := *c.Health
-		return &plan{kind: "healthcheck", fields: canonical, createdBy: fmt.Sprintf("HEALTHCHECK %+v", hc), change: &ConfigChange{Healthcheck: &hc}}, nil
+		return &plan{kind: "healthcheck", inputs: canonical, createdBy: fmt.Sprintf("HEALTHCHECK %+v", hc), change: &ConfigChange{Healthcheck: &hc}}, nil
 	case *instructions.OnbuildCommand:
-		return &plan{kind: "onbuild", fields: canonical, createdBy: "ONBUILD " + c.Expression,
+		return &plan{kind: "onbuild", inputs: canonical, createdBy: "ONBUILD " + c.Expression,
 			change: &ConfigChange{OnBuild: []string{c.Expression}}, noHistory: true}, nil
 	case *instructions.MaintainerCommand:
-		return &plan{kind: "maintainer", fields: canonical, createdBy: "MAINTAINER " + c.Maintainer, change: &ConfigChange{Author: &c.Maintainer}}, nil
+		return &plan{kind: "maintainer", inputs: canonical, createdBy: "MAINTAINER " + c.Maintainer, change: &ConfigChange{Author: &c.Maintainer}}, nil
 	}
 	return nil, fmt.Errorf("%s is not supported yet", strings.ToUpper(cmd.Name()))
+}
+
+// instructionKey keys a step on its instruction, in canonical form, and
+// for an ENTRYPOINT on whether it clears the inherited CMD.
+type instructionKey struct {
+	cmd      instructions.Command
+	clearCmd *bool
+}
+
+func (i instructionKey) addTo(k *cache.KeyBuilder) {
+	k.String("instruction", parser.CanonicalString(i.cmd))
+	if i.clearCmd != nil {
+		k.String("clear_cmd", fmt.Sprint(*i.clearCmd))
+	}
 }
 
 // withShell turns a shell-form command line into the config's shell (or
@@ -129,15 +140,7 @@ func (b *builder) planArg(st *stage, c *instructions.ArgCommand) (*plan, error) 
 		}
 		declared = append(declared, kv)
 	}
-	createdBy := "ARG " + strings.Join(text, " ")
-	return &plan{
-		kind:      "arg",
-		createdBy: createdBy,
-		after: func(st *stage) {
-			st.env = env
-			st.buildArgs = append(st.buildArgs, declared...)
-		},
-	}, nil
+	return &plan{kind: "arg", createdBy: "ARG " + strings.Join(text, " "), args: &stageArgs{env: env, declared: declared}}, nil
 }
 
 func (b *builder) planCopyStep(ctx context.Context, st *stage, c *instructions.CopyCommand) (*plan, error) {
@@ -152,30 +155,38 @@ func (b *builder) planCopyStep(ctx context.Context, st *stage, c *instructions.C
 	if err != nil {
 		return nil, err
 	}
-	createdBy := copyHistory("COPY", c.Chown, c.Chmod, c.SourcesAndDest)
-	return &plan{
-		kind:      "copy",
-		fields:    cp.keyFields,
-		createdBy: createdBy,
-		write: func(ctx context.Context, root rootfs.Root, _ StepInfo) error {
-			upper, lower := root.Files()
-			if from != nil {
-				src, err := b.stack(ctx, from)
-				if err != nil {
-					return err
-				}
-				if err := cp.collect(fswrite.NewStage(src)); err != nil {
-					return err
-				}
-			}
-			cleanup, err := cp.addHeredocs(b.opts.Store)
-			if err != nil {
-				return err
-			}
-			defer cleanup()
-			return cp.write(ctx, upper, lower)
-		},
-	}, nil
+	s := &copyStep{b: b, cp: cp, from: from}
+	return &plan{kind: "copy", createdBy: copyHistory("COPY", c.Chown, c.Chmod, c.SourcesAndDest), inputs: s, layer: s}, nil
+}
+
+// copyStep is a COPY, planned.
+type copyStep struct {
+	b    *builder
+	cp   *copyPlan
+	from *stage // COPY --from a stage; nil for the context or an image
+}
+
+func (s *copyStep) addTo(k *cache.KeyBuilder) { s.cp.keyFields(k) }
+
+// makeLayer collects the sources of a stage, which are known only once
+// it is built, then writes every source into the root.
+func (s *copyStep) makeLayer(ctx context.Context, root rootfs.Root, _ StepInfo) error {
+	if s.from != nil {
+		src, err := s.b.stack(ctx, s.from)
+		if err != nil {
+			return err
+		}
+		if err := s.cp.collect(fswrite.NewStage(src)); err != nil {
+			return err
+		}
+	}
+	cleanup, err := s.cp.addHeredocs(s.b.opts.Store)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	upper, lower := root.Files()
+	return s.cp.write(ctx, upper, lower)
 }
 
 // planWorkdir sets the working dir and, as BuildKit does, creates it in a
@@ -186,37 +197,38 @@ func (b *builder) planWorkdir(st *stage, c *instructions.WorkdirCommand) (*plan,
 		wd = path.Join(st.img.Config.Config.WorkingDir, wd)
 	}
 	wd = path.Clean("/" + wd)
-	user := st.img.Config.Config.User
-	p := &plan{
-		kind:      "workdir",
-		createdBy: "WORKDIR " + wd,
-		change:    &ConfigChange{WorkingDir: &wd},
-		fields: func(k *cache.KeyBuilder) {
-			k.String("workdir", wd).String("user", user)
-		},
-	}
-	if wd == "/" {
-		return p, nil
-	}
-	p.write = func(ctx context.Context, root rootfs.Root, _ StepInfo) error {
-		upper, lower := root.Files()
-		var o fswrite.Owner
-		if user != "" {
-			uid, gid, err := users.LookupChown(user, lower.ReadFile)
-			if err != nil {
-				return fmt.Errorf("user %s: %w", user, err)
-			}
-			o = fswrite.Owner{UID: uid, GID: gid}
-		}
-		w := fswrite.NewLayer(upper, lower)
-		dir, err := w.Resolve(wd)
-		if err != nil {
-			return err
-		}
-		if err := w.MkdirAll(dir, 0o755, o); err != nil {
-			return err
-		}
-		return w.Finish()
+	w := workdirStep{dir: wd, user: st.img.Config.Config.User}
+	p := &plan{kind: "workdir", createdBy: "WORKDIR " + wd, change: &ConfigChange{WorkingDir: &wd}, inputs: w}
+	if wd != "/" {
+		p.layer = w
 	}
 	return p, nil
+}
+
+// workdirStep is a WORKDIR, which makes the directory when it is missing.
+type workdirStep struct{ dir, user string }
+
+func (w workdirStep) addTo(k *cache.KeyBuilder) { k.String("workdir", w.dir).String("user", w.user) }
+
+// makeLayer makes the directory and the missing ones above it, owned by
+// the stage's USER.
+func (w workdirStep) makeLayer(_ context.Context, root rootfs.Root, _ StepInfo) error {
+	upper, lower := root.Files()
+	var o fswrite.Owner
+	if w.user != "" {
+		uid, gid, err := users.LookupChown(w.user, lower.ReadFile)
+		if err != nil {
+			return fmt.Errorf("user %s: %w", w.user, err)
+		}
+		o = fswrite.Owner{UID: uid, GID: gid}
+	}
+	l := fswrite.NewLayer(upper, lower)
+	dir, err := l.Resolve(w.dir)
+	if err != nil {
+		return err
+	}
+	if err := l.MkdirAll(dir, 0o755, o); err != nil {
+		return err
+	}
+	return l.Finish()
 }

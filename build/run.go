@@ -47,41 +47,55 @@ func (b *builder) planRun(ctx context.Context, st *stage, c *instructions.RunCom
 	if err != nil {
 		return nil, err
 	}
-	return &plan{
-		kind:      "run",
-		createdBy: "RUN " + runCommandString(args, st.buildArgs, st.env),
-		fields: func(k *cache.KeyBuilder) {
-			k.String("instruction", parser.CanonicalString(c))
-			k.Strings("args", args).Strings("env", env)
-			k.String("user", cfg.User).String("workdir", workdir)
-			k.String("network", string(network)).String("platform", platform)
-			for _, p := range pipes {
-				k.Bytes("pipe:"+p.Name, p.Data)
-			}
-			for _, m := range mounts {
-				m.fields(k)
-			}
-		},
-		write: func(ctx context.Context, root rootfs.Root, info StepInfo) error {
-			sms, mountEnv, release, err := prepareMounts(ctx, mounts)
-			if err != nil {
-				return err
-			}
-			defer release()
-			runEnv := append(append(slices.Clone(env), b.args.proxyEnv()...), mountEnv...)
-			out := b.rep.StepOutput(info)
-			err = root.Run(ctx, sandbox.Process{
-				Args: args, Env: runEnv, Dir: workdir, User: cfg.User,
-				Network: network, Stdout: out, Stderr: out, Pipes: pipes, Mounts: sms,
-				Security: security, Warn: b.warnOnce,
-			})
-			var exit *sandbox.ExitError
-			if errors.As(err, &exit) {
-				return fmt.Errorf("process %q did not complete successfully: %w", strings.Join(args, " "), err)
-			}
-			return err
-		},
-	}, nil
+	r := &runStep{b: b, c: c, args: args, env: env, user: cfg.User, workdir: workdir, network: network,
+		platform: platform, pipes: pipes, mounts: mounts, security: security}
+	return &plan{kind: "run", createdBy: "RUN " + runCommandString(args, st.buildArgs, st.env), inputs: r, layer: r}, nil
+}
+
+// runStep is a RUN, planned: what it runs, and how.
+type runStep struct {
+	b                       *builder
+	c                       *instructions.RunCommand
+	args, env               []string
+	user, workdir, platform string
+	network                 sandbox.Network
+	pipes                   []sandbox.Pipe
+	mounts                  []runMount
+	security                sandbox.Security
+}
+
+func (r *runStep) addTo(k *cache.KeyBuilder) {
+	k.String("instruction", parser.CanonicalString(r.c))
+	k.Strings("args", r.args).Strings("env", r.env)
+	k.String("user", r.user).String("workdir", r.workdir)
+	k.String("network", string(r.network)).String("platform", r.platform)
+	for _, p := range r.pipes {
+		k.Bytes("pipe:"+p.Name, p.Data)
+	}
+	for _, m := range r.mounts {
+		m.fields(k)
+	}
+}
+
+// makeLayer makes the mounts and runs the command in root.
+func (r *runStep) makeLayer(ctx context.Context, root rootfs.Root, info StepInfo) error {
+	sms, mountEnv, release, err := prepareMounts(ctx, r.mounts)
+	if err != nil {
+		return err
+	}
+	defer release()
+	env := append(append(slices.Clone(r.env), r.b.args.proxyEnv()...), mountEnv...)
+	out := r.b.rep.StepOutput(info)
+	err = root.Run(ctx, sandbox.Process{
+		Args: r.args, Env: env, Dir: r.workdir, User: r.user,
+		Network: r.network, Stdout: out, Stderr: out, Pipes: r.pipes, Mounts: sms,
+		Security: r.security, Warn: r.b.warnOnce,
+	})
+	var exit *sandbox.ExitError
+	if errors.As(err, &exit) {
+		return fmt.Errorf("process %q did not complete successfully: %w", strings.Join(r.args, " "), err)
+	}
+	return err
 }
 
 // heredocCommand turns a RUN with heredocs into the command line to run,

@@ -21,33 +21,50 @@ import (
 
 // plan is one instruction, expanded and ready to be keyed and run.
 type plan struct {
-	kind string
-	// fields adds what the result depends on, beyond the parent key.
-	fields    func(k *cache.KeyBuilder)
+	kind      string
 	createdBy string
 	change    *ConfigChange
-	// write makes the step's changes in root; nil for steps that only
-	// change the config.
-	write func(ctx context.Context, root rootfs.Root, out StepInfo) error
-	// after changes the stage beyond the image config (ARG values, for
-	// one), on a cache hit as on a miss.
-	after func(st *stage)
+	// inputs is what the result depends on beyond the parent key; nil for
+	// nothing more.
+	inputs keyInputs
+	// layer makes the step's changes; nil for steps that only change the
+	// config.
+	layer layerMaker
+	// args, for an ARG, are the stage's environment and build args after
+	// it, set on a cache hit as on a miss.
+	args *stageArgs
 	// noHistory leaves the step out of the image history, as BuildKit
 	// does for ONBUILD.
 	noHistory bool
-	// cleanup, when set, removes what planning fetched (ADD's downloads)
-	// once the step is done, hit or miss.
-	cleanup func()
+	// downloads are ADD's files that planning fetched, removed once the
+	// step is done, hit or miss.
+	downloads []*remoteFile
+}
+
+// keyInputs adds what a step's result depends on to its key.
+type keyInputs interface {
+	addTo(k *cache.KeyBuilder)
+}
+
+// layerMaker makes a step's changes in the root of a new layer.
+type layerMaker interface {
+	makeLayer(ctx context.Context, root rootfs.Root, info StepInfo) error
+}
+
+// stageArgs are a stage's environment and declared build args.
+type stageArgs struct {
+	env      []string
+	declared []instructions.KeyValuePairOptional
 }
 
 // key is the step's cache key. A step that makes a layer keys on the
 // source date epoch too, which changes the layer's file times.
 func (p *plan) key(parent digest.Digest, epoch *time.Time) digest.Digest {
 	k := cache.NewKey(p.kind).String("parent", parent.String()).String("created_by", p.createdBy)
-	if p.fields != nil {
-		p.fields(k)
+	if p.inputs != nil {
+		p.inputs.addTo(k)
 	}
-	if epoch != nil && p.write != nil {
+	if epoch != nil && p.layer != nil {
 		k.String("source_date_epoch", strconv.FormatInt(epoch.Unix(), 10))
 	}
 	return k.Sum()
@@ -58,9 +75,7 @@ func (b *builder) runStep(ctx context.Context, st *stage, info StepInfo, cmd ins
 	if err != nil {
 		return err
 	}
-	if p.cleanup != nil {
-		defer p.cleanup()
-	}
+	defer removeDownloads(p.downloads)
 	key := p.key(st.key, b.epoch)
 	res.Key = key
 	rec, source, err := b.lookup(ctx, key)
@@ -87,8 +102,9 @@ func (b *builder) runStep(ctx context.Context, st *stage, info StepInfo, cmd ins
 	if err := st.apply(rec, key, created); err != nil {
 		return err
 	}
-	if p.after != nil {
-		p.after(st)
+	if p.args != nil {
+		st.env = p.args.env
+		st.buildArgs = append(st.buildArgs, p.args.declared...)
 	}
 	return nil
 }
@@ -175,7 +191,7 @@ func (b *builder) execute(ctx context.Context, st *stage, p *plan, key digest.Di
 				return nil, err
 			}
 		}
-		if p.write != nil {
+		if p.layer != nil {
 			if rec.Layer, err = b.writeLayer(ctx, st, p, info); err != nil {
 				return nil, err
 			}
@@ -212,7 +228,7 @@ func (b *builder) writeLayer(ctx context.Context, st *stage, p *plan, info StepI
 			err = cerr
 		}
 	}()
-	if err := p.write(ctx, root, info); err != nil {
+	if err := p.layer.makeLayer(ctx, root, info); err != nil {
 		return nil, err
 	}
 	store := b.opts.Store
