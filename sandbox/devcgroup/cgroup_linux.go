@@ -169,20 +169,15 @@ func writeRules(dir string, rules []Rule) error {
 	return nil
 }
 
-// attachProgram loads the device program of rules and attaches it to the
-// cgroup v2 dir. It stays there until the cgroup goes. BPF_F_ALLOW_MULTI
-// keeps the programs of the cgroups above in force too, and lets a
-// container runtime's own program stay where it is.
+// attachProgram attaches the device program of rules to the cgroup v2
+// dir. It stays there until the cgroup goes. BPF_F_ALLOW_MULTI keeps the
+// programs of the cgroups above in force too, and lets a container
+// runtime's own program stay where it is.
 func attachProgram(dir string, rules []Rule) error {
-	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
-		Type:         ebpf.CGroupDevice,
-		Instructions: program(rules),
-		License:      "Apache-2.0",
-	})
+	prog, err := loadedProgram(rules)
 	if err != nil {
-		return fmt.Errorf("devcgroup: load device program: %w", err)
+		return err
 	}
-	defer prog.Close()
 	fd, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("devcgroup: %w", err)
@@ -198,6 +193,32 @@ func attachProgram(dir string, rules []Rule) error {
 		return fmt.Errorf("devcgroup: attach device program: %w", err)
 	}
 	return nil
+}
+
+// programs holds the device programs loaded so far, by their rules: the
+// kernel verifies and compiles a program once per process, and every
+// cgroup of the same rules shares it (each attachment holds its own
+// reference). Loading is most of what a cgroup costs a step.
+var programs sync.Map // string (the rules) -> *ebpf.Program
+
+func loadedProgram(rules []Rule) (*ebpf.Program, error) {
+	key := fmt.Sprint(rules)
+	if p, ok := programs.Load(key); ok {
+		return p.(*ebpf.Program), nil
+	}
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Type:         ebpf.CGroupDevice,
+		Instructions: program(rules),
+		License:      "Apache-2.0",
+	})
+	if err != nil {
+		return nil, fmt.Errorf("devcgroup: load device program: %w", err)
+	}
+	if p, loaded := programs.LoadOrStore(key, prog); loaded {
+		prog.Close() // another goroutine loaded it at the same time
+		return p.(*ebpf.Program), nil
+	}
+	return prog, nil
 }
 
 // reapStale removes the cgroups that builders which died left in dir:
