@@ -11,10 +11,16 @@ import (
 // it needs are done: independent stages run at the same time. It returns
 // the first real failure, not the "dependency failed" of the stages that
 // waited on it.
+//
+// With a driver that has one root (rootfs.Features.Exclusive), stages run
+// one at a time, each whole: interleaving their steps would make the root
+// swap between them at every step.
 func (b *builder) runGraph(ctx context.Context, g *graph) error {
 	nodes := g.reachable()
 	b.multiStage = len(nodes) > 1
 	eg, ctx := errgroup.WithContext(ctx)
+	one := make(chan struct{}, 1)
+	exclusive := b.driver.Features().Exclusive
 	for _, n := range nodes {
 		eg.Go(func() error {
 			defer close(n.done)
@@ -29,6 +35,17 @@ func (b *builder) runGraph(ctx context.Context, g *graph) error {
 					n.err = errDependency
 					return n.err
 				}
+			}
+			if exclusive {
+				// Every node this one needs is done: holding the turn
+				// cannot wait on a node that waits for it.
+				select {
+				case one <- struct{}{}:
+				case <-ctx.Done():
+					n.err = ctx.Err()
+					return n.err
+				}
+				defer func() { <-one }()
 			}
 			n.result, n.err = b.runNode(ctx, n)
 			return n.err

@@ -124,7 +124,7 @@ func (b *builder) stack(ctx context.Context, st *stage) (*overlay.Stack, error) 
 	if err != nil {
 		return nil, err
 	}
-	return rootfs.Stack(layers), nil
+	return b.driver.View(ctx, layers)
 }
 
 // history appends the history entry of a step.

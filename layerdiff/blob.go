@@ -19,13 +19,23 @@ import (
 // empty tar. On error w may hold part of a blob: write to a temp file and
 // rename it into place only on success.
 func WriteBlob(ctx context.Context, w io.Writer, upper string, lower *overlay.Stack, opts ...Option) (layer.Layer, error) {
+	return WriteChangesBlob(ctx, w, func(fn func(Change) error) error {
+		return Changes(ctx, upper, lower, fn)
+	}, opts...)
+}
+
+// WriteChangesBlob is WriteBlob for changes found some other way than in
+// an overlay upper dir: changes calls fn for each, in the order Changes
+// reports them (depth first, names sorted, a directory before what it
+// holds), and HostPath is where each added or modified file is read.
+func WriteChangesBlob(ctx context.Context, w io.Writer, changes func(fn func(Change) error) error, opts ...Option) (layer.Layer, error) {
 	o := newOptions(opts)
 	bw, err := newBlobWriter(w, o)
 	if err != nil {
 		return layer.Layer{}, fmt.Errorf("write blob: %w", err)
 	}
 	diffID := digest.Canonical.Digester()
-	err = write(ctx, io.MultiWriter(bw, diffID.Hash()), upper, lower, o)
+	err = writeChanges(ctx, io.MultiWriter(bw, diffID.Hash()), changes, o)
 	if cerr := bw.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("write blob: %w", cerr)
 	}

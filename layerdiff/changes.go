@@ -49,9 +49,10 @@ type Change struct {
 	// in this layer: a directory that existed below and was deleted and made
 	// again. The tar gets a ".wh..wh..opq" entry for it.
 	Opaque bool
-	// xattrs names the xattrs of HostPath, which the walker lists anyway:
-	// the writer need not list them again.
+	// xattrs names the xattrs of HostPath, when listed is set: the walker
+	// lists them anyway, and the writer need not list them again.
 	xattrs []string
+	listed bool
 }
 
 // ErrRedirectOrMetacopy is returned for an upper dir that overlayfs wrote with
@@ -126,7 +127,7 @@ func (w *walker) entry(host, p string, below bool) error {
 		}
 	}
 
-	c := Change{Kind: Add, Path: p, Info: fi, HostPath: host, xattrs: names}
+	c := Change{Kind: Add, Path: p, Info: fi, HostPath: host, xattrs: names, listed: true}
 	dirBelow := false
 	if below {
 		e, err := w.lower.Lstat(p)

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mybuild/mybuild/internal/xattr"
 	"github.com/mybuild/mybuild/overlay"
 	"golang.org/x/sys/unix"
 )
@@ -23,8 +24,12 @@ func Write(ctx context.Context, w io.Writer, upper string, lower *overlay.Stack,
 }
 
 func write(ctx context.Context, w io.Writer, upper string, lower *overlay.Stack, o *options) error {
+	return writeChanges(ctx, w, func(fn func(Change) error) error { return Changes(ctx, upper, lower, fn) }, o)
+}
+
+func writeChanges(ctx context.Context, w io.Writer, changes func(fn func(Change) error) error, o *options) error {
 	cw := &changeWriter{ctx: ctx, tw: tar.NewWriter(w), epoch: o.epoch, links: make(map[fileID]firstLink)}
-	if err := Changes(ctx, upper, lower, cw.handle); err != nil {
+	if err := changes(cw.handle); err != nil {
 		return fmt.Errorf("write layer: %w", err)
 	}
 	if err := cw.tw.Close(); err != nil {
@@ -99,7 +104,14 @@ func (cw *changeWriter) header(c Change) (*tar.Header, error) {
 			return nil, fmt.Errorf("%s: %w", c.Path, err)
 		}
 	}
-	xattrs, err := readXattrs(c.HostPath, c.xattrs)
+	names := c.xattrs
+	if !c.listed {
+		var err error
+		if names, err = xattr.List(c.HostPath); err != nil {
+			return nil, fmt.Errorf("%s: %w", c.Path, err)
+		}
+	}
+	xattrs, err := readXattrs(c.HostPath, names)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", c.Path, err)
 	}

@@ -28,6 +28,9 @@ type Driver interface {
 	// Root makes the root of one step on lower, the layers so far, oldest
 	// first. The caller closes it.
 	Root(ctx context.Context, lower []Layer) (Root, error)
+	// View is the merged, read-only tree of layers, oldest first: what
+	// COPY --from and RUN --mount from= read of a stage.
+	View(ctx context.Context, layers []Layer) (*overlay.Stack, error)
 }
 
 // Root is one step's root filesystem. What the step changes goes to a
@@ -50,17 +53,21 @@ type Root interface {
 	Close() error
 }
 
-// Layer is a layer unpacked by a Driver.
+// Layer is a layer as a Driver holds it.
 type Layer struct {
-	DiffID digest.Digest
-	// Dir holds the layer in the driver's form. For Overlay: an overlayfs
-	// lower dir, whiteouts being 0/0 char devices and opaque directories
-	// marked with trusted.overlay.opaque.
+	// Blob is the layer blob it comes from, in the store.
+	Blob layer.Layer
+	// Dir holds the layer unpacked in the driver's form, when the driver
+	// unpacks layers. For Overlay: an overlayfs lower dir, whiteouts being
+	// 0/0 char devices and opaque directories marked with
+	// trusted.overlay.opaque.
 	Dir string
 }
 
-// Stack is the merged, read-only view of layers, oldest first: what COPY
-// --from and RUN --mount from= read of a stage.
+// DiffID is the digest of the layer's tar.
+func (l Layer) DiffID() digest.Digest { return l.Blob.DiffID }
+
+// Stack is the merged, read-only view of unpacked layers, oldest first.
 func Stack(layers []Layer) *overlay.Stack {
 	dirs := make([]string, len(layers))
 	for i, l := range layers {

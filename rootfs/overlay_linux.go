@@ -48,7 +48,12 @@ func (o *Overlay) Unpack(ctx context.Context, l layer.Layer, below []Layer) (Lay
 	if err != nil {
 		return Layer{}, err
 	}
-	return Layer{DiffID: l.DiffID, Dir: dir}, nil
+	return Layer{Blob: l, Dir: dir}, nil
+}
+
+// View stacks the layers' unpacked dirs.
+func (o *Overlay) View(_ context.Context, layers []Layer) (*overlay.Stack, error) {
+	return Stack(layers), nil
 }
 
 // Root makes an empty upper dir in the store's scratch space, with the
@@ -95,7 +100,7 @@ func (r *overlayRoot) Commit(l layer.Layer) (Layer, error) {
 	if err != nil {
 		return Layer{}, err
 	}
-	return Layer{DiffID: l.DiffID, Dir: dir}, nil
+	return Layer{Blob: l, Dir: dir}, nil
 }
 
 // Close removes the upper dir, which a Commit moved away already.

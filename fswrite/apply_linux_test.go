@@ -1,0 +1,121 @@
+package fswrite
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mybuild/mybuild/internal/fstest"
+)
+
+// tarBytes is an archive of hdrs, as tarOf makes it, as a stream.
+func tarBytes(t *testing.T, hdrs ...*tar.Header) io.Reader {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, h := range hdrs {
+		h := *h
+		body := ""
+		if h.Typeflag == tar.TypeReg {
+			body, h.Linkname, h.Size = h.Linkname, "", int64(len(h.Linkname))
+		}
+		h.Format = tar.FormatPAX
+		if err := tw.WriteHeader(&h); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write([]byte(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return &buf
+}
+
+func names(t *testing.T, root string) string {
+	t.Helper()
+	var out []string
+	err := filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+		if err != nil || p == root {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		if fi.Mode().IsRegular() {
+			data, _ := os.ReadFile(p)
+			rel += "=" + string(data)
+		}
+		out = append(out, rel)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(out, " ")
+}
+
+// A layer applied to a merged tree: files replace files, whiteouts
+// delete, an opaque marker empties its directory but for this layer's own
+// entries, hard links link inside the tree, and kept paths are never
+// touched, whatever the layer says about them.
+func TestApplyLayer(t *testing.T) {
+	root := tree(t,
+		fstest.CreateDir("etc", 0o755),
+		fstest.CreateFile("etc/a", []byte("old a"), 0o644),
+		fstest.CreateFile("etc/gone", []byte("x"), 0o644),
+		fstest.CreateDir("opq", 0o755),
+		fstest.CreateFile("opq/old", []byte("old"), 0o644),
+		fstest.CreateDir("keep", 0o755),
+		fstest.CreateFile("keep/mine", []byte("mine"), 0o644),
+		fstest.CreateFile("replaced", []byte("a file"), 0o644),
+	)
+	layer := tarBytes(t,
+		&tar.Header{Typeflag: tar.TypeReg, Name: "etc/a", Mode: 0o600, Linkname: "new a"},
+		&tar.Header{Typeflag: tar.TypeReg, Name: "etc/.wh.gone", Mode: 0o644},
+		&tar.Header{Typeflag: tar.TypeReg, Name: "opq/.wh..wh..opq", Mode: 0o644},
+		&tar.Header{Typeflag: tar.TypeReg, Name: "opq/new", Mode: 0o644, Linkname: "new"},
+		&tar.Header{Typeflag: tar.TypeLink, Name: "opq/link", Linkname: "opq/new"},
+		&tar.Header{Typeflag: tar.TypeReg, Name: "keep/mine", Mode: 0o644, Linkname: "theirs"},
+		&tar.Header{Typeflag: tar.TypeReg, Name: "keep/.wh.mine", Mode: 0o644},
+		&tar.Header{Typeflag: tar.TypeReg, Name: ".wh.keep", Mode: 0o644},
+		&tar.Header{Typeflag: tar.TypeDir, Name: "replaced", Mode: 0o755},
+		&tar.Header{Typeflag: tar.TypeReg, Name: "replaced/in", Mode: 0o644, Linkname: "in"},
+		&tar.Header{Typeflag: tar.TypeReg, Name: "nothere/.wh.x", Mode: 0o644},
+	)
+	keep := func(p string) bool { return p == "/keep" || strings.HasPrefix(p, "/keep/") }
+	if err := ApplyLayer(context.Background(), layer, root, keep); err != nil {
+		t.Fatal(err)
+	}
+	want := "etc etc/a=new a keep keep/mine=mine opq opq/link=new opq/new=new replaced replaced/in=in"
+	if got := names(t, root); got != want {
+		t.Errorf("tree:\n%s\nwant:\n%s", got, want)
+	}
+	if !sameInode(t, filepath.Join(root, "opq/new"), filepath.Join(root, "opq/link")) {
+		t.Error("opq/link is not a hard link to opq/new")
+	}
+	if fi, err := os.Lstat(filepath.Join(root, "etc/a")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("etc/a: %v, %v; want the layer's mode 0600", fi.Mode(), err)
+	}
+}
+
+// Names stay inside the tree: a symlink of the tree pointing out of it is
+// followed as if the tree were "/".
+func TestApplyLayerStaysInside(t *testing.T) {
+	outside := t.TempDir()
+	root := tree(t, fstest.Symlink(outside, "escape"))
+	layer := tarBytes(t, &tar.Header{Typeflag: tar.TypeReg, Name: "escape/f", Mode: 0o644, Linkname: "x"})
+	if err := ApplyLayer(context.Background(), layer, root, func(string) bool { return false }); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+		t.Fatalf("the layer wrote outside the tree: %v", entries)
+	}
+	if _, err := os.Stat(filepath.Join(root, outside, "f")); err != nil {
+		t.Errorf("the entry is not inside the tree: %v", err)
+	}
+}

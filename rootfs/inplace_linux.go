@@ -1,0 +1,216 @@
+package rootfs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"slices"
+	"sync"
+
+	"github.com/mybuild/mybuild/cache"
+	"github.com/mybuild/mybuild/fswrite"
+	"github.com/mybuild/mybuild/layer"
+	"github.com/mybuild/mybuild/overlay"
+	"github.com/mybuild/mybuild/sandbox"
+	digest "github.com/opencontainers/go-digest"
+)
+
+// InPlace is the driver for building where no mount and no namespace can
+// be made, in an unprivileged container: the container is the build
+// environment, as with Kaniko. The tree at its root (the container's own
+// "/") takes the layers of the stage a step runs in, the step runs there
+// with the container's /proc, /dev and /sys, and what it changed is found
+// by comparing the tree before and after, re-reading only what changed.
+//
+// There is one root: steps run one at a time (Features.Exclusive), and a
+// step of another stage first resets it. What keep names (the builder's
+// own files, its cache, the context, the outputs, /proc, /sys, /dev and
+// every mount point) is never written, removed or diffed.
+//
+// A RUN step is as confined as the container that holds it, and no more:
+// InPlace adds no confinement of its own.
+type InPlace struct {
+	store *cache.Store
+	root  string
+	keep  *keepSet
+
+	mu sync.Mutex
+	// applied are the layers the tree holds now, oldest first, when it is
+	// known to hold exactly those; nil when it holds what no layer list
+	// says (never reset, or a step failed in it).
+	applied []layer.Layer
+	known   bool
+}
+
+var _ Driver = (*InPlace)(nil)
+
+// NewInPlace returns the in-place driver of the tree at root ("/" when
+// building for real), which leaves alone keep (paths inside that tree).
+func NewInPlace(store *cache.Store, root string, keep []string) *InPlace {
+	return &InPlace{store: store, root: root, keep: newKeepSet(keep...)}
+}
+
+// Features: one step at a time, on the host's network; no RUN --mount yet.
+func (d *InPlace) Features() Features {
+	return Features{
+		Name:      "in-place",
+		Exclusive: true,
+		Networks:  []sandbox.Network{sandbox.NetworkHost},
+	}
+}
+
+// Unpack unpacks nothing: a layer is applied to the tree when a root
+// needs it, from its blob.
+func (d *InPlace) Unpack(_ context.Context, l layer.Layer, _ []Layer) (Layer, error) {
+	return Layer{Blob: l}, nil
+}
+
+// Root makes the tree hold lower: the missing layers are applied when it
+// holds a beginning of lower, else it is emptied (but for keep) and every
+// layer applied. It then takes a snapshot of the tree, to diff against.
+func (d *InPlace) Root(ctx context.Context, lower []Layer) (Root, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	want := make([]layer.Layer, len(lower))
+	for i, l := range lower {
+		want[i] = l.Blob
+	}
+	if err := d.setTree(ctx, want); err != nil {
+		d.known = false
+		return nil, err
+	}
+	snap, err := takeSnapshot(ctx, d.root, d.keep)
+	if err != nil {
+		return nil, err
+	}
+	return &inPlaceRoot{d: d, lower: want, snap: snap}, nil
+}
+
+// setTree brings the tree to hold exactly want.
+func (d *InPlace) setTree(ctx context.Context, want []layer.Layer) error {
+	from := 0
+	if d.known && len(d.applied) <= len(want) && sameLayers(d.applied, want[:len(d.applied)]) {
+		from = len(d.applied)
+	} else {
+		if err := d.reset(); err != nil {
+			return err
+		}
+		d.applied, d.known = nil, true
+	}
+	for _, l := range want[from:] {
+		if err := applyBlob(ctx, d.store, l, d.root, d.keep.has); err != nil {
+			d.known = false
+			return err
+		}
+		d.applied = append(d.applied, l)
+	}
+	return nil
+}
+
+func sameLayers(a, b []layer.Layer) bool {
+	return slices.EqualFunc(a, b, func(x, y layer.Layer) bool { return x.DiffID == y.DiffID })
+}
+
+// reset empties the tree but for what keep holds, and the directories on
+// the way to it.
+func (d *InPlace) reset() error {
+	return d.clearDir("/")
+}
+
+func (d *InPlace) clearDir(dir string) error {
+	entries, err := os.ReadDir(d.host(dir))
+	if err != nil {
+		return fmt.Errorf("reset the root: %w", err)
+	}
+	for _, e := range entries {
+		p := path.Join(dir, e.Name())
+		switch {
+		case d.keep.has(p):
+		case d.keep.holdsBelow(p) && e.IsDir():
+			if err := d.clearDir(p); err != nil {
+				return err
+			}
+		default:
+			if err := os.RemoveAll(d.host(p)); err != nil {
+				return fmt.Errorf("reset the root: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+func (d *InPlace) host(p string) string { return path.Join(d.root, p) }
+
+// View applies the layers, in order, to a directory of their own in the
+// store, kept there as the unpacked form of the chain (a stage copied
+// from is usually copied from again). It holds no whiteouts: a plain tree
+// of what the stage holds.
+func (d *InPlace) View(ctx context.Context, layers []Layer) (*overlay.Stack, error) {
+	if len(layers) == 0 {
+		return overlay.NewStack(), nil
+	}
+	chain := chainID(layers)
+	if d.store.HasLayer(chain) {
+		return overlay.NewStack(d.store.LayerPath(chain)), nil
+	}
+	dir, err := d.store.TempDir("view-")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	for _, l := range layers {
+		if err := applyBlob(ctx, d.store, l.Blob, dir, func(string) bool { return false }); err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+	}
+	final, err := d.store.CommitLayer(dir, chain)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return overlay.NewStack(final), nil
+}
+
+// chainID names a list of layers, as the OCI chain ID does.
+func chainID(layers []Layer) digest.Digest {
+	id := layers[0].DiffID()
+	for _, l := range layers[1:] {
+		id = digest.FromString(id.String() + " " + l.DiffID().String())
+	}
+	return id
+}
+
+// applyBlob applies the layer blob l of store to the tree at root,
+// checking its diffID on the way.
+func applyBlob(ctx context.Context, store *cache.Store, l layer.Layer, root string, keep func(string) bool) error {
+	r, _, err := store.OpenBlob(l.Digest)
+	if err != nil {
+		return fmt.Errorf("apply layer %s: %w", l.DiffID, err)
+	}
+	defer r.Close()
+	tr, err := layer.Decompress(ctx, r, l.MediaType)
+	if err != nil {
+		return fmt.Errorf("apply layer %s: %w", l.DiffID, err)
+	}
+	defer tr.Close()
+	d := digest.Canonical.Digester()
+	if err := fswrite.ApplyLayer(ctx, io.TeeReader(tr, d.Hash()), root, keep); err != nil {
+		return fmt.Errorf("apply layer %s: %w", l.DiffID, tr.Blame(err))
+	}
+	if _, err := io.Copy(d.Hash(), tr); err != nil {
+		return fmt.Errorf("apply layer %s: %w", l.DiffID, err)
+	}
+	if got := d.Digest(); got != l.DiffID {
+		return fmt.Errorf("apply layer %s: the tar hashes to %s", l.DiffID, got)
+	}
+	return nil
+}
+
+var errNotSupported = errors.New("not supported by the in-place root filesystem driver")

@@ -1,0 +1,199 @@
+package rootfs
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/mybuild/mybuild/cache"
+	"github.com/mybuild/mybuild/internal/imagetest"
+	"github.com/mybuild/mybuild/internal/runtest"
+	"github.com/mybuild/mybuild/layer"
+	"github.com/mybuild/mybuild/sandbox"
+)
+
+// busyboxBase stores a layer with busybox and a few files.
+func busyboxBase(t *testing.T, s *cache.Store) layer.Layer {
+	t.Helper()
+	bb, err := os.ReadFile(imagetest.Busybox(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh := file("bin/busybox", string(bb))
+	sh.Mode = 0o755
+	return putLayer(t, s, dir("bin/", 0o755), sh, dir("etc/", 0o755), file("etc/gone", "x"), file("etc/kept", "k"))
+}
+
+// tarNames lists the entries of a layer blob, "name type".
+func tarNames(t *testing.T, blob []byte) []string {
+	t.Helper()
+	tr, err := layer.Decompress(context.Background(), bytes.NewReader(blob), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	r := tar.NewReader(tr)
+	var out []string
+	for {
+		h, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, h.Name+" "+string(h.Typeflag))
+	}
+}
+
+// step runs script in a root of d on lower, stores the layer it makes in
+// s and returns it, with its entries.
+func step(t *testing.T, s *cache.Store, d Driver, lower []Layer, script string) (Layer, []string) {
+	t.Helper()
+	ctx := context.Background()
+	root, err := d.Root(ctx, lower)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	var out bytes.Buffer
+	if err := root.Run(ctx, sandbox.Process{Args: []string{"/bin/busybox", "sh", "-c", script}, Stdout: &out, Stderr: &out}); err != nil {
+		t.Fatalf("run %q: %v\n%s", script, err, out.String())
+	}
+	var blob bytes.Buffer
+	l, err := root.Diff(ctx, &blob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutBlob(l.Digest, l.Size, bytes.NewReader(blob.Bytes())); err != nil {
+		t.Fatal(err)
+	}
+	kept, err := root.Commit(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kept, tarNames(t, blob.Bytes())
+}
+
+// A step in place changes the tree itself, and its layer holds what the
+// same step gives on the overlay driver: the added, changed and deleted
+// entries, and nothing else.
+func TestInPlaceLayerIsTheOverlays(t *testing.T) {
+	s := openStore(t)
+	base := busyboxBase(t, s)
+	script := "echo ran >/ran; rm /etc/gone; mkdir -p /d/e; echo x >/d/e/f; ln /ran /ran2; ln -s ran /sym"
+	var got [][]string
+	for _, d := range []Driver{NewOverlay(s), NewInPlace(s, t.TempDir(), nil)} {
+		b, err := d.Unpack(context.Background(), base, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, names := step(t, s, d, []Layer{b}, script)
+		got = append(got, names)
+	}
+	if !slices.Equal(got[0], got[1]) {
+		t.Errorf("overlay:  %v\nin place: %v", got[0], got[1])
+	}
+	if want := []string{"d/ 5", "d/e/ 5", "d/e/f 0", "etc/ 5", "etc/.wh.gone 0", "ran 0", "ran2 1", "sym 2"}; !slices.Equal(got[1], want) {
+		t.Errorf("in place: %v, want %v", got[1], want)
+	}
+}
+
+// Steps of one stage build on each other without a reset; a step of
+// another stage resets the tree (but what is kept) and applies its own
+// layers.
+func TestInPlaceStages(t *testing.T) {
+	s := openStore(t)
+	base := busyboxBase(t, s)
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "keep/me"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "keep/me/file"), []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := NewInPlace(s, root, []string{"/keep/me"})
+	b, _ := d.Unpack(context.Background(), base, nil)
+	first, names := step(t, s, d, []Layer{b}, "echo one >/one; echo touched >/keep/me/file")
+	if !slices.Equal(names, []string{"one 0"}) {
+		t.Errorf("first step: %v (a kept path must not be diffed)", names)
+	}
+	_, names = step(t, s, d, []Layer{b, first}, "/bin/busybox cat /one >/two")
+	if !slices.Equal(names, []string{"two 0"}) {
+		t.Errorf("second step: %v", names)
+	}
+	// Another stage on the base alone.
+	_, names = step(t, s, d, []Layer{b}, "test ! -e /one && test ! -e /two && test -e /etc/gone && echo other >/other")
+	if !slices.Equal(names, []string{"other 0"}) {
+		t.Errorf("other stage: %v", names)
+	}
+	if data, err := os.ReadFile(filepath.Join(root, "keep/me/file")); err != nil || string(data) != "touched\n" {
+		t.Errorf("kept file: %q, %v: a reset must leave it", data, err)
+	}
+}
+
+// What a step leaves running is killed when it ends: no PID namespace
+// ends with it.
+func TestInPlaceKillsLeftovers(t *testing.T) {
+	s := openStore(t)
+	base := busyboxBase(t, s)
+	d := NewInPlace(s, t.TempDir(), nil)
+	b, _ := d.Unpack(context.Background(), base, nil)
+	marker := runtest.UniqueSleep()
+	step(t, s, d, []Layer{b}, "(/bin/busybox sleep "+marker+" &) ; /bin/busybox setsid /bin/busybox sleep "+marker+" & echo started")
+	if left := runtest.Procs(marker); len(left) != 0 {
+		t.Errorf("processes left running: %v", left)
+	}
+}
+
+// A failed step leaves the tree dirty: the next root resets it.
+func TestInPlaceFailedStepIsUndone(t *testing.T) {
+	s := openStore(t)
+	base := busyboxBase(t, s)
+	root := t.TempDir()
+	d := NewInPlace(s, root, nil)
+	b, _ := d.Unpack(context.Background(), base, nil)
+	r, err := d.Root(context.Background(), []Layer{b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = r.Run(context.Background(), sandbox.Process{Args: []string{"/bin/busybox", "sh", "-c", "echo half >/half; exit 3"}})
+	var exit *sandbox.ExitError
+	if !errors.As(err, &exit) || exit.Code != 3 {
+		t.Fatalf("err = %v, want exit code 3", err)
+	}
+	r.Close()
+	_, names := step(t, s, d, []Layer{b}, "test ! -e /half && echo clean >/clean")
+	if !slices.Equal(names, []string{"clean 0"}) {
+		t.Errorf("after a failed step: %v", names)
+	}
+}
+
+// A stage's view for COPY --from is a plain tree of its layers.
+func TestInPlaceView(t *testing.T) {
+	s := openStore(t)
+	base := busyboxBase(t, s)
+	d := NewInPlace(s, t.TempDir(), nil)
+	b, _ := d.Unpack(context.Background(), base, nil)
+	top, _ := step(t, s, d, []Layer{b}, "rm /etc/gone; echo v >/etc/new")
+	view, err := d.View(context.Background(), []Layer{b, top})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := read(t, view, "/etc/new"); got != "v\n" {
+		t.Errorf("/etc/new = %q", got)
+	}
+	if _, err := view.Lstat("/etc/gone"); err == nil {
+		t.Error("the view shows a deleted file")
+	}
+	if !strings.HasPrefix(view.Dirs()[0], s.Root()) {
+		t.Errorf("view dir %s is not in the store", view.Dirs()[0])
+	}
+}
