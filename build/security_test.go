@@ -140,7 +140,7 @@ func TestPreflightRefusesWhatTheDriverCannot(t *testing.T) {
 		o.Reporter = rep
 		o.Driver = limitedDriver{rootfs.NewOverlay(o.Store), rootfs.Features{Name: "test", Mounts: []string{"bind"}, Networks: []sandbox.Network{sandbox.NetworkHost}}}
 	})
-	want := "Dockerfile:5: [5/5] RUN --mount=type=cache,target=/c true: RUN --mount=type=cache is not supported by the test root filesystem driver"
+	want := "Dockerfile:5: [5/5] RUN --mount=type=cache,target=/c true: RUN --mount=type=cache is not supported in the test mode"
 	if err == nil || err.Error() != want {
 		t.Fatalf("err = %v\nwant %s", err, want)
 	}
@@ -157,7 +157,7 @@ func TestUnsupportedMountInAVariable(t *testing.T) {
 	_, _, err := tryBuild(t, dir, t.TempDir(), func(o *Options) {
 		o.Driver = limitedDriver{rootfs.NewOverlay(o.Store), rootfs.Features{Name: "test", Mounts: []string{"bind"}, Networks: []sandbox.Network{sandbox.NetworkHost}}}
 	})
-	want := "Dockerfile:5: [5/5] RUN --mount=type=$T,target=/c true: RUN --mount=type=cache is not supported by the test root filesystem driver"
+	want := "Dockerfile:5: [5/5] RUN --mount=type=$T,target=/c true: RUN --mount=type=cache is not supported in the test mode"
 	if err == nil || err.Error() != want {
 		t.Fatalf("err = %v\nwant %s", err, want)
 	}

@@ -78,7 +78,8 @@ func Stack(layers []Layer) *overlay.Stack {
 
 // Features is what a driver can do.
 type Features struct {
-	// Name names the driver in errors and progress.
+	// Name names the driver in errors and progress: the isolation mode it
+	// makes (namespaces, rootless, in-place).
 	Name string
 	// Exclusive is set for a driver whose steps must run one at a time on
 	// the machine: one with a single root, such as the container's own.
@@ -95,11 +96,11 @@ type Features struct {
 func (f Features) CheckRun(mountTypes []string, network sandbox.Network) error {
 	for _, t := range mountTypes {
 		if !slices.Contains(f.Mounts, t) {
-			return fmt.Errorf("RUN --mount=type=%s is not supported by the %s root filesystem driver", t, f.Name)
+			return fmt.Errorf("RUN --mount=type=%s is not supported in the %s mode", t, f.Name)
 		}
 	}
 	if network != "" && !slices.Contains(f.Networks, network) {
-		return fmt.Errorf("network mode %s is not supported by the %s root filesystem driver", network, f.Name)
+		return fmt.Errorf("RUN --network=%s is not supported in the %s mode", network, f.Name)
 	}
 	return nil
 }

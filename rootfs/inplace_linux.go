@@ -53,11 +53,13 @@ func NewInPlace(store *cache.Store, root string, keep []string) *InPlace {
 	return &InPlace{store: store, root: root, keep: newKeepSet(keep...)}
 }
 
-// Features: one step at a time, on the host's network; no RUN --mount yet.
+// Features: one step at a time, on the container's network; every RUN
+// --mount type, emulated.
 func (d *InPlace) Features() Features {
 	return Features{
 		Name:      "in-place",
 		Exclusive: true,
+		Mounts:    []string{"bind", "cache", "tmpfs", "secret", "ssh"},
 		Networks:  []sandbox.Network{sandbox.NetworkHost},
 	}
 }
@@ -108,6 +110,14 @@ func (d *InPlace) setTree(ctx context.Context, want []layer.Layer) error {
 		d.applied = append(d.applied, l)
 	}
 	return nil
+}
+
+// forget records that the tree holds what no layer list says: the next
+// root resets it.
+func (d *InPlace) forget() {
+	d.mu.Lock()
+	d.known = false
+	d.mu.Unlock()
 }
 
 func sameLayers(a, b []layer.Layer) bool {
@@ -213,4 +223,4 @@ func applyBlob(ctx context.Context, store *cache.Store, l layer.Layer, root stri
 	return nil
 }
 
-var errNotSupported = errors.New("not supported by the in-place root filesystem driver")
+var errNotSupported = errors.New("not supported in the in-place mode")

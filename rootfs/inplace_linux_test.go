@@ -57,29 +57,8 @@ func tarNames(t *testing.T, blob []byte) []string {
 // s and returns it, with its entries.
 func step(t *testing.T, s *cache.Store, d Driver, lower []Layer, script string) (Layer, []string) {
 	t.Helper()
-	ctx := context.Background()
-	root, err := d.Root(ctx, lower)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer root.Close()
-	var out bytes.Buffer
-	if err := root.Run(ctx, sandbox.Process{Args: []string{"/bin/busybox", "sh", "-c", script}, Stdout: &out, Stderr: &out}); err != nil {
-		t.Fatalf("run %q: %v\n%s", script, err, out.String())
-	}
-	var blob bytes.Buffer
-	l, err := root.Diff(ctx, &blob)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.PutBlob(l.Digest, l.Size, bytes.NewReader(blob.Bytes())); err != nil {
-		t.Fatal(err)
-	}
-	kept, err := root.Commit(l)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return kept, tarNames(t, blob.Bytes())
+	l, names, _ := stepMounts(t, s, d, lower, script, nil)
+	return l, names
 }
 
 // A step in place changes the tree itself, and its layer holds what the

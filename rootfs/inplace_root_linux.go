@@ -2,7 +2,10 @@ package rootfs
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
+	"os"
 
 	"github.com/mybuild/mybuild/layer"
 	"github.com/mybuild/mybuild/layerdiff"
@@ -22,8 +25,35 @@ type inPlaceRoot struct {
 // Files is the tree itself: nothing lies below it.
 func (r *inPlaceRoot) Files() (string, *overlay.Stack) { return r.d.root, overlay.NewStack() }
 
+// Run runs the step in the tree. Its mounts are emulated: their content
+// is put in place before, and what was there is put back after (see
+// placeMounts); the diff leaves their targets out.
 func (r *inPlaceRoot) Run(ctx context.Context, p sandbox.Process) error {
-	return runInPlace(ctx, r.d.root, r.d.keep, p)
+	if len(p.Mounts) == 0 {
+		return runInPlace(ctx, r.d.root, r.d.keep, p)
+	}
+	stashes, err := r.d.store.TempDir("mounts-")
+	if err != nil {
+		return err
+	}
+	pl, err := placeMounts(ctx, r.d.root, stashes, r.d.keep, p.Mounts)
+	if err != nil {
+		r.d.forget()
+		os.RemoveAll(stashes)
+		return &sandbox.SetupError{Msg: err.Error(), Err: err}
+	}
+	keys := pl.keys()
+	p.Mounts = nil
+	runErr := runInPlace(ctx, r.d.root, r.d.keep, p)
+	r.snap.settle(pl.targets, pl.settle(keys))
+	if err := pl.restore(); err != nil {
+		// The tree no longer holds what the layers say; the stashes
+		// stay, for whoever wants to look.
+		r.d.forget()
+		return errors.Join(runErr, fmt.Errorf("put the tree back after the step's mounts: %w", err))
+	}
+	os.RemoveAll(stashes)
+	return runErr
 }
 
 // Diff compares the tree with the snapshot the step began with.
@@ -47,9 +77,7 @@ func (r *inPlaceRoot) Commit(l layer.Layer) (Layer, error) {
 // committed layer is reset before the next step.
 func (r *inPlaceRoot) Close() error {
 	if !r.committed {
-		r.d.mu.Lock()
-		r.d.known = false
-		r.d.mu.Unlock()
+		r.d.forget()
 	}
 	return nil
 }

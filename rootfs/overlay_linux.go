@@ -32,7 +32,7 @@ func NewOverlay(store *cache.Store) *Overlay {
 // Features: every mount type and network mode, steps side by side.
 func (o *Overlay) Features() Features {
 	return Features{
-		Name:     "overlay",
+		Name:     "namespaces",
 		Mounts:   []string{"bind", "cache", "tmpfs", "secret", "ssh"},
 		Networks: []sandbox.Network{sandbox.NetworkHost, sandbox.NetworkNone},
 	}

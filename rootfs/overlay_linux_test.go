@@ -5,7 +5,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/mybuild/mybuild/internal/imagetest"
@@ -34,7 +33,7 @@ func TestOverlayDriver(t *testing.T) {
 	sh.Mode = 0o755
 	base := putLayer(t, s, dir("bin/", 0o755), sh, file("etc/gone", "x"))
 	var d Driver = NewOverlay(s)
-	if f := d.Features(); f.Name != "overlay" || f.Exclusive || f.CheckRun([]string{"cache", "secret", "ssh", "bind", "tmpfs"}, sandbox.NetworkNone) != nil {
+	if f := d.Features(); f.Name != "namespaces" || f.Exclusive || f.CheckRun([]string{"cache", "secret", "ssh", "bind", "tmpfs"}, sandbox.NetworkNone) != nil {
 		t.Fatalf("features %+v", f)
 	}
 	unpacked, err := d.Unpack(ctx, base, nil)
@@ -117,10 +116,10 @@ func TestFeaturesCheckRun(t *testing.T) {
 	if err := f.CheckRun([]string{"secret"}, sandbox.NetworkHost); err != nil {
 		t.Error(err)
 	}
-	if err := f.CheckRun([]string{"cache"}, sandbox.NetworkHost); err == nil || err.Error() != "RUN --mount=type=cache is not supported by the in-place root filesystem driver" {
+	if err := f.CheckRun([]string{"cache"}, sandbox.NetworkHost); err == nil || err.Error() != "RUN --mount=type=cache is not supported in the in-place mode" {
 		t.Errorf("cache mount: %v", err)
 	}
-	if err := f.CheckRun(nil, sandbox.NetworkNone); err == nil || !strings.Contains(err.Error(), "network mode none is not supported") {
+	if err := f.CheckRun(nil, sandbox.NetworkNone); err == nil || err.Error() != "RUN --network=none is not supported in the in-place mode" {
 		t.Errorf("network none: %v", err)
 	}
 }

@@ -41,11 +41,16 @@ type snapshot struct {
 	keep    *keepSet
 	entries map[string]statKey // by path inside the tree ("/etc/passwd")
 	names   map[string][]string
+	// mounted are the targets of the step's mounts, which the diff skips;
+	// settled says of the directories that placing the mounts touched
+	// whether the step changed them, instead of their stat.
+	mounted *keepSet
+	settled map[string]bool
 }
 
 // takeSnapshot walks root, leaving out what keep holds.
 func takeSnapshot(ctx context.Context, root string, keep *keepSet) (*snapshot, error) {
-	s := &snapshot{root: root, keep: keep, entries: map[string]statKey{}, names: map[string][]string{}}
+	s := &snapshot{root: root, keep: keep, entries: map[string]statKey{}, names: map[string][]string{}, mounted: newKeepSet()}
 	fi, err := os.Lstat(root)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: %w", err)
@@ -146,7 +151,7 @@ func (s *snapshot) diffDir(ctx context.Context, dir string, existed bool, fn fun
 	var now []string
 	isNow := make(map[string]bool, len(entries))
 	for _, e := range entries {
-		if p := path.Join(dir, e.Name()); !s.keep.has(p) {
+		if p := path.Join(dir, e.Name()); !s.keep.has(p) && !s.mounted.has(p) {
 			now = append(now, e.Name())
 			isNow[e.Name()] = true
 		}
@@ -157,6 +162,9 @@ func (s *snapshot) diffDir(ctx context.Context, dir string, existed bool, fn fun
 	}
 	for _, name := range mergeNames(before, now) {
 		p := path.Join(dir, name)
+		if s.mounted.has(p) {
+			continue
+		}
 		if !isNow[name] {
 			if err := fn(layerdiff.Change{Kind: layerdiff.Delete, Path: p}); err != nil {
 				return err
@@ -182,16 +190,27 @@ func (s *snapshot) diffEntry(ctx context.Context, p string, parentExisted bool, 
 	old, wasThere := s.entries[p]
 	wasThere = wasThere && parentExisted
 	wasDir := wasThere && old.mode&syscall.S_IFMT == syscall.S_IFDIR
+	changed, settled := s.settled[p]
 	switch {
 	case !wasThere:
 		err = fn(layerdiff.Change{Kind: layerdiff.Add, Path: p, Info: fi, HostPath: host})
-	case keyOfInfo(fi) != old:
+	case settled && changed, !settled && keyOfInfo(fi) != old:
 		err = fn(layerdiff.Change{Kind: layerdiff.Modify, Path: p, Info: fi, HostPath: host})
 	}
 	if err != nil || !fi.IsDir() {
 		return err
 	}
 	return s.diffDir(ctx, p, wasDir, fn)
+}
+
+// settle records the step's mounts: targets, which the diff leaves out,
+// and the directories placing them touched, with whether the step changed
+// each (see placed.settle).
+func (s *snapshot) settle(targets []string, touched map[string]bool) {
+	for _, t := range targets {
+		s.mounted.add(t)
+	}
+	s.settled = touched
 }
 
 // mergeNames is the sorted union of two sorted lists.
