@@ -168,3 +168,17 @@ func TestInPlaceNetworkNone(t *testing.T) {
 		t.Fatalf("err = %v\nwant %s", err, want)
 	}
 }
+
+// COPY into a path the in-place mode leaves alone (here a mount point of
+// the container) fails, naming it: the file would reach neither the
+// tree nor the image.
+func TestInPlaceCopyIntoKeptPath(t *testing.T) {
+	dir := contextDir(t, map[string]string{"Dockerfile": "FROM scratch\nCOPY f /vol/f\n", "f": "x"})
+	_, _, err := tryBuild(t, dir, t.TempDir(), func(o *Options) {
+		o.Driver = rootfs.NewInPlace(o.Store, inPlaceRoot(t), []string{"/dev", "/proc", "/sys", "/vol"})
+	})
+	want := "Dockerfile:2: [2/2] COPY f /vol/f: write layer: /vol is left alone by the in-place mode (mybuild's own files, its cache, the context, an output, /proc, /sys, /dev or a mount point): nothing may be written there"
+	if err == nil || err.Error() != want {
+		t.Fatalf("err = %v\nwant %s", err, want)
+	}
+}

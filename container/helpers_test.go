@@ -17,12 +17,14 @@ import (
 	"github.com/mybuild/mybuild/layer"
 	"github.com/mybuild/mybuild/layerdiff"
 	"github.com/mybuild/mybuild/overlay"
+	"github.com/mybuild/mybuild/rootfs"
 	"github.com/mybuild/mybuild/sandbox"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 func TestMain(m *testing.M) {
 	sandbox.Main()
+	rootfs.SetRefuseRealRoot()
 	os.Exit(m.Run())
 }
 

@@ -72,8 +72,11 @@ func (d *InPlace) Unpack(_ context.Context, l layer.Layer, _ []Layer) (Layer, er
 
 // Root makes the tree hold lower: the missing layers are applied when it
 // holds a beginning of lower, else it is emptied (but for keep) and every
-// layer applied. It then takes a snapshot of the tree, to diff against.
+// layer applied.
 func (d *InPlace) Root(ctx context.Context, lower []Layer) (Root, error) {
+	if err := refuseRealRoot(d.root, os.Getenv); err != nil {
+		return nil, err
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	want := make([]layer.Layer, len(lower))
@@ -84,11 +87,15 @@ func (d *InPlace) Root(ctx context.Context, lower []Layer) (Root, error) {
 		d.known = false
 		return nil, err
 	}
-	snap, err := takeSnapshot(ctx, d.root, d.keep)
+	staged, err := d.store.TempDir("files-")
+	if err == nil {
+		err = os.Chmod(staged, 0o755)
+	}
 	if err != nil {
+		os.RemoveAll(staged)
 		return nil, err
 	}
-	return &inPlaceRoot{d: d, lower: want, snap: snap}, nil
+	return &inPlaceRoot{d: d, lower: want, staged: staged}, nil
 }
 
 // setTree brings the tree to hold exactly want.

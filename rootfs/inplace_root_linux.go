@@ -13,22 +13,40 @@ import (
 	"github.com/mybuild/mybuild/sandbox"
 )
 
-// inPlaceRoot is the tree of an InPlace driver, holding lower, and what it
-// held when the step began.
+// inPlaceRoot is the tree of an InPlace driver, holding lower. A RUN step
+// changes the tree itself, and snap is what the tree held when it began.
+// A COPY, ADD or WORKDIR writes into staged instead (once Files said so),
+// an upper dir over the tree, as with the overlay driver: its layer is
+// applied to the tree once committed, and writing where the tree is left
+// alone is an error.
 type inPlaceRoot struct {
 	d         *InPlace
 	lower     []layer.Layer
 	snap      *snapshot
+	staged    string
+	files     bool
 	committed bool
 }
 
-// Files is the tree itself: nothing lies below it.
-func (r *inPlaceRoot) Files() (string, *overlay.Stack) { return r.d.root, overlay.NewStack() }
+// Files is an upper dir of the store over the tree.
+func (r *inPlaceRoot) Files() (string, *overlay.Stack) {
+	r.files = true
+	return r.staged, overlay.NewStack(r.d.root)
+}
 
 // Run runs the step in the tree. Its mounts are emulated: their content
 // is put in place before, and what was there is put back after (see
 // placeMounts); the diff leaves their targets out.
 func (r *inPlaceRoot) Run(ctx context.Context, p sandbox.Process) error {
+	if r.snap != nil || r.files {
+		return errors.New("in place: one step per root")
+	}
+	snap, err := takeSnapshot(ctx, r.d.root, r.d.keep)
+	if err != nil {
+		r.d.forget()
+		return err
+	}
+	r.snap = snap
 	if len(p.Mounts) == 0 {
 		return runInPlace(ctx, r.d.root, r.d.keep, p)
 	}
@@ -56,27 +74,56 @@ func (r *inPlaceRoot) Run(ctx context.Context, p sandbox.Process) error {
 	return runErr
 }
 
-// Diff compares the tree with the snapshot the step began with.
+// Diff is the layer of what the step changed: in the tree since the
+// snapshot, for a RUN; the staged upper dir, for the others.
 func (r *inPlaceRoot) Diff(ctx context.Context, w io.Writer, opts ...layerdiff.Option) (layer.Layer, error) {
+	if r.files {
+		if err := r.checkStaged(ctx); err != nil {
+			return layer.Layer{}, err
+		}
+		return layerdiff.WriteBlob(ctx, w, r.staged, overlay.NewStack(r.d.root), opts...)
+	}
+	if r.snap == nil {
+		return layerdiff.WriteChangesBlob(ctx, w, func(func(layerdiff.Change) error) error { return nil }, opts...)
+	}
 	return layerdiff.WriteChangesBlob(ctx, w, func(fn func(layerdiff.Change) error) error {
 		return r.snap.changes(ctx, fn)
 	}, opts...)
 }
 
-// Commit records that the tree now holds lower and l.
+// checkStaged fails when the staged files reach a path the tree leaves
+// alone: they would never be in the tree, nor in a later step's view.
+func (r *inPlaceRoot) checkStaged(ctx context.Context) error {
+	return layerdiff.Changes(ctx, r.staged, overlay.NewStack(r.d.root), func(c layerdiff.Change) error {
+		if r.d.keep.has(c.Path) {
+			return fmt.Errorf("%s is left alone by the in-place mode (mybuild's own files, its cache, the context, an output, /proc, /sys, /dev or a mount point): nothing may be written there", c.Path)
+		}
+		return nil
+	})
+}
+
+// Commit records that the tree now holds lower and l; staged files are
+// applied to the tree, from l's blob.
 func (r *inPlaceRoot) Commit(l layer.Layer) (Layer, error) {
 	r.d.mu.Lock()
 	defer r.d.mu.Unlock()
+	if r.files {
+		if err := applyBlob(context.Background(), r.d.store, l, r.d.root, r.d.keep.has); err != nil {
+			r.d.known = false
+			return Layer{}, err
+		}
+	}
 	r.d.applied = append(append([]layer.Layer(nil), r.lower...), l)
 	r.d.known = true
 	r.committed = true
 	return Layer{Blob: l}, nil
 }
 
-// Close leaves the tree as it is; one that holds a step's changes but no
-// committed layer is reset before the next step.
+// Close removes the staged files. A tree that holds a step's changes but
+// no committed layer is reset before the next step.
 func (r *inPlaceRoot) Close() error {
-	if !r.committed {
+	os.RemoveAll(r.staged)
+	if !r.committed && r.snap != nil {
 		r.d.forget()
 	}
 	return nil

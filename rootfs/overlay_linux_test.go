@@ -16,6 +16,7 @@ import (
 
 func TestMain(m *testing.M) {
 	sandbox.Main()
+	SetRefuseRealRoot()
 	os.Exit(m.Run())
 }
 

@@ -21,6 +21,9 @@ import (
 // never returns then. Call it first thing in main (and in TestMain of
 // packages whose tests start sandboxes); otherwise it returns at once.
 func Main() {
+	if len(os.Args) == 3 && os.Args[0] == probeArg {
+		runProbe()
+	}
 	if len(os.Args) == 0 || os.Args[0] != initArg {
 		return
 	}

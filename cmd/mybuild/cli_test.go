@@ -9,11 +9,13 @@ import (
 	"testing"
 
 	"github.com/mybuild/mybuild/internal/imagetest"
+	"github.com/mybuild/mybuild/rootfs"
 	"github.com/mybuild/mybuild/sandbox"
 )
 
 func TestMain(m *testing.M) {
 	sandbox.Main()
+	rootfs.SetRefuseRealRoot()
 	// Signal tests re-execute this binary as the mybuild CLI.
 	if os.Getenv("MYBUILD_TEST_CLI") == "1" {
 		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
