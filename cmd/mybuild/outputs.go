@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/mybuild/mybuild/build"
+	"github.com/mybuild/mybuild/image"
 	"github.com/mybuild/mybuild/registry"
 	"github.com/mybuild/mybuild/transport"
 )
@@ -49,7 +50,7 @@ func (o *buildOptions) destinations() (*destinations, error) {
 			d.add(ref)
 			continue
 		}
-		if _, err := registry.ParseReference(t); err != nil {
+		if err := checkImageName(t); err != nil {
 			return nil, usagef("-t %s: %v (a file is written with -t PATH.tar, oci-archive:PATH or oci:DIR)", t, err)
 		}
 		names = append(names, t)
@@ -83,6 +84,17 @@ func (d *destinations) add(ref transport.Ref) {
 	if ref.Transport == transport.Docker && !slices.Contains(d.names, ref.Path) {
 		d.names = append(d.names, ref.Path)
 	}
+}
+
+// checkImageName checks an image name as Docker's grammar has it
+// ([REGISTRY/]REPO[:TAG], no digest), stricter than a registry reference
+// (which takes "/some/dir" for one), and as the push will take it.
+func checkImageName(n string) error {
+	if err := image.CheckDockerName(n); err != nil {
+		return err
+	}
+	_, err := registry.ParseReference(n)
+	return err
 }
 
 // isDestination tells a -t that says where to write from an image name:
@@ -168,7 +180,7 @@ func (d *destinations) parseOutput(v string, names []string) ([]string, error) {
 			out = strings.Split(n, ",")
 		}
 		for _, n := range out {
-			if _, err := registry.ParseReference(n); err != nil {
+			if err := checkImageName(n); err != nil {
 				return nil, bad("%v", err)
 			}
 		}

@@ -90,6 +90,8 @@ func TestRunFlags(t *testing.T) {
 		{[]string{"--entrypoint", "echo", archive, "a", "b"}, "a b\n"},
 		{[]string{"--entrypoint=", archive, "echo", "no entrypoint"}, "no entrypoint\n"},
 		{[]string{"--network", "none", archive, "ls", "/sys/class/net"}, "lo\n"},
+		// mybuild's first single-dash flags still work (with a warning).
+		{[]string{"-network", "none", "-workdir=/tmp", archive, "sh", "-c", "ls /sys/class/net; pwd"}, "lo\n/tmp\n"},
 		// Flags stop at IMAGE.
 		{[]string{archive, "printf", "%s|", "-e", "x", "--user"}, "-e|x|--user|"},
 		{[]string{"-i", "-t=false", archive, "echo", "docker's -i"}, "docker's -i\n"},
@@ -266,14 +268,17 @@ func TestRunOnATerminal(t *testing.T) {
 }
 
 // -t gives a terminal even when mybuild has none; stdin is typed into it.
+// docker's -it is -i -t.
 func TestRunForcedTerminal(t *testing.T) {
 	archive, cacheDir := runImage(t)
-	cmd := startRun(t, "--cache-dir", cacheDir, "-t", archive, "sh", "-c", `test -t 0 && echo tty; read line; echo "got $line"`)
-	cmd.Stdin = strings.NewReader("typed\n")
-	out, err := cmd.Output()
-	got := strings.ReplaceAll(string(out), "\r\n", "\n")
-	if code := exitCode(t, err); code != 0 || !strings.Contains(got, "tty\n") || !strings.Contains(got, "got typed\n") {
-		t.Errorf("exit %d, output %q", code, got)
+	for _, flag := range []string{"-t", "-it", "-ti"} {
+		cmd := startRun(t, "--cache-dir", cacheDir, flag, archive, "sh", "-c", `test -t 0 && echo tty; read line; echo "got $line"`)
+		cmd.Stdin = strings.NewReader("typed\n")
+		out, err := cmd.Output()
+		got := strings.ReplaceAll(string(out), "\r\n", "\n")
+		if code := exitCode(t, err); code != 0 || !strings.Contains(got, "tty\n") || !strings.Contains(got, "got typed\n") {
+			t.Errorf("%s: exit %d, output %q", flag, code, got)
+		}
 	}
 }
 
