@@ -116,6 +116,11 @@ func TestSingleDashFlags(t *testing.T) {
 	if sha, _, _ := fileIn(t, out, "/v"); sha != "777d90290a75129dbd33a5ac590f4633ec91d0eb381213761c728004961c3320" {
 		t.Errorf("/v has sha256 %s: -build-arg was not applied", sha)
 	}
+	// A flag a parent command has: mybuild cache's --cache-dir.
+	code, stdout, stderr = runCLI(t, "cache", "ls", "-cache-dir", cacheDir)
+	if code != 0 || !strings.Contains(stdout, "LAST USED") || strings.Count(stdout, "\n") < 4 || !strings.Contains(stderr, "-cache-dir is deprecated") {
+		t.Errorf("cache ls -cache-dir: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
 	// A single-dash flag's value that looks like a flag stays a value.
 	code, _, stderr = runCLI(t, "-cache-dir", cacheDir, "-t", "-file.tar", "--bogus")
 	if code != 2 || !strings.Contains(stderr, "mybuild: unknown flag: --bogus\n") {

@@ -17,7 +17,9 @@ const stopsAtArgs = "mybuild-stops-at-args"
 // legacyFlags rewrites the single-dash long flags of mybuild's first
 // command line (-build-arg, -file, -cache-dir, as Go's flag package takes
 // them) into the double-dash ones pflag takes, with a one-line warning
-// for each on stderr. It also keeps a value that is one of --pull's
+// for each on stderr. cmd comes from root.Find, which has merged its
+// parents' persistent flags into its own (cache's --cache-dir for cache
+// ls). It also keeps a value that is one of --pull's
 // spelled apart from it (--pull never), now that a bare --pull means
 // always. A flag's value, and what follows "--", are left alone.
 func legacyFlags(cmd *cobra.Command, args []string, stderr io.Writer) []string {
