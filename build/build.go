@@ -169,9 +169,13 @@ func (b *builder) writeImage(ctx context.Context, st *stage) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	img := &image.Image{Config: st.finalConfig(b.epoch), Layers: layers}
+	img := &image.Image{Config: b.imageConfig(st), Layers: layers,
+		Annotations: b.opts.Annotations, DescriptorAnnotations: b.opts.DescriptorAnnotations}
 	m, err := img.Manifest()
 	if err != nil {
+		return nil, err
+	}
+	if err := b.export(ctx, st); err != nil {
 		return nil, err
 	}
 	for _, out := range b.opts.Outputs {

@@ -21,8 +21,12 @@ type node struct {
 	base string
 	// platform is the stage's: its FROM --platform, else the build's.
 	platform ocispec.Platform
-	baseNode *node   // set when FROM names another stage
+	baseNode *node   // set when FROM names another stage or a named context
 	deps     []*node // the stages and images --from flags name
+	// ref is the image of a named context; dir its directory, for a
+	// directory context (base is then "scratch").
+	ref *transport.Ref
+	dir string
 	// label names the stage in progress output and errors.
 	label string
 
@@ -41,6 +45,10 @@ type graph struct {
 	byRef  map[string]*node
 	// platform is the build's target platform.
 	platform ocispec.Platform
+	// contexts are the named build contexts by contextKey, and
+	// contextNodes the nodes made for those named so far.
+	contexts     map[string]NamedContext
+	contextNodes map[string]*node
 }
 
 // errDependency marks a stage that did not run because one it needs
@@ -51,8 +59,10 @@ var errDependency = errors.New("a stage it depends on failed")
 // --from flags name, and the target (the last stage unless named).
 func (b *builder) plan(target string) (*graph, error) {
 	df := b.df
-	g := &graph{platform: b.platform}
+	g := &graph{platform: b.platform, contexts: contextsByKey(b.opts.Contexts), contextNodes: map[string]*node{}}
 	byName := map[string]*node{}
+	// replaced are the stages a named context of the same name replaces.
+	replaced := map[*node]bool{}
 	for i := range df.Stages {
 		s := &df.Stages[i]
 		base, err := df.ExpandWord(s.BaseName, b.args.global)
@@ -71,14 +81,23 @@ func (b *builder) plan(target string) (*graph, error) {
 			n.label = fmt.Sprintf("stage-%d", i)
 		}
 		n.baseNode = byName[strings.ToLower(base)]
+		if n.baseNode == nil && !strings.EqualFold(base, "scratch") {
+			n.baseNode = g.contextNode(base)
+		}
 		g.stages = append(g.stages, n)
 		if s.Name != "" {
 			byName[s.Name] = n
+			if c := g.contextNode(s.Name); c != nil {
+				byName[s.Name], replaced[n] = c, true
+			}
 		}
 	}
 	images := map[string]*node{}
 	g.byName, g.byRef = byName, images
 	for _, n := range g.stages {
+		if replaced[n] {
+			continue
+		}
 		for _, cmd := range n.def.Commands {
 			for _, from := range fromFlags(cmd) {
 				dep, err := g.resolveFrom(from, byName, images)
@@ -93,6 +112,9 @@ func (b *builder) plan(target string) (*graph, error) {
 		}
 	}
 	g.target = g.stages[len(g.stages)-1]
+	if name := g.target.def.Name; replaced[g.target] {
+		g.target = byName[name]
+	}
 	if target != "" {
 		t, ok := byName[strings.ToLower(target)]
 		if !ok {
@@ -126,10 +148,13 @@ func fromFlags(cmd instructions.Command) []string {
 	return nil
 }
 
-// resolveFrom finds what --from names: a stage by name or index, or else an
-// image, as in BuildKit.
+// resolveFrom finds what --from names: a stage by name, a named build
+// context, a stage by index, or else an image, as in BuildKit.
 func (g *graph) resolveFrom(from string, byName, images map[string]*node) (*node, error) {
 	if n, ok := byName[strings.ToLower(from)]; ok {
+		return n, nil
+	}
+	if n := g.contextNode(from); n != nil {
 		return n, nil
 	}
 	if i, err := strconv.Atoi(from); err == nil {

@@ -28,6 +28,21 @@ type Options struct {
 	Context string
 	// Outputs are where the image is written. None: build only.
 	Outputs []transport.Ref
+	// Exports are where the target stage's root filesystem is written,
+	// as a directory or a tar (buildx's --output type=local and tar).
+	Exports []Export
+	// Labels are added to the image config, after the Dockerfile's own,
+	// as buildx's --label does: no step and no history entry.
+	Labels map[string]string
+	// Annotations go on the image manifest (--annotation manifest:K=V);
+	// DescriptorAnnotations on the manifest's descriptor in an OCI
+	// layout's index (manifest-descriptor:K=V). See image.Image.
+	Annotations, DescriptorAnnotations map[string]string
+	// Contexts are the named build contexts (--build-context), by name:
+	// FROM NAME, COPY --from=NAME and RUN --mount=from=NAME take them
+	// before an image of that name, and a stage named NAME is replaced by
+	// its context, as in BuildKit.
+	Contexts map[string]NamedContext
 	// Store is the open cache.
 	Store *cache.Store
 	// Driver gives steps their root filesystem; nil means

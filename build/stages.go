@@ -23,7 +23,10 @@ func (b *builder) runNode(ctx context.Context, n *node) (*stage, error) {
 	if b.multiStage {
 		label = n.label
 	}
-	if n.def == nil {
+	switch {
+	case n.dir != "":
+		return b.runContextDir(ctx, n, label)
+	case n.def == nil:
 		info := StepInfo{Stage: label, Index: 1, Total: 1, Instruction: "FROM " + n.base}
 		return b.fromStep(ctx, n, info)
 	}
@@ -49,7 +52,7 @@ func (b *builder) runNode(ctx context.Context, n *node) (*stage, error) {
 			line, text = n.def.Line, "ONBUILD "+text
 		}
 		info := StepInfo{Stage: label, Index: i + 2, Total: total, Line: line, Instruction: text}
-		if err := b.step(ctx, st, info, cmd); err != nil {
+		if err := b.step(ctx, st, info, func() (*plan, error) { return b.prepare(ctx, st, cmd) }); err != nil {
 			return nil, err
 		}
 	}
@@ -110,7 +113,15 @@ func (b *builder) from(ctx context.Context, n *node) (*stage, error) {
 		img := scratch(n.platform)
 		st = &stage{img: img, key: fromKey(&img, n.platform)}
 	default:
-		img, err := b.loadImage(ctx, n.base, n.platform)
+		ref := n.ref
+		if ref == nil {
+			r, err := transport.Parse(n.base)
+			if err != nil {
+				return nil, err
+			}
+			ref = &r
+		}
+		img, err := b.loadImage(ctx, *ref, n.platform)
 		if err != nil {
 			return nil, err
 		}
@@ -132,11 +143,7 @@ func (b *builder) from(ctx context.Context, n *node) (*stage, error) {
 // loadImage reads a base image named by FROM or --from: from a local
 // transport, or else from a registry ("alpine", "docker://..."); a bare
 // path is a registry reference here (see transport.Parse).
-func (b *builder) loadImage(ctx context.Context, name string, platform ocispec.Platform) (*image.Image, error) {
-	ref, err := transport.Parse(name)
-	if err != nil {
-		return nil, err
-	}
+func (b *builder) loadImage(ctx context.Context, ref transport.Ref, platform ocispec.Platform) (*image.Image, error) {
 	return transport.Load(ctx, ref, b.opts.Store,
 		transport.WithPlatform(platform),
 		transport.WithPull(b.opts.Pull),
@@ -158,22 +165,26 @@ func (b *builder) recordBase(st *stage, createdBy string) error {
 	return b.opts.Store.PutStep(rec)
 }
 
-// step runs one instruction, or takes it from the cache.
-func (b *builder) step(ctx context.Context, st *stage, info StepInfo, cmd instructions.Command) error {
+// step runs one step, planned by prepare, or takes it from the cache.
+func (b *builder) step(ctx context.Context, st *stage, info StepInfo, prepare func() (*plan, error)) error {
 	start := time.Now()
 	b.rep.StepStarted(info)
 	res := StepResult{Stage: info.Stage, Index: info.Index, Total: info.Total, Instruction: info.Instruction, Line: info.Line}
-	err := b.runStep(ctx, st, info, cmd, &res)
+	err := b.runStep(ctx, st, info, prepare, &res)
 	res.Duration = time.Since(start)
 	b.rep.StepFinished(info, res, err)
 	b.addResultFor(st, res)
-	if err != nil {
-		if errors.Is(err, context.Canceled) {
-			return err
-		}
-		return b.df.ErrorAtLine(info.Line, fmt.Errorf("%s %s: %w", info.Label(), shortText(info.Instruction), err))
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, context.Canceled):
+		return err
 	}
-	return nil
+	err = fmt.Errorf("%s %s: %w", info.Label(), shortText(info.Instruction), err)
+	if info.Line == 0 {
+		return err // a named context's step: no Dockerfile line
+	}
+	return b.df.ErrorAtLine(info.Line, err)
 }
 
 // instructionText is the Dockerfile text of a command, on one line.

@@ -70,8 +70,8 @@ func (p *plan) key(parent digest.Digest, epoch *time.Time) digest.Digest {
 	return k.Sum()
 }
 
-func (b *builder) runStep(ctx context.Context, st *stage, info StepInfo, cmd instructions.Command, res *StepResult) error {
-	p, err := b.prepare(ctx, st, cmd)
+func (b *builder) runStep(ctx context.Context, st *stage, info StepInfo, prepare func() (*plan, error), res *StepResult) error {
+	p, err := prepare()
 	if err != nil {
 		return err
 	}

@@ -67,7 +67,8 @@ func CheckDockerName(name string) error {
 // digest is its diffID. Compressed layers are read through once to learn
 // their size (and checked against their diffID on the way).
 func uncompressedImage(ctx context.Context, img *Image, store Store) (*Image, error) {
-	out := &Image{Config: img.Config, Layers: make([]layer.Layer, len(img.Layers))}
+	out := &Image{Config: img.Config, Layers: make([]layer.Layer, len(img.Layers)),
+		Annotations: img.Annotations, DescriptorAnnotations: img.DescriptorAnnotations}
 	sizes := map[digest.Digest]int64{}
 	for i, l := range img.Layers {
 		size, ok := sizes[l.DiffID]
@@ -154,10 +155,8 @@ func dockerArchiveFiles(out *Image, m *Manifest, tag *dockerTag) ([]archiveFile,
 	desc := m.Descriptor
 	if tag != nil {
 		entry.RepoTags = []string{tag.familiar()}
-		desc.Annotations = map[string]string{
-			annotationImageName:       tag.String(),
-			ocispec.AnnotationRefName: tag.tag,
-		}
+		desc = namedDescriptor(desc, tag.tag)
+		desc.Annotations[annotationImageName] = tag.String()
 	}
 	var files []archiveFile
 	add := func(name string, v any, newline bool) error {

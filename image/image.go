@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/mybuild/mybuild/layer"
@@ -26,6 +27,13 @@ type Store interface {
 type Image struct {
 	Config dockerspec.DockerOCIImage
 	Layers []layer.Layer
+	// Annotations are the manifest's own annotations (buildx's
+	// --annotation manifest:K=V); they change the manifest digest.
+	Annotations map[string]string
+	// DescriptorAnnotations go on the manifest's descriptor in the index
+	// of an OCI layout (--annotation manifest-descriptor:K=V), beside the
+	// ref name; the manifest digest stays.
+	DescriptorAnnotations map[string]string
 }
 
 // NewImage pairs the layers of a manifest with the diffIDs of the image
@@ -83,7 +91,12 @@ func (img *Image) Manifest() (*Manifest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode image config: %w", err)
 	}
-	return NewManifest(ocispec.MediaTypeImageConfig, configJSON, img.Layers)
+	m, err := newManifest(ocispec.MediaTypeImageConfig, configJSON, img.Layers, img.Annotations)
+	if err != nil {
+		return nil, err
+	}
+	m.Descriptor.Annotations = maps.Clone(img.DescriptorAnnotations)
+	return m, nil
 }
 
 // NewManifest renders the OCI manifest of a config blob, of media type
@@ -91,6 +104,10 @@ func (img *Image) Manifest() (*Manifest, error) {
 // ocispec.MediaTypeImageConfig; an artifact, such as a registry cache
 // entry, may have another.
 func NewManifest(configMediaType string, configJSON []byte, layers []layer.Layer) (*Manifest, error) {
+	return newManifest(configMediaType, configJSON, layers, nil)
+}
+
+func newManifest(configMediaType string, configJSON []byte, layers []layer.Layer, annotations map[string]string) (*Manifest, error) {
 	m := ocispec.Manifest{
 		Versioned: specs.Versioned{SchemaVersion: 2},
 		MediaType: ocispec.MediaTypeImageManifest,
@@ -100,7 +117,8 @@ func NewManifest(configMediaType string, configJSON []byte, layers []layer.Layer
 			Size:      int64(len(configJSON)),
 		},
 		// Never nil: no layers is "layers":[], which the spec asks for.
-		Layers: make([]ocispec.Descriptor, len(layers)),
+		Layers:      make([]ocispec.Descriptor, len(layers)),
+		Annotations: maps.Clone(annotations),
 	}
 	for i, l := range layers {
 		m.Layers[i] = l.Descriptor()

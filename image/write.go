@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"time"
 
 	"github.com/mybuild/mybuild/internal/ctxio"
@@ -51,9 +52,14 @@ func newIndex(descs ...ocispec.Descriptor) ocispec.Index {
 	}
 }
 
-// namedDescriptor is desc named name in an index.
+// namedDescriptor is desc named name in an index, keeping its other
+// annotations.
 func namedDescriptor(desc ocispec.Descriptor, name string) ocispec.Descriptor {
-	desc.Annotations = map[string]string{ocispec.AnnotationRefName: name}
+	desc.Annotations = maps.Clone(desc.Annotations)
+	if desc.Annotations == nil {
+		desc.Annotations = map[string]string{}
+	}
+	desc.Annotations[ocispec.AnnotationRefName] = name
 	return desc
 }
 

@@ -95,14 +95,22 @@ func ParseDestination(s, plain string) (Ref, error) {
 		}
 		ref = Ref{Transport: plain, Path: s}
 	}
-	t, err := lookup(ref)
-	if err != nil {
-		return Ref{}, err
-	}
-	if err := t.check(ref, true); err != nil {
+	if err := CheckDestination(ref); err != nil {
 		return Ref{}, err
 	}
 	return ref, nil
+}
+
+// CheckDestination checks, without writing anything, what can be known
+// of ref as a place Save is to write: its transport, the syntax of a
+// registry reference, the name a docker-archive tags its image with. A
+// CLI that builds a Ref itself (from buildx's --output) checks it so.
+func CheckDestination(ref Ref) error {
+	t, err := lookup(ref)
+	if err != nil {
+		return err
+	}
+	return t.check(ref, true)
 }
 
 // parseTransport parses a reference that names its transport. ok is

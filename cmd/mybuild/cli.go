@@ -3,15 +3,17 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"syscall"
+
+	"github.com/spf13/cobra"
 )
 
 // Exit codes.
@@ -33,34 +35,88 @@ func usagef(format string, args ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, args...)}
 }
 
+// exitError ends mybuild with its own exit code, after printing msg
+// (none when empty): mybuild run exits as docker run does.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+// errInterrupted is a build stopped by SIGINT or SIGTERM.
+var errInterrupted = errors.New("build interrupted")
+
+// streams are the standard streams a command works with. in is a file,
+// for mybuild run to tell whether it is a terminal.
+type streams struct {
+	in       *os.File
+	out, err io.Writer
+}
+
 // run is the whole CLI; main only adds the process around it.
 func run(args []string, stdout, stderr io.Writer) int {
-	// mybuild run passes signals on to its command instead of stopping,
-	// and exits as docker run does.
-	if len(args) > 0 && args[0] == "run" {
-		return runRun(args[1:], os.Stdin, stdout, stderr)
+	return execute(args, streams{in: os.Stdin, out: stdout, err: stderr})
+}
+
+// runRun is mybuild run with the arguments after "run".
+func runRun(args []string, stdin *os.File, stdout, stderr io.Writer) int {
+	return execute(append([]string{"run"}, args...), streams{in: stdin, out: stdout, err: stderr})
+}
+
+func execute(args []string, s streams) int {
+	root := newRootCommand(s)
+	args = routeArgs(root, args)
+	cmd, _, err := root.Find(args)
+	if err != nil {
+		cmd = root
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	var err error
-	switch {
-	case len(args) > 0 && args[0] == "cache":
-		err = runCache(ctx, args[1:], stdout, stderr)
-	case len(args) > 0 && args[0] == "inspect":
-		err = runInspect(ctx, args[1:], stdout, stderr)
-	default:
-		err = runBuild(ctx, args, stdout, stderr)
+	args = legacyFlags(cmd, args, s.err)
+	root.SetArgs(args)
+	return exitStatus(cmd, root.Execute(), s.err)
+}
+
+// routeArgs gives cobra the arguments of the old form, mybuild [flags]
+// [CONTEXT], as mybuild build [flags] [CONTEXT]: a first argument that
+// names a command is that command, and --help or -h alone asks for the
+// help of mybuild itself. Anything else is a build.
+func routeArgs(root *cobra.Command, args []string) []string {
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	if len(args) == 1 && slices.Contains([]string{"-h", "--help", "-help"}, args[0]) {
+		return []string{"--help"}
 	}
+	if len(args) > 0 {
+		switch args[0] {
+		case cobra.ShellCompRequestCmd, cobra.ShellCompNoDescRequestCmd:
+			return args
+		}
+		for _, c := range root.Commands() {
+			if c.Name() == args[0] || c.HasAlias(args[0]) {
+				return args
+			}
+		}
+	}
+	return append([]string{"build"}, args...)
+}
+
+// exitStatus prints err, in one line, and tells the code mybuild exits
+// with.
+func exitStatus(cmd *cobra.Command, err error, stderr io.Writer) int {
 	var ue *usageError
+	var ee *exitError
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.Is(err, flag.ErrHelp):
-		return exitOK
+	case errors.As(err, &ee):
+		if ee.msg != "" {
+			fmt.Fprintf(stderr, "mybuild: %s\n", ee.msg)
+		}
+		return ee.code
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "mybuild: %v\nRun 'mybuild --help' for usage.\n", err)
+		fmt.Fprintf(stderr, "mybuild: %v\nRun '%s --help' for usage.\n", err, cmd.CommandPath())
 		return exitUsage
-	case ctx.Err() != nil:
+	case errors.Is(err, errInterrupted):
 		fmt.Fprintln(stderr, "mybuild: build interrupted")
 		return exitBuild
 	default:
@@ -69,27 +125,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 }
 
-// parseInterspersed parses flags that may come before or after the
-// positional arguments, as docker build allows.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			return nil, &usageError{msg: err.Error()}
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return positional, nil
-		}
-		if args[0] == "--" {
-			return append(positional, args[1:]...), nil
-		}
-		positional = append(positional, args[0])
-		args = args[1:]
+// withInterrupt runs fn with a context that SIGINT and SIGTERM cancel;
+// a failure once one came is errInterrupted.
+func withInterrupt(fn func(ctx context.Context) error) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := fn(ctx)
+	if err != nil && ctx.Err() != nil {
+		return errInterrupted
 	}
+	return err
 }
 
 // fromEnvironment reads the values of a repeatable flag such as -e or
@@ -114,12 +159,6 @@ func fromEnvironment(flagName string, values []string) ([]string, error) {
 	}
 	return kvs, nil
 }
-
-// stringList is a repeatable flag.
-type stringList []string
-
-func (s *stringList) String() string     { return strings.Join(*s, ",") }
-func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 func versionString() string {
 	if version != "" {

@@ -126,14 +126,14 @@ func TestUsage(t *testing.T) {
 		code int
 		out  string
 	}{
-		{[]string{"--help"}, 0, "Usage: mybuild [flags] [CONTEXT]"},
+		{[]string{"--help"}, 0, "Usage:\n  mybuild [flags] [CONTEXT]\n  mybuild COMMAND\n"},
 		{[]string{"--version"}, 0, "mybuild "},
-		{[]string{"--bogus"}, 2, "flag provided but not defined: -bogus"},
+		{[]string{"--bogus"}, 2, "mybuild: unknown flag: --bogus\nRun 'mybuild build --help' for usage.\n"},
 		{[]string{"a", "b"}, 2, "too many arguments"},
 		{[]string{"--network", "bridge", "."}, 2, `--network: unknown network mode "bridge"`},
 		{[]string{"-t", "docker://Bad/Name", "."}, 2, "-t docker://Bad/Name: "},
 		{[]string{"-t", "docker-archive:x.tar:Bad:Tag", "."}, 2, "-t docker-archive:x.tar:Bad:Tag: "},
-		{[]string{"--pull", "sometimes", "."}, 2, "--pull: "},
+		{[]string{"--pull=sometimes", "."}, 2, "--pull: "},
 		{[]string{"--platform", "linux", "."}, 2, "--platform: "},
 		{[]string{"--allow", "device", "."}, 2, `--allow: unknown entitlement "device"`},
 		{[]string{"cache"}, 2, "cache: missing command"},

@@ -28,6 +28,8 @@ var directDeps = map[string]string{
 	"github.com/opencontainers/go-digest":    "OCI digests",
 	"github.com/opencontainers/image-spec":   "OCI types",
 	"github.com/opencontainers/runtime-spec": "the seccomp profile's types",
+	"github.com/spf13/cobra":                 "the command line, as docker, buildx, podman, buildah and kaniko parse theirs",
+	"github.com/spf13/pflag":                 "double-dash flags for cobra, with the ecosystem's names and help",
 	"github.com/ulikunitz/xz":                "ADD of xz archives",
 	"golang.org/x/crypto":                    "the ssh agent of RUN --mount=type=ssh",
 	"golang.org/x/net":                       "BPF instructions for the seccomp filter",

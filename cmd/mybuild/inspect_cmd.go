@@ -3,67 +3,80 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
-	"fmt"
-	"io"
 
 	"github.com/mybuild/mybuild/image"
 	"github.com/mybuild/mybuild/registry"
 	"github.com/mybuild/mybuild/transport"
+	"github.com/spf13/cobra"
 )
 
-const inspectUsage = `Usage: mybuild inspect [--json] [--platform os/arch[/variant]] [--insecure-registry HOST[:PORT]] IMAGE
-
-Shows an image: its digest, size and config, then each layer with its size
+const inspectLong = `Shows an image: its digest, size and config, then each layer with its size
 and the step that made it (created_by). IMAGE is a local image (PATH.tar,
 oci-archive:PATH[:REF], oci:DIR[:REF], a directory holding an OCI layout,
 docker-archive:PATH[:NAME:TAG]) or a registry reference (docker://REF, or
 REGISTRY/REPO:TAG as FROM takes it). Only the manifest and the config of a
-registry image are downloaded. Needs neither root nor the cache.
+registry image are downloaded. Needs neither root nor the cache.`
 
-Flags:
-`
+const inspectExample = `  mybuild inspect app.tar
+  mybuild inspect --json localhost:5000/app:1
+  mybuild inspect --platform linux/arm64 debian:12`
 
-func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("mybuild inspect", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	asJSON := fs.Bool("json", false, "print the inspection as JSON")
-	platform := fs.String("platform", "", "the image of a multi-platform image to show: `os/arch[/variant]` (default the host's)")
-	var insecure stringList
-	fs.Var(&insecure, "insecure-registry", "reach `HOST[:PORT]` over plain HTTP; repeatable (localhost and 127.0.0.1 always are)")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, inspectUsage)
-		fs.PrintDefaults()
+// inspectOptions are the flags of mybuild inspect.
+type inspectOptions struct {
+	json     bool
+	platform string
+	insecure []string
+}
+
+func newInspectCommand(s streams) *cobra.Command {
+	o := &inspectOptions{}
+	cmd := &cobra.Command{
+		Use:     "inspect [flags] IMAGE",
+		Short:   "Show an image's digest, config and layers",
+		Long:    inspectLong,
+		Example: inspectExample,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usagef("inspect: want one IMAGE, got %d arguments", len(args))
+			}
+			return nil
+		},
+		RunE: func(_ *cobra.Command, args []string) error {
+			return withInterrupt(func(ctx context.Context) error { return runInspect(ctx, o, args[0], s) })
+		},
 	}
-	rest, err := parseInterspersed(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(rest) != 1 {
-		return usagef("inspect: want one IMAGE, got %d arguments", len(rest))
-	}
+	fs := cmd.Flags()
+	fs.SortFlags = false
+	fs.BoolVar(&o.json, "json", false, "Print the inspection as JSON")
+	fs.StringVar(&o.platform, "platform", "", "The image of a multi-platform image to show (os/arch[/variant]; default the host's)")
+	fs.StringArrayVar(&o.insecure, "insecure-registry", nil, "Reach this registry (HOST[:PORT]) over plain HTTP; localhost and 127.0.0.1 always are")
+	return cmd
+}
+
+func runInspect(ctx context.Context, o *inspectOptions, name string, s streams) error {
 	p := image.HostPlatform()
-	if *platform != "" {
-		if p, err = image.ParsePlatform(*platform); err != nil {
+	if o.platform != "" {
+		var err error
+		if p, err = image.ParsePlatform(o.platform); err != nil {
 			return usagef("--platform: %v", err)
 		}
 	}
-	ref, err := transport.ParseRefOrPath(rest[0])
+	ref, err := transport.ParseRefOrPath(name)
 	if err == nil {
 		err = transport.Check(ref)
 	}
 	if err != nil {
-		return usagef("inspect %s: %v", rest[0], err)
+		return usagef("inspect %s: %v", name, err)
 	}
-	i, err := transport.Inspect(ctx, ref, transport.WithPlatform(p), transport.WithRegistry(registry.WithInsecure(insecure...)))
+	i, err := transport.Inspect(ctx, ref, transport.WithPlatform(p), transport.WithRegistry(registry.WithInsecure(o.insecure...)))
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
+	if o.json {
+		enc := json.NewEncoder(s.out)
 		enc.SetIndent("", "  ")
 		enc.SetEscapeHTML(false) // keep RUN a > b readable
 		return enc.Encode(i)
 	}
-	return i.WriteText(stdout)
+	return i.WriteText(s.out)
 }

@@ -131,10 +131,10 @@ func TestInspectErrors(t *testing.T) {
 		code int
 		out  string
 	}{
-		{[]string{"inspect", "--help"}, 0, "Usage: mybuild inspect [--json]"},
+		{[]string{"inspect", "--help"}, 0, "Usage:\n  mybuild inspect [flags] IMAGE\n"},
 		{[]string{"inspect"}, 2, "mybuild: inspect: want one IMAGE, got 0 arguments\n"},
 		{[]string{"inspect", "a.tar", "b.tar"}, 2, "mybuild: inspect: want one IMAGE, got 2 arguments\n"},
-		{[]string{"inspect", "--bogus", "a.tar"}, 2, "flag provided but not defined: -bogus"},
+		{[]string{"inspect", "--bogus", "a.tar"}, 2, "mybuild: unknown flag: --bogus\nRun 'mybuild inspect --help' for usage.\n"},
 		{[]string{"inspect", "--platform", "linux", "a.tar"}, 2, "mybuild: --platform: "},
 		{[]string{"inspect", "oci-archive:"}, 2, "mybuild: inspect oci-archive:: oci-archive: missing path"},
 		{[]string{"inspect", "Bad/Name"}, 2, `mybuild: inspect Bad/Name: invalid image reference "Bad/Name"`},

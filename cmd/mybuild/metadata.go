@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/mybuild/mybuild/build"
 	"github.com/mybuild/mybuild/internal/atomicfile"
@@ -16,6 +17,11 @@ type metadata struct {
 	ImageDigest  digest.Digest  `json:"image_digest"`
 	ConfigDigest digest.Digest  `json:"config_digest"`
 	Steps        []stepMetadata `json:"steps"`
+	// buildx's keys, which CI actions read: the manifest and config
+	// digests again, and the image names, comma-separated.
+	ContainerImageDigest       digest.Digest `json:"containerimage.digest"`
+	ContainerImageConfigDigest digest.Digest `json:"containerimage.config.digest"`
+	ImageName                  string        `json:"image.name,omitempty"`
 }
 
 type stepMetadata struct {
@@ -32,8 +38,12 @@ type stepMetadata struct {
 	DurationMS  int64          `json:"duration_ms"`
 }
 
-func newMetadata(res *build.Result) metadata {
-	m := metadata{ImageDigest: res.ImageDigest, ConfigDigest: res.ConfigDigest, Steps: []stepMetadata{}}
+func newMetadata(res *build.Result, names []string) metadata {
+	m := metadata{
+		ImageDigest: res.ImageDigest, ConfigDigest: res.ConfigDigest, Steps: []stepMetadata{},
+		ContainerImageDigest: res.ImageDigest, ContainerImageConfigDigest: res.ConfigDigest,
+		ImageName: strings.Join(names, ","),
+	}
 	for _, s := range res.Steps {
 		sm := stepMetadata{
 			Stage: s.Stage, Index: s.Index, Instruction: s.Instruction, Line: s.Line, Key: s.Key,
@@ -52,9 +62,9 @@ func newMetadata(res *build.Result) metadata {
 	return m
 }
 
-// writeMetadata writes the file atomically.
-func writeMetadata(path string, res *build.Result) error {
-	data, err := json.MarshalIndent(newMetadata(res), "", "  ")
+// writeMetadata writes the file atomically. names are the image's.
+func writeMetadata(path string, res *build.Result, names []string) error {
+	data, err := json.MarshalIndent(newMetadata(res, names), "", "  ")
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,30 @@ import (
 	"sync"
 
 	"github.com/mybuild/mybuild/build"
+	"github.com/mybuild/mybuild/registry"
 )
+
+// reporter is what a build reports to: its steps, the blobs its pulls
+// and pushes move, and where it wrote its result.
+type reporter interface {
+	build.Reporter
+	Blob(p registry.Progress)
+	Wrote(dest string)
+}
+
+// newReporter is the reporter --progress and -q ask for. auto and tty
+// are plain for now: mybuild has no live view yet.
+func newReporter(mode string, quiet bool, w io.Writer) (reporter, error) {
+	switch {
+	case quiet || mode == "quiet":
+		return quietProgress{}, nil
+	case mode == "plain" || mode == "auto" || mode == "tty":
+		return newProgress(w), nil
+	case mode == "rawjson":
+		return newJSONProgress(w), nil
+	}
+	return nil, usagef("--progress %s: unknown mode (want plain, quiet, rawjson, auto or tty)", mode)
+}
 
 // progress prints steps the way BuildKit's plain progress does:
 //
@@ -89,6 +112,15 @@ func (p *progress) StepFinished(info build.StepInfo, res build.StepResult, err e
 
 func (p *progress) Warning(msg string) { p.printf("WARNING: %s\n", msg) }
 
+func (p *progress) Wrote(dest string) { p.printf("wrote %s\n", dest) }
+
+// Blob prints one line per blob a pull or a push has finished with.
+func (p *progress) Blob(e registry.Progress) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	blobProgress(p.w)(e)
+}
+
 // prefixWriter prefixes every line of a step's output with its number.
 type prefixWriter struct {
 	p      *progress
@@ -134,9 +166,14 @@ func oneLine(s string) string {
 	return s
 }
 
-// quietProgress prints only warnings... to nowhere: -q promises only the
-// digest on stdout.
+// quietProgress prints nothing, not even warnings: -q promises only the
+// digest on stdout, and errors on stderr.
 type quietProgress struct{}
+
+var _ reporter = quietProgress{}
+
+func (quietProgress) Blob(registry.Progress) {}
+func (quietProgress) Wrote(string)           {}
 
 func (quietProgress) StepStarted(build.StepInfo)                           {}
 func (quietProgress) StepOutput(build.StepInfo) io.Writer                  { return io.Discard }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 
@@ -9,21 +8,44 @@ import (
 	"github.com/mybuild/mybuild/image"
 	"github.com/mybuild/mybuild/registry"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/spf13/pflag"
 )
 
-// registryFlags are the flags of build and run that say how a registry
+// registryOptions are the flags of build and run that say how a registry
 // is reached.
-type registryFlags struct {
-	pull, platform string
-	insecure       stringList
+type registryOptions struct {
+	pull     pullValue
+	platform string
+	insecure []string
 }
 
 // register adds --pull, --platform (with the usage given) and
 // --insecure-registry to fs.
-func (f *registryFlags) register(fs *flag.FlagSet, platformUsage string) {
-	fs.StringVar(&f.pull, "pull", "missing", "when to ask a registry for an image: `always`, missing (use the last resolution when it is unreachable) or never")
-	fs.StringVar(&f.platform, "platform", "", platformUsage)
-	fs.Var(&f.insecure, "insecure-registry", "reach `HOST[:PORT]` over plain HTTP; repeatable (localhost and 127.0.0.1 always are)")
+func (o *registryOptions) register(fs *pflag.FlagSet, platformUsage string) {
+	o.pull = pullValue(registry.PullMissing)
+	f := fs.VarPF(&o.pull, "pull", "", "Always attempt to pull all referenced images. --pull=missing (the default) resolves a tag, and uses the last resolution when the registry is unreachable; --pull=never asks no registry")
+	f.NoOptDefVal = "always"
+	f.DefValue = "false" // shown as a boolean, as buildx's
+	fs.StringVar(&o.platform, "platform", "", platformUsage)
+	fs.StringArrayVar(&o.insecure, "insecure-registry", nil, "Reach this registry (HOST[:PORT]) over plain HTTP; localhost and 127.0.0.1 always are")
+}
+
+// pullValue is --pull: buildx's boolean (a bare --pull is always), or
+// one of mybuild's policies, always, missing and never.
+type pullValue string
+
+func (p *pullValue) String() string { return string(*p) }
+func (p *pullValue) Type() string   { return "bool" }
+
+func (p *pullValue) Set(v string) error {
+	switch v {
+	case "true":
+		v = string(registry.PullAlways)
+	case "false":
+		v = string(registry.PullMissing)
+	}
+	*p = pullValue(v)
+	return nil
 }
 
 // registrySettings are the registry flags, parsed.
@@ -33,24 +55,24 @@ type registrySettings struct {
 	opts     []registry.Option
 }
 
-// options parses the flags. progress, when not nil, gets a line for each
-// blob pulled or pushed.
-func (f *registryFlags) options(progress io.Writer) (*registrySettings, error) {
+// settings parses the flags. progress, when not nil, gets each event of
+// a pull or a push.
+func (o *registryOptions) settings(progress func(registry.Progress)) (*registrySettings, error) {
 	s := &registrySettings{}
 	var err error
-	if s.pull, err = registry.ParsePullPolicy(f.pull); err != nil {
+	if s.pull, err = registry.ParsePullPolicy(string(o.pull)); err != nil {
 		return nil, usagef("--pull: %v", err)
 	}
-	if f.platform != "" {
-		if s.platform, err = image.ParsePlatform(f.platform); err != nil {
+	if o.platform != "" {
+		if s.platform, err = image.ParsePlatform(o.platform); err != nil {
 			return nil, usagef("--platform: %v", err)
 		}
 	}
-	if len(f.insecure) > 0 {
-		s.opts = append(s.opts, registry.WithInsecure(f.insecure...))
+	if len(o.insecure) > 0 {
+		s.opts = append(s.opts, registry.WithInsecure(o.insecure...))
 	}
 	if progress != nil {
-		s.opts = append(s.opts, registry.WithProgress(blobProgress(progress)))
+		s.opts = append(s.opts, registry.WithProgress(progress))
 	}
 	return s, nil
 }

@@ -3,29 +3,26 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"strconv"
-	"strings"
 	"syscall"
 
 	"github.com/mybuild/mybuild/cache"
 	"github.com/mybuild/mybuild/container"
 	"github.com/mybuild/mybuild/sandbox"
 	"github.com/mybuild/mybuild/transport"
+	"github.com/spf13/cobra"
 )
 
-const runUsage = `Usage: mybuild run [flags] IMAGE [CMD...]
-
-Runs the image's entrypoint and cmd (CMD replaces the cmd) in the sandbox
+const runLong = `Runs the image's entrypoint and cmd (CMD replaces the cmd) in the sandbox
 of RUN steps, with the image's env, working dir and user, and confined as
 a RUN step is (Docker's default capabilities and seccomp profile, masked
 /proc paths, no devices beyond /dev's own; --privileged lifts all that).
-Changes go to a throwaway layer, removed afterwards. IMAGE is a registry reference, or a
-local image: oci-archive:PATH[:REF], oci:DIR[:REF],
+Changes go to a throwaway layer, removed afterwards. IMAGE is a registry
+reference, or a local image: oci-archive:PATH[:REF], oci:DIR[:REF],
 docker-archive:PATH[:NAME:TAG], or the path of an OCI archive or layout.
 Flags stop at IMAGE.
 
@@ -33,10 +30,11 @@ stdin is always connected. When stdin and stdout are terminals, the
 command gets a terminal of its own. Signals to mybuild are passed on to
 the command (a third Ctrl-C kills it), and its exit code is mybuild's:
 125 when mybuild itself fails, 126 when the command cannot be executed,
-127 when it is not found.
+127 when it is not found.`
 
-Flags:
-`
+const runExample = `  mybuild run app.tar
+  mybuild run -e DEBUG=1 -w /src --user app app.tar sh -c 'make test'
+  mybuild run -it --network none debian:12 bash`
 
 // Exit codes of mybuild run, as docker run's.
 const (
@@ -48,83 +46,88 @@ const (
 // forwardedSignals are passed on to the command.
 var forwardedSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2}
 
-type runFlags struct {
-	registryFlags
+// runOptions are the flags of mybuild run.
+type runOptions struct {
+	registryOptions
 	cacheDir, network, workdir, user, entrypoint string
-	env                                          stringList
+	env                                          []string
 	tty                                          optionalBool
 	interactive, privileged                      bool
+	// entrypointSet tells --entrypoint "" from no --entrypoint.
+	entrypointSet bool
 }
 
-func newRunFlags(stderr io.Writer) (*flag.FlagSet, *runFlags) {
-	f := &runFlags{}
-	fs := flag.NewFlagSet("mybuild run", flag.ContinueOnError)
-	// The flag package would print a bad flag's error and the whole usage:
-	// runContainer prints the help itself, and an error in one line.
-	fs.SetOutput(io.Discard)
-	fs.StringVar(&f.network, "network", "host", "network of the command: `host` or none")
-	fs.Var(&f.env, "e", "set an environment variable: `K=V`, or K to take it from the environment; repeatable")
-	fs.Var(&f.env, "env", "same as -e")
-	fs.StringVar(&f.workdir, "w", "", "working `dir` (default the image's)")
-	fs.StringVar(&f.workdir, "workdir", "", "same as -w")
-	fs.StringVar(&f.user, "u", "", "`user`[:group] (default the image's)")
-	fs.StringVar(&f.user, "user", "", "same as -u")
-	fs.StringVar(&f.entrypoint, "entrypoint", "", "replace the image's entrypoint with `CMD` (and drop its cmd); \"\" clears it")
-	fs.Var(&f.tty, "t", "give the command a terminal (default: when stdin and stdout are terminals); -t=false never")
-	fs.Var(&f.tty, "tty", "same as -t")
-	fs.BoolVar(&f.interactive, "i", false, "accepted for docker's sake: stdin is always connected")
-	fs.BoolVar(&f.interactive, "interactive", false, "same as -i")
-	fs.BoolVar(&f.privileged, "privileged", false, "run the command unconfined: every capability, no seccomp filter, writable /proc/sys and /sys (default: a RUN step's confinement)")
-	fs.StringVar(&f.cacheDir, "cache-dir", defaultCacheDir(), "cache `dir`")
-	f.registryFlags.register(fs, "run the image for `os/arch[/variant]` (default the host's)")
-	fs.Usage = func() {}
-	return fs, f
+// newRunCommand is mybuild run, which exits as docker run does: usage
+// errors too are exit 125.
+func newRunCommand(s streams) *cobra.Command {
+	o := &runOptions{}
+	cmd := &cobra.Command{
+		Use:         "run [flags] IMAGE [CMD...]",
+		Short:       "Run an image's command, as docker run --rm does",
+		Long:        runLong,
+		Example:     runExample,
+		Annotations: map[string]string{stopsAtArgs: "yes"},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.entrypointSet = cmd.Flags().Changed("entrypoint")
+			return runExit(runContainer(o, args, s), s.err)
+		},
+	}
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return &exitError{code: exitRunFailed, msg: fmt.Sprintf("run: %v (see mybuild run --help)", err)}
+	})
+	fs := cmd.Flags()
+	fs.SetInterspersed(false)
+	fs.SortFlags = false
+	fs.StringArrayVarP(&o.env, "env", "e", nil, "Set environment variables (K=V, or K to take it from the environment)")
+	fs.StringVarP(&o.workdir, "workdir", "w", "", "Working directory inside the container (default the image's)")
+	fs.StringVarP(&o.user, "user", "u", "", "Username or UID (format: \"<name|uid>[:<group|gid>]\"; default the image's)")
+	fs.StringVar(&o.entrypoint, "entrypoint", "", "Overwrite the default ENTRYPOINT of the image (and drop its cmd); \"\" clears it")
+	f := fs.VarPF(&o.tty, "tty", "t", "Allocate a pseudo-TTY (default: when stdin and stdout are terminals); -t=false never")
+	f.NoOptDefVal = "true"
+	fs.BoolVarP(&o.interactive, "interactive", "i", false, "Keep STDIN open: accepted for docker's sake, stdin is always connected")
+	group(cmd, "Command flags", "env", "workdir", "user", "entrypoint", "tty", "interactive")
+	fs.StringVar(&o.network, "network", "host", "Connect the command to a network: host or none")
+	fs.BoolVar(&o.privileged, "privileged", false, "Run unconfined: every capability, no seccomp filter, writable /proc/sys and /sys (default: a RUN step's confinement)")
+	group(cmd, "Sandbox flags", "network", "privileged")
+	fs.StringVar(&o.cacheDir, "cache-dir", defaultCacheDir(), "The local cache directory")
+	o.registryOptions.register(fs, "Run the image for this platform (os/arch[/variant]; default the host's)")
+	group(cmd, "Image flags", "cache-dir", "platform", "pull", "insecure-registry")
+	return cmd
 }
 
-func printRunUsage(fs *flag.FlagSet, w io.Writer) {
-	fmt.Fprint(w, runUsage)
-	fs.SetOutput(w)
-	fs.PrintDefaults()
-}
-
-// runRun is mybuild run, with docker run's exit codes.
-func runRun(args []string, stdin *os.File, stdout, stderr io.Writer) int {
-	err := runContainer(args, stdin, stdout, stderr)
+// runExit maps what mybuild run ended with to docker run's exit codes:
+// the command's own, or 125, 126, 127 for mybuild's failures, printed.
+func runExit(err error, stderr io.Writer) error {
 	var exit *sandbox.ExitError
 	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-		return exitOK
+	case err == nil:
+		return nil
 	case errors.As(err, &exit):
-		return exit.Code
+		if exit.Code == 0 {
+			return nil
+		}
+		return &exitError{code: exit.Code}
 	}
-	fmt.Fprintf(stderr, "mybuild: %v\n", err)
+	code := exitRunFailed
 	switch {
 	case errors.Is(err, sandbox.ErrCommandNotFound):
-		return exitNotFound
+		code = exitNotFound
 	case errors.Is(err, sandbox.ErrNotExecutable):
-		return exitNotExecutable
+		code = exitNotExecutable
 	}
-	return exitRunFailed
+	return &exitError{code: code, msg: err.Error()}
 }
 
-func runContainer(args []string, stdin *os.File, stdout, stderr io.Writer) error {
-	fs, f := newRunFlags(stderr)
-	if err := fs.Parse(splitShortFlags(fs, args)); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			printRunUsage(fs, stderr)
-			return err
-		}
-		return usagef("run: %v (see mybuild run --help)", err)
+func runContainer(o *runOptions, args []string, s streams) error {
+	if len(args) == 0 {
+		return errors.New("run: missing IMAGE (see mybuild run --help)")
 	}
-	if fs.NArg() == 0 {
-		return usagef("run: missing IMAGE (see mybuild run --help)")
-	}
-	ref, cmd := fs.Arg(0), fs.Args()[1:]
-	cfg, err := f.config(fs, cmd)
+	ref, cmd := args[0], args[1:]
+	cfg, err := o.config(cmd)
 	if err != nil {
 		return err
 	}
-	reg, err := f.options(stderr)
+	reg, err := o.settings(blobProgress(s.err))
 	if err != nil {
 		return err
 	}
@@ -138,7 +141,7 @@ func runContainer(args []string, stdin *os.File, stdout, stderr io.Writer) error
 	cfg.Signals = sigs
 	// Opening the cache may wait for a prune; a signal stops that.
 	store, err := untilSignal(sigs, func(ctx context.Context) (*cache.Store, error) {
-		return cache.Open(ctx, f.cacheDir)
+		return cache.Open(ctx, o.cacheDir)
 	}, func(s *cache.Store) { s.Close() })
 	if errors.Is(err, container.ErrInterrupted) {
 		return fmt.Errorf("%w while opening the cache", err)
@@ -147,20 +150,24 @@ func runContainer(args []string, stdin *os.File, stdout, stderr io.Writer) error
 		return err
 	}
 	defer store.Close()
+	return o.start(store, ref, cfg, reg, s)
+}
 
-	// Without a terminal of its own, the command does not get the user's
-	// either: the sandbox passes a terminal on through pipes.
-	cfg.Stdin, cfg.Stdout, cfg.Stderr = stdin, stdout, stderr
-	if f.wantTTY(stdin, stdout) {
+// start runs the container. Without a terminal of its own, the command
+// does not get the user's either: the sandbox passes a terminal on
+// through pipes.
+func (o *runOptions) start(store *cache.Store, ref string, cfg container.Config, reg *registrySettings, s streams) error {
+	cfg.Stdin, cfg.Stdout, cfg.Stderr = s.in, s.out, s.err
+	if o.wantTTY(s.in, s.out) {
 		winch := make(chan os.Signal, 1)
 		signal.Notify(winch, syscall.SIGWINCH)
 		defer signal.Stop(winch)
 		cfg.TTY = &container.Terminal{Resize: winch}
-		if container.IsTerminal(stdin) {
-			cfg.TTY.Host = stdin
+		if container.IsTerminal(s.in) {
+			cfg.TTY.Host = s.in
 		}
 	}
-	warn := func(w string) { fmt.Fprintf(stderr, "mybuild: warning: %s\n", w) }
+	warn := func(w string) { fmt.Fprintf(s.err, "mybuild: warning: %s\n", w) }
 	cfg.Warn = warn
 	opts := []transport.Option{
 		transport.WithPull(reg.pull),
@@ -180,31 +187,29 @@ func runContainer(args []string, stdin *os.File, stdout, stderr io.Writer) error
 }
 
 // config is the container.Config the flags and CMD ask for.
-func (f *runFlags) config(fs *flag.FlagSet, cmd []string) (container.Config, error) {
-	cfg := container.Config{Cmd: cmd, WorkingDir: f.workdir, User: f.user, Privileged: f.privileged}
+func (o *runOptions) config(cmd []string) (container.Config, error) {
+	cfg := container.Config{Cmd: cmd, WorkingDir: o.workdir, User: o.user, Privileged: o.privileged}
 	var err error
-	if cfg.Network, err = sandbox.ParseNetwork(f.network); err != nil {
-		return cfg, usagef("--network: %v", err)
+	if cfg.Network, err = sandbox.ParseNetwork(o.network); err != nil {
+		return cfg, fmt.Errorf("--network: %w", err)
 	}
-	fs.Visit(func(fl *flag.Flag) {
-		if fl.Name == "entrypoint" {
-			cfg.Entrypoint = []string{}
-			if f.entrypoint != "" {
-				cfg.Entrypoint = []string{f.entrypoint}
-			}
+	if o.entrypointSet {
+		cfg.Entrypoint = []string{}
+		if o.entrypoint != "" {
+			cfg.Entrypoint = []string{o.entrypoint}
 		}
-	})
-	cfg.Env, err = fromEnvironment("-e", f.env)
+	}
+	cfg.Env, err = fromEnvironment("-e", o.env)
 	return cfg, err
 }
 
 // wantTTY is -t, or without it whether stdin and stdout are terminals.
-func (f *runFlags) wantTTY(stdin *os.File, stdout io.Writer) bool {
-	if f.tty.set {
-		return f.tty.value
+func (o *runOptions) wantTTY(stdin *os.File, stdout io.Writer) bool {
+	if o.tty.set {
+		return o.tty.value
 	}
 	out, ok := stdout.(*os.File)
-	return ok && container.IsTerminal(stdin) && container.IsTerminal(out)
+	return ok && stdin != nil && container.IsTerminal(stdin) && container.IsTerminal(out)
 }
 
 // untilSignal runs fn with a context that the first signal from sigs
@@ -236,38 +241,10 @@ func untilSignal[T any](sigs <-chan os.Signal, fn func(context.Context) (T, erro
 	return v, err
 }
 
-// splitShortFlags turns docker's -it and -ti, before IMAGE, into -i -t.
-func splitShortFlags(fs *flag.FlagSet, args []string) []string {
-	out := make([]string, 0, len(args)+1)
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" || !strings.HasPrefix(a, "-") {
-			return append(out, args[i:]...)
-		}
-		if a == "-it" || a == "-ti" {
-			out = append(out, "-i", "-t")
-			continue
-		}
-		out = append(out, a)
-		// A flag with a value in the next argument: skip the value.
-		name := strings.TrimLeft(a, "-")
-		if fl := fs.Lookup(name); fl != nil && !strings.Contains(name, "=") && !isBoolFlag(fl) && i+1 < len(args) {
-			i++
-			out = append(out, args[i])
-		}
-	}
-	return out
-}
-
-func isBoolFlag(fl *flag.Flag) bool {
-	b, ok := fl.Value.(interface{ IsBoolFlag() bool })
-	return ok && b.IsBoolFlag()
-}
-
 // optionalBool is a boolean flag that knows whether it was given.
 type optionalBool struct{ set, value bool }
 
-func (b *optionalBool) IsBoolFlag() bool { return true }
+func (b *optionalBool) Type() string { return "bool" }
 
 func (b *optionalBool) String() string {
 	if b == nil || !b.set {

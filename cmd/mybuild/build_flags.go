@@ -1,0 +1,77 @@
+package main
+
+import (
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// buildOptions are the flags of mybuild build.
+type buildOptions struct {
+	registryOptions
+	file, cacheDir, network, metadataFile, iidFile, progress string
+	cpuProfile, target, cacheRepo                            string
+	compression, format, sourceDateEpoch                     string
+	compressionLevel                                         int
+	cacheTTL                                                 time.Duration
+	tags, outputs, buildArgs, contexts, secrets, allow       []string
+	labels, annotations, cacheFrom, cacheTo                  []string
+	noCache, quiet, version, repoReadOnly, push, load        bool
+}
+
+// register adds the flags to cmd, with buildx's names and help where
+// mybuild has the feature, in the groups of the help.
+func (o *buildOptions) register(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	fs.SortFlags = false
+	fs.StringVarP(&o.file, "file", "f", "", "Name of the Dockerfile (default: \"CONTEXT/Dockerfile\")")
+	fs.StringArrayVar(&o.buildArgs, "build-arg", nil, "Set build-time variables (K=V, or K to take the value from the environment)")
+	fs.StringArrayVar(&o.contexts, "build-context", nil, "Additional build contexts (e.g., name=path), for FROM name and COPY --from=name: a directory, docker-image://REF or oci-layout://DIR[:TAG]")
+	fs.StringVar(&o.target, "target", "", "Set the target build stage to build")
+	fs.StringArrayVar(&o.secrets, "secret", nil, "Secret to expose to the build (format: \"id=mysecret[,src=/local/secret]\", or id=ID,env=VAR)")
+	o.registryOptions.register(fs, "Set target platform for build (os/arch[/variant]; default the host's)")
+	group(cmd, "Input flags", "file", "build-arg", "build-context", "target", "secret", "platform", "pull", "insecure-registry")
+
+	fs.StringArrayVarP(&o.tags, "tag", "t", nil, "Image identifier (format: \"[registry/]repository[:tag]\"), pushed with --push; or where the image is written: PATH.tar, oci-archive:PATH[:REF], oci:DIR[:REF], docker-archive:PATH[:NAME:TAG] or docker://REF")
+	fs.StringArrayVarP(&o.outputs, "output", "o", nil, "Output destination (format: \"type=local,dest=path\"); type is local, tar, oci, docker, image or registry")
+	fs.BoolVar(&o.push, "push", false, "Shorthand for \"--output=type=registry\": push the image to every -t NAME")
+	fs.BoolVar(&o.load, "load", false, "Refused: there is no Docker daemon to load into")
+	fs.StringArrayVar(&o.labels, "label", nil, "Set metadata for an image (K=V)")
+	fs.StringArrayVar(&o.annotations, "annotation", nil, "Add annotation to the image ([manifest:]K=V, or manifest-descriptor:K=V for its entry in an OCI layout's index)")
+	fs.StringVar(&o.iidFile, "iidfile", "", "Write the image ID (the config digest) to the file")
+	fs.StringVar(&o.metadataFile, "metadata-file", "", "Write build result metadata to a file")
+	fs.StringVar(&o.format, "format", "oci", "What a -t PATH.tar gets: oci (an OCI archive) or docker (a docker-archive)")
+	fs.StringVar(&o.compression, "compression", "gzip", "Compress new layers with gzip, zstd or none (base image layers are kept as they are)")
+	fs.IntVar(&o.compressionLevel, "compression-level", 0, "Compression level: gzip 1-9, zstd 1-22 (default: the compressor's default)")
+	fs.StringVar(&o.sourceDateEpoch, "source-date-epoch", "", "Build reproducibly for this time, in seconds since 1970 (default $SOURCE_DATE_EPOCH): clamp file times in new layers, date the config and new history")
+	group(cmd, "Output flags", "tag", "output", "push", "load", "label", "annotation", "iidfile", "metadata-file",
+		"format", "compression", "compression-level", "source-date-epoch")
+
+	fs.StringVar(&o.cacheDir, "cache-dir", defaultCacheDir(), "The local cache directory")
+	fs.BoolVar(&o.noCache, "no-cache", false, "Do not use cache when building the image (results are still stored)")
+	fs.StringArrayVar(&o.cacheFrom, "cache-from", nil, "External cache sources (e.g., \"type=registry,ref=ghcr.io/acme/app-cache\"): a --cache-repo, read only without --cache-to")
+	fs.StringArrayVar(&o.cacheTo, "cache-to", nil, "Cache export destinations (e.g., \"type=registry,ref=ghcr.io/acme/app-cache,mode=max\"): a --cache-repo")
+	fs.StringVar(&o.cacheRepo, "cache-repo", "", "Share step results through this repository (REGISTRY/REPO), one tag per step")
+	fs.DurationVar(&o.cacheTTL, "cache-ttl", 14*24*time.Hour, "Ignore shared cache entries older than this (0: keep them forever)")
+	fs.BoolVar(&o.repoReadOnly, "cache-repo-readonly", false, "Use the shared cache, never push to it")
+	group(cmd, "Cache flags", "cache-dir", "no-cache", "cache-from", "cache-to", "cache-repo", "cache-ttl", "cache-repo-readonly")
+
+	fs.StringVar(&o.network, "network", "host", "Set the networking mode for the \"RUN\" instructions during build: host or none")
+	fs.StringArrayVar(&o.allow, "allow", nil, "Allow extra privileged entitlement (e.g., \"security.insecure\", which lets RUN --security=insecure run unconfined; network.host changes nothing)")
+	group(cmd, "RUN step flags", "network", "allow")
+
+	fs.StringVar(&o.progress, "progress", progressDefault(), "Set type of progress output (\"plain\", \"quiet\", \"rawjson\"; \"auto\" and \"tty\" are plain for now: mybuild has no live view yet)")
+	fs.BoolVarP(&o.quiet, "quiet", "q", false, "Suppress the build output and print the image digest on success")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "Write a CPU profile of the build to a file (for go tool pprof)")
+	fs.BoolVar(&o.version, "version", false, "Print the version and exit")
+	group(cmd, "Progress flags", "progress", "quiet", "cpuprofile", "version")
+}
+
+// progressDefault is $BUILDKIT_PROGRESS, as buildx reads it, else plain.
+func progressDefault() string {
+	if p := os.Getenv("BUILDKIT_PROGRESS"); p != "" {
+		return p
+	}
+	return "plain"
+}

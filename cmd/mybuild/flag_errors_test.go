@@ -1,0 +1,67 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mybuild/mybuild/image"
+)
+
+// Each mistake with a new flag is a usage error: exit 2, one line saying
+// what is wrong, and where the help is, before anything runs.
+func TestNewFlagErrors(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(file, nil, 0o644)
+	other := "linux/s390x"
+	if image.FormatPlatform(image.HostPlatform()) == other {
+		other = "linux/amd64"
+	}
+	for _, tc := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"--load"}, "--load: there is no Docker daemon to load into: write a docker-archive with -t docker-archive:PATH[:NAME:TAG] (then docker load -i PATH), an OCI archive with -t PATH.tar, or push with -t NAME --push"},
+		{[]string{"-o", "type=docker"}, "--output type=docker: there is no Docker daemon to load into: "},
+		{[]string{"-o", "type=bogus,dest=x"}, `--output type=bogus,dest=x: unknown type "bogus" (want local, tar, oci, docker, image or registry)`},
+		{[]string{"-o", "dest=x"}, "--output dest=x: missing type= (local, tar, oci, docker, image or registry)"},
+		{[]string{"-o", "type=local"}, "--output type=local: missing dest="},
+		{[]string{"-o", "type=local,dest=x,name=y"}, "--output type=local,dest=x,name=y: type=local takes no name= (it takes dest)"},
+		{[]string{"-o", "type=tar,dest=-"}, "--output type=tar,dest=-: writing to stdout (dest=-) is not supported yet"},
+		{[]string{"-o", "type=oci,name=x"}, "--output type=oci,name=x: missing dest="},
+		{[]string{"-o", "type=docker,dest=x.tar,name=Bad:Name:x"}, "--output type=docker,dest=x.tar,name=Bad:Name:x: "},
+		{[]string{"-o", "type=registry"}, "--output type=registry: no image name to push to: give name= or -t NAME"},
+		{[]string{"-t", "/some/dir"}, `-t /some/dir: invalid image name "/some/dir" (a file is written with -t PATH.tar, oci-archive:PATH or oci:DIR)`},
+		{[]string{"-t", "./out"}, `-t ./out: invalid image name "./out"`},
+		{[]string{"-t", "app@sha256:" + strings.Repeat("a", 64)}, `-t app@sha256:`},
+		{[]string{"--push"}, "--push: no image name to push to: name the image with -t [REGISTRY/]REPO[:TAG]"},
+		{[]string{"--push", "-t", "app.tar"}, "--push: no image name to push to: "},
+		{[]string{"--annotation", "index:a=b"}, "--annotation index:a=b: mybuild writes a single image manifest, with no image index to annotate: use manifest: or manifest-descriptor:"},
+		{[]string{"--annotation", "manifest,index-descriptor:a=b"}, "--annotation manifest,index-descriptor:a=b: mybuild writes a single image manifest, with no image index"},
+		{[]string{"--annotation", "manifest[" + other + "]:a=b"}, "--annotation manifest[" + other + "]:a=b: the image is for " + image.FormatPlatform(image.HostPlatform()) + ", not " + other},
+		{[]string{"--annotation", "manifest-descriptor:a=b", "-t", "docker://localhost:5000/app:1"}, "--annotation manifest-descriptor:a=b: a push to docker://localhost:5000/app:1 has no index to hold a descriptor annotation"},
+		{[]string{"--annotation", "layer:a=b"}, `--annotation layer:a=b: unknown type "layer"`},
+		{[]string{"--annotation", "novalue"}, "--annotation novalue: want [TYPE:]KEY=VALUE"},
+		{[]string{"--build-context", "novalue"}, "--build-context novalue: want NAME=VALUE"},
+		{[]string{"--build-context", "a=/no/such/dir"}, "--build-context a=/no/such/dir: stat /no/such/dir: no such file or directory"},
+		{[]string{"--build-context", "a=" + file}, "--build-context a=" + file + ": " + file + " is not a directory"},
+		{[]string{"--build-context", "a=https://github.com/x/y.git"}, "--build-context a=https://github.com/x/y.git: https contexts are not supported yet"},
+		{[]string{"--build-context", "a=oci-layout:///l@sha256:abc"}, "--build-context a=oci-layout:///l@sha256:abc: oci-layout:// with a digest is not supported yet"},
+		{[]string{"--build-context", "a=docker-image://Bad/Name"}, `--build-context a=docker-image://Bad/Name: invalid image reference "Bad/Name"`},
+		{[]string{"--build-context", "a=.", "--build-context", "a=.."}, "--build-context a=..: a is given twice"},
+		{[]string{"--cache-from", "type=gha"}, "--cache-from type=gha: only type=registry is supported"},
+		{[]string{"--cache-to", "type=registry,ref=r/c,mode=all"}, "--cache-to type=registry,ref=r/c,mode=all: mode is min or max, for --cache-to"},
+		{[]string{"--cache-to", "type=registry,ref=ghcr.io/a/app:cache"}, "--cache-to type=registry,ref=ghcr.io/a/app:cache: ref is a repository, without a tag: mybuild keeps one tag per step in it"},
+		{[]string{"--cache-to", "type=registry"}, "--cache-to type=registry: missing ref=REGISTRY/REPO"},
+		{[]string{"--cache-from", "r/a", "--cache-to", "r/b"}, "--cache-from r/a: mybuild shares its cache through one repository, and r/a names another (r/b)"},
+		{[]string{"--progress", "fancy"}, "--progress fancy: unknown mode (want plain, quiet, rawjson, auto or tty)"},
+		{[]string{"--label", "=x"}, `--label "=x": missing name`},
+	} {
+		code, stdout, stderr := runCLI(t, append(tc.args, ".")...)
+		first, rest, _ := strings.Cut(stderr, "\n")
+		if code != 2 || stdout != "" || !strings.HasPrefix(first, "mybuild: "+tc.msg) || rest != "Run 'mybuild build --help' for usage.\n" {
+			t.Errorf("%q: exit %d, stderr %q; want exit 2 and %q", tc.args, code, stderr, tc.msg)
+		}
+	}
+}

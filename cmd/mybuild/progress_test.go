@@ -1,0 +1,109 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// rawjsonEvents parses --progress=rawjson output: every line an event,
+// but an error line at the end.
+func rawjsonEvents(t *testing.T, stderr string) (events []jsonStatus, last string) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
+	for i, line := range lines {
+		var e jsonStatus
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			if i == len(lines)-1 {
+				return events, line
+			}
+			t.Fatalf("line %d is not an event: %q", i+1, line)
+		}
+		events = append(events, e)
+	}
+	return events, ""
+}
+
+// --progress=rawjson prints BuildKit's SolveStatus, one event a line: a
+// step starts, logs its output, and completes (cached or not, or with
+// its error); warnings and outputs are events too.
+func TestProgressRawJSON(t *testing.T) {
+	dir := project(t, prelude+"RUN echo hello; printf 'no newline'\n")
+	cacheDir := t.TempDir()
+	code, _, stderr := runCLI(t, "--cache-dir", cacheDir, "--progress=rawjson", dir)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	events, last := rawjsonEvents(t, stderr)
+	if last != "" {
+		t.Fatalf("a line that is no event: %q", last)
+	}
+	const step = `[4/4] RUN echo hello; printf 'no newline'`
+	var started, completed bool
+	var logs []string
+	var warning string
+	for _, e := range events {
+		for _, v := range e.Vertexes {
+			if v.Name != step {
+				continue
+			}
+			started = started || (v.Started != nil && v.Completed == nil)
+			completed = completed || (v.Completed != nil && !v.Cached && v.Error == "" && started)
+		}
+		for _, l := range e.Logs {
+			logs = append(logs, string(l.Data))
+		}
+		for _, w := range e.Warnings {
+			warning = string(w.Short)
+		}
+	}
+	if !started || !completed || strings.Join(logs, "|") != "hello\n|no newline" || !strings.HasPrefix(warning, "no output specified") {
+		t.Errorf("started %v, completed %v, logs %q, warning %q:\n%s", started, completed, logs, warning, stderr)
+	}
+
+	// A rebuild: every step cached. A failure: its step has the error.
+	_, _, stderr = runCLI(t, "--cache-dir", cacheDir, "--progress", "rawjson", dir)
+	events, _ = rawjsonEvents(t, stderr)
+	cached := 0
+	for _, e := range events {
+		for _, v := range e.Vertexes {
+			if v.Completed != nil && v.Cached {
+				cached++
+			}
+		}
+	}
+	if cached != 4 {
+		t.Errorf("rebuild: %d steps completed cached, want 4:\n%s", cached, stderr)
+	}
+	failing := project(t, prelude+"RUN exit 3\n")
+	code, _, stderr = runCLI(t, "--cache-dir", cacheDir, "--progress=rawjson", failing)
+	events, last = rawjsonEvents(t, stderr)
+	final := events[len(events)-1].Vertexes
+	if code != 1 || len(final) != 1 || !strings.Contains(final[0].Error, "exit code 3") || !strings.HasPrefix(last, "mybuild: Dockerfile:4: ") {
+		t.Errorf("failure: exit %d, last event %+v, last line %q", code, final, last)
+	}
+}
+
+// --progress=quiet is -q; tty and auto are plain for now; without
+// --progress, $BUILDKIT_PROGRESS picks, as in buildx.
+func TestProgressModes(t *testing.T) {
+	dir := project(t, prelude)
+	cacheDir := t.TempDir()
+	for _, tc := range []struct {
+		env  string
+		args []string
+		want string // the start of stderr
+	}{
+		{"", []string{"--progress=quiet"}, ""},
+		{"", []string{"--progress=tty"}, "#1 [1/3] FROM scratch\n"},
+		{"", []string{"--progress", "auto"}, "#1 [1/3] FROM scratch\n"},
+		{"rawjson", nil, `{"vertexes":[{"digest":"sha256:`},
+		{"rawjson", []string{"--progress=plain"}, "#1 [1/3] FROM scratch\n"},
+	} {
+		t.Setenv("BUILDKIT_PROGRESS", tc.env)
+		code, stdout, stderr := runCLI(t, append(append([]string{"--cache-dir", cacheDir}, tc.args...), dir)...)
+		if code != 0 || digestOf(stdout).Validate() != nil || !strings.HasPrefix(stderr, tc.want) || (tc.want == "" && stderr != "") {
+			t.Errorf("BUILDKIT_PROGRESS=%s %v: exit %d, stdout %q, stderr:\n%s\nwant it to start with %q", tc.env, tc.args, code, stdout, stderr, tc.want)
+		}
+	}
+}
