@@ -70,7 +70,7 @@ func Check(f Facts, mode Mode, force bool) (Decision, error) {
 			return Decision{}, fmt.Errorf("--isolation=in-place needs root: the build rewrites the container's root filesystem")
 		}
 		if !f.HasInPlaceMarker && !force {
-			return Decision{}, fmt.Errorf("--isolation=in-place rewrites this machine's root filesystem, and %s is missing, so this may not be a throwaway container (add --force if it is): %w", f.InPlaceMarker, ErrNoMarker)
+			return Decision{}, fmt.Errorf("--isolation=in-place: %w: without %s this machine may not be a throwaway container, and building in place rewrites its root filesystem (add --force if it is throwaway)", ErrNoMarker, f.InPlaceMarker)
 		}
 		return Decision{InPlace, "asked for"}, nil
 	}

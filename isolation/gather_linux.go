@@ -22,13 +22,34 @@ const MarkerName = "in-place"
 // Gather finds the facts of this machine. The probes start children in
 // new namespaces: the process must call sandbox.Main first thing.
 func Gather(ctx context.Context) Facts {
+	f := gatherFiles()
+	f.Namespaces = sandbox.ProbeNamespaces(ctx)
+	f.UserNamespace = sandbox.ProbeUserNamespace(ctx)
+	return f
+}
+
+// Decide is Check of mode on this machine's facts, probing only what the
+// decision rests on: root where namespaces work, the common case, costs
+// one probe; forcing in place, none. The facts not probed are left nil.
+func Decide(ctx context.Context, mode Mode, force bool) (Decision, Facts, error) {
+	f := gatherFiles()
+	if f.UID == 0 && (mode == Auto || mode == Namespaces) {
+		f.Namespaces = sandbox.ProbeNamespaces(ctx)
+	}
+	if f.UID != 0 && mode == Auto || mode == Rootless {
+		f.UserNamespace = sandbox.ProbeUserNamespace(ctx)
+	}
+	d, err := Check(f, mode, force)
+	return d, f, err
+}
+
+// gatherFiles finds the facts that need no probe.
+func gatherFiles() Facts {
 	f := Facts{UID: os.Getuid(), Kernel: kernelRelease()}
 	f.User = strconv.Itoa(f.UID)
 	if u, err := user.LookupId(f.User); err == nil {
 		f.User = u.Username
 	}
-	f.Namespaces = sandbox.ProbeNamespaces(ctx)
-	f.UserNamespace = sandbox.ProbeUserNamespace(ctx)
 	f.SubUIDs = subIDs("/etc/subuid", f.User, f.UID)
 	f.SubGIDs = subIDs("/etc/subgid", f.User, f.UID)
 	f.NewUIDMap, _ = exec.LookPath("newuidmap")

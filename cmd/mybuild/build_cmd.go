@@ -8,6 +8,7 @@ import (
 	"github.com/mybuild/mybuild/build"
 	"github.com/mybuild/mybuild/cache"
 	"github.com/mybuild/mybuild/internal/atomicfile"
+	"github.com/mybuild/mybuild/isolation"
 	"github.com/spf13/cobra"
 )
 
@@ -22,7 +23,7 @@ the image, and --push pushes it. With neither, the image stays in the
 cache, and a warning says so. The manifest digest goes to stdout.
 
 mybuild [flags] [CONTEXT] is the same command. A context directory named
-like a command (build, run, inspect, cache, completion, help) is written
+like a command (build, run, inspect, info, cache, completion, help) is written
 ./build there.`
 
 const buildExample = `  mybuild build -t app.tar .
@@ -62,9 +63,11 @@ func runBuild(ctx context.Context, o *buildOptions, args []string, s streams) er
 	if err != nil {
 		return err
 	}
-	if err := requireRoot(); err != nil {
+	decision, facts, err := isolation.Decide(ctx, o.mode, o.force)
+	if err != nil {
 		return err
 	}
+	rep.Isolation(decision)
 	if o.cpuProfile != "" {
 		stop, err := startCPUProfile(o.cpuProfile)
 		if err != nil {
@@ -78,6 +81,9 @@ func runBuild(ctx context.Context, o *buildOptions, args []string, s streams) er
 	}
 	defer store.Close()
 	opts.Store, opts.Reporter = store, rep
+	if opts.Driver, err = o.driver(decision.Mode, facts, store, opts); err != nil {
+		return err
+	}
 	res, err := build.Build(ctx, opts)
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/mybuild/mybuild/isolation"
 	"github.com/spf13/cobra"
 )
 
@@ -18,6 +19,9 @@ type buildOptions struct {
 	tags, outputs, buildArgs, contexts, secrets, allow       []string
 	labels, annotations, cacheFrom, cacheTo                  []string
 	noCache, quiet, version, repoReadOnly, push, load        bool
+	isolation                                                string
+	force                                                    bool
+	mode                                                     isolation.Mode
 }
 
 // register adds the flags to cmd, with buildx's names and help where
@@ -59,7 +63,9 @@ func (o *buildOptions) register(cmd *cobra.Command) {
 
 	fs.StringVar(&o.network, "network", "host", "Set the networking mode for the \"RUN\" instructions during build: host or none")
 	fs.StringArrayVar(&o.allow, "allow", nil, "Allow extra privileged entitlement (e.g., \"security.insecure\", which lets RUN --security=insecure run unconfined; network.host changes nothing)")
-	group(cmd, "RUN step flags", "network", "allow")
+	fs.StringVar(&o.isolation, "isolation", "auto", "How RUN steps are isolated: auto, namespaces (root), rootless (a user with a subuid range) or in-place (in an unprivileged container, in mybuild's image)")
+	fs.BoolVar(&o.force, "force", false, "Dangerous: with --isolation=in-place, build in place without mybuild's marker, rewriting this machine's root filesystem")
+	group(cmd, "RUN step flags", "network", "allow", "isolation", "force")
 
 	fs.StringVar(&o.progress, "progress", progressDefault(), "Set type of progress output (\"plain\", \"quiet\", \"rawjson\"; \"auto\" and \"tty\" are plain for now: mybuild has no live view yet)")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "Suppress the build output and print the image digest on success")

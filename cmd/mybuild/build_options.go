@@ -9,6 +9,7 @@ import (
 
 	"github.com/mybuild/mybuild/build"
 	"github.com/mybuild/mybuild/image"
+	"github.com/mybuild/mybuild/isolation"
 	"github.com/mybuild/mybuild/layer"
 	"github.com/mybuild/mybuild/registry"
 	"github.com/mybuild/mybuild/sandbox"
@@ -29,6 +30,12 @@ func (o *buildOptions) buildOptions(args []string, rep reporter) (build.Options,
 	var err error
 	if opts.Network, err = sandbox.ParseNetwork(o.network); err != nil {
 		return opts, nil, usagef("--network: %v", err)
+	}
+	if o.mode, err = isolation.ParseMode(o.isolation); err != nil {
+		return opts, nil, usagef("--isolation: %v", err)
+	}
+	if o.force && o.mode != isolation.InPlace {
+		return opts, nil, usagef("--force only applies to --isolation=in-place")
 	}
 	dest, err := o.destinations()
 	if err != nil {

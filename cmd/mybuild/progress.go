@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/mybuild/mybuild/build"
+	"github.com/mybuild/mybuild/isolation"
 	"github.com/mybuild/mybuild/registry"
 )
 
@@ -16,6 +17,8 @@ type reporter interface {
 	build.Reporter
 	Blob(p registry.Progress)
 	Wrote(dest string)
+	// Isolation names the build's isolation mode and why: the first line.
+	Isolation(d isolation.Decision)
 }
 
 // newReporter is the reporter --progress and -q ask for. auto and tty
@@ -46,6 +49,9 @@ type progress struct {
 	// out holds the output writer of each running step, to flush its
 	// last line when the step ends.
 	out map[stepID]*prefixWriter
+	// isolation is the line naming the isolation mode, printed before the
+	// first step's.
+	isolation string
 }
 
 type stepID struct {
@@ -79,7 +85,11 @@ func (p *progress) printf(format string, args ...any) {
 
 func (p *progress) StepStarted(info build.StepInfo) {
 	n := p.number(info)
-	p.printf("#%d %s %s\n", n, info.Label(), oneLine(info.Instruction))
+	p.mu.Lock()
+	iso := p.isolation
+	p.isolation = ""
+	p.mu.Unlock()
+	p.printf("%s#%d %s %s\n", iso, n, info.Label(), oneLine(info.Instruction))
 }
 
 func (p *progress) StepOutput(info build.StepInfo) io.Writer {
@@ -111,6 +121,14 @@ func (p *progress) StepFinished(info build.StepInfo, res build.StepResult, err e
 }
 
 func (p *progress) Warning(msg string) { p.printf("WARNING: %s\n", msg) }
+
+// Isolation is printed when the first step starts: a Dockerfile that
+// fails to parse gets its one line of error alone.
+func (p *progress) Isolation(d isolation.Decision) {
+	p.mu.Lock()
+	p.isolation = fmt.Sprintf("#0 isolation: %s (%s)\n", d.Mode, d.Reason)
+	p.mu.Unlock()
+}
 
 func (p *progress) Wrote(dest string) { p.printf("wrote %s\n", dest) }
 
@@ -172,8 +190,9 @@ type quietProgress struct{}
 
 var _ reporter = quietProgress{}
 
-func (quietProgress) Blob(registry.Progress) {}
-func (quietProgress) Wrote(string)           {}
+func (quietProgress) Blob(registry.Progress)       {}
+func (quietProgress) Isolation(isolation.Decision) {}
+func (quietProgress) Wrote(string)                 {}
 
 func (quietProgress) StepStarted(build.StepInfo)                           {}
 func (quietProgress) StepOutput(build.StepInfo) io.Writer                  { return io.Discard }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"strconv"
 	"sync"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/mybuild/mybuild/build"
 	"github.com/mybuild/mybuild/cache"
+	"github.com/mybuild/mybuild/isolation"
 	"github.com/mybuild/mybuild/registry"
 	digest "github.com/opencontainers/go-digest"
 )
@@ -60,6 +62,8 @@ type jsonProgress struct {
 	// out are the output writers of running steps, to flush a last line
 	// when the step ends.
 	out map[digest.Digest]*jsonLogWriter
+	// isolation is the isolation vertex, sent before the first step's.
+	isolation *jsonVertex
 }
 
 var _ reporter = (*jsonProgress)(nil)
@@ -89,7 +93,12 @@ func (p *jsonProgress) StepStarted(info build.StepInfo) {
 	d, now := vertexDigest(info), time.Now().UTC()
 	p.mu.Lock()
 	p.started[d] = now
+	iso := p.isolation
+	p.isolation = nil
 	p.mu.Unlock()
+	if iso != nil {
+		p.emit(jsonStatus{Vertexes: []jsonVertex{*iso}})
+	}
 	p.emit(jsonStatus{Vertexes: []jsonVertex{{Digest: d, Name: vertexName(info), Started: &now}}})
 }
 
@@ -123,6 +132,17 @@ func (p *jsonProgress) StepFinished(info build.StepInfo, res build.StepResult, e
 
 func (p *jsonProgress) Warning(msg string) {
 	p.emit(jsonStatus{Warnings: []jsonWarning{{Level: 1, Short: []byte(msg)}}})
+}
+
+// Isolation is a vertex of its own, done at once, as BuildKit shows its
+// internal steps. It is sent when the first step starts: a Dockerfile
+// that fails to parse gets its one line of error alone.
+func (p *jsonProgress) Isolation(d isolation.Decision) {
+	now := time.Now().UTC()
+	name := fmt.Sprintf("[internal] isolation: %s (%s)", d.Mode, d.Reason)
+	p.mu.Lock()
+	p.isolation = &jsonVertex{Digest: digest.FromString("isolation"), Name: name, Started: &now, Completed: &now}
+	p.mu.Unlock()
 }
 
 // Wrote is a status of its own: the output's name, done.

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	digest "github.com/opencontainers/go-digest"
 )
 
 // rawjsonEvents parses --progress=rawjson output: every line an event,
@@ -84,6 +86,9 @@ func TestProgressRawJSON(t *testing.T) {
 	}
 }
 
+// isolationLine is the first line of a build on this machine.
+const isolationLine = "#0 isolation: namespaces (root, and namespaces and mounts are allowed)\n"
+
 // --progress=quiet is -q; tty and auto are plain for now; without
 // --progress, $BUILDKIT_PROGRESS picks, as in buildx.
 func TestProgressModes(t *testing.T) {
@@ -95,10 +100,10 @@ func TestProgressModes(t *testing.T) {
 		want string // the start of stderr
 	}{
 		{"", []string{"--progress=quiet"}, ""},
-		{"", []string{"--progress=tty"}, "#1 [1/3] FROM scratch\n"},
-		{"", []string{"--progress", "auto"}, "#1 [1/3] FROM scratch\n"},
-		{"rawjson", nil, `{"vertexes":[{"digest":"sha256:`},
-		{"rawjson", []string{"--progress=plain"}, "#1 [1/3] FROM scratch\n"},
+		{"", []string{"--progress=tty"}, isolationLine + "#1 [1/3] FROM scratch\n"},
+		{"", []string{"--progress", "auto"}, isolationLine + "#1 [1/3] FROM scratch\n"},
+		{"rawjson", nil, `{"vertexes":[{"digest":"` + digest.FromString("isolation").String() + `","name":"[internal] isolation: namespaces`},
+		{"rawjson", []string{"--progress=plain"}, isolationLine + "#1 [1/3] FROM scratch\n"},
 	} {
 		t.Setenv("BUILDKIT_PROGRESS", tc.env)
 		code, stdout, stderr := runCLI(t, append(append([]string{"--cache-dir", cacheDir}, tc.args...), dir)...)
