@@ -33,6 +33,9 @@ func Gather(ctx context.Context) Facts {
 // one probe; forcing in place, none. The facts not probed are left nil.
 func Decide(ctx context.Context, mode Mode, force bool) (Decision, Facts, error) {
 	f := gatherFiles()
+	if InRootless() && (mode == Auto || mode == Rootless) {
+		return rootlessDecision(), f, nil
+	}
 	if f.UID == 0 && (mode == Auto || mode == Namespaces) {
 		f.Namespaces = sandbox.ProbeNamespaces(ctx)
 	}

@@ -67,6 +67,9 @@ func runBuild(ctx context.Context, o *buildOptions, args []string, s streams) er
 	if err != nil {
 		return err
 	}
+	if decision.Mode == isolation.Rootless && !isolation.InRootless() {
+		return enterRootless(ctx, facts, s)
+	}
 	rep.Isolation(decision)
 	if o.cpuProfile != "" {
 		stop, err := startCPUProfile(o.cpuProfile)
@@ -81,7 +84,7 @@ func runBuild(ctx context.Context, o *buildOptions, args []string, s streams) er
 	}
 	defer store.Close()
 	opts.Store, opts.Reporter = store, rep
-	if opts.Driver, err = o.driver(decision.Mode, facts, store, opts); err != nil {
+	if opts.Driver, err = o.driver(decision.Mode, facts, store, opts, rep.Warning); err != nil {
 		return err
 	}
 	res, err := build.Build(ctx, opts)
