@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/mybuild/mybuild/internal/atomicfile"
@@ -34,6 +35,7 @@ func (u *Unpacker) warnSkipped(l layer.Layer) {
 		return
 	}
 	paths := strings.Fields(string(data))
+	slices.Sort(paths)
 	u.warned.Do(func() {
 		msg := fmt.Sprintf("the base image holds %d device nodes (%s), which a user namespace cannot make: RUN steps do not see them, as with rootless containerd; the image keeps them", len(paths), shortList(paths, 3))
 		if err != nil {
