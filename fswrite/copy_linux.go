@@ -23,19 +23,25 @@ func (l *Layer) Copy(f *buildcontext.File, p string, mode fs.FileMode, o Owner, 
 		return err
 	}
 	isDir := f.Info.IsDir()
+	merge := false // a directory over a directory: kept, not made again
 	switch {
-	case existing != nil && existing.IsDir() && !isDir:
+	case existing == nil:
+	case existing.IsDir() && !isDir:
 		return fmt.Errorf("cannot replace directory %s with a file", p)
-	case existing != nil && !existing.IsDir() && isDir:
+	case !existing.IsDir() && isDir:
 		return fmt.Errorf("cannot copy to non-directory: %s", p)
-	case existing != nil && isDir:
+	case isDir:
 		if err := l.copyUp(p); err != nil {
 			return err
 		}
 		if !setDirMeta {
 			return nil
 		}
-	case existing != nil:
+		merge = true
+	default:
+		// A non-directory replaces a non-directory, whatever their types,
+		// as fsutil's copy does: whatever this layer made there goes, and
+		// the new entry hides what a layer below has.
 		if err := os.Remove(l.host(p)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
@@ -48,7 +54,7 @@ func (l *Layer) Copy(f *buildcontext.File, p string, mode fs.FileMode, o Owner, 
 	if m.Mode.IsRegular() {
 		return l.copyRegular(f, p, m)
 	}
-	if existing == nil {
+	if !merge {
 		if err := mknode(l.host(p), m, f.Link); err != nil {
 			return err
 		}
