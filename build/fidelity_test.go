@@ -61,3 +61,37 @@ COPY d /below/
 		"/below/p fifo 0640 0:0 ",
 	)
 }
+
+// A COPY source that .dockerignore excludes, with "!" exceptions below
+// it, copies what the exceptions bring back, as in BuildKit.
+func TestCopyIgnoredDirWithExceptions(t *testing.T) {
+	dir := withBusybox(t, contextDir(t, map[string]string{
+		"Dockerfile": `FROM scratch
+COPY folder1 /x
+COPY folder1/file1 /y/
+COPY folder* /z/
+`,
+		".dockerignore": "**\n!folder1/file1\n!busybox\n",
+		"folder1/file1": "1", "folder1/file2": "2", "folder2/f": "f",
+	}))
+	out, _ := testBuild(t, dir, t.TempDir())
+	l := listing(t, out)
+	wantLines(t, l, "/x dir 0755 0:0", "/x/file1 file 0644 0:0 ", "/y/file1 file 0644 0:0 ", "/z/file1 file 0644 0:0 ")
+	for _, p := range []string{"/x/file2", "/z/file2", "/z/f", "/z/folder2"} {
+		if lineOf(t, out, p) != "" {
+			t.Errorf("%s was copied", p)
+		}
+	}
+}
+
+// COPY "" names the context root, as in BuildKit.
+func TestCopyEmptySourceIsTheContext(t *testing.T) {
+	dir := contextDir(t, map[string]string{
+		"Dockerfile": "FROM scratch\nCOPY \"\" /ctx/\nCOPY [\"\", \"/json\"]\n",
+		"a.txt":      "a", "sub/b.txt": "b",
+		".dockerignore": "Dockerfile\n",
+	})
+	out, _ := testBuild(t, dir, t.TempDir())
+	wantLines(t, listing(t, out), "/ctx/a.txt file 0644 0:0 ", "/ctx/sub/b.txt file 0644 0:0 ",
+		"/json/a.txt file 0644 0:0 ", "/json/.dockerignore file 0644 0:0 ")
+}
