@@ -1,6 +1,8 @@
 package build
 
 import (
+	"archive/tar"
+	"bytes"
 	"os"
 	"path/filepath"
 	"slices"
@@ -94,4 +96,62 @@ func TestCopyEmptySourceIsTheContext(t *testing.T) {
 	out, _ := testBuild(t, dir, t.TempDir())
 	wantLines(t, listing(t, out), "/ctx/a.txt file 0644 0:0 ", "/ctx/sub/b.txt file 0644 0:0 ",
 		"/json/a.txt file 0644 0:0 ", "/json/.dockerignore file 0644 0:0 ")
+}
+
+// writeTar writes a tar of hdrs into dir/name; a regular file's content is
+// its Linkname.
+func writeTar(t *testing.T, dir, name string, hdrs ...*tar.Header) {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, h := range hdrs {
+		h := *h
+		body := ""
+		if h.Typeflag == tar.TypeReg {
+			body, h.Linkname, h.Size = h.Linkname, "", int64(len(h.Linkname))
+		}
+		if err := tw.WriteHeader(&h); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write([]byte(body))
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// ADD unpacks a tar whose first header comes after PAX records (GNU tar
+// and Go write them for long names, xattrs and big ids), and skips a
+// global header (git archive writes one) without making anything of its
+// name.
+func TestAddTarWithPAXHeaders(t *testing.T) {
+	dir := contextDir(t, map[string]string{"Dockerfile": `FROM scratch
+ADD name.tar xattr.tar /pax/
+ADD global.tar /global/
+`})
+	long := strings.Repeat("n", 150)
+	writeTar(t, dir, "name.tar", &tar.Header{Typeflag: tar.TypeReg, Name: long, Linkname: "long", Mode: 0o640, Uid: 7, Gid: 8})
+	writeTar(t, dir, "xattr.tar", &tar.Header{Typeflag: tar.TypeReg, Name: "x", Linkname: "x", Mode: 0o600, Uid: 3_000_000, Gid: 9,
+		PAXRecords: map[string]string{"SCHILY.xattr.user.k": "v"}})
+	writeTar(t, dir, "global.tar",
+		&tar.Header{Typeflag: tar.TypeXGlobalHeader, Name: "pax_global_header", PAXRecords: map[string]string{"comment": "0123abcd"}},
+		&tar.Header{Typeflag: tar.TypeXGlobalHeader, Name: "/tmp/GlobalHead.42.1", PAXRecords: map[string]string{"comment": "c"}},
+		&tar.Header{Typeflag: tar.TypeDir, Name: "repo/", Mode: 0o755},
+		&tar.Header{Typeflag: tar.TypeReg, Name: "repo/README", Linkname: "hi", Mode: 0o644},
+	)
+	out, _ := testBuild(t, dir, t.TempDir())
+	l := listing(t, out)
+	wantLines(t, l, "/pax/"+long+" file 0640 7:8 ", "/pax/x file 0600 3000000:9 ",
+		"/global/repo dir 0755 0:0", "/global/repo/README file 0644 0:0 ")
+	if !strings.Contains(lineOf(t, out, "/pax/x"), "user.k") {
+		t.Errorf("xattr lost: %s", lineOf(t, out, "/pax/x"))
+	}
+	for _, p := range []string{"/pax/name.tar", "/global/tmp", "/global/pax_global_header", "/global/global.tar"} {
+		if lineOf(t, out, p) != "" {
+			t.Errorf("%s is in the image", p)
+		}
+	}
 }

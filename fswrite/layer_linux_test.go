@@ -269,3 +269,23 @@ func TestCopyReplacesNonDirectory(t *testing.T) {
 		}
 	}
 }
+
+// A PAX global header is skipped before its name makes any directory.
+func TestUntarGlobalHeader(t *testing.T) {
+	tr := tarOf(t,
+		&tar.Header{Typeflag: tar.TypeXGlobalHeader, Name: "/tmp/GlobalHead.1.1", PAXRecords: map[string]string{"comment": "c"}},
+		&tar.Header{Typeflag: tar.TypeXGlobalHeader, Name: "x/pax_global_header", PAXRecords: map[string]string{"comment": "c"}},
+		&tar.Header{Typeflag: tar.TypeReg, Name: "f", Linkname: "f", Mode: 0o644, ModTime: t2},
+	)
+	upper := t.TempDir()
+	l := NewLayer(upper, lowerStack(t))
+	if err := l.MkdirAll("/dest", 0o755, Owner{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Untar(t.Context(), tr, "/dest", nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := describeTree(t, upper); strings.Contains(got, "tmp") || strings.Contains(got, "dest/x") || !strings.Contains(got, "dest/f ") {
+		t.Errorf("got\n%s", got)
+	}
+}
