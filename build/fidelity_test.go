@@ -6,9 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/mybuild/mybuild/internal/imagetest"
 )
 
 // wantLines fails t for each line of want that got lacks: as a whole
@@ -153,5 +156,41 @@ ADD global.tar /global/
 		if lineOf(t, out, p) != "" {
 			t.Errorf("%s is in the image", p)
 		}
+	}
+}
+
+// WORKDIR keeps an absolute path as written, trailing slash included, in
+// the config and the history, as BuildKit does; a relative one is joined
+// to the current dir and cleaned. The directory is made either way.
+func TestWorkdirKeepsTrailingSlash(t *testing.T) {
+	for _, tc := range []struct{ df, want, dir string }{
+		{"WORKDIR /tmp/\n", "/tmp/", "/tmp"},
+		{"WORKDIR /a/\nWORKDIR b/\n", "/a/b", "/a/b"},
+		{"WORKDIR /x/../y/\nWORKDIR /y\n", "/y", "/y"},
+		{"WORKDIR /w\n", "/w", "/w"},
+	} {
+		dir := withBusybox(t, contextDir(t, map[string]string{"Dockerfile": busyboxPrelude + tc.df + "RUN pwd > /pwd\n"}))
+		out, _ := testBuild(t, dir, t.TempDir())
+		cfg, err := imagetest.ReadConfig(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cfg.Config.WorkingDir; got != tc.want {
+			t.Errorf("%q: WorkingDir %q, want %q", tc.df, got, tc.want)
+		}
+		if h := cfg.History[len(cfg.History)-2].CreatedBy; h != "WORKDIR "+tc.want {
+			t.Errorf("%q: history %q", tc.df, h)
+		}
+		wantLines(t, listing(t, out), tc.dir+" dir 0755 0:0", "/pwd file 0644 0:0 size="+strconv.Itoa(len(tc.dir)+1)+" ")
+	}
+	// A ".." in an absolute dir stays too; the directory made is the
+	// clean one.
+	dir := contextDir(t, map[string]string{"Dockerfile": "FROM scratch\nWORKDIR /x/../y/\n"})
+	out, _ := testBuild(t, dir, t.TempDir())
+	if cfg, err := imagetest.ReadConfig(out); err != nil || cfg.Config.WorkingDir != "/x/../y/" {
+		t.Errorf("WorkingDir %q, %v", cfg.Config.WorkingDir, err)
+	}
+	if l := strings.TrimSpace(listing(t, out)); l != "/y dir 0755 0:0" {
+		t.Errorf("WORKDIR /x/../y/ made\n%s", l)
 	}
 }

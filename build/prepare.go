@@ -192,17 +192,33 @@ func (s *copyStep) makeLayer(ctx context.Context, root rootfs.Root, _ StepInfo) 
 // planWorkdir sets the working dir and, as BuildKit does, creates it in a
 // layer of its own, owned by the current USER, unless it is "/".
 func (b *builder) planWorkdir(st *stage, c *instructions.WorkdirCommand) (*plan, error) {
-	wd := c.Path
-	if !path.IsAbs(wd) {
-		wd = path.Join(st.img.Config.Config.WorkingDir, wd)
-	}
-	wd = path.Clean("/" + wd)
-	w := workdirStep{dir: wd, user: st.img.Config.Config.User}
+	wd := normalizeWorkdir(st.img.Config.Config.WorkingDir, c.Path)
+	w := workdirStep{dir: path.Clean(wd), user: st.img.Config.Config.User}
 	p := &plan{kind: "workdir", createdBy: "WORKDIR " + wd, change: &ConfigChange{WorkingDir: &wd}, inputs: w}
 	if wd != "/" {
 		p.layer = w
 	}
 	return p, nil
+}
+
+// normalizeWorkdir is the working dir that WORKDIR dir gives after
+// current, as BuildKit's system.NormalizeWorkdir makes it: a relative dir
+// is joined to current (and so cleaned), an absolute one is kept as
+// written, trailing slash and all.
+func normalizeWorkdir(current, dir string) string {
+	if current == "" {
+		current = "/"
+	}
+	if !path.IsAbs(current) {
+		current = path.Join("/", current)
+	}
+	if dir == "" {
+		dir = current
+	}
+	if !path.IsAbs(dir) {
+		dir = path.Join(current, dir)
+	}
+	return dir
 }
 
 // workdirStep is a WORKDIR, which makes the directory when it is missing.
