@@ -112,10 +112,13 @@ func (p *copyPlan) collect(t tree) error {
 	return p.checkDest()
 }
 
-// checkDest applies Docker's rule: several sources need a directory
-// destination written with a trailing slash.
+// checkDest applies the Dockerfile reference's rule to the source
+// arguments as written: several need a directory destination written
+// with a trailing slash. One wildcard may match several files, the last
+// one copied winning, as in BuildKit. (BuildKit checks no count at all,
+// moby/buildkit#1853: a second argument overwrites the first.)
 func (p *copyPlan) checkDest() error {
-	if len(p.sources)+len(p.heredocs)+len(p.remotes) > 1 && !p.destDir {
+	if len(p.patterns)+len(p.heredocs)+len(p.remotes) > 1 && !p.destDir {
 		return errors.New("when copying more than one file, the destination must be a directory and end with a /")
 	}
 	return nil
@@ -244,20 +247,43 @@ func parseChmod(s string) (fs.FileMode, error) {
 }
 
 // write copies the files into the layer dir upper, over lower, as
-// BuildKit's fsutil copy does: the destination dir is created (with the
-// --chmod mode, or 0755, and the --chown owner) when missing; a file lands
-// inside an existing directory, else at the destination itself; a
-// directory's contents are copied into the destination, whose own metadata
-// is kept.
+// BuildKit's fsutil copy does, source by source: the destination dir is
+// created (with the --chmod mode, or 0755, and the --chown owner) when
+// missing; a file lands inside an existing directory, else at the
+// destination itself; a directory's contents are copied into the
+// destination, whose own metadata is kept. A wildcard that matched
+// nothing makes nothing, not even the destination.
 func (p *copyPlan) write(ctx context.Context, upper string, lower *overlay.Stack) error {
 	if err := p.resolveOwner(lower); err != nil {
 		return err
 	}
 	w := fswrite.NewLayer(upper, lower)
-	perm := fs.FileMode(0o755)
-	if p.chmod != nil {
-		perm = *p.chmod
+	for _, s := range p.sources {
+		if err := p.writeSource(ctx, w, s); err != nil {
+			return err
+		}
 	}
+	return w.Finish()
+}
+
+// dirPerm is the mode of the directories a copy creates.
+func (p *copyPlan) dirPerm() fs.FileMode {
+	if p.chmod != nil {
+		return *p.chmod
+	}
+	return 0o755
+}
+
+// writeSource copies one source, or unpacks it if ADD and an archive.
+func (p *copyPlan) writeSource(ctx context.Context, w *fswrite.Layer, s copySource) error {
+	top := &s.files[0]
+	if p.unpack && !s.remote && top.Info.Mode().IsRegular() {
+		unpacked, err := p.unpackArchive(ctx, w, top)
+		if err != nil || unpacked {
+			return err
+		}
+	}
+	perm := p.dirPerm()
 	ensure := p.dest
 	if !p.destDir {
 		ensure = path.Dir(p.dest)
@@ -268,23 +294,6 @@ func (p *copyPlan) write(ctx context.Context, upper string, lower *overlay.Stack
 	}
 	if err := w.MkdirAll(ensure, perm, p.owner.id); err != nil {
 		return err
-	}
-	for _, s := range p.sources {
-		if err := p.writeSource(ctx, w, s, perm); err != nil {
-			return err
-		}
-	}
-	return w.Finish()
-}
-
-// writeSource copies one source, or unpacks it if ADD and an archive.
-func (p *copyPlan) writeSource(ctx context.Context, w *fswrite.Layer, s copySource, perm fs.FileMode) error {
-	top := &s.files[0]
-	if p.unpack && !s.remote && top.Info.Mode().IsRegular() {
-		unpacked, err := p.unpackArchive(ctx, w, top)
-		if err != nil || unpacked {
-			return err
-		}
 	}
 	srcIsDir := top.Info.IsDir()
 	dest, err := w.Resolve(p.dest)

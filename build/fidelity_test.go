@@ -194,3 +194,54 @@ func TestWorkdirKeepsTrailingSlash(t *testing.T) {
 		t.Errorf("WORKDIR /x/../y/ made\n%s", l)
 	}
 }
+
+// One wildcard matching several files onto a destination without a
+// trailing slash copies them one after the other, the last one winning,
+// as in BuildKit; several source arguments need a directory destination.
+func TestCopyWildcardOntoFile(t *testing.T) {
+	dir := withBusybox(t, contextDir(t, map[string]string{
+		"Dockerfile": `FROM scratch AS src
+COPY busybox /bin/busybox
+FROM scratch
+COPY *.txt /out
+COPY d* /merged
+COPY --from=src /bin/busybo? /bb
+`,
+		"a.txt": "a", "b.txt": "bb", "d1/f": "f", "d2.txt": "d2",
+	}))
+	out, _ := testBuild(t, dir, t.TempDir())
+	wantLines(t, listing(t, out), "/out file 0644 0:0 size=2 ", "/merged dir 0755 0:0", "/merged/f file 0644 0:0 ",
+		"/merged/d2.txt file 0644 0:0 ", "/bb file 0755 0:0 ")
+
+	for _, df := range []string{"COPY a.txt nomatch* /x\n", "COPY a.txt <<EOF /x\nhi\nEOF\n"} {
+		dir := contextDir(t, map[string]string{"Dockerfile": "FROM scratch\n" + df, "a.txt": "a"})
+		_, _, err := tryBuild(t, dir, t.TempDir())
+		if err == nil || !strings.Contains(err.Error(), "Dockerfile:2: ") || !strings.Contains(err.Error(), "the destination must be a directory and end with a /") {
+			t.Errorf("%q: %v", df, err)
+		}
+	}
+}
+
+// A wildcard that matches nothing makes nothing, not even the
+// destination; ADD makes an archive's destination 0755 whatever --chmod
+// says, as BuildKit's unpack does, parents included.
+func TestCopyEmptyWildcardMakesNothing(t *testing.T) {
+	dir := contextDir(t, map[string]string{
+		"Dockerfile": `FROM scratch AS src
+FROM scratch
+COPY nomatch* /never/
+COPY --from=src /nomatch* /never2/deep/
+ADD --chmod=700 app.tar nomatch* /opt/app/
+COPY --chmod=700 a.txt nomatch* /new/sub/
+`,
+		"a.txt": "a",
+	})
+	writeTar(t, dir, "app.tar", &tar.Header{Typeflag: tar.TypeReg, Name: "f", Linkname: "f", Mode: 0o644})
+	out, _ := testBuild(t, dir, t.TempDir())
+	l := listing(t, out)
+	wantLines(t, l, "/opt dir 0755 0:0", "/opt/app dir 0755 0:0", "/opt/app/f file 0644 0:0 ",
+		"/new dir 0700 0:0", "/new/sub dir 0700 0:0", "/new/sub/a.txt file 0700 0:0 ")
+	if strings.Contains(l, "/never") {
+		t.Errorf("an empty wildcard made its destination:\n%s", l)
+	}
+}
