@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/mybuild/mybuild/internal/imagetest"
+	digest "github.com/opencontainers/go-digest"
 )
 
 // wantLines fails t for each line of want that got lacks: as a whole
@@ -243,5 +244,24 @@ COPY --chmod=700 a.txt nomatch* /new/sub/
 		"/new dir 0700 0:0", "/new/sub dir 0700 0:0", "/new/sub/a.txt file 0700 0:0 ")
 	if strings.Contains(l, "/never") {
 		t.Errorf("an empty wildcard made its destination:\n%s", l)
+	}
+}
+
+// Cache mounts of one id with different uid, gid or mode are different
+// caches, as BuildKit keys a cache by its id and the directory it starts
+// from; one with none of them given is another still.
+func TestCacheMountOwnerSeparatesCaches(t *testing.T) {
+	df := busyboxPrelude + `RUN --mount=type=cache,target=/c,uid=1 touch /c/one
+RUN --mount=type=cache,target=/c,uid=2 ls /c > /uid2 && stat -c '%u %a' /c >> /uid2
+RUN --mount=type=cache,target=/c,uid=1,mode=0700 ls /c > /mode && stat -c '%u %a' /c >> /mode
+RUN --mount=type=cache,target=/c ls /c > /none
+RUN --mount=type=cache,target=/c,uid=1 ls /c > /uid1 && stat -c '%u %a' /c >> /uid1
+`
+	dir := withBusybox(t, contextDir(t, map[string]string{"Dockerfile": df}))
+	out, _ := testBuild(t, dir, t.TempDir())
+	for p, content := range map[string]string{"/uid2": "2 755\n", "/mode": "1 700\n", "/none": "", "/uid1": "one\n1 755\n"} {
+		if l := lineOf(t, out, p); !strings.Contains(l, digest.FromString(content).Encoded()) {
+			t.Errorf("%s: %s, want %q", p, l, content)
+		}
 	}
 }
