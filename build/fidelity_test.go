@@ -265,3 +265,25 @@ RUN --mount=type=cache,target=/c,uid=1 ls /c > /uid1 && stat -c '%u %a' /c >> /u
 		}
 	}
 }
+
+// WORKDIR makes its directory owned by the USER: a name from the image's
+// /etc/passwd, or numbers. A name the image does not know is an error,
+// as for --chown (BuildKit silently uses 0:0; see the README).
+func TestWorkdirOwner(t *testing.T) {
+	dir := withBusybox(t, contextDir(t, map[string]string{"Dockerfile": busyboxPrelude + `RUN echo 'app:x:1000:1001::/home/app:/bin/sh' > /etc/passwd
+USER app
+WORKDIR /named
+USER 33
+WORKDIR /numeric
+USER 5:6
+WORKDIR /both/deep
+`}))
+	out, _ := testBuild(t, dir, t.TempDir())
+	wantLines(t, listing(t, out), "/named dir 0755 1000:1001", "/numeric dir 0755 33:33", "/both dir 0755 5:6", "/both/deep dir 0755 5:6")
+
+	dir = contextDir(t, map[string]string{"Dockerfile": "FROM scratch\nUSER ghost\nWORKDIR /w\n"})
+	_, _, err := tryBuild(t, dir, t.TempDir())
+	if want := "Dockerfile:3: [3/3] WORKDIR /w: user ghost: unable to find user ghost"; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("err = %v, want %q", err, want)
+	}
+}
