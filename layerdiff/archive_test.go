@@ -134,14 +134,15 @@ func TestOpenArchiveLeavesNoGoroutine(t *testing.T) {
 	}
 }
 
-// A tar may start with PAX records (a long name, xattrs) or a global
-// header, which put its first file's header past any fixed sniff: it is
+// A tar may start with PAX records (a long name, xattrs), a GNU long
+// name or a global header, which put its first file's header past any fixed sniff: it is
 // an archive all the same, as BuildKit reads a first header from the
 // whole stream.
 func TestOpenArchivePAXFirst(t *testing.T) {
 	long := strings.Repeat("d/", 700) + "f"
 	for name, hdrs := range map[string][]*tar.Header{
 		"name.tar":      {{Name: strings.Repeat("n", 150), Mode: 0o644, Typeflag: tar.TypeReg}},
+		"gnu.tar":       {{Name: strings.Repeat("g", 150), Mode: 0o644, Typeflag: tar.TypeReg, Format: tar.FormatGNU}},
 		"xattr.tar":     {{Name: "f", Mode: 0o644, Typeflag: tar.TypeReg, PAXRecords: map[string]string{"SCHILY.xattr.user.a": "b"}}},
 		"long-name.tar": {{Name: long, Mode: 0o644, Typeflag: tar.TypeReg, Format: tar.FormatPAX}},
 		"xattrs.tar": {{Name: "f", Mode: 0o644, Typeflag: tar.TypeReg, Format: tar.FormatPAX,
