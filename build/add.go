@@ -35,7 +35,7 @@ type remoteFile struct {
 // URLs are downloaded, keyed by --checksum when given (so a cache hit
 // downloads nothing) and by their content otherwise.
 func (b *builder) planAdd(ctx context.Context, st *stage, c *instructions.AddCommand) (*plan, error) {
-	cc := &instructions.CopyCommand{Chown: c.Chown, Chmod: c.Chmod}
+	cc := &instructions.CopyCommand{Chown: c.Chown, Chmod: c.Chmod, ExcludePatterns: c.ExcludePatterns}
 	cc.DestPath, cc.SourceContents = c.DestPath, c.SourceContents
 	var remotes []*remoteFile
 	for _, src := range c.SourcePaths {
@@ -79,7 +79,7 @@ func (b *builder) planAdd(ctx context.Context, st *stage, c *instructions.AddCom
 		}
 	}
 	s := &addStep{b: b, cp: cp, remotes: remotes}
-	return &plan{kind: "add", createdBy: copyHistory("ADD", c.Chown, c.Chmod, c.SourcesAndDest), inputs: s, layer: s, downloads: remotes}, nil
+	return &plan{kind: "add", createdBy: copyHistory("ADD", false, c.Chown, c.Chmod, c.SourcesAndDest), inputs: s, layer: s, downloads: remotes}, nil
 }
 
 // addStep is an ADD, planned.

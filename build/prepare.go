@@ -156,7 +156,7 @@ func (b *builder) planCopyStep(ctx context.Context, st *stage, c *instructions.C
 		return nil, err
 	}
 	s := &copyStep{b: b, cp: cp, from: from}
-	return &plan{kind: "copy", createdBy: copyHistory("COPY", c.Chown, c.Chmod, c.SourcesAndDest), inputs: s, layer: s}, nil
+	return &plan{kind: "copy", createdBy: copyHistory("COPY", c.Parents, c.Chown, c.Chmod, c.SourcesAndDest), inputs: s, layer: s}, nil
 }
 
 // copyStep is a COPY, planned.

@@ -89,3 +89,26 @@ func (l *Layer) copyRegular(f *buildcontext.File, p string, m Meta) error {
 	}
 	return nil
 }
+
+// CopyParent makes p (resolved) the directory f stands for as the parent
+// of what a filtered copy brings (buildcontext.File.Parent), as fsutil's
+// createParentDirs does: made new, it is a copy of f with mode and the
+// owner o, as Copy makes it; already there, it is copied up and takes
+// f's own permission, setuid, setgid and sticky bits, and nothing else.
+func (l *Layer) CopyParent(f *buildcontext.File, p string, mode fs.FileMode, o Owner) error {
+	existing, err := l.Lookup(p)
+	if err != nil {
+		return err
+	}
+	if existing == nil {
+		return l.Copy(f, p, mode, o, true)
+	}
+	if !existing.IsDir() {
+		return fmt.Errorf("cannot copy to non-directory: %s", p)
+	}
+	if err := l.copyUp(p); err != nil {
+		return err
+	}
+	//	chmod mode p
+	return pathTarget(l.host(p)).chmod(fs.ModeDir | f.Info.Mode()&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky))
+}

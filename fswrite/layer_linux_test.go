@@ -251,8 +251,8 @@ func TestCopyReplacesNonDirectory(t *testing.T) {
 	o := Owner{UID: 1, GID: 2}
 	for _, c := range []struct{ name, to string }{
 		{"f", "/same"}, {"l", "/same"}, // this layer's file
-		{"l", "/below"},                // a file below
-		{"p", "/belowlink"},            // a symlink below
+		{"l", "/below"},     // a file below
+		{"p", "/belowlink"}, // a symlink below
 		{"f", "/fifo"}, {"p", "/fifo"},
 	} {
 		if err := l.Copy(file(c.name), c.to, 0o640, o, true); err != nil {
