@@ -22,7 +22,7 @@ type copyPlan struct {
 	dest    string // absolute
 	destDir bool   // the destination was written with a trailing "/"
 	owner   owner
-	chmod   *fs.FileMode
+	chmod   *chmodSpec // nil: no --chmod
 	sources []copySource
 	// from is the stage or image of --from, nil for the build context. Its
 	// files are walked only when the step runs: its key covers them.
@@ -75,7 +75,7 @@ func (b *builder) planCopy(ctx context.Context, st *stage, c *instructions.CopyC
 		if err != nil {
 			return nil, err
 		}
-		p.chmod = &m
+		p.chmod = m
 	}
 	if from != nil {
 		return p, p.checkDest()
@@ -223,11 +223,7 @@ func (p *copyPlan) writeHeredocs(dir string) error {
 func (p *copyPlan) keyFields(k *cache.KeyBuilder) {
 	k.String("dest", p.dest).String("dest_dir", strconv.FormatBool(p.destDir))
 	k.String("chown", p.owner.spec)
-	chmod := ""
-	if p.chmod != nil {
-		chmod = strconv.FormatUint(uint64(*p.chmod), 8)
-	}
-	k.String("chmod", chmod).String("unpack", strconv.FormatBool(p.unpack))
+	k.String("chmod", p.chmod.keyString()).String("unpack", strconv.FormatBool(p.unpack))
 	// Fields added with a feature are keyed only when it is used, so that
 	// the keys of steps without it stay what they were.
 	if p.parents {

@@ -115,3 +115,28 @@ COPY --exclude=* --exclude=!dir1/file-102.txt . /8/
 		}
 	}
 }
+
+// A symbolic --chmod changes each copied entry's own mode; the
+// directories a copy makes are 0755, as in BuildKit.
+func TestCopySymbolicChmod(t *testing.T) {
+	dir := contextDir(t, map[string]string{
+		"Dockerfile": `FROM scratch
+COPY --chmod=u+x,g=rx,o= tree /t/
+COPY --chmod=go-w tree/run.sh /new/deep/
+COPY --chmod=a+X tree /x/
+COPY --chmod=u+s <<EOF /doc
+hi
+EOF
+`,
+		"tree/data": "d", "tree/run.sh": "r", "tree/sub/f": "f",
+	})
+	os.Chmod(filepath.Join(dir, "tree/run.sh"), 0o775)
+	os.Chmod(filepath.Join(dir, "tree/sub"), 0o700)
+	out, _ := testBuild(t, dir, t.TempDir())
+	wantLines(t, listing(t, out),
+		"/t dir 0755 0:0", "/t/data file 0750 0:0 ", "/t/run.sh file 0750 0:0 ", "/t/sub dir 0750 0:0", "/t/sub/f file 0750 0:0 ",
+		"/new dir 0755 0:0", "/new/deep dir 0755 0:0", "/new/deep/run.sh file 0755 0:0 ",
+		"/x/data file 0644 0:0 ", "/x/run.sh file 0775 0:0 ", "/x/sub dir 0711 0:0",
+		"/doc file 4644 0:0 ",
+	)
+}

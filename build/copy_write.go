@@ -39,10 +39,7 @@ func (p *copyPlan) write(ctx context.Context, upper string, lower *overlay.Stack
 
 // dirPerm is the mode of the directories a copy creates.
 func (p *copyPlan) dirPerm() fs.FileMode {
-	if p.chmod != nil {
-		return *p.chmod
-	}
-	return 0o755
+	return p.chmod.dirPerm()
 }
 
 // writeSource copies one source, or unpacks it if ADD and an archive.
@@ -150,10 +147,12 @@ func (p *copyPlan) ownerOf(f *buildcontext.File) fswrite.Owner {
 	return fswrite.Owner{UID: uid, GID: gid}
 }
 
-// mode is the mode a copied entry gets: the source's, or --chmod's.
+// mode is the mode a copied entry gets: the source's, or --chmod's,
+// octal or applied to the source's.
 func (p *copyPlan) mode(f *buildcontext.File) fs.FileMode {
+	m := f.Info.Mode() & specialBits
 	if p.chmod != nil {
-		return *p.chmod
+		m = p.chmod.apply(f.Info.Mode()) & specialBits
 	}
-	return f.Info.Mode() & specialBits
+	return m
 }
