@@ -31,9 +31,10 @@ type remoteFile struct {
 }
 
 // planAdd plans an ADD: local sources as COPY, except that an archive
-// (tar, plain or gzip/bzip2/xz/zstd) is unpacked into the destination;
-// URLs are downloaded, keyed by --checksum when given (so a cache hit
-// downloads nothing) and by their content otherwise.
+// (tar, plain or gzip/bzip2/xz/zstd) is unpacked into the destination
+// (not with --unpack=false); URLs are downloaded, keyed by --checksum
+// when given (so a cache hit downloads nothing) and by their content
+// otherwise, and unpacked only with --unpack, as BuildKit does.
 func (b *builder) planAdd(ctx context.Context, st *stage, c *instructions.AddCommand) (*plan, error) {
 	cc := &instructions.CopyCommand{Chown: c.Chown, Chmod: c.Chmod, ExcludePatterns: c.ExcludePatterns}
 	cc.DestPath, cc.SourceContents = c.DestPath, c.SourceContents
@@ -66,7 +67,9 @@ func (b *builder) planAdd(ctx context.Context, st *stage, c *instructions.AddCom
 	if err != nil {
 		return nil, err
 	}
-	cp.unpack, cp.remotes = true, remotes
+	cp.remotes = remotes
+	cp.unpack = c.Unpack == nil || *c.Unpack
+	cp.unpackRemote = c.Unpack != nil && *c.Unpack
 	if err := cp.checkDest(); err != nil {
 		return nil, err
 	}
@@ -206,7 +209,8 @@ func removeDownloads(remotes []*remoteFile) {
 	}
 }
 
-// addRemotes adds the downloaded files as sources: never unpacked.
+// addRemotes adds the downloaded files as sources, unpacked only with
+// --unpack.
 func (p *copyPlan) addRemotes() error {
 	for _, r := range p.remotes {
 		fi, err := os.Lstat(r.host)

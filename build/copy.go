@@ -35,9 +35,10 @@ type copyPlan struct {
 	excludes []string
 	// heredocs are COPY <<EOF sources: files made from the Dockerfile.
 	heredocs []instructions.SourceContent
-	// unpack is set for ADD: archives from the context are unpacked.
-	unpack  bool
-	remotes []*remoteFile
+	// unpack is set for ADD: archives from the context are unpacked;
+	// unpackRemote, for ADD --unpack: downloaded ones too.
+	unpack, unpackRemote bool
+	remotes              []*remoteFile
 }
 
 // owner is the uid:gid copied files get.
@@ -49,8 +50,9 @@ type owner struct {
 type copySource struct {
 	match buildcontext.Match
 	files []buildcontext.File
-	// remote is set for a file ADD downloaded: it is never unpacked.
-	remote bool
+	// remote is set for a file ADD downloaded, heredoc for a COPY <<EOF
+	// source: see copyPlan.unpacks.
+	remote, heredoc bool
 }
 
 // planCopy resolves every source of an expanded COPY from the context,
@@ -210,8 +212,9 @@ func (p *copyPlan) writeHeredocs(dir string) error {
 			return err
 		}
 		p.sources = append(p.sources, copySource{
-			match: buildcontext.Match{Path: host, Name: h.Path},
-			files: []buildcontext.File{{Host: host, Info: fi}},
+			match:   buildcontext.Match{Path: host, Name: h.Path},
+			files:   []buildcontext.File{{Host: host, Info: fi}},
+			heredoc: true,
 		})
 	}
 	return nil
@@ -224,6 +227,9 @@ func (p *copyPlan) keyFields(k *cache.KeyBuilder) {
 	k.String("dest", p.dest).String("dest_dir", strconv.FormatBool(p.destDir))
 	k.String("chown", p.owner.spec)
 	k.String("chmod", p.chmod.keyString()).String("unpack", strconv.FormatBool(p.unpack))
+	if p.unpackRemote {
+		k.String("unpack_remote", "true")
+	}
 	// Fields added with a feature are keyed only when it is used, so that
 	// the keys of steps without it stay what they were.
 	if p.parents {

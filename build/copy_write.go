@@ -42,10 +42,23 @@ func (p *copyPlan) dirPerm() fs.FileMode {
 	return p.chmod.dirPerm()
 }
 
+// unpacks reports whether s is unpacked when it is an archive: as in
+// BuildKit, a file of the context or a stage unless ADD --unpack=false,
+// a downloaded one only with ADD --unpack, a heredoc never.
+func (p *copyPlan) unpacks(s copySource) bool {
+	switch {
+	case s.heredoc:
+		return false
+	case s.remote:
+		return p.unpackRemote
+	}
+	return p.unpack
+}
+
 // writeSource copies one source, or unpacks it if ADD and an archive.
 func (p *copyPlan) writeSource(ctx context.Context, w *fswrite.Layer, s copySource) error {
 	top := &s.files[0]
-	if p.unpack && !s.remote && top.Info.Mode().IsRegular() {
+	if p.unpacks(s) && top.Info.Mode().IsRegular() {
 		unpacked, err := p.unpackArchive(ctx, w, top)
 		if err != nil || unpacked {
 			return err

@@ -69,7 +69,7 @@ var support = map[string]bool{
 	"ADD --link":         false,
 	"ADD --exclude":      true,
 	"ADD --keep-git-dir": false,
-	"ADD --unpack":       false,
+	"ADD --unpack":       true,
 	"ADD --parents":      false,
 	"ADD heredocs":       true,
 	"ONBUILD":            true,
