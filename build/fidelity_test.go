@@ -287,3 +287,14 @@ WORKDIR /both/deep
 		t.Errorf("err = %v, want %q", err, want)
 	}
 }
+
+// --chown=root and an empty group need no /etc/passwd, as in BuildKit:
+// FROM scratch takes them.
+func TestCopyChownRootFromScratch(t *testing.T) {
+	dir := contextDir(t, map[string]string{
+		"Dockerfile": "FROM scratch\nCOPY --chown=root:root a.txt /r/\nCOPY --chown=7: a.txt /e/\nCOPY --chown=7:root a.txt /g/\n",
+		"a.txt":      "a",
+	})
+	out, _ := testBuild(t, dir, t.TempDir())
+	wantLines(t, listing(t, out), "/r/a.txt file 0644 0:0 ", "/e/a.txt file 0644 7:7 ", "/g/a.txt file 0644 7:0 ")
+}
