@@ -36,6 +36,10 @@ type remoteFile struct {
 // when given (so a cache hit downloads nothing) and by their content
 // otherwise, and unpacked only with --unpack, as BuildKit does.
 func (b *builder) planAdd(ctx context.Context, st *stage, c *instructions.AddCommand) (*plan, error) {
+	link, err := linked(c.Link, c.Chown, c.Chmod)
+	if err != nil {
+		return nil, err
+	}
 	cc := &instructions.CopyCommand{Chown: c.Chown, Chmod: c.Chmod, ExcludePatterns: c.ExcludePatterns}
 	cc.DestPath, cc.SourceContents = c.DestPath, c.SourceContents
 	var remotes []*remoteFile
@@ -82,7 +86,7 @@ func (b *builder) planAdd(ctx context.Context, st *stage, c *instructions.AddCom
 		}
 	}
 	s := &addStep{b: b, cp: cp, remotes: remotes}
-	return &plan{kind: "add", createdBy: copyHistory("ADD", false, c.Chown, c.Chmod, c.SourcesAndDest), inputs: s, layer: s, downloads: remotes}, nil
+	return &plan{kind: "add", createdBy: copyHistory("ADD", false, c.Chown, c.Chmod, c.SourcesAndDest), inputs: s, layer: s, downloads: remotes, link: link}, nil
 }
 
 // addStep is an ADD, planned.

@@ -3,6 +3,7 @@ package build
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path"
@@ -15,6 +16,7 @@ import (
 	"github.com/mybuild/mybuild/buildcontext"
 	"github.com/mybuild/mybuild/cache"
 	"github.com/mybuild/mybuild/fswrite"
+	"github.com/mybuild/mybuild/users"
 )
 
 // copyPlan is a COPY with its sources resolved and checksummed.
@@ -282,6 +284,17 @@ func absDest(workdir, dest string) string {
 		dest = path.Join(workdir, dest)
 	}
 	return path.Clean("/" + dest)
+}
+
+// linked reports whether a COPY or ADD --link makes its layer on an empty
+// root, as BuildKit merges such a copy onto the stage: not with --chmod,
+// which BuildKit then copies as without --link. A --chown name cannot be
+// resolved on an empty root: it is an error, as in BuildKit.
+func linked(link bool, chown, chmod string) (bool, error) {
+	if link && chown != "" && users.IsChownByName(chown) {
+		return false, fmt.Errorf("--chown=%s: user and group names can't be resolved when used with --link, use numeric uid[:gid] instead", chown)
+	}
+	return link && chmod == "", nil
 }
 
 // copyHistory is the history text of a COPY or ADD, as BuildKit writes

@@ -144,6 +144,10 @@ func (b *builder) planArg(st *stage, c *instructions.ArgCommand) (*plan, error) 
 }
 
 func (b *builder) planCopyStep(ctx context.Context, st *stage, c *instructions.CopyCommand) (*plan, error) {
+	link, err := linked(c.Link, c.Chown, c.Chmod)
+	if err != nil {
+		return nil, err
+	}
 	var from *stage
 	if c.From != "" {
 		var err error
@@ -156,7 +160,7 @@ func (b *builder) planCopyStep(ctx context.Context, st *stage, c *instructions.C
 		return nil, err
 	}
 	s := &copyStep{b: b, cp: cp, from: from}
-	return &plan{kind: "copy", createdBy: copyHistory("COPY", c.Parents, c.Chown, c.Chmod, c.SourcesAndDest), inputs: s, layer: s}, nil
+	return &plan{kind: "copy", createdBy: copyHistory("COPY", c.Parents, c.Chown, c.Chmod, c.SourcesAndDest), inputs: s, layer: s, link: link}, nil
 }
 
 // copyStep is a COPY, planned.
