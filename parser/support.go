@@ -70,7 +70,6 @@ var support = map[string]bool{
 	"ADD --exclude":      true,
 	"ADD --keep-git-dir": false,
 	"ADD --unpack":       true,
-	"ADD --parents":      false,
 	"ADD heredocs":       true,
 	"ONBUILD":            true,
 }
