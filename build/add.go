@@ -16,6 +16,7 @@ import (
 	"github.com/mybuild/mybuild/buildcontext"
 	"github.com/mybuild/mybuild/cache"
 	"github.com/mybuild/mybuild/fswrite"
+	"github.com/mybuild/mybuild/layerdiff"
 	"github.com/mybuild/mybuild/rootfs"
 	digest "github.com/opencontainers/go-digest"
 )
@@ -74,6 +75,9 @@ func (b *builder) planAdd(ctx context.Context, st *stage, c *instructions.AddCom
 	cp.remotes = remotes
 	cp.unpack = c.Unpack == nil || *c.Unpack
 	cp.unpackRemote = c.Unpack != nil && *c.Unpack
+	if err := cp.findArchives(ctx); err != nil {
+		return nil, err
+	}
 	if err := cp.checkDest(); err != nil {
 		return nil, err
 	}
@@ -226,6 +230,22 @@ func (p *copyPlan) addRemotes() error {
 			files:  []buildcontext.File{{Host: r.host, Info: fi}},
 			remote: true,
 		})
+	}
+	return nil
+}
+
+// findArchives marks the local sources that ADD unpacks, for the key.
+func (p *copyPlan) findArchives(ctx context.Context) error {
+	for i := range p.sources {
+		s := &p.sources[i]
+		if !p.unpacks(*s) || !s.files[0].Info.Mode().IsRegular() {
+			continue
+		}
+		ok, err := layerdiff.IsArchive(ctx, s.files[0].Host)
+		if err != nil {
+			return err
+		}
+		s.archive = ok
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -35,6 +36,8 @@ type copyPlan struct {
 	parents bool
 	// excludes are the --exclude patterns.
 	excludes []string
+	// unmatched are the sources that matched nothing (wildcards).
+	unmatched []string
 	// heredocs are COPY <<EOF sources: files made from the Dockerfile.
 	heredocs []instructions.SourceContent
 	// unpack is set for ADD: archives from the context are unpacked;
@@ -55,6 +58,8 @@ type copySource struct {
 	// remote is set for a file ADD downloaded, heredoc for a COPY <<EOF
 	// source: see copyPlan.unpacks.
 	remote, heredoc bool
+	// archive is set, when planned, for an ADD source that is unpacked.
+	archive bool
 }
 
 // planCopy resolves every source of an expanded COPY from the context,
@@ -127,6 +132,9 @@ func (p *copyPlan) collectSource(t tree, src string) error {
 	matches, err := t.Resolve(src)
 	if err != nil {
 		return err
+	}
+	if len(matches) == 0 {
+		p.unmatched = append(p.unmatched, src)
 	}
 	for _, m := range matches {
 		files, err := t.Walk(m.Path)
@@ -246,10 +254,24 @@ func (p *copyPlan) keyFields(k *cache.KeyBuilder) {
 	if p.from != nil {
 		// The source stage's key stands for its whole filesystem.
 		k.String("from", p.from.key.String()).Strings("sources", p.patterns)
+		if slices.ContainsFunc(p.patterns, containsWildcards) {
+			// A wildcard matching nothing no longer makes the destination:
+			// results cached before that must not be reused.
+			k.String("empty_wildcard", "makes nothing")
+		}
 		return
+	}
+	for _, src := range p.unmatched {
+		k.String("unmatched", src)
 	}
 	for _, s := range p.sources {
 		k.String("source", s.match.Path).String("name", s.match.Name)
+		if s.archive {
+			// Which files are archives changed (PAX headers first): an
+			// archive keys as one, so that no result cached before that is
+			// reused for it.
+			k.String("archive", "true")
+		}
 		k.Strings("files", nil) // separates the sources' file lists
 		fileFields(k, s.files)
 	}

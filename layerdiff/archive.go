@@ -22,7 +22,7 @@ import (
 // ids; a global header). ok is false for any other file. closer releases
 // the decompressor and closes the file.
 func OpenArchive(ctx context.Context, path string) (tr *tar.Reader, closer io.Closer, ok bool, err error) {
-	if ok, err := isArchive(ctx, path); err != nil || !ok {
+	if ok, err := IsArchive(ctx, path); err != nil || !ok {
 		return nil, nil, false, err
 	}
 	r, c, err := openDecompressed(ctx, path)
@@ -32,10 +32,11 @@ func OpenArchive(ctx context.Context, path string) (tr *tar.Reader, closer io.Cl
 	return tar.NewReader(r), c, true, nil
 }
 
-// isArchive reads the first header of path, decompressed, as BuildKit's
-// isArchivePath does. The header may be far from the start: the PAX
-// records before it can be long.
-func isArchive(ctx context.Context, path string) (bool, error) {
+// IsArchive reports whether OpenArchive takes path: it reads the first
+// header of path, decompressed, as BuildKit's isArchivePath does. The
+// header may be far from the start: the PAX records before it can be
+// long.
+func IsArchive(ctx context.Context, path string) (bool, error) {
 	r, c, err := openDecompressed(ctx, path)
 	if errors.Is(err, errNotCompressed) {
 		return false, nil
