@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -139,14 +140,35 @@ func isURL(src string) bool {
 	return strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://")
 }
 
-// isGitSource recognises what BuildKit would fetch with git.
+// isGitSource recognises what BuildKit's ADD fetches with git (its
+// dfgitutil.ParseGitRef): git:// and ssh:// URLs, http(s):// ones whose
+// path ends in .git, scp-like user@host:path, and github.com/...; never a
+// path starting with ./ or ../.
 func isGitSource(src string) bool {
-	if strings.HasPrefix(src, "git@") || strings.HasPrefix(src, "git://") {
+	if strings.HasPrefix(src, "./") || strings.HasPrefix(src, "../") {
+		return false
+	}
+	if strings.HasPrefix(src, "github.com/") {
 		return true
 	}
-	u, err := url.Parse(src)
-	return err == nil && isURL(src) && (strings.HasSuffix(u.Path, ".git") || strings.Contains(u.Fragment, ":"))
+	scheme, _, ok := strings.Cut(src, "://")
+	if !ok || !urlScheme.MatchString(scheme) {
+		return scpLikeURL.MatchString(src)
+	}
+	switch strings.ToLower(scheme) {
+	case "git", "ssh":
+		return true
+	case "http", "https":
+		u, err := url.Parse(src)
+		return err == nil && strings.HasSuffix(u.Path, ".git")
+	}
+	return false
 }
+
+var (
+	urlScheme  = regexp.MustCompile(`^[a-zA-Z0-9]+$`)
+	scpLikeURL = regexp.MustCompile(`^([a-zA-Z0-9-_]+)@([a-zA-Z0-9-.]+):(.*?)(?:\?(.*?))?(?:#(.*))?$`)
+)
 
 func newRemote(src string) (*remoteFile, error) {
 	u, err := url.Parse(src)

@@ -156,3 +156,25 @@ func TestAddUnpack(t *testing.T) {
 		}
 	}
 }
+
+// ADD takes as git repositories what BuildKit fetches with git, and
+// nothing else: an https URL is one only when its path ends in .git.
+func TestIsGitSource(t *testing.T) {
+	for src, want := range map[string]bool{
+		"https://github.com/moby/buildkit.git":          true,
+		"https://github.com/moby/buildkit.git#v0.1:sub": true,
+		"git://example.com/repo":                        true,
+		"ssh://git@example.com/repo":                    true,
+		"git@github.com:moby/buildkit.git":              true,
+		"github.com/moby/buildkit":                      true,
+		"https://example.com/file.tar.gz#a:b":           false,
+		"https://example.com/file.tar.gz":               false,
+		"ftp://example.com/x.git":                       false,
+		"./git@host:x":                                  false,
+		"local/dir":                                     false,
+	} {
+		if got := isGitSource(src); got != want {
+			t.Errorf("isGitSource(%q) = %v, want %v", src, got, want)
+		}
+	}
+}
