@@ -2,6 +2,7 @@ package build
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,7 +10,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 
@@ -17,6 +17,7 @@ import (
 	"github.com/mybuild/mybuild/buildcontext"
 	"github.com/mybuild/mybuild/cache"
 	"github.com/mybuild/mybuild/fswrite"
+	"github.com/mybuild/mybuild/gitsource"
 	"github.com/mybuild/mybuild/layerdiff"
 	"github.com/mybuild/mybuild/rootfs"
 	digest "github.com/opencontainers/go-digest"
@@ -36,7 +37,9 @@ type remoteFile struct {
 // (tar, plain or gzip/bzip2/xz/zstd) is unpacked into the destination
 // (not with --unpack=false); URLs are downloaded, keyed by --checksum
 // when given (so a cache hit downloads nothing) and by their content
-// otherwise, and unpacked only with --unpack, as BuildKit does.
+// otherwise, and unpacked only with --unpack, as BuildKit does; git
+// repositories are resolved to a commit, which keys them, and checked
+// out when the step runs.
 func (b *builder) planAdd(ctx context.Context, st *stage, c *instructions.AddCommand) (*plan, error) {
 	link, err := linked(c.Link, c.Chown, c.Chmod)
 	if err != nil {
@@ -44,36 +47,15 @@ func (b *builder) planAdd(ctx context.Context, st *stage, c *instructions.AddCom
 	}
 	cc := &instructions.CopyCommand{Chown: c.Chown, Chmod: c.Chmod, ExcludePatterns: c.ExcludePatterns}
 	cc.DestPath, cc.SourceContents = c.DestPath, c.SourceContents
-	var remotes []*remoteFile
-	for _, src := range c.SourcePaths {
-		switch {
-		case isGitSource(src):
-			return nil, fmt.Errorf("ADD %s: git sources are not supported yet", src)
-		case isURL(src):
-			r, err := newRemote(src)
-			if err != nil {
-				return nil, err
-			}
-			remotes = append(remotes, r)
-		default:
-			cc.SourcePaths = append(cc.SourcePaths, src)
-		}
-	}
-	if c.Checksum != "" {
-		if len(c.SourcePaths) != 1 || len(remotes) != 1 {
-			return nil, fmt.Errorf("--checksum needs exactly one source, a URL")
-		}
-		d, err := digest.Parse(c.Checksum)
-		if err != nil {
-			return nil, fmt.Errorf("--checksum=%s: %w", c.Checksum, err)
-		}
-		remotes[0].checksum = d
+	remotes, repos, err := b.addSources(ctx, c, cc)
+	if err != nil {
+		return nil, err
 	}
 	cp, err := b.planCopy(ctx, st, cc, nil)
 	if err != nil {
 		return nil, err
 	}
-	cp.remotes = remotes
+	cp.remotes, cp.repos = remotes, repos
 	cp.unpack = c.Unpack == nil || *c.Unpack
 	cp.unpackRemote = c.Unpack != nil && *c.Unpack
 	if err := cp.findArchives(ctx); err != nil {
@@ -91,7 +73,48 @@ func (b *builder) planAdd(ctx context.Context, st *stage, c *instructions.AddCom
 		}
 	}
 	s := &addStep{b: b, cp: cp, remotes: remotes}
-	return &plan{kind: "add", createdBy: copyHistory("ADD", false, c.Chown, c.Chmod, c.SourcesAndDest), inputs: s, layer: s, downloads: remotes, link: link}, nil
+	return &plan{kind: "add", createdBy: copyHistory("ADD", false, c.Chown, c.Chmod, c.SourcesAndDest), inputs: s, layer: s,
+		downloads: remotes, repos: repos, link: link}, nil
+}
+
+// addSources sorts the sources of an ADD: git repositories (resolved
+// here), URLs, and paths, which go to cc. --checksum takes one source, a
+// URL or a repository, as in BuildKit.
+func (b *builder) addSources(ctx context.Context, c *instructions.AddCommand, cc *instructions.CopyCommand) ([]*remoteFile, []*gitRepo, error) {
+	if c.Checksum != "" && len(c.SourcePaths) != 1 {
+		return nil, nil, errors.New("checksum can't be specified for multiple sources")
+	}
+	var remotes []*remoteFile
+	var repos []*gitRepo
+	for _, src := range c.SourcePaths {
+		ref, isGit, err := gitsource.Parse(src)
+		switch {
+		case err != nil:
+			return nil, nil, fmt.Errorf("ADD %s: %w", src, err)
+		case isGit:
+			g, err := b.planGit(ctx, ref, c.KeepGitDir, c.Checksum)
+			if err != nil {
+				return nil, nil, fmt.Errorf("ADD %s: %w", src, err)
+			}
+			repos = append(repos, g)
+		case isURL(src):
+			r, err := newRemote(src)
+			if err != nil {
+				return nil, nil, err
+			}
+			if c.Checksum != "" {
+				if r.checksum, err = digest.Parse(c.Checksum); err != nil {
+					return nil, nil, fmt.Errorf("--checksum=%s: %w", c.Checksum, err)
+				}
+			}
+			remotes = append(remotes, r)
+		case c.Checksum != "":
+			return nil, nil, errors.New("checksum requires HTTP(S) or Git sources")
+		default:
+			cc.SourcePaths = append(cc.SourcePaths, src)
+		}
+	}
+	return remotes, repos, nil
 }
 
 // addStep is an ADD, planned.
@@ -101,10 +124,12 @@ type addStep struct {
 	remotes []*remoteFile
 }
 
-// addTo keys on the local sources as COPY does, and on each URL's
-// --checksum, or else on the content downloaded while planning.
+// addTo keys on the local sources as COPY does, on each repository's
+// checkout, and on each URL's --checksum, or else on the content
+// downloaded while planning.
 func (s *addStep) addTo(k *cache.KeyBuilder) {
 	s.cp.keyFields(k)
+	gitKeyFields(k, s.cp.repos)
 	for _, r := range s.remotes {
 		d := r.checksum
 		if d == "" {
@@ -132,6 +157,9 @@ func (s *addStep) makeLayer(ctx context.Context, root rootfs.Root, _ StepInfo) e
 	if err := s.cp.addRemotes(); err != nil {
 		return err
 	}
+	if err := s.cp.addRepos(ctx, s.b); err != nil {
+		return err
+	}
 	upper, lower := root.Files()
 	return s.cp.write(ctx, upper, lower)
 }
@@ -139,36 +167,6 @@ func (s *addStep) makeLayer(ctx context.Context, root rootfs.Root, _ StepInfo) e
 func isURL(src string) bool {
 	return strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://")
 }
-
-// isGitSource recognises what BuildKit's ADD fetches with git (its
-// dfgitutil.ParseGitRef): git:// and ssh:// URLs, http(s):// ones whose
-// path ends in .git, scp-like user@host:path, and github.com/...; never a
-// path starting with ./ or ../.
-func isGitSource(src string) bool {
-	if strings.HasPrefix(src, "./") || strings.HasPrefix(src, "../") {
-		return false
-	}
-	if strings.HasPrefix(src, "github.com/") {
-		return true
-	}
-	scheme, _, ok := strings.Cut(src, "://")
-	if !ok || !urlScheme.MatchString(scheme) {
-		return scpLikeURL.MatchString(src)
-	}
-	switch strings.ToLower(scheme) {
-	case "git", "ssh":
-		return true
-	case "http", "https":
-		u, err := url.Parse(src)
-		return err == nil && strings.HasSuffix(u.Path, ".git")
-	}
-	return false
-}
-
-var (
-	urlScheme  = regexp.MustCompile(`^[a-zA-Z0-9]+$`)
-	scpLikeURL = regexp.MustCompile(`^([a-zA-Z0-9-_]+)@([a-zA-Z0-9-.]+):(.*?)(?:\?(.*?))?(?:#(.*))?$`)
-)
 
 func newRemote(src string) (*remoteFile, error) {
 	u, err := url.Parse(src)

@@ -74,9 +74,11 @@ func TestAddErrors(t *testing.T) {
 	for _, tc := range []struct{ add, want string }{
 		{"ADD " + srv.URL + "/missing /x", "download " + srv.URL + "/missing: 404 Not Found"},
 		{"ADD --checksum=" + wrong.String() + " " + srv.URL + "/f /x", "checksum mismatch"},
-		{"ADD --checksum=" + wrong.String() + " a.txt /x", "--checksum needs exactly one source, a URL"},
+		{"ADD --checksum=" + wrong.String() + " a.txt /x", "checksum requires HTTP(S) or Git sources"},
+		{"ADD --checksum=" + wrong.String() + " " + srv.URL + "/f a.txt /x/", "checksum can't be specified for multiple sources"},
 		{"ADD --checksum=md5:x " + srv.URL + "/f /x", "--checksum=md5:x"},
-		{"ADD https://github.com/moby/buildkit.git /src", "git sources are not supported yet"},
+		{"ADD https://example.com/r.git?fetch-by-commit=1 /src", "ADD https://example.com/r.git?fetch-by-commit=1: the git URL query fetch-by-commit is not supported yet"},
+		{"ADD --keep-git-dir=false https://example.com/r.git?keep-git-dir /src", "inconsistent keep-git-dir configuration"},
 		{"ADD a.txt " + srv.URL + "/f /notadir", "the destination must be a directory and end with a /"},
 	} {
 		dir := contextDir(t, map[string]string{"Dockerfile": "FROM scratch\n" + tc.add + "\n", "a.txt": "a"})
@@ -153,28 +155,6 @@ func TestAddUnpack(t *testing.T) {
 	for _, p := range []string{"/kept/app/bin", "/remote/dl.tar.gz", "/plain/app"} {
 		if lineOf(t, out, p) != "" {
 			t.Errorf("%s is in the image", p)
-		}
-	}
-}
-
-// ADD takes as git repositories what BuildKit fetches with git, and
-// nothing else: an https URL is one only when its path ends in .git.
-func TestIsGitSource(t *testing.T) {
-	for src, want := range map[string]bool{
-		"https://github.com/moby/buildkit.git":          true,
-		"https://github.com/moby/buildkit.git#v0.1:sub": true,
-		"git://example.com/repo":                        true,
-		"ssh://git@example.com/repo":                    true,
-		"git@github.com:moby/buildkit.git":              true,
-		"github.com/moby/buildkit":                      true,
-		"https://example.com/file.tar.gz#a:b":           false,
-		"https://example.com/file.tar.gz":               false,
-		"ftp://example.com/x.git":                       false,
-		"./git@host:x":                                  false,
-		"local/dir":                                     false,
-	} {
-		if got := isGitSource(src); got != want {
-			t.Errorf("isGitSource(%q) = %v, want %v", src, got, want)
 		}
 	}
 }

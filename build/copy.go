@@ -44,6 +44,7 @@ type copyPlan struct {
 	// unpackRemote, for ADD --unpack: downloaded ones too.
 	unpack, unpackRemote bool
 	remotes              []*remoteFile
+	repos                []*gitRepo
 }
 
 // owner is the uid:gid copied files get.
@@ -60,6 +61,10 @@ type copySource struct {
 	remote, heredoc bool
 	// archive is set, when planned, for an ADD source that is unpacked.
 	archive bool
+	// dirItself is set for a git checkout: its root is copied as a
+	// directory, whose metadata a new destination takes, not as its
+	// contents.
+	dirItself bool
 }
 
 // planCopy resolves every source of an expanded COPY from the context,
@@ -187,7 +192,7 @@ func containsWildcards(name string) bool {
 // one copied winning, as in BuildKit. (BuildKit checks no count at all,
 // moby/buildkit#1853: a second argument overwrites the first.)
 func (p *copyPlan) checkDest() error {
-	if len(p.patterns)+len(p.heredocs)+len(p.remotes) > 1 && !p.destDir {
+	if len(p.patterns)+len(p.heredocs)+len(p.remotes)+len(p.repos) > 1 && !p.destDir {
 		return errors.New("when copying more than one file, the destination must be a directory and end with a /")
 	}
 	return nil

@@ -88,14 +88,19 @@ func (p *copyPlan) writeSource(ctx context.Context, w *fswrite.Layer, s copySour
 	if !srcIsDir && existing != nil && existing.IsDir() {
 		dest = path.Join(dest, s.match.Name)
 	}
-	target := path.Dir(dest)
+	// A directory's contents go into the destination, made when missing;
+	// a directory copied as itself makes it as a copy of it.
+	target, setMeta := path.Dir(dest), !srcIsDir
 	if srcIsDir && existing == nil {
-		target = dest
+		target, setMeta = dest, s.dirItself
+		if s.dirItself {
+			target = path.Dir(dest)
+		}
 	}
 	if err := w.MkdirAll(target, perm, p.owner.id); err != nil {
 		return err
 	}
-	if err := w.Copy(top, dest, p.mode(top), p.ownerOf(top), !srcIsDir); err != nil {
+	if err := w.Copy(top, dest, p.mode(top), p.ownerOf(top), setMeta); err != nil {
 		return err
 	}
 	for i := range s.files[1:] {

@@ -39,6 +39,8 @@ type plan struct {
 	// downloads are ADD's files that planning fetched, removed once the
 	// step is done, hit or miss.
 	downloads []*remoteFile
+	// repos are ADD's git checkouts, removed once the step is done.
+	repos []*gitRepo
 	// link is COPY or ADD --link: the layer is made on an empty root, and
 	// keyed without the parent, so a changed base reuses it.
 	link bool
@@ -97,6 +99,7 @@ func (b *builder) runStep(ctx context.Context, st *stage, info StepInfo, cmd ins
 		return err
 	}
 	defer removeDownloads(p.downloads)
+	defer removeRepos(p.repos)
 	key := p.key(st.key, b.epoch)
 	res.Key = key
 	rec, source, err := b.lookup(ctx, key)

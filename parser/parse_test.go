@@ -72,7 +72,6 @@ func TestParseSentinels(t *testing.T) {
 	for src, want := range map[string]error{
 		"":                                   ErrNoFrom,
 		"RUN x\n":                            ErrNoFrom,
-		"FROM a\nADD --keep-git-dir x y\n":   ErrNotSupported,
 		"FROM a\nRUN --device=/dev/fuse y\n": ErrNotSupported,
 	} {
 		_, err := Parse("Dockerfile", strings.NewReader(src))

@@ -68,7 +68,7 @@ var support = map[string]bool{
 	"ADD --checksum":     true,
 	"ADD --link":         true,
 	"ADD --exclude":      true,
-	"ADD --keep-git-dir": false,
+	"ADD --keep-git-dir": true,
 	"ADD --unpack":       true,
 	"ADD heredocs":       true,
 	"ONBUILD":            true,
