@@ -46,12 +46,12 @@ func Checkout(ctx context.Context, r *Ref, res Resolved, scratch, dir string, o 
 			}
 		}
 		if _, err := o.run(ctx, work, "--work-tree", work, "--git-dir", bare, "checkout", "--no-overlay", res.Object, "--", "."); err != nil {
-			return fmt.Errorf("failed to checkout remote %s: %w", r.Remote, err)
+			return fmt.Errorf("failed to checkout remote %s: %w", redact(r.Remote), err)
 		}
 	}
 	if !r.SkipSubmodules {
 		if _, err := o.run(ctx, work, "--work-tree", work, "--git-dir", gitDir, "submodule", "update", "--init", "--recursive", "--depth=1"); err != nil {
-			return fmt.Errorf("failed to update submodules for %s: %w", r.Remote, err)
+			return fmt.Errorf("failed to update submodules for %s: %w", redact(r.Remote), err)
 		}
 	}
 	if subdir == "" {
@@ -76,7 +76,7 @@ func fetch(ctx context.Context, r *Ref, res Resolved, bare string, o Options) er
 		args = append(args, "--depth=1", "--no-tags", "origin", "--force", "--", ref+":"+target)
 	}
 	if _, err := o.run(ctx, bare, args...); err != nil {
-		return fmt.Errorf("failed to fetch remote %s: %w", r.Remote, err)
+		return fmt.Errorf("failed to fetch remote %s: %w", redact(r.Remote), err)
 	}
 	got, err := o.run(ctx, bare, "--git-dir", bare, "rev-parse", ref)
 	if err != nil {
@@ -135,7 +135,7 @@ func keepGitDir(ctx context.Context, r *Ref, res Resolved, bare, dir string, o O
 	for _, args := range [][]string{
 		{"fetch", "-u", "--depth=1", "--", "origin", pull},
 		{"checkout", "FETCH_HEAD"},
-		{"remote", "set-url", "origin", r.Remote},
+		{"remote", "set-url", "origin", redact(r.Remote)},
 		{"reflog", "expire", "--all", "--expire=now"},
 	} {
 		if err := git(args...); err != nil {

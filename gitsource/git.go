@@ -53,7 +53,11 @@ func (o Options) run(ctx context.Context, dir string, args ...string) ([]byte, e
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, fmt.Errorf("git %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+		shown := make([]string, len(args))
+		for i, a := range args {
+			shown[i] = redact(a)
+		}
+		return nil, fmt.Errorf("git %s: %w: %s", strings.Join(shown, " "), err, strings.TrimSpace(stderr.String()))
 	}
 	return stdout.Bytes(), nil
 }

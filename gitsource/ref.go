@@ -168,3 +168,25 @@ func queryBool(k, v string, given bool) (bool, error) {
 	}
 	return b, nil
 }
+
+// redact hides the user and password of a URL, as BuildKit's
+// urlutil.RedactCredentials does for messages and for the origin of a
+// kept .git dir; what is not a URL stays as it is.
+func redact(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	const mask = "xxxxx"
+	user := u.User.Username()
+	_, hasPassword := u.User.Password()
+	switch {
+	case user != "" && hasPassword:
+		u.User = url.UserPassword(mask, mask)
+	case user != "":
+		u.User = url.User(mask)
+	case hasPassword:
+		u.User = url.UserPassword(user, mask)
+	}
+	return u.String()
+}

@@ -41,3 +41,19 @@ func TestParse(t *testing.T) {
 		}
 	}
 }
+
+// Credentials never show, in messages or a kept .git dir's origin: as
+// BuildKit's RedactCredentials, a user alone is masked too.
+func TestRedact(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://user:token@example.com/r.git": "https://xxxxx:xxxxx@example.com/r.git",
+		"ssh://git@example.com/r.git":          "ssh://xxxxx@example.com/r.git",
+		"https://example.com/r.git":            "https://example.com/r.git",
+		"git@github.com:moby/buildkit.git":     "git@github.com:moby/buildkit.git",
+		"ls-remote":                            "ls-remote",
+	} {
+		if got := redact(in); got != want {
+			t.Errorf("redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

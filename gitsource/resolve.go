@@ -49,7 +49,7 @@ func Resolve(ctx context.Context, r *Ref, o Options) (Resolved, error) {
 	}
 	out, err := o.run(ctx, "", "ls-remote", "--", r.Remote, ref, ref+"^{}")
 	if err != nil {
-		return Resolved{}, fmt.Errorf("failed to fetch remote %s: %w", r.Remote, err)
+		return Resolved{}, fmt.Errorf("failed to fetch remote %s: %w", redact(r.Remote), err)
 	}
 	res, tagCommit, err := pickRef(ref, string(out))
 	if err != nil {
@@ -107,11 +107,11 @@ func pickRef(ref, lsRemote string) (res Resolved, tagCommit string, err error) {
 func (r *Ref) defaultBranch(ctx context.Context, o Options) (string, error) {
 	out, err := o.run(ctx, "", "ls-remote", "--symref", r.Remote, "HEAD")
 	if err != nil {
-		return "", fmt.Errorf("error fetching default branch for repository %s: %w", r.Remote, err)
+		return "", fmt.Errorf("error fetching default branch for repository %s: %w", redact(r.Remote), err)
 	}
 	m := defaultBranch.FindStringSubmatch(string(out))
 	if m == nil {
-		return "", fmt.Errorf("could not find default branch for repository: %s", r.Remote)
+		return "", fmt.Errorf("could not find default branch for repository: %s", redact(r.Remote))
 	}
 	if strings.HasPrefix(m[1], "-") {
 		return "", errors.New("invalid git ref " + m[1])
