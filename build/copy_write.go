@@ -55,6 +55,20 @@ func (p *copyPlan) unpacks(s copySource) bool {
 	return p.unpack
 }
 
+// ensureDest makes the destination, when written as a directory, or else
+// its parent, as fsutil's Copy does before each source.
+func (p *copyPlan) ensureDest(w *fswrite.Layer) error {
+	ensure := p.dest
+	if !p.destDir {
+		ensure = path.Dir(p.dest)
+	}
+	ensure, err := w.Resolve(ensure)
+	if err != nil {
+		return err
+	}
+	return w.MkdirAll(ensure, p.dirPerm(), p.owner.id)
+}
+
 // writeSource copies one source, or unpacks it if ADD and an archive.
 func (p *copyPlan) writeSource(ctx context.Context, w *fswrite.Layer, s copySource) error {
 	top := &s.files[0]
@@ -64,18 +78,10 @@ func (p *copyPlan) writeSource(ctx context.Context, w *fswrite.Layer, s copySour
 			return err
 		}
 	}
+	if err := p.ensureDest(w); err != nil {
+		return err
+	}
 	perm := p.dirPerm()
-	ensure := p.dest
-	if !p.destDir {
-		ensure = path.Dir(p.dest)
-	}
-	ensure, err := w.Resolve(ensure)
-	if err != nil {
-		return err
-	}
-	if err := w.MkdirAll(ensure, perm, p.owner.id); err != nil {
-		return err
-	}
 	srcIsDir := top.Info.IsDir()
 	dest, err := w.Resolve(p.dest)
 	if err != nil {
