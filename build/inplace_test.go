@@ -49,6 +49,13 @@ func TestInPlaceHostileBaseLayer(t *testing.T) { testHostileBaseLayer(t, inPlace
 
 func TestInPlaceHostileContext(t *testing.T) { testHostileContext(t, inPlace(t)) }
 
+// COPY --link in place: its layer lies on nothing, and the tree takes it
+// when a RUN comes, as overlayfs stacks it.
+func TestInPlaceCopyLink(t *testing.T) {
+	t.Run("files", func(t *testing.T) { testCopyLinkFiles(t, inPlace(t)) })
+	t.Run("new base", func(t *testing.T) { testCopyLinkReusedOnNewBase(t, inPlace(t)) })
+}
+
 // inPlaceDifferences are the compat cases whose build in place differs
 // from BuildKit's on purpose, with the error it ends with. They are
 // documented in docs/in-place.md.
