@@ -80,3 +80,27 @@ func TestRootlessHostileRunStep(t *testing.T) {
 		t.Error("the step added 127.0.0.97 to the host's lo")
 	}
 }
+
+// A normal user's cache holds files of its subordinate ids, with modes
+// that keep the user out (a 0700 directory of uid 100000): mybuild cache
+// works on them from the user namespace, and prune removes them all.
+func TestRootlessCachePrune(t *testing.T) {
+	uid, gid := rootless(t)
+	dir := rootlessProject(t, uid, gid, busyboxPrelude+"RUN mkdir -m 0700 /private && touch /private/f && chown -R 1234:1234 /private\n")
+	home := sharedDir(t, uid, gid)
+	runRootless(t, home, uid, gid, "build", dir)
+	if out := runRootless(t, home, uid, gid, "cache", "du"); !strings.Contains(out, "unpacked layers:") {
+		t.Errorf("cache du:\n%s", out)
+	}
+	runRootless(t, home, uid, gid, "cache", "prune", "--all")
+	var left []string
+	filepath.Walk(filepath.Join(home, ".cache/mybuild"), func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() && !strings.Contains(p, "/state/") && !strings.HasSuffix(p, "lock") {
+			left = append(left, p)
+		}
+		return nil
+	})
+	if len(left) != 0 {
+		t.Errorf("prune --all left %d files, the first %s", len(left), left[0])
+	}
+}

@@ -37,7 +37,7 @@ func rootless(t *testing.T) (uid, gid int) {
 				return
 			}
 		}
-		if data, _ := os.ReadFile("/etc/subuid"); !strings.Contains(string(data), rootlessUser+":") {
+		if !hasRange("/etc/subuid", "300000") || !hasRange("/etc/subgid", "300000") {
 			out, err := exec.Command("usermod", "--add-subuids", "300000-1299999", "--add-subgids", "300000-1299999", rootlessUser).CombinedOutput()
 			if err != nil {
 				rootlessOnce.err = fmt.Errorf("usermod: %v: %s", err, out)
@@ -56,6 +56,18 @@ func rootless(t *testing.T) (uid, gid int) {
 		t.Fatalf("the rootless test user: %v", rootlessOnce.err)
 	}
 	return rootlessOnce.uid, rootlessOnce.gid
+}
+
+// hasRange tells whether file gives rootlessUser the range of a million
+// ids from start.
+func hasRange(file, start string) bool {
+	data, _ := os.ReadFile(file)
+	for _, line := range strings.Split(string(data), "\n") {
+		if line == rootlessUser+":"+start+":1000000" {
+			return true
+		}
+	}
+	return false
 }
 
 var cliOnce struct {

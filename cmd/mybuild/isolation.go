@@ -81,6 +81,19 @@ func enterRootless(ctx context.Context, facts isolation.Facts, s streams) error 
 	return &exitError{code: code}
 }
 
+// rootlessIfUser runs the command again in the rootless mode's user
+// namespace when a normal user runs it and that mode works here.
+func rootlessIfUser(ctx context.Context, s streams) error {
+	if os.Getuid() == 0 || isolation.InRootless() {
+		return nil
+	}
+	d, facts, err := isolation.Decide(ctx, isolation.Auto, false)
+	if err != nil || d.Mode != isolation.Rootless {
+		return nil // the command works on what the user may reach
+	}
+	return enterRootless(ctx, facts, s)
+}
+
 // dockerConfigDir is where registry credentials are read from.
 func dockerConfigDir() string {
 	if d := os.Getenv("DOCKER_CONFIG"); d != "" {
