@@ -45,6 +45,8 @@ type copyPlan struct {
 	unpack, unpackRemote bool
 	remotes              []*remoteFile
 	repos                []*gitRepo
+	// owners is Options.ContextOwners.
+	owners func(uid, gid uint32) (uint32, uint32)
 }
 
 // owner is the uid:gid copied files get.
@@ -83,6 +85,7 @@ func (b *builder) planCopy(ctx context.Context, st *stage, c *instructions.CopyC
 		heredocs: c.SourceContents,
 		parents:  c.Parents,
 		excludes: c.ExcludePatterns,
+		owners:   b.opts.ContextOwners,
 	}
 	if c.Chmod != "" {
 		m, err := parseChmod(c.Chmod)
@@ -278,7 +281,7 @@ func (p *copyPlan) keyFields(k *cache.KeyBuilder) {
 			k.String("archive", "true")
 		}
 		k.Strings("files", nil) // separates the sources' file lists
-		fileFields(k, s.files)
+		fileFields(k, s.files, p.owners)
 	}
 }
 

@@ -171,7 +171,7 @@ type contextBind struct {
 
 func (m *contextBind) fields(k *cache.KeyBuilder) {
 	k.String("bind", m.target).String("source", m.rel).String("ro", strconv.FormatBool(m.ro))
-	fileFields(k, m.files)
+	fileFields(k, m.files, m.b.opts.ContextOwners)
 }
 
 // prepare binds a file read-only (BuildKit never writes it back), and a
@@ -310,12 +310,16 @@ func optUint(v *uint64, def uint64) uint64 {
 	return *v
 }
 
-// fileFields adds what a list of context files contributes to a key.
-func fileFields(k *cache.KeyBuilder, files []buildcontext.File) {
+// fileFields adds what a list of context files contributes to a key, with
+// their owners as owners says (Options.ContextOwners).
+func fileFields(k *cache.KeyBuilder, files []buildcontext.File, owners func(uid, gid uint32) (uint32, uint32)) {
 	for _, f := range files {
 		k.String("path", f.Rel)
 		k.String("mode", strconv.FormatUint(uint64(f.Info.Mode()), 8))
 		uid, gid := ownerOf(f.Info)
+		if owners != nil {
+			uid, gid = owners(uid, gid)
+		}
 		k.String("owner", fmt.Sprintf("%d:%d", uid, gid))
 		k.String("size", strconv.FormatInt(sizeOf(f.Info), 10))
 		k.String("link", f.Link)

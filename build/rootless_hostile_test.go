@@ -104,3 +104,38 @@ func TestRootlessCachePrune(t *testing.T) {
 		t.Errorf("prune --all left %d files, the first %s", len(left), left[0])
 	}
 }
+
+// A normal user's build whose every layer is cached needs no user
+// namespace, and takes none: it is as fast as root's. A config change
+// needs none either; a layer to make does.
+func TestRootlessWarmBuildStaysOutside(t *testing.T) {
+	uid, gid := rootless(t)
+	dir := rootlessProject(t, uid, gid, busyboxPrelude+"RUN echo hi > /hi\nENV A=1\n")
+	home := sharedDir(t, uid, gid)
+	archive := filepath.Join(dir, "image.tar")
+	inside := "#0 isolation: rootless (user " + rootlessUser + ", in a user namespace mapped from /etc/subuid and /etc/subgid)\n"
+	outside := "#0 isolation: rootless (user " + rootlessUser + "; every layer was in the cache, so no user namespace was needed)\n"
+	first := runRootless(t, home, uid, gid, "build", "-t", archive, dir)
+	firstDigest := lastLine(first)
+	if !strings.HasPrefix(first, inside) {
+		t.Errorf("cold build:\n%s", first)
+	}
+	warm := runRootless(t, home, uid, gid, "build", "-t", archive, dir)
+	if !strings.HasPrefix(warm, outside) || lastLine(warm) != firstDigest {
+		t.Errorf("warm build (want the same digest %s):\n%s", firstDigest, warm)
+	}
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(busyboxPrelude+"RUN echo hi > /hi\nENV A=2\n"), 0o644)
+	if out := runRootless(t, home, uid, gid, "build", dir); !strings.HasPrefix(out, outside) {
+		t.Errorf("a changed ENV:\n%s", out)
+	}
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(busyboxPrelude+"RUN echo hello > /hi\nENV A=2\n"), 0o644)
+	if out := runRootless(t, home, uid, gid, "build", dir); !strings.HasPrefix(out, inside) || strings.Contains(out, outside) {
+		t.Errorf("a changed RUN:\n%s", out)
+	}
+}
+
+// lastLine is the last non-empty line of out.
+func lastLine(out string) string {
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	return lines[len(lines)-1]
+}

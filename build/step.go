@@ -206,7 +206,14 @@ func (b *builder) dropCacheRepo(err error) {
 // execute runs a step that missed and stores its record. Two builds that
 // miss the same key at once do the work once: the second waits for the
 // first's lock and then finds its record (source is then "local").
+// ErrLayerNeeded is the error of a step that must make a layer in a
+// build with Options.NoLayers.
+var ErrLayerNeeded = errors.New("a layer must be made, which this build may not")
+
 func (b *builder) execute(ctx context.Context, st *stage, p *plan, key digest.Digest, info StepInfo) (*cache.Record, string, error) {
+	if p.layer != nil && b.opts.NoLayers {
+		return nil, "", ErrLayerNeeded
+	}
 	rec, made, err := b.opts.Store.MakeStep(ctx, key, b.opts.NoCache, func() (*cache.Record, error) {
 		rec := &cache.Record{Key: key, CreatedBy: p.createdBy, Created: b.opts.Now().UTC()}
 		var err error

@@ -15,37 +15,18 @@ import (
 	"github.com/mybuild/mybuild/internal/userns"
 )
 
-// rootlessEnv tells a builder re-executed by EnterRootless where it
-// stands: "wait" while its id maps are written, "in" once it is root of
-// its user namespace.
+// rootlessEnv is set to "in" in the builder EnterRootless starts.
 const rootlessEnv = "_MYBUILD_ROOTLESS"
 
 // rootlessUserEnv names the user a rootless builder runs for.
 const rootlessUserEnv = "_MYBUILD_ROOTLESS_USER"
 
-// syncFD is the pipe a waiting builder reads "go" from.
-const syncFD = 3
-
-// Main lets a builder that EnterRootless started wait for its id maps,
-// then re-execute itself: only a program executed as root of the
-// namespace gets root's capabilities there. Call it first thing in main;
-// otherwise it returns at once.
-func Main() {
-	if os.Getenv(rootlessEnv) != "wait" {
-		return
-	}
-	sync := os.NewFile(syncFD, "sync")
-	var b [2]byte
-	if n, _ := sync.Read(b[:]); n != 2 || string(b[:]) != "go" {
-		fmt.Fprintln(os.Stderr, "mybuild: rootless: the user namespace was not set up")
-		os.Exit(125)
-	}
-	sync.Close()
-	os.Setenv(rootlessEnv, "in")
-	err := unix.Exec("/proc/self/exe", os.Args, os.Environ())
-	fmt.Fprintf(os.Stderr, "mybuild: rootless: exec: %v\n", err)
-	os.Exit(125)
-}
+// waitThenExec is what runs first in the new user namespace: a shell that
+// waits for a line on fd 3 (sent once the id maps are written; none if the
+// builder dies) and then executes mybuild, as root of the namespace (only
+// a program executed as root there gets root's capabilities). A shell
+// starts in a millisecond, where mybuild itself would take ten.
+const waitThenExec = `read -r go <&3 && exec "$0" "$@" 3<&-`
 
 // InRootless tells whether this process is the builder EnterRootless
 // started, root of its user namespace.
@@ -68,21 +49,24 @@ func EnterRootless(ctx context.Context, f Facts, args []string) (int, error) {
 	if err := f.checkSubIDs(); err != nil {
 		return 0, err
 	}
+	exe, err := os.Executable()
+	if err != nil {
+		return 0, fmt.Errorf("rootless: %w", err)
+	}
 	r, w, err := os.Pipe()
 	if err != nil {
 		return 0, err
 	}
 	defer w.Close()
-	cmd := exec.Command("/proc/self/exe")
-	cmd.Args = args
-	cmd.Env = append(os.Environ(), rootlessEnv+"=wait", rootlessUserEnv+"="+f.User)
+	cmd := exec.Command("/bin/sh", append([]string{"-c", waitThenExec, exe}, args[1:]...)...)
+	cmd.Env = append(os.Environ(), rootlessEnv+"=in", rootlessUserEnv+"="+f.User)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.ExtraFiles = []*os.File{r}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWUSER | unix.CLONE_NEWNS, Pdeathsig: syscall.SIGKILL}
 	err = cmd.Start()
 	r.Close()
 	if err != nil {
-		return 0, fmt.Errorf("rootless: start the builder in a user namespace: %w", err)
+		return 0, fmt.Errorf("rootless: user namespaces are refused here: %w", err)
 	}
 	if err := writeMaps(ctx, cmd.Process.Pid, f); err != nil {
 		cmd.Process.Kill()
@@ -97,7 +81,7 @@ func EnterRootless(ctx context.Context, f Facts, args []string) (int, error) {
 			cmd.Process.Signal(s)
 		}
 	}()
-	if _, err := w.Write([]byte("go")); err != nil {
+	if _, err := w.Write([]byte("go\n")); err != nil {
 		return 0, fmt.Errorf("rootless: %w", err)
 	}
 	err = cmd.Wait()
@@ -114,7 +98,7 @@ func EnterRootless(ctx context.Context, f Facts, args []string) (int, error) {
 // writeMaps maps the user's ids into the namespace of pid.
 func writeMaps(ctx context.Context, pid int, f Facts) error {
 	uidArgs := idMapArgs(pid, f.UID, f.SubUIDs)
-	gidArgs := idMapArgs(pid, os.Getgid(), f.SubGIDs)
+	gidArgs := idMapArgs(pid, f.GID, f.SubGIDs)
 	for _, c := range []struct {
 		tool string
 		args []string
@@ -137,4 +121,30 @@ func idMapArgs(pid, own int, ranges []IDRange) []string {
 		next += r.Count
 	}
 	return args
+}
+
+// overflowID is what a user namespace shows for an id it does not map.
+const overflowID = 65534
+
+// NamespaceOwners maps host owners to those the user namespace of
+// EnterRootless shows: the user's own ids are 0, the subordinate ranges 1
+// and up, and any other id the overflow id.
+func NamespaceOwners(f Facts) func(uid, gid uint32) (uint32, uint32) {
+	return func(uid, gid uint32) (uint32, uint32) {
+		return inNamespace(uid, f.UID, f.SubUIDs), inNamespace(gid, f.GID, f.SubGIDs)
+	}
+}
+
+func inNamespace(id uint32, own int, ranges []IDRange) uint32 {
+	if int64(id) == int64(own) {
+		return 0
+	}
+	next := int64(1)
+	for _, r := range ranges {
+		if int64(id) >= r.Start && int64(id) < r.Start+r.Count {
+			return uint32(next + int64(id) - r.Start)
+		}
+		next += r.Count
+	}
+	return overflowID
 }
