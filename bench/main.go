@@ -12,11 +12,23 @@ import (
 )
 
 func main() {
+	// The in-place mode's helpers, in its container: -sleep is its first
+	// process, -time FILE -- CMD... times a build there.
+	if len(os.Args) == 2 && os.Args[1] == "-sleep" {
+		select {}
+	}
+	if len(os.Args) > 4 && os.Args[1] == "-time" && os.Args[3] == "--" {
+		if err := timeCommand(os.Args[2], os.Args[4:]); err != nil {
+			fail(err)
+		}
+		return
+	}
 	mybuild := flag.String("mybuild", "bin/mybuild", "the mybuild binary to measure")
 	work := flag.String("work", "/var/tmp/mybuild-bench", "where inputs and caches go (outside the repository: it holds a copy of Go's source tree)")
 	runs := flag.Int("runs", 5, "runs per phase")
 	only := flag.String("only", "", "comma-separated workloads to run (default all)")
 	jsonOut := flag.String("json", "", "also write the results as JSON to this file")
+	modes := flag.String("modes", "namespaces", "isolation modes to measure monorepo and steps in, compared with the first: namespaces, rootless, in-place")
 	flag.Parse()
 	if *runs < 1 {
 		fmt.Fprintln(os.Stderr, "bench: -runs must be at least 1")
@@ -29,6 +41,9 @@ func main() {
 	}
 	b := &bench{mybuild: abs, work: *work, runs: *runs}
 	if err := os.MkdirAll(b.work, 0o755); err != nil {
+		fail(err)
+	}
+	if b.modes, err = b.newModes(*modes); err != nil {
 		fail(err)
 	}
 	var results []result
@@ -46,6 +61,7 @@ func main() {
 			fail(err)
 		}
 	}
+	cleanup()
 	fmt.Print(markdown(results))
 	if *jsonOut != "" {
 		data, _ := json.MarshalIndent(results, "", "  ")
@@ -65,6 +81,7 @@ func contains(list []string, s string) bool {
 }
 
 func fail(err error) {
+	cleanup()
 	fmt.Fprintln(os.Stderr, "bench:", err)
 	os.Exit(1)
 }

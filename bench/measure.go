@@ -6,8 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
-	"syscall"
 	"time"
 )
 
@@ -16,7 +16,13 @@ type bench struct {
 	mybuild string
 	work    string
 	runs    int
+	// modes are the isolation modes monorepo and steps are measured in.
+	modes []mode
 }
+
+// cleanups run when the bench ends, failed or not (the in-place mode's
+// engine).
+var cleanups []func()
 
 // sample is one timed build.
 type sample struct {
@@ -24,24 +30,15 @@ type sample struct {
 	maxRSS int64 // bytes, of the mybuild process itself
 }
 
-// build runs mybuild once and measures it.
+// build runs mybuild once, as root, and measures it.
 func (b *bench) build(args ...string) (sample, error) {
-	cmd := exec.Command(b.mybuild, append([]string{"-q"}, args...)...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	start := time.Now()
-	err := cmd.Run()
-	wall := time.Since(start)
-	if err != nil {
-		return sample{}, fmt.Errorf("mybuild %v: %v\n%s", args, err, stderr.String())
-	}
-	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	return sample{wall: wall, maxRSS: ru.Maxrss * 1024}, nil
+	return timed(exec.Command(b.mybuild, append([]string{"-q"}, args...)...), args)
 }
 
 // result is the summary of one workload phase.
 type result struct {
 	Workload  string  `json:"workload"`
+	Mode      string  `json:"mode,omitempty"` // when several are measured
 	Phase     string  `json:"phase"`
 	Runs      int     `json:"runs"`
 	MedianMS  float64 `json:"median_ms"`
@@ -72,11 +69,26 @@ func summarize(workload, phase, target string, samples []sample) result {
 
 func markdown(rs []result) string {
 	var b bytes.Buffer
-	fmt.Fprintln(&b, "| Workload | Phase | Median | Min | Max | Peak RSS | Target |")
-	fmt.Fprintln(&b, "|---|---|---|---|---|---|---|")
+	if !slices.ContainsFunc(rs, func(r result) bool { return r.Mode != "" }) {
+		fmt.Fprintln(&b, "| Workload | Phase | Median | Min | Max | Peak RSS | Target |")
+		fmt.Fprintln(&b, "|---|---|---|---|---|---|---|")
+		for _, r := range rs {
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %.0f MiB | %s |\n",
+				r.Workload, r.Phase, secs(r.MedianMS), secs(r.MinMS), secs(r.MaxMS), r.MaxRSSMiB, r.Target)
+		}
+		return b.String()
+	}
+	fmt.Fprintln(&b, "| Workload | Phase | Mode | Median | Min | Max | Peak RSS | Median / namespaces' |")
+	fmt.Fprintln(&b, "|---|---|---|---|---|---|---|---|")
 	for _, r := range rs {
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %.0f MiB | %s |\n",
-			r.Workload, r.Phase, secs(r.MedianMS), secs(r.MinMS), secs(r.MaxMS), r.MaxRSSMiB, r.Target)
+		ratio := ""
+		if i := slices.IndexFunc(rs, func(o result) bool {
+			return o.Mode == "namespaces" && o.Workload == r.Workload && o.Phase == r.Phase
+		}); i >= 0 && r.Mode != "namespaces" {
+			ratio = fmt.Sprintf("%.2f×", r.MedianMS/rs[i].MedianMS)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %.0f MiB | %s |\n",
+			r.Workload, r.Phase, r.Mode, secs(r.MedianMS), secs(r.MinMS), secs(r.MaxMS), r.MaxRSSMiB, ratio)
 	}
 	return b.String()
 }
@@ -113,4 +125,12 @@ func (b *bench) emptyTrash() error {
 		}
 	}
 	return nil
+}
+
+// cleanup runs the cleanups, once.
+func cleanup() {
+	for _, c := range cleanups {
+		c()
+	}
+	cleanups = nil
 }

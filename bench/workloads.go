@@ -22,43 +22,66 @@ var workloads = []workload{
 }
 
 // phases measures a context the three usual ways: cold (empty cache),
-// warm (nothing changed) and edit (after edit changed something).
+// warm (nothing changed) and edit (after edit changed something), in
+// every mode of the bench, one mode after the other within each run, so
+// that the machine's drift hits them alike.
 func (b *bench) phases(name, ctx string, edit func(i int) error, targets [3]string) ([]result, error) {
-	cacheDir := filepath.Join(b.work, name+"-cache")
-	out := filepath.Join(b.work, name+".tar")
-	var cold, warm, edited []sample
-	for i := 0; i < b.runs; i++ {
-		if err := b.freshDir(cacheDir); err != nil {
-			return nil, err
-		}
-		s, err := b.build("--cache-dir", cacheDir, "-t", out, ctx)
-		if err != nil {
-			return nil, err
-		}
-		cold = append(cold, s)
+	type series struct{ cold, warm, edited []sample }
+	all := make([]series, len(b.modes))
+	build := func(m mode) (sample, error) {
+		return m.build("--cache-dir", filepath.Join(m.dir, name+"-cache"), "-t", filepath.Join(m.dir, name+".tar"), ctx)
 	}
 	for i := 0; i < b.runs; i++ {
-		s, err := b.build("--cache-dir", cacheDir, "-t", out, ctx)
-		if err != nil {
-			return nil, err
+		for k, m := range b.modes {
+			cacheDir := filepath.Join(m.dir, name+"-cache")
+			if err := b.freshDir(cacheDir); err != nil {
+				return nil, err
+			}
+			if err := m.prepare(cacheDir); err != nil {
+				return nil, err
+			}
+			s, err := build(m)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", m.name, err)
+			}
+			all[k].cold = append(all[k].cold, s)
 		}
-		warm = append(warm, s)
+	}
+	for i := 0; i < b.runs; i++ {
+		for k, m := range b.modes {
+			s, err := build(m)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", m.name, err)
+			}
+			all[k].warm = append(all[k].warm, s)
+		}
 	}
 	for i := 0; i < b.runs; i++ {
 		if err := edit(i); err != nil {
 			return nil, err
 		}
-		s, err := b.build("--cache-dir", cacheDir, "-t", out, ctx)
-		if err != nil {
-			return nil, err
+		for k, m := range b.modes {
+			s, err := build(m)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", m.name, err)
+			}
+			all[k].edited = append(all[k].edited, s)
 		}
-		edited = append(edited, s)
 	}
-	return []result{
-		summarize(name, "cold", targets[0], cold),
-		summarize(name, "warm", targets[1], warm),
-		summarize(name, "edit", targets[2], edited),
-	}, nil
+	var rs []result
+	for k, m := range b.modes {
+		for _, r := range []result{
+			summarize(name, "cold", targets[0], all[k].cold),
+			summarize(name, "warm", targets[1], all[k].warm),
+			summarize(name, "edit", targets[2], all[k].edited),
+		} {
+			if len(b.modes) > 1 {
+				r.Mode = m.name
+			}
+			rs = append(rs, r)
+		}
+	}
+	return rs, nil
 }
 
 // monorepo: a Debian base, a COPY of Go's src tree, a RUN that copies a

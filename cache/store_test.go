@@ -4,14 +4,10 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"math/rand"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -198,46 +194,6 @@ func TestLockStepSerialises(t *testing.T) {
 	unlock2()
 }
 
-// A build that died leaves its scratch dir; the next Open removes it, but
-// never the scratch dir of a build that is still running.
-func TestReclaimStaleScratch(t *testing.T) {
-	root := t.TempDir()
-	live := open(t, root)
-	liveFile := filepath.Join(live.tmp, "in-use")
-	os.WriteFile(liveFile, nil, 0o600)
-
-	// A separate process opens the store and is killed.
-	if os.Getenv("CACHE_TEST_CHILD") != "" {
-		s, err := Open(context.Background(), os.Getenv("CACHE_TEST_CHILD"))
-		if err != nil {
-			os.Exit(1)
-		}
-		os.WriteFile(filepath.Join(s.tmp, "junk"), nil, 0o600)
-		os.Stdout.WriteString("ready\n")
-		time.Sleep(time.Hour)
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestReclaimStaleScratch$")
-	cmd.Env = append(os.Environ(), "CACHE_TEST_CHILD="+root)
-	out, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 6)
-	io.ReadFull(out, buf)
-	cmd.Process.Kill()
-	cmd.Wait()
-	if n := countDirs(t, filepath.Join(root, tmpDir)); n != 2 {
-		t.Fatalf("want 2 scratch dirs before reclaim, got %d", n)
-	}
-	open(t, root)
-	if n := countDirs(t, filepath.Join(root, tmpDir)); n != 2 { // live + the new one
-		t.Fatalf("want 2 scratch dirs after reclaim, got %d", n)
-	}
-	if _, err := os.Stat(liveFile); err != nil {
-		t.Fatal("a running build's scratch dir was reclaimed")
-	}
-}
-
 func countDirs(t *testing.T, dir string) int {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -250,48 +206,6 @@ func countDirs(t *testing.T, dir string) int {
 		}
 	}
 	return n
-}
-
-func TestCacheMountSharing(t *testing.T) {
-	root := t.TempDir()
-	a, b := open(t, root), open(t, root)
-	ctx := context.Background()
-	init := func(dir string) error { return os.WriteFile(filepath.Join(dir, "seed"), nil, 0o644) }
-
-	d1, rel1, err := a.CacheMount(ctx, "/go/pkg", SharingShared, init)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d2, rel2, err := b.CacheMount(ctx, "/go/pkg", SharingShared, init)
-	if err != nil || d1 != d2 {
-		t.Fatalf("shared: %s and %s, %v", d1, d2, err)
-	}
-	if _, err := os.Stat(filepath.Join(d1, "seed")); err != nil {
-		t.Fatal("init did not run")
-	}
-	rel1()
-	rel2()
-
-	p1, relp, _ := a.CacheMount(ctx, "apt", SharingPrivate, nil)
-	p2, relp2, _ := b.CacheMount(ctx, "apt", SharingPrivate, nil)
-	if p1 == p2 {
-		t.Error("private: a busy cache was shared")
-	}
-	relp()
-	relp2()
-
-	_, rell, _ := a.CacheMount(ctx, "npm", SharingLocked, nil)
-	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
-	defer cancel()
-	if _, _, err := b.CacheMount(short, "npm", SharingLocked, nil); err == nil {
-		t.Error("locked: two builds held the cache at once")
-	}
-	rell()
-	if _, rel, err := b.CacheMount(ctx, "npm", SharingLocked, nil); err != nil {
-		t.Errorf("locked, once released: %v", err)
-	} else {
-		rel()
-	}
 }
 
 // A reader that fails early (a decompressor) learns whether the blob is
@@ -349,102 +263,6 @@ func TestDamaged(t *testing.T) {
 	}
 }
 
-// A lock file unlinked (or replaced) between its open and its flock, as a
-// reclaiming build does to a free one, is not a lock: tryLock says so.
-func TestTryLockUnlinkedFile(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "x.lock")
-	f, err := openLockFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Remove(p)
-	if l, ok, err := tryLockFile(f, p); ok || err != nil {
-		l.unlock()
-		t.Fatalf("unlinked: ok = %v, err = %v; want not ok", ok, err)
-	}
-
-	f, err = openLockFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Remove(p)
-	os.WriteFile(p, nil, 0o600)
-	if l, ok, err := tryLockFile(f, p); ok || err != nil {
-		l.unlock()
-		t.Fatalf("replaced: ok = %v, err = %v; want not ok", ok, err)
-	}
-
-	l, ok, err := tryLock(p)
-	if !ok || err != nil {
-		t.Fatalf("in place: ok = %v, err = %v", ok, err)
-	}
-	l.unlock()
-}
-
-// A scratch dir whose lock file is gone is not taken for a crashed
-// build's: it may be a live one's (its lock file unlinked by a racing
-// reclaim, before tryLock checked for that).
-func TestReclaimKeepsDirWithoutLockFile(t *testing.T) {
-	root := t.TempDir()
-	live := open(t, root)
-	liveFile := filepath.Join(live.tmp, "in-use")
-	os.WriteFile(liveFile, nil, 0o600)
-	os.Remove(live.tmp + ".lock")
-	open(t, root)
-	if _, err := os.Stat(liveFile); err != nil {
-		t.Fatal("a scratch dir without its lock file was reclaimed")
-	}
-}
-
-// Close unmounts what is left mounted in the scratch dir before removing
-// it, as reclaim does.
-func TestCloseUnmounts(t *testing.T) {
-	s, err := Open(context.Background(), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := filepath.Join(s.tmp, "m")
-	os.Mkdir(m, 0o700)
-	if err := unix.Mount("tmpfs", m, "tmpfs", 0, ""); err != nil {
-		s.Close()
-		t.Skipf("mount tmpfs: %v", err)
-	}
-	t.Cleanup(func() { unix.Unmount(m, unix.MNT_DETACH) })
-	if err := s.Close(); err != nil {
-		t.Fatalf("close: %v", err)
-	}
-	if _, err := os.Stat(s.tmp); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("scratch dir left: %v", err)
-	}
-}
-
-// A leftover scratch dir that cannot be removed stays for a later Open;
-// it does not make every build fail.
-func TestReclaimSkipsWhatItCannotRemove(t *testing.T) {
-	root := t.TempDir()
-	open(t, root).Close()
-	dead := filepath.Join(root, tmpDir, "0123456789abcdef")
-	os.Mkdir(dead, 0o700)
-	os.WriteFile(dead+".lock", nil, 0o600)
-	stuck := filepath.Join(dead, "stuck")
-	os.WriteFile(stuck, nil, 0o600)
-	if err := setImmutable(stuck, true); err != nil {
-		t.Skipf("chattr +i: %v", err)
-	}
-	t.Cleanup(func() { setImmutable(stuck, false) })
-
-	s := open(t, root)
-	if _, err := os.Stat(dead + ".lock"); err != nil {
-		t.Errorf("the lock file of a leftover not removed is gone: %v", err)
-	}
-	s.Close()
-	setImmutable(stuck, false)
-	open(t, root)
-	if _, err := os.Stat(dead); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("leftover not reclaimed once it can be: %v", err)
-	}
-}
-
 // setImmutable sets or clears the immutable flag: chattr [+-]i path.
 func setImmutable(path string, on bool) error {
 	f, err := os.Open(path)
@@ -488,35 +306,6 @@ func TestCommitLayerKeepsEmptyWinner(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Error("the losing copy was not removed")
-	}
-}
-
-// A cache mount dir made by another build while this one sets up its own
-// is kept, though still empty: it may already be mounted there. os.Rename
-// checks for a directory first, then renames, which would replace one
-// made in between; the loop makes that happen.
-func TestCacheMountKeepsEmptyWinner(t *testing.T) {
-	s := open(t, t.TempDir())
-	for i := range 1000 {
-		id := fmt.Sprint("/cache", i)
-		sum := sha256.Sum256([]byte(id))
-		other := filepath.Join(s.root, mountsDir, hex.EncodeToString(sum[:16]))
-		var made error
-		done := make(chan struct{})
-		init := func(dir string) error {
-			// Another build makes the dir meanwhile, empty.
-			go func() { made = os.Mkdir(other, 0o755); close(done) }()
-			return os.WriteFile(filepath.Join(dir, "seed"), nil, 0o644)
-		}
-		dir, release, err := s.CacheMount(context.Background(), id, SharingShared, init)
-		<-done
-		if err != nil {
-			t.Fatal(err)
-		}
-		release()
-		if _, err := os.Stat(filepath.Join(dir, "seed")); made == nil && err == nil {
-			t.Fatalf("try %d: the other build's cache mount dir was replaced", i)
-		}
 	}
 }
 

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// mode is an isolation mode a workload is measured in: how mybuild is run
+// for it, and where its caches and outputs go.
+type mode struct {
+	name string
+	// build runs mybuild with args, the cache dir and output paths given
+	// by dir.
+	build func(args ...string) (sample, error)
+	// dir is where this mode's caches and outputs go.
+	dir string
+	// prepare makes a path this mode's builds may write.
+	prepare func(path string) error
+}
+
+// rootlessUser is the normal user the rootless mode is measured as; .ci/run
+// and bench/run.sh make it, with a million subordinate ids.
+const rootlessUser = "mybuild-rootless"
+
+// newModes makes the modes named in list.
+func (b *bench) newModes(list string) ([]mode, error) {
+	var out []mode
+	for _, name := range strings.Split(list, ",") {
+		var m mode
+		var err error
+		switch name {
+		case "namespaces":
+			m = mode{name: name, build: func(args ...string) (sample, error) {
+				return b.build(append([]string{"--isolation=namespaces"}, args...)...)
+			}, dir: b.work, prepare: func(string) error { return nil }}
+		case "rootless":
+			m, err = b.rootlessMode()
+		case "in-place":
+			m, err = b.inPlaceMode()
+		default:
+			err = fmt.Errorf("unknown mode %q (want namespaces, rootless or in-place)", name)
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// rootlessMode runs mybuild as rootlessUser, whose home is under the
+// work dir.
+func (b *bench) rootlessMode() (mode, error) {
+	u, err := user.Lookup(rootlessUser)
+	if err != nil {
+		return mode{}, fmt.Errorf("the rootless mode is measured as %s: %w (bench/run.sh makes it)", rootlessUser, err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	dir := filepath.Join(b.work, "rootless")
+	own := func(p string) error {
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			return err
+		}
+		return os.Chown(p, uid, gid)
+	}
+	if err := own(dir); err != nil {
+		return mode{}, err
+	}
+	build := func(args ...string) (sample, error) {
+		cmd := exec.Command(b.mybuild, append([]string{"-q"}, args...)...)
+		cmd.Env = []string{"HOME=" + dir, "PATH=/usr/bin:/bin", "USER=" + rootlessUser}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+		return timed(cmd, args)
+	}
+	return mode{name: "rootless", build: build, dir: dir, prepare: own}, nil
+}
+
+// timed runs cmd and measures it.
+func timed(cmd *exec.Cmd, args []string) (sample, error) {
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	start := time.Now()
+	err := cmd.Run()
+	wall := time.Since(start)
+	if err != nil {
+		return sample{}, fmt.Errorf("mybuild %v: %v\n%s", args, err, stderr.String())
+	}
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	return sample{wall: wall, maxRSS: ru.Maxrss * 1024}, nil
+}
