@@ -24,13 +24,13 @@ const (
 )
 
 // layersDir holds unpacked layers by diffID, in the overlay form of this
-// process (see overlay.XattrPrefix): a rootless builder's layers, in a
-// user namespace, mark opaque directories with user.overlay.opaque, and
+// process (see overlay.XattrPrefix): the layers of a rootless or
+// non-root builder mark opaque directories with user.overlay.opaque, and
 // are kept apart from root's.
 var layersDir = unpackedDir()
 
 func unpackedDir() string {
-	if userns.Inside() {
+	if userns.UserXattrs() {
 		return "layers-userxattr/sha256"
 	}
 	return "layers/sha256"

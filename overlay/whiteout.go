@@ -35,7 +35,7 @@ var (
 )
 
 func prefix() string {
-	if userns.Inside() {
+	if userns.UserXattrs() {
 		return UserPrefix
 	}
 	return TrustedPrefix

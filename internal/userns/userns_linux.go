@@ -21,3 +21,10 @@ var Inside = sync.OnceValue(func() bool {
 func isInitial(uidMap string) bool {
 	return strings.Join(strings.Fields(uidMap), " ") == "0 0 4294967295"
 }
+
+// UserXattrs tells whether unpacked layers take the rootless form, with
+// user.overlay.* xattrs: in a user namespace, and for any user but root,
+// who can set no trusted.* xattr and mounts overlayfs only from a user
+// namespace. A non-root build that finds every layer in the cache reads
+// the same store as its rootless builds do.
+func UserXattrs() bool { return Inside() || os.Geteuid() != 0 }

@@ -4,3 +4,6 @@ package userns
 
 // Inside is false: user namespaces are Linux's.
 func Inside() bool { return false }
+
+// UserXattrs is false: overlayfs is Linux's.
+func UserXattrs() bool { return false }
