@@ -117,9 +117,9 @@ func (a *applier) existingDir(dir string) (p string, ok bool, err error) {
 	if err != nil || !fi.IsDir() {
 		return "", false, nil
 	}
-	rel := strings.TrimPrefix(host, a.l.upper)
-	if rel == "" {
-		rel = "/"
+	rel, ok := a.l.inUpper(host)
+	if !ok {
+		return "", false, errEscape // securejoin promises this never happens
 	}
 	return rel, !a.keep(rel), nil
 }

@@ -103,6 +103,45 @@ func TestApplyLayer(t *testing.T) {
 	}
 }
 
+// A layer applied to a tree whose root is "/", as when building in place,
+// does what TestApplyLayer checks: names resolve, a whiteout deletes, a
+// hard link links, and what is kept stays, below an opaque directory too
+// (a container's /etc/hosts, under an /etc a layer made opaque).
+func TestApplyLayerAtSlash(t *testing.T) {
+	root := tree(t,
+		fstest.CreateDir("etc", 0o755),
+		fstest.CreateFile("etc/a", []byte("old a"), 0o644),
+		fstest.CreateFile("etc/gone", []byte("x"), 0o644),
+		fstest.CreateDir("opq", 0o755),
+		fstest.CreateFile("opq/old", []byte("old"), 0o644),
+		fstest.CreateFile("opq/hosts", []byte("kept"), 0o644),
+		fstest.CreateDir("keep", 0o755),
+		fstest.CreateFile("keep/mine", []byte("mine"), 0o644),
+	)
+	var layer bytes.Buffer
+	if _, err := io.Copy(&layer, tarBytes(t,
+		&tar.Header{Typeflag: tar.TypeDir, Name: "etc/", Mode: 0o755},
+		&tar.Header{Typeflag: tar.TypeReg, Name: "etc/a", Mode: 0o600, Linkname: "new a"},
+		&tar.Header{Typeflag: tar.TypeReg, Name: "etc/.wh.gone", Mode: 0o644},
+		&tar.Header{Typeflag: tar.TypeDir, Name: "opq/", Mode: 0o755},
+		&tar.Header{Typeflag: tar.TypeReg, Name: "opq/.wh..wh..opq", Mode: 0o644},
+		&tar.Header{Typeflag: tar.TypeReg, Name: "opq/new", Mode: 0o644, Linkname: "new"},
+		&tar.Header{Typeflag: tar.TypeLink, Name: "opq/link", Linkname: "opq/new"},
+		&tar.Header{Typeflag: tar.TypeReg, Name: "keep/.wh.mine", Mode: 0o644},
+		&tar.Header{Typeflag: tar.TypeReg, Name: ".wh.keep", Mode: 0o644},
+	)); err != nil {
+		t.Fatal(err)
+	}
+	applyAtSlash(t, root, layer.Bytes(), "/keep", "/opq/hosts")
+	want := "etc etc/a=new a keep keep/mine=mine opq opq/hosts=kept opq/link=new opq/new=new"
+	if got := names(t, root); got != want {
+		t.Errorf("tree:\n%s\nwant:\n%s", got, want)
+	}
+	if !sameInode(t, filepath.Join(root, "opq/new"), filepath.Join(root, "opq/link")) {
+		t.Error("opq/link is not a hard link to opq/new")
+	}
+}
+
 // Names stay inside the tree: a symlink of the tree pointing out of it is
 // followed as if the tree were "/".
 func TestApplyLayerStaysInside(t *testing.T) {
