@@ -78,7 +78,7 @@ func TestInPlaceCompatWithBuildKit(t *testing.T) {
 			}
 			wantFS := expectedListing(t, filepath.Join(compatDir, name))
 			if got := fsys.Listing(opts); got != wantFS {
-				t.Errorf("root filesystem differs from BuildKit's:\n%s", lineDiff(wantFS, got))
+				t.Errorf("root filesystem differs from BuildKit's:\n%s", imagetest.LineDiff(wantFS, got))
 			}
 			cfg, err := imagetest.ReadConfig(archive)
 			if err != nil {
@@ -89,7 +89,7 @@ func TestInPlaceCompatWithBuildKit(t *testing.T) {
 				t.Fatal(err)
 			}
 			if wantCfg := expectedConfig(t, filepath.Join(compatDir, name)); strings.TrimSpace(string(gotCfg)) != wantCfg {
-				t.Errorf("config differs from BuildKit's:\n%s", lineDiff(wantCfg, strings.TrimSpace(string(gotCfg))))
+				t.Errorf("config differs from BuildKit's:\n%s", imagetest.LineDiff(wantCfg, strings.TrimSpace(string(gotCfg))))
 			}
 		})
 	}
@@ -135,10 +135,10 @@ func TestInPlaceMountsAsOverlay(t *testing.T) {
 		configs = append(configs, string(c))
 	}
 	if listings[0] != listings[1] {
-		t.Errorf("root filesystem in place differs from the overlay driver's:\n%s", lineDiff(listings[0], listings[1]))
+		t.Errorf("root filesystem in place differs from the overlay driver's:\n%s", imagetest.LineDiff(listings[0], listings[1]))
 	}
 	if configs[0] != configs[1] {
-		t.Errorf("config in place differs from the overlay driver's:\n%s", lineDiff(configs[0], configs[1]))
+		t.Errorf("config in place differs from the overlay driver's:\n%s", imagetest.LineDiff(configs[0], configs[1]))
 	}
 	for _, want := range []string{"/second-log ", "/tok-seen ", "/ssh ", "/usr/local/beside "} {
 		if !strings.Contains(listings[1], "\n"+want) {
