@@ -9,6 +9,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/moby/sys/mountinfo"
+	"golang.org/x/sys/unix"
 )
 
 // Engine is a running private Docker engine.
@@ -73,6 +76,18 @@ func (e *Engine) stop(t testing.TB, cmd *exec.Cmd) {
 	case <-time.After(30 * time.Second):
 		_ = cmd.Process.Kill()
 		<-done
+	}
+	// The engine leaves the network namespace of --network host
+	// containers mounted (exec/netns/default).
+	mounts, err := mountinfo.GetMounts(mountinfo.PrefixFilter(e.Dir))
+	if err != nil {
+		t.Errorf("list the engine's mounts: %v", err)
+	}
+	for i := len(mounts) - 1; i >= 0; i-- {
+		//	umount -l MOUNTPOINT
+		if err := unix.Unmount(mounts[i].Mountpoint, unix.MNT_DETACH); err != nil {
+			t.Errorf("unmount what the engine left: %v", err)
+		}
 	}
 	if err := os.RemoveAll(e.Dir); err != nil {
 		t.Errorf("remove the engine's dir: %v", err)
