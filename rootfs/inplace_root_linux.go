@@ -41,6 +41,7 @@ func (r *inPlaceRoot) Run(ctx context.Context, p sandbox.Process) error {
 	if r.snap != nil || r.files {
 		return errors.New("in place: one step per root")
 	}
+	defer withStepUmask()()
 	snap, err := takeSnapshot(ctx, r.d.root, r.d.keep)
 	if err != nil {
 		r.d.forget()
