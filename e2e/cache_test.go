@@ -19,11 +19,8 @@ func (f *fixture) testCacheBetweenJobs(t *testing.T) {
 		t.Helper()
 		args := append([]string{"build", "--build-arg", "BASE=" + f.bases["busybox"], "--cache-dir", "/cache",
 			"-t", outMount + "/" + name + ".tar"}, flags...)
-		r := f.runImage(t, name, []string{ctx + ":" + ctxMount, out + ":" + outMount, cache + ":/cache"}, "", append(args, ctxMount)...)
-		if r.code != 0 {
-			t.Fatalf("job %s: exit %d\n%s", name, r.code, r.stderr)
-		}
-		return r
+		return f.mustRun(t, container{name: name, volumes: []string{ctx + ":" + ctxMount, out + ":" + outMount, cache + ":/cache"}},
+			append(args, ctxMount)...)
 	}
 	// The cache dir is on a volume, another filesystem than the
 	// container's root: cache mounts are copied in and out.

@@ -68,7 +68,8 @@ func setup(t *testing.T) *fixture {
 	f.pushBase(t, "debian", map[string]string{"rootfs.tar": rootfs})
 	t.Logf("base images built and pushed in %v", time.Since(start).Round(time.Millisecond))
 
-	f.hostFiles = f.containerHostFiles(t, f.mustRun(t, "reference", nil, "", "--version"))
+	f.mustRun(t, container{name: "reference"}, "--version")
+	f.hostFiles = f.containerHostFiles(t, "reference")
 	return f
 }
 

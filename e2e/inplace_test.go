@@ -61,19 +61,20 @@ func TestInPlace(t *testing.T) {
 	t.Run("busybox", func(t *testing.T) { f.testCase(t, "busybox", nil) })
 	t.Run("debian", func(t *testing.T) { f.testCase(t, "debian", map[string]string{"hello.deb": helloDeb(t)}) })
 	t.Run("cache-between-jobs", f.testCacheBetweenJobs)
+	t.Run("shell-job", f.testShellJob)
 	t.Run("without-marker", f.testWithoutMarker)
 }
 
 // mybuild info, in its image, picks the in-place mode: namespaces are
 // refused there, and the marker is beside the binary.
 func (f *fixture) testInfo(t *testing.T) {
-	r := f.runImage(t, "info", nil, "", "info")
+	r := f.run(t, container{name: "info"}, "info")
 	first, _, _ := strings.Cut(r.stdout, "\n")
 	if r.code != 0 || !strings.HasPrefix(first, "isolation: in-place (namespaces are refused (") ||
 		!strings.HasSuffix(first, "), and /mybuild/in-place says this is mybuild's own container)") {
 		t.Errorf("mybuild info: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	r = f.runImage(t, "info-json", nil, "", "info", "--json")
+	r = f.run(t, container{name: "info-json"}, "info", "--json")
 	var report struct {
 		Isolation  string `json:"isolation"`
 		UID        int    `json:"uid"`
@@ -103,7 +104,7 @@ func (f *fixture) testCase(t *testing.T, name string, files map[string]string) {
 	}
 	ctxBefore, outBefore := tree(t, ctx), tree(t, out)
 	start := time.Now()
-	r := f.runImage(t, name, []string{ctx + ":" + ctxMount, out + ":" + outMount}, "",
+	r := f.run(t, container{name: name, volumes: []string{ctx + ":" + ctxMount, out + ":" + outMount}},
 		"build", "--build-arg", "BASE="+f.bases[baseOf(name)], "-t", outMount+"/image.tar", ctxMount)
 	t.Logf("built in place in %v", time.Since(start).Round(time.Millisecond))
 	if r.code != 0 {

@@ -15,23 +15,26 @@ func (f *fixture) testWithoutMarker(t *testing.T) {
 	ctx := f.context(t, "busybox", nil)
 	out := t.TempDir()
 	volumes := []string{filepath.Dir(f.bin) + ":" + dir + ":ro", ctx + ":" + ctxMount, out + ":" + outMount}
+	copied := func(name string) container {
+		return container{name: name, volumes: volumes, entrypoint: dir + "/mybuild"}
+	}
 	mountPoints := []string{dir, ctxMount, outMount}
 	flags := []string{"--build-arg", "BASE=" + f.bases["busybox"], "-t", outMount + "/x.tar", ctxMount}
 
-	r := f.runImage(t, "no-marker-info", volumes, dir+"/mybuild", "info")
+	r := f.run(t, copied("no-marker-info"), "info")
 	first, _, _ := strings.Cut(r.stdout, "\n")
 	if r.code != 0 || !strings.HasPrefix(first, "isolation: none: no isolation mode works here: namespaces are refused (") ||
 		!strings.HasSuffix(first, "), and building in place needs the marker "+dir+"/in-place, which mybuild's image has (see docs/in-place.md)") {
 		t.Errorf("mybuild info: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 
-	r = f.runImage(t, "no-marker-in-place", volumes, dir+"/mybuild", append([]string{"build", "--isolation=in-place"}, flags...)...)
+	r = f.run(t, copied("no-marker-in-place"), append([]string{"build", "--isolation=in-place"}, flags...)...)
 	want := "mybuild: --isolation=in-place: in-place marker missing: without " + dir + "/in-place this machine may not be a throwaway container, and building in place rewrites its root filesystem (add --force if it is throwaway)\n"
 	if r.code != 1 || r.stderr != want {
 		t.Errorf("build --isolation=in-place: exit %d, stderr %q\nwant exit 1, %q", r.code, r.stderr, want)
 	}
 
-	r = f.runImage(t, "no-marker-auto", volumes, dir+"/mybuild", append([]string{"build"}, flags...)...)
+	r = f.run(t, copied("no-marker-auto"), append([]string{"build"}, flags...)...)
 	if r.code != 1 || !strings.HasPrefix(r.stderr, "mybuild: no isolation mode works here: ") || strings.Count(r.stderr, "\n") != 1 {
 		t.Errorf("build: exit %d, stderr %q\nwant exit 1 and one line: no isolation mode works here", r.code, r.stderr)
 	}

@@ -60,24 +60,43 @@ type result struct {
 	code           int
 }
 
-// runImage runs mybuild's image as container name, with Docker's default
-// security (no --privileged, no capability added, no security option, no
-// device) and the host's network, the volumes (HOST:CONTAINER[:ro]) and
-// args as mybuild's arguments; entrypoint, unless "", replaces the image's.
-// The container is kept, for what it changed to be looked at.
-func (f *fixture) runImage(t *testing.T, name string, volumes []string, entrypoint string, args ...string) result {
+// container is how run runs an image.
+type container struct {
+	name    string
+	image   string   // imageName unless set
+	volumes []string // HOST:CONTAINER[:ro]
+	// entrypoint, unless "", replaces the image's; noEntrypoint clears it.
+	entrypoint   string
+	noEntrypoint bool
+	stdin        string
+}
+
+// run runs the container, with Docker's default security (no
+// --privileged, no capability added, no security option, no device) and
+// the host's network; args follow the entrypoint. The container is kept,
+// for what it changed to be looked at.
+func (f *fixture) run(t *testing.T, c container, args ...string) result {
 	t.Helper()
-	docker := []string{"run", "--name", name, "--network", "host", "--add-host", "e2e-marker:127.0.0.2"}
-	for _, v := range volumes {
+	docker := []string{"run", "--name", c.name, "--network", "host", "--add-host", "e2e-marker:127.0.0.2"}
+	for _, v := range c.volumes {
 		docker = append(docker, "--volume", v)
 	}
-	if entrypoint != "" {
-		docker = append(docker, "--entrypoint", entrypoint)
+	switch {
+	case c.noEntrypoint:
+		docker = append(docker, "--entrypoint", "")
+	case c.entrypoint != "":
+		docker = append(docker, "--entrypoint", c.entrypoint)
 	}
-	docker = append(append(docker, imageName), args...)
+	if c.stdin != "" {
+		docker = append(docker, "--interactive")
+	}
+	if c.image == "" {
+		c.image = imageName
+	}
+	docker = append(append(docker, c.image), args...)
 	var stdout, stderr bytes.Buffer
 	cmd := f.engine.Command(docker...)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(c.stdin), &stdout, &stderr
 	err := cmd.Run()
 	var ee *exec.ExitError
 	r := result{stdout: stdout.String(), stderr: stderr.String()}
@@ -90,14 +109,14 @@ func (f *fixture) runImage(t *testing.T, name string, volumes []string, entrypoi
 	return r
 }
 
-// mustRun is runImage that fails the test unless mybuild exits 0, and
-// returns the container's name.
-func (f *fixture) mustRun(t *testing.T, name string, volumes []string, entrypoint string, args ...string) string {
+// mustRun is run that fails the test unless the command exits 0.
+func (f *fixture) mustRun(t *testing.T, c container, args ...string) result {
 	t.Helper()
-	if r := f.runImage(t, name, volumes, entrypoint, args...); r.code != 0 {
-		t.Fatalf("mybuild %s in container %s: exit %d\n%s", strings.Join(args, " "), name, r.code, r.stderr)
+	r := f.run(t, c, args...)
+	if r.code != 0 {
+		t.Fatalf("%s in container %s: exit %d\n%s", strings.Join(args, " "), c.name, r.code, r.stderr)
 	}
-	return name
+	return r
 }
 
 // containerHostFiles reads /etc/hosts, /etc/resolv.conf and /etc/hostname
