@@ -219,7 +219,11 @@ func applyBlob(ctx context.Context, store *cache.Store, l layer.Layer, root stri
 	defer tr.Close()
 	d := digest.Canonical.Digester()
 	if err := fswrite.ApplyLayer(ctx, io.TeeReader(tr, d.Hash()), root, keep); err != nil {
-		return fmt.Errorf("apply layer %s: %w", l.DiffID, tr.Blame(err))
+		err = tr.Blame(err)
+		if errors.Is(err, fswrite.ErrKeptBelow) {
+			err = fmt.Errorf("%w, as a mount point is by a build in place: mount nothing where the image has a file or a symlink (in Kubernetes, automountServiceAccountToken: false frees /var/run)", err)
+		}
+		return fmt.Errorf("apply layer %s: %w", l.DiffID, err)
 	}
 	if _, err := io.Copy(d.Hash(), tr); err != nil {
 		return fmt.Errorf("apply layer %s: %w", l.DiffID, err)
