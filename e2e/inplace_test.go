@@ -11,10 +11,11 @@ import (
 )
 
 // Where the runs of mybuild's image mount their volumes: below
-// /workspace, which the busybox base image makes opaque.
+// directories the busybox base image deletes (/workspace) and makes
+// opaque (/srv).
 const (
 	ctxMount = "/workspace/ctx"
-	outMount = "/workspace/out"
+	outMount = "/srv/out"
 )
 
 // forbidden are the paths no layer built in place may hold: the
@@ -39,12 +40,12 @@ var expected = map[string]struct {
 			"/copied/a":          "a\n",
 			"/copied/a-link":     "a\nchanged\n",
 			"/data/a-link":       "a\n",
-			"/workspace/new":     "new\n",
+			"/srv/new":           "new\n",
 			"/copied/redo/again": "again\n",
 			"/files/sub/x":       "x\n",
 			"/etc/group":         "root:x:0:\nnogroup:x:65534:\n",
 		},
-		gone: []string{"/data/a", "/copied/dir", "/copied/a-sym", "/copied/fifo", "/copied/redo/r", "/workspace/old", "/etc/gone", "/mnt"},
+		gone: []string{"/data/a", "/copied/dir", "/copied/a-sym", "/copied/fifo", "/copied/redo/r", "/workspace", "/srv/old", "/etc/gone", "/mnt"},
 	},
 	"debian": {
 		files: map[string]string{"/home/builder/app/greeting": "Hello, world!\npinged\n"},
@@ -62,6 +63,7 @@ func TestInPlace(t *testing.T) {
 	t.Run("debian", func(t *testing.T) { f.testCase(t, "debian", map[string]string{"hello.deb": helloDeb(t)}) })
 	t.Run("cache-between-jobs", f.testCacheBetweenJobs)
 	t.Run("shell-job", f.testShellJob)
+	t.Run("mount-below-symlink", f.testMountBelowSymlink)
 	t.Run("without-marker", f.testWithoutMarker)
 }
 
