@@ -32,6 +32,7 @@ func (f *fixture) testShellJob(t *testing.T) {
 		// Another cache: every step runs again.
 		build + " --cache-dir /mybuild/cache/second -t " + outMount + "/second.tar",
 		"mkdir -p " + outMount + "/after && echo still here > " + outMount + "/after/done",
+		"grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status > " + outMount + "/after/status",
 	}, "\n") + "\n"
 	out := t.TempDir()
 	// GitLab's docker executor starts the job's container with sh -c,
@@ -44,6 +45,12 @@ func (f *fixture) testShellJob(t *testing.T) {
 	}
 	if data, err := os.ReadFile(filepath.Join(out, "after", "done")); err != nil || string(data) != "still here\n" {
 		t.Errorf("the script after the builds: %q, %v", data, err)
+	}
+	// Docker's default confinement: its capabilities (no CAP_SYS_ADMIN),
+	// its seccomp filter, no no_new_privs.
+	want := "CapEff:\t00000000a80425fb\nNoNewPrivs:\t0\nSeccomp:\t2\n"
+	if data, err := os.ReadFile(filepath.Join(out, "after", "status")); err != nil || string(data) != want {
+		t.Errorf("the job's confinement: %q, %v; want %q", data, err, want)
 	}
 	f.checkUntouched(t, "job")
 }
