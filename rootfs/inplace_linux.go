@@ -9,6 +9,7 @@ import (
 	"path"
 	"slices"
 	"sync"
+	"syscall"
 
 	"github.com/mybuild/mybuild/cache"
 	"github.com/mybuild/mybuild/fswrite"
@@ -134,7 +135,11 @@ func sameLayers(a, b []layer.Layer) bool {
 // reset empties the tree but for what keep holds, and the directories on
 // the way to it.
 func (d *InPlace) reset() error {
-	return d.clearDir("/")
+	err := d.clearDir("/")
+	if errors.Is(err, syscall.EROFS) {
+		return fmt.Errorf("%w: a build in place rewrites the container's root filesystem, which is read-only here (docker run --read-only, readOnlyRootFilesystem in Kubernetes)", err)
+	}
+	return err
 }
 
 func (d *InPlace) clearDir(dir string) error {

@@ -18,6 +18,7 @@ import (
 	"github.com/mybuild/mybuild/internal/runtest"
 	"github.com/mybuild/mybuild/layer"
 	"github.com/mybuild/mybuild/sandbox"
+	"golang.org/x/sys/unix"
 )
 
 // busyboxBase stores a layer with busybox and a few files.
@@ -206,5 +207,32 @@ func TestInPlaceSymlinkOverKeptPath(t *testing.T) {
 	}
 	if data, err := os.ReadFile(token); err != nil || string(data) != "t" {
 		t.Errorf("the token: %q, %v", data, err)
+	}
+}
+
+// A read-only root cannot be built in: the error says so, and why.
+func TestInPlaceReadOnlyRoot(t *testing.T) {
+	s := openStore(t)
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "old"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	//	mount --bind -o ro ROOT ROOT
+	if err := unix.Mount(root, root, "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Unmount(root, unix.MNT_DETACH)
+	if err := unix.Mount("", root, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
+		t.Fatal(err)
+	}
+	d := NewInPlace(s, root, nil)
+	b, err := d.Unpack(context.Background(), busyboxBase(t, s), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = d.Root(context.Background(), []Layer{b})
+	want := "read-only file system: a build in place rewrites the container's root filesystem, which is read-only here (docker run --read-only, readOnlyRootFilesystem in Kubernetes)"
+	if err == nil || !strings.HasSuffix(err.Error(), want) {
+		t.Errorf("err = %v\nwant it to end with %s", err, want)
 	}
 }
