@@ -2,6 +2,7 @@ package build
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,6 +17,8 @@ import (
 	"github.com/mybuild/mybuild/buildcontext"
 	"github.com/mybuild/mybuild/cache"
 	"github.com/mybuild/mybuild/fswrite"
+	"github.com/mybuild/mybuild/gitsource"
+	"github.com/mybuild/mybuild/layerdiff"
 	"github.com/mybuild/mybuild/rootfs"
 	digest "github.com/opencontainers/go-digest"
 )
@@ -31,42 +34,33 @@ type remoteFile struct {
 }
 
 // planAdd plans an ADD: local sources as COPY, except that an archive
-// (tar, plain or gzip/bzip2/xz/zstd) is unpacked into the destination;
-// URLs are downloaded, keyed by --checksum when given (so a cache hit
-// downloads nothing) and by their content otherwise.
+// (tar, plain or gzip/bzip2/xz/zstd) is unpacked into the destination
+// (not with --unpack=false); URLs are downloaded, keyed by --checksum
+// when given (so a cache hit downloads nothing) and by their content
+// otherwise, and unpacked only with --unpack, as BuildKit does; git
+// repositories are resolved to a commit, which keys them, and checked
+// out when the step runs.
 func (b *builder) planAdd(ctx context.Context, st *stage, c *instructions.AddCommand) (*plan, error) {
-	cc := &instructions.CopyCommand{Chown: c.Chown, Chmod: c.Chmod}
-	cc.DestPath, cc.SourceContents = c.DestPath, c.SourceContents
-	var remotes []*remoteFile
-	for _, src := range c.SourcePaths {
-		switch {
-		case isGitSource(src):
-			return nil, fmt.Errorf("ADD %s: git sources are not supported yet", src)
-		case isURL(src):
-			r, err := newRemote(src)
-			if err != nil {
-				return nil, err
-			}
-			remotes = append(remotes, r)
-		default:
-			cc.SourcePaths = append(cc.SourcePaths, src)
-		}
+	link, err := linked(c.Link, c.Chown, c.Chmod)
+	if err != nil {
+		return nil, err
 	}
-	if c.Checksum != "" {
-		if len(c.SourcePaths) != 1 || len(remotes) != 1 {
-			return nil, fmt.Errorf("--checksum needs exactly one source, a URL")
-		}
-		d, err := digest.Parse(c.Checksum)
-		if err != nil {
-			return nil, fmt.Errorf("--checksum=%s: %w", c.Checksum, err)
-		}
-		remotes[0].checksum = d
+	cc := &instructions.CopyCommand{Chown: c.Chown, Chmod: c.Chmod, ExcludePatterns: c.ExcludePatterns}
+	cc.DestPath, cc.SourceContents = c.DestPath, c.SourceContents
+	remotes, repos, err := b.addSources(ctx, c, cc)
+	if err != nil {
+		return nil, err
 	}
 	cp, err := b.planCopy(ctx, st, cc, nil)
 	if err != nil {
 		return nil, err
 	}
-	cp.unpack, cp.remotes = true, remotes
+	cp.remotes, cp.repos = remotes, repos
+	cp.unpack = c.Unpack == nil || *c.Unpack
+	cp.unpackRemote = c.Unpack != nil && *c.Unpack
+	if err := cp.findArchives(ctx); err != nil {
+		return nil, err
+	}
 	if err := cp.checkDest(); err != nil {
 		return nil, err
 	}
@@ -79,7 +73,48 @@ func (b *builder) planAdd(ctx context.Context, st *stage, c *instructions.AddCom
 		}
 	}
 	s := &addStep{b: b, cp: cp, remotes: remotes}
-	return &plan{kind: "add", createdBy: copyHistory("ADD", c.Chown, c.Chmod, c.SourcesAndDest), inputs: s, layer: s, downloads: remotes}, nil
+	return &plan{kind: "add", createdBy: copyHistory("ADD", false, c.Chown, c.Chmod, c.SourcesAndDest), inputs: s, layer: s,
+		downloads: remotes, repos: repos, link: link}, nil
+}
+
+// addSources sorts the sources of an ADD: git repositories (resolved
+// here), URLs, and paths, which go to cc. --checksum takes one source, a
+// URL or a repository, as in BuildKit.
+func (b *builder) addSources(ctx context.Context, c *instructions.AddCommand, cc *instructions.CopyCommand) ([]*remoteFile, []*gitRepo, error) {
+	if c.Checksum != "" && len(c.SourcePaths) != 1 {
+		return nil, nil, errors.New("checksum can't be specified for multiple sources")
+	}
+	var remotes []*remoteFile
+	var repos []*gitRepo
+	for _, src := range c.SourcePaths {
+		ref, isGit, err := gitsource.Parse(src)
+		switch {
+		case err != nil:
+			return nil, nil, fmt.Errorf("ADD %s: %w", src, err)
+		case isGit:
+			g, err := b.planGit(ctx, ref, c.KeepGitDir, c.Checksum)
+			if err != nil {
+				return nil, nil, fmt.Errorf("ADD %s: %w", src, err)
+			}
+			repos = append(repos, g)
+		case isURL(src):
+			r, err := newRemote(src)
+			if err != nil {
+				return nil, nil, err
+			}
+			if c.Checksum != "" {
+				if r.checksum, err = digest.Parse(c.Checksum); err != nil {
+					return nil, nil, fmt.Errorf("--checksum=%s: %w", c.Checksum, err)
+				}
+			}
+			remotes = append(remotes, r)
+		case c.Checksum != "":
+			return nil, nil, errors.New("checksum requires HTTP(S) or Git sources")
+		default:
+			cc.SourcePaths = append(cc.SourcePaths, src)
+		}
+	}
+	return remotes, repos, nil
 }
 
 // addStep is an ADD, planned.
@@ -89,10 +124,12 @@ type addStep struct {
 	remotes []*remoteFile
 }
 
-// addTo keys on the local sources as COPY does, and on each URL's
-// --checksum, or else on the content downloaded while planning.
+// addTo keys on the local sources as COPY does, on each repository's
+// checkout, and on each URL's --checksum, or else on the content
+// downloaded while planning.
 func (s *addStep) addTo(k *cache.KeyBuilder) {
 	s.cp.keyFields(k)
+	gitKeyFields(k, s.cp.repos)
 	for _, r := range s.remotes {
 		d := r.checksum
 		if d == "" {
@@ -120,21 +157,15 @@ func (s *addStep) makeLayer(ctx context.Context, root rootfs.Root, _ StepInfo) e
 	if err := s.cp.addRemotes(); err != nil {
 		return err
 	}
+	if err := s.cp.addRepos(ctx, s.b); err != nil {
+		return err
+	}
 	upper, lower := root.Files()
 	return s.cp.write(ctx, upper, lower)
 }
 
 func isURL(src string) bool {
 	return strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://")
-}
-
-// isGitSource recognises what BuildKit would fetch with git.
-func isGitSource(src string) bool {
-	if strings.HasPrefix(src, "git@") || strings.HasPrefix(src, "git://") {
-		return true
-	}
-	u, err := url.Parse(src)
-	return err == nil && isURL(src) && (strings.HasSuffix(u.Path, ".git") || strings.Contains(u.Fragment, ":"))
 }
 
 func newRemote(src string) (*remoteFile, error) {
@@ -206,7 +237,8 @@ func removeDownloads(remotes []*remoteFile) {
 	}
 }
 
-// addRemotes adds the downloaded files as sources: never unpacked.
+// addRemotes adds the downloaded files as sources, unpacked only with
+// --unpack.
 func (p *copyPlan) addRemotes() error {
 	for _, r := range p.remotes {
 		fi, err := os.Lstat(r.host)
@@ -218,6 +250,22 @@ func (p *copyPlan) addRemotes() error {
 			files:  []buildcontext.File{{Host: r.host, Info: fi}},
 			remote: true,
 		})
+	}
+	return nil
+}
+
+// findArchives marks the local sources that ADD unpacks, for the key.
+func (p *copyPlan) findArchives(ctx context.Context) error {
+	for i := range p.sources {
+		s := &p.sources[i]
+		if !p.unpacks(*s) || !s.files[0].Info.Mode().IsRegular() {
+			continue
+		}
+		ok, err := layerdiff.IsArchive(ctx, s.files[0].Host)
+		if err != nil {
+			return err
+		}
+		s.archive = ok
 	}
 	return nil
 }

@@ -1,8 +1,12 @@
 package build
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -70,9 +74,11 @@ func TestAddErrors(t *testing.T) {
 	for _, tc := range []struct{ add, want string }{
 		{"ADD " + srv.URL + "/missing /x", "download " + srv.URL + "/missing: 404 Not Found"},
 		{"ADD --checksum=" + wrong.String() + " " + srv.URL + "/f /x", "checksum mismatch"},
-		{"ADD --checksum=" + wrong.String() + " a.txt /x", "--checksum needs exactly one source, a URL"},
+		{"ADD --checksum=" + wrong.String() + " a.txt /x", "checksum requires HTTP(S) or Git sources"},
+		{"ADD --checksum=" + wrong.String() + " " + srv.URL + "/f a.txt /x/", "checksum can't be specified for multiple sources"},
 		{"ADD --checksum=md5:x " + srv.URL + "/f /x", "--checksum=md5:x"},
-		{"ADD https://github.com/moby/buildkit.git /src", "git sources are not supported yet"},
+		{"ADD https://example.com/r.git?fetch-by-commit=1 /src", "ADD https://example.com/r.git?fetch-by-commit=1: the git URL query fetch-by-commit is not supported yet"},
+		{"ADD --keep-git-dir=false https://example.com/r.git?keep-git-dir /src", "inconsistent keep-git-dir configuration"},
 		{"ADD a.txt " + srv.URL + "/f /notadir", "the destination must be a directory and end with a /"},
 	} {
 		dir := contextDir(t, map[string]string{"Dockerfile": "FROM scratch\n" + tc.add + "\n", "a.txt": "a"})
@@ -117,5 +123,38 @@ func TestAddRemovesDownloads(t *testing.T) {
 	dir = withBusybox(t, contextDir(t, map[string]string{"Dockerfile": bad}))
 	if _, _, err := tryBuild(t, dir, cacheDir, reporter); err == nil || !strings.Contains(err.Error(), "checksum mismatch") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// ADD --unpack=false copies a local archive as it is; ADD --unpack
+// unpacks a downloaded one, which ADD alone copies, as in BuildKit.
+func TestAddUnpack(t *testing.T) {
+	var tgz bytes.Buffer
+	zw := gzip.NewWriter(&tgz)
+	tw := tar.NewWriter(zw)
+	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "app/bin", Mode: 0o755, Size: 2, Uid: 3, Gid: 4})
+	tw.Write([]byte("hi"))
+	tw.Close()
+	zw.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(tgz.Bytes()) }))
+	defer srv.Close()
+	dir := contextDir(t, map[string]string{"Dockerfile": "FROM scratch\n" +
+		"ADD --unpack=false app.tar.gz /kept/\n" +
+		"ADD --unpack=true app.tar.gz /local/\n" +
+		"ADD --unpack " + srv.URL + "/dl.tar.gz /remote/\n" +
+		"ADD " + srv.URL + "/dl.tar.gz /plain/\n" +
+		"ADD --unpack --chown=9:9 " + srv.URL + "/dl.tar.gz /owned\n"})
+	if err := os.WriteFile(filepath.Join(dir, "app.tar.gz"), tgz.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := testBuild(t, dir, t.TempDir())
+	wantLines(t, listing(t, out),
+		"/kept/app.tar.gz file 0644 0:0 ", "/local/app/bin file 0755 3:4 ",
+		"/remote/app/bin file 0755 3:4 ", "/plain/dl.tar.gz file 0600 0:0 ",
+		"/owned dir 0755 9:9", "/owned/app/bin file 0755 9:9 ")
+	for _, p := range []string{"/kept/app/bin", "/remote/dl.tar.gz", "/plain/app"} {
+		if lineOf(t, out, p) != "" {
+			t.Errorf("%s is in the image", p)
+		}
 	}
 }

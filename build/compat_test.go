@@ -35,29 +35,34 @@ func TestCompatWithBuildKit(t *testing.T) {
 			archive, _ := testBuild(t, dir, t.TempDir(), func(o *Options) {
 				o.BuildArgs, o.Target = buildArgs, target
 			})
-
-			fsys, err := imagetest.Flatten(archive)
-			if err != nil {
-				t.Fatal(err)
-			}
-			wantFS := expectedListing(t, filepath.Join(compatDir, name))
-			if got := fsys.Listing(opts); got != wantFS {
-				t.Errorf("root filesystem differs from BuildKit's:\n%s", imagetest.LineDiff(wantFS, got))
-			}
-
-			cfg, err := imagetest.ReadConfig(archive)
-			if err != nil {
-				t.Fatal(err)
-			}
-			gotCfg, err := imagetest.ComparableConfig(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			wantCfg := expectedConfig(t, filepath.Join(compatDir, name))
-			if strings.TrimSpace(string(gotCfg)) != wantCfg {
-				t.Errorf("config differs from BuildKit's:\n%s", imagetest.LineDiff(wantCfg, strings.TrimSpace(string(gotCfg))))
-			}
+			assertCompat(t, archive, name, opts)
 		})
+	}
+}
+
+// assertCompat compares the image in archive, built from the compat case
+// name, with BuildKit's: its root filesystem and its config.
+func assertCompat(t *testing.T, archive, name string, opts imagetest.ListingOptions) {
+	t.Helper()
+	fsys, err := imagetest.Flatten(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFS := expectedListing(t, filepath.Join(compatDir, name))
+	if got := fsys.Listing(opts); got != wantFS {
+		t.Errorf("root filesystem differs from BuildKit's:\n%s", imagetest.LineDiff(wantFS, got))
+	}
+	cfg, err := imagetest.ReadConfig(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotCfg, err := imagetest.ComparableConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCfg := expectedConfig(t, filepath.Join(compatDir, name))
+	if strings.TrimSpace(string(gotCfg)) != wantCfg {
+		t.Errorf("config differs from BuildKit's:\n%s", imagetest.LineDiff(wantCfg, strings.TrimSpace(string(gotCfg))))
 	}
 }
 

@@ -94,7 +94,7 @@ func (b *builder) planContextCopy(ctx context.Context, dir string) (*plan, error
 	if err != nil {
 		return nil, err
 	}
-	cp := &copyPlan{dest: "/", destDir: true, patterns: []string{"."}}
+	cp := &copyPlan{dest: "/", destDir: true, patterns: []string{"."}, owners: b.opts.ContextOwners}
 	if err := cp.collect(src); err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -16,8 +17,6 @@ import (
 	"github.com/mybuild/mybuild/buildcontext"
 	"github.com/mybuild/mybuild/cache"
 	"github.com/mybuild/mybuild/fswrite"
-	"github.com/mybuild/mybuild/layerdiff"
-	"github.com/mybuild/mybuild/overlay"
 	"github.com/mybuild/mybuild/users"
 )
 
@@ -26,17 +25,28 @@ type copyPlan struct {
 	dest    string // absolute
 	destDir bool   // the destination was written with a trailing "/"
 	owner   owner
-	chmod   *fs.FileMode
+	chmod   *chmodSpec // nil: no --chmod
 	sources []copySource
 	// from is the stage or image of --from, nil for the build context. Its
 	// files are walked only when the step runs: its key covers them.
 	from     *stage
 	patterns []string
+	// parents is COPY --parents: each source keeps its path below the
+	// root, or below a "/./" pivot in it.
+	parents bool
+	// excludes are the --exclude patterns.
+	excludes []string
+	// unmatched are the sources that matched nothing (wildcards).
+	unmatched []string
 	// heredocs are COPY <<EOF sources: files made from the Dockerfile.
 	heredocs []instructions.SourceContent
-	// unpack is set for ADD: archives from the context are unpacked.
-	unpack  bool
-	remotes []*remoteFile
+	// unpack is set for ADD: archives from the context are unpacked;
+	// unpackRemote, for ADD --unpack: downloaded ones too.
+	unpack, unpackRemote bool
+	remotes              []*remoteFile
+	repos                []*gitRepo
+	// owners is Options.ContextOwners.
+	owners func(uid, gid uint32) (uint32, uint32)
 }
 
 // owner is the uid:gid copied files get.
@@ -48,8 +58,15 @@ type owner struct {
 type copySource struct {
 	match buildcontext.Match
 	files []buildcontext.File
-	// remote is set for a file ADD downloaded: it is never unpacked.
-	remote bool
+	// remote is set for a file ADD downloaded, heredoc for a COPY <<EOF
+	// source: see copyPlan.unpacks.
+	remote, heredoc bool
+	// archive is set, when planned, for an ADD source that is unpacked.
+	archive bool
+	// dirItself is set for a git checkout: its root is copied as a
+	// directory, whose metadata a new destination takes, not as its
+	// contents.
+	dirItself bool
 }
 
 // planCopy resolves every source of an expanded COPY from the context,
@@ -66,13 +83,16 @@ func (b *builder) planCopy(ctx context.Context, st *stage, c *instructions.CopyC
 		from:     from,
 		patterns: c.SourcePaths,
 		heredocs: c.SourceContents,
+		parents:  c.Parents,
+		excludes: c.ExcludePatterns,
+		owners:   b.opts.ContextOwners,
 	}
 	if c.Chmod != "" {
 		m, err := parseChmod(c.Chmod)
 		if err != nil {
 			return nil, err
 		}
-		p.chmod = &m
+		p.chmod = m
 	}
 	if from != nil {
 		return p, p.checkDest()
@@ -97,25 +117,85 @@ type tree interface {
 // collect resolves and walks every source.
 func (p *copyPlan) collect(t tree) error {
 	for _, src := range p.patterns {
-		matches, err := t.Resolve(src)
-		if err != nil {
+		if err := p.collectSource(t, src); err != nil {
 			return err
-		}
-		for _, m := range matches {
-			files, err := t.Walk(m.Path)
-			if err != nil {
-				return err
-			}
-			p.sources = append(p.sources, copySource{match: m, files: files})
 		}
 	}
 	return p.checkDest()
 }
 
-// checkDest applies Docker's rule: several sources need a directory
-// destination written with a trailing slash.
+// collectSource resolves one source, walks what it names and keeps what
+// --parents and --exclude let through (buildcontext.Filter).
+func (p *copyPlan) collectSource(t tree, src string) error {
+	var include []string
+	if p.parents {
+		var required string
+		src, include, required = splitParents(src)
+		if required != "" {
+			if _, err := t.Resolve(required); err != nil {
+				return err
+			}
+		}
+	}
+	matches, err := t.Resolve(src)
+	if err != nil {
+		return err
+	}
+	if len(matches) == 0 {
+		p.unmatched = append(p.unmatched, src)
+	}
+	for _, m := range matches {
+		files, err := t.Walk(m.Path)
+		if err != nil {
+			return err
+		}
+		if files, err = buildcontext.Filter(files, include, p.excludes); err != nil {
+			return err
+		}
+		p.sources = append(p.sources, copySource{match: m, files: files})
+	}
+	return nil
+}
+
+// splitParents turns a COPY --parents source into what BuildKit copies:
+// the directory it is below (before a "/./" pivot, else the root), which
+// is copied with an include pattern, the rest. Without wildcards, the
+// path named must exist: required is it.
+func splitParents(src string) (root string, include []string, required string) {
+	root, pattern, pivot := strings.Cut(src, "/./")
+	if !pivot {
+		root, pattern = "/", src
+	}
+	if !path.IsAbs(pattern) {
+		pattern = path.Join("/", pattern)
+	}
+	if !containsWildcards(root) && !containsWildcards(pattern) {
+		required = path.Join(root, pattern)
+	}
+	return root, []string{strings.TrimPrefix(pattern, "/")}, required
+}
+
+// containsWildcards is BuildKit's test for a wildcard: a backslash
+// escapes the character after it.
+func containsWildcards(name string) bool {
+	for i := 0; i < len(name); i++ {
+		switch name[i] {
+		case '*', '?', '[':
+			return true
+		case '\\':
+			i++
+		}
+	}
+	return false
+}
+
+// checkDest applies the Dockerfile reference's rule to the source
+// arguments as written: several need a directory destination written
+// with a trailing slash. One wildcard may match several files, the last
+// one copied winning, as in BuildKit. (BuildKit checks no count at all,
+// moby/buildkit#1853: a second argument overwrites the first.)
 func (p *copyPlan) checkDest() error {
-	if len(p.sources)+len(p.heredocs)+len(p.remotes) > 1 && !p.destDir {
+	if len(p.patterns)+len(p.heredocs)+len(p.remotes)+len(p.repos) > 1 && !p.destDir {
 		return errors.New("when copying more than one file, the destination must be a directory and end with a /")
 	}
 	return nil
@@ -150,8 +230,9 @@ func (p *copyPlan) writeHeredocs(dir string) error {
 			return err
 		}
 		p.sources = append(p.sources, copySource{
-			match: buildcontext.Match{Path: host, Name: h.Path},
-			files: []buildcontext.File{{Host: host, Info: fi}},
+			match:   buildcontext.Match{Path: host, Name: h.Path},
+			files:   []buildcontext.File{{Host: host, Info: fi}},
+			heredoc: true,
 		})
 	}
 	return nil
@@ -163,29 +244,46 @@ func (p *copyPlan) writeHeredocs(dir string) error {
 func (p *copyPlan) keyFields(k *cache.KeyBuilder) {
 	k.String("dest", p.dest).String("dest_dir", strconv.FormatBool(p.destDir))
 	k.String("chown", p.owner.spec)
-	chmod := ""
-	if p.chmod != nil {
-		chmod = strconv.FormatUint(uint64(*p.chmod), 8)
+	k.String("chmod", p.chmod.keyString()).String("unpack", strconv.FormatBool(p.unpack))
+	if p.unpackRemote {
+		k.String("unpack_remote", "true")
 	}
-	k.String("chmod", chmod).String("unpack", strconv.FormatBool(p.unpack))
+	// Fields added with a feature are keyed only when it is used, so that
+	// the keys of steps without it stay what they were.
+	if p.parents {
+		k.String("parents", "true")
+	}
+	if len(p.excludes) > 0 {
+		k.Strings("exclude", p.excludes)
+	}
 	for _, h := range p.heredocs {
 		k.String("heredoc", h.Path).String("data", h.Data)
 	}
 	if p.from != nil {
 		// The source stage's key stands for its whole filesystem.
 		k.String("from", p.from.key.String()).Strings("sources", p.patterns)
+		if slices.ContainsFunc(p.patterns, containsWildcards) {
+			// A wildcard matching nothing no longer makes the destination:
+			// results cached before that must not be reused.
+			k.String("empty_wildcard", "makes nothing")
+		}
 		return
+	}
+	for _, src := range p.unmatched {
+		k.String("unmatched", src)
 	}
 	for _, s := range p.sources {
 		k.String("source", s.match.Path).String("name", s.match.Name)
+		if s.archive {
+			// Which files are archives changed (PAX headers first): an
+			// archive keys as one, so that no result cached before that is
+			// reused for it.
+			k.String("archive", "true")
+		}
 		k.Strings("files", nil) // separates the sources' file lists
-		fileFields(k, s.files)
+		fileFields(k, s.files, p.owners)
 	}
 }
-
-// specialBits are the mode bits a copy keeps: permissions, setuid, setgid
-// and sticky.
-const specialBits = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
 
 func ownerOf(fi fs.FileInfo) (uid, gid uint32) {
 	st := fi.Sys().(*syscall.Stat_t)
@@ -218,166 +316,27 @@ func absDest(workdir, dest string) string {
 	return path.Clean("/" + dest)
 }
 
-// parseChmod parses an octal --chmod value.
-func parseChmod(s string) (fs.FileMode, error) {
-	n, err := strconv.ParseUint(s, 8, 32)
-	if err != nil {
-		if strings.ContainsAny(s, "ugoa+-=rwxXst,") && !strings.ContainsAny(s, "89") {
-			return 0, fmt.Errorf("--chmod=%s: symbolic modes are not supported yet; use an octal mode", s)
-		}
-		return 0, fmt.Errorf("invalid chmod parameter: '%s'. it should be octal string and between 0 and 07777", s)
+// linked reports whether a COPY or ADD --link makes its layer on an empty
+// root, as BuildKit merges such a copy onto the stage: not with --chmod,
+// which BuildKit then copies as without --link. A --chown name cannot be
+// resolved on an empty root: it is an error, as in BuildKit.
+func linked(link bool, chown, chmod string) (bool, error) {
+	if link && chown != "" && users.IsChownByName(chown) {
+		return false, fmt.Errorf("--chown=%s: user and group names can't be resolved when used with --link, use numeric uid[:gid] instead", chown)
 	}
-	if n > 0o7777 {
-		return 0, fmt.Errorf("invalid chmod parameter: '%s'. it should be octal string and between 0 and 07777", s)
-	}
-	m := fs.FileMode(n & 0o777)
-	if n&0o4000 != 0 {
-		m |= fs.ModeSetuid
-	}
-	if n&0o2000 != 0 {
-		m |= fs.ModeSetgid
-	}
-	if n&0o1000 != 0 {
-		m |= fs.ModeSticky
-	}
-	return m, nil
-}
-
-// write copies the files into the layer dir upper, over lower, as
-// BuildKit's fsutil copy does: the destination dir is created (with the
-// --chmod mode, or 0755, and the --chown owner) when missing; a file lands
-// inside an existing directory, else at the destination itself; a
-// directory's contents are copied into the destination, whose own metadata
-// is kept.
-func (p *copyPlan) write(ctx context.Context, upper string, lower *overlay.Stack) error {
-	if err := p.resolveOwner(lower); err != nil {
-		return err
-	}
-	w := fswrite.NewLayer(upper, lower)
-	perm := fs.FileMode(0o755)
-	if p.chmod != nil {
-		perm = *p.chmod
-	}
-	ensure := p.dest
-	if !p.destDir {
-		ensure = path.Dir(p.dest)
-	}
-	ensure, err := w.Resolve(ensure)
-	if err != nil {
-		return err
-	}
-	if err := w.MkdirAll(ensure, perm, p.owner.id); err != nil {
-		return err
-	}
-	for _, s := range p.sources {
-		if err := p.writeSource(ctx, w, s, perm); err != nil {
-			return err
-		}
-	}
-	return w.Finish()
-}
-
-// writeSource copies one source, or unpacks it if ADD and an archive.
-func (p *copyPlan) writeSource(ctx context.Context, w *fswrite.Layer, s copySource, perm fs.FileMode) error {
-	top := &s.files[0]
-	if p.unpack && !s.remote && top.Info.Mode().IsRegular() {
-		unpacked, err := p.unpackArchive(ctx, w, top)
-		if err != nil || unpacked {
-			return err
-		}
-	}
-	srcIsDir := top.Info.IsDir()
-	dest, err := w.Resolve(p.dest)
-	if err != nil {
-		return err
-	}
-	existing, err := w.Lookup(dest)
-	if err != nil {
-		return err
-	}
-	if !srcIsDir && existing != nil && existing.IsDir() {
-		dest = path.Join(dest, s.match.Name)
-	}
-	target := path.Dir(dest)
-	if srcIsDir && existing == nil {
-		target = dest
-	}
-	if err := w.MkdirAll(target, perm, p.owner.id); err != nil {
-		return err
-	}
-	if err := w.Copy(top, dest, p.mode(top), p.ownerOf(top), !srcIsDir); err != nil {
-		return err
-	}
-	for i := range s.files[1:] {
-		f := &s.files[i+1]
-		if err := w.Copy(f, path.Join(dest, f.Rel), p.mode(f), p.ownerOf(f), true); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// unpackArchive unpacks f into the destination if it is an archive, as
-// ADD does: the destination is a directory then, created when missing 0755
-// (whatever --chmod says, as in BuildKit) with the --chown owner.
-func (p *copyPlan) unpackArchive(ctx context.Context, w *fswrite.Layer, f *buildcontext.File) (bool, error) {
-	tr, closer, ok, err := layerdiff.OpenArchive(ctx, f.Host)
-	if err != nil || !ok {
-		return false, err
-	}
-	defer closer.Close()
-	dest, err := w.Resolve(p.dest)
-	if err != nil {
-		return false, err
-	}
-	if err := w.MkdirAll(dest, 0o755, p.owner.id); err != nil {
-		return false, err
-	}
-	var o *fswrite.Owner
-	if p.owner.spec != "" {
-		o = &p.owner.id
-	}
-	return true, w.Untar(ctx, tr, dest, o)
-}
-
-// resolveOwner gives the --chown owner its uid and gid, from the
-// /etc/passwd and /etc/group of the layers below.
-func (p *copyPlan) resolveOwner(lower *overlay.Stack) error {
-	if p.owner.spec == "" {
-		return nil
-	}
-	uid, gid, err := users.LookupChown(p.owner.spec, lower.ReadFile)
-	if err != nil {
-		return fmt.Errorf("--chown=%s: %w", p.owner.spec, err)
-	}
-	p.owner.id = fswrite.Owner{UID: uid, GID: gid}
-	return nil
-}
-
-// ownerOf is the owner a copied entry gets: --chown's; else, from a stage,
-// its own, as BuildKit keeps it; from the context, root.
-func (p *copyPlan) ownerOf(f *buildcontext.File) fswrite.Owner {
-	if p.owner.spec != "" || p.from == nil {
-		return p.owner.id
-	}
-	uid, gid := ownerOf(f.Info)
-	return fswrite.Owner{UID: uid, GID: gid}
-}
-
-// mode is the mode a copied entry gets: the source's, or --chmod's.
-func (p *copyPlan) mode(f *buildcontext.File) fs.FileMode {
-	if p.chmod != nil {
-		return *p.chmod
-	}
-	return f.Info.Mode() & specialBits
+	return link && chmod == "", nil
 }
 
 // copyHistory is the history text of a COPY or ADD, as BuildKit writes
 // it: the flags that change the files, the sources (a heredoc as <<NAME),
-// the destination. --from is left out; the key has it.
-func copyHistory(name, chown, chmod string, sd instructions.SourcesAndDest) string {
+// the destination. --from, --exclude and --link are left out, as BuildKit
+// leaves them; the key has them.
+func copyHistory(name string, parents bool, chown, chmod string, sd instructions.SourcesAndDest) string {
 	var b strings.Builder
 	b.WriteString(name)
+	if parents {
+		b.WriteString(" --parents")
+	}
 	if chown != "" {
 		b.WriteString(" --chown=" + chown)
 	}

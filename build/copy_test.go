@@ -104,6 +104,12 @@ COPY a.txt /usr/local/link/
 // Context symlinks are copied as symlinks, and resolve inside the context
 // when they are the source itself: nothing of the host leaks in.
 func TestHostileContext(t *testing.T) {
+	testHostileContext(t)
+}
+
+// testHostileContext copies symlinks of a context that point out of it,
+// with opts (a driver) if any.
+func testHostileContext(t *testing.T, opts ...func(*Options)) {
 	secret := filepath.Join(t.TempDir(), "secret")
 	os.WriteFile(secret, []byte("host secret"), 0o600)
 	dir := withBusybox(t, contextDir(t, map[string]string{
@@ -112,7 +118,7 @@ func TestHostileContext(t *testing.T) {
 	}))
 	os.Symlink(secret, filepath.Join(dir, "tree/abs"))
 	os.Symlink("../../../../../../../../.."+secret, filepath.Join(dir, "tree/rel"))
-	out, _ := testBuild(t, dir, t.TempDir())
+	out, _ := testBuild(t, dir, t.TempDir(), opts...)
 	l := listing(t, out)
 	if !strings.Contains(l, "/tree/abs symlink 0777 0:0 -> "+secret) {
 		t.Errorf("absolute symlink not kept as a symlink:\n%s", l)
@@ -123,7 +129,7 @@ func TestHostileContext(t *testing.T) {
 
 	for _, src := range []string{"tree/abs", "../secret", "tree/rel"} {
 		os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(busyboxPrelude+"COPY "+src+" /x\n"), 0o644)
-		_, _, err := tryBuild(t, dir, t.TempDir())
+		_, _, err := tryBuild(t, dir, t.TempDir(), opts...)
 		if err == nil || !strings.HasPrefix(err.Error(), "Dockerfile:4: [4/4] COPY "+src+" /x: ") {
 			t.Errorf("COPY %s: err = %v, want a failure at line 4", src, err)
 		}

@@ -57,6 +57,12 @@ func archiveWithLayer(t *testing.T, entries []*tar.Header) string {
 }
 
 func TestHostileBaseLayer(t *testing.T) {
+	testHostileBaseLayer(t)
+}
+
+// testHostileBaseLayer builds on base layers that try to write outside
+// the build, with opts (a driver) if any.
+func testHostileBaseLayer(t *testing.T, opts ...func(*Options)) {
 	victim := t.TempDir()
 	for _, tc := range []struct {
 		name    string
@@ -72,7 +78,7 @@ func TestHostileBaseLayer(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			base := archiveWithLayer(t, tc.entries)
 			dir := contextDir(t, map[string]string{"Dockerfile": "FROM oci-archive:" + base + "\nRUN [\"/x\"]\n"})
-			tryBuild(t, dir, t.TempDir())
+			tryBuild(t, dir, t.TempDir(), opts...)
 			if entries, _ := os.ReadDir(victim); len(entries) != 0 {
 				t.Fatalf("the layer wrote outside the build: %v", entries)
 			}

@@ -171,7 +171,7 @@ type contextBind struct {
 
 func (m *contextBind) fields(k *cache.KeyBuilder) {
 	k.String("bind", m.target).String("source", m.rel).String("ro", strconv.FormatBool(m.ro))
-	fileFields(k, m.files)
+	fileFields(k, m.files, m.b.opts.ContextOwners)
 }
 
 // prepare binds a file read-only (BuildKit never writes it back), and a
@@ -213,50 +213,6 @@ func (b *builder) whiteoutLayer(paths []string) (string, error) {
 		return "", err
 	}
 	return dir, nil
-}
-
-// planCache plans a cache mount: a directory of the cache dir, kept from
-// build to build, id'd by id= or else the target.
-func (b *builder) planCache(m *instructions.Mount, target string) (runMount, error) {
-	if m.Target == "" {
-		return nil, errors.New("target is required")
-	}
-	if m.From != "" || m.Source != "" {
-		return nil, errors.New("from= and source= are not supported yet for cache mounts")
-	}
-	c := &cacheMount{store: b.opts.Store, id: m.CacheID, sharing: string(m.CacheSharing), target: target, ro: m.ReadOnly,
-		uid: optUint(m.UID, 0), gid: optUint(m.GID, 0), mode: fs.FileMode(optUint(m.Mode, 0o755))}
-	if c.id == "" {
-		c.id = target
-	}
-	if c.sharing == "" {
-		c.sharing = cache.SharingShared
-	}
-	return c, nil
-}
-
-// cacheMount is a directory of the cache dir, shared between builds.
-type cacheMount struct {
-	store               *cache.Store
-	id, sharing, target string
-	uid, gid            uint64
-	mode                fs.FileMode
-	ro                  bool
-}
-
-func (m *cacheMount) fields(k *cache.KeyBuilder) {
-	k.String("cache", m.target).String("id", m.id).String("sharing", m.sharing).
-		String("owner", fmt.Sprintf("%d:%d:%o", m.uid, m.gid, m.mode)).String("ro", strconv.FormatBool(m.ro))
-}
-
-func (m *cacheMount) prepare(ctx context.Context) (prepared, error) {
-	dir, release, err := m.store.CacheMount(ctx, m.id, m.sharing, func(dir string) error {
-		return fswrite.Apply(dir, fswrite.Meta{Owner: fswrite.Owner{UID: uint32(m.uid), GID: uint32(m.gid)}, Mode: fs.ModeDir | m.mode})
-	})
-	if err != nil {
-		return prepared{}, err
-	}
-	return prepared{mount: &sandbox.Mount{Kind: sandbox.MountBind, Source: dir, Target: m.target, ReadOnly: m.ro}, release: release}, nil
 }
 
 // planSecret plans a secret: a read-only file (default
@@ -354,12 +310,16 @@ func optUint(v *uint64, def uint64) uint64 {
 	return *v
 }
 
-// fileFields adds what a list of context files contributes to a key.
-func fileFields(k *cache.KeyBuilder, files []buildcontext.File) {
+// fileFields adds what a list of context files contributes to a key, with
+// their owners as owners says (Options.ContextOwners).
+func fileFields(k *cache.KeyBuilder, files []buildcontext.File, owners func(uid, gid uint32) (uint32, uint32)) {
 	for _, f := range files {
 		k.String("path", f.Rel)
 		k.String("mode", strconv.FormatUint(uint64(f.Info.Mode()), 8))
 		uid, gid := ownerOf(f.Info)
+		if owners != nil {
+			uid, gid = owners(uid, gid)
+		}
 		k.String("owner", fmt.Sprintf("%d:%d", uid, gid))
 		k.String("size", strconv.FormatInt(sizeOf(f.Info), 10))
 		k.String("link", f.Link)

@@ -114,3 +114,40 @@ func TestCacheMountOwner(t *testing.T) {
 		t.Errorf("/owner: %s", l)
 	}
 }
+
+// A cache mount with from= starts as a copy of the stage's source= path
+// (its root when none; its /cache, or else a new directory, when uid,
+// gid or mode apply), kept from step to step like any cache, as in
+// BuildKit.
+func TestCacheMountFromStage(t *testing.T) {
+	df := strings.Replace(busyboxPrelude, "FROM scratch", "FROM scratch AS base", 1) + `RUN mkdir -p /seed/sub /cache && echo s > /seed/f && chown 5:6 /seed/f && chmod 640 /seed/f && touch /cache/in-stage
+FROM scratch AS empty
+COPY busybox /busybox
+FROM base
+RUN --mount=type=cache,from=base,source=/seed,target=/c stat -c '%n %u:%g %a' /c/f > /r1 && echo new > /c/new
+RUN --mount=type=cache,from=base,source=seed,target=/c ls /c > /r2
+RUN --mount=type=cache,from=base,target=/c ls /c/seed > /r3
+RUN --mount=type=cache,from=base,uid=7,target=/c ls /c > /r4
+RUN --mount=type=cache,from=empty,uid=7,mode=0700,target=/c stat -c '%u %a' /c > /r5
+`
+	dir := withBusybox(t, contextDir(t, map[string]string{"Dockerfile": df}))
+	out, _ := testBuild(t, dir, t.TempDir())
+	for p, content := range map[string]string{"/r1": "/c/f 5:6 640\n", "/r2": "f\nnew\nsub\n", "/r3": "f\nsub\n", "/r4": "in-stage\n", "/r5": "7 700\n"} {
+		if l := lineOf(t, out, p); !strings.Contains(l, digest.FromString(content).Encoded()) {
+			t.Errorf("%s: %s, want %q", p, l, content)
+		}
+	}
+	if l := lineOf(t, out, "/seed/new"); l != "" {
+		t.Errorf("a cache write reached the stage: %s", l)
+	}
+
+	for df, want := range map[string]string{
+		"RUN --mount=type=cache,from=base,source=/nope,target=/c true\n": "source /nope: not found in the stage",
+		"RUN --mount=type=cache,source=/x,target=/c true\n":              "source=/x needs from=",
+	} {
+		dir := withBusybox(t, contextDir(t, map[string]string{"Dockerfile": strings.Replace(busyboxPrelude, "FROM scratch", "FROM scratch AS base", 1) + "FROM base\n" + df}))
+		if _, _, err := tryBuild(t, dir, t.TempDir()); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "Dockerfile:5: ") {
+			t.Errorf("%s: %v, want %q", df, err, want)
+		}
+	}
+}

@@ -48,6 +48,16 @@ type Options struct {
 	// Driver gives steps their root filesystem; nil means
 	// rootfs.NewOverlay(Store).
 	Driver rootfs.Driver
+	// NoLayers makes the build fail with ErrLayerNeeded, before anything
+	// of the step is written, when a step must make a layer that the
+	// cache lacks: a normal user's build tries so first, outside the user
+	// namespace of the rootless mode, which only making a layer needs.
+	NoLayers bool
+	// ContextOwners is how the owners of context files are keyed: as the
+	// steps will see them. nil keys them as they are. A normal user's try
+	// outside the user namespace keys them as the namespace shows them,
+	// so that its keys are the namespace's.
+	ContextOwners func(uid, gid uint32) (uint32, uint32)
 	// Network is the default network of RUN steps.
 	Network sandbox.Network
 	// NoCache runs every step; results are still stored.

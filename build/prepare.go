@@ -144,6 +144,10 @@ func (b *builder) planArg(st *stage, c *instructions.ArgCommand) (*plan, error) 
 }
 
 func (b *builder) planCopyStep(ctx context.Context, st *stage, c *instructions.CopyCommand) (*plan, error) {
+	link, err := linked(c.Link, c.Chown, c.Chmod)
+	if err != nil {
+		return nil, err
+	}
 	var from *stage
 	if c.From != "" {
 		var err error
@@ -156,7 +160,7 @@ func (b *builder) planCopyStep(ctx context.Context, st *stage, c *instructions.C
 		return nil, err
 	}
 	s := &copyStep{b: b, cp: cp, from: from}
-	return &plan{kind: "copy", createdBy: copyHistory("COPY", c.Chown, c.Chmod, c.SourcesAndDest), inputs: s, layer: s}, nil
+	return &plan{kind: "copy", createdBy: copyHistory("COPY", c.Parents, c.Chown, c.Chmod, c.SourcesAndDest), inputs: s, layer: s, link: link}, nil
 }
 
 // copyStep is a COPY, planned.
@@ -192,17 +196,33 @@ func (s *copyStep) makeLayer(ctx context.Context, root rootfs.Root, _ StepInfo) 
 // planWorkdir sets the working dir and, as BuildKit does, creates it in a
 // layer of its own, owned by the current USER, unless it is "/".
 func (b *builder) planWorkdir(st *stage, c *instructions.WorkdirCommand) (*plan, error) {
-	wd := c.Path
-	if !path.IsAbs(wd) {
-		wd = path.Join(st.img.Config.Config.WorkingDir, wd)
-	}
-	wd = path.Clean("/" + wd)
-	w := workdirStep{dir: wd, user: st.img.Config.Config.User}
+	wd := normalizeWorkdir(st.img.Config.Config.WorkingDir, c.Path)
+	w := workdirStep{dir: path.Clean(wd), user: st.img.Config.Config.User}
 	p := &plan{kind: "workdir", createdBy: "WORKDIR " + wd, change: &ConfigChange{WorkingDir: &wd}, inputs: w}
 	if wd != "/" {
 		p.layer = w
 	}
 	return p, nil
+}
+
+// normalizeWorkdir is the working dir that WORKDIR dir gives after
+// current, as BuildKit's system.NormalizeWorkdir makes it: a relative dir
+// is joined to current (and so cleaned), an absolute one is kept as
+// written, trailing slash and all.
+func normalizeWorkdir(current, dir string) string {
+	if current == "" {
+		current = "/"
+	}
+	if !path.IsAbs(current) {
+		current = path.Join("/", current)
+	}
+	if dir == "" {
+		dir = current
+	}
+	if !path.IsAbs(dir) {
+		dir = path.Join(current, dir)
+	}
+	return dir
 }
 
 // workdirStep is a WORKDIR, which makes the directory when it is missing.

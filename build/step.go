@@ -39,6 +39,11 @@ type plan struct {
 	// downloads are ADD's files that planning fetched, removed once the
 	// step is done, hit or miss.
 	downloads []*remoteFile
+	// repos are ADD's git checkouts, removed once the step is done.
+	repos []*gitRepo
+	// link is COPY or ADD --link: the layer is made on an empty root, and
+	// keyed without the parent, so a changed base reuses it.
+	link bool
 }
 
 // keyInputs adds what a step's result depends on to its key.
@@ -58,9 +63,16 @@ type stageArgs struct {
 }
 
 // key is the step's cache key. A step that makes a layer keys on the
-// source date epoch too, which changes the layer's file times.
+// source date epoch too, which changes the layer's file times. A linked
+// layer depends on nothing below it, and its key not on the parent.
 func (p *plan) key(parent digest.Digest, epoch *time.Time) digest.Digest {
-	k := cache.NewKey(p.kind).String("parent", parent.String()).String("created_by", p.createdBy)
+	k := cache.NewKey(p.kind)
+	if p.link {
+		k.String("link", "true")
+	} else {
+		k.String("parent", parent.String())
+	}
+	k.String("created_by", p.createdBy)
 	if p.inputs != nil {
 		p.inputs.addTo(k)
 	}
@@ -70,12 +82,24 @@ func (p *plan) key(parent digest.Digest, epoch *time.Time) digest.Digest {
 	return k.Sum()
 }
 
+// chainKey is the stage's key once the step with key is applied on
+// parent: that key, or for a linked layer its key on top of the parent's,
+// as BuildKit merges a linked copy onto the stage. The steps after it key
+// on both.
+func (p *plan) chainKey(parent, key digest.Digest) digest.Digest {
+	if !p.link {
+		return key
+	}
+	return cache.NewKey("link").String("parent", parent.String()).String("layer", key.String()).Sum()
+}
+
 func (b *builder) runStep(ctx context.Context, st *stage, info StepInfo, prepare func() (*plan, error), res *StepResult) error {
 	p, err := prepare()
 	if err != nil {
 		return err
 	}
 	defer removeDownloads(p.downloads)
+	defer removeRepos(p.repos)
 	key := p.key(st.key, b.epoch)
 	res.Key = key
 	rec, source, err := b.lookup(ctx, key)
@@ -99,7 +123,7 @@ func (b *builder) runStep(ctx context.Context, st *stage, info StepInfo, prepare
 			created = b.epoch
 		}
 	}
-	if err := st.apply(rec, key, created); err != nil {
+	if err := st.apply(rec, p.chainKey(st.key, key), created); err != nil {
 		return err
 	}
 	if p.args != nil {
@@ -182,7 +206,14 @@ func (b *builder) dropCacheRepo(err error) {
 // execute runs a step that missed and stores its record. Two builds that
 // miss the same key at once do the work once: the second waits for the
 // first's lock and then finds its record (source is then "local").
+// ErrLayerNeeded is the error of a step that must make a layer in a
+// build with Options.NoLayers.
+var ErrLayerNeeded = errors.New("a layer must be made, which this build may not")
+
 func (b *builder) execute(ctx context.Context, st *stage, p *plan, key digest.Digest, info StepInfo) (*cache.Record, string, error) {
+	if p.layer != nil && b.opts.NoLayers {
+		return nil, "", ErrLayerNeeded
+	}
 	rec, made, err := b.opts.Store.MakeStep(ctx, key, b.opts.NoCache, func() (*cache.Record, error) {
 		rec := &cache.Record{Key: key, CreatedBy: p.createdBy, Created: b.opts.Now().UTC()}
 		var err error
@@ -215,9 +246,11 @@ func (b *builder) writeLayer(ctx context.Context, st *stage, p *plan, info StepI
 		b.exclusive.Lock()
 		defer b.exclusive.Unlock()
 	}
-	lower, err := b.lower(ctx, st)
-	if err != nil {
-		return nil, err
+	var lower []rootfs.Layer
+	if !p.link { // a linked layer is made on an empty root
+		if lower, err = b.lower(ctx, st); err != nil {
+			return nil, err
+		}
 	}
 	root, err := b.driver.Root(ctx, lower)
 	if err != nil {

@@ -281,3 +281,50 @@ func TestHidden(t *testing.T) {
 		t.Errorf("Hidden = %v, want %v", got, want)
 	}
 }
+
+// A source that .dockerignore excludes, but below which a "!" pattern
+// brings something back, names what comes back, as in BuildKit: the
+// directory holds only that. A symlink excluded is never followed.
+func TestResolveIgnoredWithExceptions(t *testing.T) {
+	root := tree(t, map[string]string{
+		"folder1/file1": "1", "folder1/file2": "2",
+		"folder2/sub/keep": "k", "folder2/sub/drop": "d",
+		"folder3/x":     "x",
+		"link":          "->folder1",
+		".dockerignore": "**\n!folder1/file1\n!folder2/sub/keep\n!link2\n",
+		"link2":         "->folder3",
+	})
+	c := open(t, root)
+	for _, tc := range []struct {
+		src  string
+		want []string
+	}{
+		{"folder1", []string{"/", "file1"}},
+		{"folder1/file1", []string{""}},
+		{"folder*", []string{"/", "file1", "/", "sub/", "sub/keep"}},
+		{"folder2/sub", []string{"/", "keep"}},
+		{"", []string{"/", "folder1/", "folder1/file1", "folder2/", "folder2/sub/", "folder2/sub/keep", "link2"}},
+	} {
+		matches, err := c.Resolve(tc.src)
+		if err != nil {
+			t.Errorf("Resolve(%q): %v", tc.src, err)
+			continue
+		}
+		var got []string
+		for _, m := range matches {
+			files, err := c.Walk(m.Path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, rels(files)...)
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("Resolve(%q) brings %q, want %q", tc.src, got, tc.want)
+		}
+	}
+	for _, src := range []string{"folder1/file2", "folder3", "link", "link2", "folder*/x"} {
+		if m, err := c.Resolve(src); err == nil && len(m) > 0 {
+			t.Errorf("Resolve(%q) = %v, want nothing", src, m)
+		}
+	}
+}

@@ -57,11 +57,8 @@ func (c *Context) Resolve(src string) ([]Match, error) {
 }
 
 // contextRelative cleans a source path. A leading "/" means the context
-// root; ".." may not climb above it.
+// root, and so does "", as in BuildKit; ".." may not climb above it.
 func contextRelative(src string) (string, error) {
-	if src == "" {
-		return "", errors.New("empty source path")
-	}
 	rel := path.Clean(strings.TrimLeft(src, "/"))
 	if rel == ".." || strings.HasPrefix(rel, "../") {
 		return "", fmt.Errorf("%s: source path is outside the build context", src)
@@ -71,11 +68,8 @@ func contextRelative(src string) (string, error) {
 
 // follow resolves rel through symlinks inside the root, and returns the
 // resolved relative path and whether it is a directory; found is false
-// when it does not exist or is ignored.
+// when it does not exist or is not visible (see visible).
 func (c *Context) follow(rel string) (resolved string, dir, found bool, err error) {
-	if ig, err := c.ignored(rel); err != nil || ig {
-		return "", false, false, err
-	}
 	host, err := securejoin.SecureJoin(c.root, rel)
 	if err != nil {
 		return "", false, false, fmt.Errorf("%s: %w", rel, err)
@@ -90,10 +84,47 @@ func (c *Context) follow(rel string) (resolved string, dir, found bool, err erro
 		return "", false, false, err
 	}
 	resolved = filepath.ToSlash(resolved)
-	if ig, err := c.ignored(resolved); err != nil || ig {
-		return "", false, false, err
+	// The path as written must be visible too: an ignored symlink is not
+	// followed, as BuildKit never receives it.
+	for _, p := range slices.Compact([]string{rel, resolved}) {
+		ok, err := c.visible(p, p == resolved && fi.IsDir())
+		if err != nil || !ok {
+			return "", false, false, err
+		}
 	}
 	return resolved, fi.IsDir(), true, nil
+}
+
+// visible reports whether the context shows rel, as BuildKit's transfer
+// of it does: when .dockerignore does not exclude it, or, for a
+// directory (isDir: a real one, reached through no symlink) excluded
+// with "!" patterns in the file, when something below it comes back.
+func (c *Context) visible(rel string, isDir bool) (bool, error) {
+	ignored, err := c.ignored(rel)
+	if err != nil || !ignored {
+		return !ignored, err
+	}
+	if !isDir || !c.ignore.Exclusions() {
+		return false, nil
+	}
+	return c.bringsBack(rel)
+}
+
+// bringsBack reports whether anything below the ignored directory rel is
+// not ignored.
+func (c *Context) bringsBack(rel string) (bool, error) {
+	entries, err := os.ReadDir(filepath.Join(c.root, rel))
+	if err != nil {
+		return false, err
+	}
+	for _, e := range entries {
+		child := path.Join(rel, e.Name())
+		ok, err := c.visible(child, e.IsDir())
+		if err != nil || ok {
+			return ok, err
+		}
+	}
+	return false, nil
 }
 
 // contextTree is the context as Glob matches in it: what .dockerignore

@@ -26,6 +26,9 @@ type File struct {
 	Link string
 	// Xattrs are the extended attributes that are copied, set by Hash.
 	Xattrs []Xattr
+	// Parent marks a directory that Filter keeps only because something
+	// below it is kept.
+	Parent bool
 }
 
 // Xattr is one extended attribute.

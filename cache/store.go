@@ -9,18 +9,32 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/mybuild/mybuild/internal/userns"
 )
 
 // Layout of the store under its root.
 const (
-	blobsDir  = "blobs/sha256"  // compressed blobs by digest
-	layersDir = "layers/sha256" // unpacked layers by diffID
-	stepsDir  = "steps"         // step records by key
-	locksDir  = "locks"         // per-key computation locks
-	tmpDir    = "tmp"           // one scratch dir per running build
-	stateDir  = "state"         // small named files for other packages
-	rootLock  = "lock"          // shared by builds, exclusive for prune
+	blobsDir = "blobs/sha256" // compressed blobs by digest
+	stepsDir = "steps"        // step records by key
+	locksDir = "locks"        // per-key computation locks
+	tmpDir   = "tmp"          // one scratch dir per running build
+	stateDir = "state"        // small named files for other packages
+	rootLock = "lock"         // shared by builds, exclusive for prune
 )
+
+// layersDir holds unpacked layers by diffID, in the overlay form of this
+// process (see overlay.XattrPrefix): a rootless builder's layers, in a
+// user namespace, mark opaque directories with user.overlay.opaque, and
+// are kept apart from root's.
+var layersDir = unpackedDir()
+
+func unpackedDir() string {
+	if userns.Inside() {
+		return "layers-userxattr/sha256"
+	}
+	return "layers/sha256"
+}
 
 // ErrCorrupt reports an entry whose content does not match its digest.
 var ErrCorrupt = errors.New("corrupted cache entry")

@@ -23,19 +23,25 @@ func (l *Layer) Copy(f *buildcontext.File, p string, mode fs.FileMode, o Owner, 
 		return err
 	}
 	isDir := f.Info.IsDir()
+	merge := false // a directory over a directory: kept, not made again
 	switch {
-	case existing != nil && existing.IsDir() && !isDir:
+	case existing == nil:
+	case existing.IsDir() && !isDir:
 		return fmt.Errorf("cannot replace directory %s with a file", p)
-	case existing != nil && !existing.IsDir() && isDir:
+	case !existing.IsDir() && isDir:
 		return fmt.Errorf("cannot copy to non-directory: %s", p)
-	case existing != nil && isDir:
+	case isDir:
 		if err := l.copyUp(p); err != nil {
 			return err
 		}
 		if !setDirMeta {
 			return nil
 		}
-	case existing != nil:
+		merge = true
+	default:
+		// A non-directory replaces a non-directory, whatever their types,
+		// as fsutil's copy does: whatever this layer made there goes, and
+		// the new entry hides what a layer below has.
 		if err := os.Remove(l.host(p)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
@@ -48,7 +54,7 @@ func (l *Layer) Copy(f *buildcontext.File, p string, mode fs.FileMode, o Owner, 
 	if m.Mode.IsRegular() {
 		return l.copyRegular(f, p, m)
 	}
-	if existing == nil {
+	if !merge {
 		if err := mknode(l.host(p), m, f.Link); err != nil {
 			return err
 		}
@@ -82,4 +88,27 @@ func (l *Layer) copyRegular(f *buildcontext.File, p string, m Meta) error {
 		l.remember(id, h)
 	}
 	return nil
+}
+
+// CopyParent makes p (resolved) the directory f stands for as the parent
+// of what a filtered copy brings (buildcontext.File.Parent), as fsutil's
+// createParentDirs does: made new, it is a copy of f with mode and the
+// owner o, as Copy makes it; already there, it is copied up and takes
+// f's own permission, setuid, setgid and sticky bits, and nothing else.
+func (l *Layer) CopyParent(f *buildcontext.File, p string, mode fs.FileMode, o Owner) error {
+	existing, err := l.Lookup(p)
+	if err != nil {
+		return err
+	}
+	if existing == nil {
+		return l.Copy(f, p, mode, o, true)
+	}
+	if !existing.IsDir() {
+		return fmt.Errorf("cannot copy to non-directory: %s", p)
+	}
+	if err := l.copyUp(p); err != nil {
+		return err
+	}
+	//	chmod mode p
+	return pathTarget(l.host(p)).chmod(fs.ModeDir | f.Info.Mode()&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky))
 }

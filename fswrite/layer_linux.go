@@ -40,6 +40,8 @@ type Layer struct {
 	carried func(name string) bool
 	// bestEffort skips xattrs that cannot be set (see apply).
 	bestEffort bool
+	// skipDevices, when set, is told of the device nodes not made.
+	skipDevices func(p string)
 	// verify makes Finish check that each directory is still one, reached
 	// through no symlink: set once a tar may have replaced one.
 	verify bool

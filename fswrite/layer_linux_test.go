@@ -225,3 +225,67 @@ func TestUntarChown(t *testing.T) {
 		}
 	}
 }
+
+// A symlink, a fifo or a device copied where a file already is replaces
+// it, whether this layer made the file or a layer below has it.
+func TestCopyReplacesNonDirectory(t *testing.T) {
+	src := tree(t,
+		fstest.CreateFile("f", []byte("f"), 0o644),
+		fstest.Symlink("../a.txt", "l"),
+		fstest.Mkfifo("p", 0o640),
+	)
+	file := func(name string) *buildcontext.File {
+		host := filepath.Join(src, name)
+		fi, err := os.Lstat(host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		link, _ := os.Readlink(host)
+		return &buildcontext.File{Host: host, Info: fi, Link: link}
+	}
+	upper := t.TempDir()
+	l := NewLayer(upper, lowerStack(t,
+		fstest.CreateFile("below", []byte("below"), 0o600),
+		fstest.Symlink("elsewhere", "belowlink"),
+	))
+	o := Owner{UID: 1, GID: 2}
+	for _, c := range []struct{ name, to string }{
+		{"f", "/same"}, {"l", "/same"}, // this layer's file
+		{"l", "/below"},     // a file below
+		{"p", "/belowlink"}, // a symlink below
+		{"f", "/fifo"}, {"p", "/fifo"},
+	} {
+		if err := l.Copy(file(c.name), c.to, 0o640, o, true); err != nil {
+			t.Fatalf("%s to %s: %v", c.name, c.to, err)
+		}
+	}
+	if err := l.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	got := describeTree(t, upper)
+	for _, want := range []string{"same Lrwxrwxrwx 1:2 -> ../a.txt ", "below Lrwxrwxrwx 1:2 -> ../a.txt ", "belowlink prw-r----- 1:2 ", "fifo prw-r----- 1:2 "} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in\n%s", want, got)
+		}
+	}
+}
+
+// A PAX global header is skipped before its name makes any directory.
+func TestUntarGlobalHeader(t *testing.T) {
+	tr := tarOf(t,
+		&tar.Header{Typeflag: tar.TypeXGlobalHeader, Name: "/tmp/GlobalHead.1.1", PAXRecords: map[string]string{"comment": "c"}},
+		&tar.Header{Typeflag: tar.TypeXGlobalHeader, Name: "x/pax_global_header", PAXRecords: map[string]string{"comment": "c"}},
+		&tar.Header{Typeflag: tar.TypeReg, Name: "f", Linkname: "f", Mode: 0o644, ModTime: t2},
+	)
+	upper := t.TempDir()
+	l := NewLayer(upper, lowerStack(t))
+	if err := l.MkdirAll("/dest", 0o755, Owner{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Untar(t.Context(), tr, "/dest", nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := describeTree(t, upper); strings.Contains(got, "tmp") || strings.Contains(got, "dest/x") || !strings.Contains(got, "dest/f ") {
+		t.Errorf("got\n%s", got)
+	}
+}

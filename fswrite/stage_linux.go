@@ -1,12 +1,14 @@
 package fswrite
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path"
 	"strings"
+	"syscall"
 
 	"github.com/mybuild/mybuild/buildcontext"
 	"github.com/mybuild/mybuild/overlay"
@@ -125,4 +127,31 @@ func stageFile(e overlay.Entry, rel string) (buildcontext.File, error) {
 	xattrs, err := buildcontext.ReadXattrs(e.HostPath)
 	f.Xattrs = xattrs
 	return f, err
+}
+
+// CopyOut copies the directory src (resolved) of the tree into dir, which
+// exists and is empty: src's own metadata onto dir, and everything below
+// src with its owners, modes, times, xattrs and hard links. A cache mount
+// that starts from a stage is made with it.
+func (s Stage) CopyOut(ctx context.Context, src, dir string) error {
+	files, err := s.Walk(src)
+	if err != nil {
+		return err
+	}
+	if !files[0].Info.IsDir() {
+		return fmt.Errorf("%s is not a directory", src)
+	}
+	l := NewLayer(dir, overlay.NewStack())
+	for i := range files {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		f := &files[i]
+		st := f.Info.Sys().(*syscall.Stat_t)
+		mode := f.Info.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
+		if err := l.Copy(f, path.Join("/", f.Rel), mode, Owner{UID: st.Uid, GID: st.Gid}, true); err != nil {
+			return err
+		}
+	}
+	return l.Finish()
 }

@@ -1,7 +1,9 @@
 package fswrite
 
 import (
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/mybuild/mybuild/buildcontext"
@@ -50,5 +52,39 @@ func TestStageResolve(t *testing.T) {
 	}
 	if want := []string{"", "new.txt", "old.txt"}; !reflect.DeepEqual(rels, want) {
 		t.Errorf("Walk = %q, want %q", rels, want)
+	}
+}
+
+// CopyOut copies a directory of the merged layers into a plain one:
+// metadata, hard links and xattrs kept, whiteouts and what they hide left
+// out.
+func TestStageCopyOut(t *testing.T) {
+	stage := NewStage(overlay.NewStack(
+		tree(t,
+			fstest.CreateDir("src", 0o750),
+			fstest.Chown("src", 3, 4),
+			fstest.CreateFile("src/a", []byte("a"), 0o640),
+			fstest.Chown("src/a", 5, 6),
+			fstest.Link("src/a", "src/b"),
+			fstest.SetXattr("src/a", "user.k", "v"),
+			fstest.Whiteout("src/gone"),
+			fstest.Symlink("a", "src/l"),
+			fstest.Chtimes("src", t1),
+		),
+		tree(t, fstest.CreateDir("src", 0o755), fstest.CreateFile("src/gone", nil, 0o644)),
+	))
+	dir := t.TempDir()
+	if err := stage.CopyOut(t.Context(), "/src", dir); err != nil {
+		t.Fatal(err)
+	}
+	got := describeTree(t, dir)
+	if !strings.HasPrefix(got, "a -rw-r----- 5:6 ") || !strings.Contains(got, `user.k="v"`) || !strings.Contains(got, "l Lrwxrwxrwx 0:0 -> a") || strings.Contains(got, "gone") {
+		t.Errorf("got\n%s", got)
+	}
+	if !sameInode(t, filepath.Join(dir, "a"), filepath.Join(dir, "b")) {
+		t.Error("a and b are not one inode")
+	}
+	if d := describe(t, dir); !strings.HasPrefix(d, "drwxr-x--- 3:4 mtime=2001-02-03T04:05:06.000007") {
+		t.Errorf("the directory itself: %s", d)
 	}
 }

@@ -63,6 +63,9 @@ func (l *Layer) makeEntry(ctx context.Context, p string, m Meta, link string, r 
 		if err := mknode(h, m, ""); err != nil && !errors.Is(err, fs.ErrExist) {
 			return err
 		}
+	case l.skipDevices != nil && m.Mode&fs.ModeDevice != 0 && !isWhiteoutMeta(m):
+		l.skipDevices(p)
+		return nil
 	default:
 		if err := mknode(h, m, link); err != nil {
 			return err
@@ -199,4 +202,10 @@ func headerMode(h *tar.Header) fs.FileMode {
 		m |= fs.ModeNamedPipe
 	}
 	return m
+}
+
+// isWhiteoutMeta tells whether m is a char device 0/0, which is a whiteout
+// in overlay format, and which even a user namespace can make.
+func isWhiteoutMeta(m Meta) bool {
+	return m.Mode&fs.ModeCharDevice != 0 && m.Rdev == 0
 }

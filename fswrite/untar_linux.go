@@ -28,6 +28,15 @@ func (l *Layer) Untar(ctx context.Context, tr *tar.Reader, dest string, chown *O
 }
 
 func (l *Layer) untarEntry(ctx context.Context, h *tar.Header, r io.Reader, dest string, chown *Owner) error {
+	switch h.Typeflag {
+	case tar.TypeXGlobalHeader:
+		// PAX defaults, no file: skipped before its name makes any
+		// parent directory, as moby's Unpack does.
+		return nil
+	case tar.TypeDir, tar.TypeReg, tar.TypeGNUSparse, tar.TypeSymlink, tar.TypeLink, tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+	default:
+		return fmt.Errorf("unhandled tar header type %q", h.Typeflag)
+	}
 	rel := strings.TrimPrefix(path.Clean("/"+h.Name), "/")
 	if rel == "" {
 		return nil // the archive's "./": dest itself keeps its metadata
@@ -41,13 +50,6 @@ func (l *Layer) untarEntry(ctx context.Context, h *tar.Header, r io.Reader, dest
 	}
 	if err := l.MkdirAll(parent, 0o755, Owner{}); err != nil {
 		return err
-	}
-	switch h.Typeflag {
-	case tar.TypeXGlobalHeader:
-		return nil // PAX defaults, no file
-	case tar.TypeDir, tar.TypeReg, tar.TypeGNUSparse, tar.TypeSymlink, tar.TypeLink, tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
-	default:
-		return fmt.Errorf("unhandled tar header type %q", h.Typeflag)
 	}
 	m, err := headerMeta(h, chown, xattr.Carried)
 	if err != nil {

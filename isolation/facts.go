@@ -3,9 +3,9 @@ package isolation
 // Facts are what the choice of a mode rests on, as mybuild info prints
 // them.
 type Facts struct {
-	// UID and User are the builder's user.
-	UID  int
-	User string
+	// UID, GID and User are the builder's user and group.
+	UID, GID int
+	User     string
 	// Kernel is the kernel's release.
 	Kernel string
 	// Namespaces is nil when a child can be made in new mount, PID, UTS

@@ -29,14 +29,20 @@ func Gather(ctx context.Context) Facts {
 }
 
 // Decide is Check of mode on this machine's facts, probing only what the
-// decision rests on: root where namespaces work, the common case, costs
-// one probe; forcing in place, none. The facts not probed are left nil.
+// decision rests on, and cheaply: root, where namespaces work, costs a
+// thread's unshare and mount; forcing in place, nothing. A normal user's
+// build goes rootless without a probe (it is the only mode a user can
+// have): EnterRootless and the rootless driver report what is refused.
+// The facts not probed are left nil.
 func Decide(ctx context.Context, mode Mode, force bool) (Decision, Facts, error) {
 	f := gatherFiles()
+	if InRootless() && (mode == Auto || mode == Rootless) {
+		return rootlessDecision(), f, nil
+	}
 	if f.UID == 0 && (mode == Auto || mode == Namespaces) {
 		f.Namespaces = sandbox.ProbeNamespaces(ctx)
 	}
-	if f.UID != 0 && mode == Auto || mode == Rootless {
+	if f.UID == 0 && mode == Rootless {
 		f.UserNamespace = sandbox.ProbeUserNamespace(ctx)
 	}
 	d, err := Check(f, mode, force)
@@ -45,7 +51,7 @@ func Decide(ctx context.Context, mode Mode, force bool) (Decision, Facts, error)
 
 // gatherFiles finds the facts that need no probe.
 func gatherFiles() Facts {
-	f := Facts{UID: os.Getuid(), Kernel: kernelRelease()}
+	f := Facts{UID: os.Getuid(), GID: os.Getgid(), Kernel: kernelRelease()}
 	f.User = strconv.Itoa(f.UID)
 	if u, err := user.LookupId(f.User); err == nil {
 		f.User = u.Username

@@ -7,6 +7,7 @@ import (
 	"compress/bzip2"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 
@@ -16,32 +17,54 @@ import (
 
 // OpenArchive opens path as a tar archive, plain or compressed with gzip,
 // bzip2, xz or zstd, as BuildKit's ADD recognises them: the stream must
-// decompress and hold a tar header. ok is false for any other file. closer
-// releases the decompressor and closes the file.
+// decompress, and archive/tar must read a first header from it, whatever
+// comes before that header (PAX records for long names, xattrs or big
+// ids; a global header). ok is false for any other file. closer releases
+// the decompressor and closes the file.
 func OpenArchive(ctx context.Context, path string) (tr *tar.Reader, closer io.Closer, ok bool, err error) {
-	f, err := os.Open(path)
+	if ok, err := IsArchive(ctx, path); err != nil || !ok {
+		return nil, nil, false, err
+	}
+	r, c, err := openDecompressed(ctx, path)
 	if err != nil {
 		return nil, nil, false, err
+	}
+	return tar.NewReader(r), c, true, nil
+}
+
+// IsArchive reports whether OpenArchive takes path: it reads the first
+// header of path, decompressed, as BuildKit's isArchivePath does. The
+// header may be far from the start: the PAX records before it can be
+// long.
+func IsArchive(ctx context.Context, path string) (bool, error) {
+	r, c, err := openDecompressed(ctx, path)
+	if errors.Is(err, errNotCompressed) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer c.Close()
+	_, err = tar.NewReader(r).Next()
+	return err == nil, nil
+}
+
+// errNotCompressed is a stream that no decompressor takes.
+var errNotCompressed = errors.New("not a compressed stream")
+
+// openDecompressed opens path and the decompressor its first bytes call
+// for.
+func openDecompressed(ctx context.Context, path string) (io.Reader, io.Closer, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
 	}
 	r, err := decompressArchive(ctx, bufio.NewReaderSize(f, 64<<10))
 	if err != nil {
 		f.Close()
-		return nil, nil, false, nil
+		return nil, nil, fmt.Errorf("%w: %w", errNotCompressed, err)
 	}
-	c := archiveCloser{r, f}
-	// Peek at the first header through a second reader over the same
-	// bytes: the real one must start from the beginning.
-	br := bufio.NewReaderSize(r, 8<<10)
-	head, _ := br.Peek(1024)
-	if _, err := tar.NewReader(bytes.NewReader(head)).Next(); err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
-		c.Close()
-		return nil, nil, false, nil
-	}
-	if len(head) < 512 {
-		c.Close()
-		return nil, nil, false, nil
-	}
-	return tar.NewReader(br), c, true, nil
+	return r, archiveCloser{r, f}, nil
 }
 
 // archiveCloser closes an archive's decompressor, then its file.

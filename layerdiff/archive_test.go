@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -130,5 +131,45 @@ func TestOpenArchiveLeavesNoGoroutine(t *testing.T) {
 	}
 	if n := runtime.NumGoroutine(); n > before {
 		t.Errorf("%d goroutines before, %d after", before, n)
+	}
+}
+
+// A tar may start with PAX records (a long name, xattrs), a GNU long
+// name or a global header, which put its first file's header past any fixed sniff: it is
+// an archive all the same, as BuildKit reads a first header from the
+// whole stream.
+func TestOpenArchivePAXFirst(t *testing.T) {
+	long := strings.Repeat("d/", 700) + "f"
+	for name, hdrs := range map[string][]*tar.Header{
+		"name.tar":      {{Name: strings.Repeat("n", 150), Mode: 0o644, Typeflag: tar.TypeReg}},
+		"gnu.tar":       {{Name: strings.Repeat("g", 150), Mode: 0o644, Typeflag: tar.TypeReg, Format: tar.FormatGNU}},
+		"xattr.tar":     {{Name: "f", Mode: 0o644, Typeflag: tar.TypeReg, PAXRecords: map[string]string{"SCHILY.xattr.user.a": "b"}}},
+		"long-name.tar": {{Name: long, Mode: 0o644, Typeflag: tar.TypeReg, Format: tar.FormatPAX}},
+		"xattrs.tar": {{Name: "f", Mode: 0o644, Typeflag: tar.TypeReg, Format: tar.FormatPAX,
+			PAXRecords: map[string]string{"SCHILY.xattr.user.big": strings.Repeat("x", 2000)}}},
+		"global.tar": {
+			{Name: "pax_global_header", Typeflag: tar.TypeXGlobalHeader, PAXRecords: map[string]string{"comment": strings.Repeat("c", 3000)}},
+			{Name: "f", Mode: 0o644, Typeflag: tar.TypeReg},
+		},
+	} {
+		var buf bytes.Buffer
+		tw := tar.NewWriter(&buf)
+		for _, h := range hdrs {
+			if err := tw.WriteHeader(h); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tw.Close()
+		gz := func(w io.Writer) (io.WriteCloser, error) { return gzip.NewWriter(w), nil }
+		for _, compress := range []func(io.Writer) (io.WriteCloser, error){nil, gz} {
+			tr, closer, ok, err := OpenArchive(t.Context(), archiveFile(t, name, buf.Bytes(), compress))
+			if err != nil || !ok {
+				t.Fatalf("%s: ok = %v, err = %v", name, ok, err)
+			}
+			if _, err := tr.Next(); err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+			closer.Close()
+		}
 	}
 }

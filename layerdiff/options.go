@@ -42,6 +42,14 @@ type ExtractOption func(*extractOptions)
 
 type extractOptions struct {
 	parents *overlay.Stack
+	skip    func(p string)
+}
+
+// SkippingDevices makes Extract leave out the device nodes of the layer
+// (not its whiteouts), reporting each to skipped: in a user namespace
+// none can be made, and rootless containerd leaves them out too.
+func SkippingDevices(skipped func(p string)) ExtractOption {
+	return func(o *extractOptions) { o.skip = skipped }
 }
 
 // WithParents gives the layers below the one being extracted. Extract looks

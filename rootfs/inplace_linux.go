@@ -73,20 +73,21 @@ func (d *InPlace) Unpack(_ context.Context, l layer.Layer, _ []Layer) (Layer, er
 
 // Root makes the tree hold lower: the missing layers are applied when it
 // holds a beginning of lower, else it is emptied (but for keep) and every
-// layer applied.
+// layer applied. A root on no layers (the first step of FROM scratch, a
+// COPY --link) leaves the tree as it is until a RUN needs it: its files
+// lie on nothing.
 func (d *InPlace) Root(ctx context.Context, lower []Layer) (Root, error) {
 	if err := refuseRealRoot(d.root, os.Getenv); err != nil {
 		return nil, err
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	want := make([]layer.Layer, len(lower))
 	for i, l := range lower {
 		want[i] = l.Blob
 	}
-	if err := d.setTree(ctx, want); err != nil {
-		d.known = false
-		return nil, err
+	if len(want) > 0 {
+		if err := d.hold(ctx, want); err != nil {
+			return nil, err
+		}
 	}
 	staged, err := d.store.TempDir("files-")
 	if err == nil {
@@ -96,7 +97,18 @@ func (d *InPlace) Root(ctx context.Context, lower []Layer) (Root, error) {
 		os.RemoveAll(staged)
 		return nil, err
 	}
-	return &inPlaceRoot{d: d, lower: want, staged: staged}, nil
+	return &inPlaceRoot{d: d, lower: want, staged: staged, onTree: len(want) > 0}, nil
+}
+
+// hold makes the tree hold exactly want.
+func (d *InPlace) hold(ctx context.Context, want []layer.Layer) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.setTree(ctx, want); err != nil {
+		d.known = false
+		return err
+	}
+	return nil
 }
 
 // setTree brings the tree to hold exactly want.

@@ -26,12 +26,24 @@ type inPlaceRoot struct {
 	staged    string
 	files     bool
 	committed bool
+	// onTree says the tree holds lower: a root on no layers leaves it
+	// alone until a RUN.
+	onTree bool
 }
 
-// Files is an upper dir of the store over the tree.
+// Files is an upper dir of the store over the tree, or over nothing for
+// a root on no layers.
 func (r *inPlaceRoot) Files() (string, *overlay.Stack) {
 	r.files = true
-	return r.staged, overlay.NewStack(r.d.root)
+	return r.staged, r.below()
+}
+
+// below is what the staged files lie on.
+func (r *inPlaceRoot) below() *overlay.Stack {
+	if !r.onTree {
+		return overlay.NewStack()
+	}
+	return overlay.NewStack(r.d.root)
 }
 
 // Run runs the step in the tree. Its mounts are emulated: their content
@@ -42,6 +54,12 @@ func (r *inPlaceRoot) Run(ctx context.Context, p sandbox.Process) error {
 		return errors.New("in place: one step per root")
 	}
 	defer withStepUmask()()
+	if !r.onTree {
+		if err := r.d.hold(ctx, r.lower); err != nil {
+			return err
+		}
+		r.onTree = true
+	}
 	snap, err := takeSnapshot(ctx, r.d.root, r.d.keep)
 	if err != nil {
 		r.d.forget()
@@ -82,7 +100,7 @@ func (r *inPlaceRoot) Diff(ctx context.Context, w io.Writer, opts ...layerdiff.O
 		if err := r.checkStaged(ctx); err != nil {
 			return layer.Layer{}, err
 		}
-		return layerdiff.WriteBlob(ctx, w, r.staged, overlay.NewStack(r.d.root), opts...)
+		return layerdiff.WriteBlob(ctx, w, r.staged, r.below(), opts...)
 	}
 	if r.snap == nil {
 		return layerdiff.WriteChangesBlob(ctx, w, func(func(layerdiff.Change) error) error { return nil }, opts...)
@@ -95,7 +113,7 @@ func (r *inPlaceRoot) Diff(ctx context.Context, w io.Writer, opts ...layerdiff.O
 // checkStaged fails when the staged files reach a path the tree leaves
 // alone: they would never be in the tree, nor in a later step's view.
 func (r *inPlaceRoot) checkStaged(ctx context.Context) error {
-	return layerdiff.Changes(ctx, r.staged, overlay.NewStack(r.d.root), func(c layerdiff.Change) error {
+	return layerdiff.Changes(ctx, r.staged, r.below(), func(c layerdiff.Change) error {
 		if r.d.keep.has(c.Path) {
 			return fmt.Errorf("%s is left alone by the in-place mode (mybuild's own files, its cache, the context, an output, /proc, /sys, /dev or a mount point): nothing may be written there", c.Path)
 		}
@@ -108,6 +126,11 @@ func (r *inPlaceRoot) checkStaged(ctx context.Context) error {
 func (r *inPlaceRoot) Commit(l layer.Layer) (Layer, error) {
 	r.d.mu.Lock()
 	defer r.d.mu.Unlock()
+	r.committed = true
+	if !r.onTree {
+		// The tree still holds what it held.
+		return Layer{Blob: l}, nil
+	}
 	if r.files {
 		if err := applyBlob(context.Background(), r.d.store, l, r.d.root, r.d.keep.has); err != nil {
 			r.d.known = false
@@ -116,7 +139,6 @@ func (r *inPlaceRoot) Commit(l layer.Layer) (Layer, error) {
 	}
 	r.d.applied = append(append([]layer.Layer(nil), r.lower...), l)
 	r.d.known = true
-	r.committed = true
 	return Layer{Blob: l}, nil
 }
 

@@ -20,19 +20,43 @@ import (
 type Overlay struct {
 	store    *cache.Store
 	unpacker *Unpacker
+	rootless bool
 }
 
 var _ Driver = (*Overlay)(nil)
 
+// OverlayOption configures NewOverlay.
+type OverlayOption func(*Overlay)
+
+// Rootless is the overlay driver of a builder in a user namespace (the
+// rootless mode): device nodes of base layers, which cannot be made
+// there, are left out of the unpacked layers, and warn says so once.
+// Unpacked layers are then in the user.overlay.* form (see
+// overlay.XattrPrefix).
+func Rootless(warn func(string)) OverlayOption {
+	return func(o *Overlay) {
+		o.rootless = true
+		o.unpacker.skipDevices, o.unpacker.warn = true, warn
+	}
+}
+
 // NewOverlay returns the overlay driver for the layers of store.
-func NewOverlay(store *cache.Store) *Overlay {
-	return &Overlay{store: store, unpacker: NewUnpacker(store)}
+func NewOverlay(store *cache.Store, opts ...OverlayOption) *Overlay {
+	o := &Overlay{store: store, unpacker: NewUnpacker(store)}
+	for _, opt := range opts {
+		opt(o)
+	}
+	return o
 }
 
 // Features: every mount type and network mode, steps side by side.
 func (o *Overlay) Features() Features {
+	name := "namespaces"
+	if o.rootless {
+		name = "rootless"
+	}
 	return Features{
-		Name:     "namespaces",
+		Name:     name,
 		Mounts:   []string{"bind", "cache", "tmpfs", "secret", "ssh"},
 		Networks: []sandbox.Network{sandbox.NetworkHost, sandbox.NetworkNone},
 	}

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"slices"
+	"sync"
 
 	"github.com/mybuild/mybuild/cache"
 	"github.com/mybuild/mybuild/fswrite"
@@ -22,6 +23,11 @@ import (
 type Unpacker struct {
 	store   *cache.Store
 	unpacks singleflight.Group
+	// skipDevices leaves device nodes out (see Rootless), and warn says
+	// so once.
+	skipDevices bool
+	warn        func(string)
+	warned      sync.Once
 }
 
 // NewUnpacker returns an Unpacker for the layers of store, whose blobs
@@ -69,6 +75,9 @@ func (u *Unpacker) Unpack(ctx context.Context, l layer.Layer, below []string) (s
 
 func (u *Unpacker) unpackOnce(ctx context.Context, l layer.Layer, below []string) (string, error) {
 	if u.store.HasLayer(l.DiffID) {
+		if u.skipDevices {
+			u.warnSkipped(l)
+		}
 		return u.store.LayerPath(l.DiffID), nil
 	}
 	r, _, err := u.store.OpenBlob(l.Digest)
@@ -88,7 +97,15 @@ func (u *Unpacker) unpackOnce(ctx context.Context, l layer.Layer, below []string
 	}
 	parents := slices.Clone(below)
 	slices.Reverse(parents)
-	err = layerdiff.ExtractBlob(ctx, r, l.MediaType, l.DiffID, dir, layerdiff.WithParents(overlay.NewStack(parents...)))
+	opts := []layerdiff.ExtractOption{layerdiff.WithParents(overlay.NewStack(parents...))}
+	var skipped []string
+	if u.skipDevices {
+		opts = append(opts, layerdiff.SkippingDevices(func(p string) { skipped = append(skipped, p) }))
+	}
+	err = layerdiff.ExtractBlob(ctx, r, l.MediaType, l.DiffID, dir, opts...)
+	if err == nil && len(skipped) > 0 {
+		err = u.recordSkipped(l, skipped)
+	}
 	if err != nil {
 		os.RemoveAll(dir)
 		return "", fmt.Errorf("unpack layer %s: %w", l.DiffID, err)
@@ -97,6 +114,9 @@ func (u *Unpacker) unpackOnce(ctx context.Context, l layer.Layer, below []string
 	if err != nil {
 		os.RemoveAll(dir)
 		return "", err
+	}
+	if len(skipped) > 0 {
+		u.warnSkipped(l)
 	}
 	return path, nil
 }

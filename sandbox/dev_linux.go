@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/mybuild/mybuild/internal/userns"
 	"golang.org/x/sys/unix"
 )
 
@@ -23,6 +24,31 @@ var devices = []struct {
 	{"tty", 5, 0},
 }
 
+// makeDevice makes the character device p, as the host's /dev has it.
+func makeDevice(p string, major, minor uint32) error {
+	return makeNode(p, "/dev/"+filepath.Base(p), unix.S_IFCHR|0o666, unix.Mkdev(major, minor))
+}
+
+// makeNode makes the device node p of the type and permissions in mode:
+// in a user namespace, where no node can be made, a bind of the host's
+// node host (as rootless runc does).
+func makeNode(p, host string, mode uint32, rdev uint64) error {
+	if !userns.Inside() {
+		// mknod -m $mode $p c|b $major $minor
+		if err := unix.Mknod(p, mode, int(rdev)); err != nil {
+			return fmt.Errorf("mknod %s: %w", p, err)
+		}
+		return nil
+	}
+	// touch $p; mount --bind $host $p
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o666)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return mount(host, p, "", unix.MS_BIND, "")
+}
+
 // setupDev mounts a fresh tmpfs on dev and fills it, pipes included.
 func setupDev(dev string, pipes []Pipe) error {
 	// mount -t tmpfs -o nosuid,strictatime,mode=755,size=65536k tmpfs $dev
@@ -30,10 +56,8 @@ func setupDev(dev string, pipes []Pipe) error {
 		return err
 	}
 	for _, d := range devices {
-		// mknod -m 666 $dev/null c 1 3
-		p := filepath.Join(dev, d.name)
-		if err := unix.Mknod(p, unix.S_IFCHR|0o666, int(unix.Mkdev(d.major, d.minor))); err != nil {
-			return fmt.Errorf("mknod %s: %w", p, err)
+		if err := makeDevice(filepath.Join(dev, d.name), d.major, d.minor); err != nil {
+			return err
 		}
 	}
 	// mkdir $dev/pts; mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts $dev/pts
@@ -104,9 +128,8 @@ func addHostDevices(dev string) error {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return err
 		}
-		// mknod -m $mode $dev/$name $type $major $minor
-		if err := unix.Mknod(p, st.Mode, int(st.Rdev)); err != nil {
-			return fmt.Errorf("mknod %s: %w", p, err)
+		if err := makeNode(p, "/dev/"+name, st.Mode, st.Rdev); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -101,13 +101,7 @@ func setupRoot(cfg *childConfig) error {
 	if err := mount("proc", filepath.Join(root, "proc"), "proc", unix.MS_NOSUID|unix.MS_NOEXEC|unix.MS_NODEV, ""); err != nil {
 		return err
 	}
-	// mount -t sysfs -o ro,nosuid,noexec,nodev sysfs $root/sys
-	// (read-write for an insecure step, as docker run --privileged)
-	sysFlags := uintptr(unix.MS_NOSUID | unix.MS_NOEXEC | unix.MS_NODEV)
-	if cfg.Security == SecuritySandbox {
-		sysFlags |= unix.MS_RDONLY
-	}
-	if err := mount("sysfs", filepath.Join(root, "sys"), "sysfs", sysFlags, ""); err != nil {
+	if err := mountSys(filepath.Join(root, "sys"), cfg.Security); err != nil {
 		return err
 	}
 	if err := setupDev(filepath.Join(root, "dev"), cfg.Pipes); err != nil {

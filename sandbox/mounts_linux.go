@@ -11,6 +11,7 @@ import (
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/mybuild/mybuild/fswrite"
+	"github.com/mybuild/mybuild/overlay"
 	"golang.org/x/sys/unix"
 )
 
@@ -221,7 +222,13 @@ func overlayOptions(lower []string, upper string) (string, error) {
 	if upper != "" {
 		opts += ",upperdir=" + upper + ",workdir=" + workDir
 	}
-	opts += ",redirect_dir=off,metacopy=off,index=off"
+	if overlay.UserXattr() {
+		// In a user namespace: layers mark opaque dirs user.overlay.*,
+		// and userxattr wants redirect_dir=nofollow ("off" follows).
+		opts += ",redirect_dir=nofollow,metacopy=off,index=off,userxattr"
+	} else {
+		opts += ",redirect_dir=off,metacopy=off,index=off"
+	}
 	if len(opts) >= os.Getpagesize() {
 		return "", fmt.Errorf("overlay options for %d layers exceed one page", len(lower))
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 
@@ -25,11 +26,41 @@ const (
 )
 
 // ProbeNamespaces tells whether steps can run as the namespaces mode runs
-// them: a child in new mount, PID, UTS and IPC namespaces that mounts a
-// tmpfs. nil means they can; the error says what was refused.
-func ProbeNamespaces(ctx context.Context) error {
-	flags := unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC
-	return probe(ctx, &syscall.SysProcAttr{Cloneflags: uintptr(flags)}, probeMount)
+// them: new mount, UTS and IPC namespaces, and a tmpfs mounted in them.
+// nil means they can; the error says what was refused. It takes no child
+// process (a build as root pays microseconds for it): see onOwnThread.
+func ProbeNamespaces(context.Context) error {
+	dir, err := os.MkdirTemp("", "mybuild-probe-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(dir) // a mount point in the probe's namespace only
+	return onOwnThread(unix.CLONE_NEWNS|unix.CLONE_NEWUTS|unix.CLONE_NEWIPC, probeMount, dir)
+}
+
+// ProbeOverlay tells whether overlayfs can be mounted as this process
+// mounts it (with userxattr in a user namespace) on dirs made in dir,
+// which must be empty: the rootless builder checks so in its user
+// namespace, in its store.
+func ProbeOverlay(dir string) error {
+	return onOwnThread(unix.CLONE_NEWNS, probeOverlay, dir)
+}
+
+// onOwnThread runs the probe kind in namespaces that one thread of this
+// process unshares (flags), and that end with it: the thread is never
+// unlocked, so it exits with its goroutine.
+func onOwnThread(flags int, kind, dir string) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		//	unshare --mount [--uts --ipc]
+		if err := unix.Unshare(flags); err != nil {
+			errc <- fmt.Errorf("unshare: %w", err)
+			return
+		}
+		errc <- probeIn(kind, dir)
+	}()
+	return <-errc
 }
 
 // ProbeUserNamespace tells whether an unprivileged user can run steps as
@@ -87,23 +118,35 @@ func runProbe() {
 	os.Exit(0)
 }
 
+// probeIn makes the mount namespace private, then mounts a tmpfs on dir,
+// or an overlayfs of dirs made in dir (on dir's own filesystem, as a
+// step's layers are).
 func probeIn(kind, dir string) error {
-	// mount --make-rprivate /; mount -t tmpfs tmpfs $dir
+	// mount --make-rprivate /
 	if err := mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return err
 	}
-	if err := mount("tmpfs", dir, "tmpfs", 0, ""); err != nil {
-		return err
+	if kind == probeOverlay {
+		return mountOverlayIn(dir)
 	}
-	if kind != probeOverlay {
-		return nil
-	}
+	// mount -t tmpfs tmpfs $dir
+	return mount("tmpfs", dir, "tmpfs", 0, "")
+}
+
+// mountOverlayIn mounts an overlayfs of empty dirs made in dir, with the
+// options of a step's root.
+//
+//	mkdir l u w m; mount -t overlay overlay -o lowerdir=l,upperdir=u,workdir=w,... m
+func mountOverlayIn(dir string) error {
 	for _, d := range []string{"l", "u", "w", "m"} {
 		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
 			return err
 		}
 	}
-	// mount -t overlay overlay -o lowerdir=l,upperdir=u,workdir=w,userxattr m
-	return mount("overlay", filepath.Join(dir, "m"), "overlay", 0,
-		"lowerdir="+filepath.Join(dir, "l")+",upperdir="+filepath.Join(dir, "u")+",workdir="+filepath.Join(dir, "w")+",userxattr")
+	opts, err := overlayOptions([]string{filepath.Join(dir, "l")}, filepath.Join(dir, "u"))
+	if err != nil {
+		return err
+	}
+	opts = strings.Replace(opts, "workdir="+workDir, "workdir="+filepath.Join(dir, "w"), 1)
+	return mount("overlay", filepath.Join(dir, "m"), "overlay", 0, opts)
 }

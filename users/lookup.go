@@ -1,7 +1,6 @@
 package users
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -52,16 +51,21 @@ func LookupExec(spec string, read ReadFile) (Exec, error) {
 	return ex, nil
 }
 
-// LookupChown resolves a COPY --chown value as BuildKit does: a user name
-// takes uid and gid from /etc/passwd, a numeric uid is also used as the gid,
-// and an explicit group overrides the gid. Unlike BuildKit, a name that is
-// not found is an error instead of a silent 0:0.
+// LookupChown resolves a COPY --chown value as BuildKit does (llb.WithUser
+// and the worker's readUser): a user name takes uid and gid from
+// /etc/passwd, a numeric uid is also used as the gid, and an explicit
+// group overrides the gid; "root" is 0 with no lookup, and an empty group
+// ("1000:") is no group. Unlike BuildKit, a name that is not found is an
+// error instead of a silent 0:0.
 func LookupChown(spec string, read ReadFile) (uid, gid uint32, err error) {
 	userPart, groupPart, hasGroup := strings.Cut(spec, ":")
 	if userPart == "" {
 		return 0, 0, fmt.Errorf("invalid --chown %q: missing user", spec)
 	}
-	if id, ok := parseID(userPart); ok {
+	if hasGroup && groupPart == "" {
+		hasGroup = false
+	}
+	if id, ok := chownID(userPart); ok {
 		uid, gid = id, id
 	} else {
 		u, err := find(read, "/etc/passwd", userPart, user.ParsePasswdFilter, func(u user.User) bool { return u.Name == userPart })
@@ -73,10 +77,7 @@ func LookupChown(spec string, read ReadFile) (uid, gid uint32, err error) {
 	if !hasGroup {
 		return uid, gid, nil
 	}
-	if groupPart == "" {
-		return 0, 0, errors.New("invalid group: empty name")
-	}
-	if id, ok := parseID(groupPart); ok {
+	if id, ok := chownID(groupPart); ok {
 		return uid, id, nil
 	}
 	g, err := find(read, "/etc/group", groupPart, user.ParseGroupFilter, func(g user.Group) bool { return g.Name == groupPart })
@@ -110,6 +111,24 @@ func find[T any](read ReadFile, file, name string, parse func(r io.Reader, filte
 }
 
 // parseID parses a numeric uid or gid.
+// chownID is the id a --chown part names without a lookup: a number, or
+// "root", as BuildKit's parseUID reads it.
+func chownID(s string) (uint32, bool) {
+	if s == "root" {
+		return 0, true
+	}
+	return parseID(s)
+}
+
+// IsChownByName reports whether a --chown value names a user or group
+// that must be looked up in the image, which COPY --link cannot do.
+func IsChownByName(spec string) bool {
+	userPart, groupPart, _ := strings.Cut(spec, ":")
+	_, userOK := chownID(userPart)
+	_, groupOK := chownID(groupPart)
+	return !userOK || groupPart != "" && !groupOK
+}
+
 func parseID(s string) (uint32, bool) {
 	n, err := strconv.ParseUint(s, 10, 32)
 	return uint32(n), err == nil

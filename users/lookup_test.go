@@ -62,6 +62,26 @@ func TestLookupExecWithoutFiles(t *testing.T) {
 	}
 }
 
+// "root" and numbers need no /etc/passwd, as in BuildKit: an image
+// FROM scratch takes --chown=root:root.
+func TestLookupChownWithoutPasswd(t *testing.T) {
+	empty := files(nil)
+	for spec, want := range map[string][2]uint32{"root": {0, 0}, "root:root": {0, 0}, "7:root": {7, 0}, "7": {7, 7}} {
+		uid, gid, err := LookupChown(spec, empty)
+		if err != nil || uid != want[0] || gid != want[1] {
+			t.Errorf("LookupChown(%q) = %d:%d, %v; want %v", spec, uid, gid, err, want)
+		}
+	}
+	if _, _, err := LookupChown("app", empty); err == nil {
+		t.Error("a name without /etc/passwd must fail")
+	}
+	for spec, want := range map[string]bool{"root": false, "1000": false, "1000:root": false, "1000:": false, "app": true, "1000:grp": true, "root:grp": true} {
+		if got := IsChownByName(spec); got != want {
+			t.Errorf("IsChownByName(%q) = %v", spec, got)
+		}
+	}
+}
+
 func TestLookupChown(t *testing.T) {
 	for _, tc := range []struct {
 		spec     string
@@ -75,6 +95,12 @@ func TestLookupChown(t *testing.T) {
 		{spec: "55:7", uid: 55, gid: 7},
 		{spec: "ghost", err: "unable to find user ghost"},
 		{spec: ":5", err: "missing user"},
+		// As BuildKit's llb.WithUser: "root" needs no /etc/passwd, and an
+		// empty group is none.
+		{spec: "root", uid: 0, gid: 0},
+		{spec: "55:root", uid: 55, gid: 0},
+		{spec: "55:", uid: 55, gid: 55},
+		{spec: "app:", uid: 1000, gid: 1001},
 	} {
 		uid, gid, err := LookupChown(tc.spec, image)
 		if tc.err != "" {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"github.com/mybuild/mybuild/cache"
 	"github.com/mybuild/mybuild/internal/atomicfile"
 	"github.com/mybuild/mybuild/isolation"
+	"github.com/mybuild/mybuild/rootfs"
 	"github.com/spf13/cobra"
 )
 
@@ -67,6 +69,12 @@ func runBuild(ctx context.Context, o *buildOptions, args []string, s streams) er
 	if err != nil {
 		return err
 	}
+	if decision.Mode == isolation.Rootless && !isolation.InRootless() {
+		if o.cachedOutside(ctx, args, facts, s) {
+			return nil
+		}
+		return enterRootless(ctx, facts, s)
+	}
 	rep.Isolation(decision)
 	if o.cpuProfile != "" {
 		stop, err := startCPUProfile(o.cpuProfile)
@@ -75,13 +83,22 @@ func runBuild(ctx context.Context, o *buildOptions, args []string, s streams) er
 		}
 		defer stop()
 	}
+	return o.run(ctx, opts, dest, rep, s.out, func(store *cache.Store) (rootfs.Driver, error) {
+		return o.driver(decision.Mode, facts, store, opts, rep.Warning)
+	})
+}
+
+// run opens the store, takes the driver newDriver makes, builds, and
+// reports.
+func (o *buildOptions) run(ctx context.Context, opts build.Options, dest *destinations, rep reporter, stdout io.Writer,
+	newDriver func(*cache.Store) (rootfs.Driver, error)) error {
 	store, err := cache.Open(ctx, o.cacheDir)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
 	opts.Store, opts.Reporter = store, rep
-	if opts.Driver, err = o.driver(decision.Mode, facts, store, opts); err != nil {
+	if opts.Driver, err = newDriver(store); err != nil {
 		return err
 	}
 	res, err := build.Build(ctx, opts)
@@ -91,7 +108,39 @@ func runBuild(ctx context.Context, o *buildOptions, args []string, s streams) er
 	if w := dest.nothingWritten(); w != "" {
 		rep.Warning(w)
 	}
-	return o.report(res, dest, rep, s.out)
+	return o.report(res, dest, rep, stdout)
+}
+
+// cachedOutside tries a normal user's build before entering the user
+// namespace: a build whose every layer is in the cache needs none, since
+// only making a layer does (build.Options.NoLayers). It tells whether the
+// build was done; when not (a layer to make, or any failure, which the
+// build in the namespace reproduces), nothing was printed.
+func (o *buildOptions) cachedOutside(ctx context.Context, args []string, facts isolation.Facts, s streams) bool {
+	if o.noCache {
+		return false
+	}
+	var progress, stdout bytes.Buffer
+	rep, err := newReporter(o.progress, o.quiet, &progress)
+	if err != nil {
+		return false
+	}
+	opts, dest, err := o.buildOptions(args, rep)
+	if err != nil {
+		return false
+	}
+	opts.NoLayers, opts.ContextOwners = true, isolation.NamespaceOwners(facts)
+	rep.Isolation(isolation.Decision{Mode: isolation.Rootless,
+		Reason: fmt.Sprintf("user %s; every layer was in the cache, so no user namespace was needed", facts.User)})
+	err = o.run(ctx, opts, dest, rep, &stdout, func(store *cache.Store) (rootfs.Driver, error) {
+		return rootfs.NewOverlay(store, rootfs.Rootless(rep.Warning)), nil
+	})
+	if err != nil {
+		return false
+	}
+	s.err.Write(progress.Bytes())
+	s.out.Write(stdout.Bytes())
+	return true
 }
 
 // report tells what a build made: the iid and metadata files, a line per

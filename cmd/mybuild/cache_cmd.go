@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+
 	"github.com/spf13/cobra"
 )
 
@@ -22,6 +24,11 @@ takes, prune removes what is not needed.`,
 			}
 			return usagef("cache: unknown command %q (want ls, du or prune)", args[0])
 		},
+	}
+	// A normal user's cache holds files of its subordinate ids, which only
+	// the user namespace of the rootless mode may read and remove.
+	cmd.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
+		return withInterrupt(func(ctx context.Context) error { return rootlessIfUser(ctx, s) })
 	}
 	cmd.PersistentFlags().StringVar(&dir, "cache-dir", defaultCacheDir(), "The local cache directory")
 	cmd.AddCommand(newCacheLsCommand(s, &dir), newCacheDuCommand(s, &dir), newCachePruneCommand(s, &dir))

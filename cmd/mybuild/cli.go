@@ -52,11 +52,13 @@ var errInterrupted = errors.New("build interrupted")
 type streams struct {
 	in       *os.File
 	out, err io.Writer
+	// argv is the program and its arguments, to run it again (rootless).
+	argv []string
 }
 
 // run is the whole CLI; main only adds the process around it.
 func run(args []string, stdout, stderr io.Writer) int {
-	return execute(args, streams{in: os.Stdin, out: stdout, err: stderr})
+	return execute(args, streams{in: os.Stdin, out: stdout, err: stderr, argv: append([]string{os.Args[0]}, args...)})
 }
 
 // runRun is mybuild run with the arguments after "run".

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/x509"
 	"os"
 	"path/filepath"
@@ -17,7 +18,7 @@ import (
 // In place, it leaves alone everything the build reads or writes outside
 // the image (keepPaths), and the system's CA certificates are loaded
 // before the root changes.
-func (o *buildOptions) driver(mode isolation.Mode, facts isolation.Facts, store *cache.Store, opts build.Options) (rootfs.Driver, error) {
+func (o *buildOptions) driver(mode isolation.Mode, facts isolation.Facts, store *cache.Store, opts build.Options, warn func(string)) (rootfs.Driver, error) {
 	var keep []string
 	if mode == isolation.InPlace {
 		var err error
@@ -26,7 +27,7 @@ func (o *buildOptions) driver(mode isolation.Mode, facts isolation.Facts, store 
 		}
 		_, _ = x509.SystemCertPool()
 	}
-	return isolation.NewDriver(mode, store, keep)
+	return isolation.NewDriver(mode, store, keep, warn)
 }
 
 // keepPaths are the files and directories of the build outside the
@@ -68,6 +69,29 @@ func (o *buildOptions) keepPaths(store *cache.Store, opts build.Options) []strin
 		}
 	}
 	return paths
+}
+
+// enterRootless runs the command again in a user namespace (see
+// isolation.EnterRootless), and exits with its code.
+func enterRootless(ctx context.Context, facts isolation.Facts, s streams) error {
+	code, err := isolation.EnterRootless(ctx, facts, s.argv)
+	if err != nil {
+		return err
+	}
+	return &exitError{code: code}
+}
+
+// rootlessIfUser runs the command again in the rootless mode's user
+// namespace when a normal user runs it and that mode works here.
+func rootlessIfUser(ctx context.Context, s streams) error {
+	if os.Getuid() == 0 || isolation.InRootless() {
+		return nil
+	}
+	d, facts, err := isolation.Decide(ctx, isolation.Auto, false)
+	if err != nil || d.Mode != isolation.Rootless {
+		return nil // the command works on what the user may reach
+	}
+	return enterRootless(ctx, facts, s)
 }
 
 // dockerConfigDir is where registry credentials are read from.

@@ -120,10 +120,16 @@ func (p *progress) StepFinished(info build.StepInfo, res build.StepResult, err e
 	}
 }
 
-func (p *progress) Warning(msg string) { p.printf("WARNING: %s\n", msg) }
+func (p *progress) Warning(msg string) {
+	p.mu.Lock()
+	iso := p.isolation
+	p.isolation = ""
+	p.mu.Unlock()
+	p.printf("%sWARNING: %s\n", iso, msg)
+}
 
-// Isolation is printed when the first step starts: a Dockerfile that
-// fails to parse gets its one line of error alone.
+// Isolation is printed before the first step or warning: a Dockerfile
+// that fails to parse gets its one line of error alone.
 func (p *progress) Isolation(d isolation.Decision) {
 	p.mu.Lock()
 	p.isolation = fmt.Sprintf("#0 isolation: %s (%s)\n", d.Mode, d.Reason)

@@ -89,16 +89,23 @@ func vertexName(info build.StepInfo) string {
 	return info.Label() + " " + oneLine(info.Instruction)
 }
 
-func (p *jsonProgress) StepStarted(info build.StepInfo) {
-	d, now := vertexDigest(info), time.Now().UTC()
+// flushIsolation sends the isolation vertex, once, before anything else.
+func (p *jsonProgress) flushIsolation() {
 	p.mu.Lock()
-	p.started[d] = now
 	iso := p.isolation
 	p.isolation = nil
 	p.mu.Unlock()
 	if iso != nil {
 		p.emit(jsonStatus{Vertexes: []jsonVertex{*iso}})
 	}
+}
+
+func (p *jsonProgress) StepStarted(info build.StepInfo) {
+	p.flushIsolation()
+	d, now := vertexDigest(info), time.Now().UTC()
+	p.mu.Lock()
+	p.started[d] = now
+	p.mu.Unlock()
 	p.emit(jsonStatus{Vertexes: []jsonVertex{{Digest: d, Name: vertexName(info), Started: &now}}})
 }
 
@@ -131,12 +138,13 @@ func (p *jsonProgress) StepFinished(info build.StepInfo, res build.StepResult, e
 }
 
 func (p *jsonProgress) Warning(msg string) {
+	p.flushIsolation()
 	p.emit(jsonStatus{Warnings: []jsonWarning{{Level: 1, Short: []byte(msg)}}})
 }
 
 // Isolation is a vertex of its own, done at once, as BuildKit shows its
-// internal steps. It is sent when the first step starts: a Dockerfile
-// that fails to parse gets its one line of error alone.
+// internal steps. It is sent before the first step or warning: a
+// Dockerfile that fails to parse gets its one line of error alone.
 func (p *jsonProgress) Isolation(d isolation.Decision) {
 	now := time.Now().UTC()
 	name := fmt.Sprintf("[internal] isolation: %s (%s)", d.Mode, d.Reason)

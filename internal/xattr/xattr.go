@@ -20,7 +20,7 @@ import (
 // never be able to inject an opaque or redirect marker.
 const (
 	capability  = "security.capability"
-	userOverlay = "user.overlay."
+	userOverlay = overlay.UserPrefix
 )
 
 // Carried reports whether the xattr name goes into a layer.
@@ -34,7 +34,7 @@ func Carried(name string) bool {
 // Overlay reports whether name is overlayfs bookkeeping, which a layer
 // must never set on an extracted tree.
 func Overlay(name string) bool {
-	return strings.HasPrefix(name, overlay.XattrPrefix) || strings.HasPrefix(name, userOverlay)
+	return strings.HasPrefix(name, overlay.TrustedPrefix) || strings.HasPrefix(name, overlay.UserPrefix)
 }
 
 // Attr is one extended attribute.
