@@ -50,7 +50,7 @@ func assertCompat(t *testing.T, archive, name string, opts imagetest.ListingOpti
 	}
 	wantFS := expectedListing(t, filepath.Join(compatDir, name))
 	if got := fsys.Listing(opts); got != wantFS {
-		t.Errorf("root filesystem differs from BuildKit's:\n%s", lineDiff(wantFS, got))
+		t.Errorf("root filesystem differs from BuildKit's:\n%s", imagetest.LineDiff(wantFS, got))
 	}
 	cfg, err := imagetest.ReadConfig(archive)
 	if err != nil {
@@ -62,7 +62,7 @@ func assertCompat(t *testing.T, archive, name string, opts imagetest.ListingOpti
 	}
 	wantCfg := expectedConfig(t, filepath.Join(compatDir, name))
 	if strings.TrimSpace(string(gotCfg)) != wantCfg {
-		t.Errorf("config differs from BuildKit's:\n%s", lineDiff(wantCfg, strings.TrimSpace(string(gotCfg))))
+		t.Errorf("config differs from BuildKit's:\n%s", imagetest.LineDiff(wantCfg, strings.TrimSpace(string(gotCfg))))
 	}
 }
 
@@ -139,27 +139,4 @@ func indexBlock(lines, block []string) int {
 		}
 	}
 	return -1
-}
-
-// lineDiff shows the lines only one side has.
-func lineDiff(want, got string) string {
-	w, g := map[string]bool{}, map[string]bool{}
-	for _, l := range strings.Split(want, "\n") {
-		w[l] = true
-	}
-	for _, l := range strings.Split(got, "\n") {
-		g[l] = true
-	}
-	var b strings.Builder
-	for _, l := range strings.Split(want, "\n") {
-		if !g[l] {
-			b.WriteString("- " + l + "\n")
-		}
-	}
-	for _, l := range strings.Split(got, "\n") {
-		if !w[l] {
-			b.WriteString("+ " + l + "\n")
-		}
-	}
-	return b.String()
 }

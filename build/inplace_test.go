@@ -138,10 +138,10 @@ func TestInPlaceMountsAsOverlay(t *testing.T) {
 		configs = append(configs, string(c))
 	}
 	if listings[0] != listings[1] {
-		t.Errorf("root filesystem in place differs from the overlay driver's:\n%s", lineDiff(listings[0], listings[1]))
+		t.Errorf("root filesystem in place differs from the overlay driver's:\n%s", imagetest.LineDiff(listings[0], listings[1]))
 	}
 	if configs[0] != configs[1] {
-		t.Errorf("config in place differs from the overlay driver's:\n%s", lineDiff(configs[0], configs[1]))
+		t.Errorf("config in place differs from the overlay driver's:\n%s", imagetest.LineDiff(configs[0], configs[1]))
 	}
 	for _, want := range []string{"/second-log ", "/tok-seen ", "/ssh ", "/usr/local/beside "} {
 		if !strings.Contains(listings[1], "\n"+want) {

@@ -172,7 +172,7 @@ func quoteValue(v string) string { return strconv.Quote(v) }
 // host's network from a user namespace (docs/rootless.md).
 func TestRootlessDebian(t *testing.T) {
 	uid, gid := rootless(t)
-	rootfs := debianRootfs(t)
+	rootfs := imagetest.Debian(t)
 	dir := rootlessProject(t, uid, gid, `FROM scratch
 ADD rootfs.tar /
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends hello iputils-ping >/dev/null

@@ -3,8 +3,10 @@ package fswrite
 import (
 	"archive/tar"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -27,7 +29,11 @@ import (
 //
 // Names resolve inside root, as if it were "/". keep says which paths
 // (inside root) must be left alone, with everything below them: an entry
-// at or below one is skipped, and no whiteout removes one.
+// at or below one is skipped, and no whiteout removes one. A directory
+// holding one stays when a whiteout or an opaque marker removes it, with
+// only what is kept and the directories on the way; an entry that is not
+// a directory cannot replace it (ErrKeptBelow), as a symlink /var/run
+// cannot replace a container's /var/run that holds a mount point.
 func ApplyLayer(ctx context.Context, r io.Reader, root string, keep func(p string) bool) error {
 	root, err := filepath.Abs(root)
 	if err != nil {
@@ -87,6 +93,9 @@ func (a *applier) entry(ctx context.Context, h *tar.Header, r io.Reader) error {
 		return nil
 	}
 	a.added[p] = true
+	if err := a.refuseKeptBelow(p, h.Typeflag == tar.TypeDir); err != nil {
+		return err
+	}
 	if h.Typeflag == tar.TypeLink {
 		return a.l.extractLink(ctx, h, p)
 	}
@@ -117,9 +126,9 @@ func (a *applier) existingDir(dir string) (p string, ok bool, err error) {
 	if err != nil || !fi.IsDir() {
 		return "", false, nil
 	}
-	rel := strings.TrimPrefix(host, a.l.upper)
-	if rel == "" {
-		rel = "/"
+	rel, ok := a.l.inUpper(host)
+	if !ok {
+		return "", false, errEscape // securejoin promises this never happens
 	}
 	return rel, !a.keep(rel), nil
 }
@@ -141,8 +150,8 @@ func (a *applier) whiteout(parent, base string) error {
 	if a.keep(p) || a.added[p] {
 		return nil // a NAME of this layer hides what is below by itself
 	}
-	//	rm -rf root/p
-	return os.RemoveAll(a.l.host(p))
+	_, err := a.removeAll(p)
+	return err
 }
 
 // clear removes the children of dir that this layer did not make.
@@ -156,9 +165,76 @@ func (a *applier) clear(dir string) error {
 		if a.keep(p) || a.added[p] {
 			continue
 		}
-		if err := os.RemoveAll(a.l.host(p)); err != nil {
+		if _, err := a.removeAll(p); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// removeAll removes p and all it holds, but for what keep holds and the
+// directories on the way to it, as the in-place mode's reset does;
+// left says whether p stays for that.
+func (a *applier) removeAll(p string) (left bool, err error) {
+	host := a.l.host(p)
+	fi, err := os.Lstat(host)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	case err != nil:
+		return false, err
+	case !fi.IsDir():
+		return false, os.Remove(host)
+	}
+	entries, err := os.ReadDir(host)
+	if err != nil {
+		return false, err
+	}
+	for _, e := range entries {
+		c := path.Join(p, e.Name())
+		kept := a.keep(c)
+		if !kept {
+			if kept, err = a.removeAll(c); err != nil {
+				return false, err
+			}
+		}
+		left = left || kept
+	}
+	if left {
+		return true, nil
+	}
+	return false, os.Remove(host)
+}
+
+// ErrKeptBelow is the error of a layer entry that would replace a
+// directory holding what ApplyLayer must leave alone with a file or a
+// symlink.
+var ErrKeptBelow = errors.New("a path below it must be left alone")
+
+// refuseKeptBelow fails when an entry that is not a directory would
+// replace a directory at p that holds a kept path: the directory cannot
+// go, and the entry cannot be made. Nothing is removed then.
+func (a *applier) refuseKeptBelow(p string, dir bool) error {
+	host := a.l.host(p)
+	if fi, err := os.Lstat(host); dir || err != nil || !fi.IsDir() {
+		return nil
+	}
+	var kept string
+	err := filepath.WalkDir(host, func(h string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if rel, _ := a.l.inUpper(h); a.keep(rel) {
+			kept = rel
+			return filepath.SkipAll
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if kept != "" {
+		return fmt.Errorf("%s is a directory holding %s: %w", p, kept, ErrKeptBelow)
 	}
 	return nil
 }

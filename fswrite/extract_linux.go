@@ -183,11 +183,11 @@ func (l *Layer) mkParents(dir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if host != l.upper && !strings.HasPrefix(host, l.upper+"/") {
+	rel, ok := l.inUpper(host)
+	if !ok {
 		return "", errEscape // securejoin promises this never happens
 	}
-	rel := strings.TrimPrefix(host, l.upper)
-	if rel == "" {
+	if rel == "/" {
 		return "/", nil
 	}
 	p := ""
@@ -287,7 +287,7 @@ func (l *Layer) extractLink(ctx context.Context, h *tar.Header, p string) error 
 	if _, err := l.replace(p, false); err != nil {
 		return err
 	}
-	if strings.HasPrefix(e.HostPath, l.upper+"/") {
+	if rel, ok := l.inUpper(e.HostPath); ok && rel != "/" {
 		//	ln target host
 		return os.Link(e.HostPath, host)
 	}

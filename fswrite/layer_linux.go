@@ -75,6 +75,27 @@ func NewLayer(upper string, lower *overlay.Stack) *Layer {
 
 func (l *Layer) host(p string) string { return filepath.Join(l.upper, p) }
 
+// inUpper is host's path in the layer ("/" for the upper dir itself), or
+// false when host lies outside the upper dir. The upper dir may be "/"
+// itself, when building in place.
+func (l *Layer) inUpper(host string) (string, bool) {
+	return within(l.upper, host)
+}
+
+// within is host's path inside the tree at root ("/" for root itself),
+// or false when host lies outside it. root and host are clean and
+// absolute.
+func within(root, host string) (string, bool) {
+	if host == root {
+		return "/", true
+	}
+	if root == "/" {
+		return host, strings.HasPrefix(host, "/")
+	}
+	rel, ok := strings.CutPrefix(host, root+"/")
+	return "/" + rel, ok
+}
+
 // Resolve follows every symlink in p in the merged view, inside its root
 // (see overlay.Stack.Resolve).
 func (l *Layer) Resolve(p string) (string, error) { return l.view.Resolve(p) }

@@ -9,6 +9,7 @@ import (
 	"path"
 	"slices"
 	"sync"
+	"syscall"
 
 	"github.com/mybuild/mybuild/cache"
 	"github.com/mybuild/mybuild/fswrite"
@@ -146,7 +147,11 @@ func sameLayers(a, b []layer.Layer) bool {
 // reset empties the tree but for what keep holds, and the directories on
 // the way to it.
 func (d *InPlace) reset() error {
-	return d.clearDir("/")
+	err := d.clearDir("/")
+	if errors.Is(err, syscall.EROFS) {
+		return fmt.Errorf("%w: a build in place rewrites the container's root filesystem, which is read-only here (docker run --read-only, readOnlyRootFilesystem in Kubernetes)", err)
+	}
+	return err
 }
 
 func (d *InPlace) clearDir(dir string) error {
@@ -231,7 +236,11 @@ func applyBlob(ctx context.Context, store *cache.Store, l layer.Layer, root stri
 	defer tr.Close()
 	d := digest.Canonical.Digester()
 	if err := fswrite.ApplyLayer(ctx, io.TeeReader(tr, d.Hash()), root, keep); err != nil {
-		return fmt.Errorf("apply layer %s: %w", l.DiffID, tr.Blame(err))
+		err = tr.Blame(err)
+		if errors.Is(err, fswrite.ErrKeptBelow) {
+			err = fmt.Errorf("%w, as a mount point is by a build in place: mount nothing where the image has a file or a symlink (in Kubernetes, automountServiceAccountToken: false frees /var/run)", err)
+		}
+		return fmt.Errorf("apply layer %s: %w", l.DiffID, err)
 	}
 	if _, err := io.Copy(d.Hash(), tr); err != nil {
 		return fmt.Errorf("apply layer %s: %w", l.DiffID, err)

@@ -13,10 +13,12 @@ import (
 	"testing"
 
 	"github.com/mybuild/mybuild/cache"
+	"github.com/mybuild/mybuild/fswrite"
 	"github.com/mybuild/mybuild/internal/imagetest"
 	"github.com/mybuild/mybuild/internal/runtest"
 	"github.com/mybuild/mybuild/layer"
 	"github.com/mybuild/mybuild/sandbox"
+	"golang.org/x/sys/unix"
 )
 
 // busyboxBase stores a layer with busybox and a few files.
@@ -174,5 +176,63 @@ func TestInPlaceView(t *testing.T) {
 	}
 	if !strings.HasPrefix(view.Dirs()[0], s.Root()) {
 		t.Errorf("view dir %s is not in the store", view.Dirs()[0])
+	}
+}
+
+// An image whose /var/run is a symlink cannot be put where a mount point
+// lies below /var/run (a pod's service account token): the error says
+// what to do, and the mount point is untouched.
+func TestInPlaceSymlinkOverKeptPath(t *testing.T) {
+	s := openStore(t)
+	root := t.TempDir()
+	token := filepath.Join(root, "var/run/secrets/kubernetes.io/serviceaccount/token")
+	if err := os.MkdirAll(filepath.Dir(token), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(token, []byte("t"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := putLayer(t, s, dir("run/", 0o755), dir("var/", 0o755),
+		&tar.Header{Typeflag: tar.TypeSymlink, Name: "var/run", Linkname: "/run", Mode: 0o777})
+	d := NewInPlace(s, root, []string{"/var/run/secrets/kubernetes.io/serviceaccount"})
+	b, err := d.Unpack(context.Background(), base, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = d.Root(context.Background(), []Layer{b})
+	want := `layer entry "var/run": /var/run is a directory holding /var/run/secrets/kubernetes.io/serviceaccount: ` +
+		"a path below it must be left alone, as a mount point is by a build in place: mount nothing where the image has a file or a symlink (in Kubernetes, automountServiceAccountToken: false frees /var/run)"
+	if err == nil || !strings.HasSuffix(err.Error(), want) || !errors.Is(err, fswrite.ErrKeptBelow) {
+		t.Fatalf("err = %v\nwant it to end with %s", err, want)
+	}
+	if data, err := os.ReadFile(token); err != nil || string(data) != "t" {
+		t.Errorf("the token: %q, %v", data, err)
+	}
+}
+
+// A read-only root cannot be built in: the error says so, and why.
+func TestInPlaceReadOnlyRoot(t *testing.T) {
+	s := openStore(t)
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "old"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	//	mount --bind -o ro ROOT ROOT
+	if err := unix.Mount(root, root, "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Unmount(root, unix.MNT_DETACH)
+	if err := unix.Mount("", root, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
+		t.Fatal(err)
+	}
+	d := NewInPlace(s, root, nil)
+	b, err := d.Unpack(context.Background(), busyboxBase(t, s), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = d.Root(context.Background(), []Layer{b})
+	want := "read-only file system: a build in place rewrites the container's root filesystem, which is read-only here (docker run --read-only, readOnlyRootFilesystem in Kubernetes)"
+	if err == nil || !strings.HasSuffix(err.Error(), want) {
+		t.Errorf("err = %v\nwant it to end with %s", err, want)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mybuild/mybuild/cache"
 	"github.com/mybuild/mybuild/sandbox"
+	"golang.org/x/sys/unix"
 )
 
 // stepMounts runs script with mounts in a root of d on lower, stores the
@@ -186,5 +187,33 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A step in place makes its files with the sandbox's umask, 022, whatever
+// the builder's: here 077, as a CI job may set it. So does placing its
+// mounts, which leaves a directory when the step wrote beside one.
+func TestInPlaceStepUmask(t *testing.T) {
+	s := openStore(t)
+	base := busyboxBase(t, s)
+	d := NewInPlace(s, t.TempDir(), nil)
+	b, err := d.Unpack(context.Background(), base, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := unix.Umask(0o077)
+	defer unix.Umask(old)
+	mounts := []sandbox.Mount{{Kind: sandbox.MountTmpfs, Target: "/m/deep/tmp"}}
+	_, names, _ := stepMounts(t, s, d, []Layer{b}, "echo x > /f && /bin/busybox mkdir /d && echo y > /m/beside", mounts)
+	for _, want := range []string{"f 0", "d/ 5", "m/ 5", "m/beside 0"} {
+		if !slices.Contains(names, want) {
+			t.Fatalf("the layer holds %q, want %s", names, want)
+		}
+	}
+	for p, want := range map[string]os.FileMode{"/f": 0o644, "/d": 0o755 | os.ModeDir, "/m": 0o755 | os.ModeDir, "/m/beside": 0o644} {
+		fi, err := os.Lstat(filepath.Join(d.root, p))
+		if err != nil || fi.Mode() != want {
+			t.Errorf("%s: %v, %v; want %v", p, fi.Mode(), err, want)
+		}
 	}
 }

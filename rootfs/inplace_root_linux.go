@@ -53,6 +53,7 @@ func (r *inPlaceRoot) Run(ctx context.Context, p sandbox.Process) error {
 	if r.snap != nil || r.files {
 		return errors.New("in place: one step per root")
 	}
+	defer withStepUmask()()
 	if !r.onTree {
 		if err := r.d.hold(ctx, r.lower); err != nil {
 			return err

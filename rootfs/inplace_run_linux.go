@@ -139,6 +139,20 @@ func writePipes(root string, pipes []sandbox.Pipe) (remove func(), err error) {
 	return remove, nil
 }
 
+// stepUmask is the umask of a step, as the sandbox's init sets it: a
+// step in place would otherwise inherit the builder's (a CI job's umask
+// 077), and make its files with other modes than in the other modes.
+const stepUmask = 0o022
+
+// withStepUmask gives the process stepUmask until the returned function
+// restores its own: what the step's processes make, and what placing its
+// mounts makes, is made with it. The driver runs one step at a time.
+func withStepUmask() (restore func()) {
+	//	umask 022
+	old := unix.Umask(stepUmask)
+	return func() { unix.Umask(old) }
+}
+
 // subreaper makes the builder a child subreaper, once.
 var subreaper = sync.OnceValue(func() error {
 	//	prctl(PR_SET_CHILD_SUBREAPER, 1)
