@@ -51,7 +51,7 @@ func (b *bench) debianBase() (string, error) {
 	layout := filepath.Join(b.work, "debian")
 	ref := "oci:" + layout + ":" + debianTag
 	if layoutHasRef(layout, debianTag) {
-		return ref, nil
+		return ref, readableIndex(layout)
 	}
 	rootfs := filepath.Join(b.work, "rootfs")
 	if _, err := os.Stat(filepath.Join(rootfs, "etc/debian_version")); err != nil {
@@ -89,10 +89,19 @@ func (b *bench) debianBase() (string, error) {
 			return "", err
 		}
 	}
+	if err := readableIndex(tmp); err != nil {
+		return "", err
+	}
 	if err := os.Rename(tmp, layout); err != nil {
 		return "", err
 	}
 	return ref, os.RemoveAll(bundle)
+}
+
+// readableIndex lets every user read the layout's index, which umoci
+// writes 0600: the rootless mode builds from it as a normal user.
+func readableIndex(layout string) error {
+	return os.Chmod(filepath.Join(layout, ocispec.ImageIndexFile), 0o644)
 }
 
 // layoutHasRef reports whether the OCI layout in dir names an image ref.

@@ -7,16 +7,24 @@
 # and prints the medians as a markdown table; the JSON goes to
 # bench/results/latest.json. Extra arguments go to the driver, e.g.
 #   bench/run.sh -runs 3 -only monorepo,steps
+#   bench/run.sh -only monorepo,steps -modes namespaces,rootless,in-place
+# The rootless mode is measured as the user mybuild-rootless (made here,
+# with a million subordinate ids, as .ci/run does); the in-place mode in a
+# container of a private Docker engine (docker.io).
 set -eu
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 need=""
-for pkg in busybox-static:/bin/busybox umoci:/usr/bin/umoci debootstrap:/usr/sbin/debootstrap; do
+for pkg in busybox-static:/bin/busybox umoci:/usr/bin/umoci debootstrap:/usr/sbin/debootstrap uidmap:/usr/bin/newuidmap; do
 	[ -e "${pkg#*:}" ] || need="$need ${pkg%%:*}"
 done
+case " $* " in *in-place*) [ -e /usr/bin/dockerd ] || need="$need docker.io" ;; esac
 if [ -n "$need" ]; then
 	apt-get update -qq && apt-get install -y -qq --no-install-recommends $need ca-certificates >/dev/null
 fi
+id mybuild-rootless >/dev/null 2>&1 || useradd --create-home --shell /bin/sh mybuild-rootless
+grep -qx 'mybuild-rootless:300000:1000000' /etc/subuid || usermod --add-subuids 300000-1299999 mybuild-rootless
+grep -qx 'mybuild-rootless:300000:1000000' /etc/subgid || usermod --add-subgids 300000-1299999 mybuild-rootless
 .ci/install-go
 export PATH=/usr/local/go/bin:$PATH
 go build -o bin/mybuild ./cmd/mybuild

@@ -48,7 +48,9 @@ func ProbeOverlay(dir string) error {
 
 // onOwnThread runs the probe kind in namespaces that one thread of this
 // process unshares (flags), and that end with it: the thread is never
-// unlocked, so it exits with its goroutine.
+// unlocked, so it exits with its goroutine. A child that thread started
+// with Pdeathsig dies with it: probe before starting any, or start them
+// from a thread that stays locked.
 func onOwnThread(flags int, kind, dir string) error {
 	errc := make(chan error, 1)
 	go func() {

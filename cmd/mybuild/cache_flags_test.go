@@ -21,6 +21,7 @@ func stepSources(t *testing.T, dir string, flags ...string) []string {
 	if code != 0 {
 		t.Fatalf("%v: exit %d\n%s", flags, code, stderr)
 	}
+	t.Logf("%v:\n%s", flags, stderr) // shown when the sources are wrong
 	var m metadata
 	data, _ := os.ReadFile(meta)
 	if err := json.Unmarshal(data, &m); err != nil {

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -125,11 +126,10 @@ func (r *Registry) start(t testing.TB, cfgPath string) (string, error) {
 		cmd.Env = []string{}
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	exited, err := startOnOwnThread(cmd)
+	if err != nil {
 		return "", err
 	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
 	r.stop = func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
@@ -150,6 +150,28 @@ func (r *Registry) start(t testing.TB, cfgPath string) (string, error) {
 		}
 	})
 	return "", nil
+}
+
+// startOnOwnThread starts cmd from a thread locked until cmd exits, and
+// closes exited then. Pdeathsig is the starting thread's, not the
+// process's: a test that builds in-process may end threads (mybuild's
+// namespace probes unshare one and let it exit), which would kill a
+// registry started from one of them.
+func startOnOwnThread(cmd *exec.Cmd) (exited chan struct{}, err error) {
+	exited = make(chan struct{})
+	started := make(chan error)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	return exited, <-started
 }
 
 func config(addr, storage string) string {
