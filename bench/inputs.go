@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,7 +52,7 @@ func (b *bench) debianBase() (string, error) {
 	layout := filepath.Join(b.work, "debian")
 	ref := "oci:" + layout + ":" + debianTag
 	if layoutHasRef(layout, debianTag) {
-		return ref, readableIndex(layout)
+		return ref, readableLayout(layout)
 	}
 	rootfs := filepath.Join(b.work, "rootfs")
 	if _, err := os.Stat(filepath.Join(rootfs, "etc/debian_version")); err != nil {
@@ -89,7 +90,7 @@ func (b *bench) debianBase() (string, error) {
 			return "", err
 		}
 	}
-	if err := readableIndex(tmp); err != nil {
+	if err := readableLayout(tmp); err != nil {
 		return "", err
 	}
 	if err := os.Rename(tmp, layout); err != nil {
@@ -98,10 +99,19 @@ func (b *bench) debianBase() (string, error) {
 	return ref, os.RemoveAll(bundle)
 }
 
-// readableIndex lets every user read the layout's index, which umoci
-// writes 0600: the rootless mode builds from it as a normal user.
-func readableIndex(layout string) error {
-	return os.Chmod(filepath.Join(layout, ocispec.ImageIndexFile), 0o644)
+// readableLayout lets every user read the layout, which umoci writes
+// 0600: the rootless mode builds from it as a normal user.
+func readableLayout(layout string) error {
+	return filepath.WalkDir(layout, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		mode := fs.FileMode(0o644)
+		if d.IsDir() {
+			mode = 0o755
+		}
+		return os.Chmod(p, mode)
+	})
 }
 
 // layoutHasRef reports whether the OCI layout in dir names an image ref.

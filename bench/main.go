@@ -7,15 +7,22 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 func main() {
 	// The in-place mode's helpers, in its container: -sleep is its first
 	// process, -time FILE -- CMD... times a build there.
 	if len(os.Args) == 2 && os.Args[1] == "-sleep" {
-		select {}
+		// Until docker stops it: as PID 1 it dies of no signal it does
+		// not handle, and a bare select{} is a deadlock to Go.
+		stop := make(chan os.Signal, 1)
+		signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+		<-stop
+		return
 	}
 	if len(os.Args) > 4 && os.Args[1] == "-time" && os.Args[3] == "--" {
 		if err := timeCommand(os.Args[2], os.Args[4:]); err != nil {

@@ -33,11 +33,17 @@ func inPlaceRoot(t *testing.T) string {
 	return root
 }
 
-// inPlace builds with the in-place driver, on a scratch root of its own.
+// inPlace builds with the in-place driver, on a scratch root of its own,
+// as mybuild's image does: COPY stages its files in /mybuild/tmp, which
+// is left alone, and they are moved into the tree.
 func inPlace(t *testing.T) func(*Options) {
 	root := inPlaceRoot(t)
+	stage := filepath.Join(root, "mybuild/tmp")
+	if err := os.MkdirAll(stage, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	return func(o *Options) {
-		o.Driver = rootfs.NewInPlace(o.Store, root, []string{"/dev", "/proc", "/sys"})
+		o.Driver = rootfs.NewInPlace(o.Store, root, []string{"/dev", "/proc", "/sys", "/mybuild"}, rootfs.StageIn(stage))
 	}
 }
 

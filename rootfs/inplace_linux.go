@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"sync"
 	"syscall"
@@ -17,6 +18,7 @@ import (
 	"github.com/mybuild/mybuild/overlay"
 	"github.com/mybuild/mybuild/sandbox"
 	digest "github.com/opencontainers/go-digest"
+	"golang.org/x/sys/unix"
 )
 
 // InPlace is the driver for building where no mount and no namespace can
@@ -44,14 +46,44 @@ type InPlace struct {
 	// says (never reset, or a step failed in it).
 	applied []layer.Layer
 	known   bool
+	// stage is where a COPY, ADD or WORKDIR stages its files, when it is
+	// a kept directory of the tree's own filesystem: they are moved into
+	// the tree then, not written again from the layer.
+	stage string
+}
+
+// InPlaceOption configures NewInPlace.
+type InPlaceOption func(*InPlace)
+
+// StageIn has COPY, ADD and WORKDIR stage their files in dir, the host
+// path of a directory the tree leaves alone, on the tree's filesystem
+// (mybuild's image has TMPDIR=/mybuild/tmp): committing them moves them
+// into the tree by renames. Anywhere else, dir is not used, and the
+// files are staged in the store and applied from their layer's blob.
+func StageIn(dir string) InPlaceOption {
+	return func(d *InPlace) {
+		rel, err := filepath.Rel(d.root, dir)
+		if err != nil || !filepath.IsLocal(rel) || !d.keep.has("/"+filepath.ToSlash(rel)) {
+			return
+		}
+		var root, st unix.Stat_t
+		if unix.Stat(d.root, &root) != nil || unix.Stat(dir, &st) != nil || root.Dev != st.Dev {
+			return
+		}
+		d.stage = dir
+	}
 }
 
 var _ Driver = (*InPlace)(nil)
 
 // NewInPlace returns the in-place driver of the tree at root ("/" when
 // building for real), which leaves alone keep (paths inside that tree).
-func NewInPlace(store *cache.Store, root string, keep []string) *InPlace {
-	return &InPlace{store: store, root: root, keep: newKeepSet(keep...)}
+func NewInPlace(store *cache.Store, root string, keep []string, opts ...InPlaceOption) *InPlace {
+	d := &InPlace{store: store, root: root, keep: newKeepSet(keep...)}
+	for _, opt := range opts {
+		opt(d)
+	}
+	return d
 }
 
 // Features: one step at a time, on the container's network; every RUN
@@ -89,15 +121,40 @@ func (d *InPlace) Root(ctx context.Context, lower []Layer) (Root, error) {
 			return nil, err
 		}
 	}
-	staged, err := d.store.TempDir("files-")
-	if err == nil {
-		err = os.Chmod(staged, 0o755)
-	}
+	staged, err := d.stagingDir()
 	if err != nil {
-		os.RemoveAll(staged)
 		return nil, err
 	}
 	return &inPlaceRoot{d: d, lower: want, staged: staged, onTree: len(want) > 0}, nil
+}
+
+// stagingDir makes the upper dir a root's COPY, ADD or WORKDIR writes in.
+func (d *InPlace) stagingDir() (string, error) {
+	var dir string
+	var err error
+	if d.stage != "" {
+		dir, err = os.MkdirTemp(d.stage, "mybuild-files-")
+	} else {
+		dir, err = d.store.TempDir("files-")
+	}
+	if err == nil {
+		err = os.Chmod(dir, 0o755)
+	}
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", err
+	}
+	return dir, nil
+}
+
+// place gives the tree the staged files of layer l: moved there from a
+// stage on its filesystem, or else applied from l's blob. The blob also
+// finishes a move that failed half-way: it holds every entry.
+func (d *InPlace) place(staged string, l layer.Layer) error {
+	if d.stage != "" && fswrite.MoveUpper(context.Background(), staged, d.root, d.keep.has) == nil {
+		return nil
+	}
+	return applyBlob(context.Background(), d.store, l, d.root, d.keep.has)
 }
 
 // hold makes the tree hold exactly want.

@@ -236,3 +236,58 @@ func TestInPlaceReadOnlyRoot(t *testing.T) {
 		t.Errorf("err = %v\nwant it to end with %s", err, want)
 	}
 }
+
+// Files staged in a kept directory of the tree's filesystem are moved
+// into the tree when committed (the same inode); staged in the store,
+// they are written again from the layer.
+func TestInPlaceStageIn(t *testing.T) {
+	for _, staging := range []bool{false, true} {
+		s := openStore(t)
+		root := t.TempDir()
+		stage := filepath.Join(root, "mybuild/tmp")
+		if err := os.MkdirAll(stage, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		var opts []InPlaceOption
+		if staging {
+			opts = append(opts, StageIn(stage))
+		}
+		d := NewInPlace(s, root, []string{"/mybuild"}, opts...)
+		b, _ := d.Unpack(context.Background(), busyboxBase(t, s), nil)
+		r, err := d.Root(context.Background(), []Layer{b})
+		if err != nil {
+			t.Fatal(err)
+		}
+		upper, _ := r.Files()
+		if filepath.Dir(upper) == stage != staging {
+			t.Errorf("staging %v: files staged in %s", staging, upper)
+		}
+		if err := os.WriteFile(filepath.Join(upper, "copied"), []byte("c"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var staged unix.Stat_t
+		unix.Lstat(filepath.Join(upper, "copied"), &staged)
+		var blob bytes.Buffer
+		l, err := r.Diff(context.Background(), &blob)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutBlob(l.Digest, l.Size, bytes.NewReader(blob.Bytes())); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Commit(l); err != nil {
+			t.Fatal(err)
+		}
+		r.Close()
+		var got unix.Stat_t
+		if err := unix.Lstat(filepath.Join(root, "copied"), &got); err != nil {
+			t.Fatal(err)
+		}
+		if moved := got.Ino == staged.Ino; moved != staging {
+			t.Errorf("staging %v: the file was moved: %v", staging, moved)
+		}
+		if entries, _ := os.ReadDir(stage); len(entries) != 0 {
+			t.Errorf("staging %v: left in the stage: %v", staging, entries)
+		}
+	}
+}

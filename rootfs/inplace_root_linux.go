@@ -122,7 +122,7 @@ func (r *inPlaceRoot) checkStaged(ctx context.Context) error {
 }
 
 // Commit records that the tree now holds lower and l; staged files are
-// applied to the tree, from l's blob.
+// put in the tree (see place).
 func (r *inPlaceRoot) Commit(l layer.Layer) (Layer, error) {
 	r.d.mu.Lock()
 	defer r.d.mu.Unlock()
@@ -132,7 +132,7 @@ func (r *inPlaceRoot) Commit(l layer.Layer) (Layer, error) {
 		return Layer{Blob: l}, nil
 	}
 	if r.files {
-		if err := applyBlob(context.Background(), r.d.store, l, r.d.root, r.d.keep.has); err != nil {
+		if err := r.d.place(r.staged, l); err != nil {
 			r.d.known = false
 			return Layer{}, err
 		}
