@@ -61,6 +61,7 @@ func runBuild(ctx context.Context, o *buildOptions, args []string, s streams) er
 	if err != nil {
 		return err
 	}
+	defer stopReporter(rep)
 	opts, dest, err := o.buildOptions(args, rep)
 	if err != nil {
 		return err
@@ -166,6 +167,7 @@ func (o *buildOptions) report(res *build.Result, dest *destinations, rep reporte
 	for _, e := range dest.exports {
 		rep.Wrote(e.String())
 	}
+	stopReporter(rep) // stdout may be the terminal the view is on
 	fmt.Fprintln(stdout, res.ImageDigest)
 	return nil
 }

@@ -67,17 +67,17 @@ func (o *buildOptions) register(cmd *cobra.Command) {
 	fs.BoolVar(&o.force, "force", false, "Dangerous: with --isolation=in-place, build in place without mybuild's marker, rewriting this machine's root filesystem")
 	group(cmd, "RUN step flags", "network", "allow", "isolation", "force")
 
-	fs.StringVar(&o.progress, "progress", progressDefault(), "Set type of progress output (\"plain\", \"quiet\", \"rawjson\"; \"auto\" and \"tty\" are plain for now: mybuild has no live view yet)")
+	fs.StringVar(&o.progress, "progress", progressDefault(), "Set type of progress output (\"auto\", \"tty\", \"plain\", \"rawjson\", \"quiet\"); auto is the live view (tty) on a terminal, plain elsewhere")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "Suppress the build output and print the image digest on success")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "Write a CPU profile of the build to a file (for go tool pprof)")
 	fs.BoolVar(&o.version, "version", false, "Print the version and exit")
 	group(cmd, "Progress flags", "progress", "quiet", "cpuprofile", "version")
 }
 
-// progressDefault is $BUILDKIT_PROGRESS, as buildx reads it, else plain.
+// progressDefault is $BUILDKIT_PROGRESS, as buildx reads it, else auto.
 func progressDefault() string {
 	if p := os.Getenv("BUILDKIT_PROGRESS"); p != "" {
 		return p
 	}
-	return "plain"
+	return "auto"
 }

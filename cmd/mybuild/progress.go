@@ -21,18 +21,31 @@ type reporter interface {
 	Isolation(d isolation.Decision)
 }
 
-// newReporter is the reporter --progress and -q ask for. auto and tty
-// are plain for now: mybuild has no live view yet.
+// newReporter is the reporter --progress and -q ask for: auto and tty
+// are the live view on a terminal, and plain elsewhere. A reporter that
+// draws must be stopped (stopReporter) before anything else is written.
 func newReporter(mode string, quiet bool, w io.Writer) (reporter, error) {
 	switch {
 	case quiet || mode == "quiet":
 		return quietProgress{}, nil
-	case mode == "plain" || mode == "auto" || mode == "tty":
+	case mode == "auto" || mode == "tty":
+		if f, ok := isTerminal(w); ok {
+			return newTTYProgress(f), nil
+		}
+		return newProgress(w), nil
+	case mode == "plain":
 		return newProgress(w), nil
 	case mode == "rawjson":
 		return newJSONProgress(w), nil
 	}
 	return nil, usagef("--progress %s: unknown mode (want plain, quiet, rawjson, auto or tty)", mode)
+}
+
+// stopReporter ends a live view, drawn a last time.
+func stopReporter(rep reporter) {
+	if t, ok := rep.(*ttyProgress); ok {
+		t.stop()
+	}
 }
 
 // progress prints steps the way BuildKit's plain progress does:
