@@ -21,6 +21,7 @@ import (
 	"github.com/mybuild/mybuild/rootfs"
 	"github.com/mybuild/mybuild/sandbox"
 	"github.com/mybuild/mybuild/transport"
+	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -51,6 +52,16 @@ type builder struct {
 	exclusive sync.Mutex
 	// warned holds the warnings given so far (warnOnce).
 	warned map[string]bool
+	// contextDir and dockerfile are absolute, as records keep them.
+	contextDir, dockerfile string
+	// earlier are the records a miss is compared with, read at the first.
+	earlier struct {
+		once sync.Once
+		recs []*cache.Record
+	}
+	// sharedFiles are the file lists of the shared cache's latest
+	// records, by digest (guarded by mu).
+	sharedFiles map[digest.Digest][]cache.FileEntry
 }
 
 // Build runs the Dockerfile and writes the image to every output.
@@ -91,6 +102,9 @@ func build(ctx context.Context, opts Options) (*Result, error) {
 	if err := b.runAll(ctx, g); err != nil {
 		return nil, err
 	}
+	if b.opts.Explain {
+		return &Result{Steps: b.stepResults()}, nil
+	}
 	return b.writeImage(ctx, g.target.result)
 }
 
@@ -119,6 +133,12 @@ func newBuilder(opts Options) (*builder, error) {
 		return nil, err
 	}
 	b := &builder{opts: opts, df: df, rep: reporter(opts), platform: opts.Platform, driver: opts.Driver}
+	if b.contextDir, err = filepath.Abs(opts.Context); err != nil {
+		return nil, err
+	}
+	if b.dockerfile, err = filepath.Abs(opts.Dockerfile); err != nil {
+		return nil, err
+	}
 	if b.platform.OS == "" {
 		b.platform = image.HostPlatform()
 	}

@@ -39,6 +39,7 @@ func (b *builder) runNode(ctx context.Context, n *node) (*stage, error) {
 	if err != nil {
 		return nil, err
 	}
+	st.name = n.label
 	triggers, err := b.triggers(st, n.def.Line)
 	if err != nil {
 		return nil, err
@@ -111,7 +112,7 @@ func (b *builder) from(ctx context.Context, n *node) (*stage, error) {
 		st = n.baseNode.result.child()
 	case strings.EqualFold(n.base, "scratch"):
 		img := scratch(n.platform)
-		st = &stage{img: img, key: fromKey(&img, n.platform)}
+		st = &stage{img: img, key: fromKey(&img, n.platform), prevFrom: true}
 	default:
 		ref := n.ref
 		if ref == nil {
@@ -125,7 +126,7 @@ func (b *builder) from(ctx context.Context, n *node) (*stage, error) {
 		if err != nil {
 			return nil, err
 		}
-		st = &stage{img: *img, key: fromKey(img, n.platform), base: len(img.Layers)}
+		st = &stage{img: *img, key: fromKey(img, n.platform), base: len(img.Layers), prevFrom: true}
 		if err := b.recordBase(st, "FROM "+n.base); err != nil {
 			return nil, err
 		}
@@ -154,6 +155,9 @@ func (b *builder) loadImage(ctx context.Context, ref transport.Ref, platform oci
 // recordBase keeps a record of the base image's layers, so that they age
 // and get pruned like the layers of steps.
 func (b *builder) recordBase(st *stage, createdBy string) error {
+	if b.opts.Explain {
+		return nil // writes nothing
+	}
 	if _, err := b.opts.Store.Step(st.key); err == nil {
 		b.opts.Store.Touch(st.key)
 		return nil
