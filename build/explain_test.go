@@ -203,4 +203,3 @@ func storeEntries(t *testing.T, cacheDir string) []string {
 	}
 	return out
 }
-

@@ -202,7 +202,9 @@ func (b *builder) remoteLookup(ctx context.Context, key digest.Digest) *cache.Re
 	}
 	get := repo.Get
 	if b.opts.Explain {
-		get = func(ctx context.Context, key digest.Digest, _ image.Store) (*cache.Record, error) { return repo.Record(ctx, key) }
+		get = func(ctx context.Context, key digest.Digest, _ image.Store) (*cache.Record, error) {
+			return repo.Record(ctx, key)
+		}
 	}
 	rec, err := get(ctx, key, b.opts.Store)
 	switch {
