@@ -129,7 +129,8 @@ func (b *builder) compareField(t *missText, m *Miss, name string, o *cache.Input
 // ARG gives, that changed, as build args when they are. It says how many
 // it named.
 func (b *builder) compareEnv(t *missText, o *cache.Inputs, in *stepInputs) int {
-	if o.Env == nil || in.Env == nil {
+	// An ARG that gives no value keeps no Env, but its Args.
+	if o.Env == nil && len(o.Args) == 0 || in.Env == nil && len(in.Args) == 0 {
 		return 0
 	}
 	args := map[string]bool{}
@@ -143,15 +144,15 @@ func (b *builder) compareEnv(t *missText, o *cache.Inputs, in *stepInputs) int {
 		}
 	}
 	for _, k := range names {
-		what := "env " + k
+		what, added, removed := "env "+k, " added", " removed"
 		if args[k] {
-			what = "build arg " + k
+			what, added, removed = "build arg "+k, " set", " unset"
 		}
 		switch {
 		case o.Env[k] == "":
-			t.add(what+" added", what)
+			t.add(what+added, what)
 		case in.Env[k] == "":
-			t.add(what+" removed", what)
+			t.add(what+removed, what)
 		default:
 			t.add(what+" changed", what)
 		}
