@@ -59,6 +59,8 @@ type builder struct {
 		once sync.Once
 		recs []*cache.Record
 	}
+	// mounts shares cache mounts through the shared cache; nil without.
+	mounts *mountShare
 	// sharedFiles are the file lists of the shared cache's latest
 	// records, by digest (guarded by mu).
 	sharedFiles map[digest.Digest][]cache.FileEntry
@@ -105,7 +107,12 @@ func build(ctx context.Context, opts Options) (*Result, error) {
 	if b.opts.Explain {
 		return &Result{Steps: b.stepResults()}, nil
 	}
-	return b.writeImage(ctx, g.target.result)
+	res, err := b.writeImage(ctx, g.target.result)
+	if err != nil {
+		return nil, err
+	}
+	b.exportMounts(ctx)
+	return res, nil
 }
 
 // newBuilder reads and parses the Dockerfile, and makes the builder that
@@ -154,6 +161,7 @@ func newBuilder(opts Options) (*builder, error) {
 	if b.epoch, err = sourceDateEpoch(opts.SourceDateEpoch, b.args); err != nil {
 		return nil, err
 	}
+	b.mounts = b.newMountShare()
 	return b, nil
 }
 

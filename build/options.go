@@ -92,6 +92,11 @@ type Options struct {
 	// step that misses locally is looked up there, and a step that ran is
 	// pushed there.
 	CacheRepo *registry.CacheRepo
+	// NoCacheMountExport keeps the RUN --mount=type=cache directories
+	// this build used from being sent to CacheRepo once it is done; they
+	// are still brought from it before their first use. See
+	// package mountsync.
+	NoCacheMountExport bool
 	// Compression is how the layers the build makes are compressed, with
 	// its level; the zero value is gzip at its default level. Layers found
 	// in the cache in another compression or level are converted (once;
