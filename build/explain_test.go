@@ -203,3 +203,44 @@ func storeEntries(t *testing.T, cacheDir string) []string {
 	}
 	return out
 }
+
+// A COPY --from a stage that missed says so, and which step of the stage
+// decides it.
+func TestMissOfCopyFromNamesTheStage(t *testing.T) {
+	df := busyboxPrelude + `FROM scratch AS build
+COPY src /src
+FROM scratch
+COPY --from=build /src /app
+ENV A=1
+`
+	dir := withBusybox(t, contextDir(t, map[string]string{"Dockerfile": df, "src/a.txt": "a\n"}))
+	cacheDir := t.TempDir()
+	testBuild(t, dir, cacheDir)
+	os.WriteFile(filepath.Join(dir, "src/a.txt"), []byte("b\n"), 0o644)
+	for _, explain := range []bool{true, false} {
+		_, res := testBuild(t, dir, cacheDir, func(o *Options) {
+			if o.Explain = explain; explain {
+				o.Outputs = nil
+			}
+		})
+		var cp, env *Miss
+		for _, s := range res.Steps {
+			switch {
+			case s.Stage == "build" && s.Index == 2:
+				if s.Miss == nil || s.Miss.Reason != "1 file changed: src/a.txt" {
+					t.Errorf("explain=%v: build's COPY: miss %+v", explain, s.Miss)
+				}
+			case s.Stage == "stage-2" && s.Index == 2:
+				cp = s.Miss
+			case s.Stage == "stage-2" && s.Index == 3:
+				env = s.Miss
+			}
+		}
+		if cp == nil || cp.Reason != "stage build changed" || cp.DecidedBy != "[build 2/2] COPY src /src" {
+			t.Errorf("explain=%v: COPY --from: miss %+v", explain, cp)
+		}
+		if env == nil || env.Reason != "parent step missed" || env.DecidedBy != "[stage-2 2/3] COPY --from=build /src /app" {
+			t.Errorf("explain=%v: ENV: miss %+v", explain, env)
+		}
+	}
+}
