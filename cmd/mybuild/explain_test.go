@@ -137,3 +137,33 @@ func checkGolden(t *testing.T, path, got string) {
 		t.Errorf("%s: got\n%s\nwant\n%s", path, got, want)
 	}
 }
+
+// --progress=rawjson gives the miss as a log line of its step.
+func TestMissInRawJSON(t *testing.T) {
+	dir := explainProject(t)
+	cacheDir := t.TempDir()
+	if code, _, stderr := runCLI(t, "--cache-dir", cacheDir, dir); code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	os.WriteFile(filepath.Join(dir, "src/b.txt"), []byte("edited\n"), 0o644)
+	code, _, stderr := runCLI(t, "--cache-dir", cacheDir, "--progress=rawjson", dir)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	events, _ := rawjsonEvents(t, stderr)
+	names := map[string]string{} // vertex digest to name
+	var logs []string
+	for _, e := range events {
+		for _, v := range e.Vertexes {
+			names[string(v.Digest)] = v.Name
+		}
+		for _, l := range e.Logs {
+			logs = append(logs, names[string(l.Vertex)]+": "+string(l.Data))
+		}
+	}
+	want := []string{"[5/7] COPY src /src: MISS 1 file changed: src/b.txt\n",
+		"[6/7] RUN cat /src/a.txt > /out: MISS parent step missed\n", `[7/7] CMD ["cat", "/out"]: MISS parent step missed` + "\n"}
+	if !slices.Equal(logs, want) {
+		t.Errorf("logs %q, want %q", logs, want)
+	}
+}
