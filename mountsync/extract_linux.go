@@ -14,8 +14,9 @@ import (
 	"time"
 )
 
-// extractChunk unpacks a chunk, which must hold name and what is below
-// it only, into the empty directory dest. Every entry's parent must be a
+// extractChunk unpacks the chunks of the top entry name, concatenated in
+// r (gzip members whose tars, put together, are one), into the empty
+// directory dest. They must hold name and what is below it only. Every entry's parent must be a
 // directory the chunk made before it, so that no entry goes through a
 // symlink, or out of dest. Owners are set when the process may (root,
 // or root of a user namespace); mode and mtime always.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,18 +17,19 @@ import (
 // Sharer imports and exports the cache mounts of a store through a
 // shared cache.
 type Sharer struct {
-	repo  *registry.CacheRepo
-	store *cache.Store
+	repo   *registry.CacheRepo
+	store  *cache.Store
+	pieces pieces
 }
 
 // New shares the cache mounts of store through repo.
 func New(repo *registry.CacheRepo, store *cache.Store) *Sharer {
-	return &Sharer{repo: repo, store: store}
+	return &Sharer{repo: repo, store: store, pieces: defaultPieces}
 }
 
 // Import brings the shared copy of the cache mount id into dir when it is
 // newer than the copy there (or dir lost the copy it had): each top
-// entry whose chunk differs is unpacked beside it, then put in its place
+// entry whose chunks differ is unpacked beside it, then put in its place
 // by rename; an entry the shared copy lacks is removed. It says whether
 // it imported.
 func (s *Sharer) Import(ctx context.Context, id, dir string) (bool, error) {
@@ -53,12 +55,12 @@ func (s *Sharer) Import(ctx context.Context, id, dir string) (bool, error) {
 		return false, nil
 	}
 	next := &state{Generation: remote.Generation, Chunks: map[string]chunkState{}}
-	for _, ch := range remote.Chunks {
-		cs, err := s.importChunk(ctx, dir, ch, st.Chunks[ch.Name])
+	for name, chunks := range byEntry(remote.Chunks) {
+		cs, err := s.importEntry(ctx, dir, name, chunks, st.Chunks[name])
 		if err != nil {
 			return false, fmt.Errorf("import cache mount: %w", err)
 		}
-		next.Chunks[ch.Name] = cs
+		next.Chunks[name] = cs
 	}
 	for _, n := range names {
 		if _, ok := next.Chunks[n]; !ok {
@@ -70,48 +72,66 @@ func (s *Sharer) Import(ctx context.Context, id, dir string) (bool, error) {
 	return true, saveState(s.store, id, next)
 }
 
-// importChunk makes dir's entry ch.Name the chunk's, unless it is so
-// already, and returns its new state.
-func (s *Sharer) importChunk(ctx context.Context, dir string, ch registry.MountChunk, had chunkState) (chunkState, error) {
-	if !validName(ch.Name) {
-		return chunkState{}, fmt.Errorf("chunk name %q", ch.Name)
+// byEntry groups chunks by the top entry they hold, in order.
+func byEntry(chunks []registry.MountChunk) map[string][]registry.MountChunk {
+	out := map[string][]registry.MountChunk{}
+	for _, ch := range chunks {
+		out[ch.Name] = append(out[ch.Name], ch)
 	}
-	if had.Digest == ch.Digest {
-		if fp, err := fingerprint(dir, ch.Name); err == nil && fp == had.Fingerprint {
+	return out
+}
+
+// importEntry makes dir's entry name the one its chunks hold, unless it
+// is so already, and returns its new state.
+func (s *Sharer) importEntry(ctx context.Context, dir, name string, chunks []registry.MountChunk, had chunkState) (chunkState, error) {
+	if !validName(name) {
+		return chunkState{}, fmt.Errorf("chunk name %q", name)
+	}
+	if slices.Equal(had.Chunks, chunks) {
+		if fp, err := fingerprint(dir, name); err == nil && fp == had.Fingerprint {
 			return had, nil
 		}
 	}
-	if err := s.repo.FetchMountChunk(ctx, ch, s.store); err != nil {
-		return chunkState{}, err
-	}
-	defer s.store.DeleteBlob(ch.Digest)
 	tmp, err := s.store.TempDir("mount-import-")
 	if err != nil {
 		return chunkState{}, err
 	}
 	defer os.RemoveAll(tmp)
-	r, _, err := s.store.OpenBlob(ch.Digest)
-	if err != nil {
-		return chunkState{}, err
-	}
-	err = extractChunk(r, tmp, ch.Name)
-	r.Close()
-	if err != nil {
+	if err := s.extract(ctx, tmp, name, chunks); err != nil {
 		return chunkState{}, err
 	}
 	// The old entry goes aside, the new one in its place, each by rename.
-	target := filepath.Join(dir, ch.Name)
+	target := filepath.Join(dir, name)
 	if err := os.Rename(target, filepath.Join(tmp, ".old")); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return chunkState{}, err
 	}
-	if err := os.Rename(filepath.Join(tmp, ch.Name), target); err != nil {
+	if err := os.Rename(filepath.Join(tmp, name), target); err != nil {
 		return chunkState{}, err
 	}
-	fp, err := fingerprint(dir, ch.Name)
+	fp, err := fingerprint(dir, name)
 	if err != nil {
 		return chunkState{}, err
 	}
-	return chunkState{Digest: ch.Digest, Size: ch.Size, Fingerprint: fp}, nil
+	return chunkState{Chunks: chunks, Fingerprint: fp}, nil
+}
+
+// extract fetches the chunks of name into the store, unpacks them into
+// tmp, and deletes them from the store.
+func (s *Sharer) extract(ctx context.Context, tmp, name string, chunks []registry.MountChunk) error {
+	var readers []io.Reader
+	for _, ch := range chunks {
+		defer s.store.DeleteBlob(ch.Digest)
+		if err := s.repo.FetchMountChunk(ctx, ch, s.store); err != nil {
+			return err
+		}
+		r, _, err := s.store.OpenBlob(ch.Digest)
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		readers = append(readers, r)
+	}
+	return extractChunk(io.MultiReader(readers...), tmp, name)
 }
 
 // Export pushes dir as the shared copy of the cache mount id, with the
@@ -152,8 +172,7 @@ func (s *Sharer) Export(ctx context.Context, id, dir string) (bool, error) {
 	}
 	mc := &registry.MountCopy{Generation: max(remote.Generation, st.Generation) + 1}
 	for _, n := range sortedNames(next.Chunks) {
-		cs := next.Chunks[n]
-		mc.Chunks = append(mc.Chunks, registry.MountChunk{Name: n, Digest: cs.Digest, Size: cs.Size})
+		mc.Chunks = append(mc.Chunks, next.Chunks[n].Chunks...)
 	}
 	if slices.Equal(mc.Chunks, remote.Chunks) {
 		next.Generation = remote.Generation
@@ -167,17 +186,14 @@ func (s *Sharer) Export(ctx context.Context, id, dir string) (bool, error) {
 }
 
 // chunks is the state of every top entry of dir: the one known when its
-// fingerprint is unchanged and the repository has its chunk, else a new
-// chunk written to the store (made lists those).
+// fingerprint is unchanged and the repository has its chunks, else new
+// chunks written to the store (made lists those).
 func (s *Sharer) chunks(dir string, st *state, remote *registry.MountCopy) (*state, []registry.MountChunk, error) {
 	names, err := topEntries(dir)
 	if err != nil {
 		return nil, nil, err
 	}
-	shared := map[string]registry.MountChunk{}
-	for _, ch := range remote.Chunks {
-		shared[ch.Name] = ch
-	}
+	shared := byEntry(remote.Chunks)
 	next := &state{Chunks: map[string]chunkState{}}
 	var made []registry.MountChunk
 	for _, n := range names {
@@ -185,16 +201,16 @@ func (s *Sharer) chunks(dir string, st *state, remote *registry.MountCopy) (*sta
 		if err != nil {
 			return nil, made, err
 		}
-		if had, ok := st.Chunks[n]; ok && had.Fingerprint == fp && shared[n].Digest == had.Digest {
+		if had, ok := st.Chunks[n]; ok && had.Fingerprint == fp && slices.Equal(shared[n], had.Chunks) {
 			next.Chunks[n] = had
 			continue
 		}
-		ch, err := makeChunk(s.store, dir, n)
+		chunks, err := makeChunks(s.store, dir, n, s.pieces)
+		made = append(made, chunks...)
 		if err != nil {
 			return nil, made, err
 		}
-		made = append(made, ch)
-		next.Chunks[n] = chunkState{Digest: ch.Digest, Size: ch.Size, Fingerprint: fp}
+		next.Chunks[n] = chunkState{Chunks: chunks, Fingerprint: fp}
 	}
 	return next, made, nil
 }

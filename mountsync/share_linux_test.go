@@ -5,8 +5,11 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -133,24 +136,50 @@ func TestReadOnlyExportsNothing(t *testing.T) {
 	}
 }
 
+// chunkBytes makes the chunks of dir/name, and returns them concatenated
+// and their digests.
+func chunkBytes(t *testing.T, store *cache.Store, dir, name string, pc pieces) ([]byte, []string) {
+	t.Helper()
+	chunks, err := makeChunks(store, dir, name, pc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []byte
+	var digests []string
+	for _, ch := range chunks {
+		data, err := os.ReadFile(store.BlobPath(ch.Digest))
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, data...)
+		digests = append(digests, ch.Digest.Encoded()[:12])
+	}
+	return all, digests
+}
+
+func openStore(t *testing.T) *cache.Store {
+	t.Helper()
+	store, err := cache.Open(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return store
+}
+
 func TestChunksAreTheSameBytesForTheSameFiles(t *testing.T) {
+	store := openStore(t)
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"d/a": "a", "d/b/c": "c"})
 	old := time.Unix(1700000000, 0)
 	os.Chtimes(filepath.Join(dir, "d/a"), old, old)
-	var one, two bytes.Buffer
-	if err := writeChunk(&one, dir, "d"); err != nil {
-		t.Fatal(err)
-	}
+	one, _ := chunkBytes(t, store, dir, "d", defaultPieces)
 	// A copy elsewhere, made at another time, with the same mtimes.
 	other := t.TempDir()
-	if err := extractChunk(bytes.NewReader(one.Bytes()), other, "d"); err != nil {
+	if err := extractChunk(bytes.NewReader(one), other, "d"); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeChunk(&two, other, "d"); err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(one.Bytes(), two.Bytes()) {
+	if two, _ := chunkBytes(t, store, other, "d", defaultPieces); !bytes.Equal(one, two) {
 		t.Error("the chunk of an extracted copy differs")
 	}
 	if fi, err := os.Stat(filepath.Join(other, "d/a")); err != nil || !fi.ModTime().Equal(old) {
@@ -158,16 +187,49 @@ func TestChunksAreTheSameBytesForTheSameFiles(t *testing.T) {
 	}
 }
 
+// A big entry is cut into chunks where its files say: a file changed or
+// added changes one chunk or two, not the ones after it.
+func TestBigEntriesAreCutWhereTheirFilesSay(t *testing.T) {
+	store := openStore(t)
+	dir := t.TempDir()
+	files := map[string]string{}
+	for i := range 400 {
+		files[fmt.Sprintf("mod/m%03d/f", i)] = strings.Repeat(fmt.Sprint(i), 1000)
+	}
+	writeFiles(t, dir, files)
+	pc := pieces{min: 32 << 10, max: 1 << 20, every: 8}
+	data, before := chunkBytes(t, store, dir, "mod", pc)
+	if len(before) < 5 {
+		t.Fatalf("%d chunks, want several", len(before))
+	}
+	other := t.TempDir()
+	if err := extractChunk(bytes.NewReader(data), other, "mod"); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, filepath.Join(other, "mod/m123/f")); got != files["mod/m123/f"] {
+		t.Errorf("mod/m123/f from the chunks: %q", got)
+	}
+	writeFiles(t, dir, map[string]string{"mod/m200/f": "changed", "mod/m300/new": "new"})
+	_, after := chunkBytes(t, store, dir, "mod", pc)
+	kept := 0
+	for _, d := range after {
+		if slices.Contains(before, d) {
+			kept++
+		}
+	}
+	t.Logf("%d of %d chunks kept", kept, len(after))
+	if kept < len(after)-4 {
+		t.Errorf("%d of %d chunks kept after two files changed (before %v, after %v)", kept, len(after), before, after)
+	}
+}
+
 func TestExtractRefusesEntriesOutOfPlace(t *testing.T) {
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"d/a": "a"})
 	os.Symlink("/etc", filepath.Join(dir, "d/esc"))
-	var chunk bytes.Buffer
-	if err := writeChunk(&chunk, dir, "d"); err != nil {
-		t.Fatal(err)
-	}
+	chunk, _ := chunkBytes(t, openStore(t), dir, "d", defaultPieces)
 	// Named as another entry, the chunk is refused.
-	if err := extractChunk(bytes.NewReader(chunk.Bytes()), t.TempDir(), "e"); err == nil {
+	if err := extractChunk(bytes.NewReader(chunk), t.TempDir(), "e"); err == nil {
 		t.Error("a chunk with entries of another name was extracted")
 	}
 	// An entry through a symlink of the chunk is refused, and nothing is

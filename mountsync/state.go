@@ -7,12 +7,12 @@ import (
 	"os"
 
 	"github.com/mybuild/mybuild/cache"
-	digest "github.com/opencontainers/go-digest"
+	"github.com/mybuild/mybuild/registry"
 )
 
 // state is what a machine knows of its copy of a cache mount: the
 // generation of the shared copy it last imported or exported, and the
-// chunk each top entry was then, with a fingerprint of its stat data to
+// chunks each top entry was then, with a fingerprint of its stat data to
 // tell whether it changed since without reading it.
 type state struct {
 	Generation int64                 `json:"generation"`
@@ -20,9 +20,8 @@ type state struct {
 }
 
 type chunkState struct {
-	Digest      digest.Digest `json:"digest"`
-	Size        int64         `json:"size"`
-	Fingerprint string        `json:"fingerprint"`
+	Chunks      []registry.MountChunk `json:"chunks"`
+	Fingerprint string                `json:"fingerprint"`
 }
 
 // stateName is the state file of the cache mount id in the store.
