@@ -141,6 +141,9 @@ func (b *builder) runStep(ctx context.Context, st *stage, info StepInfo, prepare
 // step would have, with no layer.
 func (b *builder) miss(ctx context.Context, st *stage, p *plan, key digest.Digest, fields map[string]digest.Digest,
 	info StepInfo, res *StepResult) (*cache.Record, string, error) {
+	if p.layer != nil && b.opts.NoLayers {
+		return nil, "", ErrLayerNeeded // the build in the namespace explains it
+	}
 	in := b.inputs(st, info, p, fields)
 	res.Miss = b.explainMiss(ctx, st, in)
 	if mr, ok := b.rep.(missReporter); ok {
