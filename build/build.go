@@ -52,8 +52,6 @@ type builder struct {
 	exclusive sync.Mutex
 	// warned holds the warnings given so far (warnOnce).
 	warned map[string]bool
-	// contextDir and dockerfile are absolute, as records keep them.
-	contextDir, dockerfile string
 	// earlier are the records a miss is compared with, read at the first.
 	earlier struct {
 		once sync.Once
@@ -104,15 +102,7 @@ func build(ctx context.Context, opts Options) (*Result, error) {
 	if err := b.runAll(ctx, g); err != nil {
 		return nil, err
 	}
-	if b.opts.Explain {
-		return &Result{Steps: b.stepResults()}, nil
-	}
-	res, err := b.writeImage(ctx, g.target.result)
-	if err != nil {
-		return nil, err
-	}
-	b.exportMounts(ctx)
-	return res, nil
+	return b.writeImage(ctx, g.target.result)
 }
 
 // newBuilder reads and parses the Dockerfile, and makes the builder that
@@ -140,12 +130,6 @@ func newBuilder(opts Options) (*builder, error) {
 		return nil, err
 	}
 	b := &builder{opts: opts, df: df, rep: reporter(opts), platform: opts.Platform, driver: opts.Driver}
-	if b.contextDir, err = filepath.Abs(opts.Context); err != nil {
-		return nil, err
-	}
-	if b.dockerfile, err = filepath.Abs(opts.Dockerfile); err != nil {
-		return nil, err
-	}
 	if b.platform.OS == "" {
 		b.platform = image.HostPlatform()
 	}
@@ -167,7 +151,8 @@ func newBuilder(opts Options) (*builder, error) {
 
 // runAll opens the build context, with the stat cache of earlier builds,
 // and runs every node of g; then it keeps the stat cache for the next
-// build, and warns of build args that no ARG used.
+// build, warns of build args that no ARG used, and sends the cache
+// mounts the steps used to the shared cache.
 func (b *builder) runAll(ctx context.Context, g *graph) error {
 	stats, saveStats, err := b.statCache(b.opts.Context)
 	if err != nil {
@@ -186,6 +171,7 @@ func (b *builder) runAll(ctx context.Context, g *graph) error {
 	if unused := b.args.unused(); len(unused) > 0 {
 		b.rep.Warning(fmt.Sprintf("build arguments not consumed by any ARG: %s", strings.Join(unused, ", ")))
 	}
+	b.exportMounts(ctx)
 	return nil
 }
 
@@ -193,6 +179,9 @@ func (b *builder) runAll(ctx context.Context, g *graph) error {
 // asked for, writes it to every output, and describes the build: the
 // steps' layers are those of the image.
 func (b *builder) writeImage(ctx context.Context, st *stage) (*Result, error) {
+	if b.opts.Explain {
+		return &Result{Steps: b.stepResults()}, nil // no image: nothing was built
+	}
 	layers, converted, err := b.outputLayers(ctx, st)
 	if err != nil {
 		return nil, err

@@ -2,7 +2,6 @@ package build
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 
 	"github.com/mybuild/mybuild/buildcontext"
@@ -74,10 +73,6 @@ func (b *builder) runContextDir(ctx context.Context, n *node, label string) (*st
 	st, err := b.fromStep(ctx, n, StepInfo{Stage: label, Index: 1, Total: 2, Instruction: "FROM scratch"})
 	if err != nil {
 		return nil, err
-	}
-	st.name, st.contextDir = n.label, n.dir
-	if abs, err := filepath.Abs(n.dir); err == nil {
-		st.contextDir = abs
 	}
 	info := StepInfo{Stage: label, Index: 2, Total: 2, Instruction: "COPY . /"}
 	err = b.step(ctx, st, info, func() (*plan, error) { return b.planContextCopy(ctx, n.dir) })

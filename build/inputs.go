@@ -2,6 +2,7 @@ package build
 
 import (
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -30,10 +31,30 @@ type explainer interface {
 	explain(in *stepInputs)
 }
 
+// nameStage gives a stage what records keep of it: its name, whatever
+// the number of stages built, and for a named context dir that dir; and
+// says that its last step was a FROM of an image (a FROM of a stage goes
+// on from that stage's last step).
+func (b *builder) nameStage(st *stage, n *node) {
+	st.name, st.prevFrom = n.label, n.baseNode == nil
+	if n.dir != "" {
+		st.contextDir = absPath(n.dir)
+	}
+}
+
+// absPath is p made absolute, as records keep paths; p itself when it
+// cannot be.
+func absPath(p string) string {
+	if abs, err := filepath.Abs(p); err == nil {
+		return abs
+	}
+	return p
+}
+
 // inputs gathers the inputs of a step keyed with fields.
 func (b *builder) inputs(st *stage, info StepInfo, p *plan, fields map[string]digest.Digest) *stepInputs {
 	in := &stepInputs{Inputs: cache.Inputs{
-		Context: b.contextDir, Dockerfile: b.dockerfile, Stage: st.name, Position: info.Index,
+		Context: absPath(b.opts.Context), Dockerfile: absPath(b.opts.Dockerfile), Stage: st.name, Position: info.Index,
 		Instruction: info.Instruction, Fields: fields,
 	}, platform: image.FormatPlatform(st.platform)}
 	if st.contextDir != "" { // a named context dir: its own context, no Dockerfile

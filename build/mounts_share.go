@@ -11,7 +11,7 @@ import (
 )
 
 // mountShare brings the cache mounts a build uses from the shared cache
-// before their first use, and sends them back once the build is done.
+// before their first use, and sends them back once every step is done.
 // Only sharing=shared and locked mounts travel: a private one is a copy
 // of a build's own.
 type mountShare struct {

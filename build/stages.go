@@ -39,7 +39,6 @@ func (b *builder) runNode(ctx context.Context, n *node) (*stage, error) {
 	if err != nil {
 		return nil, err
 	}
-	st.name = n.label
 	triggers, err := b.triggers(st, n.def.Line)
 	if err != nil {
 		return nil, err
@@ -112,7 +111,7 @@ func (b *builder) from(ctx context.Context, n *node) (*stage, error) {
 		st = n.baseNode.result.child()
 	case strings.EqualFold(n.base, "scratch"):
 		img := scratch(n.platform)
-		st = &stage{img: img, key: fromKey(&img, n.platform), prevFrom: true}
+		st = &stage{img: img, key: fromKey(&img, n.platform)}
 	default:
 		ref := n.ref
 		if ref == nil {
@@ -126,12 +125,13 @@ func (b *builder) from(ctx context.Context, n *node) (*stage, error) {
 		if err != nil {
 			return nil, err
 		}
-		st = &stage{img: *img, key: fromKey(img, n.platform), base: len(img.Layers), prevFrom: true}
+		st = &stage{img: *img, key: fromKey(img, n.platform), base: len(img.Layers)}
 		if err := b.recordBase(st, "FROM "+n.base); err != nil {
 			return nil, err
 		}
 	}
 	st.order, st.platform = n.order(len(b.df.Stages)), n.platform
+	b.nameStage(st, n)
 	if st.mu == nil {
 		st.mu = &sync.Mutex{}
 	}
