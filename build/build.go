@@ -71,6 +71,9 @@ type builder struct {
 // then runs once more, rebuilding what it lost, so a damaged entry is
 // never shipped.
 func Build(ctx context.Context, opts Options) (*Result, error) {
+	if opts.Explain {
+		return explain(ctx, opts)
+	}
 	res, err := build(ctx, opts)
 	if errors.Is(err, cache.ErrCorrupt) && ctx.Err() == nil {
 		reporter(opts).Warning(fmt.Sprintf("%v; rebuilding without it", err))
@@ -179,9 +182,6 @@ func (b *builder) runAll(ctx context.Context, g *graph) error {
 // asked for, writes it to every output, and describes the build: the
 // steps' layers are those of the image.
 func (b *builder) writeImage(ctx context.Context, st *stage) (*Result, error) {
-	if b.opts.Explain {
-		return &Result{Steps: b.stepResults()}, nil // no image: nothing was built
-	}
 	layers, converted, err := b.outputLayers(ctx, st)
 	if err != nil {
 		return nil, err

@@ -34,6 +34,27 @@ type missReporter interface {
 	StepMissed(info StepInfo, miss Miss)
 }
 
+// explain is Build with Options.Explain: every step keyed and looked up,
+// none run, and no image.
+func explain(ctx context.Context, opts Options) (*Result, error) {
+	b, err := newBuilder(opts)
+	if err != nil {
+		return nil, err
+	}
+	g, err := b.plan(b.opts.Target)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.preflight(g); err != nil {
+		return nil, err
+	}
+	b.graph = g
+	if err := b.runAll(ctx, g); err != nil {
+		return nil, err
+	}
+	return &Result{Steps: b.stepResults()}, nil
+}
+
 // maxChanges bounds Miss.Changes.
 const maxChanges = 1000
 
