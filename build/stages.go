@@ -134,6 +134,7 @@ func (b *builder) from(ctx context.Context, n *node) (st *stage, fresh bool, err
 		}
 	}
 	st.order, st.platform = n.order(len(b.df.Stages)), n.platform
+	b.nameStage(st, n)
 	if st.mu == nil {
 		st.mu = &sync.Mutex{}
 	}
@@ -157,6 +158,9 @@ func (b *builder) loadImage(ctx context.Context, ref transport.Ref, platform oci
 // recordBase keeps a record of the base image's layers, so that they age
 // and get pruned like the layers of steps. made says there was none.
 func (b *builder) recordBase(st *stage, createdBy string) (made bool, err error) {
+	if b.opts.Explain {
+		return false, nil // writes nothing
+	}
 	if _, err := b.opts.Store.Step(st.key); err == nil {
 		b.opts.Store.Touch(st.key)
 		return false, nil

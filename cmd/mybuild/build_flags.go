@@ -22,6 +22,8 @@ type buildOptions struct {
 	isolation                                                string
 	force                                                    bool
 	mode                                                     isolation.Mode
+	// cacheMountExport sends cache mounts to the shared cache.
+	cacheMountExport bool
 }
 
 // register adds the flags to cmd, with buildx's names and help where
@@ -59,7 +61,8 @@ func (o *buildOptions) register(cmd *cobra.Command) {
 	fs.StringVar(&o.cacheRepo, "cache-repo", "", "Share step results through this repository (REGISTRY/REPO), one tag per step")
 	fs.DurationVar(&o.cacheTTL, "cache-ttl", 14*24*time.Hour, "Ignore shared cache entries older than this (0: keep them forever)")
 	fs.BoolVar(&o.repoReadOnly, "cache-repo-readonly", false, "Use the shared cache, never push to it")
-	group(cmd, "Cache flags", "cache-dir", "no-cache", "cache-from", "cache-to", "cache-repo", "cache-ttl", "cache-repo-readonly")
+	fs.BoolVar(&o.cacheMountExport, "cache-mount-export", true, "Send the RUN --mount=type=cache directories (sharing shared and locked) to the shared cache after the build; they are brought from it either way")
+	group(cmd, "Cache flags", "cache-dir", "no-cache", "cache-from", "cache-to", "cache-repo", "cache-ttl", "cache-repo-readonly", "cache-mount-export")
 
 	fs.StringVar(&o.network, "network", "host", "Set the networking mode for the \"RUN\" instructions during build: host or none")
 	fs.StringArrayVar(&o.allow, "allow", nil, "Allow extra privileged entitlement (e.g., \"security.insecure\", which lets RUN --security=insecure run unconfined; network.host changes nothing)")

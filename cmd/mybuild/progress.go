@@ -133,6 +133,17 @@ func (p *progress) StepFinished(info build.StepInfo, res build.StepResult, err e
 	}
 }
 
+// StepMissed prints why a step missed, on a line of its own before its
+// output, when an earlier record of it tells:
+//
+//	#3 MISS 1 file changed: fmt/print.go
+func (p *progress) StepMissed(info build.StepInfo, miss build.Miss) {
+	if miss.Earlier == "" {
+		return // a step never built before, or --no-cache: nothing to tell
+	}
+	p.printf("#%d MISS %s\n", p.number(info), miss.Reason)
+}
+
 func (p *progress) Warning(msg string) {
 	p.mu.Lock()
 	iso := p.isolation
