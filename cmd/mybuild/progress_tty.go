@@ -58,6 +58,7 @@ type ttyStep struct {
 	state   stepState
 	tail    []string // the last lines of its output
 	partial []byte   // a last line not ended yet
+	miss    string   // why it missed, when an earlier record tells
 }
 
 // tailLines is how many lines of a step's output the view keeps.
@@ -157,6 +158,15 @@ func (p *ttyProgress) StepFinished(info build.StepInfo, res build.StepResult, er
 	if len(s.partial) > 0 {
 		s.addLine(string(s.partial))
 		s.partial = nil
+	}
+}
+
+// StepMissed keeps why a step missed, shown under it to the end.
+func (p *ttyProgress) StepMissed(info build.StepInfo, miss build.Miss) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if s, ok := p.byID[stepID{info.Stage, info.Index}]; ok && miss.Earlier != "" {
+		s.miss = miss.Reason
 	}
 }
 

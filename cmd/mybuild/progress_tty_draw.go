@@ -61,6 +61,9 @@ func (p *ttyProgress) lines(last bool) []string {
 	}
 	for _, s := range p.steps {
 		out = append(out, s.line(now))
+		if s.miss != "" {
+			out = append(out, " => => MISS "+s.miss)
+		}
 		if s.state == stepRunning || s.state == stepFailed {
 			for _, t := range s.tail {
 				out = append(out, " => => # "+t)

@@ -110,3 +110,17 @@ func mustMatch(t *testing.T, s string, patterns ...string) {
 		}
 	}
 }
+
+// Why a step missed stays under it.
+func TestProgressTTYMiss(t *testing.T) {
+	dir := project(t, prelude+"COPY f /f\n")
+	os.WriteFile(filepath.Join(dir, "f"), []byte("one"), 0o644)
+	cacheDir := t.TempDir()
+	if code, _, stderr := runCLI(t, "build", "--cache-dir", cacheDir, dir); code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	os.WriteFile(filepath.Join(dir, "f"), []byte("two"), 0o644)
+	screen := tmuxScreen(t, "build", "--cache-dir", cacheDir, dir)
+	done := waitScreen(t, screen, "the end", func(s string) bool { return strings.Contains(s, "EXIT=") })
+	mustMatch(t, done, `(?m)^ => \[4/4\] COPY f /f +\d+\.\ds\n => => MISS 1 file changed: f$`, `(?m)^EXIT=0$`)
+}
