@@ -57,6 +57,11 @@ func runBuild(ctx context.Context, o *buildOptions, args []string, s streams) er
 		fmt.Fprintln(s.out, "mybuild", versionString())
 		return nil
 	}
+	args, done, err := o.gitContext(ctx, args)
+	if err != nil {
+		return err
+	}
+	defer done()
 	rep, err := newReporter(o.progress, o.quiet, s.err)
 	if err != nil {
 		return err

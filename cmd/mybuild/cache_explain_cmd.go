@@ -65,6 +65,11 @@ func (o *buildOptions) registerExplain(cmd *cobra.Command) {
 }
 
 func runCacheExplain(ctx context.Context, o *buildOptions, args []string, s streams) error {
+	args, done, err := o.gitContext(ctx, args)
+	if err != nil {
+		return err
+	}
+	defer done()
 	rep := explainReporter{w: s.err}
 	opts, _, err := o.buildOptions(args, rep)
 	if err != nil {
