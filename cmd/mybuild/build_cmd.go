@@ -182,7 +182,7 @@ func (o *buildOptions) report(res *build.Result, dest *destinations, rep reporte
 	for _, e := range dest.exports {
 		rep.Wrote(dest.shown(e.String()))
 	}
-	stopReporter(rep) // stdout may be the terminal the view is on
+	stopReporter(rep)      // stdout may be the terminal the view is on
 	if dest.stdout == "" { // else stdout takes an archive
 		fmt.Fprintln(stdout, res.ImageDigest)
 	}
