@@ -34,7 +34,11 @@ type ttyProgress struct {
 	warnings  []string
 	wrote     []string
 	drawn     int // lines drawn last time, to go back up over
-	stopped   bool
+	// started says the view is drawn: from the first event on, so that a
+	// process that only hands the build to another (the rootless mode's
+	// user namespace) draws nothing.
+	started bool
+	stopped bool
 
 	quit chan struct{}
 	done chan struct{}
@@ -64,10 +68,11 @@ type ttyStep struct {
 // tailLines is how many lines of a step's output the view keeps.
 const tailLines = 6
 
-// newTTYProgress starts the live view on w, a terminal.
+// newTTYProgress makes the live view on w, a terminal; it is drawn from
+// the first event on.
 func newTTYProgress(w *os.File) *ttyProgress {
 	p := &ttyProgress{
-		w: w, start: time.Now(), byID: map[stepID]*ttyStep{},
+		w: w, byID: map[stepID]*ttyStep{},
 		size: func() (int, int) {
 			cols, rows, err := term.GetSize(int(w.Fd()))
 			if err != nil {
@@ -77,8 +82,16 @@ func newTTYProgress(w *os.File) *ttyProgress {
 		},
 		quit: make(chan struct{}), done: make(chan struct{}),
 	}
-	go p.loop()
 	return p
+}
+
+// event starts the view, at the first event. p.mu is held.
+func (p *ttyProgress) event() {
+	if p.started || p.stopped {
+		return
+	}
+	p.started, p.start = true, time.Now()
+	go p.loop()
 }
 
 var _ reporter = (*ttyProgress)(nil)
@@ -116,7 +129,11 @@ func (p *ttyProgress) stop() {
 		return
 	}
 	p.stopped = true
+	started := p.started
 	p.mu.Unlock()
+	if !started {
+		return
+	}
 	close(p.quit)
 	<-p.done
 	p.draw(true)
@@ -125,6 +142,7 @@ func (p *ttyProgress) stop() {
 func (p *ttyProgress) StepStarted(info build.StepInfo) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.event()
 	id := stepID{info.Stage, info.Index}
 	s := &ttyStep{title: info.Label() + " " + oneLine(info.Instruction), started: time.Now()}
 	if old, ok := p.byID[id]; ok {
@@ -172,18 +190,21 @@ func (p *ttyProgress) StepMissed(info build.StepInfo, miss build.Miss) {
 
 func (p *ttyProgress) Warning(msg string) {
 	p.mu.Lock()
+	p.event()
 	p.warnings = append(p.warnings, msg)
 	p.mu.Unlock()
 }
 
 func (p *ttyProgress) Isolation(d isolation.Decision) {
 	p.mu.Lock()
+	p.event()
 	p.isolation = fmt.Sprintf("[internal] isolation: %s (%s)", d.Mode, d.Reason)
 	p.mu.Unlock()
 }
 
 func (p *ttyProgress) Wrote(dest string) {
 	p.mu.Lock()
+	p.event()
 	p.wrote = append(p.wrote, dest)
 	p.mu.Unlock()
 }
@@ -192,6 +213,7 @@ func (p *ttyProgress) Wrote(dest string) {
 func (p *ttyProgress) Blob(e registry.Progress) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.event()
 	finished := e.Skipped || e.Mounted || (e.Total > 0 && e.Done >= e.Total)
 	for i, b := range p.blobs {
 		if b.Ref == e.Ref && b.Digest == e.Digest {
