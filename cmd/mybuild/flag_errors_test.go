@@ -28,7 +28,7 @@ func TestNewFlagErrors(t *testing.T) {
 		{[]string{"-o", "dest=x"}, "--output dest=x: missing type= (local, tar, oci, docker, image or registry)"},
 		{[]string{"-o", "type=local"}, "--output type=local: missing dest="},
 		{[]string{"-o", "type=local,dest=x,name=y"}, "--output type=local,dest=x,name=y: type=local takes no name= (it takes dest)"},
-		{[]string{"-o", "type=tar,dest=-"}, "--output type=tar,dest=-: writing to stdout (dest=-) is not supported yet"},
+		{[]string{"-o", "type=local,dest=-"}, "--output type=local,dest=-: type=local writes a directory, which cannot go to stdout: type=tar writes the same files as one tar"},
 		{[]string{"-o", "type=oci,name=x"}, "--output type=oci,name=x: missing dest="},
 		{[]string{"-o", "type=docker,dest=x.tar,name=Bad:Name:x"}, "--output type=docker,dest=x.tar,name=Bad:Name:x: "},
 		{[]string{"-o", "type=registry"}, "--output type=registry: no image name to push to: give name= or -t NAME"},

@@ -114,8 +114,14 @@ func PrepareContext(caseDir, dst, busybox string) error {
 				mode = 0o755
 			}
 			return copyFile(filepath.Join(caseDir, filepath.FromSlash(p)), target, mode)
+		case d.Type()&fs.ModeSymlink != 0:
+			link, err := os.Readlink(filepath.Join(caseDir, filepath.FromSlash(p)))
+			if err != nil {
+				return err
+			}
+			return os.Symlink(link, target)
 		default:
-			return fmt.Errorf("%s: only directories and regular files may be in a case", p)
+			return fmt.Errorf("%s: only directories, regular files and symlinks may be in a case", p)
 		}
 	})
 	if err != nil {
