@@ -18,12 +18,15 @@ import (
 // lintState is what the rules see of a stage as its commands run, as
 // BuildKit's dispatchState holds it.
 type lintState struct {
-	env []string // the environment: the image's, ENVs, ARGs with a value
+	// env is the environment the Dockerfile made: BuildKit's PATH, ENVs,
+	// ARGs with a value. The base image's is read only when a rule needs
+	// it (image).
+	env []string
 	// args are the ARGs declared so far, set or not.
 	args []instructions.KeyValuePairOptional
-	// known is false when the base image could not be read: UndefinedVar
-	// then says nothing of the stage.
-	known      bool
+	// image is the base image's config, asked for when first needed; it
+	// gives nil when the image cannot be read. nil for scratch.
+	image      func() *BaseImage
 	workdirSet bool
 	shell      []string
 	// cmd, entrypoint and healthcheck are where each was last set, for
@@ -33,26 +36,18 @@ type lintState struct {
 
 // start is the state a stage starts in: a copy of the stage it is built
 // on (its environment, ARGs and WORKDIR, as BuildKit's init), or an
-// image's config, with BuildKit's PATH when it sets none.
+// image's, with BuildKit's PATH.
 func (r *lintRun) start(i int) *lintState {
 	st := &r.d.Stages[i]
 	base, _ := r.d.ExpandWord(st.BaseName, r.global)
 	if j := r.stageIndex(base, i); j >= 0 && r.states[j] != nil {
 		b := r.states[j]
-		return &lintState{env: slices.Clone(b.env), args: slices.Clone(b.args), known: b.known,
+		return &lintState{env: slices.Clone(b.env), args: slices.Clone(b.args), image: b.image,
 			workdirSet: b.workdirSet, shell: b.shell}
 	}
-	s := &lintState{known: true}
+	s := &lintState{env: []string{"PATH=" + defaultPath}}
 	if !strings.EqualFold(base, "scratch") {
-		img := r.image(base, st.Platform)
-		if img == nil {
-			s.known = false
-		} else {
-			s.env, s.shell = slices.Clone(img.Env), img.Shell
-		}
-	}
-	if _, ok := shell.EnvsFromSlice(s.env).Get("PATH"); !ok {
-		s.env = append(s.env, "PATH="+defaultPath)
+		s.image = func() *BaseImage { return r.image(base, st.Platform) }
 	}
 	return s
 }
@@ -134,20 +129,33 @@ func (r *lintRun) expand(cmd instructions.Command, s *lintState, lint *linter.Li
 var nonEnvArgs = map[string]bool{"BUILDKIT_SBOM_SCAN_CONTEXT": true, "BUILDKIT_SBOM_SCAN_STAGE": true}
 
 // undefinedVars is reportUnmatchedVariables: UndefinedVar for each
-// variable neither the environment nor a declared ARG defines, with the
-// closest name in the environment as a suggestion.
+// variable that neither the environment, the base image's included, nor a
+// declared ARG defines, with the closest name as a suggestion. A base
+// image that cannot be read silences it.
 func (r *lintRun) undefinedVars(cmd instructions.Command, s *lintState, env shell.EnvGetter, unmatched map[string]struct{}, lint *linter.Linter) {
-	if !s.known || len(unmatched) == 0 {
-		return
-	}
 	for _, a := range s.args {
 		delete(unmatched, a.Key)
+	}
+	if len(unmatched) == 0 {
+		return
+	}
+	keys := env.Keys()
+	if s.image != nil {
+		img := s.image()
+		if img == nil {
+			return
+		}
+		for _, kv := range img.Env {
+			k, _, _ := strings.Cut(kv, "=")
+			delete(unmatched, k)
+			keys = append(keys, k)
+		}
 	}
 	for _, v := range sortedKeys(unmatched) {
 		if nonEnvArgs[v] {
 			continue
 		}
-		match, _ := suggest.Search(v, env.Keys(), true)
+		match, _ := suggest.Search(v, keys, true)
 		lint.Run(&linter.RuleUndefinedVar, cmd.Location(), linter.RuleUndefinedVar.Format(v, match))
 	}
 }
@@ -212,9 +220,15 @@ func usedOnce(cmd instructions.Command, last *[]bkparser.Range, lint *linter.Lin
 // jsonArgs is JSONArgsRecommended: a CMD or ENTRYPOINT in shell form,
 // unless a SHELL (of the stage or its image) says what runs it.
 func (r *lintRun) jsonArgs(cmd instructions.Command, shellForm bool, s *lintState, lint *linter.Linter) {
-	if shellForm && len(s.shell) == 0 {
-		lint.Run(&linter.RuleJSONArgsRecommended, cmd.Location(), linter.RuleJSONArgsRecommended.Format(cmd.Name()))
+	if !shellForm || len(s.shell) > 0 {
+		return
 	}
+	if s.image != nil {
+		if img := s.image(); img != nil && len(img.Shell) > 0 {
+			return
+		}
+	}
+	lint.Run(&linter.RuleJSONArgsRecommended, cmd.Location(), linter.RuleJSONArgsRecommended.Format(cmd.Name()))
 }
 
 // arg is dispatchArg: SecretsUsedInArgOrEnv, then the ARG's value (a build

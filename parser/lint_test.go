@@ -77,3 +77,46 @@ func readLines(t *testing.T, path string) ([]string, bool) {
 	}
 	return lines, true
 }
+
+// TestLintBaseImages: the base image's environment defines variables for
+// UndefinedVar, and its SHELL silences JSONArgsRecommended; an image that
+// cannot be read silences UndefinedVar, and is asked for once.
+func TestLintBaseImages(t *testing.T) {
+	src := []byte("FROM golang\nENV PATH=$GOPATH/bin:$PATH\nCOPY $NOPE /x\nCMD run\n\nFROM golang\nCOPY $NOPE /y\n")
+	shorts := func(img *BaseImage) ([]string, int) {
+		t.Helper()
+		asked := 0
+		res, err := Lint("Dockerfile", src, LintBaseImages(func(ref string, p ocispec.Platform) *BaseImage {
+			asked++
+			if ref != "golang" || p.OS != "linux" {
+				t.Errorf("asked for %s on %+v", ref, p)
+			}
+			return img
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, w := range res.Warnings {
+			out = append(out, w.Short())
+		}
+		return out, asked
+	}
+	got, asked := shorts(&BaseImage{Env: []string{"PATH=/go/bin", "GOPATH=/go"}})
+	want := []string{
+		"UndefinedVar: Usage of undefined variable '$NOPE' (line 3)",
+		"JSONArgsRecommended: JSON arguments recommended for CMD to prevent unintended behavior related to OS signals (line 4)",
+		"UndefinedVar: Usage of undefined variable '$NOPE' (line 7)",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") || asked != 1 {
+		t.Errorf("with GOPATH: asked %d times, got\n%s", asked, strings.Join(got, "\n"))
+	}
+	got, _ = shorts(&BaseImage{Env: []string{"GOPATH=/go"}, Shell: []string{"/bin/bash", "-c"}})
+	if len(got) != 2 || strings.Contains(strings.Join(got, ""), "JSONArgs") {
+		t.Errorf("with a SHELL: %q", got)
+	}
+	got, _ = shorts(nil)
+	if len(got) != 1 || !strings.HasPrefix(got[0], "JSONArgsRecommended") {
+		t.Errorf("unreadable image: %q", got)
+	}
+}
