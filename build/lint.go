@@ -9,6 +9,7 @@ import (
 	"github.com/mybuild/mybuild/buildcontext"
 	"github.com/mybuild/mybuild/image"
 	"github.com/mybuild/mybuild/parser"
+	"github.com/mybuild/mybuild/registry"
 	"github.com/mybuild/mybuild/transport"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -58,6 +59,10 @@ func lintOptions(ctx context.Context, opts Options, platform ocispec.Platform) [
 		parser.LintBaseImages(func(ref string, p ocispec.Platform) *parser.BaseImage {
 			return lintBaseImage(ctx, opts, ref, p)
 		}),
+		parser.LintBaseNames(func(name string) bool {
+			r, err := transport.Parse(name)
+			return err == nil && transport.Check(r) == nil
+		}),
 	}
 	// A .dockerignore that cannot be read fails the build when the
 	// context is opened; here it only leaves CopyIgnoredFile out.
@@ -69,15 +74,16 @@ func lintOptions(ctx context.Context, opts Options, platform ocispec.Platform) [
 
 // lintBaseImage reads the config of a FROM's image, as BuildKit resolves
 // it before converting a stage: manifests and config only, nothing
-// stored. nil when it cannot be read (offline, a named build context):
+// stored. nil when it cannot be read (offline, a named build context, a
+// registry image with --pull=never):
 // the lint then leaves the stage's variables alone.
 func lintBaseImage(ctx context.Context, opts Options, ref string, p ocispec.Platform) *parser.BaseImage {
 	if _, named := contextsByKey(opts.Contexts)[contextKey(ref)]; named {
 		return nil
 	}
 	r, err := transport.Parse(ref)
-	if err != nil {
-		return nil
+	if err != nil || (r.Transport == transport.Docker && opts.Pull == registry.PullNever) {
+		return nil // --pull=never: no registry is asked
 	}
 	insp, err := transport.Inspect(ctx, r, transport.WithPlatform(p), transport.WithRegistry(opts.Registry...))
 	if err != nil {

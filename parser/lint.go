@@ -75,6 +75,7 @@ type lintOptions struct {
 	onlyTarget      bool
 	build, platform ocispec.Platform
 	image           func(ref string, platform ocispec.Platform) *BaseImage
+	validBase       func(string) bool
 	ignore          []string
 }
 
@@ -112,6 +113,13 @@ func LintPlatforms(build, target ocispec.Platform) LintOption {
 // image's environment is taken to be PATH alone, as in most base images.
 func LintBaseImages(fn func(ref string, platform ocispec.Platform) *BaseImage) LintOption {
 	return func(o *lintOptions) { o.image = fn }
+}
+
+// LintBaseNames gives the check of a base image name that
+// InvalidDefaultArgInFrom applies, for a builder whose FROM takes more
+// than image references (mybuild's transports: oci-archive:PATH, ...).
+func LintBaseNames(valid func(name string) bool) LintOption {
+	return func(o *lintOptions) { o.validBase = valid }
 }
 
 // LintIgnore gives the .dockerignore patterns of the build context, for

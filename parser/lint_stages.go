@@ -83,18 +83,22 @@ func (r *lintRun) baseNamesWithDefaults() {
 		if err != nil {
 			return
 		}
-		if !validImageName(res.Result) {
+		if !r.validImageName(res.Result) {
 			r.lint.Run(&linter.RuleInvalidDefaultArgInFrom, st.from.Location, linter.RuleInvalidDefaultArgInFrom.Format(st.BaseName))
 		}
 	}
 }
 
 // validImageName stands for distribution/reference.ParseNormalizedNamed,
-// which BuildKit uses: go-containerregistry's parser, which takes an
-// empty tag or digest ("alpine:") for none, with those refused first.
-func validImageName(s string) bool {
+// which BuildKit uses: the LintBaseNames check, else go-containerregistry's
+// parser; both take an empty tag or digest ("alpine:") for none, so
+// those are refused first.
+func (r *lintRun) validImageName(s string) bool {
 	if s == "" || strings.HasSuffix(s, ":") || strings.HasSuffix(s, "@") || strings.Contains(s, ":@") {
 		return false
+	}
+	if r.o.validBase != nil {
+		return r.o.validBase(s)
 	}
 	_, err := name.ParseReference(s)
 	return err == nil
