@@ -191,6 +191,8 @@ func (r *lintRun) dispatch(cmd instructions.Command, s *lintState, lint *linter.
 		s.shell = c.Shell
 	case *instructions.ArgCommand:
 		return r.arg(c, s, lint)
+	case *instructions.ExposeCommand:
+		return r.expose(c, s, lint)
 	case *instructions.CopyCommand:
 		if c.From == "" {
 			r.copyIgnored("Copy", c.SourcePaths, loc, lint)

@@ -15,23 +15,14 @@ import (
 // their own.
 var reservedStageNames = map[string]bool{"context": true, "scratch": true}
 
-// stageNames runs ReservedStageName and DuplicateStageName
-// (validateStageNames). mybuild refuses a duplicate stage name when it
-// parses, so DuplicateStageName is here for a Dockerfile that reaches the
-// lint some other way.
+// stageNames runs ReservedStageName (validateStageNames). Its other
+// rule, DuplicateStageName, has no run here: mybuild refuses a duplicate
+// stage name when it parses, an error where BuildKit warns.
 func (r *lintRun) stageNames() {
-	seen := map[string]bool{}
 	for _, st := range r.d.Stages {
-		if st.Name == "" {
-			continue
-		}
 		if reservedStageNames[st.Name] {
 			r.lint.Run(&linter.RuleReservedStageName, st.from.Location, linter.RuleReservedStageName.Format(st.Name))
 		}
-		if seen[st.Name] {
-			r.lint.Run(&linter.RuleDuplicateStageName, st.from.Location, linter.RuleDuplicateStageName.Format(st.Name))
-		}
-		seen[st.Name] = true
 	}
 }
 
