@@ -153,9 +153,23 @@ func Lint(name string, data []byte, opts ...LintOption) (*LintResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	newLintRun(d, lint, o).run()
+	if err := d.runLint(lint, o); err != nil {
+		return nil, err
+	}
 	slices.SortStableFunc(res.Warnings, func(a, b LintWarning) int { return a.Line() - b.Line() })
 	return res, nil
+}
+
+// runLint runs the rules of dockerfile2llb. As in parse, a panic in
+// BuildKit's code (none is known; see FuzzParse) becomes an error.
+func (d *Dockerfile) runLint(lint *linter.Linter, o *lintOptions) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = errorf(d.Name, 0, "internal error in BuildKit's Dockerfile front end: %v", r)
+		}
+	}()
+	newLintRun(d, lint, o).run()
+	return nil
 }
 
 // lintConfig reads the "# check=" directive, or the build arg that
