@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/mybuild/mybuild/buildcontext"
 	"github.com/mybuild/mybuild/image"
@@ -72,6 +73,9 @@ func lintOptions(ctx context.Context, opts Options, platform ocispec.Platform) [
 	return lintOpts
 }
 
+// lintInspectTimeout bounds the reading of one base image's config.
+const lintInspectTimeout = 15 * time.Second
+
 // lintBaseImage reads the config of a FROM's image, as BuildKit resolves
 // it before converting a stage: manifests and config only, nothing
 // stored. nil when it cannot be read (offline, a named build context, a
@@ -85,6 +89,10 @@ func lintBaseImage(ctx context.Context, opts Options, ref string, p ocispec.Plat
 	if err != nil || (r.Transport == transport.Docker && opts.Pull == registry.PullNever) {
 		return nil // --pull=never: no registry is asked
 	}
+	// A registry that does not answer soon costs the lint one rule, not
+	// the build its time: the build's own pull says what is wrong.
+	ctx, cancel := context.WithTimeout(ctx, lintInspectTimeout)
+	defer cancel()
 	insp, err := transport.Inspect(ctx, r, transport.WithPlatform(p), transport.WithRegistry(opts.Registry...))
 	if err != nil {
 		return nil
