@@ -65,6 +65,9 @@ func (b *bench) inPlaceMode() (mode, error) {
 type timing struct {
 	WallNS int64 `json:"wall_ns"`
 	MaxRSS int64 `json:"max_rss"`
+	// UserNS and SysNS are the CPU time of the build and its children.
+	UserNS int64 `json:"user_ns"`
+	SysNS  int64 `json:"sys_ns"`
 }
 
 func readTiming(path string) (sample, error) {
@@ -89,7 +92,8 @@ func timeCommand(file string, args []string) error {
 		return err
 	}
 	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	data, _ := json.Marshal(timing{WallNS: time.Since(start).Nanoseconds(), MaxRSS: ru.Maxrss * 1024})
+	data, _ := json.Marshal(timing{WallNS: time.Since(start).Nanoseconds(), MaxRSS: ru.Maxrss * 1024,
+		UserNS: cmd.ProcessState.UserTime().Nanoseconds(), SysNS: cmd.ProcessState.SystemTime().Nanoseconds()})
 	return os.WriteFile(file, data, 0o644)
 }
 

@@ -129,6 +129,7 @@ type addStep struct {
 // downloaded while planning.
 func (s *addStep) addTo(k *cache.KeyBuilder) {
 	s.cp.keyFields(k)
+	defer k.Group(k.Group("downloads"))
 	gitKeyFields(k, s.cp.repos)
 	for _, r := range s.remotes {
 		d := r.checksum

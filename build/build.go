@@ -21,6 +21,7 @@ import (
 	"github.com/mybuild/mybuild/rootfs"
 	"github.com/mybuild/mybuild/sandbox"
 	"github.com/mybuild/mybuild/transport"
+	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -51,6 +52,16 @@ type builder struct {
 	exclusive sync.Mutex
 	// warned holds the warnings given so far (warnOnce).
 	warned map[string]bool
+	// earlier are the records a miss is compared with, read at the first.
+	earlier struct {
+		once sync.Once
+		recs []*cache.Record
+	}
+	// mounts shares cache mounts through the shared cache; nil without.
+	mounts *mountShare
+	// sharedFiles are the file lists of the shared cache's latest
+	// records, by digest (guarded by mu).
+	sharedFiles map[digest.Digest][]cache.FileEntry
 }
 
 // Build runs the Dockerfile and writes the image to every output.
@@ -60,6 +71,9 @@ type builder struct {
 // then runs once more, rebuilding what it lost, so a damaged entry is
 // never shipped.
 func Build(ctx context.Context, opts Options) (*Result, error) {
+	if opts.Explain {
+		return explain(ctx, opts)
+	}
 	res, err := build(ctx, opts)
 	if errors.Is(err, cache.ErrCorrupt) && ctx.Err() == nil {
 		reporter(opts).Warning(fmt.Sprintf("%v; rebuilding without it", err))
@@ -138,12 +152,14 @@ func newBuilder(ctx context.Context, opts Options) (*builder, error) {
 	if b.epoch, err = sourceDateEpoch(opts.SourceDateEpoch, b.args); err != nil {
 		return nil, err
 	}
+	b.mounts = b.newMountShare()
 	return b, nil
 }
 
 // runAll opens the build context, with the stat cache of earlier builds,
 // and runs every node of g; then it keeps the stat cache for the next
-// build, and warns of build args that no ARG used.
+// build, warns of build args that no ARG used, and sends the cache
+// mounts the steps used to the shared cache.
 func (b *builder) runAll(ctx context.Context, g *graph) error {
 	stats, saveStats, err := b.statCache(b.opts.Context)
 	if err != nil {
@@ -162,6 +178,7 @@ func (b *builder) runAll(ctx context.Context, g *graph) error {
 	if unused := b.args.unused(); len(unused) > 0 {
 		b.rep.Warning(fmt.Sprintf("build arguments not consumed by any ARG: %s", strings.Join(unused, ", ")))
 	}
+	b.exportMounts(ctx)
 	return nil
 }
 

@@ -269,6 +269,7 @@ func (p *copyPlan) keyFields(k *cache.KeyBuilder) {
 		}
 		return
 	}
+	defer k.Group(k.Group("files"))
 	for _, src := range p.unmatched {
 		k.String("unmatched", src)
 	}

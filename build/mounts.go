@@ -312,21 +312,28 @@ func optUint(v *uint64, def uint64) uint64 {
 
 // fileFields adds what a list of context files contributes to a key, with
 // their owners as owners says (Options.ContextOwners).
+// They count as the field "files" of the key's Fields.
 func fileFields(k *cache.KeyBuilder, files []buildcontext.File, owners func(uid, gid uint32) (uint32, uint32)) {
+	defer k.Group(k.Group("files"))
 	for _, f := range files {
 		k.String("path", f.Rel)
-		k.String("mode", strconv.FormatUint(uint64(f.Info.Mode()), 8))
-		uid, gid := ownerOf(f.Info)
-		if owners != nil {
-			uid, gid = owners(uid, gid)
-		}
-		k.String("owner", fmt.Sprintf("%d:%d", uid, gid))
-		k.String("size", strconv.FormatInt(sizeOf(f.Info), 10))
-		k.String("link", f.Link)
-		k.String("content", f.Digest.String())
-		k.String("rdev", strconv.FormatUint(rdevOf(f.Info), 10))
-		for _, x := range f.Xattrs {
-			k.Bytes("xattr:"+x.Name, x.Value)
-		}
+		fileKeyFields(k, f, owners)
+	}
+}
+
+// fileKeyFields adds what one file contributes to a key, but its path.
+func fileKeyFields(k *cache.KeyBuilder, f buildcontext.File, owners func(uid, gid uint32) (uint32, uint32)) {
+	k.String("mode", strconv.FormatUint(uint64(f.Info.Mode()), 8))
+	uid, gid := ownerOf(f.Info)
+	if owners != nil {
+		uid, gid = owners(uid, gid)
+	}
+	k.String("owner", fmt.Sprintf("%d:%d", uid, gid))
+	k.String("size", strconv.FormatInt(sizeOf(f.Info), 10))
+	k.String("link", f.Link)
+	k.String("content", f.Digest.String())
+	k.String("rdev", strconv.FormatUint(rdevOf(f.Info), 10))
+	for _, x := range f.Xattrs {
+		k.Bytes("xattr:"+x.Name, x.Value)
 	}
 }

@@ -104,6 +104,7 @@ func (m *cacheMount) prepare(ctx context.Context) (prepared, error) {
 	if err != nil {
 		return prepared{}, err
 	}
+	m.b.useMount(ctx, m.dirID(), m.sharing, dir)
 	return prepared{mount: &sandbox.Mount{Kind: sandbox.MountBind, Source: dir, Target: m.target, ReadOnly: m.ro}, release: release}, nil
 }
 

@@ -58,6 +58,12 @@ type Options struct {
 	// outside the user namespace keys them as the namespace shows them,
 	// so that its keys are the namespace's.
 	ContextOwners func(uid, gid uint32) (uint32, uint32)
+	// Explain builds nothing: every step is keyed and looked up in the
+	// cache, and each miss is explained (StepResult.Miss), but no step
+	// runs, no record, layer or image is written, and a shared cache
+	// gives records only. A step that would miss applies its change to
+	// the config, so that the keys after it are the build's.
+	Explain bool
 	// Network is the default network of RUN steps.
 	Network sandbox.Network
 	// NoCache runs every step; results are still stored.
@@ -86,6 +92,11 @@ type Options struct {
 	// step that misses locally is looked up there, and a step that ran is
 	// pushed there.
 	CacheRepo *registry.CacheRepo
+	// NoCacheMountExport keeps the RUN --mount=type=cache directories
+	// this build used from being sent to CacheRepo once it is done; they
+	// are still brought from it before their first use. See
+	// package mountsync.
+	NoCacheMountExport bool
 	// Compression is how the layers the build makes are compressed, with
 	// its level; the zero value is gzip at its default level. Layers found
 	// in the cache in another compression or level are converted (once;
@@ -130,6 +141,9 @@ type StepResult struct {
 	// Layer is nil for a step that adds no layer.
 	Layer    *layer.Layer
 	Duration time.Duration
+	// Miss says why a step that ran (or, with Options.Explain, would run)
+	// missed the cache; nil for a cached step.
+	Miss *Miss
 }
 
 // StepInfo names a step while it runs.

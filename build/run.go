@@ -49,6 +49,9 @@ func (b *builder) planRun(ctx context.Context, st *stage, c *instructions.RunCom
 	}
 	r := &runStep{b: b, c: c, args: args, env: env, user: cfg.User, workdir: workdir, network: network,
 		platform: platform, pipes: pipes, mounts: mounts, security: security}
+	for _, a := range st.buildArgs {
+		r.argNames = append(r.argNames, a.Key)
+	}
 	return &plan{kind: "run", createdBy: "RUN " + runCommandString(args, st.buildArgs, st.env), inputs: r, layer: r}, nil
 }
 
@@ -62,6 +65,8 @@ type runStep struct {
 	pipes                   []sandbox.Pipe
 	mounts                  []runMount
 	security                sandbox.Security
+	// argNames are the build args in scope, which env holds too.
+	argNames []string
 }
 
 func (r *runStep) addTo(k *cache.KeyBuilder) {
@@ -72,6 +77,7 @@ func (r *runStep) addTo(k *cache.KeyBuilder) {
 	for _, p := range r.pipes {
 		k.Bytes("pipe:"+p.Name, p.Data)
 	}
+	defer k.Group(k.Group("mounts"))
 	for _, m := range r.mounts {
 		m.fields(k)
 	}

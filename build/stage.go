@@ -46,6 +46,16 @@ type stage struct {
 	// time: mu guards unpacked.
 	unpacked []rootfs.Layer
 	mu       *sync.Mutex
+
+	// name is the stage's name, "stage-N" for an unnamed one, whatever
+	// the number of stages built; contextDir is set for a named context
+	// dir. Records keep them, to find the earlier record of a step.
+	name, contextDir string
+	// prevFrom and prevMissed say what the last step was, and firstMiss
+	// names the first step that missed, in this stage or the ones it is
+	// FROM: a miss that follows is explained by it.
+	prevFrom, prevMissed bool
+	firstMiss            string
 }
 
 // child starts a stage FROM this one. Everything is copied, so that two

@@ -84,8 +84,11 @@ func (b *builder) triggers(st *stage, line int) ([]instructions.Command, error) 
 func (b *builder) fromStep(ctx context.Context, n *node, info StepInfo) (*stage, error) {
 	start := time.Now()
 	b.rep.StepStarted(info)
-	st, err := b.from(ctx, n)
-	res := StepResult{Stage: info.Stage, Index: 1, Total: info.Total, Instruction: info.Instruction, Line: info.Line, Cached: true, CacheSource: "local"}
+	st, fresh, err := b.from(ctx, n)
+	res := StepResult{Stage: info.Stage, Index: 1, Total: info.Total, Instruction: info.Instruction, Line: info.Line, Cached: !fresh}
+	if !fresh {
+		res.CacheSource = "local"
+	}
 	if st != nil {
 		res.Key = st.key
 	}
@@ -103,9 +106,9 @@ func (b *builder) fromStep(ctx context.Context, n *node, info StepInfo) (*stage,
 
 // from makes a node's starting state: the empty image, a copy of another
 // stage (its config, its environment and build args too, as in BuildKit),
-// or an image.
-func (b *builder) from(ctx context.Context, n *node) (*stage, error) {
-	var st *stage
+// or an image. fresh says the image was not in the cache before this
+// build: it was pulled, or read from its archive or layout.
+func (b *builder) from(ctx context.Context, n *node) (st *stage, fresh bool, err error) {
 	switch {
 	case n.baseNode != nil:
 		st = n.baseNode.result.child()
@@ -117,27 +120,28 @@ func (b *builder) from(ctx context.Context, n *node) (*stage, error) {
 		if ref == nil {
 			r, err := transport.Parse(n.base)
 			if err != nil {
-				return nil, err
+				return nil, false, err
 			}
 			ref = &r
 		}
 		img, err := b.loadImage(ctx, *ref, n.platform)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		st = &stage{img: *img, key: fromKey(img, n.platform), base: len(img.Layers)}
-		if err := b.recordBase(st, "FROM "+n.base); err != nil {
-			return nil, err
+		if fresh, err = b.recordBase(st, "FROM "+n.base); err != nil {
+			return nil, false, err
 		}
 	}
 	st.order, st.platform = n.order(len(b.df.Stages)), n.platform
+	b.nameStage(st, n)
 	if st.mu == nil {
 		st.mu = &sync.Mutex{}
 	}
 	if st.env == nil {
 		st.env = slices.Clone(st.img.Config.Config.Env)
 	}
-	return st, nil
+	return st, fresh, nil
 }
 
 // loadImage reads a base image named by FROM or --from: from a local
@@ -152,17 +156,20 @@ func (b *builder) loadImage(ctx context.Context, ref transport.Ref, platform oci
 }
 
 // recordBase keeps a record of the base image's layers, so that they age
-// and get pruned like the layers of steps.
-func (b *builder) recordBase(st *stage, createdBy string) error {
+// and get pruned like the layers of steps. made says there was none.
+func (b *builder) recordBase(st *stage, createdBy string) (made bool, err error) {
+	if b.opts.Explain {
+		return false, nil // writes nothing
+	}
 	if _, err := b.opts.Store.Step(st.key); err == nil {
 		b.opts.Store.Touch(st.key)
-		return nil
+		return false, nil
 	} else if !errors.Is(err, cache.ErrNotFound) {
-		return err
+		return false, err
 	}
 	rec := &cache.Record{Key: st.key, CreatedBy: createdBy, Created: b.opts.Now().UTC()}
 	rec.Base = slices.Clone(st.img.Layers)
-	return b.opts.Store.PutStep(rec)
+	return true, b.opts.Store.PutStep(rec)
 }
 
 // step runs one step, planned by prepare, or takes it from the cache.

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mybuild/mybuild/image"
 	"github.com/mybuild/mybuild/layer"
 	"github.com/mybuild/mybuild/registry"
 	"github.com/mybuild/mybuild/rootfs"
@@ -62,10 +63,11 @@ type stageArgs struct {
 	declared []instructions.KeyValuePairOptional
 }
 
-// key is the step's cache key. A step that makes a layer keys on the
-// source date epoch too, which changes the layer's file times. A linked
-// layer depends on nothing below it, and its key not on the parent.
-func (p *plan) key(parent digest.Digest, epoch *time.Time) digest.Digest {
+// key is the step's cache key, and the digests of its fields (see
+// cache.KeyBuilder.Fields). A step that makes a layer keys on the source
+// date epoch too, which changes the layer's file times. A linked layer
+// depends on nothing below it, and its key not on the parent.
+func (p *plan) key(parent digest.Digest, epoch *time.Time) (digest.Digest, map[string]digest.Digest) {
 	k := cache.NewKey(p.kind)
 	if p.link {
 		k.String("link", "true")
@@ -79,7 +81,7 @@ func (p *plan) key(parent digest.Digest, epoch *time.Time) digest.Digest {
 	if epoch != nil && p.layer != nil {
 		k.String("source_date_epoch", strconv.FormatInt(epoch.Unix(), 10))
 	}
-	return k.Sum()
+	return k.Sum(), k.Fields()
 }
 
 // chainKey is the stage's key once the step with key is applied on
@@ -100,18 +102,19 @@ func (b *builder) runStep(ctx context.Context, st *stage, info StepInfo, prepare
 	}
 	defer removeDownloads(p.downloads)
 	defer removeRepos(p.repos)
-	key := p.key(st.key, b.epoch)
+	key, fields := p.key(st.key, b.epoch)
 	res.Key = key
 	rec, source, err := b.lookup(ctx, key)
 	if err != nil {
 		return err
 	}
 	if rec == nil {
-		if rec, source, err = b.execute(ctx, st, p, key, info); err != nil {
+		if rec, source, err = b.miss(ctx, st, p, key, fields, info, res); err != nil {
 			return err
 		}
 	}
 	res.Cached, res.CacheSource = source != "", source
+	st.missed(info, source == "")
 	if rec.Layer != nil {
 		l := *rec.Layer
 		res.Layer = &l
@@ -133,8 +136,39 @@ func (b *builder) runStep(ctx context.Context, st *stage, info StepInfo, prepare
 	return nil
 }
 
+// miss explains why a step missed, then runs it and stores its record
+// with its inputs; with Options.Explain it only makes the record the
+// step would have, with no layer.
+func (b *builder) miss(ctx context.Context, st *stage, p *plan, key digest.Digest, fields map[string]digest.Digest,
+	info StepInfo, res *StepResult) (*cache.Record, string, error) {
+	if p.layer != nil && b.opts.NoLayers {
+		return nil, "", ErrLayerNeeded // the build in the namespace explains it
+	}
+	in := b.inputs(st, info, p, fields)
+	res.Miss = b.explainMiss(ctx, st, in)
+	if mr, ok := b.rep.(missReporter); ok {
+		mr.StepMissed(info, *res.Miss)
+	}
+	if b.opts.Explain {
+		rec := &cache.Record{Key: key, CreatedBy: p.createdBy}
+		if p.change != nil {
+			var err error
+			if rec.Change, err = json.Marshal(p.change); err != nil {
+				return nil, "", err
+			}
+		}
+		return rec, "", nil
+	}
+	rec, source, err := b.execute(ctx, st, p, key, info, in)
+	if source != "" {
+		res.Miss = nil // another build made it meanwhile
+	}
+	return rec, source, err
+}
+
 // lookup finds a usable record, unless the cache is off: in the local
-// cache, then in the shared one. A shared record is kept locally too.
+// cache, then in the shared one. A shared record is kept locally too,
+// but with Options.Explain, which writes nothing and fetches no layer.
 // source is "local" or "registry".
 func (b *builder) lookup(ctx context.Context, key digest.Digest) (rec *cache.Record, source string, err error) {
 	if b.opts.NoCache {
@@ -142,7 +176,9 @@ func (b *builder) lookup(ctx context.Context, key digest.Digest) (rec *cache.Rec
 	}
 	rec, err = b.opts.Store.Step(key)
 	if err == nil {
-		b.opts.Store.Touch(key)
+		if !b.opts.Explain {
+			b.opts.Store.Touch(key)
+		}
 		return rec, "local", nil
 	}
 	if !errors.Is(err, cache.ErrNotFound) {
@@ -150,6 +186,9 @@ func (b *builder) lookup(ctx context.Context, key digest.Digest) (rec *cache.Rec
 	}
 	if rec = b.remoteLookup(ctx, key); rec == nil {
 		return nil, "", nil
+	}
+	if b.opts.Explain {
+		return rec, "registry", nil
 	}
 	if err := b.opts.Store.PutStep(rec); err != nil {
 		return nil, "", err
@@ -164,7 +203,13 @@ func (b *builder) remoteLookup(ctx context.Context, key digest.Digest) *cache.Re
 	if repo == nil {
 		return nil
 	}
-	rec, err := repo.Get(ctx, key, b.opts.Store)
+	get := repo.Get
+	if b.opts.Explain {
+		get = func(ctx context.Context, key digest.Digest, _ image.Store) (*cache.Record, error) {
+			return repo.Record(ctx, key)
+		}
+	}
+	rec, err := get(ctx, key, b.opts.Store)
 	switch {
 	case err == nil:
 		return rec
@@ -210,13 +255,18 @@ func (b *builder) dropCacheRepo(err error) {
 // build with Options.NoLayers.
 var ErrLayerNeeded = errors.New("a layer must be made, which this build may not")
 
-func (b *builder) execute(ctx context.Context, st *stage, p *plan, key digest.Digest, info StepInfo) (*cache.Record, string, error) {
+func (b *builder) execute(ctx context.Context, st *stage, p *plan, key digest.Digest, info StepInfo, in *stepInputs) (*cache.Record, string, error) {
 	if p.layer != nil && b.opts.NoLayers {
 		return nil, "", ErrLayerNeeded
 	}
 	rec, made, err := b.opts.Store.MakeStep(ctx, key, b.opts.NoCache, func() (*cache.Record, error) {
-		rec := &cache.Record{Key: key, CreatedBy: p.createdBy, Created: b.opts.Now().UTC()}
+		rec := &cache.Record{Key: key, CreatedBy: p.createdBy, Created: b.opts.Now().UTC(), Inputs: &in.Inputs}
 		var err error
+		if in.files != nil {
+			if in.Files, err = b.opts.Store.PutFileList(in.files); err != nil {
+				return nil, err
+			}
+		}
 		if p.change != nil {
 			if rec.Change, err = json.Marshal(p.change); err != nil {
 				return nil, err
@@ -236,6 +286,7 @@ func (b *builder) execute(ctx context.Context, st *stage, p *plan, key digest.Di
 		return rec, "local", nil
 	}
 	b.share(ctx, rec)
+	b.shareLatest(ctx, in, rec)
 	return rec, "", nil
 }
 

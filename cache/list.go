@@ -103,7 +103,8 @@ type inventory struct {
 	records []*Record
 	blobs   map[digest.Digest]int64 // size of each blob
 	layers  map[digest.Digest]int64 // size of each unpacked layer
-	// How many layer records of records refer to each blob and layer.
+	// How many records refer to each blob (as a layer or a file list)
+	// and layer.
 	blobRefs  map[digest.Digest]int
 	layerRefs map[digest.Digest]int
 }
@@ -118,8 +119,10 @@ func (s *Store) inventory() (*inventory, error) {
 		return nil, err
 	}
 	for _, r := range inv.records {
+		for _, d := range r.blobRefs() {
+			inv.blobRefs[d]++
+		}
 		for _, l := range r.layers() {
-			inv.blobRefs[l.Digest]++
 			inv.layerRefs[l.DiffID]++
 		}
 	}

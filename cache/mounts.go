@@ -61,6 +61,22 @@ func (s *Store) CacheMount(ctx context.Context, id, sharing string, init func(di
 	return dir, func() { l.unlock() }, nil
 }
 
+// LockMountSync serialises, between builds, the import and export of
+// the shared copy of the cache mount id (see package mountsync). It is
+// not the lock of sharing=locked, which a step holds while it runs.
+func (s *Store) LockMountSync(ctx context.Context, id string) (unlock func(), err error) {
+	sum := sha256.Sum256([]byte(id))
+	base := filepath.Join(s.root, mountsDir, hex.EncodeToString(sum[:16]))
+	if err := os.MkdirAll(filepath.Dir(base), 0o700); err != nil {
+		return nil, err
+	}
+	l, err := lock(ctx, base+".sync", lockExclusive)
+	if err != nil {
+		return nil, err
+	}
+	return func() { l.unlock() }, nil
+}
+
 // makeMountDir creates dir through a temp dir and a rename, so that a
 // crash never leaves one half set up.
 func (s *Store) makeMountDir(dir string, init func(string) error) error {

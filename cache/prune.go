@@ -51,10 +51,12 @@ func (s *Store) Prune(opts PruneOptions) (PruneReport, error) {
 		}
 	}
 	drop := func(r *Record) {
-		for _, l := range r.layers() {
-			if inv.blobRefs[l.Digest]--; inv.blobRefs[l.Digest] == 0 {
-				total -= inv.blobs[l.Digest]
+		for _, d := range r.blobRefs() {
+			if inv.blobRefs[d]--; inv.blobRefs[d] == 0 {
+				total -= inv.blobs[d]
 			}
+		}
+		for _, l := range r.layers() {
 			if inv.layerRefs[l.DiffID]--; inv.layerRefs[l.DiffID] == 0 {
 				total -= inv.layers[l.DiffID]
 			}

@@ -30,6 +30,9 @@ type Record struct {
 	// own encoding.
 	Change  json.RawMessage `json:"config_change,omitempty"`
 	Created time.Time       `json:"created"`
+	// Inputs is what went into the key, to explain a later miss; nil in
+	// records made before it was kept, and in FROM records.
+	Inputs *Inputs `json:"inputs,omitempty"`
 	// LastUsed comes from the record file's mtime.
 	LastUsed time.Time `json:"-"`
 }
@@ -76,6 +79,9 @@ func decodeRecord(data []byte) (*Record, error) {
 		if l.Digest.Validate() != nil || l.DiffID.Validate() != nil || l.Size < 0 {
 			return nil, errors.New("invalid layer")
 		}
+	}
+	if in := rec.Inputs; in != nil && in.Files != "" && in.Files.Validate() != nil {
+		in.Files = "" // a damaged list only explains less
 	}
 	return &rec, nil
 }

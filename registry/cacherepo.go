@@ -97,36 +97,9 @@ func (c *CacheRepo) Get(ctx context.Context, key digest.Digest, store image.Stor
 }
 
 func (c *CacheRepo) get(ctx context.Context, tag name.Tag, key digest.Digest, store image.Store) (*cache.Record, error) {
-	desc, err := c.puller.Get(ctx, tag)
-	if err != nil {
-		if describe(err, c.repo, c.o).kind == ErrNotFound {
-			return nil, cache.ErrNotFound
-		}
-		return nil, err
-	}
-	var m ocispec.Manifest
-	if err := json.Unmarshal(desc.Manifest, &m); err != nil {
-		return nil, fmt.Errorf("manifest: %w", err)
-	}
-	if m.Config.MediaType != MediaTypeStepRecord || len(m.Layers) > 1 {
-		return nil, fail(nil, "not a mybuild cache entry (config media type %q)", m.Config.MediaType)
-	}
-	if m.Config.Size > maxRecord {
-		return nil, fail(nil, "step record of %d bytes is too large", m.Config.Size)
-	}
-	data, err := c.blobs().read(ctx, "step record", m.Config.Digest, m.Config.Size, maxRecord)
+	rec, m, err := c.record(ctx, tag, key)
 	if err != nil {
 		return nil, err
-	}
-	var rec cache.Record
-	if err := json.Unmarshal(data, &rec); err != nil {
-		return nil, fmt.Errorf("step record: %w", err)
-	}
-	if rec.Key != key {
-		return nil, fail(nil, "the entry holds the step record of %s", rec.Key)
-	}
-	if c.ttl > 0 && time.Since(rec.Created) > c.ttl {
-		return nil, cache.ErrNotFound
 	}
 	if (rec.Layer == nil) != (len(m.Layers) == 0) {
 		return nil, fail(nil, "the entry's layers do not match its step record")
@@ -139,7 +112,45 @@ func (c *CacheRepo) get(ctx context.Context, tag name.Tag, key digest.Digest, st
 			return nil, err
 		}
 	}
-	return &rec, nil
+	return rec, nil
+}
+
+// record reads the step record of the entry at tag, which must be key's
+// unless key is "", and the entry's manifest. An entry older than the
+// ttl is cache.ErrNotFound.
+func (c *CacheRepo) record(ctx context.Context, tag name.Tag, key digest.Digest) (*cache.Record, *ocispec.Manifest, error) {
+	desc, err := c.puller.Get(ctx, tag)
+	if err != nil {
+		if describe(err, c.repo, c.o).kind == ErrNotFound {
+			return nil, nil, cache.ErrNotFound
+		}
+		return nil, nil, err
+	}
+	var m ocispec.Manifest
+	if err := json.Unmarshal(desc.Manifest, &m); err != nil {
+		return nil, nil, fmt.Errorf("manifest: %w", err)
+	}
+	if m.Config.MediaType != MediaTypeStepRecord || len(m.Layers) > 1 {
+		return nil, nil, fail(nil, "not a mybuild cache entry (config media type %q)", m.Config.MediaType)
+	}
+	if m.Config.Size > maxRecord {
+		return nil, nil, fail(nil, "step record of %d bytes is too large", m.Config.Size)
+	}
+	data, err := c.blobs().read(ctx, "step record", m.Config.Digest, m.Config.Size, maxRecord)
+	if err != nil {
+		return nil, nil, err
+	}
+	var rec cache.Record
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return nil, nil, fmt.Errorf("step record: %w", err)
+	}
+	if rec.Key.Validate() != nil || key != "" && rec.Key != key {
+		return nil, nil, fail(nil, "the entry holds the step record of %s", rec.Key)
+	}
+	if c.ttl > 0 && time.Since(rec.Created) > c.ttl {
+		return nil, nil, cache.ErrNotFound
+	}
+	return &rec, &m, nil
 }
 
 func (c *CacheRepo) blobs() repoBlobs {

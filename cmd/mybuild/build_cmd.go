@@ -57,14 +57,21 @@ func runBuild(ctx context.Context, o *buildOptions, args []string, s streams) er
 		fmt.Fprintln(s.out, "mybuild", versionString())
 		return nil
 	}
+	args, done, err := o.gitContext(ctx, args)
+	if err != nil {
+		return err
+	}
+	defer done()
 	rep, err := newReporter(o.progress, o.quiet, s.err)
 	if err != nil {
 		return err
 	}
+	defer stopReporter(rep)
 	opts, dest, err := o.buildOptions(args, rep)
 	if err != nil {
 		return err
 	}
+	defer dest.removeStdout()
 	if o.check {
 		return runCheck(ctx, opts, s.out)
 	}
@@ -73,8 +80,8 @@ func runBuild(ctx context.Context, o *buildOptions, args []string, s streams) er
 		return err
 	}
 	if decision.Mode == isolation.Rootless && !isolation.InRootless() {
-		if o.cachedOutside(ctx, args, facts, s) {
-			return nil
+		if built, err := o.cachedOutside(ctx, args, facts, s); built {
+			return err
 		}
 		return enterRootless(ctx, facts, s)
 	}
@@ -86,9 +93,13 @@ func runBuild(ctx context.Context, o *buildOptions, args []string, s streams) er
 		}
 		defer stop()
 	}
-	return o.run(ctx, opts, dest, rep, s.out, func(store *cache.Store) (rootfs.Driver, error) {
+	err = o.run(ctx, opts, dest, rep, s.out, func(store *cache.Store) (rootfs.Driver, error) {
 		return o.driver(decision.Mode, facts, store, opts, rep.Warning)
 	})
+	if err == nil && dest.stdout != "" {
+		err = dest.toStdout(s.out)
+	}
+	return err
 }
 
 // run opens the store, takes the driver newDriver makes, builds, and
@@ -118,20 +129,22 @@ func (o *buildOptions) run(ctx context.Context, opts build.Options, dest *destin
 // namespace: a build whose every layer is in the cache needs none, since
 // only making a layer does (build.Options.NoLayers). It tells whether the
 // build was done; when not (a layer to make, or any failure, which the
-// build in the namespace reproduces), nothing was printed.
-func (o *buildOptions) cachedOutside(ctx context.Context, args []string, facts isolation.Facts, s streams) bool {
+// build in the namespace reproduces), nothing was printed. err is that of
+// the copy of an output to stdout, once built.
+func (o *buildOptions) cachedOutside(ctx context.Context, args []string, facts isolation.Facts, s streams) (built bool, err error) {
 	if o.noCache {
-		return false
+		return false, nil
 	}
 	var progress, stdout bytes.Buffer
 	rep, err := newReporter(o.progress, o.quiet, &progress)
 	if err != nil {
-		return false
+		return false, nil
 	}
 	opts, dest, err := o.buildOptions(args, rep)
 	if err != nil {
-		return false
+		return false, nil
 	}
+	defer dest.removeStdout()
 	opts.NoLayers, opts.ContextOwners = true, isolation.NamespaceOwners(facts)
 	rep.Isolation(isolation.Decision{Mode: isolation.Rootless,
 		Reason: fmt.Sprintf("user %s; every layer was in the cache, so no user namespace was needed", facts.User)})
@@ -139,11 +152,14 @@ func (o *buildOptions) cachedOutside(ctx context.Context, args []string, facts i
 		return rootfs.NewOverlay(store, rootfs.Rootless(rep.Warning)), nil
 	})
 	if err != nil {
-		return false
+		return false, nil
 	}
 	s.err.Write(progress.Bytes())
 	s.out.Write(stdout.Bytes())
-	return true
+	if dest.stdout != "" {
+		return true, dest.toStdout(s.out)
+	}
+	return true, nil
 }
 
 // report tells what a build made: the iid and metadata files, a line per
@@ -164,11 +180,14 @@ func (o *buildOptions) report(res *build.Result, dest *destinations, rep reporte
 		}
 	}
 	for _, out := range dest.outputs {
-		rep.Wrote(out.String())
+		rep.Wrote(dest.shown(out.String()))
 	}
 	for _, e := range dest.exports {
-		rep.Wrote(e.String())
+		rep.Wrote(dest.shown(e.String()))
 	}
-	fmt.Fprintln(stdout, res.ImageDigest)
+	stopReporter(rep)      // stdout may be the terminal the view is on
+	if dest.stdout == "" { // else stdout takes an archive
+		fmt.Fprintln(stdout, res.ImageDigest)
+	}
 	return nil
 }

@@ -23,6 +23,8 @@ type buildOptions struct {
 	isolation                                                string
 	force                                                    bool
 	mode                                                     isolation.Mode
+	// cacheMountExport sends cache mounts to the shared cache.
+	cacheMountExport bool
 }
 
 // register adds the flags to cmd, with buildx's names and help where
@@ -61,7 +63,8 @@ func (o *buildOptions) register(cmd *cobra.Command) {
 	fs.StringVar(&o.cacheRepo, "cache-repo", "", "Share step results through this repository (REGISTRY/REPO), one tag per step")
 	fs.DurationVar(&o.cacheTTL, "cache-ttl", 14*24*time.Hour, "Ignore shared cache entries older than this (0: keep them forever)")
 	fs.BoolVar(&o.repoReadOnly, "cache-repo-readonly", false, "Use the shared cache, never push to it")
-	group(cmd, "Cache flags", "cache-dir", "no-cache", "cache-from", "cache-to", "cache-repo", "cache-ttl", "cache-repo-readonly")
+	fs.BoolVar(&o.cacheMountExport, "cache-mount-export", true, "Send the RUN --mount=type=cache directories (sharing shared and locked) to the shared cache after the build; they are brought from it either way")
+	group(cmd, "Cache flags", "cache-dir", "no-cache", "cache-from", "cache-to", "cache-repo", "cache-ttl", "cache-repo-readonly", "cache-mount-export")
 
 	fs.StringVar(&o.network, "network", "host", "Set the networking mode for the \"RUN\" instructions during build: host or none")
 	fs.StringArrayVar(&o.allow, "allow", nil, "Allow extra privileged entitlement (e.g., \"security.insecure\", which lets RUN --security=insecure run unconfined; network.host changes nothing)")
@@ -69,17 +72,17 @@ func (o *buildOptions) register(cmd *cobra.Command) {
 	fs.BoolVar(&o.force, "force", false, "Dangerous: with --isolation=in-place, build in place without mybuild's marker, rewriting this machine's root filesystem")
 	group(cmd, "RUN step flags", "network", "allow", "isolation", "force")
 
-	fs.StringVar(&o.progress, "progress", progressDefault(), "Set type of progress output (\"plain\", \"quiet\", \"rawjson\"; \"auto\" and \"tty\" are plain for now: mybuild has no live view yet)")
+	fs.StringVar(&o.progress, "progress", progressDefault(), "Set type of progress output (\"auto\", \"tty\", \"plain\", \"rawjson\", \"quiet\"); auto is the live view (tty) on a terminal, plain elsewhere")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "Suppress the build output and print the image digest on success")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "Write a CPU profile of the build to a file (for go tool pprof)")
 	fs.BoolVar(&o.version, "version", false, "Print the version and exit")
 	group(cmd, "Progress flags", "progress", "quiet", "cpuprofile", "version")
 }
 
-// progressDefault is $BUILDKIT_PROGRESS, as buildx reads it, else plain.
+// progressDefault is $BUILDKIT_PROGRESS, as buildx reads it, else auto.
 func progressDefault() string {
 	if p := os.Getenv("BUILDKIT_PROGRESS"); p != "" {
 		return p
 	}
-	return "plain"
+	return "auto"
 }

@@ -20,7 +20,8 @@ import (
 // destinations it writes: whatever is wrong with them is told before
 // anything runs.
 func (o *buildOptions) buildOptions(args []string, rep reporter) (build.Options, *destinations, error) {
-	opts := build.Options{Context: ".", Dockerfile: o.file, NoCache: o.noCache, Target: o.target}
+	opts := build.Options{Context: ".", Dockerfile: o.file, NoCache: o.noCache, Target: o.target,
+		NoCacheMountExport: !o.cacheMountExport}
 	if len(args) == 1 {
 		opts.Context = args[0]
 	}

@@ -7,9 +7,9 @@ import (
 	"testing"
 )
 
-// checkGolden compares got with testdata/check/<name>; MYBUILD_UPDATE_GOLDEN=1
-// rewrites it.
-func checkGolden(t *testing.T, name, got string) {
+// checkOutputGolden compares got with testdata/check/<name>;
+// MYBUILD_UPDATE_GOLDEN=1 rewrites it.
+func checkOutputGolden(t *testing.T, name, got string) {
 	t.Helper()
 	path := filepath.Join("testdata", "check", name)
 	if os.Getenv("MYBUILD_UPDATE_GOLDEN") == "1" {
@@ -50,7 +50,7 @@ func TestCheckWarnings(t *testing.T) {
 	if code != exitBuild || stderr != "" {
 		t.Errorf("exit %d, stderr %q; want 1 and nothing", code, stderr)
 	}
-	checkGolden(t, "warnings", stdout)
+	checkOutputGolden(t, "warnings", stdout)
 	emptyDir(t, cacheDir)
 }
 

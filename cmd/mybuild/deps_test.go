@@ -21,6 +21,7 @@ var directDeps = map[string]string{
 	"github.com/klauspost/pgzip":             "gzip on every CPU",
 	"github.com/moby/buildkit":               "the Dockerfile front end (parser, instructions, shell, linter)",
 	"github.com/moby/docker-image-spec":      "the Docker image config type",
+	"github.com/morikuni/aec":                "the escape codes of the live progress view, as BuildKit's progressui draws it",
 	"github.com/moby/patternmatcher":         ".dockerignore",
 	"github.com/moby/profiles/seccomp":       "Docker's default seccomp profile",
 	"github.com/moby/sys/mountinfo":          "the container's mount points, which a build in place leaves alone (isolation)",
@@ -35,6 +36,7 @@ var directDeps = map[string]string{
 	"golang.org/x/net":                       "BPF instructions for the seccomp filter",
 	"golang.org/x/sync":                      "errgroup and singleflight",
 	"golang.org/x/sys":                       "syscalls",
+	"golang.org/x/term":                      "whether stderr is a terminal, and its size, for the live progress view",
 }
 
 // TestDirectDependencies fails when go.mod requires a module directly that

@@ -36,6 +36,15 @@ type stepMetadata struct {
 	DiffID      *digest.Digest `json:"diff_id"`
 	Size        int64          `json:"size"`
 	DurationMS  int64          `json:"duration_ms"`
+	Miss        *missMetadata  `json:"miss,omitempty"`
+}
+
+// missMetadata says why a step that ran missed the cache.
+type missMetadata struct {
+	Reason       string        `json:"reason"`
+	Changes      []string      `json:"changes"`
+	ComparedWith digest.Digest `json:"compared_with,omitempty"`
+	DecidedBy    string        `json:"decided_by,omitempty"`
 }
 
 func newMetadata(res *build.Result, names []string) metadata {
@@ -56,6 +65,10 @@ func newMetadata(res *build.Result, names []string) metadata {
 		if s.Layer != nil {
 			d, id := s.Layer.Digest, s.Layer.DiffID
 			sm.LayerDigest, sm.DiffID, sm.Size = &d, &id, s.Layer.Size
+		}
+		if mi := s.Miss; mi != nil {
+			sm.Miss = &missMetadata{Reason: mi.Reason, Changes: append([]string{}, mi.Changes...),
+				ComparedWith: mi.Earlier, DecidedBy: mi.DecidedBy}
 		}
 		m.Steps = append(m.Steps, sm)
 	}

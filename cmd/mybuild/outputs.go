@@ -25,6 +25,9 @@ type destinations struct {
 	// names are the image names of -t and --output type=image, as buildx
 	// reports them in its metadata (image.name).
 	names []string
+	// stdout, when set, is the file an --output with dest=- is written
+	// to, which goes to stdout once the build is done (see toStdout).
+	stdout string
 }
 
 // destinations reads -t, --output, --push and --load. A -t with a
@@ -160,7 +163,10 @@ func (d *destinations) parseOutput(v string, names []string) ([]string, error) {
 	}
 	typ, dest := attrs["type"], attrs["dest"]
 	if dest == "-" {
-		return nil, bad("writing to stdout (dest=-) is not supported yet")
+		if dest, err = d.stdoutFile(typ); err != nil {
+			return nil, bad("%v", err)
+		}
+		attrs["dest"] = dest
 	}
 	switch typ {
 	case "local", "tar":
@@ -228,7 +234,11 @@ func outputAttrs(v string) (map[string]string, error) {
 		return nil, usagef("--output %s: %v", v, err)
 	}
 	if len(fields) == 1 && !strings.Contains(fields[0], "=") {
-		fields = []string{"type=local", "dest=" + fields[0]}
+		typ := "local"
+		if fields[0] == "-" {
+			typ = "tar" // buildx's -o -: the root filesystem, a tar on stdout
+		}
+		fields = []string{"type=" + typ, "dest=" + fields[0]}
 	}
 	attrs := map[string]string{}
 	for _, f := range fields {

@@ -21,18 +21,31 @@ type reporter interface {
 	Isolation(d isolation.Decision)
 }
 
-// newReporter is the reporter --progress and -q ask for. auto and tty
-// are plain for now: mybuild has no live view yet.
+// newReporter is the reporter --progress and -q ask for: auto and tty
+// are the live view on a terminal, and plain elsewhere. A reporter that
+// draws must be stopped (stopReporter) before anything else is written.
 func newReporter(mode string, quiet bool, w io.Writer) (reporter, error) {
 	switch {
 	case quiet || mode == "quiet":
 		return quietProgress{}, nil
-	case mode == "plain" || mode == "auto" || mode == "tty":
+	case mode == "auto" || mode == "tty":
+		if f, ok := isTerminal(w); ok {
+			return newTTYProgress(f), nil
+		}
+		return newProgress(w), nil
+	case mode == "plain":
 		return newProgress(w), nil
 	case mode == "rawjson":
 		return newJSONProgress(w), nil
 	}
 	return nil, usagef("--progress %s: unknown mode (want plain, quiet, rawjson, auto or tty)", mode)
+}
+
+// stopReporter ends a live view, drawn a last time.
+func stopReporter(rep reporter) {
+	if t, ok := rep.(*ttyProgress); ok {
+		t.stop()
+	}
 }
 
 // progress prints steps the way BuildKit's plain progress does:
@@ -118,6 +131,17 @@ func (p *progress) StepFinished(info build.StepInfo, res build.StepResult, err e
 	default:
 		p.printf("#%d DONE %.1fs\n", n, res.Duration.Seconds())
 	}
+}
+
+// StepMissed prints why a step missed, on a line of its own before its
+// output, when an earlier record of it tells:
+//
+//	#3 MISS 1 file changed: fmt/print.go
+func (p *progress) StepMissed(info build.StepInfo, miss build.Miss) {
+	if miss.Earlier == "" {
+		return // a step never built before, or --no-cache: nothing to tell
+	}
+	p.printf("#%d MISS %s\n", p.number(info), miss.Reason)
 }
 
 func (p *progress) Warning(msg string) {

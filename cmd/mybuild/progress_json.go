@@ -137,6 +137,16 @@ func (p *jsonProgress) StepFinished(info build.StepInfo, res build.StepResult, e
 	p.emit(jsonStatus{Vertexes: []jsonVertex{v}})
 }
 
+// StepMissed is a log line of the step, before its output, when an
+// earlier record tells why it missed: "MISS 1 file changed: a.go".
+func (p *jsonProgress) StepMissed(info build.StepInfo, miss build.Miss) {
+	if miss.Earlier == "" {
+		return
+	}
+	line := []byte("MISS " + miss.Reason + "\n")
+	p.emit(jsonStatus{Logs: []jsonLog{{Vertex: vertexDigest(info), Stream: 1, Data: line, Timestamp: time.Now().UTC()}}})
+}
+
 func (p *jsonProgress) Warning(msg string) {
 	p.flushIsolation()
 	p.emit(jsonStatus{Warnings: []jsonWarning{{Level: 1, Short: []byte(msg)}}})

@@ -2,6 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -109,6 +112,28 @@ func TestProgressModes(t *testing.T) {
 		code, stdout, stderr := runCLI(t, append(append([]string{"--cache-dir", cacheDir}, tc.args...), dir)...)
 		if code != 0 || digestOf(stdout).Validate() != nil || !strings.HasPrefix(stderr, tc.want) || (tc.want == "" && stderr != "") {
 			t.Errorf("BUILDKIT_PROGRESS=%s %v: exit %d, stdout %q, stderr:\n%s\nwant it to start with %q", tc.env, tc.args, code, stdout, stderr, tc.want)
+		}
+	}
+}
+
+// A FROM that read its image (pulled it, or read its archive) took time
+// and is not CACHED; the next build finds it in the cache.
+func TestFromNotCachedWhenRead(t *testing.T) {
+	dir := project(t, prelude)
+	base := filepath.Join(t.TempDir(), "base.tar")
+	cacheDir := t.TempDir()
+	if code, _, stderr := runCLI(t, "build", "--cache-dir", cacheDir, "-t", base, dir); code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM oci-archive:"+base+"\nRUN true\n"), 0o644)
+	cacheDir = t.TempDir()
+	for i, want := range []string{`#1 DONE \d+\.\ds`, `#1 CACHED`} {
+		code, _, stderr := runCLI(t, "build", "--progress=plain", "--cache-dir", cacheDir, dir)
+		if code != 0 {
+			t.Fatalf("exit %d\n%s", code, stderr)
+		}
+		if !regexp.MustCompile(`(?m)^` + want + `$`).MatchString(stderr) {
+			t.Errorf("build %d: no line %s in\n%s", i+1, want, stderr)
 		}
 	}
 }
