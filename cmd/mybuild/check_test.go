@@ -108,3 +108,17 @@ func TestBuildCheckError(t *testing.T) {
 	}
 	emptyDir(t, filepath.Join(cacheDir, "steps"))
 }
+
+// TestCheckIgnoredFile: --check reads the context's .dockerignore for
+// CopyIgnoredFile.
+func TestCheckIgnoredFile(t *testing.T) {
+	dir := project(t, "FROM scratch\nCOPY busybox /bin/busybox\n")
+	if err := os.WriteFile(filepath.Join(dir, ".dockerignore"), []byte("busy*\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, _ := runCLI(t, "build", "--check", "--cache-dir", t.TempDir(), dir)
+	want := "Attempting to Copy file \"busybox\" that is excluded by .dockerignore\n"
+	if code != exitBuild || !strings.Contains(stdout, want) {
+		t.Errorf("exit %d, stdout lacks %q:\n%s", code, want, stdout)
+	}
+}
