@@ -90,7 +90,7 @@ func reporter(opts Options) Reporter {
 }
 
 func build(ctx context.Context, opts Options) (*Result, error) {
-	b, err := newBuilder(opts)
+	b, err := newBuilder(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -109,9 +109,10 @@ func build(ctx context.Context, opts Options) (*Result, error) {
 }
 
 // newBuilder reads and parses the Dockerfile, and makes the builder that
-// runs it: options defaulted, the parser's warnings reported, the build
+// runs it: options defaulted, the parser's and the lint rules' warnings
+// reported (with "# check=error=true", the lint's fail it), the build
 // args and the source date epoch resolved.
-func newBuilder(opts Options) (*builder, error) {
+func newBuilder(ctx context.Context, opts Options) (*builder, error) {
 	if opts.Store == nil {
 		return nil, errors.New("build: no cache store")
 	}
@@ -141,6 +142,9 @@ func newBuilder(opts Options) (*builder, error) {
 	}
 	for _, w := range df.Warnings {
 		b.rep.Warning(df.ErrorAtLine(w.Line, errors.New(w.Message)).Error())
+	}
+	if err := b.lint(ctx, data); err != nil {
+		return nil, err
 	}
 	if b.args, err = newArgs(df, opts.BuildArgs, image.HostPlatform(), b.platform, opts.Target); err != nil {
 		return nil, err

@@ -37,7 +37,7 @@ type missReporter interface {
 // explain is Build with Options.Explain: every step keyed and looked up,
 // none run, and no image.
 func explain(ctx context.Context, opts Options) (*Result, error) {
-	b, err := newBuilder(opts)
+	b, err := newBuilder(ctx, opts)
 	if err != nil {
 		return nil, err
 	}

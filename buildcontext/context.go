@@ -100,3 +100,13 @@ func (c *Context) ignored(rel string) (bool, error) {
 	}
 	return m, nil
 }
+
+// IgnorePatterns reads the patterns of the .dockerignore that Open would
+// use for the context dir and the Dockerfile: nil when there is none.
+func IgnorePatterns(dir, dockerfile string) ([]string, error) {
+	root, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("build context: %w", err)
+	}
+	return readIgnoreFile(root, dockerfile)
+}

@@ -21,6 +21,9 @@ type Stage struct {
 	Platform string // FROM --platform value, unexpanded
 	Line     int    // line of the FROM
 	Commands []instructions.Command
+	// from is BuildKit's FROM, for the lint rules that need its keyword's
+	// casing, its location or the comments above it.
+	from *instructions.Stage
 }
 
 // Warning is a problem in the Dockerfile that does not stop the build.

@@ -3,6 +3,7 @@ package parser
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,6 +34,11 @@ func FuzzParse(f *testing.F) {
 		}
 		if len(d.Stages) == 0 {
 			t.Fatal("Parse succeeded without a stage")
+		}
+		if res, err := Lint("Dockerfile", []byte(src)); err != nil {
+			checkFuzzError(t, src, err)
+		} else if err := res.PrintTo(io.Discard); err != nil {
+			t.Fatalf("PrintTo: %v", err)
 		}
 		env := []string{"A=1", "B=two words", "EMPTY="}
 		for _, st := range d.Stages {

@@ -25,14 +25,25 @@ func Parse(name string, r io.Reader) (*Dockerfile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
+	// A non-nil linter with no Warn func: with a nil one, BuildKit panics on
+	// a "# check=..." comment above an instruction. Lint parses again with
+	// one that records.
+	return parse(name, data, linter.New(&linter.Config{}))
+}
+
+// parse parses data, passing lint to BuildKit's instruction parser, which
+// runs the rules it owns (FromAsCasing, StageNameCasing,
+// MaintainerDeprecated, InvalidDefinitionDescription) through it, as it
+// does NoEmptyContinuation here.
+func parse(name string, data []byte, lint *linter.Linter) (*Dockerfile, error) {
 	d := &Dockerfile{Name: name, Escape: bkparser.DefaultEscapeToken}
-	if err := d.parse(data); err != nil {
+	if err := d.parse(data, lint); err != nil {
 		return nil, err
 	}
 	return d, nil
 }
 
-func (d *Dockerfile) parse(data []byte) (err error) {
+func (d *Dockerfile) parse(data []byte, lint *linter.Linter) (err error) {
 	line := 0
 	defer func() {
 		// BuildKit's front end is not written for hostile input. No panic is
@@ -50,11 +61,13 @@ func (d *Dockerfile) parse(data []byte) (err error) {
 	}
 	d.Escape = res.EscapeToken
 	for _, w := range res.Warnings {
+		if w.URL == linter.RuleNoEmptyContinuation.URL && w.Location != nil {
+			// A lint rule: Lint reports it, with BuildKit's words.
+			lint.Run(&linter.RuleNoEmptyContinuation, []bkparser.Range{*w.Location}, linter.RuleNoEmptyContinuation.Format())
+			continue
+		}
 		d.warn(warningLine(w), w.Short)
 	}
-	// A non-nil linter with no Warn func: with a nil one, BuildKit panics on
-	// a "# check=..." comment above an instruction.
-	lint := linter.New(&linter.Config{})
 	for _, n := range res.AST.Children {
 		line = n.StartLine
 		if err := d.add(n, lint); err != nil {
@@ -137,6 +150,7 @@ func (d *Dockerfile) addStage(st *instructions.Stage, n *bkparser.Node) error {
 		Platform: st.Platform,
 		Line:     n.StartLine,
 		Commands: []instructions.Command{},
+		from:     st,
 	})
 	return nil
 }

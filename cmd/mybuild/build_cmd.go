@@ -72,6 +72,9 @@ func runBuild(ctx context.Context, o *buildOptions, args []string, s streams) er
 		return err
 	}
 	defer dest.removeStdout()
+	if o.check {
+		return runCheck(ctx, opts, s.out)
+	}
 	decision, facts, err := isolation.Decide(ctx, o.mode, o.force)
 	if err != nil {
 		return err

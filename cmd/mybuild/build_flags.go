@@ -19,6 +19,7 @@ type buildOptions struct {
 	tags, outputs, buildArgs, contexts, secrets, allow       []string
 	labels, annotations, cacheFrom, cacheTo                  []string
 	noCache, quiet, version, repoReadOnly, push, load        bool
+	check                                                    bool
 	isolation                                                string
 	force                                                    bool
 	mode                                                     isolation.Mode
@@ -37,7 +38,8 @@ func (o *buildOptions) register(cmd *cobra.Command) {
 	fs.StringVar(&o.target, "target", "", "Set the target build stage to build")
 	fs.StringArrayVar(&o.secrets, "secret", nil, "Secret to expose to the build (format: \"id=mysecret[,src=/local/secret]\", or id=ID,env=VAR)")
 	o.registryOptions.register(fs, "Set target platform for build (os/arch[/variant]; default the host's)")
-	group(cmd, "Input flags", "file", "build-arg", "build-context", "target", "secret", "platform", "pull", "insecure-registry")
+	fs.BoolVar(&o.check, "check", false, "Check the Dockerfile with BuildKit's lint rules and build nothing: exit 1 on warnings (see \"# check=\" in the README)")
+	group(cmd, "Input flags", "file", "build-arg", "build-context", "target", "secret", "platform", "pull", "insecure-registry", "check")
 
 	fs.StringArrayVarP(&o.tags, "tag", "t", nil, "Image identifier (format: \"[registry/]repository[:tag]\"), pushed with --push; or where the image is written: PATH.tar, oci-archive:PATH[:REF], oci:DIR[:REF], docker-archive:PATH[:NAME:TAG] or docker://REF")
 	fs.StringArrayVarP(&o.outputs, "output", "o", nil, "Output destination (format: \"type=local,dest=path\"); type is local, tar, oci, docker, image or registry")
