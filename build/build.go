@@ -48,7 +48,11 @@ type builder struct {
 	epoch *time.Time
 	// exclusive lets one step at a time make a layer, with a driver that
 	// has one root (rootfs.Features.Exclusive).
-	exclusive sync.Mutex
+	// It is shared by the builders of a multi-platform build.
+	exclusive *sync.Mutex
+	// platformLabel names the target platform in progress, errors and
+	// results of a multi-platform build; "" otherwise.
+	platformLabel string
 	// warned holds the warnings given so far (warnOnce).
 	warned map[string]bool
 }
@@ -76,6 +80,12 @@ func reporter(opts Options) Reporter {
 }
 
 func build(ctx context.Context, opts Options) (*Result, error) {
+	if len(opts.Platforms) > 1 {
+		return buildPlatforms(ctx, opts)
+	}
+	if len(opts.Platforms) == 1 {
+		opts.Platform = opts.Platforms[0]
+	}
 	b, err := newBuilder(opts)
 	if err != nil {
 		return nil, err
@@ -118,7 +128,7 @@ func newBuilder(opts Options) (*builder, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &builder{opts: opts, df: df, rep: reporter(opts), platform: opts.Platform, driver: opts.Driver}
+	b := &builder{opts: opts, df: df, rep: reporter(opts), platform: opts.Platform, driver: opts.Driver, exclusive: &sync.Mutex{}}
 	if b.platform.OS == "" {
 		b.platform = image.HostPlatform()
 	}
@@ -141,11 +151,8 @@ func newBuilder(opts Options) (*builder, error) {
 // and runs every node of g; then it keeps the stat cache for the next
 // build, and warns of build args that no ARG used.
 func (b *builder) runAll(ctx context.Context, g *graph) error {
-	stats, saveStats, err := b.statCache(b.opts.Context)
+	saveStats, err := b.openContext()
 	if err != nil {
-		return err
-	}
-	if b.bctx, err = buildcontext.Open(b.opts.Context, b.opts.Dockerfile, buildcontext.WithStatCache(stats)); err != nil {
 		return err
 	}
 	err = b.runGraph(ctx, g)
@@ -161,17 +168,24 @@ func (b *builder) runAll(ctx context.Context, g *graph) error {
 	return nil
 }
 
+// openContext opens the build context, with the stat cache of earlier
+// builds; saveStats keeps the stat cache for the next build.
+func (b *builder) openContext() (saveStats func() error, err error) {
+	stats, save, err := b.statCache(b.opts.Context)
+	if err != nil {
+		return nil, err
+	}
+	if b.bctx, err = buildcontext.Open(b.opts.Context, b.opts.Dockerfile, buildcontext.WithStatCache(stats)); err != nil {
+		return nil, err
+	}
+	return save, nil
+}
+
 // writeImage makes the image of the target stage st, in the compression
 // asked for, writes it to every output, and describes the build: the
 // steps' layers are those of the image.
 func (b *builder) writeImage(ctx context.Context, st *stage) (*Result, error) {
-	layers, converted, err := b.outputLayers(ctx, st)
-	if err != nil {
-		return nil, err
-	}
-	img := &image.Image{Config: b.imageConfig(st), Layers: layers,
-		Annotations: b.opts.Annotations, DescriptorAnnotations: b.opts.DescriptorAnnotations}
-	m, err := img.Manifest()
+	img, m, steps, err := b.finalImage(ctx, st)
 	if err != nil {
 		return nil, err
 	}
@@ -183,6 +197,23 @@ func (b *builder) writeImage(ctx context.Context, st *stage) (*Result, error) {
 			return nil, err
 		}
 	}
+	return &Result{ImageDigest: m.Descriptor.Digest, ConfigDigest: m.Config.Digest, Steps: steps}, nil
+}
+
+// finalImage is the image of the target stage st, in the compression
+// asked for, its manifest, and the results of the steps this builder
+// ran: their layers are those of the image.
+func (b *builder) finalImage(ctx context.Context, st *stage) (*image.Image, *image.Manifest, []StepResult, error) {
+	layers, converted, err := b.outputLayers(ctx, st)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	img := &image.Image{Config: b.imageConfig(st), Layers: layers,
+		Annotations: b.opts.Annotations, DescriptorAnnotations: b.opts.DescriptorAnnotations}
+	m, err := img.Manifest()
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	steps := b.stepResults()
 	for i, s := range steps {
 		if s.Layer == nil {
@@ -192,7 +223,7 @@ func (b *builder) writeImage(ctx context.Context, st *stage) (*Result, error) {
 			steps[i].Layer = &c
 		}
 	}
-	return &Result{ImageDigest: m.Descriptor.Digest, ConfigDigest: m.Config.Digest, Steps: steps}, nil
+	return img, m, steps, nil
 }
 
 // statCache loads the stat cache of the context dir from the store; save

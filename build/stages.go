@@ -27,7 +27,7 @@ func (b *builder) runNode(ctx context.Context, n *node) (*stage, error) {
 	case n.dir != "":
 		return b.runContextDir(ctx, n, label)
 	case n.def == nil:
-		info := StepInfo{Stage: label, Index: 1, Total: 1, Instruction: "FROM " + n.base}
+		info := StepInfo{Stage: label, Platform: n.platformLabel, Index: 1, Total: 1, Instruction: "FROM " + n.base}
 		return b.fromStep(ctx, n, info)
 	}
 	total := len(n.def.Commands) + 1
@@ -35,7 +35,7 @@ func (b *builder) runNode(ctx context.Context, n *node) (*stage, error) {
 	if n.def.Name != "" {
 		from += " AS " + n.def.Name
 	}
-	st, err := b.fromStep(ctx, n, StepInfo{Stage: label, Index: 1, Total: total, Line: n.def.Line, Instruction: from})
+	st, err := b.fromStep(ctx, n, StepInfo{Stage: label, Platform: n.platformLabel, Index: 1, Total: total, Line: n.def.Line, Instruction: from})
 	if err != nil {
 		return nil, err
 	}
@@ -51,7 +51,7 @@ func (b *builder) runNode(ctx context.Context, n *node) (*stage, error) {
 		if i < len(triggers) {
 			line, text = n.def.Line, "ONBUILD "+text
 		}
-		info := StepInfo{Stage: label, Index: i + 2, Total: total, Line: line, Instruction: text}
+		info := StepInfo{Stage: label, Platform: n.platformLabel, Index: i + 2, Total: total, Line: line, Instruction: text}
 		if err := b.step(ctx, st, info, func() (*plan, error) { return b.prepare(ctx, st, cmd) }); err != nil {
 			return nil, err
 		}
@@ -85,7 +85,7 @@ func (b *builder) fromStep(ctx context.Context, n *node, info StepInfo) (*stage,
 	start := time.Now()
 	b.rep.StepStarted(info)
 	st, err := b.from(ctx, n)
-	res := StepResult{Stage: info.Stage, Index: 1, Total: info.Total, Instruction: info.Instruction, Line: info.Line, Cached: true, CacheSource: "local"}
+	res := StepResult{Stage: info.Stage, Platform: info.Platform, Index: 1, Total: info.Total, Instruction: info.Instruction, Line: info.Line, Cached: true, CacheSource: "local"}
 	if st != nil {
 		res.Key = st.key
 	}
@@ -169,7 +169,7 @@ func (b *builder) recordBase(st *stage, createdBy string) error {
 func (b *builder) step(ctx context.Context, st *stage, info StepInfo, prepare func() (*plan, error)) error {
 	start := time.Now()
 	b.rep.StepStarted(info)
-	res := StepResult{Stage: info.Stage, Index: info.Index, Total: info.Total, Instruction: info.Instruction, Line: info.Line}
+	res := StepResult{Stage: info.Stage, Platform: info.Platform, Index: info.Index, Total: info.Total, Instruction: info.Instruction, Line: info.Line}
 	err := b.runStep(ctx, st, info, prepare, &res)
 	res.Duration = time.Since(start)
 	b.rep.StepFinished(info, res, err)

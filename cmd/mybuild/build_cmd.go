@@ -148,7 +148,11 @@ func (o *buildOptions) cachedOutside(ctx context.Context, args []string, facts i
 func (o *buildOptions) report(res *build.Result, dest *destinations, rep reporter, stdout io.Writer) error {
 	if o.iidFile != "" {
 		err := atomicfile.Write(o.iidFile, func(w io.Writer) error {
-			_, err := io.WriteString(w, res.ConfigDigest.String())
+			id := res.ConfigDigest
+			if res.IndexDigest != "" {
+				id = res.IndexDigest // buildx's, for a multi-platform image
+			}
+			_, err := io.WriteString(w, id.String())
 			return err
 		})
 		if err != nil {

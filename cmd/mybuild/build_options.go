@@ -53,6 +53,9 @@ func (o *buildOptions) buildOptions(args []string, rep reporter) (build.Options,
 		return opts, nil, err
 	}
 	opts.Platform, opts.Pull, opts.Registry = reg.platform, reg.pull, reg.opts
+	if len(reg.platforms) > 1 {
+		opts.Platforms = reg.platforms
+	}
 	if opts.CacheRepo, err = o.sharedCache(reg); err != nil {
 		return opts, nil, err
 	}
