@@ -58,7 +58,7 @@ type registrySettings struct {
 	// platforms are those --platform lists; one is platform.
 	platforms []ocispec.Platform
 	pull      registry.PullPolicy
-	opts     []registry.Option
+	opts      []registry.Option
 }
 
 // settings parses the flags. progress, when not nil, gets each event of
