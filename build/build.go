@@ -80,28 +80,50 @@ func reporter(opts Options) Reporter {
 }
 
 func build(ctx context.Context, opts Options) (*Result, error) {
+	bs, nodes, err := planBuild(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkEmulators(ctx, opts, nodes); err != nil {
+		return nil, err
+	}
+	if len(bs) > 1 {
+		if err := runPlatforms(ctx, bs, nodes); err != nil {
+			return nil, err
+		}
+		return writeIndex(ctx, bs)
+	}
+	b := bs[0]
+	if err := b.runAll(ctx, b.graph); err != nil {
+		return nil, err
+	}
+	return b.writeImage(ctx, b.graph.target.result)
+}
+
+// planBuild makes the builder of each platform, with the graph of
+// stages it needs (checked by preflight), and lists the nodes to run:
+// one builder for a single-platform build, whose nodes are those its
+// target needs.
+func planBuild(opts Options) ([]*builder, []*node, error) {
 	if len(opts.Platforms) > 1 {
-		return buildPlatforms(ctx, opts)
+		return planPlatforms(opts)
 	}
 	if len(opts.Platforms) == 1 {
 		opts.Platform = opts.Platforms[0]
 	}
 	b, err := newBuilder(opts)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	g, err := b.plan(b.opts.Target)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := b.preflight(g); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	b.graph = g
-	if err := b.runAll(ctx, g); err != nil {
-		return nil, err
-	}
-	return b.writeImage(ctx, g.target.result)
+	return []*builder{b}, g.reachable(), nil
 }
 
 // newBuilder reads and parses the Dockerfile, and makes the builder that

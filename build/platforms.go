@@ -12,8 +12,9 @@ import (
 	"github.com/mybuild/mybuild/transport"
 )
 
-// buildPlatforms builds the image of every platform of opts.Platforms in
-// one run, and writes their index to every output.
+// planPlatforms plans the build of every platform of opts.Platforms in
+// one run; runPlatforms runs it and writeIndex writes the index of their
+// images to every output.
 //
 // Each platform has a builder of its own, which plans its own graph of
 // stages. A stage that builds the same for every platform (FROM
@@ -21,26 +22,22 @@ import (
 // one node, run once, by the first platform's builder; the others read
 // its result. The nodes of every platform then run together, as the
 // stages of one build do. The build context is opened and hashed once.
-func buildPlatforms(ctx context.Context, opts Options) (*Result, error) {
+func planPlatforms(opts Options) ([]*builder, []*node, error) {
 	bs, err := newPlatformBuilders(opts)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, b := range bs {
 		g, err := b.plan(b.opts.Target)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if err := b.preflight(g); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		b.graph = g
 	}
-	nodes := shareNodes(bs)
-	if err := runPlatforms(ctx, bs, nodes); err != nil {
-		return nil, err
-	}
-	return writeIndex(ctx, bs)
+	return bs, shareNodes(bs), nil
 }
 
 // newPlatformBuilders makes one builder per platform. They share the
@@ -91,7 +88,7 @@ func runPlatforms(ctx context.Context, bs []*builder, nodes []*node) error {
 	for _, b := range bs[1:] {
 		b.bctx = first.bctx
 	}
-	err = runNodes(ctx, nodes, first.driver.Features().Exclusive)
+	err = runNodes(ctx, nodes, first.driver.Features().Exclusive, false)
 	if serr := saveStats(); err == nil && serr != nil {
 		first.rep.Warning(fmt.Sprintf("save stat cache: %v", serr))
 	}

@@ -19,7 +19,7 @@ func (b *builder) runGraph(ctx context.Context, g *graph) error {
 			n.owner = b
 		}
 	}
-	return runNodes(ctx, nodes, b.driver.Features().Exclusive)
+	return runNodes(ctx, nodes, b.driver.Features().Exclusive, false)
 }
 
 // runNodes runs nodes, each by its owner, as soon as the nodes it needs
@@ -29,8 +29,15 @@ func (b *builder) runGraph(ctx context.Context, g *graph) error {
 // With a driver that has one root (exclusive), nodes run one at a time,
 // each whole: interleaving their steps would make the root swap between
 // them at every step.
-func runNodes(ctx context.Context, nodes []*node, exclusive bool) error {
-	eg, ctx := errgroup.WithContext(ctx)
+//
+// A failure stops the other nodes, unless keepGoing: the nodes that do
+// not need the one that failed then run to their end (the emulator
+// check's cache-only pass wants to know each node's fate).
+func runNodes(ctx context.Context, nodes []*node, exclusive, keepGoing bool) error {
+	eg := &errgroup.Group{}
+	if !keepGoing {
+		eg, ctx = errgroup.WithContext(ctx)
+	}
 	one := make(chan struct{}, 1)
 	for _, n := range nodes {
 		eg.Go(func() error {

@@ -125,6 +125,7 @@ func (b *builder) from(ctx context.Context, n *node) (*stage, error) {
 		if err != nil {
 			return nil, err
 		}
+		b.checkBasePlatform(n, img)
 		st = &stage{img: *img, key: fromKey(img, n.platform), base: len(img.Layers)}
 		if err := b.recordBase(st, "FROM "+n.base); err != nil {
 			return nil, err
@@ -146,9 +147,26 @@ func (b *builder) from(ctx context.Context, n *node) (*stage, error) {
 func (b *builder) loadImage(ctx context.Context, ref transport.Ref, platform ocispec.Platform) (*image.Image, error) {
 	return transport.Load(ctx, ref, b.opts.Store,
 		transport.WithPlatform(platform),
+		transport.WithAnyLonePlatform(),
 		transport.WithPull(b.opts.Pull),
 		transport.WithRegistry(b.opts.Registry...),
 		transport.WithWarnings(b.rep.Warning))
+}
+
+// checkBasePlatform warns, as BuildKit does, of a base image for another
+// platform than the stage's: a single-platform image is used whatever
+// its platform, and its RUN steps may then fail.
+func (b *builder) checkBasePlatform(n *node, img *image.Image) {
+	got, want := img.Platform(), n.platform
+	if got.OS == "" || got.Architecture == "" || (got.OS == want.OS && got.Architecture == want.Architecture) {
+		return
+	}
+	msg := fmt.Sprintf("InvalidBaseImagePlatform: Base image %s was pulled with platform %q, expected %q for current build",
+		n.base, image.FormatPlatform(got), image.FormatPlatform(want))
+	if n.def != nil {
+		msg = b.df.ErrorAtLine(n.def.Line, errors.New(msg)).Error()
+	}
+	b.rep.Warning(msg)
 }
 
 // recordBase keeps a record of the base image's layers, so that they age

@@ -73,7 +73,7 @@ func (p *puller) resolve(ctx context.Context, target name.Reference) (*refState,
 	if err != nil {
 		return nil, err
 	}
-	if !fromIndex {
+	if !fromIndex && !p.o.anyLone {
 		c := img.Config.Platform
 		if c.OS != "" && c.Architecture != "" && (c.OS != p.o.platform.OS || c.Architecture != p.o.platform.Architecture) {
 			return nil, fail(ErrNoPlatform, "no image for platform %s (the image is %s/%s)", p.platform, c.OS, c.Architecture)

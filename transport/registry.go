@@ -54,5 +54,9 @@ func (remote) check(ref Ref, _ bool) error {
 
 // withPlatform is the registry options, with the platform to pick.
 func withPlatform(o *options) []registry.Option {
-	return append(slices.Clone(o.registry), registry.WithPlatform(o.platform))
+	opts := append(slices.Clone(o.registry), registry.WithPlatform(o.platform))
+	if o.anyLone {
+		opts = append(opts, registry.WithAnyLonePlatform())
+	}
+	return opts
 }
