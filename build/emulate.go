@@ -2,6 +2,7 @@ package build
 
 import (
 	"context"
+	"errors"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/mybuild/mybuild/image"
@@ -57,6 +58,11 @@ func checkEmulators(ctx context.Context, opts Options, nodes []*node) error {
 	_ = saveStats()
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	for _, n := range dryNodes {
+		if n.err != nil && !errors.Is(n.err, ErrLayerNeeded) && !errors.Is(n.err, errDependency) {
+			return n.err // the build's own failure, such as a base not found
+		}
 	}
 	for _, n := range dryNodes {
 		cmd := firstRun(n)
