@@ -50,6 +50,10 @@ type builder struct {
 	// has one root (rootfs.Features.Exclusive).
 	// It is shared by the builders of a multi-platform build.
 	exclusive *sync.Mutex
+	// dirTime, in a multi-platform build, is the time of the directories
+	// COPY, ADD and WORKDIR create, the same for every platform, so that
+	// the same step makes the same layer for each; zero otherwise.
+	dirTime time.Time
 	// platformLabel names the target platform in progress, errors and
 	// results of a multi-platform build; "" otherwise.
 	platformLabel string

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/mybuild/mybuild/image"
 	"github.com/mybuild/mybuild/rootfs"
@@ -62,7 +63,7 @@ func newPlatformBuilders(opts Options) ([]*builder, error) {
 	if opts.Driver == nil {
 		opts.Driver = rootfs.NewOverlay(opts.Store)
 	}
-	exclusive := &sync.Mutex{}
+	exclusive, dirTime := &sync.Mutex{}, time.Now().Truncate(time.Second)
 	bs := make([]*builder, len(opts.Platforms))
 	for i, p := range opts.Platforms {
 		o := opts
@@ -71,7 +72,7 @@ func newPlatformBuilders(opts Options) ([]*builder, error) {
 		if err != nil {
 			return nil, err
 		}
-		b.exclusive, b.platformLabel = exclusive, names[i]
+		b.exclusive, b.platformLabel, b.dirTime = exclusive, names[i], dirTime
 		bs[i] = b
 	}
 	return bs, nil

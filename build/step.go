@@ -264,27 +264,69 @@ func (b *builder) writeLayer(ctx context.Context, st *stage, p *plan, info StepI
 	if err := p.layer.makeLayer(ctx, root, info); err != nil {
 		return nil, err
 	}
-	store := b.opts.Store
-	w, err := store.NewBlobWriter()
+	if b.platformLabel != "" {
+		return b.diffOnce(ctx, root)
+	}
+	l, _, err := b.diff(ctx, root, b.opts.Compression)
 	if err != nil {
-		return nil, err
-	}
-	defer w.Abort()
-	opts := []layerdiff.Option{layerdiff.WithCompression(b.opts.Compression)}
-	if b.epoch != nil {
-		opts = append(opts, layerdiff.WithSourceDateEpoch(*b.epoch))
-	}
-	l, err := root.Diff(ctx, w, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("write layer: %w", err)
-	}
-	if err := w.Commit(l.Digest); err != nil {
-		return nil, err
-	}
-	if _, err := root.Commit(l); err != nil {
 		return nil, err
 	}
 	return &l, nil
+}
+
+// diff writes what changed in root as a layer blob in compression c,
+// into the store, and keeps it unpacked for the next steps. had says the
+// store held the blob already.
+func (b *builder) diff(ctx context.Context, root rootfs.Root, c layer.Compression) (l layer.Layer, had bool, err error) {
+	store := b.opts.Store
+	w, err := store.NewBlobWriter()
+	if err != nil {
+		return layer.Layer{}, false, err
+	}
+	defer w.Abort()
+	opts := []layerdiff.Option{layerdiff.WithCompression(c)}
+	if b.epoch != nil {
+		opts = append(opts, layerdiff.WithSourceDateEpoch(*b.epoch))
+	}
+	if l, err = root.Diff(ctx, w, opts...); err != nil {
+		return layer.Layer{}, false, fmt.Errorf("write layer: %w", err)
+	}
+	had = store.HasBlob(l.Digest, l.Size)
+	if err := w.Commit(l.Digest); err != nil {
+		return layer.Layer{}, false, err
+	}
+	if _, err := root.Commit(l); err != nil {
+		return layer.Layer{}, false, err
+	}
+	return l, had, nil
+}
+
+// diffOnce is diff for a multi-platform build, where the same step of
+// several platforms often makes the same layer under different keys (they
+// chain from each platform's FROM): the layer is written uncompressed,
+// which gives its diffID, and then compressed once per diffID, under the
+// lock of that conversion (see convertLayer), however many platforms
+// made it. The uncompressed blob is dropped once compressed, unless the
+// store had it before.
+func (b *builder) diffOnce(ctx context.Context, root rootfs.Root) (*layer.Layer, error) {
+	raw, had, err := b.diff(ctx, root, layer.Compression{Algorithm: layer.Uncompressed})
+	if err != nil {
+		return nil, err
+	}
+	want := b.opts.Compression.OrDefault()
+	if want.Algorithm == layer.Uncompressed {
+		return &raw, nil
+	}
+	c, err := b.convertLayer(ctx, raw, want)
+	if err != nil {
+		return nil, fmt.Errorf("compress layer %s: %w", raw.DiffID, err)
+	}
+	if !had {
+		if err := b.opts.Store.DeleteBlob(raw.Digest); err != nil {
+			return nil, err
+		}
+	}
+	return &c, nil
 }
 
 // apply makes a step's record part of the stage. created is the time of
