@@ -223,7 +223,7 @@ func (b *builder) execute(ctx context.Context, st *stage, p *plan, key digest.Di
 			}
 		}
 		if p.layer != nil {
-			if rec.Layer, err = b.writeLayer(ctx, st, p, info); err != nil {
+			if rec.Layer, err = b.makeLayer(ctx, st, p, info); err != nil {
 				return nil, err
 			}
 		}
