@@ -37,6 +37,9 @@ func (p *puller) resolve(ctx context.Context, target name.Reference) (*refState,
 		if err := json.Unmarshal(raw, &idx); err != nil {
 			return nil, fmt.Errorf("index %s: %w", desc.Digest, err)
 		}
+		if !fromIndex {
+			p.index = image.NewIndexInfo(ocispec.Descriptor{MediaType: string(mt), Digest: digest.Digest(desc.Digest.String())}, &idx)
+		}
 		child, err := selectPlatform(&idx, p.o.platform)
 		if err != nil {
 			return nil, err
