@@ -25,7 +25,7 @@ the image, and --push pushes it. With neither, the image stays in the
 cache, and a warning says so. The manifest digest goes to stdout.
 
 mybuild [flags] [CONTEXT] is the same command. A context directory named
-like a command (build, run, inspect, info, cache, completion, help) is written
+like a command (build, run, inspect, info, cache, index, completion, help) is written
 ./build there.`
 
 const buildExample = `  mybuild build -t app.tar .
