@@ -163,7 +163,7 @@ func TestMultiPlatformRun(t *testing.T) {
 	imagetest.Emulator(t, "aarch64")
 	cacheDir := t.TempDir()
 	base := busyboxIndex(t, cacheDir)
-	dir := contextDir(t, map[string]string{"Dockerfile": "FROM " + base + "\n" +
+	dir := contextDir(t, map[string]string{"Dockerfile": "FROM " + base + "\nCOPY Dockerfile /etc/\n" +
 		`RUN ["/bin/busybox", "sh", "-c", "/bin/busybox uname -m > /arch"]` + "\n"})
 	rec := &recorder{}
 	out, res := testBuild(t, dir, cacheDir, twoPlatforms, func(o *Options) { o.Reporter = rec })
@@ -194,7 +194,18 @@ func TestMultiPlatformRun(t *testing.T) {
 			t.Errorf("result manifest %d: %+v, the index has %s", i, m, idx.Manifests[i].Digest)
 		}
 	}
-	for _, want := range []string{"[linux/amd64 2/2] RUN", "[linux/arm64 2/2] RUN"} {
+	// The COPY keys differ (the bases do) but its layer is the same: one
+	// blob, made once.
+	var copies []StepResult
+	for _, s := range res.Steps {
+		if strings.HasPrefix(s.Instruction, "COPY") {
+			copies = append(copies, s)
+		}
+	}
+	if len(copies) != 2 || copies[0].Key == copies[1].Key || copies[0].Layer == nil || copies[1].Layer == nil || *copies[0].Layer != *copies[1].Layer {
+		t.Errorf("the COPY of both platforms: %+v", copies)
+	}
+	for _, want := range []string{"[linux/amd64 3/3] RUN", "[linux/arm64 3/3] RUN"} {
 		if !slices.ContainsFunc(rec.started(), func(l string) bool { return strings.HasPrefix(l, want) }) {
 			t.Errorf("no step %q in %q", want, rec.started())
 		}

@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -267,7 +270,7 @@ func (b *builder) writeLayer(ctx context.Context, st *stage, p *plan, info StepI
 	if b.platformLabel != "" {
 		return b.diffOnce(ctx, root)
 	}
-	l, _, err := b.diff(ctx, root, b.opts.Compression)
+	l, err := b.diff(ctx, root, b.opts.Compression)
 	if err != nil {
 		return nil, err
 	}
@@ -275,13 +278,12 @@ func (b *builder) writeLayer(ctx context.Context, st *stage, p *plan, info StepI
 }
 
 // diff writes what changed in root as a layer blob in compression c,
-// into the store, and keeps it unpacked for the next steps. had says the
-// store held the blob already.
-func (b *builder) diff(ctx context.Context, root rootfs.Root, c layer.Compression) (l layer.Layer, had bool, err error) {
+// into the store, and keeps it unpacked for the next steps.
+func (b *builder) diff(ctx context.Context, root rootfs.Root, c layer.Compression) (l layer.Layer, err error) {
 	store := b.opts.Store
 	w, err := store.NewBlobWriter()
 	if err != nil {
-		return layer.Layer{}, false, err
+		return layer.Layer{}, err
 	}
 	defer w.Abort()
 	opts := []layerdiff.Option{layerdiff.WithCompression(c)}
@@ -289,42 +291,56 @@ func (b *builder) diff(ctx context.Context, root rootfs.Root, c layer.Compressio
 		opts = append(opts, layerdiff.WithSourceDateEpoch(*b.epoch))
 	}
 	if l, err = root.Diff(ctx, w, opts...); err != nil {
-		return layer.Layer{}, false, fmt.Errorf("write layer: %w", err)
+		return layer.Layer{}, fmt.Errorf("write layer: %w", err)
 	}
-	had = store.HasBlob(l.Digest, l.Size)
 	if err := w.Commit(l.Digest); err != nil {
-		return layer.Layer{}, false, err
+		return layer.Layer{}, err
 	}
 	if _, err := root.Commit(l); err != nil {
-		return layer.Layer{}, false, err
+		return layer.Layer{}, err
 	}
-	return l, had, nil
+	return l, nil
 }
 
 // diffOnce is diff for a multi-platform build, where the same step of
 // several platforms often makes the same layer under different keys (they
-// chain from each platform's FROM): the layer is written uncompressed,
-// which gives its diffID, and then compressed once per diffID, under the
-// lock of that conversion (see convertLayer), however many platforms
-// made it. The uncompressed blob is dropped once compressed, unless the
-// store had it before.
-func (b *builder) diffOnce(ctx context.Context, root rootfs.Root) (*layer.Layer, error) {
-	raw, had, err := b.diff(ctx, root, layer.Compression{Algorithm: layer.Uncompressed})
+// chain from each platform's FROM): the layer tar is written to a scratch
+// file first, which gives its diffID, and then compressed into the store
+// once per diffID, under the lock of that conversion (see convertLayer),
+// however many platforms made it.
+func (b *builder) diffOnce(ctx context.Context, root rootfs.Root) (_ *layer.Layer, err error) {
+	want := b.opts.Compression.OrDefault()
+	if want.Algorithm == layer.Uncompressed {
+		l, err := b.diff(ctx, root, want)
+		return &l, err
+	}
+	dir, err := b.opts.Store.TempDir("layer-")
 	if err != nil {
 		return nil, err
 	}
-	want := b.opts.Compression.OrDefault()
-	if want.Algorithm == layer.Uncompressed {
-		return &raw, nil
+	defer os.RemoveAll(dir)
+	f, err := os.Create(filepath.Join(dir, "layer.tar"))
+	if err != nil {
+		return nil, err
 	}
-	c, err := b.convertLayer(ctx, raw, want)
+	defer f.Close()
+	var opts []layerdiff.Option
+	if b.epoch != nil {
+		opts = append(opts, layerdiff.WithSourceDateEpoch(*b.epoch))
+	}
+	raw, err := root.Diff(ctx, f, append(opts, layerdiff.WithCompression(layer.Compression{Algorithm: layer.Uncompressed}))...)
+	if err != nil {
+		return nil, fmt.Errorf("write layer: %w", err)
+	}
+	c, err := b.convertFrom(ctx, raw, want, func() (io.ReadCloser, error) {
+		_, err := f.Seek(0, io.SeekStart)
+		return io.NopCloser(f), err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("compress layer %s: %w", raw.DiffID, err)
 	}
-	if !had {
-		if err := b.opts.Store.DeleteBlob(raw.Digest); err != nil {
-			return nil, err
-		}
+	if _, err := root.Commit(c); err != nil {
+		return nil, err
 	}
 	return &c, nil
 }
