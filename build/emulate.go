@@ -54,6 +54,8 @@ func checkEmulators(ctx context.Context, opts Options, nodes []*node) error {
 			n.owner = bs[0]
 		}
 	}
+	// What failed, and why, is read from each node below; the stat cache
+	// is saved again by the build itself.
 	_ = runNodes(ctx, dryNodes, bs[0].driver.Features().Exclusive, true)
 	_ = saveStats()
 	if err := ctx.Err(); err != nil {
