@@ -318,3 +318,20 @@ func TestMultiPlatformRefusals(t *testing.T) {
 		t.Errorf("docker-archive of two platforms: %v, after %d steps", err, len(rec.started()))
 	}
 }
+
+// A single-platform base for another platform is used, with BuildKit's
+// warning, once per build.
+func TestBaseForAnotherPlatform(t *testing.T) {
+	cacheDir := t.TempDir()
+	base, _ := testBuild(t, contextDir(t, map[string]string{"Dockerfile": "FROM scratch\nCOPY Dockerfile /base\n"}), cacheDir)
+	dir := contextDir(t, map[string]string{"Dockerfile": "FROM oci-archive:" + base + "\nCOPY Dockerfile /app\n"})
+	w := &warnings{}
+	_, res := testBuild(t, dir, cacheDir, twoPlatforms, func(o *Options) { o.Reporter = w })
+	want := `Dockerfile:1: InvalidBaseImagePlatform: Base image oci-archive:` + base + ` was pulled with platform "linux/amd64", expected "linux/arm64" for current build`
+	if len(w.msgs) != 1 || w.msgs[0] != want {
+		t.Errorf("warnings %q\nwant %q", w.msgs, want)
+	}
+	if len(res.Manifests) != 2 || res.Manifests[1].Platform != "linux/arm64" {
+		t.Errorf("manifests: %+v", res.Manifests)
+	}
+}

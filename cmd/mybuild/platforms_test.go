@@ -123,11 +123,20 @@ func TestIndexCreate(t *testing.T) {
 		}
 		pushed[arch] = digestOf(stdout)
 	}
-	code, stdout, stderr := runCLI(t, "index", "create", "-t", reg.Ref("app:1"), "docker://"+reg.Ref("app:amd64"), reg.Ref("app:arm64"))
+	// A multi-platform build pushes its index.
+	code, stdout, stderr := runCLI(t, "--cache-dir", cacheDir, "--platform", "linux/amd64,linux/arm64", "-t", "docker://"+reg.Ref("app:both"), dir)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	raw, err := exec.Command("skopeo", "inspect", "--tls-verify=false", "--raw", "docker://"+reg.Ref("app:both")).Output()
+	if err != nil || digest.FromBytes(raw) != digestOf(stdout) {
+		t.Fatalf("skopeo inspect --raw of the pushed index: %s (%v), want the printed %s", raw, err, stdout)
+	}
+	code, stdout, stderr = runCLI(t, "index", "create", "-t", reg.Ref("app:1"), "docker://"+reg.Ref("app:amd64"), reg.Ref("app:arm64"))
 	if code != 0 {
 		t.Fatalf("index create: exit %d\n%s", code, stderr)
 	}
-	raw, err := exec.Command("skopeo", "inspect", "--tls-verify=false", "--raw", "docker://"+reg.Ref("app:1")).Output()
+	raw, err = exec.Command("skopeo", "inspect", "--tls-verify=false", "--raw", "docker://"+reg.Ref("app:1")).Output()
 	if err != nil || digest.FromBytes(raw) != digestOf(stdout) {
 		t.Fatalf("skopeo inspect --raw: %s (%v), want the printed %s", raw, err, stdout)
 	}
