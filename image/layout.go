@@ -100,6 +100,9 @@ func readJSON(l layoutReader, desc ocispec.Descriptor, v any) (int64, error) {
 // selectManifest picks, among the manifests of index.json, the one named
 // name, or, without a name, any; among those, the one for platform (see
 // SelectPlatform). Attestation manifests are neither picked nor counted.
+// The zero platform (AnyLonePlatform) takes a lone manifest whatever its
+// platform: not an image of a nested index, which is a multi-platform
+// image.
 func selectManifest(descs []ocispec.Descriptor, name string, platform ocispec.Platform) (ocispec.Descriptor, error) {
 	cands := descs
 	if name != "" {
@@ -119,6 +122,9 @@ func selectManifest(descs []ocispec.Descriptor, name string, platform ocispec.Pl
 	}
 	if d, ok := SelectPlatform(images, platform); ok {
 		return d, nil
+	}
+	if platform.OS == "" && platform.Architecture == "" && len(images) == 1 && !isIndex(images[0].MediaType) {
+		return images[0], nil
 	}
 	want := FormatPlatform(platform)
 	switch {

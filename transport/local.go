@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	digest "github.com/opencontainers/go-digest"
@@ -31,6 +32,11 @@ var _ transport = local{}
 
 func (l local) load(ctx context.Context, ref Ref, store *cache.Store, o *options) (*image.Image, error) {
 	src, err := l.open(ctx, ref, o.platform)
+	if err != nil && o.anyLone && errors.Is(err, image.ErrNoPlatform) {
+		if lone, lerr := l.open(ctx, ref, image.AnyLonePlatform); lerr == nil {
+			src, err = lone, nil
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", ref, err)
 	}

@@ -50,8 +50,8 @@ func WithRegistry(opts ...registry.Option) Option {
 // WithAnyLonePlatform takes a single-platform image whatever its
 // platform, as BuildKit's FROM does: the caller compares the config's
 // platform with the one it wanted. An index without the platform is
-// still an error, naming the platforms it has. (A local layout's lone
-// image whose index entry names another platform is still refused.)
+// still an error, naming the platforms it has. A local layout's lone
+// image is taken whatever platform its index.json entry names.
 func WithAnyLonePlatform() Option {
 	return func(o *options) { o.anyLone = true }
 }
