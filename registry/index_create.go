@@ -44,6 +44,25 @@ func CreateIndex(ctx context.Context, dest string, srcs []IndexSource, opts ...O
 	if err != nil {
 		return "", fmt.Errorf("index create %s: %w", dest, err)
 	}
+	idx, err := CollectIndex(ctx, srcs, opts...)
+	if err != nil {
+		return "", err
+	}
+	d, err := idx.Digest()
+	if err != nil {
+		return "", fmt.Errorf("index create %s: %w", Canonical(ref), err)
+	}
+	if err := remote.WriteIndex(ref, idx, append(o.remoteOptions(nil), remote.WithContext(ctx))...); err != nil {
+		return "", opError("index create", ref, o, err)
+	}
+	return digest.Digest(d.String()), nil
+}
+
+// CollectIndex reads the sources and makes their index, as CreateIndex
+// writes it, for a caller that writes it elsewhere: its images are read
+// from the sources when written.
+func CollectIndex(ctx context.Context, srcs []IndexSource, opts ...Option) (v1.ImageIndex, error) {
+	o := makeOptions(opts)
 	ropts := append(o.remoteOptions(nil), remote.WithContext(ctx))
 	var adds []mutate.IndexAddendum
 	docker := true
@@ -51,13 +70,13 @@ func CreateIndex(ctx context.Context, dest string, srcs []IndexSource, opts ...O
 	for _, src := range srcs {
 		found, err := indexSource(src, o, ropts)
 		if err != nil {
-			return "", fmt.Errorf("index create: %s: %w", src.Label, err)
+			return nil, fmt.Errorf("index create: %s: %w", src.Label, err)
 		}
 		for _, add := range found {
 			if p := add.Descriptor.Platform; p != nil && !image.IsAttestation(ociDescriptor(add.Descriptor)) {
 				name := p.String()
 				if other, dup := seen[name]; dup {
-					return "", fmt.Errorf("index create: %s and %s both have an image for %s", other, src.Label, name)
+					return nil, fmt.Errorf("index create: %s and %s both have an image for %s", other, src.Label, name)
 				}
 				seen[name] = src.Label
 			}
@@ -69,15 +88,7 @@ func CreateIndex(ctx context.Context, dest string, srcs []IndexSource, opts ...O
 	if docker {
 		base = mutate.IndexMediaType(empty.Index, types.DockerManifestList)
 	}
-	idx := mutate.AppendManifests(base, adds...)
-	d, err := idx.Digest()
-	if err != nil {
-		return "", fmt.Errorf("index create %s: %w", Canonical(ref), err)
-	}
-	if err := remote.WriteIndex(ref, idx, ropts...); err != nil {
-		return "", opError("index create", ref, o, err)
-	}
-	return digest.Digest(d.String()), nil
+	return mutate.AppendManifests(base, adds...), nil
 }
 
 // indexSource reads what one source adds to the index: its image, with

@@ -16,14 +16,14 @@ import (
 	"github.com/mybuild/mybuild/registry"
 )
 
-// CreateIndex puts under dest, a registry reference, an index of the
-// images srcs name (see registry.CreateIndex): registry references, and
-// OCI layouts and archives. Each image keeps its manifest and digest.
-// It returns the index's digest.
+// CreateIndex writes to dest, a registry reference or an OCI archive, an
+// index of the images srcs name (see registry.CreateIndex): registry
+// references, and OCI layouts and archives. Each image keeps its
+// manifest and digest. It returns the index's digest.
 func CreateIndex(ctx context.Context, dest Ref, srcs []Ref, opts ...Option) (digest.Digest, error) {
 	o := makeOptions(opts)
-	if dest.Transport != Docker {
-		return "", fmt.Errorf("index create -t %s: the index goes to a registry (docker://REF) for now", dest)
+	if dest.Transport != Docker && dest.Transport != OCIArchive {
+		return "", fmt.Errorf("index create -t %s: the index goes to a registry (docker://REF) or an OCI archive (oci-archive:PATH) for now", dest)
 	}
 	sources := make([]registry.IndexSource, len(srcs))
 	for i, src := range srcs {
@@ -48,7 +48,18 @@ func CreateIndex(ctx context.Context, dest Ref, srcs []Ref, opts ...Option) (dig
 		}
 		sources[i] = s
 	}
-	return registry.CreateIndex(ctx, dest.Path, sources, o.registry...)
+	if dest.Transport == Docker {
+		return registry.CreateIndex(ctx, dest.Path, sources, o.registry...)
+	}
+	idx, err := registry.CollectIndex(ctx, sources, o.registry...)
+	if err != nil {
+		return "", err
+	}
+	d, err := writeIndexArchive(ctx, dest.Path, dest.Name, idx)
+	if err != nil {
+		return "", fmt.Errorf("index create: write %s: %w", dest, err)
+	}
+	return d, nil
 }
 
 // extractLayout unpacks the OCI layout in the tar at archive into dir:

@@ -33,8 +33,9 @@ const indexCreateLong = `Writes under DEST one index of every image the SOURCEs 
 is, and the images of an index, each keeping its manifest and digest. A
 SOURCE is a registry reference (docker://REF, or REGISTRY/REPO:TAG), an
 OCI layout (oci:DIR[:REF]) or an OCI archive (oci-archive:PATH[:REF],
-PATH.tar); DEST is a registry reference. The index is a Docker manifest
-list when every image is a Docker schema 2 manifest, else an OCI index.
+PATH.tar); DEST is a registry reference or an OCI archive. The index is a
+Docker manifest list when every image is a Docker schema 2 manifest, else
+an OCI index.
 
 Between repositories of one registry, layers are mounted, and copied where
 the registry refuses; within DEST's own repository only the index is
@@ -53,7 +54,8 @@ func newIndexCreateCommand(s streams) *cobra.Command {
 		Short: "Write one index of images or indexes",
 		Long:  indexCreateLong,
 		Example: `  mybuild index create -t ghcr.io/acme/app:1 ghcr.io/acme/app:1-amd64 ghcr.io/acme/app:1-arm64
-  mybuild index create -t docker://localhost:5000/app:1 amd64.tar arm64.tar`,
+  mybuild index create -t docker://localhost:5000/app:1 amd64.tar arm64.tar
+  mybuild index create -t multi.tar amd64.tar arm64.tar`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usagef("index create: want at least one SOURCE")
@@ -66,7 +68,7 @@ func newIndexCreateCommand(s streams) *cobra.Command {
 	}
 	fs := cmd.Flags()
 	fs.SortFlags = false
-	fs.StringVarP(&o.dest, "tag", "t", "", "Where the index goes: a registry reference")
+	fs.StringVarP(&o.dest, "tag", "t", "", "Where the index goes: a registry reference, or an OCI archive (oci-archive:PATH, PATH.tar)")
 	fs.StringArrayVar(&o.insecure, "insecure-registry", nil, "Reach this registry (HOST[:PORT]) over plain HTTP; localhost and 127.0.0.1 always are")
 	return cmd
 }

@@ -1,0 +1,74 @@
+package transport
+
+import (
+	"context"
+	"encoding/json"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	ggcrremote "github.com/google/go-containerregistry/pkg/v1/remote"
+	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/mybuild/mybuild/image"
+	"github.com/mybuild/mybuild/registry/registrytest"
+)
+
+// index create into an OCI archive, from an OCI layout and a registry:
+// skopeo reads the index, each manifest has its source's digest, and
+// Load picks each platform from it.
+func TestCreateIndexArchive(t *testing.T) {
+	dir := t.TempDir()
+	amd, arm := platformImage(t, "linux/amd64"), platformImage(t, "linux/arm64")
+	src := filepath.Join(dir, "amd")
+	p, err := layout.Write(src, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AppendImage(amd); err != nil {
+		t.Fatal(err)
+	}
+	reg := registrytest.StartInMemory(t)
+	r, err := name.ParseReference(reg.Ref("arm:1"), name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ggcrremote.Write(r, arm); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "multi.tar")
+	ctx := context.Background()
+	d, err := CreateIndex(ctx, Ref{Transport: OCIArchive, Path: out}, []Ref{{Transport: OCILayout, Path: src}, {Transport: Docker, Path: reg.Ref("arm:1")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := exec.Command("skopeo", "inspect", "--raw", "oci-archive:"+out).Output()
+	if err != nil || digest.FromBytes(raw) != d {
+		t.Fatalf("skopeo inspect --raw: %s (%v), want the index %s", raw, err, d)
+	}
+	var idx ocispec.Index
+	if err := json.Unmarshal(raw, &idx); err != nil || len(idx.Manifests) != 2 {
+		t.Fatalf("index %s (%v)", raw, err)
+	}
+	for i, img := range []v1.Image{amd, arm} {
+		want, _ := img.Digest()
+		if idx.Manifests[i].Digest.String() != want.String() {
+			t.Errorf("manifest %d: %s, the source has %s", i, idx.Manifests[i].Digest, want)
+		}
+	}
+	for _, want := range []string{"linux/amd64", "linux/arm64"} {
+		platform, _ := image.ParsePlatform(want)
+		img, err := Load(ctx, Ref{Transport: OCIArchive, Path: out}, openStore(t), WithPlatform(platform))
+		if err != nil || img.Config.Config.Cmd[0] != want {
+			t.Errorf("load %s: %v", want, err)
+		}
+	}
+	if _, err := CreateIndex(ctx, Ref{Transport: DockerArchive, Path: out}, []Ref{{Transport: OCILayout, Path: src}}); err == nil {
+		t.Error("index create into a docker-archive: no error")
+	}
+}
