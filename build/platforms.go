@@ -3,6 +3,7 @@ package build
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -51,8 +52,10 @@ func newPlatformBuilders(opts Options) ([]*builder, error) {
 			return nil, fmt.Errorf("--platform: %s is named twice", names[i])
 		}
 	}
-	if len(opts.Exports) > 0 {
-		return nil, fmt.Errorf("--output %s: a multi-platform build writes no root filesystem yet: build one --platform for it", opts.Exports[0])
+	for _, e := range opts.Exports {
+		if e.Kind != ExportDir {
+			return nil, fmt.Errorf("--output %s: a multi-platform build writes its root filesystems to a directory (type=local) only: build one --platform for a tar", e)
+		}
 	}
 	for _, out := range opts.Outputs {
 		if err := transport.CheckIndex(out, names); err != nil {
@@ -68,6 +71,13 @@ func newPlatformBuilders(opts Options) ([]*builder, error) {
 	for i, p := range opts.Platforms {
 		o := opts
 		o.Platform, o.Platforms = p, nil
+		// Each platform's files go to a directory of its own, as
+		// BuildKit's local exporter writes them: DEST/linux_arm64.
+		o.Exports = make([]Export, len(opts.Exports))
+		for j, e := range opts.Exports {
+			e.Dest = filepath.Join(e.Dest, strings.ReplaceAll(names[i], "/", "_"))
+			o.Exports[j] = e
+		}
 		b, err := newBuilder(o)
 		if err != nil {
 			return nil, err
@@ -115,6 +125,9 @@ func writeIndex(ctx context.Context, bs []*builder) (*Result, error) {
 	for i, b := range bs {
 		img, _, steps, err := b.finalImage(ctx, b.graph.target.result)
 		if err != nil {
+			return nil, err
+		}
+		if err := b.export(ctx, b.graph.target.result); err != nil {
 			return nil, err
 		}
 		// The index names each image by its target platform, as

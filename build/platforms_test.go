@@ -335,3 +335,27 @@ func TestBaseForAnotherPlatform(t *testing.T) {
 		t.Errorf("manifests: %+v", res.Manifests)
 	}
 }
+
+// --output type=local of several platforms writes each platform's files
+// to a directory of its own, as BuildKit does; type=tar is refused.
+func TestMultiPlatformExportDir(t *testing.T) {
+	dir := contextDir(t, map[string]string{"Dockerfile": "FROM scratch\nARG TARGETARCH\nCOPY Dockerfile /$TARGETARCH\n"})
+	dest := t.TempDir()
+	testBuild(t, dir, t.TempDir(), twoPlatforms, func(o *Options) {
+		o.Exports = []Export{{Kind: ExportDir, Dest: dest}}
+	})
+	for _, want := range []string{"linux_amd64/amd64", "linux_arm64/arm64"} {
+		if _, err := os.Stat(filepath.Join(dest, want)); err != nil {
+			t.Errorf("%s: %v", want, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dest, "linux_amd64/arm64")); err == nil {
+		t.Error("the arm64 file is in the amd64 directory")
+	}
+	_, _, err := tryBuild(t, dir, t.TempDir(), twoPlatforms, func(o *Options) {
+		o.Exports = []Export{{Kind: ExportTar, Dest: filepath.Join(dest, "fs.tar")}}
+	})
+	if err == nil || !strings.Contains(err.Error(), "type=local) only") {
+		t.Errorf("type=tar of two platforms: %v", err)
+	}
+}
