@@ -3,6 +3,7 @@ package image
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 
 	digest "github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
@@ -11,7 +12,7 @@ import (
 
 // Index is the images of several platforms rendered as an OCI image
 // index: each image's manifest, and the index naming them, each
-// descriptor with its image's platform.
+// descriptor with its image's platform and DescriptorAnnotations.
 type Index struct {
 	Manifests []*Manifest
 	IndexJSON []byte
@@ -36,8 +37,10 @@ func NewIndex(imgs []*Image) (*Index, error) {
 			return nil, fmt.Errorf("index: two images for platform %s", name)
 		}
 		seen[name] = true
+		// The descriptor annotations (buildx's manifest-descriptor:) go
+		// on the manifest's entry in the index, as buildx puts them.
 		d := m.Descriptor
-		d.Annotations = nil // the layout's descriptor annotations are not the index's
+		d.Annotations = maps.Clone(img.DescriptorAnnotations)
 		d.Platform = &p
 		descs = append(descs, d)
 		out.Manifests = append(out.Manifests, m)

@@ -63,7 +63,7 @@ func (o *buildOptions) buildOptions(args []string, rep reporter) (build.Options,
 		return opts, nil, err
 	}
 	platform := reg.platform
-	if platform.OS == "" {
+	if platform.OS == "" && len(reg.platforms) < 2 {
 		platform = image.HostPlatform()
 	}
 	if opts.Annotations, opts.DescriptorAnnotations, err = parseAnnotations(o.annotations, platform, dest.outputs); err != nil {

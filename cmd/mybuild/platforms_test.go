@@ -23,7 +23,8 @@ func TestMultiPlatformBuild(t *testing.T) {
 	dir := project(t, copyOnly)
 	out := t.TempDir()
 	archive, meta, iid := filepath.Join(out, "multi.tar"), filepath.Join(out, "meta.json"), filepath.Join(out, "iid")
-	code, stdout, stderr := runCLI(t, "--cache-dir", t.TempDir(), "--platform", "linux/amd64,linux/arm64", "-t", archive, "--metadata-file", meta, "--iidfile", iid, dir)
+	code, stdout, stderr := runCLI(t, "--cache-dir", t.TempDir(), "--platform", "linux/amd64,linux/arm64", "-t", archive, "--metadata-file", meta, "--iidfile", iid,
+		"--annotation", "manifest-descriptor:org.example.d=1", dir)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, stderr)
 	}
@@ -43,6 +44,11 @@ func TestMultiPlatformBuild(t *testing.T) {
 	var idx ocispec.Index
 	if err := json.Unmarshal(raw, &idx); err != nil || len(idx.Manifests) != 2 {
 		t.Fatalf("index: %s (%v)", raw, err)
+	}
+	for _, d := range idx.Manifests {
+		if d.Annotations["org.example.d"] != "1" {
+			t.Errorf("manifest-descriptor annotation not on the index entry %s", d.Digest)
+		}
 	}
 	var m struct {
 		ImageDigest  digest.Digest  `json:"image_digest"`
@@ -102,6 +108,10 @@ func TestMultiPlatformRefusedOutputs(t *testing.T) {
 	want := "mybuild: docker-archive:" + out + ": a docker-archive holds one platform (this build has 2: linux/amd64, linux/arm64): build one --platform for it, or write oci-archive:\n"
 	if code != 1 || stderr != want {
 		t.Errorf("exit %d, stderr %q\nwant %q", code, stderr, want)
+	}
+	code, _, stderr = runCLI(t, "--platform", "linux/amd64,linux/arm64", "--annotation", "manifest[linux/arm64]:a=b", dir)
+	if code != 2 || !strings.Contains(stderr, "an annotation for one platform of a multi-platform build is not supported yet") {
+		t.Errorf("a platform's annotation: exit %d, %s", code, stderr)
 	}
 	code, _, stderr = runCLI(t, "run", "--platform", "linux/amd64,linux/arm64", "x.tar")
 	if code != 125 || !strings.Contains(stderr, "--platform linux/amd64,linux/arm64: one platform only") {
