@@ -11,41 +11,23 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	digest "github.com/opencontainers/go-digest"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/mybuild/mybuild/image"
 	"github.com/mybuild/mybuild/internal/atomicfile"
 )
 
 // writeIndexArchive replaces the file at path with a tar of an OCI layout
 // whose index.json names idx, as name (default image.DefaultName), as a
 // multi-platform build writes one. The layout is made in a scratch
-// directory (ggcr's writer: each blob to a temp file, renamed), then
-// packed, its entries in a fixed order with fixed headers, and the file
-// replaced atomically.
+// directory (writeIndexLayout), then packed, its entries in a fixed order
+// with fixed headers, and the file replaced atomically.
 func writeIndexArchive(ctx context.Context, path, name string, idx v1.ImageIndex) (digest.Digest, error) {
-	if name == "" {
-		name = image.DefaultName
-	}
 	tmp, err := os.MkdirTemp("", "mybuild-index-")
 	if err != nil {
 		return "", err
 	}
 	defer os.RemoveAll(tmp)
-	p, err := layout.Write(tmp, empty.Index)
-	if err != nil {
-		return "", err
-	}
-	if err := p.AppendIndex(idx, layout.WithAnnotations(map[string]string{ocispec.AnnotationRefName: name})); err != nil {
-		return "", err
-	}
-	if err := ctx.Err(); err != nil {
-		return "", err
-	}
-	d, err := idx.Digest()
+	d, err := writeIndexLayout(ctx, tmp, name, idx)
 	if err != nil {
 		return "", err
 	}
@@ -53,7 +35,7 @@ func writeIndexArchive(ctx context.Context, path, name string, idx v1.ImageIndex
 	if err != nil {
 		return "", err
 	}
-	return digest.Digest(d.String()), nil
+	return d, nil
 }
 
 // packLayout writes the files under dir as a tar, in lexical order (so

@@ -16,14 +16,14 @@ import (
 	"github.com/mybuild/mybuild/registry"
 )
 
-// CreateIndex writes to dest, a registry reference or an OCI archive, an
-// index of the images srcs name (see registry.CreateIndex): registry
+// CreateIndex writes to dest, a registry reference, an OCI archive or an
+// OCI layout (not a docker-archive), an index of the images srcs name (see registry.CreateIndex): registry
 // references, and OCI layouts and archives. Each image keeps its
 // manifest and digest. It returns the index's digest.
 func CreateIndex(ctx context.Context, dest Ref, srcs []Ref, opts ...Option) (digest.Digest, error) {
 	o := makeOptions(opts)
-	if dest.Transport != Docker && dest.Transport != OCIArchive {
-		return "", fmt.Errorf("index create -t %s: the index goes to a registry (docker://REF) or an OCI archive (oci-archive:PATH) for now", dest)
+	if dest.Transport == DockerArchive {
+		return "", fmt.Errorf("index create -t %s: %w", dest, ErrOnePlatform)
 	}
 	sources := make([]registry.IndexSource, len(srcs))
 	for i, src := range srcs {
@@ -55,7 +55,11 @@ func CreateIndex(ctx context.Context, dest Ref, srcs []Ref, opts ...Option) (dig
 	if err != nil {
 		return "", err
 	}
-	d, err := writeIndexArchive(ctx, dest.Path, dest.Name, idx)
+	write := writeIndexArchive
+	if dest.Transport == OCILayout {
+		write = writeIndexLayout
+	}
+	d, err := write(ctx, dest.Path, dest.Name, idx)
 	if err != nil {
 		return "", fmt.Errorf("index create: write %s: %w", dest, err)
 	}

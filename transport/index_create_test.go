@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"os/exec"
 	"path/filepath"
@@ -68,7 +69,19 @@ func TestCreateIndexArchive(t *testing.T) {
 			t.Errorf("load %s: %v", want, err)
 		}
 	}
-	if _, err := CreateIndex(ctx, Ref{Transport: DockerArchive, Path: out}, []Ref{{Transport: OCILayout, Path: src}}); err == nil {
-		t.Error("index create into a docker-archive: no error")
+	// Into an OCI layout, beside what it holds.
+	layoutDir := filepath.Join(dir, "layout")
+	for _, name := range []string{"other", "multi"} {
+		ld, err := CreateIndex(ctx, Ref{Transport: OCILayout, Path: layoutDir, Name: name}, []Ref{{Transport: OCIArchive, Path: out}})
+		if err != nil || ld != d {
+			t.Fatalf("index create into oci:%s:%s: %s (%v), want %s", layoutDir, name, ld, err, d)
+		}
+	}
+	raw, err = exec.Command("skopeo", "inspect", "--raw", "oci:"+layoutDir+":multi").Output()
+	if err != nil || digest.FromBytes(raw) != d {
+		t.Errorf("skopeo inspect --raw oci:%s:multi: %s (%v)", layoutDir, raw, err)
+	}
+	if _, err := CreateIndex(ctx, Ref{Transport: DockerArchive, Path: out}, []Ref{{Transport: OCILayout, Path: src}}); !errors.Is(err, ErrOnePlatform) {
+		t.Errorf("index create into a docker-archive: %v", err)
 	}
 }

@@ -33,9 +33,8 @@ const indexCreateLong = `Writes under DEST one index of every image the SOURCEs 
 is, and the images of an index, each keeping its manifest and digest. A
 SOURCE is a registry reference (docker://REF, or REGISTRY/REPO:TAG), an
 OCI layout (oci:DIR[:REF]) or an OCI archive (oci-archive:PATH[:REF],
-PATH.tar); DEST is a registry reference or an OCI archive. The index is a
-Docker manifest list when every image is a Docker schema 2 manifest, else
-an OCI index.
+PATH.tar); DEST is one of these too. The index is a Docker manifest list
+when every image is a Docker schema 2 manifest, else an OCI index.
 
 Between repositories of one registry, layers are mounted, and copied where
 the registry refuses; within DEST's own repository only the index is
@@ -68,7 +67,7 @@ func newIndexCreateCommand(s streams) *cobra.Command {
 	}
 	fs := cmd.Flags()
 	fs.SortFlags = false
-	fs.StringVarP(&o.dest, "tag", "t", "", "Where the index goes: a registry reference, or an OCI archive (oci-archive:PATH, PATH.tar)")
+	fs.StringVarP(&o.dest, "tag", "t", "", "Where the index goes: a registry reference, an OCI archive (oci-archive:PATH, PATH.tar) or an OCI layout (oci:DIR[:REF])")
 	fs.StringArrayVar(&o.insecure, "insecure-registry", nil, "Reach this registry (HOST[:PORT]) over plain HTTP; localhost and 127.0.0.1 always are")
 	return cmd
 }
