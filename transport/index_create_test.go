@@ -2,8 +2,8 @@ package transport
 
 import (
 	"context"
-	"errors"
 	"encoding/json"
+	"errors"
 	"os/exec"
 	"path/filepath"
 	"testing"
