@@ -3,8 +3,19 @@ package registry
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os/exec"
+	"strings"
+	"sync/atomic"
 	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	ggcrremote "github.com/google/go-containerregistry/pkg/v1/remote"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -94,4 +105,78 @@ func TestCreateIndex(t *testing.T) {
 	if err == nil || err.Error() != "index create: one and two both have an image for linux/amd64" {
 		t.Errorf("err = %v", err)
 	}
+}
+
+// A registry that refuses cross-repository mounts (it answers a mount
+// with an upload session) gets the layers uploaded: the index is whole.
+func TestCreateIndexMountRefused(t *testing.T) {
+	reg := registrytest.Start(t)
+	target, err := url.Parse("http://" + reg.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var refused atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if q := req.URL.Query(); req.Method == http.MethodPost && q.Get("mount") != "" {
+			refused.Add(1)
+			q.Del("mount")
+			q.Del("from")
+			req.URL.RawQuery = q.Encode()
+		}
+		proxy.ServeHTTP(w, req)
+	}))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	ctx := context.Background()
+	amd := write(t, reg.Ref("a:1"), platformOf(t, "amd64", types.OCIManifestSchema1, "e"), nil)
+	arm := write(t, reg.Ref("b:1"), platformOf(t, "arm64", types.OCIManifestSchema1, "f"), nil)
+	c := newCounter()
+	if _, err := CreateIndex(ctx, host+"/app:1", []IndexSource{{Ref: host + "/a:1"}, {Ref: host + "/b:1"}}, WithTransport(c)); err != nil {
+		t.Fatal(err)
+	}
+	if refused.Load() == 0 || c.get("PUT upload")+c.get("PATCH upload") == 0 {
+		t.Errorf("mounts refused %d times, then %v", refused.Load(), c.n)
+	}
+	for _, want := range []digest.Digest{amd, arm} {
+		r, err := name.ParseReference(reg.Ref("app")+"@"+want.String(), name.Insecure)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := readWhole(r); err != nil {
+			t.Errorf("image %s in the index's repository: %v", want, err)
+		}
+	}
+}
+
+// readWhole reads every layer of the image r names, each checked against
+// its digest.
+func readWhole(r name.Reference) error {
+	img, err := ggcrremote.Image(r)
+	if err != nil {
+		return err
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		return err
+	}
+	for _, l := range layers {
+		want, err := l.Digest()
+		if err != nil {
+			return err
+		}
+		rc, err := l.Compressed()
+		if err != nil {
+			return err
+		}
+		data, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			return err
+		}
+		if got := digest.FromBytes(data); got.String() != want.String() {
+			return fmt.Errorf("layer %s reads as %s", want, got)
+		}
+	}
+	return nil
 }
