@@ -162,6 +162,7 @@ func (s *addStep) makeLayer(ctx context.Context, root rootfs.Root, _ StepInfo) e
 		return err
 	}
 	upper, lower := root.Files()
+	s.cp.dirTime = s.b.dirTime
 	return s.cp.write(ctx, upper, lower)
 }
 

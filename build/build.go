@@ -49,7 +49,15 @@ type builder struct {
 	epoch *time.Time
 	// exclusive lets one step at a time make a layer, with a driver that
 	// has one root (rootfs.Features.Exclusive).
-	exclusive sync.Mutex
+	// It is shared by the builders of a multi-platform build.
+	exclusive *sync.Mutex
+	// dirTime, in a multi-platform build, is the time of the directories
+	// COPY, ADD and WORKDIR create, the same for every platform, so that
+	// the same step makes the same layer for each; zero otherwise.
+	dirTime time.Time
+	// platformLabel names the target platform in progress, errors and
+	// results of a multi-platform build; "" otherwise.
+	platformLabel string
 	// warned holds the warnings given so far (warnOnce).
 	warned map[string]bool
 	// earlier are the records a miss is compared with, read at the first.
@@ -90,22 +98,50 @@ func reporter(opts Options) Reporter {
 }
 
 func build(ctx context.Context, opts Options) (*Result, error) {
-	b, err := newBuilder(ctx, opts)
+	bs, nodes, err := planBuild(ctx, opts)
 	if err != nil {
 		return nil, err
+	}
+	if err := checkEmulators(ctx, opts, nodes); err != nil {
+		return nil, err
+	}
+	if len(bs) > 1 {
+		if err := runPlatforms(ctx, bs, nodes); err != nil {
+			return nil, err
+		}
+		return writeIndex(ctx, bs)
+	}
+	b := bs[0]
+	if err := b.runAll(ctx, b.graph); err != nil {
+		return nil, err
+	}
+	return b.writeImage(ctx, b.graph.target.result)
+}
+
+// planBuild makes the builder of each platform, with the graph of
+// stages it needs (checked by preflight), and lists the nodes to run:
+// one builder for a single-platform build, whose nodes are those its
+// target needs.
+func planBuild(ctx context.Context, opts Options) ([]*builder, []*node, error) {
+	if len(opts.Platforms) > 1 {
+		return planPlatforms(ctx, opts)
+	}
+	if len(opts.Platforms) == 1 {
+		opts.Platform = opts.Platforms[0]
+	}
+	b, err := newBuilder(ctx, opts)
+	if err != nil {
+		return nil, nil, err
 	}
 	g, err := b.plan(b.opts.Target)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := b.preflight(g); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	b.graph = g
-	if err := b.runAll(ctx, g); err != nil {
-		return nil, err
-	}
-	return b.writeImage(ctx, g.target.result)
+	return []*builder{b}, g.reachable(), nil
 }
 
 // newBuilder reads and parses the Dockerfile, and makes the builder that
@@ -133,7 +169,7 @@ func newBuilder(ctx context.Context, opts Options) (*builder, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &builder{opts: opts, df: df, rep: reporter(opts), platform: opts.Platform, driver: opts.Driver}
+	b := &builder{opts: opts, df: df, rep: reporter(opts), platform: opts.Platform, driver: opts.Driver, exclusive: &sync.Mutex{}}
 	if b.platform.OS == "" {
 		b.platform = image.HostPlatform()
 	}
@@ -161,11 +197,8 @@ func newBuilder(ctx context.Context, opts Options) (*builder, error) {
 // build, warns of build args that no ARG used, and sends the cache
 // mounts the steps used to the shared cache.
 func (b *builder) runAll(ctx context.Context, g *graph) error {
-	stats, saveStats, err := b.statCache(b.opts.Context)
+	saveStats, err := b.openContext()
 	if err != nil {
-		return err
-	}
-	if b.bctx, err = buildcontext.Open(b.opts.Context, b.opts.Dockerfile, buildcontext.WithStatCache(stats)); err != nil {
 		return err
 	}
 	err = b.runGraph(ctx, g)
@@ -182,17 +215,24 @@ func (b *builder) runAll(ctx context.Context, g *graph) error {
 	return nil
 }
 
+// openContext opens the build context, with the stat cache of earlier
+// builds; saveStats keeps the stat cache for the next build.
+func (b *builder) openContext() (saveStats func() error, err error) {
+	stats, save, err := b.statCache(b.opts.Context)
+	if err != nil {
+		return nil, err
+	}
+	if b.bctx, err = buildcontext.Open(b.opts.Context, b.opts.Dockerfile, buildcontext.WithStatCache(stats)); err != nil {
+		return nil, err
+	}
+	return save, nil
+}
+
 // writeImage makes the image of the target stage st, in the compression
 // asked for, writes it to every output, and describes the build: the
 // steps' layers are those of the image.
 func (b *builder) writeImage(ctx context.Context, st *stage) (*Result, error) {
-	layers, converted, err := b.outputLayers(ctx, st)
-	if err != nil {
-		return nil, err
-	}
-	img := &image.Image{Config: b.imageConfig(st), Layers: layers,
-		Annotations: b.opts.Annotations, DescriptorAnnotations: b.opts.DescriptorAnnotations}
-	m, err := img.Manifest()
+	img, m, steps, err := b.finalImage(ctx, st)
 	if err != nil {
 		return nil, err
 	}
@@ -204,6 +244,23 @@ func (b *builder) writeImage(ctx context.Context, st *stage) (*Result, error) {
 			return nil, err
 		}
 	}
+	return &Result{ImageDigest: m.Descriptor.Digest, ConfigDigest: m.Config.Digest, Steps: steps}, nil
+}
+
+// finalImage is the image of the target stage st, in the compression
+// asked for, its manifest, and the results of the steps this builder
+// ran: their layers are those of the image.
+func (b *builder) finalImage(ctx context.Context, st *stage) (*image.Image, *image.Manifest, []StepResult, error) {
+	layers, converted, err := b.outputLayers(ctx, st)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	img := &image.Image{Config: b.imageConfig(st), Layers: layers,
+		Annotations: b.opts.Annotations, DescriptorAnnotations: b.opts.DescriptorAnnotations}
+	m, err := img.Manifest()
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	steps := b.stepResults()
 	for i, s := range steps {
 		if s.Layer == nil {
@@ -213,7 +270,7 @@ func (b *builder) writeImage(ctx context.Context, st *stage) (*Result, error) {
 			steps[i].Layer = &c
 		}
 	}
-	return &Result{ImageDigest: m.Descriptor.Digest, ConfigDigest: m.Config.Digest, Steps: steps}, nil
+	return img, m, steps, nil
 }
 
 // statCache loads the stat cache of the context dir from the store; save

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/mybuild/mybuild/internal/imagetest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 const compatDir = "testdata/compat"
@@ -36,6 +37,45 @@ func TestCompatWithBuildKit(t *testing.T) {
 				o.BuildArgs, o.Target = buildArgs, target
 			})
 			assertCompat(t, archive, name, opts)
+		})
+	}
+}
+
+// TestCompatMultiPlatform builds every case of testdata/compat for
+// linux/amd64 and linux/386 in one run (386 needs no emulator on amd64)
+// and checks that the amd64 image of the index is the one BuildKit made
+// for amd64 alone: sharing stages, layers and the context between
+// platforms changes nothing in an image. (BuildKit's own multi-platform
+// output is not compared: no BuildKit that builds several platforms runs
+// on the test machines.)
+func TestCompatMultiPlatform(t *testing.T) {
+	cases, err := imagetest.CompatCases(compatDir)
+	if err != nil || len(cases) == 0 {
+		t.Fatalf("no compat cases: %v", err)
+	}
+	opts := imagetest.CompatOptions(t, compatDir)
+	opts.Ignore = nil
+	for _, name := range cases {
+		if name == "mounts" {
+			// Its cache mount, shared by both platforms' steps as in
+			// BuildKit, logs what they all wrote, in their order.
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dir := imagetest.Context(t, filepath.Join(compatDir, name))
+			buildArgs, target, err := imagetest.CaseOptions(filepath.Join(compatDir, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			archive, res := testBuild(t, dir, t.TempDir(), func(o *Options) {
+				o.BuildArgs, o.Target = buildArgs, target
+				o.Platforms = []ocispec.Platform{{OS: "linux", Architecture: "amd64"}, {OS: "linux", Architecture: "386"}}
+			})
+			if len(res.Manifests) != 2 {
+				t.Fatalf("%d manifests, want 2", len(res.Manifests))
+			}
+			assertCompat(t, archive, name, opts) // Flatten reads the host's image: amd64
 		})
 	}
 }

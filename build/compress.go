@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 
@@ -43,6 +44,15 @@ func (b *builder) outputLayers(ctx context.Context, st *stage) (layers []layer.L
 
 // convertLayer finds or makes the blob of layer l in compression c.
 func (b *builder) convertLayer(ctx context.Context, l layer.Layer, c layer.Compression) (layer.Layer, error) {
+	return b.convertFrom(ctx, l, c, func() (io.ReadCloser, error) {
+		r, _, err := b.opts.Store.OpenBlob(l.Digest)
+		return r, err
+	})
+}
+
+// convertFrom is convertLayer reading the blob of l from open, which may
+// be elsewhere than in the store.
+func (b *builder) convertFrom(ctx context.Context, l layer.Layer, c layer.Compression, open func() (io.ReadCloser, error)) (layer.Layer, error) {
 	store := b.opts.Store
 	key := cache.NewKey("convert").
 		String("diff_id", l.DiffID.String()).
@@ -51,7 +61,7 @@ func (b *builder) convertLayer(ctx context.Context, l layer.Layer, c layer.Compr
 		Sum()
 	rec, err := store.Step(key)
 	if errors.Is(err, cache.ErrNotFound) {
-		rec, err = b.recompress(ctx, key, l, c)
+		rec, err = b.recompress(ctx, key, l, c, open)
 	} else if err == nil {
 		store.Touch(key)
 	}
@@ -66,10 +76,10 @@ func (b *builder) convertLayer(ctx context.Context, l layer.Layer, c layer.Compr
 
 // recompress converts the blob under the key's lock, so that builds doing
 // the same conversion at once do it once.
-func (b *builder) recompress(ctx context.Context, key digest.Digest, l layer.Layer, c layer.Compression) (*cache.Record, error) {
+func (b *builder) recompress(ctx context.Context, key digest.Digest, l layer.Layer, c layer.Compression, open func() (io.ReadCloser, error)) (*cache.Record, error) {
 	store := b.opts.Store
 	rec, _, err := store.MakeStep(ctx, key, false, func() (*cache.Record, error) {
-		r, _, err := store.OpenBlob(l.Digest)
+		r, err := open()
 		if err != nil {
 			return nil, err
 		}

@@ -70,11 +70,11 @@ func contextsByKey(contexts map[string]NamedContext) map[string]NamedContext {
 // runContextDir builds the node of a directory context: FROM scratch,
 // then its files copied to /.
 func (b *builder) runContextDir(ctx context.Context, n *node, label string) (*stage, error) {
-	st, err := b.fromStep(ctx, n, StepInfo{Stage: label, Index: 1, Total: 2, Instruction: "FROM scratch"})
+	st, err := b.fromStep(ctx, n, StepInfo{Stage: label, Platform: n.platformLabel, Index: 1, Total: 2, Instruction: "FROM scratch"})
 	if err != nil {
 		return nil, err
 	}
-	info := StepInfo{Stage: label, Index: 2, Total: 2, Instruction: "COPY . /"}
+	info := StepInfo{Stage: label, Platform: n.platformLabel, Index: 2, Total: 2, Instruction: "COPY . /"}
 	err = b.step(ctx, st, info, func() (*plan, error) { return b.planContextCopy(ctx, n.dir) })
 	if err != nil {
 		return nil, err

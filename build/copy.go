@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/mybuild/mybuild/buildcontext"
@@ -22,6 +23,9 @@ import (
 
 // copyPlan is a COPY with its sources resolved and checksummed.
 type copyPlan struct {
+	// dirTime, unless zero, is the time of the directories the copy
+	// creates (fswrite.WithDirTime): a multi-platform build's start.
+	dirTime time.Time
 	dest    string // absolute
 	destDir bool   // the destination was written with a trailing "/"
 	owner   owner

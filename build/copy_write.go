@@ -28,7 +28,11 @@ func (p *copyPlan) write(ctx context.Context, upper string, lower *overlay.Stack
 	if err := p.resolveOwner(lower); err != nil {
 		return err
 	}
-	w := fswrite.NewLayer(upper, lower)
+	var opts []fswrite.LayerOption
+	if !p.dirTime.IsZero() {
+		opts = append(opts, fswrite.WithDirTime(p.dirTime))
+	}
+	w := fswrite.NewLayer(upper, lower, opts...)
 	for _, s := range p.sources {
 		if err := p.writeSource(ctx, w, s); err != nil {
 			return err

@@ -27,8 +27,12 @@ type node struct {
 	// directory context (base is then "scratch").
 	ref *transport.Ref
 	dir string
-	// label names the stage in progress output and errors.
-	label string
+	// label names the stage in progress output and errors, and
+	// platformLabel its platform in a multi-platform build.
+	label, platformLabel string
+	// owner is the builder that runs the node: in a multi-platform
+	// build, a stage every platform shares is run by one of them.
+	owner *builder
 
 	done   chan struct{}
 	result *stage

@@ -3,6 +3,7 @@ package build
 import (
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/mybuild/mybuild/layer"
@@ -83,6 +84,11 @@ type Options struct {
 	// Platform is the platform to build for; zero means the host's. RUN
 	// steps for another one need binfmt emulation on the host.
 	Platform ocispec.Platform
+	// Platforms, when it has more than one, builds the image of each in
+	// one run (--platform linux/amd64,linux/arm64): the outputs get an
+	// index with one manifest per platform. One platform here is the same
+	// as Platform.
+	Platforms []ocispec.Platform
 	// Pull says when FROM asks a registry; "" means registry.PullMissing.
 	Pull registry.PullPolicy
 	// Registry holds options for pulls and pushes (insecure hosts,
@@ -116,11 +122,26 @@ type Options struct {
 
 // Result describes a finished build.
 type Result struct {
-	// ImageDigest is the digest of the image manifest.
+	// ImageDigest is the digest of the image manifest; of the index, in
+	// a multi-platform build.
 	ImageDigest digest.Digest
-	// ConfigDigest is the digest of the image config.
+	// ConfigDigest is the digest of the image config; "" in a
+	// multi-platform build.
 	ConfigDigest digest.Digest
-	Steps        []StepResult
+	// IndexDigest is the digest of the index of a multi-platform build,
+	// and Manifests its images, in the order of Options.Platforms; both
+	// are empty in a single-platform build.
+	IndexDigest digest.Digest
+	Manifests   []PlatformManifest
+	Steps       []StepResult
+}
+
+// PlatformManifest is the image of one platform of a multi-platform
+// build.
+type PlatformManifest struct {
+	Platform     string // os/arch[/variant]
+	Digest       digest.Digest
+	ConfigDigest digest.Digest
 }
 
 // StepResult is what one step did, as the metadata file reports it.
@@ -128,7 +149,12 @@ type StepResult struct {
 	// Stage is, when several stages are built, the stage's name, "stage-N"
 	// for an unnamed one, or the image reference for an image a --from
 	// names; "" for a single-stage build.
-	Stage       string
+	Stage string
+	// Platform is, in a multi-platform build, the platform the step was
+	// built for (os/arch[/variant]); a stage shared by every platform
+	// (FROM --platform=$BUILDPLATFORM, reading no target arg) runs once,
+	// and names its own platform. "" in a single-platform build.
+	Platform    string
 	Index       int
 	Total       int
 	Instruction string
@@ -150,7 +176,9 @@ type StepResult struct {
 type StepInfo struct {
 	// Stage is as in StepResult. Steps of different stages may run at the
 	// same time.
-	Stage        string
+	Stage string
+	// Platform is as in StepResult.
+	Platform     string
 	Index, Total int
 	Line         int
 	// Instruction is the Dockerfile text of the step.
@@ -158,12 +186,17 @@ type StepInfo struct {
 }
 
 // Label is "[3/5]", or "[build 3/5]" when several stages are built, as
-// progress and errors name a step.
+// progress and errors name a step; a multi-platform build puts the
+// platform first: "[linux/arm64 3/5]", "[linux/arm64 build 3/5]".
 func (i StepInfo) Label() string {
-	if i.Stage == "" {
+	name := i.Stage
+	if i.Platform != "" {
+		name = strings.TrimSpace(i.Platform + " " + i.Stage)
+	}
+	if name == "" {
 		return fmt.Sprintf("[%d/%d]", i.Index, i.Total)
 	}
-	return fmt.Sprintf("[%s %d/%d]", i.Stage, i.Index, i.Total)
+	return fmt.Sprintf("[%s %d/%d]", name, i.Index, i.Total)
 }
 
 // Reporter receives progress events. Independent stages run at the same

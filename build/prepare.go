@@ -6,6 +6,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/mybuild/mybuild/cache"
@@ -190,6 +191,7 @@ func (s *copyStep) makeLayer(ctx context.Context, root rootfs.Root, _ StepInfo) 
 	}
 	defer cleanup()
 	upper, lower := root.Files()
+	s.cp.dirTime = s.b.dirTime
 	return s.cp.write(ctx, upper, lower)
 }
 
@@ -197,7 +199,7 @@ func (s *copyStep) makeLayer(ctx context.Context, root rootfs.Root, _ StepInfo) 
 // layer of its own, owned by the current USER, unless it is "/".
 func (b *builder) planWorkdir(st *stage, c *instructions.WorkdirCommand) (*plan, error) {
 	wd := normalizeWorkdir(st.img.Config.Config.WorkingDir, c.Path)
-	w := workdirStep{dir: path.Clean(wd), user: st.img.Config.Config.User}
+	w := workdirStep{dir: path.Clean(wd), user: st.img.Config.Config.User, dirTime: b.dirTime}
 	p := &plan{kind: "workdir", createdBy: "WORKDIR " + wd, change: &ConfigChange{WorkingDir: &wd}, inputs: w}
 	if wd != "/" {
 		p.layer = w
@@ -226,7 +228,11 @@ func normalizeWorkdir(current, dir string) string {
 }
 
 // workdirStep is a WORKDIR, which makes the directory when it is missing.
-type workdirStep struct{ dir, user string }
+// dirTime is as copyPlan's; it is no part of the key.
+type workdirStep struct {
+	dir, user string
+	dirTime   time.Time
+}
 
 func (w workdirStep) addTo(k *cache.KeyBuilder) { k.String("workdir", w.dir).String("user", w.user) }
 
@@ -242,7 +248,11 @@ func (w workdirStep) makeLayer(_ context.Context, root rootfs.Root, _ StepInfo) 
 		}
 		o = fswrite.Owner{UID: uid, GID: gid}
 	}
-	l := fswrite.NewLayer(upper, lower)
+	var opts []fswrite.LayerOption
+	if !w.dirTime.IsZero() {
+		opts = append(opts, fswrite.WithDirTime(w.dirTime))
+	}
+	l := fswrite.NewLayer(upper, lower, opts...)
 	dir, err := l.Resolve(w.dir)
 	if err != nil {
 		return err

@@ -27,7 +27,7 @@ func (b *builder) runNode(ctx context.Context, n *node) (*stage, error) {
 	case n.dir != "":
 		return b.runContextDir(ctx, n, label)
 	case n.def == nil:
-		info := StepInfo{Stage: label, Index: 1, Total: 1, Instruction: "FROM " + n.base}
+		info := StepInfo{Stage: label, Platform: n.platformLabel, Index: 1, Total: 1, Instruction: "FROM " + n.base}
 		return b.fromStep(ctx, n, info)
 	}
 	total := len(n.def.Commands) + 1
@@ -35,7 +35,7 @@ func (b *builder) runNode(ctx context.Context, n *node) (*stage, error) {
 	if n.def.Name != "" {
 		from += " AS " + n.def.Name
 	}
-	st, err := b.fromStep(ctx, n, StepInfo{Stage: label, Index: 1, Total: total, Line: n.def.Line, Instruction: from})
+	st, err := b.fromStep(ctx, n, StepInfo{Stage: label, Platform: n.platformLabel, Index: 1, Total: total, Line: n.def.Line, Instruction: from})
 	if err != nil {
 		return nil, err
 	}
@@ -51,7 +51,7 @@ func (b *builder) runNode(ctx context.Context, n *node) (*stage, error) {
 		if i < len(triggers) {
 			line, text = n.def.Line, "ONBUILD "+text
 		}
-		info := StepInfo{Stage: label, Index: i + 2, Total: total, Line: line, Instruction: text}
+		info := StepInfo{Stage: label, Platform: n.platformLabel, Index: i + 2, Total: total, Line: line, Instruction: text}
 		if err := b.step(ctx, st, info, func() (*plan, error) { return b.prepare(ctx, st, cmd) }); err != nil {
 			return nil, err
 		}
@@ -85,7 +85,7 @@ func (b *builder) fromStep(ctx context.Context, n *node, info StepInfo) (*stage,
 	start := time.Now()
 	b.rep.StepStarted(info)
 	st, fresh, err := b.from(ctx, n)
-	res := StepResult{Stage: info.Stage, Index: 1, Total: info.Total, Instruction: info.Instruction, Line: info.Line, Cached: !fresh}
+	res := StepResult{Stage: info.Stage, Platform: info.Platform, Index: 1, Total: info.Total, Instruction: info.Instruction, Line: info.Line, Cached: !fresh}
 	if !fresh {
 		res.CacheSource = "local"
 	}
@@ -128,6 +128,7 @@ func (b *builder) from(ctx context.Context, n *node) (st *stage, fresh bool, err
 		if err != nil {
 			return nil, false, err
 		}
+		b.checkBasePlatform(n, img)
 		st = &stage{img: *img, key: fromKey(img, n.platform), base: len(img.Layers)}
 		if fresh, err = b.recordBase(st, "FROM "+n.base); err != nil {
 			return nil, false, err
@@ -150,9 +151,26 @@ func (b *builder) from(ctx context.Context, n *node) (st *stage, fresh bool, err
 func (b *builder) loadImage(ctx context.Context, ref transport.Ref, platform ocispec.Platform) (*image.Image, error) {
 	return transport.Load(ctx, ref, b.opts.Store,
 		transport.WithPlatform(platform),
+		transport.WithAnyLonePlatform(),
 		transport.WithPull(b.opts.Pull),
 		transport.WithRegistry(b.opts.Registry...),
 		transport.WithWarnings(b.rep.Warning))
+}
+
+// checkBasePlatform warns, as BuildKit does, of a base image for another
+// platform than the stage's: a single-platform image is used whatever
+// its platform, and its RUN steps may then fail.
+func (b *builder) checkBasePlatform(n *node, img *image.Image) {
+	got, want := img.Platform(), n.platform
+	if got.OS == "" || got.Architecture == "" || (got.OS == want.OS && got.Architecture == want.Architecture) {
+		return
+	}
+	msg := fmt.Sprintf("InvalidBaseImagePlatform: Base image %s was pulled with platform %q, expected %q for current build",
+		n.base, image.FormatPlatform(got), image.FormatPlatform(want))
+	if n.def != nil {
+		msg = b.df.ErrorAtLine(n.def.Line, errors.New(msg)).Error()
+	}
+	b.rep.Warning(msg)
 }
 
 // recordBase keeps a record of the base image's layers, so that they age
@@ -176,7 +194,7 @@ func (b *builder) recordBase(st *stage, createdBy string) (made bool, err error)
 func (b *builder) step(ctx context.Context, st *stage, info StepInfo, prepare func() (*plan, error)) error {
 	start := time.Now()
 	b.rep.StepStarted(info)
-	res := StepResult{Stage: info.Stage, Index: info.Index, Total: info.Total, Instruction: info.Instruction, Line: info.Line}
+	res := StepResult{Stage: info.Stage, Platform: info.Platform, Index: info.Index, Total: info.Total, Instruction: info.Instruction, Line: info.Line}
 	err := b.runStep(ctx, st, info, prepare, &res)
 	res.Duration = time.Since(start)
 	b.rep.StepFinished(info, res, err)

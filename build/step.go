@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -273,7 +276,7 @@ func (b *builder) execute(ctx context.Context, st *stage, p *plan, key digest.Di
 			}
 		}
 		if p.layer != nil {
-			if rec.Layer, err = b.writeLayer(ctx, st, p, info); err != nil {
+			if rec.Layer, err = b.makeLayer(ctx, st, p, info); err != nil {
 				return nil, err
 			}
 		}
@@ -315,27 +318,82 @@ func (b *builder) writeLayer(ctx context.Context, st *stage, p *plan, info StepI
 	if err := p.layer.makeLayer(ctx, root, info); err != nil {
 		return nil, err
 	}
-	store := b.opts.Store
-	w, err := store.NewBlobWriter()
+	if b.platformLabel != "" {
+		return b.diffOnce(ctx, root)
+	}
+	l, err := b.diff(ctx, root, b.opts.Compression)
 	if err != nil {
-		return nil, err
-	}
-	defer w.Abort()
-	opts := []layerdiff.Option{layerdiff.WithCompression(b.opts.Compression)}
-	if b.epoch != nil {
-		opts = append(opts, layerdiff.WithSourceDateEpoch(*b.epoch))
-	}
-	l, err := root.Diff(ctx, w, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("write layer: %w", err)
-	}
-	if err := w.Commit(l.Digest); err != nil {
-		return nil, err
-	}
-	if _, err := root.Commit(l); err != nil {
 		return nil, err
 	}
 	return &l, nil
+}
+
+// diff writes what changed in root as a layer blob in compression c,
+// into the store, and keeps it unpacked for the next steps.
+func (b *builder) diff(ctx context.Context, root rootfs.Root, c layer.Compression) (l layer.Layer, err error) {
+	store := b.opts.Store
+	w, err := store.NewBlobWriter()
+	if err != nil {
+		return layer.Layer{}, err
+	}
+	defer w.Abort()
+	opts := []layerdiff.Option{layerdiff.WithCompression(c)}
+	if b.epoch != nil {
+		opts = append(opts, layerdiff.WithSourceDateEpoch(*b.epoch))
+	}
+	if l, err = root.Diff(ctx, w, opts...); err != nil {
+		return layer.Layer{}, fmt.Errorf("write layer: %w", err)
+	}
+	if err := w.Commit(l.Digest); err != nil {
+		return layer.Layer{}, err
+	}
+	if _, err := root.Commit(l); err != nil {
+		return layer.Layer{}, err
+	}
+	return l, nil
+}
+
+// diffOnce is diff for a multi-platform build, where the same step of
+// several platforms often makes the same layer under different keys (they
+// chain from each platform's FROM): the layer tar is written to a scratch
+// file first, which gives its diffID, and then compressed into the store
+// once per diffID, under the lock of that conversion (see convertLayer),
+// however many platforms made it.
+func (b *builder) diffOnce(ctx context.Context, root rootfs.Root) (_ *layer.Layer, err error) {
+	want := b.opts.Compression.OrDefault()
+	if want.Algorithm == layer.Uncompressed {
+		l, err := b.diff(ctx, root, want)
+		return &l, err
+	}
+	dir, err := b.opts.Store.TempDir("layer-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	f, err := os.Create(filepath.Join(dir, "layer.tar"))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var opts []layerdiff.Option
+	if b.epoch != nil {
+		opts = append(opts, layerdiff.WithSourceDateEpoch(*b.epoch))
+	}
+	raw, err := root.Diff(ctx, f, append(opts, layerdiff.WithCompression(layer.Compression{Algorithm: layer.Uncompressed}))...)
+	if err != nil {
+		return nil, fmt.Errorf("write layer: %w", err)
+	}
+	c, err := b.convertFrom(ctx, raw, want, func() (io.ReadCloser, error) {
+		_, err := f.Seek(0, io.SeekStart)
+		return io.NopCloser(f), err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("compress layer %s: %w", raw.DiffID, err)
+	}
+	if _, err := root.Commit(c); err != nil {
+		return nil, err
+	}
+	return &c, nil
 }
 
 // apply makes a step's record part of the stage. created is the time of

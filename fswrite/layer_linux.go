@@ -30,6 +30,8 @@ type Layer struct {
 	// dirTimes are the times of directories, set by Finish once nothing
 	// more is made in them.
 	dirTimes map[string]times
+	// dirTime, unless zero, is the time of the directories created.
+	dirTime time.Time
 	// fresh holds the directories this writer created where nothing
 	// existed below: inside them only the upper dir needs looking at.
 	fresh map[string]bool
@@ -59,10 +61,20 @@ type copied struct {
 	id   fileID
 }
 
+// LayerOption configures a Layer.
+type LayerOption func(*Layer)
+
+// WithDirTime gives the directories the writer creates t as their times,
+// rather than the time they were last written to: the same COPY in the
+// builds of several platforms then makes the same bytes, stored once.
+func WithDirTime(t time.Time) LayerOption {
+	return func(l *Layer) { l.dirTime = t }
+}
+
 // NewLayer returns a writer of the layer dir upper over lower. Copies from
 // below take the xattrs a layer carries (xattr.Carried).
-func NewLayer(upper string, lower *overlay.Stack) *Layer {
-	return &Layer{
+func NewLayer(upper string, lower *overlay.Stack, opts ...LayerOption) *Layer {
+	l := &Layer{
 		upper:    upper,
 		lower:    lower,
 		view:     overlay.NewStack(append([]string{upper}, lower.Dirs()...)...),
@@ -71,6 +83,10 @@ func NewLayer(upper string, lower *overlay.Stack) *Layer {
 		links:    map[fileID]copied{},
 		carried:  xattr.Carried,
 	}
+	for _, o := range opts {
+		o(l)
+	}
+	return l
 }
 
 func (l *Layer) host(p string) string { return filepath.Join(l.upper, p) }
@@ -146,7 +162,7 @@ func (l *Layer) MkdirAll(p string, perm fs.FileMode, o Owner) error {
 	if err := l.copyUp(path.Dir(p)); err != nil {
 		return err
 	}
-	m := Meta{Owner: o, Mode: fs.ModeDir | perm&^fs.ModeType}
+	m := Meta{Owner: o, Mode: fs.ModeDir | perm&^fs.ModeType, Mtime: l.dirTime}
 	if err := mknode(l.host(p), m, ""); err != nil {
 		return err
 	}

@@ -21,6 +21,9 @@ type Inspection struct {
 	// distinct blob counted once.
 	Size  int64                     `json:"size"`
 	Image dockerspec.DockerOCIImage `json:"image"`
+	// Index is, for an image picked from an index for its platform, that
+	// index and the images it lists; nil for an image named directly.
+	Index *IndexInfo `json:"index,omitempty"`
 	// History is the image's history, oldest first, each layer beside the
 	// entry that made it, as `docker history` pairs them.
 	History []HistoryRow `json:"history"`

@@ -36,6 +36,10 @@ func (i *Inspection) WriteText(w io.Writer) error {
 		}
 	}
 	field("Image", i.Reference)
+	if i.Index != nil {
+		field("Index", fmt.Sprintf("%s (%s)", i.Index.Digest, i.Index.MediaType))
+		list("Platforms", i.Index.lines(i.Manifest.Digest))
+	}
 	field("Manifest", fmt.Sprintf("%s (%s)", i.Manifest.Digest, i.Manifest.MediaType))
 	field("Config", i.Config.Digest.String())
 	field("Size", fmt.Sprintf("%s (%d bytes)", humanSize(i.Size), i.Size))

@@ -38,7 +38,9 @@ func resolveLayout(l layoutReader, name string, platform ocispec.Platform) (*Sou
 	if err != nil {
 		return nil, err
 	}
-	// index.json is the first index; desc may name more.
+	// index.json is the first index; desc may name more, the first of
+	// which is the image's own index, which inspect lists.
+	var imageIndex *IndexInfo
 	for depth := 2; isIndex(desc.MediaType); depth++ {
 		if depth > MaxIndexDepth {
 			return nil, errors.New("image indexes nested too deeply")
@@ -46,6 +48,9 @@ func resolveLayout(l layoutReader, name string, platform ocispec.Platform) (*Sou
 		var nested ocispec.Index
 		if _, err := readJSON(l, desc, &nested); err != nil {
 			return nil, err
+		}
+		if imageIndex == nil {
+			imageIndex = NewIndexInfo(desc, &nested)
 		}
 		if desc, err = SelectIndex(nested.Manifests, platform); err != nil {
 			return nil, err
@@ -73,6 +78,7 @@ func resolveLayout(l layoutReader, name string, platform ocispec.Platform) (*Sou
 		config:   config,
 		img:      img,
 		layers:   m.Layers,
+		index:    imageIndex,
 		importLayers: func(ctx context.Context, store Store) error {
 			return l.importBlobs(ctx, m.Layers, store)
 		},
@@ -94,6 +100,9 @@ func readJSON(l layoutReader, desc ocispec.Descriptor, v any) (int64, error) {
 // selectManifest picks, among the manifests of index.json, the one named
 // name, or, without a name, any; among those, the one for platform (see
 // SelectPlatform). Attestation manifests are neither picked nor counted.
+// The zero platform (AnyLonePlatform) takes a lone manifest whatever its
+// platform: not an image of a nested index, which is a multi-platform
+// image.
 func selectManifest(descs []ocispec.Descriptor, name string, platform ocispec.Platform) (ocispec.Descriptor, error) {
 	cands := descs
 	if name != "" {
@@ -113,6 +122,9 @@ func selectManifest(descs []ocispec.Descriptor, name string, platform ocispec.Pl
 	}
 	if d, ok := SelectPlatform(images, platform); ok {
 		return d, nil
+	}
+	if platform.OS == "" && platform.Architecture == "" && len(images) == 1 && !isIndex(images[0].MediaType) {
+		return images[0], nil
 	}
 	want := FormatPlatform(platform)
 	switch {

@@ -34,13 +34,34 @@ func WriteOCILayout(ctx context.Context, dir, name string, img *Image, store Sto
 	return m, nil
 }
 
-// writeOCIDir adds img to the OCI layout in dir under name. Blobs go in
-// first, each written whole under its digest; then the blob directory is
-// synced, and only then does index.json, replaced atomically, name the
-// manifest: a crash leaves at worst unreferenced blobs, never an index
-// naming a missing one. Writers of the same layout take turns at
-// index.json, so that none loses another's entry.
+// WriteOCILayoutIndex adds the index of imgs (see NewIndex) to the OCI
+// layout in dir, as WriteOCILayout adds an image, and returns the index.
+func WriteOCILayoutIndex(ctx context.Context, dir, name string, imgs []*Image, store Store) (*Index, error) {
+	idx, err := NewIndex(imgs)
+	if err != nil {
+		return nil, err
+	}
+	top := jsonBlob{idx.Descriptor, idx.IndexJSON}
+	if err := writeOCIDirBlobs(ctx, dir, imgs, idx.Manifests, &top, namedDescriptor(idx.Descriptor, orDefaultName(name)), store); err != nil {
+		return nil, err
+	}
+	return idx, nil
+}
+
+// writeOCIDir adds img to the OCI layout in dir under name.
 func writeOCIDir(ctx context.Context, dir string, img *Image, m *Manifest, name string, store Store) error {
+	return writeOCIDirBlobs(ctx, dir, []*Image{img}, []*Manifest{m}, nil, namedDescriptor(m.Descriptor, name), store)
+}
+
+// writeOCIDirBlobs adds imgs, whose manifests are ms, and top, an index
+// of them if not nil, to the OCI layout in dir, and names entry in its
+// index.json. Blobs go in first, each written whole under its digest;
+// then the blob directory is synced, and only then does index.json,
+// replaced atomically, name the entry: a crash leaves at worst
+// unreferenced blobs, never an index naming a missing one. Writers of the
+// same layout take turns at index.json, so that none loses another's
+// entry.
+func writeOCIDirBlobs(ctx context.Context, dir string, imgs []*Image, ms []*Manifest, top *jsonBlob, entry ocispec.Descriptor, store Store) error {
 	l := dirLayout{dir: dir}
 	if err := l.create(); err != nil {
 		return err
@@ -49,25 +70,31 @@ func writeOCIDir(ctx context.Context, dir string, img *Image, m *Manifest, name 
 	// their blobs: blobs/sha256, unless a layer uses another algorithm.
 	dirs := map[string]bool{}
 	seen := map[digest.Digest]bool{}
-	for _, layer := range img.Layers {
-		if seen[layer.Digest] {
-			continue
-		}
-		seen[layer.Digest] = true
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		err := l.putBlob(layer.Digest, layer.Size, dirs, func() (io.ReadCloser, error) {
-			return openBlob(ctx, store, layer.Digest, layer.Size)
-		})
-		if err != nil {
-			return fmt.Errorf("layer %s: %w", layer.Digest, err)
+	for _, img := range imgs {
+		for _, layer := range img.Layers {
+			if seen[layer.Digest] {
+				continue
+			}
+			seen[layer.Digest] = true
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			err := l.putBlob(layer.Digest, layer.Size, dirs, func() (io.ReadCloser, error) {
+				return openBlob(ctx, store, layer.Digest, layer.Size)
+			})
+			if err != nil {
+				return fmt.Errorf("layer %s: %w", layer.Digest, err)
+			}
 		}
 	}
-	for _, b := range []struct {
-		desc ocispec.Descriptor
-		data []byte
-	}{{m.Config, m.ConfigJSON}, {m.Descriptor, m.ManifestJSON}} {
+	var blobs []jsonBlob
+	for _, m := range ms {
+		blobs = append(blobs, jsonBlob{m.Config, m.ConfigJSON}, jsonBlob{m.Descriptor, m.ManifestJSON})
+	}
+	if top != nil {
+		blobs = append(blobs, *top)
+	}
+	for _, b := range blobs {
 		err := l.putBlob(b.desc.Digest, b.desc.Size, dirs, func() (io.ReadCloser, error) {
 			return io.NopCloser(bytes.NewReader(b.data)), nil
 		})
@@ -80,7 +107,7 @@ func writeOCIDir(ctx context.Context, dir string, img *Image, m *Manifest, name 
 			return err
 		}
 	}
-	return l.addToIndex(ctx, namedDescriptor(m.Descriptor, name))
+	return l.addToIndex(ctx, entry)
 }
 
 // create makes the layout's directories and oci-layout file if they are

@@ -56,6 +56,13 @@ const (
 	AttestationManifest     = "attestation-manifest"
 )
 
+// AnyLonePlatform, the zero platform, asks an OCI layout or archive for
+// its lone image, whatever platform its index.json entry names; an image
+// of a multi-platform index is still picked for its platform. FROM
+// retries so, as BuildKit uses a single-platform base of another
+// platform.
+var AnyLonePlatform = ocispec.Platform{}
+
 // ErrNoPlatform is wrapped by the error of an index, or a layout, that
 // has no image for the platform asked for.
 var ErrNoPlatform = errors.New("no image for the platform")

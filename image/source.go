@@ -20,6 +20,8 @@ type Source struct {
 	img      *Image
 	// layers are the layer descriptors as stored, media types unchanged.
 	layers []ocispec.Descriptor
+	// index is the index the image was picked from, if any.
+	index *IndexInfo
 	// importLayers copies the layer blobs the store lacks into it,
 	// checking each against its digest.
 	importLayers func(ctx context.Context, store Store) error
@@ -38,5 +40,7 @@ func (s *Source) Load(ctx context.Context, store Store) (*Image, error) {
 // Inspect describes the image where it is: no layer blob is copied.
 // reference names it for people.
 func (s *Source) Inspect(reference string) *Inspection {
-	return newInspection(reference, s.manifest, s.config, s.img, s.layers)
+	i := newInspection(reference, s.manifest, s.config, s.img, s.layers)
+	i.Index = s.index
+	return i
 }

@@ -52,5 +52,10 @@ func (p *puller) inspect(ctx context.Context) (*image.Inspection, error) {
 	desc := ocispec.Descriptor{MediaType: mt, Digest: st.ManifestDigest, Size: int64(len(st.Manifest))}
 	config := m.Config
 	config.Size = int64(len(st.Config))
-	return image.NewInspection("docker://"+p.canon, desc, config, st.Config, m.Layers)
+	i, err := image.NewInspection("docker://"+p.canon, desc, config, st.Config, m.Layers)
+	if err != nil {
+		return nil, err
+	}
+	i.Index = p.index
+	return i, nil
 }

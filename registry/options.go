@@ -21,7 +21,9 @@ const jobs = 6
 type Option func(*options)
 
 type options struct {
-	platform  ocispec.Platform
+	platform ocispec.Platform
+	// anyLone takes a single-platform image for another platform.
+	anyLone   bool
 	insecure  []string
 	keychain  authn.Keychain
 	transport http.RoundTripper
@@ -47,6 +49,14 @@ type Progress struct {
 // is image.HostPlatform().
 func WithPlatform(p ocispec.Platform) Option {
 	return func(o *options) { o.platform = p }
+}
+
+// WithAnyLonePlatform takes a single-platform image (a manifest, not an
+// index) whatever platform its config names, as BuildKit's FROM does;
+// the caller compares its config with the platform it wanted. Without
+// it, such an image for another platform is an ErrNoPlatform error.
+func WithAnyLonePlatform() Option {
+	return func(o *options) { o.anyLone = true }
 }
 
 // WithInsecure lists registries, as HOST[:PORT], that are reached over

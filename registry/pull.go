@@ -87,6 +87,9 @@ type puller struct {
 	platform string
 	store    *cache.Store
 	remote   *remote.Puller
+	// index is the index the reference named, once resolve read it:
+	// what inspect lists.
+	index *image.IndexInfo
 }
 
 func (p *puller) run(ctx context.Context, policy PullPolicy) (*PullResult, error) {

@@ -166,6 +166,11 @@ func TestPullSingleManifestWrongPlatform(t *testing.T) {
 	if err == nil || err.Error() != want || !errors.Is(err, ErrNoPlatform) {
 		t.Errorf("got %v, want %s", err, want)
 	}
+	// FROM takes it all the same, as BuildKit does, and warns.
+	res, err := Pull(context.Background(), reg.Ref("riscv:1"), openStore(t), PullMissing, WithPlatform(p), WithAnyLonePlatform())
+	if err != nil || res.Image.Config.Architecture != "riscv64" {
+		t.Errorf("WithAnyLonePlatform: %v", err)
+	}
 }
 
 func TestPullDockerSchema2Compressions(t *testing.T) {

@@ -37,6 +37,9 @@ func (p *puller) resolve(ctx context.Context, target name.Reference) (*refState,
 		if err := json.Unmarshal(raw, &idx); err != nil {
 			return nil, fmt.Errorf("index %s: %w", desc.Digest, err)
 		}
+		if !fromIndex {
+			p.index = image.NewIndexInfo(ocispec.Descriptor{MediaType: string(mt), Digest: digest.Digest(desc.Digest.String())}, &idx)
+		}
 		child, err := selectPlatform(&idx, p.o.platform)
 		if err != nil {
 			return nil, err
@@ -73,7 +76,7 @@ func (p *puller) resolve(ctx context.Context, target name.Reference) (*refState,
 	if err != nil {
 		return nil, err
 	}
-	if !fromIndex {
+	if !fromIndex && !p.o.anyLone {
 		c := img.Config.Platform
 		if c.OS != "" && c.Architecture != "" && (c.OS != p.o.platform.OS || c.Architecture != p.o.platform.Architecture) {
 			return nil, fail(ErrNoPlatform, "no image for platform %s (the image is %s/%s)", p.platform, c.OS, c.Architecture)

@@ -2,6 +2,9 @@ package transport
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strings"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -13,6 +16,10 @@ import (
 // asked for is not checked.
 type dockerArchive struct{}
 
+// ErrOnePlatform is the error of writing several platforms where only
+// one fits: a docker-archive.
+var ErrOnePlatform = errors.New("a docker-archive holds one platform")
+
 var _ files = dockerArchive{}
 
 func (dockerArchive) open(ctx context.Context, ref Ref, _ ocispec.Platform) (*image.Source, error) {
@@ -23,5 +30,28 @@ func (dockerArchive) write(ctx context.Context, ref Ref, img *image.Image, store
 	return image.WriteDockerArchive(ctx, ref.Path, ref.Name, img, store)
 }
 
+// writeIndex refuses: a docker-archive has no index, and `docker load`
+// takes one platform.
+func (dockerArchive) writeIndex(_ context.Context, _ Ref, imgs []*image.Image, _ image.Store) (*image.Index, error) {
+	names := make([]string, len(imgs))
+	for i, img := range imgs {
+		names[i] = image.FormatPlatform(img.Platform())
+	}
+	return nil, onePlatform(names)
+}
+
 // checkName refuses a NAME:TAG that `docker load` would refuse.
 func (dockerArchive) checkName(name string) error { return image.CheckDockerName(name) }
+
+// CheckIndex checks, before a multi-platform build runs, that ref can hold
+// the index of the platforms named: a docker-archive cannot.
+func CheckIndex(ref Ref, platforms []string) error {
+	if ref.Transport != DockerArchive {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", ref, onePlatform(platforms))
+}
+
+func onePlatform(platforms []string) error {
+	return fmt.Errorf("%w (this build has %d: %s): build one --platform for it, or write oci-archive:", ErrOnePlatform, len(platforms), strings.Join(platforms, ", "))
+}

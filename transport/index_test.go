@@ -162,3 +162,42 @@ func TestAttestedIndexInEveryTransport(t *testing.T) {
 		}
 	}
 }
+
+// WithAnyLonePlatform, FROM's rule, takes a layout's lone image whatever
+// platform its entry names; an index's image must still be the
+// platform's.
+func TestAnyLonePlatform(t *testing.T) {
+	dir := t.TempDir()
+	lone := filepath.Join(dir, "lone")
+	p, err := layout.Write(lone, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	riscv := platformImage(t, "linux/riscv64")
+	if err := p.AppendImage(riscv, layout.WithPlatform(v1.Platform{OS: "linux", Architecture: "riscv64"})); err != nil {
+		t.Fatal(err)
+	}
+	nested := filepath.Join(dir, "nested")
+	if p, err = layout.Write(nested, empty.Index); err != nil {
+		t.Fatal(err)
+	}
+	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex),
+		mutate.IndexAddendum{Add: riscv, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "riscv64"}}})
+	if err := p.AppendIndex(idx); err != nil {
+		t.Fatal(err)
+	}
+	amd64 := ocispec.Platform{OS: "linux", Architecture: "amd64"}
+	ctx := context.Background()
+	ref := Ref{Transport: OCILayout, Path: lone}
+	if _, err := Load(ctx, ref, openStore(t), WithPlatform(amd64)); !errors.Is(err, image.ErrNoPlatform) {
+		t.Errorf("lone riscv64 image for amd64: err = %v", err)
+	}
+	img, err := Load(ctx, ref, openStore(t), WithPlatform(amd64), WithAnyLonePlatform())
+	if err != nil || img.Config.Architecture != "riscv64" {
+		t.Errorf("WithAnyLonePlatform: %v", err)
+	}
+	_, err = Load(ctx, Ref{Transport: OCILayout, Path: nested}, openStore(t), WithPlatform(amd64), WithAnyLonePlatform())
+	if !errors.Is(err, image.ErrNoPlatform) || !strings.Contains(err.Error(), "(the index has linux/riscv64)") {
+		t.Errorf("an index without amd64: err = %v", err)
+	}
+}

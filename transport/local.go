@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	digest "github.com/opencontainers/go-digest"
@@ -17,6 +18,9 @@ import (
 type files interface {
 	open(ctx context.Context, ref Ref, platform ocispec.Platform) (*image.Source, error)
 	write(ctx context.Context, ref Ref, img *image.Image, store image.Store) (*image.Manifest, error)
+	// writeIndex writes imgs and their index; ErrOnePlatform for a
+	// format that holds one platform.
+	writeIndex(ctx context.Context, ref Ref, imgs []*image.Image, store image.Store) (*image.Index, error)
 	checkName(name string) error
 }
 
@@ -28,6 +32,11 @@ var _ transport = local{}
 
 func (l local) load(ctx context.Context, ref Ref, store *cache.Store, o *options) (*image.Image, error) {
 	src, err := l.open(ctx, ref, o.platform)
+	if err != nil && o.anyLone && errors.Is(err, image.ErrNoPlatform) {
+		if lone, lerr := l.open(ctx, ref, image.AnyLonePlatform); lerr == nil {
+			src, err = lone, nil
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", ref, err)
 	}
@@ -44,6 +53,14 @@ func (l local) save(ctx context.Context, ref Ref, img *image.Image, store *cache
 		return "", fmt.Errorf("write %s: %w", ref, err)
 	}
 	return m.Descriptor.Digest, nil
+}
+
+func (l local) saveIndex(ctx context.Context, ref Ref, imgs []*image.Image, store *cache.Store, _ *options) (digest.Digest, error) {
+	idx, err := l.writeIndex(ctx, ref, imgs, store)
+	if err != nil {
+		return "", fmt.Errorf("write %s: %w", ref, err)
+	}
+	return idx.Descriptor.Digest, nil
 }
 
 func (l local) inspect(ctx context.Context, ref Ref, o *options) (*image.Inspection, error) {

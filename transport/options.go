@@ -15,6 +15,7 @@ type options struct {
 	pull     registry.PullPolicy
 	registry []registry.Option
 	warn     func(string)
+	anyLone  bool
 }
 
 func makeOptions(opts []Option) *options {
@@ -44,6 +45,15 @@ func WithPull(p registry.PullPolicy) Option {
 // references: insecure hosts, credentials, progress.
 func WithRegistry(opts ...registry.Option) Option {
 	return func(o *options) { o.registry = append(o.registry, opts...) }
+}
+
+// WithAnyLonePlatform takes a single-platform image whatever its
+// platform, as BuildKit's FROM does: the caller compares the config's
+// platform with the one it wanted. An index without the platform is
+// still an error, naming the platforms it has. A local layout's lone
+// image is taken whatever platform its index.json entry names.
+func WithAnyLonePlatform() Option {
+	return func(o *options) { o.anyLone = true }
 }
 
 // WithWarnings receives what Load warns about, such as a registry that

@@ -37,6 +37,11 @@ func (remote) save(ctx context.Context, ref Ref, img *image.Image, store *cache.
 	return registry.Push(ctx, ref.Path, img, store, o.registry...)
 }
 
+// saveIndex pushes every image, by digest, then their index under ref.
+func (remote) saveIndex(ctx context.Context, ref Ref, imgs []*image.Image, store *cache.Store, o *options) (digest.Digest, error) {
+	return registry.PushIndex(ctx, ref.Path, imgs, store, o.registry...)
+}
+
 func (remote) inspect(ctx context.Context, ref Ref, o *options) (*image.Inspection, error) {
 	return registry.Inspect(ctx, ref.Path, withPlatform(o)...)
 }
@@ -49,5 +54,9 @@ func (remote) check(ref Ref, _ bool) error {
 
 // withPlatform is the registry options, with the platform to pick.
 func withPlatform(o *options) []registry.Option {
-	return append(slices.Clone(o.registry), registry.WithPlatform(o.platform))
+	opts := append(slices.Clone(o.registry), registry.WithPlatform(o.platform))
+	if o.anyLone {
+		opts = append(opts, registry.WithAnyLonePlatform())
+	}
+	return opts
 }

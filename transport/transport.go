@@ -25,6 +25,9 @@ type transport interface {
 	// save writes img, whose blobs are in store, and returns the digest
 	// of the manifest written.
 	save(ctx context.Context, ref Ref, img *image.Image, store *cache.Store, o *options) (digest.Digest, error)
+	// saveIndex writes imgs, one per platform, and their index, and
+	// returns the index's digest.
+	saveIndex(ctx context.Context, ref Ref, imgs []*image.Image, store *cache.Store, o *options) (digest.Digest, error)
 	// inspect describes the image without copying a layer blob.
 	inspect(ctx context.Context, ref Ref, o *options) (*image.Inspection, error)
 	// check checks what can be known of ref without reading or writing
@@ -87,6 +90,20 @@ func Save(ctx context.Context, ref Ref, img *image.Image, store *cache.Store, op
 		return "", err
 	}
 	return t.save(ctx, ref, img, store, makeOptions(opts))
+}
+
+// SaveIndex writes imgs, one per platform, whose blobs are in store,
+// and an OCI image index naming them, each with its platform, where ref
+// says, as Save writes one image; it returns the index's digest.
+// oci-archive: and oci: name the index REF; docker:// pushes each
+// manifest by digest, then the index under REF. docker-archive: holds
+// one platform, and is refused.
+func SaveIndex(ctx context.Context, ref Ref, imgs []*image.Image, store *cache.Store, opts ...Option) (digest.Digest, error) {
+	t, err := lookup(ref)
+	if err != nil {
+		return "", err
+	}
+	return t.saveIndex(ctx, ref, imgs, store, makeOptions(opts))
 }
 
 // Inspect describes the image ref names, for the platform of

@@ -41,7 +41,9 @@ func parseAnnotations(values []string, platform ocispec.Platform, outputs []tran
 			case "manifest":
 				manifest = setAnnotation(manifest, key, value)
 			case "manifest-descriptor":
-				if err := checkDescriptorOutputs(outputs); err != nil {
+				// A multi-platform build (no single platform) has an
+				// index to hold them in every output.
+				if err := checkDescriptorOutputs(outputs); platform.OS != "" && err != nil {
 					return nil, nil, usagef("--annotation %s: %v", v, err)
 				}
 				descriptor = setAnnotation(descriptor, key, value)
@@ -52,7 +54,8 @@ func parseAnnotations(values []string, platform ocispec.Platform, outputs []tran
 }
 
 // annotationType reads one TYPE[PLATFORM] and tells which of mybuild's
-// two it is.
+// two it is. build is the build's platform; zero for a multi-platform
+// build, whose annotations go on every platform's manifest.
 func annotationType(typ string, build ocispec.Platform) (string, error) {
 	name, qualifier, qualified := strings.Cut(strings.TrimSpace(typ), "[")
 	if qualified {
@@ -63,6 +66,9 @@ func annotationType(typ string, build ocispec.Platform) (string, error) {
 		want, err := image.ParsePlatform(p)
 		if err != nil {
 			return "", err
+		}
+		if build.OS == "" {
+			return "", fmt.Errorf("an annotation for one platform of a multi-platform build is not supported yet: drop [%s] to annotate every platform's manifest", p)
 		}
 		if image.FormatPlatform(want) != image.FormatPlatform(build) {
 			return "", fmt.Errorf("the image is for %s, not %s", image.FormatPlatform(build), p)

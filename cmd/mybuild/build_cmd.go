@@ -25,7 +25,7 @@ the image, and --push pushes it. With neither, the image stays in the
 cache, and a warning says so. The manifest digest goes to stdout.
 
 mybuild [flags] [CONTEXT] is the same command. A context directory named
-like a command (build, run, inspect, info, cache, completion, help) is written
+like a command (build, run, inspect, info, cache, index, completion, help) is written
 ./build there.`
 
 const buildExample = `  mybuild build -t app.tar .
@@ -167,7 +167,11 @@ func (o *buildOptions) cachedOutside(ctx context.Context, args []string, facts i
 func (o *buildOptions) report(res *build.Result, dest *destinations, rep reporter, stdout io.Writer) error {
 	if o.iidFile != "" {
 		err := atomicfile.Write(o.iidFile, func(w io.Writer) error {
-			_, err := io.WriteString(w, res.ConfigDigest.String())
+			id := res.ConfigDigest
+			if res.IndexDigest != "" {
+				id = res.IndexDigest // buildx's, for a multi-platform image
+			}
+			_, err := io.WriteString(w, id.String())
 			return err
 		})
 		if err != nil {

@@ -37,7 +37,8 @@ func (o *buildOptions) register(cmd *cobra.Command) {
 	fs.StringArrayVar(&o.contexts, "build-context", nil, "Additional build contexts (e.g., name=path), for FROM name and COPY --from=name: a directory, docker-image://REF or oci-layout://DIR[:TAG]")
 	fs.StringVar(&o.target, "target", "", "Set the target build stage to build")
 	fs.StringArrayVar(&o.secrets, "secret", nil, "Secret to expose to the build (format: \"id=mysecret[,src=/local/secret]\", or id=ID,env=VAR)")
-	o.registryOptions.register(fs, "Set target platform for build (os/arch[/variant]; default the host's)")
+	o.registryOptions.register(fs, "Set target platform for build (os/arch[/variant]; default the host's); several, comma separated, build a multi-platform image")
+	o.multiPlatform = true
 	fs.BoolVar(&o.check, "check", false, "Check the Dockerfile with BuildKit's lint rules and build nothing: exit 1 on warnings (see \"# check=\" in the README)")
 	group(cmd, "Input flags", "file", "build-arg", "build-context", "target", "secret", "platform", "pull", "insecure-registry", "check")
 

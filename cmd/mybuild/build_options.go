@@ -54,6 +54,9 @@ func (o *buildOptions) buildOptions(args []string, rep reporter) (build.Options,
 		return opts, nil, err
 	}
 	opts.Platform, opts.Pull, opts.Registry = reg.platform, reg.pull, reg.opts
+	if len(reg.platforms) > 1 {
+		opts.Platforms = reg.platforms
+	}
 	if opts.CacheRepo, err = o.sharedCache(reg); err != nil {
 		return opts, nil, err
 	}
@@ -61,7 +64,7 @@ func (o *buildOptions) buildOptions(args []string, rep reporter) (build.Options,
 		return opts, nil, err
 	}
 	platform := reg.platform
-	if platform.OS == "" {
+	if platform.OS == "" && len(reg.platforms) < 2 {
 		platform = image.HostPlatform()
 	}
 	if opts.Annotations, opts.DescriptorAnnotations, err = parseAnnotations(o.annotations, platform, dest.outputs); err != nil {

@@ -14,18 +14,34 @@ import (
 // metadata is the --metadata-file document. Its schema is documented in
 // docs/metadata.md; change both together.
 type metadata struct {
-	ImageDigest  digest.Digest  `json:"image_digest"`
-	ConfigDigest digest.Digest  `json:"config_digest"`
-	Steps        []stepMetadata `json:"steps"`
+	// ImageDigest is the index's in a multi-platform build, which has no
+	// config digest of its own.
+	ImageDigest  digest.Digest `json:"image_digest"`
+	ConfigDigest digest.Digest `json:"config_digest,omitempty"`
+	// IndexDigest and Manifests are a multi-platform build's only.
+	IndexDigest digest.Digest      `json:"index_digest,omitempty"`
+	Manifests   []manifestMetadata `json:"manifests,omitempty"`
+	Steps       []stepMetadata     `json:"steps"`
 	// buildx's keys, which CI actions read: the manifest and config
 	// digests again, and the image names, comma-separated.
 	ContainerImageDigest       digest.Digest `json:"containerimage.digest"`
-	ContainerImageConfigDigest digest.Digest `json:"containerimage.config.digest"`
+	ContainerImageConfigDigest digest.Digest `json:"containerimage.config.digest,omitempty"`
 	ImageName                  string        `json:"image.name,omitempty"`
 }
 
+// manifestMetadata is the image of one platform of a multi-platform
+// build.
+type manifestMetadata struct {
+	Platform     string        `json:"platform"`
+	Digest       digest.Digest `json:"digest"`
+	ConfigDigest digest.Digest `json:"config_digest"`
+}
+
 type stepMetadata struct {
-	Stage       string         `json:"stage"`
+	Stage string `json:"stage"`
+	// Platform is the platform the step was built for, in a
+	// multi-platform build only.
+	Platform    string         `json:"platform,omitempty"`
 	Index       int            `json:"index"`
 	Instruction string         `json:"instruction"`
 	Line        int            `json:"line"`
@@ -51,11 +67,14 @@ func newMetadata(res *build.Result, names []string) metadata {
 	m := metadata{
 		ImageDigest: res.ImageDigest, ConfigDigest: res.ConfigDigest, Steps: []stepMetadata{},
 		ContainerImageDigest: res.ImageDigest, ContainerImageConfigDigest: res.ConfigDigest,
-		ImageName: strings.Join(names, ","),
+		ImageName: strings.Join(names, ","), IndexDigest: res.IndexDigest,
+	}
+	for _, pm := range res.Manifests {
+		m.Manifests = append(m.Manifests, manifestMetadata{Platform: pm.Platform, Digest: pm.Digest, ConfigDigest: pm.ConfigDigest})
 	}
 	for _, s := range res.Steps {
 		sm := stepMetadata{
-			Stage: s.Stage, Index: s.Index, Instruction: s.Instruction, Line: s.Line, Key: s.Key,
+			Stage: s.Stage, Platform: s.Platform, Index: s.Index, Instruction: s.Instruction, Line: s.Line, Key: s.Key,
 			Cached: s.Cached, DurationMS: s.Duration.Milliseconds(),
 		}
 		if s.CacheSource != "" {

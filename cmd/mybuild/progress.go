@@ -68,8 +68,8 @@ type progress struct {
 }
 
 type stepID struct {
-	stage string
-	index int
+	platform, stage string
+	index           int
 }
 
 func newProgress(w io.Writer) *progress {
@@ -80,7 +80,7 @@ func newProgress(w io.Writer) *progress {
 func (p *progress) number(info build.StepInfo) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	id := stepID{info.Stage, info.Index}
+	id := stepID{info.Platform, info.Stage, info.Index}
 	n, ok := p.seq[id]
 	if !ok {
 		p.next++
@@ -108,7 +108,7 @@ func (p *progress) StepStarted(info build.StepInfo) {
 func (p *progress) StepOutput(info build.StepInfo) io.Writer {
 	w := &prefixWriter{p: p, prefix: fmt.Sprintf("#%d ", p.number(info))}
 	p.mu.Lock()
-	p.out[stepID{info.Stage, info.Index}] = w
+	p.out[stepID{info.Platform, info.Stage, info.Index}] = w
 	p.mu.Unlock()
 	return w
 }
@@ -116,7 +116,7 @@ func (p *progress) StepOutput(info build.StepInfo) io.Writer {
 func (p *progress) StepFinished(info build.StepInfo, res build.StepResult, err error) {
 	n := p.number(info)
 	p.mu.Lock()
-	id := stepID{info.Stage, info.Index}
+	id := stepID{info.Platform, info.Stage, info.Index}
 	w := p.out[id]
 	delete(p.out, id)
 	p.mu.Unlock()

@@ -80,9 +80,14 @@ func (p *jsonProgress) emit(s jsonStatus) {
 	p.enc.Encode(s) // a progress stream that fails does not fail the build
 }
 
-// vertexDigest names a step, the same in every build of the Dockerfile.
+// vertexDigest names a step, the same in every build of the Dockerfile;
+// the platform is a field in a multi-platform build only.
 func vertexDigest(info build.StepInfo) digest.Digest {
-	return cache.NewKey("progress").String("stage", info.Stage).String("index", strconv.Itoa(info.Index)).Sum()
+	k := cache.NewKey("progress").String("stage", info.Stage).String("index", strconv.Itoa(info.Index))
+	if info.Platform != "" {
+		k.String("platform", info.Platform)
+	}
+	return k.Sum()
 }
 
 func vertexName(info build.StepInfo) string {

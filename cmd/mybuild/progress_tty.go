@@ -143,7 +143,7 @@ func (p *ttyProgress) StepStarted(info build.StepInfo) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.event()
-	id := stepID{info.Stage, info.Index}
+	id := stepID{info.Platform, info.Stage, info.Index}
 	s := &ttyStep{title: info.Label() + " " + oneLine(info.Instruction), started: time.Now()}
 	if old, ok := p.byID[id]; ok {
 		*old = *s
@@ -154,13 +154,13 @@ func (p *ttyProgress) StepStarted(info build.StepInfo) {
 }
 
 func (p *ttyProgress) StepOutput(info build.StepInfo) io.Writer {
-	return &ttyOutput{p: p, id: stepID{info.Stage, info.Index}}
+	return &ttyOutput{p: p, id: stepID{info.Platform, info.Stage, info.Index}}
 }
 
 func (p *ttyProgress) StepFinished(info build.StepInfo, res build.StepResult, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	s, ok := p.byID[stepID{info.Stage, info.Index}]
+	s, ok := p.byID[stepID{info.Platform, info.Stage, info.Index}]
 	if !ok {
 		return
 	}
@@ -183,7 +183,7 @@ func (p *ttyProgress) StepFinished(info build.StepInfo, res build.StepResult, er
 func (p *ttyProgress) StepMissed(info build.StepInfo, miss build.Miss) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if s, ok := p.byID[stepID{info.Stage, info.Index}]; ok && miss.Earlier != "" {
+	if s, ok := p.byID[stepID{info.Platform, info.Stage, info.Index}]; ok && miss.Earlier != "" {
 		s.miss = miss.Reason
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 
 	units "github.com/docker/go-units"
 	"github.com/mybuild/mybuild/image"
@@ -17,6 +18,9 @@ type registryOptions struct {
 	pull     pullValue
 	platform string
 	insecure []string
+	// multiPlatform lets --platform list several platforms, comma
+	// separated: build takes them, run does not.
+	multiPlatform bool
 }
 
 // register adds --pull, --platform (with the usage given) and
@@ -50,9 +54,11 @@ func (p *pullValue) Set(v string) error {
 
 // registrySettings are the registry flags, parsed.
 type registrySettings struct {
-	platform ocispec.Platform // zero: the host's
-	pull     registry.PullPolicy
-	opts     []registry.Option
+	platform ocispec.Platform // zero: the host's, or several
+	// platforms are those --platform lists; one is platform.
+	platforms []ocispec.Platform
+	pull      registry.PullPolicy
+	opts      []registry.Option
 }
 
 // settings parses the flags. progress, when not nil, gets each event of
@@ -64,8 +70,11 @@ func (o *registryOptions) settings(progress func(registry.Progress)) (*registryS
 		return nil, usagef("--pull: %v", err)
 	}
 	if o.platform != "" {
-		if s.platform, err = image.ParsePlatform(o.platform); err != nil {
-			return nil, usagef("--platform: %v", err)
+		if s.platforms, err = o.parsePlatforms(); err != nil {
+			return nil, err
+		}
+		if len(s.platforms) == 1 {
+			s.platform = s.platforms[0]
 		}
 	}
 	if len(o.insecure) > 0 {
@@ -75,6 +84,24 @@ func (o *registryOptions) settings(progress func(registry.Progress)) (*registryS
 		s.opts = append(s.opts, registry.WithProgress(progress))
 	}
 	return s, nil
+}
+
+// parsePlatforms reads --platform: one platform, or with multiPlatform a
+// comma-separated list, as buildx takes it.
+func (o *registryOptions) parsePlatforms() ([]ocispec.Platform, error) {
+	values := strings.Split(o.platform, ",")
+	if len(values) > 1 && !o.multiPlatform {
+		return nil, usagef("--platform %s: one platform only", o.platform)
+	}
+	out := make([]ocispec.Platform, 0, len(values))
+	for _, v := range values {
+		p, err := image.ParsePlatform(strings.TrimSpace(v))
+		if err != nil {
+			return nil, usagef("--platform: %v", err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 // blobProgress prints one line per blob a pull or a push has finished

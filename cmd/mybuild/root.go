@@ -10,7 +10,8 @@ result is cached by content, so a rebuild runs only what changed.
 
 mybuild [flags] [CONTEXT] is mybuild build [flags] [CONTEXT]. A first
 argument that names a command is that command: a context directory named
-build, run, inspect, info, cache, completion or help is written ./build.`
+build, run, inspect, info, cache, index, completion or help is written
+./build.`
 
 const rootExample = `  mybuild -t app.tar .                          # an OCI archive
   mybuild build -t ghcr.io/acme/app:1 --push .   # pushed to a registry
@@ -37,7 +38,7 @@ func newRootCommand(s streams) *cobra.Command {
 	root.SetErr(s.err)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{msg: err.Error()} })
 	build := newBuildCommand(s)
-	root.AddCommand(build, newRunCommand(s), newInspectCommand(s), newInfoCommand(s), newCacheCommand(s))
+	root.AddCommand(build, newRunCommand(s), newInspectCommand(s), newInfoCommand(s), newCacheCommand(s), newIndexCommand(s))
 	root.SetHelpFunc(func(c *cobra.Command, _ []string) {
 		if c == root {
 			printRootHelp(root, build)

@@ -1,0 +1,174 @@
+package build
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mybuild/mybuild/image"
+	"github.com/mybuild/mybuild/rootfs"
+	"github.com/mybuild/mybuild/transport"
+)
+
+// planPlatforms plans the build of every platform of opts.Platforms in
+// one run; runPlatforms runs it and writeIndex writes the index of their
+// images to every output.
+//
+// Each platform has a builder of its own, which plans its own graph of
+// stages. A stage that builds the same for every platform (FROM
+// --platform=$BUILDPLATFORM, reading no target arg: see shareNodes) is
+// one node, run once, by the first platform's builder; the others read
+// its result. The nodes of every platform then run together, as the
+// stages of one build do. The build context is opened and hashed once.
+func planPlatforms(ctx context.Context, opts Options) ([]*builder, []*node, error) {
+	bs, err := newPlatformBuilders(ctx, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, b := range bs {
+		g, err := b.plan(b.opts.Target)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := b.preflight(g); err != nil {
+			return nil, nil, err
+		}
+		b.graph = g
+	}
+	return bs, shareNodes(bs), nil
+}
+
+// newPlatformBuilders makes one builder per platform. They share the
+// reporter (which gives each warning once), the driver and its lock.
+func newPlatformBuilders(ctx context.Context, opts Options) ([]*builder, error) {
+	names := make([]string, len(opts.Platforms))
+	for i, p := range opts.Platforms {
+		names[i] = image.FormatPlatform(p)
+		if slices.Contains(names[:i], names[i]) {
+			return nil, fmt.Errorf("--platform: %s is named twice", names[i])
+		}
+	}
+	for _, e := range opts.Exports {
+		if e.Kind != ExportDir {
+			return nil, fmt.Errorf("--output %s: a multi-platform build writes its root filesystems to a directory (type=local) only: build one --platform for a tar", e)
+		}
+	}
+	for _, out := range opts.Outputs {
+		if err := transport.CheckIndex(out, names); err != nil {
+			return nil, err
+		}
+	}
+	opts.Reporter = &onceReporter{Reporter: reporter(opts), seen: map[string]bool{}}
+	if opts.Driver == nil {
+		opts.Driver = rootfs.NewOverlay(opts.Store)
+	}
+	exclusive, dirTime := &sync.Mutex{}, time.Now().Truncate(time.Second)
+	bs := make([]*builder, len(opts.Platforms))
+	for i, p := range opts.Platforms {
+		o := opts
+		o.Platform, o.Platforms = p, nil
+		// Each platform's files go to a directory of its own, as
+		// BuildKit's local exporter writes them: DEST/linux_arm64.
+		o.Exports = make([]Export, len(opts.Exports))
+		for j, e := range opts.Exports {
+			e.Dest = filepath.Join(e.Dest, strings.ReplaceAll(names[i], "/", "_"))
+			o.Exports[j] = e
+		}
+		b, err := newBuilder(ctx, o)
+		if err != nil {
+			return nil, err
+		}
+		b.exclusive, b.platformLabel, b.dirTime = exclusive, names[i], dirTime
+		bs[i] = b
+	}
+	return bs, nil
+}
+
+// runPlatforms opens the build context once for every builder, runs
+// nodes, and warns of build args that no platform's ARG used.
+func runPlatforms(ctx context.Context, bs []*builder, nodes []*node) error {
+	first := bs[0]
+	saveStats, err := first.openContext()
+	if err != nil {
+		return err
+	}
+	for _, b := range bs[1:] {
+		b.bctx = first.bctx
+	}
+	err = runNodes(ctx, nodes, first.driver.Features().Exclusive, false)
+	if serr := saveStats(); err == nil && serr != nil {
+		first.rep.Warning(fmt.Sprintf("save stat cache: %v", serr))
+	}
+	if err != nil {
+		return err
+	}
+	unused := first.args.unused()
+	for _, b := range bs[1:] {
+		unused = slices.DeleteFunc(unused, func(k string) bool { return !slices.Contains(b.args.unused(), k) })
+	}
+	if len(unused) > 0 {
+		first.rep.Warning(fmt.Sprintf("build arguments not consumed by any ARG: %s", strings.Join(unused, ", ")))
+	}
+	return nil
+}
+
+// writeIndex makes each platform's image, writes them and their index to
+// every output, and describes the build: the steps of each platform in
+// turn, a shared stage's once.
+func writeIndex(ctx context.Context, bs []*builder) (*Result, error) {
+	res := &Result{}
+	imgs := make([]*image.Image, len(bs))
+	for i, b := range bs {
+		img, _, steps, err := b.finalImage(ctx, b.graph.target.result)
+		if err != nil {
+			return nil, err
+		}
+		if err := b.export(ctx, b.graph.target.result); err != nil {
+			return nil, err
+		}
+		// The index names each image by its target platform, as
+		// BuildKit does, even where the base was for another (which
+		// was warned of).
+		img.Config.OS, img.Config.Architecture = b.platform.OS, b.platform.Architecture
+		img.Config.Variant, img.Config.OSVersion = b.platform.Variant, b.platform.OSVersion
+		imgs[i] = img
+		res.Steps = append(res.Steps, steps...)
+	}
+	idx, err := image.NewIndex(imgs)
+	if err != nil {
+		return nil, err
+	}
+	for i, m := range idx.Manifests {
+		res.Manifests = append(res.Manifests, PlatformManifest{Platform: bs[i].platformLabel, Digest: m.Descriptor.Digest, ConfigDigest: m.Config.Digest})
+	}
+	first := bs[0]
+	for _, out := range first.opts.Outputs {
+		if _, err := transport.SaveIndex(ctx, out, imgs, first.opts.Store, transport.WithRegistry(first.opts.Registry...)); err != nil {
+			return nil, err
+		}
+	}
+	res.ImageDigest, res.IndexDigest = idx.Descriptor.Digest, idx.Descriptor.Digest
+	return res, nil
+}
+
+// onceReporter passes each warning on once: every platform's builder
+// reads the same Dockerfile, and would give the same warnings.
+type onceReporter struct {
+	Reporter
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func (r *onceReporter) Warning(msg string) {
+	r.mu.Lock()
+	seen := r.seen[msg]
+	r.seen[msg] = true
+	r.mu.Unlock()
+	if !seen {
+		r.Reporter.Warning(msg)
+	}
+}

@@ -1,0 +1,70 @@
+package image
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+
+	digest "github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Index is the images of several platforms rendered as an OCI image
+// index: each image's manifest, and the index naming them, each
+// descriptor with its image's platform and DescriptorAnnotations.
+type Index struct {
+	Manifests []*Manifest
+	IndexJSON []byte
+	// Descriptor is the index's.
+	Descriptor ocispec.Descriptor
+}
+
+// NewIndex renders imgs, one per platform, as an index. The platform of
+// each is that of its config; two images for one platform are refused.
+func NewIndex(imgs []*Image) (*Index, error) {
+	out := &Index{}
+	descs := make([]ocispec.Descriptor, 0, len(imgs))
+	seen := map[string]bool{}
+	for _, img := range imgs {
+		m, err := img.Manifest()
+		if err != nil {
+			return nil, err
+		}
+		p := img.Platform()
+		name := FormatPlatform(p)
+		if seen[name] {
+			return nil, fmt.Errorf("index: two images for platform %s", name)
+		}
+		seen[name] = true
+		// The descriptor annotations (buildx's manifest-descriptor:) go
+		// on the manifest's entry in the index, as buildx puts them.
+		d := m.Descriptor
+		d.Annotations = maps.Clone(img.DescriptorAnnotations)
+		d.Platform = &p
+		descs = append(descs, d)
+		out.Manifests = append(out.Manifests, m)
+	}
+	idx := ocispec.Index{
+		Versioned: specs.Versioned{SchemaVersion: 2},
+		MediaType: ocispec.MediaTypeImageIndex,
+		Manifests: descs,
+	}
+	data, err := json.Marshal(idx)
+	if err != nil {
+		return nil, fmt.Errorf("encode index: %w", err)
+	}
+	out.IndexJSON = data
+	out.Descriptor = ocispec.Descriptor{
+		MediaType: ocispec.MediaTypeImageIndex,
+		Digest:    digest.FromBytes(data),
+		Size:      int64(len(data)),
+	}
+	return out, nil
+}
+
+// Platform is the platform of img, as its config says.
+func (img *Image) Platform() ocispec.Platform {
+	c := img.Config
+	return ocispec.Platform{OS: c.OS, Architecture: c.Architecture, Variant: c.Variant, OSVersion: c.OSVersion}
+}
