@@ -15,7 +15,7 @@ const compatDir = "testdata/compat"
 
 // TestCompatWithBuildKit builds every case of testdata/compat and checks
 // that the flattened root filesystem and the image config are the ones
-// BuildKit v0.17.3 produced for the same Dockerfile (see its README). The
+// BuildKit v0.34.2 produced for the same Dockerfile (see its README). The
 // image is listed without the goldens' ignore list: BuildKit leaves empty
 // /dev, /proc and /sys mount points in its layers, mybuild must leave none.
 func TestCompatWithBuildKit(t *testing.T) {
@@ -45,9 +45,8 @@ func TestCompatWithBuildKit(t *testing.T) {
 // linux/amd64 and linux/386 in one run (386 needs no emulator on amd64)
 // and checks that the amd64 image of the index is the one BuildKit made
 // for amd64 alone: sharing stages, layers and the context between
-// platforms changes nothing in an image. (BuildKit's own multi-platform
-// output is not compared: no BuildKit that builds several platforms runs
-// on the test machines.)
+// platforms changes nothing in an image. testdata/compat-platforms holds
+// what BuildKit made of multi-platform builds (TestCompatPlatforms).
 func TestCompatMultiPlatform(t *testing.T) {
 	cases, err := imagetest.CompatCases(compatDir)
 	if err != nil || len(cases) == 0 {

@@ -96,7 +96,7 @@ func PrepareContext(caseDir, dst, busybox string) error {
 		}
 		target := filepath.Join(dst, filepath.FromSlash(p))
 		switch {
-		case p == RootfsGolden || p == ConfigGolden || p == BusyboxInContext || isControlFile(p):
+		case isGolden(p) || p == BusyboxInContext || isControlFile(p):
 			return nil
 		case d.IsDir():
 			if err := os.MkdirAll(target, 0o755); err != nil {
@@ -190,11 +190,40 @@ const (
 	TargetFile           = "target.txt"            // the stage to build
 	DeviationsFile       = "deviations.txt"        // see build/compat_test.go
 	ConfigDeviationsFile = "config-deviations.txt" // see build/compat_test.go
+	PlatformsFile        = "platforms.txt"         // the platforms of a multi-platform case, comma separated
 )
+
+// PlatformGolden is the name of a golden of one platform of a
+// multi-platform case: rootfs.linux_arm64.golden for RootfsGolden and
+// linux/arm64.
+func PlatformGolden(golden, platform string) string {
+	base, ext, _ := strings.Cut(golden, ".")
+	return base + "." + strings.ReplaceAll(platform, "/", "_") + "." + ext
+}
+
+// isGolden tells whether p, a path in a case, is a golden file.
+func isGolden(p string) bool {
+	return !strings.Contains(p, "/") &&
+		(strings.HasPrefix(p, "rootfs.") && strings.HasSuffix(p, ".golden") ||
+			strings.HasPrefix(p, "config.") && strings.HasSuffix(p, ".golden.json"))
+}
+
+// CasePlatforms reads the platforms of a multi-platform case: none for
+// a case of the host's platform alone.
+func CasePlatforms(caseDir string) ([]string, error) {
+	data, err := os.ReadFile(filepath.Join(caseDir, PlatformsFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return strings.Split(strings.TrimSpace(string(data)), ","), nil
+}
 
 func isControlFile(p string) bool {
 	switch p {
-	case BuildArgsFile, TargetFile, DeviationsFile, ConfigDeviationsFile:
+	case BuildArgsFile, TargetFile, DeviationsFile, ConfigDeviationsFile, PlatformsFile:
 		return true
 	}
 	return false

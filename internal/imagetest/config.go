@@ -12,13 +12,13 @@ import (
 
 // ReadConfig returns the config of the image in the OCI image archive (a
 // tar of an OCI image layout, or such a layout as a directory).
-func ReadConfig(archive string) (_ dockerspec.DockerOCIImage, err error) {
+func ReadConfig(archive string, opts ...ImageOption) (_ dockerspec.DockerOCIImage, err error) {
 	l, err := openLayout(archive)
 	if err != nil {
 		return dockerspec.DockerOCIImage{}, err
 	}
 	defer func() { err = errors.Join(err, l.Close()) }()
-	img, err := loadImage(l)
+	img, err := loadImage(l, opts...)
 	if err != nil {
 		return dockerspec.DockerOCIImage{}, fmt.Errorf("%s: %w", archive, err)
 	}

@@ -82,13 +82,13 @@ func (fsys *FS) Paths() []string {
 // directory. A tar hard link makes its path share the target's file, and
 // replacing one path of a group later gives that path a file of its own,
 // as extracting the layers with a tar tool would.
-func Flatten(archive string) (_ *FS, err error) {
+func Flatten(archive string, opts ...ImageOption) (_ *FS, err error) {
 	l, err := openLayout(archive)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, l.Close()) }()
-	img, err := loadImage(l)
+	img, err := loadImage(l, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", archive, err)
 	}

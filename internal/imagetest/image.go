@@ -34,7 +34,11 @@ type image struct {
 
 // loadImage resolves index.json to a single image manifest and reads it and
 // its config, verifying every blob against its descriptor.
-func loadImage(l layout) (*image, error) {
+func loadImage(l layout, opts ...ImageOption) (*image, error) {
+	var o imageOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	r, err := l.open("index.json")
 	if err != nil {
 		return nil, err
@@ -47,7 +51,7 @@ func loadImage(l layout) (*image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read index.json: %w", err)
 	}
-	desc, err := pickManifest(l, idx.Manifests, 0)
+	desc, err := pickManifest(l, idx.Manifests, o.arch, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +91,10 @@ func (img *image) diffIDs() ([]digest.Digest, error) {
 // pickManifest chooses the image manifest among descs, following nested
 // indexes. Attestation manifests are skipped; when several images remain,
 // the one for the running platform is taken.
-func pickManifest(l layout, descs []ocispec.Descriptor, depth int) (ocispec.Descriptor, error) {
+func pickManifest(l layout, descs []ocispec.Descriptor, arch string, depth int) (ocispec.Descriptor, error) {
+	if arch == "" {
+		arch = runtime.GOARCH
+	}
 	var cands []ocispec.Descriptor
 	for _, d := range descs {
 		if d.Annotations["vnd.docker.reference.type"] != "attestation-manifest" {
@@ -97,7 +104,7 @@ func pickManifest(l layout, descs []ocispec.Descriptor, depth int) (ocispec.Desc
 	if len(cands) > 1 {
 		var native []ocispec.Descriptor
 		for _, d := range cands {
-			if d.Platform != nil && d.Platform.OS == runtime.GOOS && d.Platform.Architecture == runtime.GOARCH {
+			if d.Platform != nil && d.Platform.OS == runtime.GOOS && d.Platform.Architecture == arch {
 				native = append(native, d)
 			}
 		}
@@ -122,7 +129,7 @@ func pickManifest(l layout, descs []ocispec.Descriptor, depth int) (ocispec.Desc
 		if err := json.Unmarshal(data, &idx); err != nil {
 			return ocispec.Descriptor{}, fmt.Errorf("decode index %s: %w", desc.Digest, err)
 		}
-		return pickManifest(l, idx.Manifests, depth+1)
+		return pickManifest(l, idx.Manifests, arch, depth+1)
 	default:
 		return ocispec.Descriptor{}, fmt.Errorf("manifest %s: unsupported media type %q", desc.Digest, desc.MediaType)
 	}
@@ -177,4 +184,15 @@ func decodeJSON(r io.Reader, v any) error {
 		return errors.New("trailing data after JSON document")
 	}
 	return nil
+}
+
+// ImageOption chooses the image of an archive that holds several.
+type ImageOption func(*imageOptions)
+
+type imageOptions struct{ arch string }
+
+// ForArch picks the linux image of architecture arch from an index (the
+// host's by default).
+func ForArch(arch string) ImageOption {
+	return func(o *imageOptions) { o.arch = arch }
 }

@@ -118,11 +118,36 @@ func (o *options) run(name string) (err error) {
 		return err
 	}
 
+	platforms, err := imagetest.CasePlatforms(caseDir)
+	if err != nil {
+		return err
+	}
+	if len(platforms) == 0 {
+		return o.goldens(name, caseDir, archive, "")
+	}
+	var errs []error
+	for _, p := range platforms {
+		errs = append(errs, o.goldens(name, caseDir, archive, p))
+	}
+	return errors.Join(errs...)
+}
+
+// goldens writes or checks the goldens of the image of platform in
+// archive (its only image when platform is "").
+func (o *options) goldens(name, caseDir, archive, platform string) error {
 	opts, err := imagetest.CompatListingOptions(o.dir, o.busybox)
 	if err != nil {
 		return err
 	}
-	fsys, err := imagetest.Flatten(archive)
+	var pick []imagetest.ImageOption
+	rootfs, config := imagetest.RootfsGolden, imagetest.ConfigGolden
+	if platform != "" {
+		_, arch, _ := strings.Cut(platform, "/")
+		pick = append(pick, imagetest.ForArch(arch))
+		rootfs, config = imagetest.PlatformGolden(rootfs, platform), imagetest.PlatformGolden(config, platform)
+		name += " " + platform
+	}
+	fsys, err := imagetest.Flatten(archive, pick...)
 	if err != nil {
 		return err
 	}
@@ -130,19 +155,19 @@ func (o *options) run(name string) (err error) {
 	if err != nil {
 		return err
 	}
-	cfg, err := imagetest.ReadConfig(archive)
+	cfg, err := imagetest.ReadConfig(archive, pick...)
 	if err != nil {
 		return err
 	}
-	config, err := imagetest.ComparableConfig(cfg)
+	comparable, err := imagetest.ComparableConfig(cfg)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "%s: %d paths, %d layers, mount points left: %s\n",
 		name, len(fsys.Paths()), len(cfg.RootFS.DiffIDs), strings.Join(present, " "))
 	return errors.Join(
-		o.output(filepath.Join(caseDir, imagetest.RootfsGolden), []byte(fsys.Listing(opts))),
-		o.output(filepath.Join(caseDir, imagetest.ConfigGolden), config),
+		o.output(filepath.Join(caseDir, rootfs), []byte(fsys.Listing(opts))),
+		o.output(filepath.Join(caseDir, config), comparable),
 	)
 }
 
@@ -165,6 +190,13 @@ func (o *options) build(caseDir, ctx, archive string) error {
 	}
 	if target != "" {
 		args = append(args, "--opt", "target="+target)
+	}
+	platforms, err := imagetest.CasePlatforms(caseDir)
+	if err != nil {
+		return err
+	}
+	if len(platforms) > 0 {
+		args = append(args, "--opt", "platform="+strings.Join(platforms, ","))
 	}
 	if o.noCache {
 		args = append(args, "--no-cache")
