@@ -1,0 +1,250 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mybuild/mybuild/image"
+	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// provStatement is the part of a provenance statement the tests check.
+type provStatement struct {
+	Type          string `json:"_type"`
+	PredicateType string `json:"predicateType"`
+	Subject       []struct {
+		Name   string            `json:"name"`
+		Digest map[string]string `json:"digest"`
+	} `json:"subject"`
+	Predicate provPredicate `json:"predicate"`
+}
+
+type provPredicate struct {
+	BuildDefinition struct {
+		BuildType          string `json:"buildType"`
+		ExternalParameters struct {
+			Dockerfile provResource      `json:"dockerfile"`
+			Target     string            `json:"target"`
+			Platforms  []string          `json:"platforms"`
+			Args       map[string]string `json:"args"`
+		} `json:"externalParameters"`
+		ResolvedDependencies []provResource `json:"resolvedDependencies"`
+	} `json:"buildDefinition"`
+	RunDetails struct {
+		Builder struct {
+			ID      string            `json:"id"`
+			Version map[string]string `json:"version"`
+		} `json:"builder"`
+		Metadata struct {
+			InvocationID string     `json:"invocationId"`
+			StartedOn    *time.Time `json:"startedOn"`
+			FinishedOn   *time.Time `json:"finishedOn"`
+		} `json:"metadata"`
+	} `json:"runDetails"`
+}
+
+type provResource struct {
+	Name   string            `json:"name"`
+	URI    string            `json:"uri"`
+	Digest map[string]string `json:"digest"`
+}
+
+// dependency finds a resolved dependency by name or URI.
+func (p *provPredicate) dependency(key string) (provResource, bool) {
+	for _, r := range p.BuildDefinition.ResolvedDependencies {
+		if r.Name == key || r.URI == key {
+			return r, true
+		}
+	}
+	return provResource{}, false
+}
+
+// blobReader reads a blob of a layout by digest.
+type blobReader func(d digest.Digest) []byte
+
+func archiveBlobs(t *testing.T, path string) blobReader {
+	files := tarFiles(t, path)
+	return func(d digest.Digest) []byte {
+		t.Helper()
+		data, ok := files[blobPath(d)]
+		if !ok {
+			t.Fatalf("%s has no blob %s", path, d)
+		}
+		if digest.FromBytes(data) != d {
+			t.Fatalf("blob %s has digest %s", d, digest.FromBytes(data))
+		}
+		return data
+	}
+}
+
+func decodeJSON(t *testing.T, data []byte, v any) {
+	t.Helper()
+	if err := json.Unmarshal(data, v); err != nil {
+		t.Fatalf("%v: %s", err, data)
+	}
+}
+
+// checkAttestation checks the index entry att, the attestation manifest
+// of the image whose manifest is target, field by field as BuildKit
+// writes one, and returns its statement, decoded and as it is.
+func checkAttestation(t *testing.T, att ocispec.Descriptor, target digest.Digest, blob blobReader) (provStatement, []byte) {
+	t.Helper()
+	if att.MediaType != ocispec.MediaTypeImageManifest || att.Platform == nil || att.Platform.OS != "unknown" || att.Platform.Architecture != "unknown" {
+		t.Errorf("attestation entry: %+v, want an OCI manifest for unknown/unknown", att)
+	}
+	if got := att.Annotations; len(got) != 2 || got["vnd.docker.reference.type"] != "attestation-manifest" || got["vnd.docker.reference.digest"] != target.String() {
+		t.Errorf("attestation entry annotations: %v, want the reference to %s", got, target)
+	}
+	var m ocispec.Manifest
+	decodeJSON(t, blob(att.Digest), &m)
+	if m.Config.MediaType != ocispec.MediaTypeImageConfig || len(m.Layers) != 1 {
+		t.Fatalf("attestation manifest: %+v", m)
+	}
+	l := m.Layers[0]
+	if l.MediaType != "application/vnd.in-toto+json" || len(l.Annotations) != 1 || l.Annotations["in-toto.io/predicate-type"] != "https://slsa.dev/provenance/v1" {
+		t.Errorf("attestation layer: %+v", l)
+	}
+	var cfg ocispec.Image
+	decodeJSON(t, blob(m.Config.Digest), &cfg)
+	if cfg.OS != "unknown" || cfg.Architecture != "unknown" || cfg.RootFS.Type != "layers" || len(cfg.RootFS.DiffIDs) != 1 || cfg.RootFS.DiffIDs[0] != l.Digest {
+		t.Errorf("attestation config: %+v", cfg)
+	}
+	var st provStatement
+	raw := blob(l.Digest)
+	decodeJSON(t, raw, &st)
+	if st.Type != "https://in-toto.io/Statement/v1" || st.PredicateType != "https://slsa.dev/provenance/v1" {
+		t.Errorf("statement type %q, predicate type %q", st.Type, st.PredicateType)
+	}
+	if len(st.Subject) == 0 {
+		t.Fatalf("statement has no subject: %s", raw)
+	}
+	for _, s := range st.Subject {
+		if len(s.Digest) != 1 || s.Digest["sha256"] != target.Encoded() {
+			t.Errorf("subject %+v, want the manifest %s", s, target)
+		}
+	}
+	p := st.Predicate
+	if p.BuildDefinition.BuildType != "https://github.com/mybuild/mybuild/provenance/v1" {
+		t.Errorf("buildType %q", p.BuildDefinition.BuildType)
+	}
+	if b := p.RunDetails.Builder; b.ID != "https://github.com/mybuild/mybuild" || b.Version["mybuild"] != versionString() {
+		t.Errorf("builder %+v", b)
+	}
+	return st, raw
+}
+
+// buildIndex builds with args, and returns the printed digest, stderr and
+// the index of the oci-archive written to archive, read by skopeo.
+func buildIndex(t *testing.T, archive string, args ...string) (digest.Digest, string, ocispec.Index) {
+	t.Helper()
+	code, stdout, stderr := runCLI(t, append(args, "-t", archive)...)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	printed := digestOf(stdout)
+	raw, err := exec.Command("skopeo", "inspect", "--raw", "oci-archive:"+archive).Output()
+	if err != nil || digest.FromBytes(raw) != printed {
+		t.Fatalf("skopeo inspect --raw: %s (%v), want the index %s", raw, err, printed)
+	}
+	var idx ocispec.Index
+	decodeJSON(t, raw, &idx)
+	if idx.MediaType != ocispec.MediaTypeImageIndex {
+		t.Fatalf("not an index: %s", raw)
+	}
+	return printed, stderr, idx
+}
+
+// --provenance=mode=max: the image manifest is the one a build without
+// provenance makes, now in an index with its attestation manifest; the
+// statement lists the Dockerfile, the consumed build args (no secret, no
+// unconsumed arg), the context and every COPY source by content; the
+// docker-archive gets the image alone, with one warning; the metadata
+// file has buildx's provenance key.
+func TestProvenanceMax(t *testing.T) {
+	const dockerfile = "FROM scratch\nARG V=1\nCOPY busybox /bin/busybox\nRUN --mount=type=secret,id=s [\"/bin/busybox\", \"true\"]\nCOPY app/ /app/\n"
+	dir := project(t, dockerfile)
+	os.MkdirAll(filepath.Join(dir, "app"), 0o755)
+	os.WriteFile(filepath.Join(dir, "app", "f"), []byte("f\n"), 0o644)
+	secret := filepath.Join(t.TempDir(), "secret")
+	os.WriteFile(secret, []byte("hunter2-secret-value"), 0o600)
+	cache, out := t.TempDir(), t.TempDir()
+	common := []string{"--cache-dir", cache, "--build-arg", "V=2", "--build-arg", "UNUSED=3", "--secret", "id=s,src=" + secret}
+
+	code, stdout, stderr := runCLI(t, append(common, "-t", filepath.Join(out, "plain.tar"), dir)...)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	plain := readOCIArchive(t, filepath.Join(out, "plain.tar")).manifestDigest
+	if digestOf(stdout) != plain {
+		t.Fatalf("without provenance, printed %s, want the manifest %s", stdout, plain)
+	}
+
+	archive, meta, dockerArchive := filepath.Join(out, "prov.tar"), filepath.Join(out, "meta.json"), filepath.Join(out, "docker.tar")
+	printed, stderr, idx := buildIndex(t, archive, append(common, "--provenance=mode=max", "--metadata-file", meta, "-t", "docker-archive:"+dockerArchive, dir)...)
+	warning := "WARNING: --provenance: no attestation in docker-archive:" + dockerArchive + ": only an image index holds one\n"
+	if strings.Count(stderr, warning) != 1 {
+		t.Errorf("stderr does not warn once of the docker-archive (%q):\n%s", warning, stderr)
+	}
+	if len(idx.Manifests) != 2 {
+		t.Fatalf("index has %d manifests, want the image and its attestation", len(idx.Manifests))
+	}
+	img := idx.Manifests[0]
+	host := image.HostPlatform()
+	if img.Digest != plain || img.Platform == nil || img.Platform.OS != host.OS || img.Platform.Architecture != host.Architecture || len(img.Annotations) != 0 {
+		t.Errorf("image entry %+v, want the manifest %s built without provenance", img, plain)
+	}
+	blob := archiveBlobs(t, archive)
+	st, statement := checkAttestation(t, idx.Manifests[1], plain, blob)
+	if len(st.Subject) != 1 || st.Subject[0].Name != "_" {
+		t.Errorf("subjects %+v, want one, unnamed (\"_\")", st.Subject)
+	}
+	p := st.Predicate
+	ext := p.BuildDefinition.ExternalParameters
+	if ext.Dockerfile.Name != "Dockerfile" || ext.Dockerfile.Digest["sha256"] != digest.FromString(dockerfile).Encoded() {
+		t.Errorf("dockerfile %+v, want Dockerfile with %s", ext.Dockerfile, digest.FromString(dockerfile))
+	}
+	if len(ext.Args) != 1 || ext.Args["V"] != "2" || ext.Target != "" {
+		t.Errorf("args %v, target %q: want V=2 alone", ext.Args, ext.Target)
+	}
+	if len(ext.Platforms) != 1 || ext.Platforms[0] != image.FormatPlatform(host) {
+		t.Errorf("platforms %v", ext.Platforms)
+	}
+	busybox, _ := os.ReadFile(filepath.Join(dir, "busybox"))
+	for name, want := range map[string]digest.Digest{"context:busybox": digest.FromBytes(busybox), "context:app/f": digest.FromString("f\n")} {
+		if r, ok := p.dependency(name); !ok || r.Digest["sha256"] != want.Encoded() {
+			t.Errorf("dependency %s: %+v, want %s", name, r, want)
+		}
+	}
+	if r, ok := p.dependency("context"); !ok || len(r.Digest["sha256"]) != 64 {
+		t.Errorf("no context digest: %+v", p.BuildDefinition.ResolvedDependencies)
+	}
+	md := p.RunDetails.Metadata
+	if len(md.InvocationID) != 32 || md.StartedOn == nil || md.FinishedOn == nil || md.FinishedOn.Before(*md.StartedOn) || time.Since(*md.StartedOn) > time.Hour {
+		t.Errorf("run metadata %+v", md)
+	}
+	for _, leak := range []string{"hunter2", "UNUSED", "secret", digest.FromString("hunter2-secret-value").Encoded()} {
+		if strings.Contains(string(statement), leak) {
+			t.Errorf("provenance mentions %q: %s", leak, statement)
+		}
+	}
+	if got := readOCIArchive(t, dockerArchive); len(got.index.Manifests) != 1 || got.config.Architecture != host.Architecture {
+		t.Errorf("docker-archive: %+v", got.index)
+	}
+	var m map[string]json.RawMessage
+	data, _ := os.ReadFile(meta)
+	decodeJSON(t, data, &m)
+	var mp provPredicate
+	decodeJSON(t, m["buildx.build.provenance"], &mp)
+	if mp.BuildDefinition.BuildType != p.BuildDefinition.BuildType || len(mp.BuildDefinition.ResolvedDependencies) != len(p.BuildDefinition.ResolvedDependencies) {
+		t.Errorf("metadata buildx.build.provenance: %s", m["buildx.build.provenance"])
+	}
+	if string(m["containerimage.digest"]) != `"`+printed.String()+`"` || string(m["index_digest"]) != `"`+printed.String()+`"` {
+		t.Errorf("metadata digests: %s, want the index %s", data, printed)
+	}
+}
