@@ -248,3 +248,90 @@ func TestProvenanceMax(t *testing.T) {
 		t.Errorf("metadata digests: %s, want the index %s", data, printed)
 	}
 }
+
+// --provenance (min) names the base image, read from an OCI archive, by
+// its manifest digest, and the context by one digest, but no file on its
+// own; umoci reads the layout's index.
+func TestProvenanceMin(t *testing.T) {
+	dir := project(t, copyOnly)
+	cache, out := t.TempDir(), t.TempDir()
+	base := filepath.Join(out, "base.tar")
+	code, stdout, stderr := runCLI(t, "--cache-dir", cache, "-t", base, dir)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	baseDigest := digestOf(stdout)
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM oci-archive:"+base+"\nCOPY Dockerfile /again\n"), 0o644)
+	archive := filepath.Join(out, "app.tar")
+	_, _, idx := buildIndex(t, archive, "--cache-dir", cache, "--provenance", "--target", "", dir)
+	if len(idx.Manifests) != 2 {
+		t.Fatalf("index has %d manifests", len(idx.Manifests))
+	}
+	st, _ := checkAttestation(t, idx.Manifests[1], idx.Manifests[0].Digest, archiveBlobs(t, archive))
+	p := st.Predicate
+	if r, ok := p.dependency("oci-archive:" + base); !ok || r.Digest["sha256"] != baseDigest.Encoded() {
+		t.Errorf("base image: %+v, want %s", p.BuildDefinition.ResolvedDependencies, baseDigest)
+	}
+	if _, ok := p.dependency("context"); !ok {
+		t.Errorf("no context digest: %+v", p.BuildDefinition.ResolvedDependencies)
+	}
+	if n := len(p.BuildDefinition.ResolvedDependencies); n != 2 {
+		t.Errorf("mode=min lists %d dependencies, want the base and the context: %+v", n, p.BuildDefinition.ResolvedDependencies)
+	}
+	if p.BuildDefinition.ExternalParameters.Args != nil {
+		t.Errorf("args %v, want none", p.BuildDefinition.ExternalParameters.Args)
+	}
+	layout := filepath.Join(out, "layout")
+	if code, _, stderr := runCLI(t, "--cache-dir", cache, "--provenance=true", "-t", "oci:"+layout+":v1", dir); code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if ls, err := exec.Command("umoci", "ls", "--layout", layout).CombinedOutput(); err != nil || strings.TrimSpace(string(ls)) != "v1" {
+		t.Errorf("umoci ls: %s (%v)", ls, err)
+	}
+}
+
+// Under SOURCE_DATE_EPOCH the provenance is reproducible: its times are
+// the epoch, it has no invocation id, and two builds on two caches give
+// the same index digest.
+func TestProvenanceReproducible(t *testing.T) {
+	dir := project(t, copyOnly)
+	t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
+	var digests []digest.Digest
+	for i := range 2 {
+		archive := filepath.Join(t.TempDir(), "app.tar")
+		printed, _, idx := buildIndex(t, archive, "--cache-dir", t.TempDir(), "--provenance=mode=max", dir)
+		digests = append(digests, printed)
+		if i > 0 {
+			continue
+		}
+		st, _ := checkAttestation(t, idx.Manifests[1], idx.Manifests[0].Digest, archiveBlobs(t, archive))
+		md := st.Predicate.RunDetails.Metadata
+		epoch := time.Unix(1700000000, 0)
+		if md.InvocationID != "" || md.StartedOn == nil || !md.StartedOn.Equal(epoch) || md.FinishedOn == nil || !md.FinishedOn.Equal(epoch) {
+			t.Errorf("run metadata %+v, want the epoch and no invocation id", md)
+		}
+		time.Sleep(1100 * time.Millisecond) // a time that leaked would differ
+	}
+	if digests[0] != digests[1] {
+		t.Errorf("index digests differ: %v", digests)
+	}
+}
+
+// --provenance and --attest take buildx's spellings; anything else is a
+// usage error, one line.
+func TestProvenanceFlagErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"--provenance=mode=mid"}, "mybuild: --provenance mode=mid: want true, false, mode=min or mode=max\n"},
+		{[]string{"--provenance=yes"}, "mybuild: --provenance yes: want true, false, mode=min or mode=max\n"},
+		{[]string{"--attest", "type=sbom"}, "mybuild: --attest type=sbom: only type=provenance is supported (mybuild makes no SBOM)\n"},
+		{[]string{"--attest", "type=provenance,mode=huge"}, "mybuild: --attest mode=huge: want true, false, mode=min or mode=max\n"},
+	} {
+		code, _, stderr := runCLI(t, append(tc.args, t.TempDir())...)
+		if code != 2 || !strings.HasPrefix(stderr, tc.msg) {
+			t.Errorf("%v: exit %d, stderr %q, want 2 and %q", tc.args, code, stderr, tc.msg)
+		}
+	}
+}
