@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,7 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	ggcrremote "github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/mybuild/mybuild/image"
+	"github.com/mybuild/mybuild/registry/registrytest"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -333,5 +337,94 @@ func TestProvenanceFlagErrors(t *testing.T) {
 		if code != 2 || !strings.HasPrefix(stderr, tc.msg) {
 			t.Errorf("%v: exit %d, stderr %q, want 2 and %q", tc.args, code, stderr, tc.msg)
 		}
+	}
+}
+
+// registryBlobs reads a manifest or blob of repo from a registry: as a
+// blob first, since a manifest asked for as a blob is a quick 404, a blob
+// asked for as a manifest a 500 that is retried.
+func registryBlobs(t *testing.T, repo string) blobReader {
+	return func(d digest.Digest) []byte {
+		t.Helper()
+		r, err := name.NewDigest(repo+"@"+d.String(), name.Insecure)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := registryBlob(r)
+		if err != nil {
+			desc, gerr := ggcrremote.Get(r)
+			if gerr != nil {
+				t.Fatalf("%s: %v; as a manifest: %v", r, err, gerr)
+			}
+			data = desc.Manifest
+		}
+		if digest.FromBytes(data) != d {
+			t.Fatalf("%s: digest %s", r, digest.FromBytes(data))
+		}
+		return data
+	}
+}
+
+func registryBlob(r name.Digest) ([]byte, error) {
+	l, err := ggcrremote.Layer(r)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(rc)
+}
+
+// A multi-platform build pushed with --attest type=provenance,mode=max:
+// the index in the registry has each platform's image, then one
+// attestation manifest per image, each about its own image and naming it
+// by its package URL; --provenance=false after it turns it off again.
+func TestProvenancePushMultiPlatform(t *testing.T) {
+	reg := registrytest.Start(t)
+	repo := reg.Ref("app")
+	dir := project(t, copyOnly)
+	code, stdout, stderr := runCLI(t, "--cache-dir", t.TempDir(), "--platform", "linux/amd64,linux/arm64", "--attest", "type=provenance,mode=max",
+		"--insecure-registry", reg.Host, "-t", repo+":1", "--push", dir)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	raw, err := exec.Command("skopeo", "inspect", "--raw", "--tls-verify=false", "docker://"+repo+":1").Output()
+	if err != nil || digest.FromBytes(raw) != digestOf(stdout) {
+		t.Fatalf("skopeo inspect --raw: %s (%v), want the index %s", raw, err, stdout)
+	}
+	var idx ocispec.Index
+	decodeJSON(t, raw, &idx)
+	if len(idx.Manifests) != 4 {
+		t.Fatalf("index has %d manifests, want 2 images and 2 attestations: %s", len(idx.Manifests), raw)
+	}
+	blob := registryBlobs(t, repo)
+	for i, arch := range []string{"amd64", "arm64"} {
+		img := idx.Manifests[i]
+		if img.Platform == nil || img.Platform.Architecture != arch || image.IsAttestation(img) {
+			t.Errorf("entry %d: %+v, want the %s image", i, img, arch)
+		}
+		st, _ := checkAttestation(t, idx.Manifests[2+i], img.Digest, blob)
+		want := "pkg:docker/" + repo + "@1?platform=linux%2F" + arch
+		if len(st.Subject) != 1 || st.Subject[0].Name != want {
+			t.Errorf("%s subject %+v, want %s", arch, st.Subject, want)
+		}
+		ext := st.Predicate.BuildDefinition.ExternalParameters
+		if strings.Join(ext.Platforms, ",") != "linux/amd64,linux/arm64" {
+			t.Errorf("%s platforms %v", arch, ext.Platforms)
+		}
+		if _, ok := st.Predicate.dependency("context:busybox"); !ok {
+			t.Errorf("%s: mode=max lists no context:busybox: %+v", arch, st.Predicate.BuildDefinition.ResolvedDependencies)
+		}
+	}
+	off := filepath.Join(t.TempDir(), "off.tar")
+	code, stdout, stderr = runCLI(t, "--cache-dir", t.TempDir(), "--provenance=true", "--provenance=false", "-t", off, dir)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if got := readOCIArchive(t, off); got.manifestDigest != digestOf(stdout) {
+		t.Errorf("--provenance=false: printed %s, the archive holds %s", stdout, got.manifestDigest)
 	}
 }
