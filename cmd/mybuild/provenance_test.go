@@ -189,8 +189,8 @@ func TestProvenanceMax(t *testing.T) {
 		t.Fatalf("without provenance, printed %s, want the manifest %s", stdout, plain)
 	}
 
-	archive, meta, dockerArchive := filepath.Join(out, "prov.tar"), filepath.Join(out, "meta.json"), filepath.Join(out, "docker.tar")
-	printed, stderr, idx := buildIndex(t, archive, append(common, "--provenance=mode=max", "--metadata-file", meta, "-t", "docker-archive:"+dockerArchive, dir)...)
+	archive, meta, dockerArchive, iid := filepath.Join(out, "prov.tar"), filepath.Join(out, "meta.json"), filepath.Join(out, "docker.tar"), filepath.Join(out, "iid")
+	printed, stderr, idx := buildIndex(t, archive, append(common, "--provenance=mode=max", "--metadata-file", meta, "--iidfile", iid, "-t", "docker-archive:"+dockerArchive, dir)...)
 	warning := "WARNING: --provenance: no attestation in docker-archive:" + dockerArchive + ": only an image index holds one\n"
 	if strings.Count(stderr, warning) != 1 {
 		t.Errorf("stderr does not warn once of the docker-archive (%q):\n%s", warning, stderr)
@@ -250,6 +250,13 @@ func TestProvenanceMax(t *testing.T) {
 	}
 	if string(m["containerimage.digest"]) != `"`+printed.String()+`"` || string(m["index_digest"]) != `"`+printed.String()+`"` {
 		t.Errorf("metadata digests: %s, want the index %s", data, printed)
+	}
+	config := readOCIArchive(t, filepath.Join(out, "plain.tar")).manifest.Config.Digest
+	if string(m["containerimage.config.digest"]) != `"`+config.String()+`"` {
+		t.Errorf("metadata config digest: %s, want %s", m["containerimage.config.digest"], config)
+	}
+	if id, _ := os.ReadFile(iid); string(id) != config.String() {
+		t.Errorf("iidfile %q, want the config digest %s, as buildx writes it", id, config)
 	}
 }
 
