@@ -124,10 +124,14 @@ func (m *materials) dependencies(max bool) []provenance.ResourceDescriptor {
 	return out
 }
 
-// consumedArgs are the build args an ARG consumed, with their values.
+// consumed are the build args an ARG consumed, with their values; the
+// proxy args, which may hold credentials, left out.
 func (a *args) consumed() map[string]string {
 	out := map[string]string{}
 	for k := range a.used {
+		if slices.Contains(proxyArgs, k) {
+			continue
+		}
 		if v, ok := a.values[k]; ok {
 			out[k] = v
 		}

@@ -167,18 +167,18 @@ func buildIndex(t *testing.T, archive string, args ...string) (digest.Digest, st
 // --provenance=mode=max: the image manifest is the one a build without
 // provenance makes, now in an index with its attestation manifest; the
 // statement lists the Dockerfile, the consumed build args (no secret, no
-// unconsumed arg), the context and every COPY source by content; the
+// unconsumed arg, no proxy arg), the context and every COPY source by content; the
 // docker-archive gets the image alone, with one warning; the metadata
 // file has buildx's provenance key.
 func TestProvenanceMax(t *testing.T) {
-	const dockerfile = "FROM scratch\nARG V=1\nCOPY busybox /bin/busybox\nRUN --mount=type=secret,id=s [\"/bin/busybox\", \"true\"]\nCOPY app/ /app/\n"
+	const dockerfile = "FROM scratch\nARG V=1\nARG HTTP_PROXY\nCOPY busybox /bin/busybox\nRUN --mount=type=secret,id=s [\"/bin/busybox\", \"true\"]\nCOPY app/ /app/\n"
 	dir := project(t, dockerfile)
 	os.MkdirAll(filepath.Join(dir, "app"), 0o755)
 	os.WriteFile(filepath.Join(dir, "app", "f"), []byte("f\n"), 0o644)
 	secret := filepath.Join(t.TempDir(), "secret")
 	os.WriteFile(secret, []byte("hunter2-secret-value"), 0o600)
 	cache, out := t.TempDir(), t.TempDir()
-	common := []string{"--cache-dir", cache, "--build-arg", "V=2", "--build-arg", "UNUSED=3", "--secret", "id=s,src=" + secret}
+	common := []string{"--cache-dir", cache, "--build-arg", "V=2", "--build-arg", "UNUSED=3", "--build-arg", "HTTP_PROXY=http://user:pw@proxy.invalid", "--secret", "id=s,src=" + secret}
 
 	code, stdout, stderr := runCLI(t, append(common, "-t", filepath.Join(out, "plain.tar"), dir)...)
 	if code != 0 {
@@ -232,7 +232,7 @@ func TestProvenanceMax(t *testing.T) {
 	if len(md.InvocationID) != 32 || md.StartedOn == nil || md.FinishedOn == nil || md.FinishedOn.Before(*md.StartedOn) || time.Since(*md.StartedOn) > time.Hour {
 		t.Errorf("run metadata %+v", md)
 	}
-	for _, leak := range []string{"hunter2", "UNUSED", "secret", digest.FromString("hunter2-secret-value").Encoded()} {
+	for _, leak := range []string{"hunter2", "UNUSED", "secret", "PROXY", "user:pw", digest.FromString("hunter2-secret-value").Encoded()} {
 		if strings.Contains(string(statement), leak) {
 			t.Errorf("provenance mentions %q: %s", leak, statement)
 		}
