@@ -262,7 +262,7 @@ func TestProvenanceMax(t *testing.T) {
 
 // --provenance (min) names the base image, read from an OCI archive, by
 // its manifest digest, and the context by one digest, but no file on its
-// own; umoci reads the layout's index.
+// own; umoci reads the layout's index; a type=tar output is warned of.
 func TestProvenanceMin(t *testing.T) {
 	dir := project(t, copyOnly)
 	cache, out := t.TempDir(), t.TempDir()
@@ -292,9 +292,17 @@ func TestProvenanceMin(t *testing.T) {
 	if p.BuildDefinition.ExternalParameters.Args != nil {
 		t.Errorf("args %v, want none", p.BuildDefinition.ExternalParameters.Args)
 	}
-	layout := filepath.Join(out, "layout")
-	if code, _, stderr := runCLI(t, "--cache-dir", cache, "--provenance=true", "-t", "oci:"+layout+":v1", dir); code != 0 {
+	layout, files := filepath.Join(out, "layout"), filepath.Join(out, "files.tar")
+	code, _, stderr = runCLI(t, "--cache-dir", cache, "--provenance=true", "-t", "oci:"+layout+":v1", "-o", "type=tar,dest="+files, dir)
+	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	warning := "WARNING: --provenance: no attestation in type=tar,dest=" + files + ": only an image index holds one\n"
+	if strings.Count(stderr, warning) != 1 {
+		t.Errorf("stderr does not warn once of the tar output (%q):\n%s", warning, stderr)
+	}
+	if _, ok := tarFiles(t, files)["again"]; !ok {
+		t.Errorf("the tar output lacks the image's files")
 	}
 	if ls, err := exec.Command("umoci", "ls", "--layout", layout).CombinedOutput(); err != nil || strings.TrimSpace(string(ls)) != "v1" {
 		t.Errorf("umoci ls: %s (%v)", ls, err)
