@@ -72,6 +72,7 @@ func (b *builder) planAdd(ctx context.Context, st *stage, c *instructions.AddCom
 			}
 		}
 	}
+	b.materials.noteCopy(cp)
 	s := &addStep{b: b, cp: cp, remotes: remotes}
 	return &plan{kind: "add", createdBy: copyHistory("ADD", false, c.Chown, c.Chmod, c.SourcesAndDest), inputs: s, layer: s,
 		downloads: remotes, repos: repos, link: link}, nil

@@ -70,6 +70,15 @@ type builder struct {
 	// sharedFiles are the file lists of the shared cache's latest
 	// records, by digest (guarded by mu).
 	sharedFiles map[digest.Digest][]cache.FileEntry
+	// materials are what the build read, for its provenance; shared by
+	// the builders of a multi-platform build, as are allPlatforms, the
+	// platforms the build makes images for.
+	materials    *materials
+	allPlatforms []ocispec.Platform
+	// started is when the build started, and dockerfileDigest the
+	// digest of the Dockerfile's bytes: the provenance records them.
+	started          time.Time
+	dockerfileDigest digest.Digest
 }
 
 // Build runs the Dockerfile and writes the image to every output.
@@ -82,6 +91,7 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	if opts.Explain {
 		return explain(ctx, opts)
 	}
+	withoutProvenance(opts)
 	res, err := build(ctx, opts)
 	if errors.Is(err, cache.ErrCorrupt) && ctx.Err() == nil {
 		reporter(opts).Warning(fmt.Sprintf("%v; rebuilding without it", err))
@@ -114,6 +124,9 @@ func build(ctx context.Context, opts Options) (*Result, error) {
 	b := bs[0]
 	if err := b.runAll(ctx, b.graph); err != nil {
 		return nil, err
+	}
+	if opts.Provenance != ProvenanceOff {
+		return writeIndex(ctx, bs) // the image and its attestation
 	}
 	return b.writeImage(ctx, b.graph.target.result)
 }
@@ -169,10 +182,12 @@ func newBuilder(ctx context.Context, opts Options) (*builder, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &builder{opts: opts, df: df, rep: reporter(opts), platform: opts.Platform, driver: opts.Driver, exclusive: &sync.Mutex{}}
+	b := &builder{opts: opts, df: df, rep: reporter(opts), platform: opts.Platform, driver: opts.Driver, exclusive: &sync.Mutex{},
+		started: opts.Now(), dockerfileDigest: digest.FromBytes(data)}
 	if b.platform.OS == "" {
 		b.platform = image.HostPlatform()
 	}
+	b.allPlatforms = []ocispec.Platform{b.platform}
 	if b.driver == nil {
 		b.driver = rootfs.NewOverlay(opts.Store)
 	}
@@ -188,6 +203,7 @@ func newBuilder(ctx context.Context, opts Options) (*builder, error) {
 	if b.epoch, err = sourceDateEpoch(opts.SourceDateEpoch, b.args); err != nil {
 		return nil, err
 	}
+	b.materials = newMaterials(b.epoch != nil)
 	b.mounts = b.newMountShare()
 	return b, nil
 }

@@ -1,6 +1,7 @@
 package build
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -114,6 +115,14 @@ type Options struct {
 	// the times of the history entries the build adds are set to it. The
 	// build arg SOURCE_DATE_EPOCH (seconds since 1970) sets it too.
 	SourceDateEpoch *time.Time
+	// Provenance, unless off, attaches an SLSA v1 provenance statement
+	// to the image, as an attestation manifest in its index (see package
+	// provenance): a single-platform image is then written as an index
+	// of the image and its attestation. A docker-archive output holds
+	// the image alone, and Exports none.
+	Provenance ProvenanceMode
+	// BuilderVersion is mybuild's version, which the provenance records.
+	BuilderVersion string
 	// Reporter receives progress; nil discards it.
 	Reporter Reporter
 	// Now gives the time of new steps; nil means time.Now.
@@ -129,11 +138,15 @@ type Result struct {
 	// multi-platform build.
 	ConfigDigest digest.Digest
 	// IndexDigest is the digest of the index of a multi-platform build,
-	// and Manifests its images, in the order of Options.Platforms; both
-	// are empty in a single-platform build.
+	// or of a build with provenance, and Manifests its images, in the
+	// order of Options.Platforms; both are empty in a single-platform
+	// build without provenance.
 	IndexDigest digest.Digest
 	Manifests   []PlatformManifest
-	Steps       []StepResult
+	// Provenance is the predicate of each image's provenance statement,
+	// by platform (os/arch[/variant]); nil without Options.Provenance.
+	Provenance map[string]json.RawMessage
+	Steps      []StepResult
 }
 
 // PlatformManifest is the image of one platform of a multi-platform

@@ -2,6 +2,7 @@ package build
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -83,6 +84,10 @@ func newPlatformBuilders(ctx context.Context, opts Options) ([]*builder, error) 
 			return nil, err
 		}
 		b.exclusive, b.platformLabel, b.dirTime = exclusive, names[i], dirTime
+		b.allPlatforms = opts.Platforms
+		if i > 0 {
+			b.materials = bs[0].materials
+		}
 		bs[i] = b
 	}
 	return bs, nil
@@ -116,9 +121,11 @@ func runPlatforms(ctx context.Context, bs []*builder, nodes []*node) error {
 	return nil
 }
 
-// writeIndex makes each platform's image, writes them and their index to
-// every output, and describes the build: the steps of each platform in
-// turn, a shared stage's once.
+// writeIndex makes each platform's image, writes them and their index
+// (with an attestation manifest per image, with provenance) to every
+// output, and describes the build: the steps of each platform in turn, a
+// shared stage's once. A single-platform build with provenance comes
+// here too; a docker-archive output of it gets the image alone.
 func writeIndex(ctx context.Context, bs []*builder) (*Result, error) {
 	res := &Result{}
 	imgs := make([]*image.Image, len(bs))
@@ -130,29 +137,87 @@ func writeIndex(ctx context.Context, bs []*builder) (*Result, error) {
 		if err := b.export(ctx, b.graph.target.result); err != nil {
 			return nil, err
 		}
-		// The index names each image by its target platform, as
-		// BuildKit does, even where the base was for another (which
-		// was warned of).
-		img.Config.OS, img.Config.Architecture = b.platform.OS, b.platform.Architecture
-		img.Config.Variant, img.Config.OSVersion = b.platform.Variant, b.platform.OSVersion
+		if len(bs) > 1 {
+			// The index names each image by its target platform, as
+			// BuildKit does, even where the base was for another (which
+			// was warned of).
+			img.Config.OS, img.Config.Architecture = b.platform.OS, b.platform.Architecture
+			img.Config.Variant, img.Config.OSVersion = b.platform.Variant, b.platform.OSVersion
+		}
 		imgs[i] = img
 		res.Steps = append(res.Steps, steps...)
 	}
-	idx, err := image.NewIndex(imgs)
+	all, err := attachProvenance(bs, imgs, res)
 	if err != nil {
 		return nil, err
 	}
-	for i, m := range idx.Manifests {
-		res.Manifests = append(res.Manifests, PlatformManifest{Platform: bs[i].platformLabel, Digest: m.Descriptor.Digest, ConfigDigest: m.Config.Digest})
+	idx, err := image.NewIndex(all)
+	if err != nil {
+		return nil, err
 	}
-	first := bs[0]
-	for _, out := range first.opts.Outputs {
-		if _, err := transport.SaveIndex(ctx, out, imgs, first.opts.Store, transport.WithRegistry(first.opts.Registry...)); err != nil {
-			return nil, err
-		}
+	for i := range bs {
+		m := idx.Manifests[i]
+		res.Manifests = append(res.Manifests, PlatformManifest{Platform: platformName(bs[i]), Digest: m.Descriptor.Digest, ConfigDigest: m.Config.Digest})
+	}
+	if err := saveIndex(ctx, bs[0].opts, all, imgs[0]); err != nil {
+		return nil, err
 	}
 	res.ImageDigest, res.IndexDigest = idx.Descriptor.Digest, idx.Descriptor.Digest
+	if len(bs) == 1 {
+		res.ConfigDigest = idx.Manifests[0].Config.Digest
+	}
 	return res, nil
+}
+
+// saveIndex writes imgs and their index to every output of opts; a
+// docker-archive, which holds one image and no index, gets lone alone.
+func saveIndex(ctx context.Context, opts Options, imgs []*image.Image, lone *image.Image) error {
+	for _, out := range opts.Outputs {
+		var err error
+		if out.Transport == transport.DockerArchive {
+			_, err = transport.Save(ctx, out, lone, opts.Store, transport.WithRegistry(opts.Registry...))
+		} else {
+			_, err = transport.SaveIndex(ctx, out, imgs, opts.Store, transport.WithRegistry(opts.Registry...))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// attachProvenance returns imgs followed, with provenance, by the
+// attestation manifest of each, as BuildKit orders an index, and keeps
+// each statement's predicate in res.
+func attachProvenance(bs []*builder, imgs []*image.Image, res *Result) ([]*image.Image, error) {
+	if bs[0].opts.Provenance == ProvenanceOff {
+		return imgs, nil
+	}
+	all := slices.Clone(imgs)
+	res.Provenance = map[string]json.RawMessage{}
+	for i, b := range bs {
+		m, err := imgs[i].Manifest()
+		if err != nil {
+			return nil, err
+		}
+		att, err := b.attestation(m, imgs[i].Platform())
+		if err != nil {
+			return nil, err
+		}
+		if res.Provenance[platformName(b)], err = predicate(att); err != nil {
+			return nil, err
+		}
+		all = append(all, att.Image)
+	}
+	return all, nil
+}
+
+// platformName is the builder's platform, os/arch[/variant].
+func platformName(b *builder) string {
+	if b.platformLabel != "" {
+		return b.platformLabel
+	}
+	return image.FormatPlatform(b.platform)
 }
 
 // onceReporter passes each warning on once: every platform's builder

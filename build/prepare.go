@@ -160,6 +160,7 @@ func (b *builder) planCopyStep(ctx context.Context, st *stage, c *instructions.C
 	if err != nil {
 		return nil, err
 	}
+	b.materials.noteCopy(cp)
 	s := &copyStep{b: b, cp: cp, from: from}
 	return &plan{kind: "copy", createdBy: copyHistory("COPY", c.Parents, c.Chown, c.Chmod, c.SourcesAndDest), inputs: s, layer: s, link: link}, nil
 }

@@ -154,7 +154,8 @@ func (b *builder) loadImage(ctx context.Context, ref transport.Ref, platform oci
 		transport.WithAnyLonePlatform(),
 		transport.WithPull(b.opts.Pull),
 		transport.WithRegistry(b.opts.Registry...),
-		transport.WithWarnings(b.rep.Warning))
+		transport.WithWarnings(b.rep.Warning),
+		transport.WithResolved(func(r transport.Resolved) { b.materials.noteBase(r, platform) }))
 }
 
 // checkBasePlatform warns, as BuildKit does, of a base image for another

@@ -34,6 +34,11 @@ type Image struct {
 	// of an OCI layout (--annotation manifest-descriptor:K=V), beside the
 	// ref name; the manifest digest stays.
 	DescriptorAnnotations map[string]string
+	// LayerAnnotations, when not nil, holds the annotations of each
+	// layer's descriptor in the manifest, as Layers orders them: an
+	// attestation's in-toto layer names its predicate type so. Image
+	// layers have none.
+	LayerAnnotations []map[string]string
 }
 
 // NewImage pairs the layers of a manifest with the diffIDs of the image
@@ -91,7 +96,7 @@ func (img *Image) Manifest() (*Manifest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode image config: %w", err)
 	}
-	m, err := newManifest(ocispec.MediaTypeImageConfig, configJSON, img.Layers, img.Annotations)
+	m, err := newManifest(ocispec.MediaTypeImageConfig, configJSON, img.Layers, img.Annotations, img.LayerAnnotations)
 	if err != nil {
 		return nil, err
 	}
@@ -104,10 +109,13 @@ func (img *Image) Manifest() (*Manifest, error) {
 // ocispec.MediaTypeImageConfig; an artifact, such as a registry cache
 // entry, may have another.
 func NewManifest(configMediaType string, configJSON []byte, layers []layer.Layer) (*Manifest, error) {
-	return newManifest(configMediaType, configJSON, layers, nil)
+	return newManifest(configMediaType, configJSON, layers, nil, nil)
 }
 
-func newManifest(configMediaType string, configJSON []byte, layers []layer.Layer, annotations map[string]string) (*Manifest, error) {
+func newManifest(configMediaType string, configJSON []byte, layers []layer.Layer, annotations map[string]string, layerAnnotations []map[string]string) (*Manifest, error) {
+	if layerAnnotations != nil && len(layerAnnotations) != len(layers) {
+		return nil, fmt.Errorf("manifest: %d layers, annotations for %d", len(layers), len(layerAnnotations))
+	}
 	m := ocispec.Manifest{
 		Versioned: specs.Versioned{SchemaVersion: 2},
 		MediaType: ocispec.MediaTypeImageManifest,
@@ -122,6 +130,9 @@ func newManifest(configMediaType string, configJSON []byte, layers []layer.Layer
 	}
 	for i, l := range layers {
 		m.Layers[i] = l.Descriptor()
+		if layerAnnotations != nil {
+			m.Layers[i].Annotations = maps.Clone(layerAnnotations[i])
+		}
 	}
 	manifestJSON, err := json.Marshal(m)
 	if err != nil {

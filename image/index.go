@@ -32,16 +32,17 @@ func NewIndex(imgs []*Image) (*Index, error) {
 			return nil, err
 		}
 		p := img.Platform()
-		name := FormatPlatform(p)
-		if seen[name] {
-			return nil, fmt.Errorf("index: two images for platform %s", name)
-		}
-		seen[name] = true
 		// The descriptor annotations (buildx's manifest-descriptor:) go
 		// on the manifest's entry in the index, as buildx puts them.
 		d := m.Descriptor
 		d.Annotations = maps.Clone(img.DescriptorAnnotations)
 		d.Platform = &p
+		// Attestation manifests are all unknown/unknown: one per image.
+		name := FormatPlatform(p)
+		if seen[name] && !IsAttestation(d) {
+			return nil, fmt.Errorf("index: two images for platform %s", name)
+		}
+		seen[name] = true
 		descs = append(descs, d)
 		out.Manifests = append(out.Manifests, m)
 	}

@@ -3,6 +3,8 @@ package image
 import (
 	"context"
 
+	digest "github.com/opencontainers/go-digest"
+
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -36,6 +38,9 @@ func (s *Source) Load(ctx context.Context, store Store) (*Image, error) {
 	}
 	return s.img, nil
 }
+
+// Digest is the digest of the manifest the image was read from.
+func (s *Source) Digest() digest.Digest { return s.manifest.Digest }
 
 // Inspect describes the image where it is: no layer blob is copied.
 // reference names it for people.

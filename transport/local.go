@@ -44,6 +44,9 @@ func (l local) load(ctx context.Context, ref Ref, store *cache.Store, o *options
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", ref, err)
 	}
+	if o.resolved != nil {
+		o.resolved(Resolved{Ref: ref.String(), Digest: src.Digest()})
+	}
 	return img, nil
 }
 

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/mybuild/mybuild/image"
@@ -16,6 +17,7 @@ type options struct {
 	registry []registry.Option
 	warn     func(string)
 	anyLone  bool
+	resolved func(Resolved)
 }
 
 func makeOptions(opts []Option) *options {
@@ -60,4 +62,22 @@ func WithAnyLonePlatform() Option {
 // could not be reached and the earlier resolution used instead.
 func WithWarnings(fn func(string)) Option {
 	return func(o *options) { o.warn = fn }
+}
+
+// Resolved is what Load found: the reference, normalised for a
+// registry ("docker.io/library/alpine:3.20"), as written for a local
+// transport ("oci-archive:base.tar"), and the digest of the manifest it
+// read (for a docker-archive, which stores none, of the manifest an
+// oci-archive of the image would hold).
+type Resolved struct {
+	Ref    string
+	Digest digest.Digest
+	// Registry is set for an image from a registry.
+	Registry bool
+}
+
+// WithResolved receives what Load found, once the image is loaded: the
+// provenance of a build lists it.
+func WithResolved(fn func(Resolved)) Option {
+	return func(o *options) { o.resolved = fn }
 }

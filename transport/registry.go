@@ -27,6 +27,9 @@ func (remote) load(ctx context.Context, ref Ref, store *cache.Store, o *options)
 	if res.Warning != "" && o.warn != nil {
 		o.warn(res.Warning)
 	}
+	if o.resolved != nil {
+		o.resolved(Resolved{Ref: res.Ref, Digest: res.Digest, Registry: true})
+	}
 	return res.Image, nil
 }
 

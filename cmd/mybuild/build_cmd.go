@@ -167,9 +167,12 @@ func (o *buildOptions) cachedOutside(ctx context.Context, args []string, facts i
 func (o *buildOptions) report(res *build.Result, dest *destinations, rep reporter, stdout io.Writer) error {
 	if o.iidFile != "" {
 		err := atomicfile.Write(o.iidFile, func(w io.Writer) error {
+			// The config digest, as buildx writes it whenever there is
+			// one (a single-platform image with provenance too); the
+			// index's for a multi-platform image.
 			id := res.ConfigDigest
-			if res.IndexDigest != "" {
-				id = res.IndexDigest // buildx's, for a multi-platform image
+			if id == "" {
+				id = res.IndexDigest
 			}
 			_, err := io.WriteString(w, id.String())
 			return err

@@ -49,6 +49,10 @@ func (o *buildOptions) buildOptions(args []string, rep reporter) (build.Options,
 	if err := o.inputs(&opts); err != nil {
 		return opts, nil, err
 	}
+	if opts.Provenance, err = o.provenanceMode(); err != nil {
+		return opts, nil, err
+	}
+	opts.BuilderVersion = versionString()
 	reg, err := o.settings(rep.Blob)
 	if err != nil {
 		return opts, nil, err

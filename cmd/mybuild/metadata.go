@@ -27,6 +27,9 @@ type metadata struct {
 	ContainerImageDigest       digest.Digest `json:"containerimage.digest"`
 	ContainerImageConfigDigest digest.Digest `json:"containerimage.config.digest,omitempty"`
 	ImageName                  string        `json:"image.name,omitempty"`
+	// Provenance is the SLSA v1 predicate of the image's provenance
+	// (--provenance), as buildx writes it; a single-platform build's only.
+	Provenance json.RawMessage `json:"buildx.build.provenance,omitempty"`
 }
 
 // manifestMetadata is the image of one platform of a multi-platform
@@ -68,6 +71,9 @@ func newMetadata(res *build.Result, names []string) metadata {
 		ImageDigest: res.ImageDigest, ConfigDigest: res.ConfigDigest, Steps: []stepMetadata{},
 		ContainerImageDigest: res.ImageDigest, ContainerImageConfigDigest: res.ConfigDigest,
 		ImageName: strings.Join(names, ","), IndexDigest: res.IndexDigest,
+	}
+	if len(res.Provenance) == 1 && len(res.Manifests) == 1 {
+		m.Provenance = res.Provenance[res.Manifests[0].Platform]
 	}
 	for _, pm := range res.Manifests {
 		m.Manifests = append(m.Manifests, manifestMetadata{Platform: pm.Platform, Digest: pm.Digest, ConfigDigest: pm.ConfigDigest})
