@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -26,45 +27,98 @@ func (s *Store) HasLayer(diffID digest.Digest) bool {
 }
 
 // CommitLayer makes dir, a directory from TempDir, the unpacked layer
-// diffID. Its content is flushed to disk first, so a crash never leaves a
-// layer with missing data. If another build committed the same layer in
-// the meantime, dir is removed and that one is kept.
+// diffID, and seals it (see seal): its content is flushed to disk first,
+// then it is renamed into place, then its seal is written beside it, all
+// under the layer's lock, so that a check never takes a layer still being
+// sealed for one without a seal. If another build committed the same
+// layer in the meantime, dir is removed and that one is kept.
 func (s *Store) CommitLayer(dir string, diffID digest.Digest) (string, error) {
 	if err := diffID.Validate(); err != nil {
 		return "", fmt.Errorf("commit layer: %w", err)
 	}
+	unlock, err := s.lockLayer(context.Background(), diffID)
+	if err != nil {
+		return "", fmt.Errorf("commit layer %s: %w", diffID, err)
+	}
+	defer unlock()
 	if err := s.syncFS(); err != nil {
 		return "", err
 	}
 	final := s.LayerPath(diffID)
-	err := renameNoReplace(dir, final)
+	err = renameNoReplace(dir, final)
 	if errors.Is(err, os.ErrExist) {
-		// Another build won; its layer may be in use already.
-		if rerr := os.RemoveAll(dir); rerr != nil {
-			return "", fmt.Errorf("commit layer %s: %w", diffID, rerr)
+		if _, serr := s.readSeal(diffID); serr == nil {
+			// Another build won; its layer may be in use already.
+			if rerr := os.RemoveAll(dir); rerr != nil {
+				return "", fmt.Errorf("commit layer %s: %w", diffID, rerr)
+			}
+			return final, nil
 		}
-		return final, nil
+		// One without a seal: nobody checked it, so nobody uses it.
+		if err = s.deleteLayer(diffID); err == nil {
+			err = renameNoReplace(dir, final)
+		}
 	}
 	if err != nil {
 		return "", fmt.Errorf("commit layer %s: %w", diffID, err)
 	}
+	if err := s.sealLayer(diffID); err != nil {
+		return "", err
+	}
 	return final, nil
 }
 
-// DeleteLayer removes an unpacked layer.
+// sealLayer makes and writes the seal of the layer, as it is now. The
+// caller holds the layer's lock.
+func (s *Store) sealLayer(diffID digest.Digest) error {
+	start, err := fsClock(s.tmp)
+	if err != nil {
+		return fmt.Errorf("seal layer %s: %w", diffID, err)
+	}
+	sl, err := makeSeal(s.LayerPath(diffID), start)
+	if err != nil {
+		return fmt.Errorf("seal layer %s: %w", diffID, err)
+	}
+	return s.writeSeal(diffID, sl)
+}
+
+// lockLayer serialises the commit, sealing and removal of one unpacked
+// layer between builds.
+func (s *Store) lockLayer(ctx context.Context, diffID digest.Digest) (unlock func(), err error) {
+	l, err := lock(ctx, filepath.Join(s.root, locksDir, "layer-"+diffID.Encoded()), lockExclusive)
+	if err != nil {
+		return nil, err
+	}
+	return func() { l.unlock() }, nil
+}
+
+// DeleteLayer removes an unpacked layer and its seal.
 func (s *Store) DeleteLayer(diffID digest.Digest) error {
+	unlock, err := s.lockLayer(context.Background(), diffID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return s.deleteLayer(diffID)
+}
+
+// deleteLayer is DeleteLayer for a caller that holds the layer's lock.
+// The seal goes last: a seal without its layer is never trusted (a layer
+// committed later at the path gets a seal of its own), a layer without
+// its seal is unpacked again.
+func (s *Store) deleteLayer(diffID digest.Digest) error {
 	// Rename first so that nobody sees a half-removed layer.
 	tmp, err := s.TempDir("rm-")
 	if err != nil {
 		return err
 	}
 	victim := filepath.Join(tmp, "layer")
-	if err := os.Rename(s.LayerPath(diffID), victim); err != nil {
+	if err := os.Rename(s.LayerPath(diffID), victim); err != nil && !errors.Is(err, os.ErrNotExist) {
 		os.Remove(tmp)
-		if errors.Is(err, os.ErrNotExist) {
-			return nil
-		}
 		return err
 	}
-	return os.RemoveAll(tmp)
+	if err := os.RemoveAll(tmp); err != nil {
+		return err
+	}
+	return s.removeSeal(diffID)
 }
