@@ -123,7 +123,7 @@ func newBuilder(opts Options) (*builder, error) {
 		b.platform = image.HostPlatform()
 	}
 	if b.driver == nil {
-		b.driver = rootfs.NewOverlay(opts.Store)
+		b.driver = rootfs.NewOverlay(opts.Store, rootfs.Warnings(b.rep.Warning))
 	}
 	for _, w := range df.Warnings {
 		b.rep.Warning(df.ErrorAtLine(w.Line, errors.New(w.Message)).Error())

@@ -114,13 +114,20 @@ type Problem struct {
 	// Path is the path in a layer, when the problem is one entry's.
 	Path string
 	What string
+	// Fix says what a repair did about it.
+	Fix string
 }
 
 func (p Problem) String() string {
+	s := p.Entry + ": "
 	if p.Path != "" {
-		return fmt.Sprintf("%s: %s: %s", p.Entry, p.Path, p.What)
+		s += p.Path + ": "
 	}
-	return fmt.Sprintf("%s: %s", p.Entry, p.What)
+	s += p.What
+	if p.Fix != "" {
+		s += " (" + p.Fix + ")"
+	}
+	return s
 }
 
 // DamageError is a layer found to differ from its seal.

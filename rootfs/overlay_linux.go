@@ -40,6 +40,12 @@ func Rootless(warn func(string)) OverlayOption {
 	}
 }
 
+// Warnings gives warn what the driver has to say: an unpacked layer found
+// damaged, and unpacked again.
+func Warnings(warn func(string)) OverlayOption {
+	return func(o *Overlay) { o.unpacker.warn = warn }
+}
+
 // NewOverlay returns the overlay driver for the layers of store.
 func NewOverlay(store *cache.Store, opts ...OverlayOption) *Overlay {
 	o := &Overlay{store: store, unpacker: NewUnpacker(store)}
@@ -88,14 +94,15 @@ func (o *Overlay) Root(ctx context.Context, lower []Layer) (Root, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &overlayRoot{store: o.store, lower: stack, upper: upper}, nil
+	return &overlayRoot{store: o.store, unpacker: o.unpacker, lower: stack, upper: upper}, nil
 }
 
 // overlayRoot is an upper dir over a stack of unpacked layers.
 type overlayRoot struct {
-	store *cache.Store
-	lower *overlay.Stack
-	upper string
+	store    *cache.Store
+	unpacker *Unpacker
+	lower    *overlay.Stack
+	upper    string
 }
 
 func (r *overlayRoot) Files() (string, *overlay.Stack) { return r.upper, r.lower }
@@ -124,6 +131,7 @@ func (r *overlayRoot) Commit(l layer.Layer) (Layer, error) {
 	if err != nil {
 		return Layer{}, err
 	}
+	r.unpacker.MarkChecked(l.DiffID)
 	return Layer{Blob: l, Dir: dir}, nil
 }
 

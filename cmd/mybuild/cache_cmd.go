@@ -14,15 +14,15 @@ func newCacheCommand(s streams) *cobra.Command {
 		Use:   "cache COMMAND",
 		Short: "Look into or trim the cache",
 		Long: `Looks into or trims the cache: ls lists its steps, du the space it
-takes, prune removes what is not needed.`,
+takes, prune removes what is not needed, verify checks it all.`,
 		Example: `  mybuild cache ls
   mybuild cache prune --filter until=7d`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(_ *cobra.Command, args []string) error {
 			if len(args) == 0 {
-				return usagef("cache: missing command (ls, du or prune)")
+				return usagef("cache: missing command (ls, du, prune or verify)")
 			}
-			return usagef("cache: unknown command %q (want ls, du or prune)", args[0])
+			return usagef("cache: unknown command %q (want ls, du, prune or verify)", args[0])
 		},
 	}
 	// A normal user's cache holds files of its subordinate ids, which only
@@ -31,7 +31,7 @@ takes, prune removes what is not needed.`,
 		return withInterrupt(func(ctx context.Context) error { return rootlessIfUser(ctx, s) })
 	}
 	cmd.PersistentFlags().StringVar(&dir, "cache-dir", defaultCacheDir(), "The local cache directory")
-	cmd.AddCommand(newCacheLsCommand(s, &dir), newCacheDuCommand(s, &dir), newCachePruneCommand(s, &dir))
+	cmd.AddCommand(newCacheLsCommand(s, &dir), newCacheDuCommand(s, &dir), newCachePruneCommand(s, &dir), newCacheVerifyCommand(s, &dir))
 	return cmd
 }
 
