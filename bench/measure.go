@@ -78,14 +78,16 @@ func markdown(rs []result) string {
 		}
 		return b.String()
 	}
-	fmt.Fprintln(&b, "| Workload | Phase | Mode | Median | Min | Max | Peak RSS | Median / namespaces' |")
+	// Each mode is compared with the first one measured.
+	first := rs[0].Mode
+	fmt.Fprintf(&b, "| Workload | Phase | Mode | Median | Min | Max | Peak RSS | Median / %s's |\n", first)
 	fmt.Fprintln(&b, "|---|---|---|---|---|---|---|---|")
 	for _, r := range rs {
 		ratio := ""
 		if i := slices.IndexFunc(rs, func(o result) bool {
-			return o.Mode == "namespaces" && o.Workload == r.Workload && o.Phase == r.Phase
-		}); i >= 0 && r.Mode != "namespaces" {
-			ratio = fmt.Sprintf("%.2f×", r.MedianMS/rs[i].MedianMS)
+			return o.Mode == first && o.Workload == r.Workload && o.Phase == r.Phase
+		}); i >= 0 && r.Mode != first {
+			ratio = fmt.Sprintf("%.3f×", r.MedianMS/rs[i].MedianMS)
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %.0f MiB | %s |\n",
 			r.Workload, r.Phase, r.Mode, secs(r.MedianMS), secs(r.MinMS), secs(r.MaxMS), r.MaxRSSMiB, ratio)
