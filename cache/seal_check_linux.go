@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"fmt"
 	"io/fs"
+	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 
 	"github.com/mybuild/mybuild/internal/xattr"
+	"golang.org/x/sync/errgroup"
 	"golang.org/x/sys/unix"
 )
 
@@ -19,54 +22,105 @@ import (
 // stat data (a copied cache, a file sealed racily): start is the
 // filesystem's clock before this walk.
 func checkSeal(root string, sl *seal, full bool, start int64) ([]Problem, *seal, error) {
-	byPath := make(map[string]int, len(sl.Entries))
-	for i, e := range sl.Entries {
-		byPath[e.Path] = i
+	c := &sealCheck{
+		sl: sl, full: full, byPath: make(map[string]int, len(sl.Entries)), seen: make([]bool, len(sl.Entries)),
+		now:   &seal{Version: sealVersion, Start: start, Entries: make([]sealEntry, 0, len(sl.Entries))},
+		links: map[uint64]string{},
 	}
-	seen := make([]bool, len(sl.Entries))
-	now := &seal{Version: sealVersion, Start: start, Entries: make([]sealEntry, 0, len(sl.Entries))}
-	var problems []Problem
-	reread := false
-	links := map[uint64]string{}
-	err := walkTree(root, func(p, host string, st *unix.Stat_t) error {
-		i, ok := byPath[p]
-		if !ok {
-			problems = append(problems, Problem{Path: p, What: "added"})
-			return fs.SkipDir
-		}
-		seen[i] = true
-		was, cur := sl.Entries[i], statEntry(p, st, links)
-		if !full && sameStat(was, cur) && was.Ctime < sl.Start {
-			cur.Digest, cur.Link, cur.Xattrs = was.Digest, was.Link, was.Xattrs
-			now.Entries = append(now.Entries, cur)
-			return nil
-		}
-		reread = true
-		if t := was.Mode & unix.S_IFMT; t != cur.Mode&unix.S_IFMT {
-			problems = append(problems, Problem{Path: p, What: fmt.Sprintf("was a %s, is a %s", typeName(t), typeName(cur.Mode&unix.S_IFMT))})
-			return fs.SkipDir
-		}
-		if err := readAttrs(&cur, host); err != nil {
-			return err
-		}
-		if diffs := append(metaDiffs(was, cur), attrDiffs(was, cur)...); len(diffs) > 0 {
-			problems = append(problems, Problem{Path: p, What: strings.Join(diffs, ", ")})
-		}
-		now.Entries = append(now.Entries, cur)
-		return nil
-	})
-	if err != nil {
+	for i, e := range sl.Entries {
+		c.byPath[e.Path] = i
+	}
+	if err := walkTree(root, c.visit); err != nil {
 		return nil, nil, err
 	}
-	for i, ok := range seen {
-		if !ok && !under(sl.Entries[i].Path, problems) {
-			problems = append(problems, Problem{Path: sl.Entries[i].Path, What: "removed"})
+	if err := c.compareReread(root); err != nil {
+		return nil, nil, err
+	}
+	for i, ok := range c.seen {
+		if !ok && !under(sl.Entries[i].Path, c.problems) {
+			c.problems = append(c.problems, Problem{Path: sl.Entries[i].Path, What: "removed"})
 		}
 	}
-	if !reread {
-		now = nil
+	slices.SortStableFunc(c.problems, func(a, b Problem) int { return strings.Compare(a.Path, b.Path) })
+	if len(c.reread) == 0 {
+		return c.problems, nil, nil
 	}
-	return problems, now, nil
+	return c.problems, c.now, nil
+}
+
+// sealCheck is one walk of checkSeal.
+type sealCheck struct {
+	sl       *seal
+	full     bool
+	byPath   map[string]int // index of each path in sl
+	seen     []bool         // by index in sl
+	now      *seal
+	problems []Problem
+	// reread are the entries read again, by index in now, with their
+	// sealed self; their content is hashed after the walk.
+	reread []rereadEntry
+	links  map[uint64]string
+}
+
+type rereadEntry struct {
+	now int
+	was sealEntry
+}
+
+func (c *sealCheck) visit(p, host string, st *unix.Stat_t) error {
+	i, ok := c.byPath[p]
+	if !ok {
+		c.problems = append(c.problems, Problem{Path: p, What: "added"})
+		return fs.SkipDir
+	}
+	c.seen[i] = true
+	was, cur := c.sl.Entries[i], statEntry(p, st, c.links)
+	if !c.full && sameStat(was, cur) && was.Ctime < c.sl.Start {
+		cur.Digest, cur.Link, cur.Xattrs = was.Digest, was.Link, was.Xattrs
+		c.now.Entries = append(c.now.Entries, cur)
+		return nil
+	}
+	if t := was.Mode & unix.S_IFMT; t != cur.Mode&unix.S_IFMT {
+		c.problems = append(c.problems, Problem{Path: p, What: fmt.Sprintf("was a %s, is a %s", typeName(t), typeName(cur.Mode&unix.S_IFMT))})
+		c.reread = append(c.reread, rereadEntry{now: -1})
+		return fs.SkipDir
+	}
+	if err := readMeta(&cur, host); err != nil {
+		return err
+	}
+	c.reread = append(c.reread, rereadEntry{now: len(c.now.Entries), was: was})
+	c.now.Entries = append(c.now.Entries, cur)
+	return nil
+}
+
+// compareReread hashes the regular files read again, on every CPU at
+// once, and compares each entry read again with its sealed self.
+func (c *sealCheck) compareReread(root string) error {
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for _, r := range c.reread {
+		if r.now < 0 || r.was.Mode&unix.S_IFMT != unix.S_IFREG {
+			continue
+		}
+		e := &c.now.Entries[r.now]
+		g.Go(func() (err error) {
+			e.Digest, err = hashFile(filepath.Join(root, filepath.FromSlash(e.Path)))
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for _, r := range c.reread {
+		if r.now < 0 {
+			continue
+		}
+		cur := c.now.Entries[r.now]
+		if diffs := append(metaDiffs(r.was, cur), attrDiffs(r.was, cur)...); len(diffs) > 0 {
+			c.problems = append(c.problems, Problem{Path: cur.Path, What: strings.Join(diffs, ", ")})
+		}
+	}
+	return nil
 }
 
 // under reports whether p is below a path a problem names already: the
@@ -113,7 +167,8 @@ func metaDiffs(was, cur sealEntry) []string {
 	return d
 }
 
-// attrDiffs names what differs in what readAttrs read.
+// attrDiffs names what differs in what stat does not say: content,
+// symlink target, xattrs.
 func attrDiffs(was, cur sealEntry) []string {
 	var d []string
 	if was.Digest != cur.Digest {

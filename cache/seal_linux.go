@@ -9,27 +9,46 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"sync"
 
 	"github.com/mybuild/mybuild/internal/xattr"
 	digest "github.com/opencontainers/go-digest"
+	"golang.org/x/sync/errgroup"
 	"golang.org/x/sys/unix"
 )
 
 // makeSeal walks the tree at root and records every entry, its content
-// hashed. start is the filesystem's clock before the walk (fsClock).
+// hashed, the files on every CPU at once. start is the filesystem's clock
+// before the walk (fsClock).
 func makeSeal(root string, start int64) (*seal, error) {
 	sl := &seal{Version: sealVersion, Start: start}
 	links := map[uint64]string{}
+	var files []int // the entries whose content is to be hashed
 	err := walkTree(root, func(p, host string, st *unix.Stat_t) error {
 		e := statEntry(p, st, links)
-		if err := readAttrs(&e, host); err != nil {
+		if err := readMeta(&e, host); err != nil {
 			return err
+		}
+		if e.Mode&unix.S_IFMT == unix.S_IFREG {
+			files = append(files, len(sl.Entries))
 		}
 		sl.Entries = append(sl.Entries, e)
 		return nil
 	})
 	if err != nil {
+		return nil, err
+	}
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for _, i := range files {
+		e := &sl.Entries[i]
+		g.Go(func() (err error) {
+			e.Digest, err = hashFile(filepath.Join(root, filepath.FromSlash(e.Path)))
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
 	return sl, nil
@@ -117,9 +136,8 @@ func statEntry(p string, st *unix.Stat_t, links map[uint64]string) sealEntry {
 	return e
 }
 
-// readAttrs reads what stat does not say of an entry: its xattrs, a
-// symlink's target, a regular file's content digest.
-func readAttrs(e *sealEntry, host string) error {
+// readMeta reads an entry's xattrs, and a symlink's target.
+func readMeta(e *sealEntry, host string) error {
 	names, err := xattr.List(host)
 	if err != nil {
 		return err
@@ -127,11 +145,8 @@ func readAttrs(e *sealEntry, host string) error {
 	if e.Xattrs, err = xattr.Read(host, names, sealedXattr); err != nil {
 		return err
 	}
-	switch e.Mode & unix.S_IFMT {
-	case unix.S_IFLNK:
+	if e.Mode&unix.S_IFMT == unix.S_IFLNK {
 		e.Link, err = os.Readlink(host)
-	case unix.S_IFREG:
-		e.Digest, err = hashFile(host)
 	}
 	return err
 }
