@@ -44,6 +44,8 @@ type InPlace struct {
 	// says (never reset, or a step failed in it).
 	applied []layer.Layer
 	known   bool
+	// checked holds the views checked against their seal in this build.
+	checked sync.Map
 }
 
 var _ Driver = (*InPlace)(nil)
@@ -187,7 +189,7 @@ func (d *InPlace) View(ctx context.Context, layers []Layer) (*overlay.Stack, err
 		return overlay.NewStack(), nil
 	}
 	chain := chainID(layers)
-	if d.store.HasLayer(chain) {
+	if d.store.HasLayer(chain) && d.checkView(ctx, chain) {
 		return overlay.NewStack(d.store.LayerPath(chain)), nil
 	}
 	dir, err := d.store.TempDir("view-")
@@ -209,7 +211,22 @@ func (d *InPlace) View(ctx context.Context, layers []Layer) (*overlay.Stack, err
 		os.RemoveAll(dir)
 		return nil, err
 	}
+	d.checked.Store(chain, true)
 	return overlay.NewStack(final), nil
+}
+
+// checkView checks a view kept in the store against its seal, once per
+// build (see cache.Store.CheckLayer). A damaged one, or one without a
+// seal, is gone when it returns false: the caller makes it again.
+func (d *InPlace) checkView(ctx context.Context, chain digest.Digest) bool {
+	if _, done := d.checked.Load(chain); done {
+		return true
+	}
+	if d.store.CheckLayer(ctx, chain) != nil {
+		return false
+	}
+	d.checked.Store(chain, true)
+	return true
 }
 
 // chainID names a list of layers, as the OCI chain ID does.
