@@ -14,7 +14,7 @@ import (
 
 // damageLayerFile overwrites one byte in the middle of the file rel of
 // the unpacked layer that holds it, keeping its size and mtime, as a
-// flipped bit on disk would, and returns the file's path.
+// stray write would (the ctime tells it), and returns the file's path.
 func damageLayerFile(t *testing.T, cacheDir, rel string) string {
 	t.Helper()
 	found, err := filepath.Glob(filepath.Join(cacheDir, "layers/sha256/*", rel))
