@@ -27,11 +27,13 @@ func (s *Store) HasLayer(diffID digest.Digest) bool {
 }
 
 // CommitLayer makes dir, a directory from TempDir, the unpacked layer
-// diffID, and seals it (see seal): its content is flushed to disk first,
-// then it is renamed into place, then its seal is written beside it, all
-// under the layer's lock, so that a check never takes a layer still being
-// sealed for one without a seal. If another build committed the same
-// layer in the meantime, dir is removed and that one is kept.
+// diffID, and seals it (see seal): it is renamed into place, flushed to
+// disk, then walked and its seal written beside it, all under the layer's
+// lock, so that a check never takes a layer still being sealed for one
+// without a seal. A crash before the seal is written leaves a layer
+// without one, which is never used: it is unpacked again. If another
+// build committed the same layer in the meantime, dir is removed and that
+// one is kept.
 func (s *Store) CommitLayer(dir string, diffID digest.Digest) (string, error) {
 	if err := diffID.Validate(); err != nil {
 		return "", fmt.Errorf("commit layer: %w", err)
@@ -41,9 +43,6 @@ func (s *Store) CommitLayer(dir string, diffID digest.Digest) (string, error) {
 		return "", fmt.Errorf("commit layer %s: %w", diffID, err)
 	}
 	defer unlock()
-	if err := s.syncFS(); err != nil {
-		return "", err
-	}
 	final := s.LayerPath(diffID)
 	err = renameNoReplace(dir, final)
 	if errors.Is(err, os.ErrExist) {
@@ -61,6 +60,13 @@ func (s *Store) CommitLayer(dir string, diffID digest.Digest) (string, error) {
 	}
 	if err != nil {
 		return "", fmt.Errorf("commit layer %s: %w", diffID, err)
+	}
+	// The flush also takes the seal's walk past the tick of the clock in
+	// which the rename set the layer dir's ctime, most of the time: an
+	// entry changed in the same tick as the walk began is read again by
+	// the next check (see seal.Start).
+	if err := s.syncFS(); err != nil {
+		return "", err
 	}
 	if err := s.sealLayer(diffID); err != nil {
 		return "", err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/mybuild/mybuild/internal/userns"
 	digest "github.com/opencontainers/go-digest"
 )
 
@@ -18,7 +19,9 @@ import (
 // unpacks it again from its blob, which is checked against its digest. A
 // layer found intact that had to be read again (a cache dir copied
 // elsewhere has new inodes and ctimes) is sealed anew, so that the next
-// check is quick again.
+// check is quick again. A layer sealed in a user namespace (the rootless
+// mode) and checked outside one, or the other way round, fails with
+// ErrOtherView, and stays.
 func (s *Store) CheckLayer(ctx context.Context, diffID digest.Digest) error {
 	problems, err := s.inspectLayer(ctx, diffID, false, true)
 	if err != nil {
@@ -71,11 +74,24 @@ func (s *Store) compareLayer(diffID digest.Digest, full bool) ([]Problem, error)
 	if err != nil {
 		return nil, err
 	}
-	start, err := fsClock(s.tmp)
-	if err != nil {
-		return nil, fmt.Errorf("check layer %s: %w", diffID, err)
+	if sl.Userns != userns.Inside() {
+		return nil, fmt.Errorf("check layer %s: %w", diffID, ErrOtherView)
+	}
+	// A new seal needs the filesystem's clock from before its walk. A
+	// quick check reads it only when it has to (entries read again, and
+	// intact), and then walks again.
+	var start int64
+	if full {
+		if start, err = fsClock(s.tmp); err != nil {
+			return nil, fmt.Errorf("check layer %s: %w", diffID, err)
+		}
 	}
 	problems, now, err := checkSeal(s.LayerPath(diffID), sl, full, start)
+	if err == nil && !full && len(problems) == 0 && now != nil {
+		if start, err = fsClock(s.tmp); err == nil {
+			problems, now, err = checkSeal(s.LayerPath(diffID), sl, full, start)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("check layer %s: %w", diffID, err)
 	}

@@ -5,9 +5,11 @@ import (
 	"encoding/gob"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
+	"github.com/mybuild/mybuild/internal/atomicfile"
 	"github.com/mybuild/mybuild/internal/xattr"
 	digest "github.com/opencontainers/go-digest"
 )
@@ -24,7 +26,11 @@ type seal struct {
 	// began. An entry whose ctime is not older may have changed while it
 	// was read, within one tick of the coarse clock: a check reads it
 	// again, as git treats a racily clean file.
-	Start   int64
+	Start int64
+	// Userns is set when the seal was made in a user namespace (the
+	// rootless mode), whose view of owners and file capabilities differs
+	// from the host's: only a check in a user namespace compares them.
+	Userns  bool
 	Entries []sealEntry
 }
 
@@ -58,6 +64,11 @@ type sealEntry struct {
 // in place and sealing it.
 var ErrUnsealed = errors.New("unpacked layer has no seal")
 
+// ErrOtherView reports a layer sealed in a user namespace and checked
+// outside one, or the other way round: owners and file capabilities look
+// different from there, so the check cannot tell.
+var ErrOtherView = errors.New("unpacked layer was sealed in another user namespace view")
+
 // sealedXattr reports whether an xattr is part of a seal: all are but
 // the host's SELinux label, which relabelling may change and no layer
 // carries.
@@ -84,13 +95,24 @@ func (s *Store) readSeal(diffID digest.Digest) (*seal, error) {
 	return &sl, nil
 }
 
-// writeSeal atomically replaces the seal of a layer.
+// writeSeal atomically replaces the seal of a layer. It is not synced: a
+// seal that a crash leaves empty or cut short cannot be read back, and its
+// layer is then unpacked again (ErrUnsealed); one that a crash leaves as
+// it was, over a layer unpacked again since, vouches for nothing, since
+// every inode and ctime of the new layer differs from what it holds.
 func (s *Store) writeSeal(diffID digest.Digest, sl *seal) error {
 	var buf bytes.Buffer
 	if err := gob.NewEncoder(&buf).Encode(sl); err != nil {
 		return fmt.Errorf("seal layer %s: %w", diffID, err)
 	}
-	return s.writeAtomic(s.sealPath(diffID), buf.Bytes())
+	err := atomicfile.Write(s.sealPath(diffID), func(w io.Writer) error {
+		_, err := w.Write(buf.Bytes())
+		return err
+	}, atomicfile.WithTempDir(s.tmp), atomicfile.WithMode(0o600), atomicfile.WithoutSync())
+	if err != nil {
+		return fmt.Errorf("seal layer %s: %w", diffID, err)
+	}
+	return nil
 }
 
 // removeSeal removes the seal of a layer, if any.

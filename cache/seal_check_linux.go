@@ -2,8 +2,10 @@ package cache
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
-	"io/fs"
+	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -15,51 +17,50 @@ import (
 )
 
 // checkSeal compares the tree at root with its seal sl. Quick (full
-// false), it only lstats what lstat says has not changed since the seal
-// was made, ctime included, and reads the rest; full, it reads everything.
-// It returns what differs and, when it read any entry again, the seal of
-// the tree as it is now, for a caller to keep when nothing differs but
-// stat data (a copied cache, a file sealed racily): start is the
-// filesystem's clock before this walk.
+// false), it lstats every sealed entry, and reads again only those whose
+// stat data differ from the seal's, ctime included: a directory is listed
+// only then, since adding, removing or renaming an entry changes its
+// directory's mtime and ctime. Full, it reads and lists everything. It
+// returns what differs and, when it read any entry again, the seal of the
+// tree as it is now, for a caller to keep when nothing differs but stat
+// data (a copied cache, a file sealed racily): start is the filesystem's
+// clock before this walk.
 func checkSeal(root string, sl *seal, full bool, start int64) ([]Problem, *seal, error) {
 	c := &sealCheck{
-		sl: sl, full: full, byPath: make(map[string]int, len(sl.Entries)), seen: make([]bool, len(sl.Entries)),
-		now:   &seal{Version: sealVersion, Start: start, Entries: make([]sealEntry, 0, len(sl.Entries))},
+		root: root, sl: sl, full: full,
+		now:   &seal{Version: sealVersion, Start: start, Userns: sl.Userns, Entries: make([]sealEntry, 0, len(sl.Entries))},
 		links: map[uint64]string{},
 	}
-	for i, e := range sl.Entries {
-		c.byPath[e.Path] = i
-	}
-	if err := walkTree(root, c.visit); err != nil {
-		return nil, nil, err
+	for i := 0; i < len(sl.Entries); i = c.next(i) {
+		if err := c.visit(i); err != nil {
+			return nil, nil, err
+		}
 	}
 	if err := c.compareReread(root); err != nil {
 		return nil, nil, err
 	}
-	for i, ok := range c.seen {
-		if !ok && !under(sl.Entries[i].Path, c.problems) {
-			c.problems = append(c.problems, Problem{Path: sl.Entries[i].Path, What: "removed"})
-		}
-	}
 	slices.SortStableFunc(c.problems, func(a, b Problem) int { return strings.Compare(a.Path, b.Path) })
-	if len(c.reread) == 0 {
-		return c.problems, nil, nil
+	if len(c.reread) == 0 && len(c.problems) == 0 {
+		return nil, nil, nil
 	}
 	return c.problems, c.now, nil
 }
 
-// sealCheck is one walk of checkSeal.
+// sealCheck is one walk of checkSeal, in the order of the seal's
+// entries: depth first, each directory's entries sorted by name.
 type sealCheck struct {
+	root     string
 	sl       *seal
 	full     bool
-	byPath   map[string]int // index of each path in sl
-	seen     []bool         // by index in sl
 	now      *seal
 	problems []Problem
 	// reread are the entries read again, by index in now, with their
 	// sealed self; their content is hashed after the walk.
 	reread []rereadEntry
 	links  map[uint64]string
+	// skip is set when the entry visited last is gone or no longer a
+	// directory: what the seal holds below it is not visited.
+	skip bool
 }
 
 type rereadEntry struct {
@@ -67,29 +68,81 @@ type rereadEntry struct {
 	was sealEntry
 }
 
-func (c *sealCheck) visit(p, host string, st *unix.Stat_t) error {
-	i, ok := c.byPath[p]
-	if !ok {
-		c.problems = append(c.problems, Problem{Path: p, What: "added"})
-		return fs.SkipDir
+func (c *sealCheck) host(p string) string { return filepath.Join(c.root, filepath.FromSlash(p)) }
+
+// next is the index of the entry to visit after entry i.
+func (c *sealCheck) next(i int) int {
+	if !c.skip {
+		return i + 1
 	}
-	c.seen[i] = true
-	was, cur := c.sl.Entries[i], statEntry(p, st, c.links)
+	c.skip = false
+	return subtreeEnd(c.sl.Entries, i)
+}
+
+// subtreeEnd is the index of the first entry after entry i that is not
+// below it.
+func subtreeEnd(entries []sealEntry, i int) int {
+	prefix := strings.TrimSuffix(entries[i].Path, "/") + "/"
+	j := i + 1
+	for j < len(entries) && strings.HasPrefix(entries[j].Path, prefix) {
+		j++
+	}
+	return j
+}
+
+func (c *sealCheck) visit(i int) error {
+	was := c.sl.Entries[i]
+	host := c.host(was.Path)
+	var st unix.Stat_t
+	if err := unix.Lstat(host, &st); errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
+		c.problems = append(c.problems, Problem{Path: was.Path, What: "removed"})
+		c.skip = true
+		return nil
+	} else if err != nil {
+		return &os.PathError{Op: "lstat", Path: host, Err: err}
+	}
+	cur := statEntry(was.Path, &st, c.links)
 	if !c.full && sameStat(was, cur) && was.Ctime < c.sl.Start {
 		cur.Digest, cur.Link, cur.Xattrs = was.Digest, was.Link, was.Xattrs
 		c.now.Entries = append(c.now.Entries, cur)
 		return nil
 	}
 	if t := was.Mode & unix.S_IFMT; t != cur.Mode&unix.S_IFMT {
-		c.problems = append(c.problems, Problem{Path: p, What: fmt.Sprintf("was a %s, is a %s", typeName(t), typeName(cur.Mode&unix.S_IFMT))})
-		c.reread = append(c.reread, rereadEntry{now: -1})
-		return fs.SkipDir
+		c.problems = append(c.problems, Problem{Path: was.Path, What: fmt.Sprintf("was a %s, is a %s", typeName(t), typeName(cur.Mode&unix.S_IFMT))})
+		c.skip = true
+		return nil
 	}
 	if err := readMeta(&cur, host); err != nil {
 		return err
 	}
 	c.reread = append(c.reread, rereadEntry{now: len(c.now.Entries), was: was})
 	c.now.Entries = append(c.now.Entries, cur)
+	if cur.Mode&unix.S_IFMT == unix.S_IFDIR {
+		return c.listDir(i, host)
+	}
+	return nil
+}
+
+// listDir lists the directory of entry i, and reports the names the seal
+// does not hold below it.
+func (c *sealCheck) listDir(i int, host string) error {
+	names, err := readDirNames(host)
+	if err != nil {
+		return err
+	}
+	p := c.sl.Entries[i].Path
+	prefix := strings.TrimSuffix(p, "/") + "/"
+	sealed := map[string]bool{}
+	for _, e := range c.sl.Entries[i+1 : subtreeEnd(c.sl.Entries, i)] {
+		if name := strings.TrimPrefix(e.Path, prefix); !strings.Contains(name, "/") {
+			sealed[name] = true
+		}
+	}
+	for _, name := range names {
+		if !sealed[name] {
+			c.problems = append(c.problems, Problem{Path: path.Join(p, name), What: "added"})
+		}
+	}
 	return nil
 }
 
@@ -99,7 +152,7 @@ func (c *sealCheck) compareReread(root string) error {
 	var g errgroup.Group
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for _, r := range c.reread {
-		if r.now < 0 || r.was.Mode&unix.S_IFMT != unix.S_IFREG {
+		if r.was.Mode&unix.S_IFMT != unix.S_IFREG {
 			continue
 		}
 		e := &c.now.Entries[r.now]
@@ -112,26 +165,12 @@ func (c *sealCheck) compareReread(root string) error {
 		return err
 	}
 	for _, r := range c.reread {
-		if r.now < 0 {
-			continue
-		}
 		cur := c.now.Entries[r.now]
 		if diffs := append(metaDiffs(r.was, cur), attrDiffs(r.was, cur)...); len(diffs) > 0 {
 			c.problems = append(c.problems, Problem{Path: cur.Path, What: strings.Join(diffs, ", ")})
 		}
 	}
 	return nil
-}
-
-// under reports whether p is below a path a problem names already: the
-// entries of a directory that was replaced are not listed one by one.
-func under(p string, problems []Problem) bool {
-	for _, pr := range problems {
-		if strings.HasPrefix(p, strings.TrimSuffix(pr.Path, "/")+"/") {
-			return true
-		}
-	}
-	return false
 }
 
 // sameStat reports whether lstat found an entry as the seal saw it.

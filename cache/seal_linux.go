@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/mybuild/mybuild/internal/userns"
 	"github.com/mybuild/mybuild/internal/xattr"
 	digest "github.com/opencontainers/go-digest"
 	"golang.org/x/sync/errgroup"
@@ -22,7 +23,7 @@ import (
 // hashed, the files on every CPU at once. start is the filesystem's clock
 // before the walk (fsClock).
 func makeSeal(root string, start int64) (*seal, error) {
-	sl := &seal{Version: sealVersion, Start: start}
+	sl := &seal{Version: sealVersion, Start: start, Userns: userns.Inside()}
 	links := map[uint64]string{}
 	var files []int // the entries whose content is to be hashed
 	err := walkTree(root, func(p, host string, st *unix.Stat_t) error {
@@ -151,7 +152,7 @@ func readMeta(e *sealEntry, host string) error {
 	return err
 }
 
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 128<<10); return &b }}
+var readBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
 // hashFile is the sha256 of a file's content, read without following a
 // symlink.
@@ -162,12 +163,18 @@ func hashFile(host string) (digest.Digest, error) {
 	}
 	defer f.Close()
 	h := sha256.New()
-	buf := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(buf)
-	if _, err := io.CopyBuffer(h, f, *buf); err != nil {
-		return "", fmt.Errorf("read %s: %w", host, err)
+	buf := readBufs.Get().(*[]byte)
+	defer readBufs.Put(buf)
+	for {
+		n, err := f.Read(*buf)
+		h.Write((*buf)[:n])
+		if err == io.EOF {
+			return digest.NewDigest(digest.SHA256, h), nil
+		}
+		if err != nil {
+			return "", fmt.Errorf("read %s: %w", host, err)
+		}
 	}
-	return digest.NewDigest(digest.SHA256, h), nil
 }
 
 // fsClock is the filesystem's clock now, as it stamps ctimes: the ctime
