@@ -17,7 +17,9 @@ func (s *Store) LayerPath(diffID digest.Digest) string {
 }
 
 // HasLayer reports whether the layer is unpacked. Unpacked layers appear by
-// rename only, so one that exists is complete.
+// rename only, so one that exists is complete, but for a crash before it
+// was flushed and sealed: CheckLayer tells, and is to be asked before the
+// layer is used.
 func (s *Store) HasLayer(diffID digest.Digest) bool {
 	if diffID.Validate() != nil {
 		return false
