@@ -36,7 +36,11 @@ func (s *Store) HasLayer(diffID digest.Digest) bool {
 // without one, which is never used: it is unpacked again. If another
 // build committed the same layer in the meantime, dir is removed and that
 // one is kept.
-func (s *Store) CommitLayer(dir string, diffID digest.Digest) (string, error) {
+func (s *Store) CommitLayer(dir string, diffID digest.Digest, opts ...CommitOption) (string, error) {
+	var o commitOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if err := diffID.Validate(); err != nil {
 		return "", fmt.Errorf("commit layer: %w", err)
 	}
@@ -70,20 +74,56 @@ func (s *Store) CommitLayer(dir string, diffID digest.Digest) (string, error) {
 	if err := s.syncFS(); err != nil {
 		return "", err
 	}
-	if err := s.sealLayer(diffID); err != nil {
+	if err := s.sealLayer(diffID, o.known); err != nil {
 		return "", err
 	}
 	return final, nil
 }
 
-// sealLayer makes and writes the seal of the layer, as it is now. The
-// caller holds the layer's lock.
-func (s *Store) sealLayer(diffID digest.Digest) error {
+// CommitOption configures CommitLayer.
+type CommitOption func(*commitOptions)
+
+type commitOptions struct {
+	known *knownContent
+}
+
+// KnownContent is the content digest of a regular file, from a pass that
+// read it (layerdiff.WithContentDigests), with the stat data it had then.
+type KnownContent struct {
+	Ino          uint64
+	Size         int64
+	Mtime, Ctime int64 // nanoseconds
+	Digest       digest.Digest
+}
+
+type knownContent struct {
+	files map[uint64]KnownContent // by inode
+	// readAfter is the filesystem's clock before the pass (Store.Clock).
+	readAfter int64
+}
+
+// WithKnownContent gives CommitLayer the digests of files of the layer,
+// by inode, that a pass which began at readAfter (Store.Clock) read: the
+// seal takes them rather than reading the files again, when the file's
+// size, mtime and ctime are still those, and the ctime is older than
+// readAfter (a file changed in the same tick of the clock as the pass
+// began could have changed again unseen).
+func WithKnownContent(files map[uint64]KnownContent, readAfter int64) CommitOption {
+	return func(o *commitOptions) { o.known = &knownContent{files: files, readAfter: readAfter} }
+}
+
+// Clock is the filesystem's clock now, as it sets ctimes in the store.
+func (s *Store) Clock() (int64, error) { return fsClock(s.tmp) }
+
+// sealLayer makes and writes the seal of the layer, as it is now, taking
+// the digests of known files from known (which may be nil). The caller
+// holds the layer's lock.
+func (s *Store) sealLayer(diffID digest.Digest, known *knownContent) error {
 	start, err := fsClock(s.tmp)
 	if err != nil {
 		return fmt.Errorf("seal layer %s: %w", diffID, err)
 	}
-	sl, err := makeSeal(s.LayerPath(diffID), start)
+	sl, err := makeSeal(s.LayerPath(diffID), start, known)
 	if err != nil {
 		return fmt.Errorf("seal layer %s: %w", diffID, err)
 	}

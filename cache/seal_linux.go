@@ -20,9 +20,10 @@ import (
 )
 
 // makeSeal walks the tree at root and records every entry, its content
-// hashed, the files on every CPU at once. start is the filesystem's clock
+// hashed, the files on every CPU at once, but for empty files and those
+// known already (known may be nil). start is the filesystem's clock
 // before the walk (fsClock).
-func makeSeal(root string, start int64) (*seal, error) {
+func makeSeal(root string, start int64, known *knownContent) (*seal, error) {
 	sl := &seal{Version: sealVersion, Start: start, Userns: userns.Inside()}
 	links := map[uint64]string{}
 	var files []int // the entries whose content is to be hashed
@@ -31,7 +32,7 @@ func makeSeal(root string, start int64) (*seal, error) {
 		if err := readMeta(&e, host); err != nil {
 			return err
 		}
-		if e.Mode&unix.S_IFMT == unix.S_IFREG {
+		if e.Mode&unix.S_IFMT == unix.S_IFREG && !known.digest(&e) {
 			files = append(files, len(sl.Entries))
 		}
 		sl.Entries = append(sl.Entries, e)
@@ -53,6 +54,27 @@ func makeSeal(root string, start int64) (*seal, error) {
 		return nil, err
 	}
 	return sl, nil
+}
+
+// emptyDigest is the sha256 of no bytes.
+var emptyDigest = digest.FromBytes(nil)
+
+// digest sets the digest of a regular file, and reports whether it could
+// without reading it: an empty file, or one known as it is now.
+func (k *knownContent) digest(e *sealEntry) bool {
+	if e.Size == 0 {
+		e.Digest = emptyDigest
+		return true
+	}
+	if k == nil {
+		return false
+	}
+	f, ok := k.files[e.Ino]
+	if !ok || f.Size != e.Size || f.Mtime != e.Mtime || f.Ctime != e.Ctime || f.Ctime >= k.readAfter {
+		return false
+	}
+	e.Digest = f.Digest
+	return true
 }
 
 // walkTree calls fn for root ("/") and everything below it, depth first,

@@ -268,3 +268,60 @@ func replaceByDir(name string) fstest.Applier {
 type applier func(root string) error
 
 func (a applier) Apply(root string) error { return a(root) }
+
+// A seal takes a file's digest from what a pass read (WithKnownContent)
+// when the file's stat is still the one the pass saw and its ctime is
+// older than the pass, and reads the file otherwise.
+func TestSealTakesKnownContent(t *testing.T) {
+	s := open(t, t.TempDir())
+	dir, _ := s.TempDir("layer-")
+	if err := fstest.Apply(dir, fstest.CreateFile("a", []byte("alpha"), 0o644), fstest.CreateFile("b", []byte("beta"), 0o644)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond) // past the tick of the files' ctimes
+	readAfter, err := s.Clock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := map[uint64]KnownContent{}
+	claimed := digest.FromString("what the pass read")
+	for _, name := range []string{"a", "b"} {
+		var st unix.Stat_t
+		if err := unix.Lstat(filepath.Join(dir, name), &st); err != nil {
+			t.Fatal(err)
+		}
+		known[st.Ino] = KnownContent{Ino: st.Ino, Size: st.Size, Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano(), Digest: claimed}
+	}
+	// b changed since the pass read it.
+	if err := fstest.Chmod("b", 0o600).Apply(dir); err != nil {
+		t.Fatal(err)
+	}
+	diffID := digest.FromString("known")
+	if _, err := s.CommitLayer(dir, diffID, WithKnownContent(known, readAfter)); err != nil {
+		t.Fatal(err)
+	}
+	sl, err := s.readSeal(diffID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	digests := map[string]digest.Digest{}
+	for _, e := range sl.Entries {
+		digests[e.Path] = e.Digest
+	}
+	if digests["/a"] != claimed {
+		t.Errorf("/a: %s, want the digest the pass read", digests["/a"])
+	}
+	if digests["/b"] != digest.FromString("beta") {
+		t.Errorf("/b: %s, want its content's, read again", digests["/b"])
+	}
+	// Known content read in the same tick as the file changed is not taken.
+	sl2, err := makeSeal(s.LayerPath(diffID), 0, &knownContent{files: known, readAfter: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range sl2.Entries {
+		if e.Path == "/a" && e.Digest != digest.FromString("alpha") {
+			t.Errorf("/a was taken from a pass that began before its last change: %s", e.Digest)
+		}
+	}
+}

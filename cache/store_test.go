@@ -294,7 +294,7 @@ func TestCommitLayerKeepsEmptyWinner(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A winner is sealed (one without a seal is replaced).
-	if err := s.sealLayer(diffID); err != nil {
+	if err := s.sealLayer(diffID, nil); err != nil {
 		t.Fatal(err)
 	}
 	before, _ := os.Stat(s.LayerPath(diffID))

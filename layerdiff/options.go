@@ -5,6 +5,7 @@ import (
 
 	"github.com/mybuild/mybuild/layer"
 	"github.com/mybuild/mybuild/overlay"
+	digest "github.com/opencontainers/go-digest"
 )
 
 // Option configures Write and WriteBlob.
@@ -13,6 +14,7 @@ type Option func(*options)
 type options struct {
 	compression layer.Compression
 	epoch       *time.Time // clamp mtimes to this, when set
+	digests     func(ContentDigest)
 }
 
 func newOptions(opts []Option) *options {
@@ -35,6 +37,24 @@ func WithCompression(c layer.Compression) Option {
 // time yields the same bytes.
 func WithSourceDateEpoch(t time.Time) Option {
 	return func(o *options) { o.epoch = &t }
+}
+
+// ContentDigest is the sha256 of a regular file's content, as Write read
+// it into the layer, with what fstat said of the file, the same before and
+// after the read.
+type ContentDigest struct {
+	Ino          uint64
+	Size         int64
+	Mtime, Ctime int64 // nanoseconds
+	Digest       digest.Digest
+}
+
+// WithContentDigests hands fn the ContentDigest of every regular file whose
+// content Write puts into the layer, hashed as it is read: for a caller
+// that keeps the tree it diffed (a seal of it) and need not read it again.
+// A file whose stat changed while it was read is left out.
+func WithContentDigests(fn func(ContentDigest)) Option {
+	return func(o *options) { o.digests = fn }
 }
 
 // ExtractOption configures Extract and ExtractBlob.

@@ -3,6 +3,7 @@ package layerdiff
 import (
 	"archive/tar"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"maps"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/mybuild/mybuild/internal/xattr"
 	"github.com/mybuild/mybuild/overlay"
+	digest "github.com/opencontainers/go-digest"
 	"golang.org/x/sys/unix"
 )
 
@@ -28,7 +30,7 @@ func write(ctx context.Context, w io.Writer, upper string, lower *overlay.Stack,
 }
 
 func writeChanges(ctx context.Context, w io.Writer, changes func(fn func(Change) error) error, o *options) error {
-	cw := &changeWriter{ctx: ctx, tw: tar.NewWriter(w), epoch: o.epoch, links: make(map[fileID]firstLink)}
+	cw := &changeWriter{ctx: ctx, tw: tar.NewWriter(w), epoch: o.epoch, links: make(map[fileID]firstLink), digests: o.digests}
 	if err := changes(cw.handle); err != nil {
 		return fmt.Errorf("write layer: %w", err)
 	}
@@ -54,6 +56,8 @@ type changeWriter struct {
 	tw    *tar.Writer
 	epoch *time.Time
 	links map[fileID]firstLink // of each multiply-linked inode
+	// digests takes the content digest of each file written, when set.
+	digests func(ContentDigest)
 }
 
 func (cw *changeWriter) handle(c Change) error {
@@ -144,7 +148,25 @@ func (cw *changeWriter) copyFile(host string, size int64, sparse bool) error {
 	defer unix.Close(fd)
 	buf := getBuf()
 	defer putBuf(buf)
-	return copySparse(cw.ctx, cw.tw, fd, size, sparse, *buf)
+	if cw.digests == nil {
+		return copySparse(cw.ctx, cw.tw, fd, size, sparse, *buf)
+	}
+	var before, after unix.Stat_t
+	if err := unix.Fstat(fd, &before); err != nil {
+		return &os.PathError{Op: "fstat", Path: host, Err: err}
+	}
+	h := sha256.New()
+	if err := copySparse(cw.ctx, io.MultiWriter(cw.tw, h), fd, size, sparse, *buf); err != nil {
+		return err
+	}
+	if err := unix.Fstat(fd, &after); err != nil {
+		return &os.PathError{Op: "fstat", Path: host, Err: err}
+	}
+	if before.Size == size && after.Size == size && before.Ctim == after.Ctim && before.Mtim == after.Mtim && before.Ino == after.Ino {
+		cw.digests(ContentDigest{Ino: after.Ino, Size: size, Mtime: after.Mtim.Nano(), Ctime: after.Ctim.Nano(),
+			Digest: digest.NewDigest(digest.SHA256, h)})
+	}
+	return nil
 }
 
 // maybeSparse reports whether a file may have holes: its blocks do not

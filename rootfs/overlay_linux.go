@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"sync"
 
 	"github.com/mybuild/mybuild/cache"
 	"github.com/mybuild/mybuild/layer"
@@ -103,6 +104,12 @@ type overlayRoot struct {
 	unpacker *Unpacker
 	lower    *overlay.Stack
 	upper    string
+
+	// The content digests Diff read, for Commit to seal the upper dir
+	// without reading it again, and the store's clock before it read.
+	mu        sync.Mutex
+	known     map[uint64]cache.KnownContent
+	readAfter int64
 }
 
 func (r *overlayRoot) Files() (string, *overlay.Stack) { return r.upper, r.lower }
@@ -121,13 +128,28 @@ func (r *overlayRoot) Run(ctx context.Context, p sandbox.Process) error {
 // Diff reads only the upper dir, and the lower layers where it must know
 // what a change hides (see layerdiff.WriteBlob).
 func (r *overlayRoot) Diff(ctx context.Context, w io.Writer, opts ...layerdiff.Option) (layer.Layer, error) {
-	return layerdiff.WriteBlob(ctx, w, r.upper, r.lower, opts...)
+	readAfter, err := r.store.Clock()
+	if err != nil {
+		return layer.Layer{}, err
+	}
+	known := map[uint64]cache.KnownContent{}
+	opts = append(opts, layerdiff.WithContentDigests(func(d layerdiff.ContentDigest) {
+		known[d.Ino] = cache.KnownContent{Ino: d.Ino, Size: d.Size, Mtime: d.Mtime, Ctime: d.Ctime, Digest: d.Digest}
+	}))
+	l, err := layerdiff.WriteBlob(ctx, w, r.upper, r.lower, opts...)
+	r.mu.Lock()
+	r.known, r.readAfter = known, readAfter
+	r.mu.Unlock()
+	return l, err
 }
 
 // Commit renames the upper dir into the store's unpacked layers: it is
 // in overlayfs' format already.
 func (r *overlayRoot) Commit(l layer.Layer) (Layer, error) {
-	dir, err := r.store.CommitLayer(r.upper, l.DiffID)
+	r.mu.Lock()
+	known, readAfter := r.known, r.readAfter
+	r.mu.Unlock()
+	dir, err := r.store.CommitLayer(r.upper, l.DiffID, cache.WithKnownContent(known, readAfter))
 	if err != nil {
 		return Layer{}, err
 	}
