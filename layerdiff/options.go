@@ -3,9 +3,9 @@ package layerdiff
 import (
 	"time"
 
+	"github.com/mybuild/mybuild/fswrite"
 	"github.com/mybuild/mybuild/layer"
 	"github.com/mybuild/mybuild/overlay"
-	digest "github.com/opencontainers/go-digest"
 )
 
 // Option configures Write and WriteBlob.
@@ -39,15 +39,10 @@ func WithSourceDateEpoch(t time.Time) Option {
 	return func(o *options) { o.epoch = &t }
 }
 
-// ContentDigest is the sha256 of a regular file's content, as Write read
-// it into the layer, with what fstat said of the file, the same before and
-// after the read.
-type ContentDigest struct {
-	Ino          uint64
-	Size         int64
-	Mtime, Ctime int64 // nanoseconds
-	Digest       digest.Digest
-}
+// ContentDigest is the sha256 of a regular file's content, hashed as the
+// file was read into a layer (Write) or written out of one (Extract), with
+// what fstat said of the file then.
+type ContentDigest = fswrite.ContentDigest
 
 // WithContentDigests hands fn the ContentDigest of every regular file whose
 // content Write puts into the layer, hashed as it is read: for a caller
@@ -63,6 +58,15 @@ type ExtractOption func(*extractOptions)
 type extractOptions struct {
 	parents *overlay.Stack
 	skip    func(p string)
+	digests func(ContentDigest)
+}
+
+// ExtractingDigests hands fn the ContentDigest of every regular file
+// Extract writes, hashed as it is written, with its stat once its
+// metadata is set: for a caller that seals the tree and need not read it
+// again.
+func ExtractingDigests(fn func(ContentDigest)) ExtractOption {
+	return func(o *extractOptions) { o.digests = fn }
 }
 
 // SkippingDevices makes Extract leave out the device nodes of the layer

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"slices"
 	"sync"
@@ -108,7 +109,11 @@ func (u *Unpacker) unpackOnce(ctx context.Context, l layer.Layer, below []string
 	}
 	parents := slices.Clone(below)
 	slices.Reverse(parents)
-	opts := []layerdiff.ExtractOption{layerdiff.WithParents(overlay.NewStack(parents...))}
+	known := map[uint64]cache.KnownContent{}
+	opts := []layerdiff.ExtractOption{layerdiff.WithParents(overlay.NewStack(parents...)),
+		layerdiff.ExtractingDigests(func(d layerdiff.ContentDigest) {
+			known[d.Ino] = cache.KnownContent{Ino: d.Ino, Size: d.Size, Mtime: d.Mtime, Ctime: d.Ctime, Digest: d.Digest}
+		})}
 	var skipped []string
 	if u.skipDevices {
 		opts = append(opts, layerdiff.SkippingDevices(func(p string) { skipped = append(skipped, p) }))
@@ -121,7 +126,9 @@ func (u *Unpacker) unpackOnce(ctx context.Context, l layer.Layer, below []string
 		os.RemoveAll(dir)
 		return "", fmt.Errorf("unpack layer %s: %w", l.DiffID, err)
 	}
-	path, err := u.store.CommitLayer(dir, l.DiffID)
+	// The files were written by this extraction, in a scratch dir of this
+	// build's own: none changed in the tick after it wrote it.
+	path, err := u.store.CommitLayer(dir, l.DiffID, cache.WithKnownContent(known, math.MaxInt64))
 	if err != nil {
 		os.RemoveAll(dir)
 		return "", err

@@ -91,6 +91,11 @@ func TestDamagedLayerIsUnpackedAgain(t *testing.T) {
 	if got, _ := os.ReadFile(unpacked); sha256Hex(got) != sha256Hex(busybox) {
 		t.Error("the unpacked busybox is still damaged")
 	}
+	// The layer unpacked again was sealed with the digests its extraction
+	// computed: a full check, every file read, agrees with them.
+	if code, stdout, stderr := runCLI(t, "cache", "verify", "--cache-dir", cacheDir); code != 0 || stdout != "the cache is sound\n" {
+		t.Errorf("verify after the build: exit %d\n%s%s", code, stdout, stderr)
+	}
 }
 
 // cache verify finds a damaged unpacked layer, blob and step record, one
