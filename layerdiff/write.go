@@ -77,7 +77,7 @@ func (cw *changeWriter) handle(c Change) error {
 		}
 	}
 	if h.Typeflag == tar.TypeReg && h.Size > 0 {
-		if err := cw.copyFile(c.HostPath, h.Size, maybeSparse(c.Info)); err != nil {
+		if err := cw.copyFile(c.HostPath, c.Info, h.Size); err != nil {
 			return fmt.Errorf("%s: %w", c.Path, err)
 		}
 	}
@@ -140,7 +140,8 @@ func (cw *changeWriter) writeHeader(h *tar.Header) error {
 // copyFile writes the size bytes of the file at host into the tar. It
 // works on the bare descriptor: an os.File costs a few more system calls
 // per file, which show in a layer of many small files.
-func (cw *changeWriter) copyFile(host string, size int64, sparse bool) error {
+func (cw *changeWriter) copyFile(host string, fi os.FileInfo, size int64) error {
+	sparse := maybeSparse(fi)
 	fd, err := unix.Open(host, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return &os.PathError{Op: "open", Path: host, Err: err}
@@ -151,10 +152,13 @@ func (cw *changeWriter) copyFile(host string, size int64, sparse bool) error {
 	if cw.digests == nil {
 		return copySparse(cw.ctx, cw.tw, fd, size, sparse, *buf)
 	}
-	var before, after unix.Stat_t
-	if err := unix.Fstat(fd, &before); err != nil {
-		return &os.PathError{Op: "fstat", Path: host, Err: err}
+	// What lstat said when the change was found is the stat before the
+	// read.
+	before, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return copySparse(cw.ctx, cw.tw, fd, size, sparse, *buf)
 	}
+	var after unix.Stat_t
 	h := sha256.New()
 	if err := copySparse(cw.ctx, io.MultiWriter(cw.tw, h), fd, size, sparse, *buf); err != nil {
 		return err
@@ -162,7 +166,8 @@ func (cw *changeWriter) copyFile(host string, size int64, sparse bool) error {
 	if err := unix.Fstat(fd, &after); err != nil {
 		return &os.PathError{Op: "fstat", Path: host, Err: err}
 	}
-	if before.Size == size && after.Size == size && before.Ctim == after.Ctim && before.Mtim == after.Mtim && before.Ino == after.Ino {
+	if before.Size == size && after.Size == size && before.Ino == after.Ino &&
+		before.Ctim.Nano() == after.Ctim.Nano() && before.Mtim.Nano() == after.Mtim.Nano() {
 		cw.digests(ContentDigest{Ino: after.Ino, Size: size, Mtime: after.Mtim.Nano(), Ctime: after.Ctim.Nano(),
 			Digest: digest.NewDigest(digest.SHA256, h)})
 	}
