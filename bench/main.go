@@ -36,6 +36,7 @@ func main() {
 	only := flag.String("only", "", "comma-separated workloads to run (default all)")
 	jsonOut := flag.String("json", "", "also write the results as JSON to this file")
 	modes := flag.String("modes", "namespaces", "isolation modes to measure monorepo and steps in, compared with the first: namespaces, rootless, in-place")
+	baseline := flag.String("baseline", "", "another mybuild binary (say, of the main branch) to measure monorepo and steps with too, in the namespaces mode, interleaved with -mybuild's builds and compared with them")
 	flag.Parse()
 	if *runs < 1 {
 		fmt.Fprintln(os.Stderr, "bench: -runs must be at least 1")
@@ -52,6 +53,13 @@ func main() {
 	}
 	if b.modes, err = b.newModes(*modes); err != nil {
 		fail(err)
+	}
+	if *baseline != "" {
+		m, err := b.baselineMode(*baseline)
+		if err != nil {
+			fail(err)
+		}
+		b.modes = append([]mode{m}, b.modes...)
 	}
 	var results []result
 	for _, w := range workloads {

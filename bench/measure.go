@@ -46,6 +46,8 @@ type result struct {
 	MaxMS     float64 `json:"max_ms"`
 	MaxRSSMiB float64 `json:"peak_rss_mib"`
 	Target    string  `json:"target,omitempty"`
+	// WallsMS are the runs' times, in the order run.
+	WallsMS []float64 `json:"walls_ms"`
 }
 
 func summarize(workload, phase, target string, samples []sample) result {
@@ -55,6 +57,7 @@ func summarize(workload, phase, target string, samples []sample) result {
 		walls[i] = float64(s.wall.Microseconds()) / 1000
 		rss = max(rss, s.maxRSS)
 	}
+	inOrder := slices.Clone(walls)
 	sort.Float64s(walls)
 	median := walls[len(walls)/2]
 	if len(walls)%2 == 0 {
@@ -63,7 +66,7 @@ func summarize(workload, phase, target string, samples []sample) result {
 	return result{
 		Workload: workload, Phase: phase, Runs: len(samples),
 		MedianMS: median, MinMS: walls[0], MaxMS: walls[len(walls)-1],
-		MaxRSSMiB: float64(rss) / (1 << 20), Target: target,
+		MaxRSSMiB: float64(rss) / (1 << 20), Target: target, WallsMS: inOrder,
 	}
 }
 
@@ -78,19 +81,40 @@ func markdown(rs []result) string {
 		}
 		return b.String()
 	}
-	fmt.Fprintln(&b, "| Workload | Phase | Mode | Median | Min | Max | Peak RSS | Median / namespaces' |")
-	fmt.Fprintln(&b, "|---|---|---|---|---|---|---|---|")
+	// Each mode is compared with the first one measured: the ratio of the
+	// medians, and the median of the ratios of the builds of one run,
+	// which were made next to each other.
+	first := rs[0].Mode
+	fmt.Fprintf(&b, "| Workload | Phase | Mode | Median | Min | Max | Peak RSS | Median / %s's | Median of the runs' ratios |\n", first)
+	fmt.Fprintln(&b, "|---|---|---|---|---|---|---|---|---|")
 	for _, r := range rs {
-		ratio := ""
+		ratio, paired := "", ""
 		if i := slices.IndexFunc(rs, func(o result) bool {
-			return o.Mode == "namespaces" && o.Workload == r.Workload && o.Phase == r.Phase
-		}); i >= 0 && r.Mode != "namespaces" {
-			ratio = fmt.Sprintf("%.2f×", r.MedianMS/rs[i].MedianMS)
+			return o.Mode == first && o.Workload == r.Workload && o.Phase == r.Phase
+		}); i >= 0 && r.Mode != first {
+			ratio = fmt.Sprintf("%.3f×", r.MedianMS/rs[i].MedianMS)
+			paired = fmt.Sprintf("%.3f×", medianRatio(r.WallsMS, rs[i].WallsMS))
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %.0f MiB | %s |\n",
-			r.Workload, r.Phase, r.Mode, secs(r.MedianMS), secs(r.MinMS), secs(r.MaxMS), r.MaxRSSMiB, ratio)
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %.0f MiB | %s | %s |\n",
+			r.Workload, r.Phase, r.Mode, secs(r.MedianMS), secs(r.MinMS), secs(r.MaxMS), r.MaxRSSMiB, ratio, paired)
 	}
 	return b.String()
+}
+
+// medianRatio is the median of a[i]/b[i].
+func medianRatio(a, b []float64) float64 {
+	var rs []float64
+	for i := range min(len(a), len(b)) {
+		rs = append(rs, a[i]/b[i])
+	}
+	if len(rs) == 0 {
+		return 0
+	}
+	sort.Float64s(rs)
+	if len(rs)%2 == 0 {
+		return (rs[len(rs)/2-1] + rs[len(rs)/2]) / 2
+	}
+	return rs[len(rs)/2]
 }
 
 func secs(ms float64) string {

@@ -56,6 +56,28 @@ func (b *bench) newModes(list string) ([]mode, error) {
 	return out, nil
 }
 
+// baselineMode runs another mybuild binary in the namespaces mode, its
+// caches and outputs under the work dir's baseline/: the builds of
+// -mybuild are compared with its, each build of one next to a build of
+// the other.
+func (b *bench) baselineMode(bin string) (mode, error) {
+	abs, err := filepath.Abs(bin)
+	if err != nil {
+		return mode{}, err
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return mode{}, fmt.Errorf("-baseline: %w", err)
+	}
+	dir := filepath.Join(b.work, "baseline")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return mode{}, err
+	}
+	build := func(args ...string) (sample, error) {
+		return timed(exec.Command(abs, append([]string{"-q", "--isolation=namespaces"}, args...)...), args)
+	}
+	return mode{name: "baseline", build: build, dir: dir, prepare: func(string) error { return nil }}, nil
+}
+
 // rootlessMode runs mybuild as rootlessUser, whose home is under the
 // work dir.
 func (b *bench) rootlessMode() (mode, error) {

@@ -32,7 +32,8 @@ func (b *bench) phases(name, ctx string, edit func(i int) error, targets [3]stri
 		return m.build("--cache-dir", filepath.Join(m.dir, name+"-cache"), "-t", filepath.Join(m.dir, name+".tar"), ctx)
 	}
 	for i := 0; i < b.runs; i++ {
-		for k, m := range b.modes {
+		for _, k := range b.order(i) {
+			m := b.modes[k]
 			cacheDir := filepath.Join(m.dir, name+"-cache")
 			if err := b.freshDir(cacheDir); err != nil {
 				return nil, err
@@ -48,7 +49,8 @@ func (b *bench) phases(name, ctx string, edit func(i int) error, targets [3]stri
 		}
 	}
 	for i := 0; i < b.runs; i++ {
-		for k, m := range b.modes {
+		for _, k := range b.order(i) {
+			m := b.modes[k]
 			s, err := build(m)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", m.name, err)
@@ -60,7 +62,8 @@ func (b *bench) phases(name, ctx string, edit func(i int) error, targets [3]stri
 		if err := edit(i); err != nil {
 			return nil, err
 		}
-		for k, m := range b.modes {
+		for _, k := range b.order(i) {
+			m := b.modes[k]
 			s, err := build(m)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", m.name, err)
@@ -82,6 +85,21 @@ func (b *bench) phases(name, ctx string, edit func(i int) error, targets [3]stri
 		}
 	}
 	return rs, nil
+}
+
+// order is the order in which run i measures the modes: as given in
+// even runs, reversed in odd ones, so that neither gains from coming
+// second (inputs in the page cache) or loses from it (the disk still
+// writing back the other's output).
+func (b *bench) order(i int) []int {
+	ks := make([]int, len(b.modes))
+	for k := range ks {
+		ks[k] = k
+		if i%2 == 1 {
+			ks[k] = len(ks) - 1 - k
+		}
+	}
+	return ks
 }
 
 // monorepo: a Debian base, a COPY of Go's src tree, a RUN that copies a

@@ -189,7 +189,7 @@ func newBuilder(ctx context.Context, opts Options) (*builder, error) {
 	}
 	b.allPlatforms = []ocispec.Platform{b.platform}
 	if b.driver == nil {
-		b.driver = rootfs.NewOverlay(opts.Store)
+		b.driver = rootfs.NewOverlay(opts.Store, rootfs.Warnings(b.rep.Warning))
 	}
 	for _, w := range df.Warnings {
 		b.rep.Warning(df.ErrorAtLine(w.Line, errors.New(w.Message)).Error())

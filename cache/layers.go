@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -16,7 +17,9 @@ func (s *Store) LayerPath(diffID digest.Digest) string {
 }
 
 // HasLayer reports whether the layer is unpacked. Unpacked layers appear by
-// rename only, so one that exists is complete.
+// rename only, so one that exists is complete, but for a crash before it
+// was flushed and sealed: CheckLayer tells, and is to be asked before the
+// layer is used.
 func (s *Store) HasLayer(diffID digest.Digest) bool {
 	if diffID.Validate() != nil {
 		return false
@@ -26,45 +29,144 @@ func (s *Store) HasLayer(diffID digest.Digest) bool {
 }
 
 // CommitLayer makes dir, a directory from TempDir, the unpacked layer
-// diffID. Its content is flushed to disk first, so a crash never leaves a
-// layer with missing data. If another build committed the same layer in
-// the meantime, dir is removed and that one is kept.
-func (s *Store) CommitLayer(dir string, diffID digest.Digest) (string, error) {
+// diffID, and seals it (see seal): it is renamed into place, flushed to
+// disk, then walked and its seal written beside it, all under the layer's
+// lock, so that a check never takes a layer still being sealed for one
+// without a seal. A crash before the seal is written leaves a layer
+// without one, which is never used: it is unpacked again. If another
+// build committed the same layer in the meantime, dir is removed and that
+// one is kept.
+func (s *Store) CommitLayer(dir string, diffID digest.Digest, opts ...CommitOption) (string, error) {
+	var o commitOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if err := diffID.Validate(); err != nil {
 		return "", fmt.Errorf("commit layer: %w", err)
 	}
-	if err := s.syncFS(); err != nil {
-		return "", err
+	unlock, err := s.lockLayer(context.Background(), diffID)
+	if err != nil {
+		return "", fmt.Errorf("commit layer %s: %w", diffID, err)
 	}
+	defer unlock()
 	final := s.LayerPath(diffID)
-	err := renameNoReplace(dir, final)
+	err = renameNoReplace(dir, final)
 	if errors.Is(err, os.ErrExist) {
-		// Another build won; its layer may be in use already.
-		if rerr := os.RemoveAll(dir); rerr != nil {
-			return "", fmt.Errorf("commit layer %s: %w", diffID, rerr)
+		if _, serr := s.readSeal(diffID); serr == nil {
+			// Another build won; its layer may be in use already.
+			if rerr := os.RemoveAll(dir); rerr != nil {
+				return "", fmt.Errorf("commit layer %s: %w", diffID, rerr)
+			}
+			return final, nil
 		}
-		return final, nil
+		// One without a seal: nobody checked it, so nobody uses it.
+		if err = s.deleteLayer(diffID); err == nil {
+			err = renameNoReplace(dir, final)
+		}
 	}
 	if err != nil {
 		return "", fmt.Errorf("commit layer %s: %w", diffID, err)
 	}
+	// The flush also takes the seal's walk past the tick of the clock in
+	// which the rename set the layer dir's ctime, most of the time: an
+	// entry changed in the same tick as the walk began is read again by
+	// the next check (see seal.Start).
+	if err := s.syncFS(); err != nil {
+		return "", err
+	}
+	if err := s.sealLayer(diffID, o.known); err != nil {
+		return "", err
+	}
 	return final, nil
 }
 
-// DeleteLayer removes an unpacked layer.
+// CommitOption configures CommitLayer.
+type CommitOption func(*commitOptions)
+
+type commitOptions struct {
+	known *knownContent
+}
+
+// KnownContent is the content digest of a regular file, from a pass that
+// read it (layerdiff.WithContentDigests), with the stat data it had then.
+type KnownContent struct {
+	Ino          uint64
+	Size         int64
+	Mtime, Ctime int64 // nanoseconds
+	Digest       digest.Digest
+}
+
+type knownContent struct {
+	files map[uint64]KnownContent // by inode
+	// readAfter is the filesystem's clock before the pass (Store.Clock).
+	readAfter int64
+}
+
+// WithKnownContent gives CommitLayer the digests of files of the layer,
+// by inode, that a pass which began at readAfter (Store.Clock) read: the
+// seal takes them rather than reading the files again, when the file's
+// size, mtime and ctime are still those, and the ctime is older than
+// readAfter (a file changed in the same tick of the clock as the pass
+// began could have changed again unseen).
+func WithKnownContent(files map[uint64]KnownContent, readAfter int64) CommitOption {
+	return func(o *commitOptions) { o.known = &knownContent{files: files, readAfter: readAfter} }
+}
+
+// Clock is the filesystem's clock now, as it sets ctimes in the store.
+func (s *Store) Clock() (int64, error) { return fsClock(s.tmp) }
+
+// sealLayer makes and writes the seal of the layer, as it is now, taking
+// the digests of known files from known (which may be nil). The caller
+// holds the layer's lock.
+func (s *Store) sealLayer(diffID digest.Digest, known *knownContent) error {
+	start, err := fsClock(s.tmp)
+	if err != nil {
+		return fmt.Errorf("seal layer %s: %w", diffID, err)
+	}
+	sl, err := makeSeal(s.LayerPath(diffID), start, known)
+	if err != nil {
+		return fmt.Errorf("seal layer %s: %w", diffID, err)
+	}
+	return s.writeSeal(diffID, sl)
+}
+
+// lockLayer serialises the commit, sealing and removal of one unpacked
+// layer between builds.
+func (s *Store) lockLayer(ctx context.Context, diffID digest.Digest) (unlock func(), err error) {
+	l, err := lock(ctx, filepath.Join(s.root, locksDir, "layer-"+diffID.Encoded()), lockExclusive)
+	if err != nil {
+		return nil, err
+	}
+	return func() { l.unlock() }, nil
+}
+
+// DeleteLayer removes an unpacked layer and its seal.
 func (s *Store) DeleteLayer(diffID digest.Digest) error {
+	unlock, err := s.lockLayer(context.Background(), diffID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return s.deleteLayer(diffID)
+}
+
+// deleteLayer is DeleteLayer for a caller that holds the layer's lock.
+// The seal goes last: a seal without its layer is never trusted (a layer
+// committed later at the path gets a seal of its own), a layer without
+// its seal is unpacked again.
+func (s *Store) deleteLayer(diffID digest.Digest) error {
 	// Rename first so that nobody sees a half-removed layer.
 	tmp, err := s.TempDir("rm-")
 	if err != nil {
 		return err
 	}
 	victim := filepath.Join(tmp, "layer")
-	if err := os.Rename(s.LayerPath(diffID), victim); err != nil {
+	if err := os.Rename(s.LayerPath(diffID), victim); err != nil && !errors.Is(err, os.ErrNotExist) {
 		os.Remove(tmp)
-		if errors.Is(err, os.ErrNotExist) {
-			return nil
-		}
 		return err
 	}
-	return os.RemoveAll(tmp)
+	if err := os.RemoveAll(tmp); err != nil {
+		return err
+	}
+	return s.removeSeal(diffID)
 }

@@ -142,6 +142,9 @@ func (s *Store) inventory() (*inventory, error) {
 		return nil, err
 	}
 	for _, e := range layers {
+		if isSealName(e.Name()) {
+			continue
+		}
 		n, err := dirSize(filepath.Join(s.root, layersDir, e.Name()))
 		if err != nil {
 			return nil, err

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	digest "github.com/opencontainers/go-digest"
@@ -87,6 +88,9 @@ func (s *Store) Prune(opts PruneOptions) (PruneReport, error) {
 	if rep.Bytes += n; err != nil {
 		return rep, err
 	}
+	if err := s.removeOrphanSeals(); err != nil {
+		return rep, err
+	}
 	// A lock file per key ever computed: no build runs while prune holds
 	// the store, so none is held.
 	if err := emptyDir(filepath.Join(s.root, locksDir)); err != nil {
@@ -132,6 +136,27 @@ func emptyDir(dir string) error {
 	for _, e := range entries {
 		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// removeOrphanSeals removes the seals whose layer is gone (a removal that
+// a crash cut short).
+func (s *Store) removeOrphanSeals() error {
+	entries, err := os.ReadDir(filepath.Join(s.root, layersDir))
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		hex, ok := strings.CutSuffix(e.Name(), sealSuffix)
+		if !ok {
+			continue
+		}
+		if _, err := os.Lstat(filepath.Join(s.root, layersDir, hex)); errors.Is(err, os.ErrNotExist) {
+			if err := os.Remove(filepath.Join(s.root, layersDir, e.Name())); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -293,6 +293,10 @@ func TestCommitLayerKeepsEmptyWinner(t *testing.T) {
 	if err := os.Mkdir(s.LayerPath(diffID), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// A winner is sealed (one without a seal is replaced).
+	if err := s.sealLayer(diffID, nil); err != nil {
+		t.Fatal(err)
+	}
 	before, _ := os.Stat(s.LayerPath(diffID))
 	dir, _ := s.TempDir("layer-")
 	os.WriteFile(filepath.Join(dir, "f"), nil, 0o644)

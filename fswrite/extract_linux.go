@@ -40,8 +40,9 @@ var implicitTime = time.Unix(0, 0)
 // links the layer does not hold, copied in, and the metadata of parent
 // directories it does not list. Xattrs in the overlay namespaces are
 // dropped, and those the filesystem cannot hold are skipped. With
-// skipDevices, device nodes are not made but reported to it.
-func Extract(ctx context.Context, r io.Reader, dir string, lower *overlay.Stack, skipDevices func(p string)) error {
+// skipDevices, device nodes are not made but reported to it; with digests,
+// the content digest of every regular file written is.
+func Extract(ctx context.Context, r io.Reader, dir string, lower *overlay.Stack, skipDevices func(p string), digests func(ContentDigest)) error {
 	root, err := filepath.Abs(dir)
 	if err != nil {
 		return fmt.Errorf("extract layer: %w", err)
@@ -60,6 +61,7 @@ func Extract(ctx context.Context, r io.Reader, dir string, lower *overlay.Stack,
 	l.carried = func(name string) bool { return !xattr.Overlay(name) }
 	l.bestEffort = true
 	l.skipDevices = skipDevices
+	l.digests = digests
 	err = l.untar(ctx, tar.NewReader(r), "extract layer", "layer entry", func(h *tar.Header, r io.Reader) error {
 		return l.extractEntry(ctx, h, r)
 	})

@@ -48,6 +48,9 @@ type Layer struct {
 	// through no symlink: set once a tar may have replaced one.
 	verify bool
 	buf    []byte // for sparse writes, while extracting
+	// digests, when set, takes the content digest of every regular file
+	// written (Extract).
+	digests func(ContentDigest)
 }
 
 type times struct{ atime, mtime time.Time }

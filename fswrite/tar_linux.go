@@ -3,8 +3,10 @@ package fswrite
 import (
 	"archive/tar"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"math"
@@ -13,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 
+	digest "github.com/opencontainers/go-digest"
 	"golang.org/x/sys/unix"
 
 	"github.com/mybuild/mybuild/internal/xattr"
@@ -85,16 +88,38 @@ func (l *Layer) writeFile(ctx context.Context, h string, m Meta, r io.Reader, si
 	if err != nil {
 		return err
 	}
+	var sum hash.Hash
+	if l.digests != nil {
+		sum = sha256.New()
+		r = io.TeeReader(r, sum)
+	}
 	err = writeSparse(ctx, f, r, size, buf)
 	if err != nil {
 		err = &Error{Op: "write", Path: h, Err: err}
 	} else {
 		err = apply(fileTarget{f}, m, l.bestEffort)
 	}
+	if err == nil && sum != nil {
+		err = l.tellDigest(f, size, sum)
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	return err
+}
+
+// tellDigest gives l.digests the digest of the file f just written, size
+// bytes, with its stat now that its metadata is applied.
+func (l *Layer) tellDigest(f *os.File, size int64, sum hash.Hash) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return &os.PathError{Op: "fstat", Path: f.Name(), Err: err}
+	}
+	if st.Size == size {
+		l.digests(ContentDigest{Ino: st.Ino, Size: size, Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano(),
+			Digest: digest.NewDigest(digest.SHA256, sum)})
+	}
+	return nil
 }
 
 // copyIn copies e, a file of a layer below, to p, which is clear, for a

@@ -16,7 +16,7 @@ import (
 func NewDriver(mode Mode, store *cache.Store, keep []string, warn func(string)) (rootfs.Driver, error) {
 	switch mode {
 	case Namespaces:
-		return rootfs.NewOverlay(store), nil
+		return rootfs.NewOverlay(store, rootfs.Warnings(warn)), nil
 	case Rootless:
 		if !InRootless() {
 			return nil, fmt.Errorf("the rootless mode runs in a user namespace: isolation.EnterRootless first")

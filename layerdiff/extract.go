@@ -31,5 +31,5 @@ func Extract(ctx context.Context, r io.Reader, dir string, opts ...ExtractOption
 	for _, opt := range opts {
 		opt(&o)
 	}
-	return fswrite.Extract(ctx, r, dir, o.parents, o.skip)
+	return fswrite.Extract(ctx, r, dir, o.parents, o.skip, o.digests)
 }

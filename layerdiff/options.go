@@ -3,6 +3,7 @@ package layerdiff
 import (
 	"time"
 
+	"github.com/mybuild/mybuild/fswrite"
 	"github.com/mybuild/mybuild/layer"
 	"github.com/mybuild/mybuild/overlay"
 )
@@ -13,6 +14,7 @@ type Option func(*options)
 type options struct {
 	compression layer.Compression
 	epoch       *time.Time // clamp mtimes to this, when set
+	digests     func(ContentDigest)
 }
 
 func newOptions(opts []Option) *options {
@@ -37,12 +39,34 @@ func WithSourceDateEpoch(t time.Time) Option {
 	return func(o *options) { o.epoch = &t }
 }
 
+// ContentDigest is the sha256 of a regular file's content, hashed as the
+// file was read into a layer (Write) or written out of one (Extract), with
+// what fstat said of the file then.
+type ContentDigest = fswrite.ContentDigest
+
+// WithContentDigests hands fn the ContentDigest of every regular file whose
+// content Write puts into the layer, hashed as it is read: for a caller
+// that keeps the tree it diffed (a seal of it) and need not read it again.
+// A file whose stat changed while it was read is left out.
+func WithContentDigests(fn func(ContentDigest)) Option {
+	return func(o *options) { o.digests = fn }
+}
+
 // ExtractOption configures Extract and ExtractBlob.
 type ExtractOption func(*extractOptions)
 
 type extractOptions struct {
 	parents *overlay.Stack
 	skip    func(p string)
+	digests func(ContentDigest)
+}
+
+// ExtractingDigests hands fn the ContentDigest of every regular file
+// Extract writes, hashed as it is written, with its stat once its
+// metadata is set: for a caller that seals the tree and need not read it
+// again.
+func ExtractingDigests(fn func(ContentDigest)) ExtractOption {
+	return func(o *extractOptions) { o.digests = fn }
 }
 
 // SkippingDevices makes Extract leave out the device nodes of the layer

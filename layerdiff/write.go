@@ -3,6 +3,7 @@ package layerdiff
 import (
 	"archive/tar"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"maps"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/mybuild/mybuild/internal/xattr"
 	"github.com/mybuild/mybuild/overlay"
+	digest "github.com/opencontainers/go-digest"
 	"golang.org/x/sys/unix"
 )
 
@@ -28,7 +30,7 @@ func write(ctx context.Context, w io.Writer, upper string, lower *overlay.Stack,
 }
 
 func writeChanges(ctx context.Context, w io.Writer, changes func(fn func(Change) error) error, o *options) error {
-	cw := &changeWriter{ctx: ctx, tw: tar.NewWriter(w), epoch: o.epoch, links: make(map[fileID]firstLink)}
+	cw := &changeWriter{ctx: ctx, tw: tar.NewWriter(w), epoch: o.epoch, links: make(map[fileID]firstLink), digests: o.digests}
 	if err := changes(cw.handle); err != nil {
 		return fmt.Errorf("write layer: %w", err)
 	}
@@ -54,6 +56,8 @@ type changeWriter struct {
 	tw    *tar.Writer
 	epoch *time.Time
 	links map[fileID]firstLink // of each multiply-linked inode
+	// digests takes the content digest of each file written, when set.
+	digests func(ContentDigest)
 }
 
 func (cw *changeWriter) handle(c Change) error {
@@ -73,7 +77,7 @@ func (cw *changeWriter) handle(c Change) error {
 		}
 	}
 	if h.Typeflag == tar.TypeReg && h.Size > 0 {
-		if err := cw.copyFile(c.HostPath, h.Size, maybeSparse(c.Info)); err != nil {
+		if err := cw.copyFile(c.HostPath, c.Info, h.Size); err != nil {
 			return fmt.Errorf("%s: %w", c.Path, err)
 		}
 	}
@@ -136,7 +140,8 @@ func (cw *changeWriter) writeHeader(h *tar.Header) error {
 // copyFile writes the size bytes of the file at host into the tar. It
 // works on the bare descriptor: an os.File costs a few more system calls
 // per file, which show in a layer of many small files.
-func (cw *changeWriter) copyFile(host string, size int64, sparse bool) error {
+func (cw *changeWriter) copyFile(host string, fi os.FileInfo, size int64) error {
+	sparse := maybeSparse(fi)
 	fd, err := unix.Open(host, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return &os.PathError{Op: "open", Path: host, Err: err}
@@ -144,7 +149,29 @@ func (cw *changeWriter) copyFile(host string, size int64, sparse bool) error {
 	defer unix.Close(fd)
 	buf := getBuf()
 	defer putBuf(buf)
-	return copySparse(cw.ctx, cw.tw, fd, size, sparse, *buf)
+	if cw.digests == nil {
+		return copySparse(cw.ctx, cw.tw, fd, size, sparse, *buf)
+	}
+	// What lstat said when the change was found is the stat before the
+	// read.
+	before, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return copySparse(cw.ctx, cw.tw, fd, size, sparse, *buf)
+	}
+	var after unix.Stat_t
+	h := sha256.New()
+	if err := copySparse(cw.ctx, io.MultiWriter(cw.tw, h), fd, size, sparse, *buf); err != nil {
+		return err
+	}
+	if err := unix.Fstat(fd, &after); err != nil {
+		return &os.PathError{Op: "fstat", Path: host, Err: err}
+	}
+	if before.Size == size && after.Size == size && before.Ino == after.Ino &&
+		before.Ctim.Nano() == after.Ctim.Nano() && before.Mtim.Nano() == after.Mtim.Nano() {
+		cw.digests(ContentDigest{Ino: after.Ino, Size: size, Mtime: after.Mtim.Nano(), Ctime: after.Ctim.Nano(),
+			Digest: digest.NewDigest(digest.SHA256, h)})
+	}
+	return nil
 }
 
 // maybeSparse reports whether a file may have holes: its blocks do not

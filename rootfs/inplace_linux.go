@@ -50,6 +50,8 @@ type InPlace struct {
 	// a kept directory of the tree's own filesystem: they are moved into
 	// the tree then, not written again from the layer.
 	stage string
+	// checked holds the views checked against their seal in this build.
+	checked sync.Map
 }
 
 // InPlaceOption configures NewInPlace.
@@ -244,7 +246,7 @@ func (d *InPlace) View(ctx context.Context, layers []Layer) (*overlay.Stack, err
 		return overlay.NewStack(), nil
 	}
 	chain := chainID(layers)
-	if d.store.HasLayer(chain) {
+	if d.store.HasLayer(chain) && d.checkView(ctx, chain) {
 		return overlay.NewStack(d.store.LayerPath(chain)), nil
 	}
 	dir, err := d.store.TempDir("view-")
@@ -266,7 +268,22 @@ func (d *InPlace) View(ctx context.Context, layers []Layer) (*overlay.Stack, err
 		os.RemoveAll(dir)
 		return nil, err
 	}
+	d.checked.Store(chain, true)
 	return overlay.NewStack(final), nil
+}
+
+// checkView checks a view kept in the store against its seal, once per
+// build (see cache.Store.CheckLayer). A damaged one, or one without a
+// seal, is gone when it returns false: the caller makes it again.
+func (d *InPlace) checkView(ctx context.Context, chain digest.Digest) bool {
+	if _, done := d.checked.Load(chain); done {
+		return true
+	}
+	if d.store.CheckLayer(ctx, chain) != nil {
+		return false
+	}
+	d.checked.Store(chain, true)
+	return true
 }
 
 // chainID names a list of layers, as the OCI chain ID does.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"sync"
 
 	"github.com/mybuild/mybuild/cache"
 	"github.com/mybuild/mybuild/layer"
@@ -38,6 +39,12 @@ func Rootless(warn func(string)) OverlayOption {
 		o.rootless = true
 		o.unpacker.skipDevices, o.unpacker.warn = true, warn
 	}
+}
+
+// Warnings gives warn what the driver has to say: an unpacked layer found
+// damaged, and unpacked again.
+func Warnings(warn func(string)) OverlayOption {
+	return func(o *Overlay) { o.unpacker.warn = warn }
 }
 
 // NewOverlay returns the overlay driver for the layers of store.
@@ -88,14 +95,21 @@ func (o *Overlay) Root(ctx context.Context, lower []Layer) (Root, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &overlayRoot{store: o.store, lower: stack, upper: upper}, nil
+	return &overlayRoot{store: o.store, unpacker: o.unpacker, lower: stack, upper: upper}, nil
 }
 
 // overlayRoot is an upper dir over a stack of unpacked layers.
 type overlayRoot struct {
-	store *cache.Store
-	lower *overlay.Stack
-	upper string
+	store    *cache.Store
+	unpacker *Unpacker
+	lower    *overlay.Stack
+	upper    string
+
+	// The content digests Diff read, for Commit to seal the upper dir
+	// without reading it again, and the store's clock before it read.
+	mu        sync.Mutex
+	known     map[uint64]cache.KnownContent
+	readAfter int64
 }
 
 func (r *overlayRoot) Files() (string, *overlay.Stack) { return r.upper, r.lower }
@@ -114,16 +128,32 @@ func (r *overlayRoot) Run(ctx context.Context, p sandbox.Process) error {
 // Diff reads only the upper dir, and the lower layers where it must know
 // what a change hides (see layerdiff.WriteBlob).
 func (r *overlayRoot) Diff(ctx context.Context, w io.Writer, opts ...layerdiff.Option) (layer.Layer, error) {
-	return layerdiff.WriteBlob(ctx, w, r.upper, r.lower, opts...)
+	readAfter, err := r.store.Clock()
+	if err != nil {
+		return layer.Layer{}, err
+	}
+	known := map[uint64]cache.KnownContent{}
+	opts = append(opts, layerdiff.WithContentDigests(func(d layerdiff.ContentDigest) {
+		known[d.Ino] = cache.KnownContent{Ino: d.Ino, Size: d.Size, Mtime: d.Mtime, Ctime: d.Ctime, Digest: d.Digest}
+	}))
+	l, err := layerdiff.WriteBlob(ctx, w, r.upper, r.lower, opts...)
+	r.mu.Lock()
+	r.known, r.readAfter = known, readAfter
+	r.mu.Unlock()
+	return l, err
 }
 
 // Commit renames the upper dir into the store's unpacked layers: it is
 // in overlayfs' format already.
 func (r *overlayRoot) Commit(l layer.Layer) (Layer, error) {
-	dir, err := r.store.CommitLayer(r.upper, l.DiffID)
+	r.mu.Lock()
+	known, readAfter := r.known, r.readAfter
+	r.mu.Unlock()
+	dir, err := r.store.CommitLayer(r.upper, l.DiffID, cache.WithKnownContent(known, readAfter))
 	if err != nil {
 		return Layer{}, err
 	}
+	r.unpacker.MarkChecked(l.DiffID)
 	return Layer{Blob: l, Dir: dir}, nil
 }
 

@@ -2,8 +2,10 @@ package rootfs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"slices"
 	"sync"
@@ -13,6 +15,7 @@ import (
 	"github.com/mybuild/mybuild/layer"
 	"github.com/mybuild/mybuild/layerdiff"
 	"github.com/mybuild/mybuild/overlay"
+	digest "github.com/opencontainers/go-digest"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -28,6 +31,9 @@ type Unpacker struct {
 	skipDevices bool
 	warn        func(string)
 	warned      sync.Once
+	// checked holds the diffIDs of the layers checked against their seal
+	// (or sealed) by this Unpacker: each is checked once per build.
+	checked sync.Map
 }
 
 // NewUnpacker returns an Unpacker for the layers of store, whose blobs
@@ -75,10 +81,16 @@ func (u *Unpacker) Unpack(ctx context.Context, l layer.Layer, below []string) (s
 
 func (u *Unpacker) unpackOnce(ctx context.Context, l layer.Layer, below []string) (string, error) {
 	if u.store.HasLayer(l.DiffID) {
-		if u.skipDevices {
-			u.warnSkipped(l)
+		ok, err := u.check(ctx, l)
+		if err != nil {
+			return "", err
 		}
-		return u.store.LayerPath(l.DiffID), nil
+		if ok {
+			if u.skipDevices {
+				u.warnSkipped(l)
+			}
+			return u.store.LayerPath(l.DiffID), nil
+		}
 	}
 	r, _, err := u.store.OpenBlob(l.Digest)
 	if err != nil {
@@ -97,7 +109,11 @@ func (u *Unpacker) unpackOnce(ctx context.Context, l layer.Layer, below []string
 	}
 	parents := slices.Clone(below)
 	slices.Reverse(parents)
-	opts := []layerdiff.ExtractOption{layerdiff.WithParents(overlay.NewStack(parents...))}
+	known := map[uint64]cache.KnownContent{}
+	opts := []layerdiff.ExtractOption{layerdiff.WithParents(overlay.NewStack(parents...)),
+		layerdiff.ExtractingDigests(func(d layerdiff.ContentDigest) {
+			known[d.Ino] = cache.KnownContent{Ino: d.Ino, Size: d.Size, Mtime: d.Mtime, Ctime: d.Ctime, Digest: d.Digest}
+		})}
 	var skipped []string
 	if u.skipDevices {
 		opts = append(opts, layerdiff.SkippingDevices(func(p string) { skipped = append(skipped, p) }))
@@ -110,13 +126,45 @@ func (u *Unpacker) unpackOnce(ctx context.Context, l layer.Layer, below []string
 		os.RemoveAll(dir)
 		return "", fmt.Errorf("unpack layer %s: %w", l.DiffID, err)
 	}
-	path, err := u.store.CommitLayer(dir, l.DiffID)
+	// The files were written by this extraction, in a scratch dir of this
+	// build's own: none changed in the tick after it wrote it.
+	path, err := u.store.CommitLayer(dir, l.DiffID, cache.WithKnownContent(known, math.MaxInt64))
 	if err != nil {
 		os.RemoveAll(dir)
 		return "", err
 	}
+	u.checked.Store(l.DiffID, true)
 	if len(skipped) > 0 {
 		u.warnSkipped(l)
 	}
 	return path, nil
 }
+
+// check checks the unpacked layer l against its seal, the first time this
+// Unpacker is asked for it (see cache.Store.CheckLayer). ok is false when
+// the layer was damaged, or had no seal, and is gone: the caller unpacks
+// it again from its blob. Damage is reported through the warnings.
+func (u *Unpacker) check(ctx context.Context, l layer.Layer) (ok bool, err error) {
+	if _, done := u.checked.Load(l.DiffID); done {
+		return true, nil
+	}
+	err = u.store.CheckLayer(ctx, l.DiffID)
+	switch {
+	case err == nil:
+		u.checked.Store(l.DiffID, true)
+		return true, nil
+	case errors.Is(err, cache.ErrCorrupt):
+		if u.warn != nil {
+			u.warn(fmt.Sprintf("%v; unpacking it again from its blob", err))
+		}
+		return false, nil
+	case errors.Is(err, cache.ErrUnsealed), errors.Is(err, fs.ErrNotExist):
+		// Unpacked by a mybuild older than seals, or removed meanwhile.
+		return false, nil
+	}
+	return false, err
+}
+
+// MarkChecked records that the unpacked layer diffID needs no check in
+// this build: it was just made.
+func (u *Unpacker) MarkChecked(diffID digest.Digest) { u.checked.Store(diffID, true) }

@@ -14,17 +14,17 @@ func newCacheCommand(s streams) *cobra.Command {
 		Use:   "cache COMMAND",
 		Short: "Look into or trim the cache",
 		Long: `Looks into or trims the cache: ls lists its steps, du the space it
-takes, prune removes what is not needed, explain says which steps of a
-build would hit and why the others would miss.`,
+takes, prune removes what is not needed, verify checks it all, explain
+says which steps of a build would hit and why the others would miss.`,
 		Example: `  mybuild cache ls
   mybuild cache explain .
   mybuild cache prune --filter until=7d`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(_ *cobra.Command, args []string) error {
 			if len(args) == 0 {
-				return usagef("cache: missing command (ls, du, prune or explain)")
+				return usagef("cache: missing command (ls, du, prune, verify or explain)")
 			}
-			return usagef("cache: unknown command %q (want ls, du, prune or explain)", args[0])
+			return usagef("cache: unknown command %q (want ls, du, prune, verify or explain)", args[0])
 		},
 	}
 	// A normal user's cache holds files of its subordinate ids, which only
@@ -34,7 +34,7 @@ build would hit and why the others would miss.`,
 	}
 	cmd.PersistentFlags().StringVar(&dir, "cache-dir", defaultCacheDir(), "The local cache directory")
 	cmd.AddCommand(newCacheLsCommand(s, &dir), newCacheDuCommand(s, &dir), newCachePruneCommand(s, &dir),
-		newCacheExplainCommand(s, &dir))
+		newCacheVerifyCommand(s, &dir), newCacheExplainCommand(s, &dir))
 	return cmd
 }
 

@@ -80,7 +80,7 @@ func TestOldFormAndCommandNames(t *testing.T) {
 	}
 	// "cache" is the command, not the directory.
 	code, _, stderr = runCLI(t, "cache", "--cache-dir", cacheDir)
-	if code != 2 || !strings.HasPrefix(stderr, "mybuild: cache: missing command (ls, du, prune or explain)\n") {
+	if code != 2 || !strings.HasPrefix(stderr, "mybuild: cache: missing command (ls, du, prune, verify or explain)\n") {
 		t.Errorf("cache: exit %d\n%s", code, stderr)
 	}
 	// Flags first, then a context named like a command: the old form.

@@ -15,6 +15,7 @@ type Option func(*options)
 type options struct {
 	tempDir string
 	mode    os.FileMode
+	noSync  bool
 }
 
 // WithTempDir writes the temp file in dir, which must be on path's
@@ -24,6 +25,11 @@ func WithTempDir(dir string) Option { return func(o *options) { o.tempDir = dir 
 
 // WithMode gives the file mode m instead of 0644.
 func WithMode(m os.FileMode) Option { return func(o *options) { o.mode = m } }
+
+// WithoutSync skips the fsync before the rename: after a crash, path may
+// be empty or the old file. For a file whose readers take an unreadable
+// one for none, and are safe with the old one.
+func WithoutSync() Option { return func(o *options) { o.noSync = true } }
 
 // Write creates or replaces path with what write produces, mode 0644. It
 // writes a temp file in the same directory, syncs it and renames it over
@@ -55,8 +61,10 @@ func Write(path string, write func(io.Writer) error, opts ...Option) error {
 	if err := f.Chmod(o.mode); err != nil {
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		return err
+	if !o.noSync {
+		if err := f.Sync(); err != nil {
+			return err
+		}
 	}
 	if err := f.Close(); err != nil {
 		return err

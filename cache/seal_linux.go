@@ -1,0 +1,216 @@
+package cache
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"sync"
+
+	"github.com/mybuild/mybuild/internal/userns"
+	"github.com/mybuild/mybuild/internal/xattr"
+	digest "github.com/opencontainers/go-digest"
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sys/unix"
+)
+
+// makeSeal walks the tree at root and records every entry, its content
+// hashed, the files on every CPU at once, but for empty files and those
+// known already (known may be nil). start is the filesystem's clock
+// before the walk (fsClock).
+func makeSeal(root string, start int64, known *knownContent) (*seal, error) {
+	sl := &seal{Version: sealVersion, Start: start, Userns: userns.Inside()}
+	links := map[uint64]string{}
+	var files []int // the entries whose content is to be hashed
+	err := walkTree(root, func(p, host string, st *unix.Stat_t) error {
+		e := statEntry(p, st, links)
+		if err := readMeta(&e, host); err != nil {
+			return err
+		}
+		if e.Mode&unix.S_IFMT == unix.S_IFREG && !known.digest(&e) {
+			files = append(files, len(sl.Entries))
+		}
+		sl.Entries = append(sl.Entries, e)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for _, i := range files {
+		e := &sl.Entries[i]
+		g.Go(func() (err error) {
+			e.Digest, err = hashFile(filepath.Join(root, filepath.FromSlash(e.Path)))
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return sl, nil
+}
+
+// emptyDigest is the sha256 of no bytes.
+var emptyDigest = digest.FromBytes(nil)
+
+// digest sets the digest of a regular file, and reports whether it could
+// without reading it: an empty file, or one known as it is now.
+func (k *knownContent) digest(e *sealEntry) bool {
+	if e.Size == 0 {
+		e.Digest = emptyDigest
+		return true
+	}
+	if k == nil {
+		return false
+	}
+	f, ok := k.files[e.Ino]
+	if !ok || f.Size != e.Size || f.Mtime != e.Mtime || f.Ctime != e.Ctime || f.Ctime >= k.readAfter {
+		return false
+	}
+	e.Digest = f.Digest
+	return true
+}
+
+// walkTree calls fn for root ("/") and everything below it, depth first,
+// each directory's entries sorted by name, with their lstat. fn may
+// return fs.SkipDir for a directory.
+func walkTree(root string, fn func(p, host string, st *unix.Stat_t) error) error {
+	var st unix.Stat_t
+	if err := unix.Lstat(root, &st); err != nil {
+		return &os.PathError{Op: "lstat", Path: root, Err: err}
+	}
+	err := fn("/", root, &st)
+	if errors.Is(err, fs.SkipDir) || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return walkDir("/", root, fn)
+}
+
+func walkDir(p, host string, fn func(p, host string, st *unix.Stat_t) error) error {
+	names, err := readDirNames(host)
+	if err != nil {
+		return err
+	}
+	var st unix.Stat_t
+	for _, name := range names {
+		cp, ch := path.Join(p, name), filepath.Join(host, name)
+		if err := unix.Lstat(ch, &st); err != nil {
+			return &os.PathError{Op: "lstat", Path: ch, Err: err}
+		}
+		err := fn(cp, ch, &st)
+		if errors.Is(err, fs.SkipDir) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			if err := walkDir(cp, ch, fn); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// readDirNames lists a directory, sorted by name.
+func readDirNames(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(entries))
+	for i, e := range entries {
+		names[i] = e.Name()
+	}
+	return names, nil
+}
+
+// statEntry is what lstat says of the entry p. links maps the inodes seen
+// so far with more than one link to their first path.
+func statEntry(p string, st *unix.Stat_t, links map[uint64]string) sealEntry {
+	e := sealEntry{
+		Path: p, Mode: st.Mode, UID: st.Uid, GID: st.Gid, Size: st.Size,
+		Ino: st.Ino, Nlink: uint64(st.Nlink),
+		Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano(),
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFCHR, unix.S_IFBLK:
+		e.Rdev = uint64(st.Rdev)
+	case unix.S_IFDIR:
+		return e
+	}
+	if st.Nlink > 1 {
+		if first, ok := links[st.Ino]; ok {
+			e.HardLink = first
+		} else {
+			links[st.Ino] = p
+		}
+	}
+	return e
+}
+
+// readMeta reads an entry's xattrs, and a symlink's target.
+func readMeta(e *sealEntry, host string) error {
+	names, err := xattr.List(host)
+	if err != nil {
+		return err
+	}
+	if e.Xattrs, err = xattr.Read(host, names, sealedXattr); err != nil {
+		return err
+	}
+	if e.Mode&unix.S_IFMT == unix.S_IFLNK {
+		e.Link, err = os.Readlink(host)
+	}
+	return err
+}
+
+var readBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
+// hashFile is the sha256 of a file's content, read without following a
+// symlink.
+func hashFile(host string) (digest.Digest, error) {
+	f, err := os.OpenFile(host, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	buf := readBufs.Get().(*[]byte)
+	defer readBufs.Put(buf)
+	for {
+		n, err := f.Read(*buf)
+		h.Write((*buf)[:n])
+		if err == io.EOF {
+			return digest.NewDigest(digest.SHA256, h), nil
+		}
+		if err != nil {
+			return "", fmt.Errorf("read %s: %w", host, err)
+		}
+	}
+}
+
+// fsClock is the filesystem's clock now, as it stamps ctimes: the ctime
+// of a file made for the purpose in dir.
+func fsClock(dir string) (int64, error) {
+	f, err := os.CreateTemp(dir, "clock-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return 0, &os.PathError{Op: "fstat", Path: f.Name(), Err: err}
+	}
+	return st.Ctim.Nano(), nil
+}

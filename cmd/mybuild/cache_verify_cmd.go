@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/mybuild/mybuild/cache"
+	"github.com/spf13/cobra"
+)
+
+// verifyOptions are the flags of mybuild cache verify.
+type verifyOptions struct {
+	repair bool
+}
+
+func newCacheVerifyCommand(s streams, dir *string) *cobra.Command {
+	o := &verifyOptions{}
+	cmd := &cobra.Command{
+		Use:   "verify [--repair]",
+		Short: "Check every blob, step record and unpacked layer of the cache",
+		Long: `Checks the whole cache, reading everything: every blob against its
+digest, every step record (it reads back whole, and its blobs are there),
+every unpacked layer against its seal, every file hashed. It prints one
+line per problem, and exits 1 when it found any. --repair removes what is
+damaged, for the next build to make again, and exits 0 when it repaired
+everything it found; it waits for running builds to finish.`,
+		Example: `  mybuild cache verify
+  mybuild cache verify --repair`,
+		Args: noArgs,
+		RunE: func(*cobra.Command, []string) error {
+			return withInterrupt(func(ctx context.Context) error { return runVerify(ctx, o, *dir, s.out) })
+		},
+	}
+	cmd.Flags().BoolVar(&o.repair, "repair", false, "Remove damaged blobs, step records and unpacked layers")
+	return cmd
+}
+
+func runVerify(ctx context.Context, o *verifyOptions, dir string, w io.Writer) error {
+	var opts []cache.Option
+	if o.repair {
+		opts = append(opts, cache.Exclusive())
+	}
+	s, err := cache.Open(ctx, dir, opts...)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	n, err := s.Verify(ctx, cache.VerifyOptions{Repair: o.repair, Report: func(p cache.Problem) { fmt.Fprintln(w, p) }})
+	if err != nil {
+		return err
+	}
+	switch {
+	case n == 0:
+		fmt.Fprintln(w, "the cache is sound")
+	case o.repair:
+		fmt.Fprintf(w, "repaired %d problems\n", n)
+	default:
+		return &exitError{code: 1, msg: fmt.Sprintf("cache verify: %d problems found; mybuild cache verify --repair removes what is damaged", n)}
+	}
+	return nil
+}
