@@ -36,6 +36,8 @@ func main() {
 	only := flag.String("only", "", "comma-separated workloads to run (default all)")
 	jsonOut := flag.String("json", "", "also write the results as JSON to this file")
 	modes := flag.String("modes", "namespaces", "isolation modes to measure monorepo and steps in, compared with the first: namespaces, rootless, in-place")
+	peers := flag.String("peers", "", "other builders to time beside mybuild on monorepo and steps, all building FROM a loopback registry: buildkit, buildah (default none)")
+	buildkitBin := flag.String("buildkit-bin", "/opt/buildkit/bin", "where buildkitd and buildctl are, for -peers buildkit")
 	flag.Parse()
 	if *runs < 1 {
 		fmt.Fprintln(os.Stderr, "bench: -runs must be at least 1")
@@ -51,6 +53,9 @@ func main() {
 		fail(err)
 	}
 	if b.modes, err = b.newModes(*modes); err != nil {
+		fail(err)
+	}
+	if err := b.startPeers(*peers, *buildkitBin); err != nil {
 		fail(err)
 	}
 	var results []result
