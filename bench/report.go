@@ -175,9 +175,10 @@ func seconds(m map[string]float64, col string) string {
 	switch {
 	case !ok:
 		return ""
-	case ms >= 10000:
+	// By the rounded value: 999.6 ms is 1.00 s, not 1.000 s.
+	case ms >= 9995:
 		return fmt.Sprintf("%.1f s", ms/1000)
-	case ms >= 1000:
+	case ms >= 999.5:
 		return fmt.Sprintf("%.2f s", ms/1000)
 	default:
 		return fmt.Sprintf("%.3f s", ms/1000)

@@ -50,6 +50,17 @@ func TestRatioTableWithoutBuildKit(t *testing.T) {
 	}
 }
 
+// Three significant digits, counted after rounding.
+func TestSeconds(t *testing.T) {
+	for ms, want := range map[float64]string{
+		37: "0.037 s", 599.4: "0.599 s", 999.6: "1.00 s", 1000: "1.00 s", 9994: "9.99 s", 9996: "10.0 s", 25600: "25.6 s",
+	} {
+		if got := seconds(map[string]float64{"x": ms}, "x"); got != want {
+			t.Errorf("%v ms: %q, want %q", ms, got, want)
+		}
+	}
+}
+
 // With several modes, each has its column and the ratios are the first
 // mode's.
 func TestRatioTableModes(t *testing.T) {
