@@ -136,3 +136,35 @@ func TestPhasesOrder(t *testing.T) {
 		t.Errorf("results\n got %q\nwant %q", got, wantRs)
 	}
 }
+
+// Without -peers, mybuild alone is measured as before: no tool named in
+// the results, no registry flag, a fresh cache dir for each cold build.
+func TestPhasesWithoutPeers(t *testing.T) {
+	work := t.TempDir()
+	var builds []string
+	m := mode{name: "namespaces", dir: work, prepare: func(string) error { return nil },
+		build: func(args ...string) (sample, error) {
+			builds = append(builds, strings.Join(args, " "))
+			return sample{wall: time.Second}, nil
+		}}
+	b := &bench{work: work, runs: 1, modes: []mode{m}}
+	rs, err := b.phases("steps", "/ctx", func(int) error { return nil }, [3]string{"≤ 1 s", "≤ 0.1 s", ""})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("--cache-dir %s/steps-cache -t %s/steps.tar /ctx", work, work)
+	if len(builds) != 3 || builds[0] != want || builds[2] != want {
+		t.Errorf("builds %q, want three of %q", builds, want)
+	}
+	if len(rs) != 3 {
+		t.Fatalf("%d results, want 3", len(rs))
+	}
+	for _, r := range rs {
+		if r.Tool != "" || r.Version != "" || r.Mode != "" {
+			t.Errorf("%s: tool %q version %q mode %q, want none", r.Phase, r.Tool, r.Version, r.Mode)
+		}
+	}
+	if !strings.HasPrefix(markdown(rs), "| Workload | Phase | Median | Min | Max | Peak RSS | Target |\n") {
+		t.Errorf("not the plain table:\n%s", markdown(rs))
+	}
+}
