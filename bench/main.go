@@ -37,6 +37,8 @@ func main() {
 	jsonOut := flag.String("json", "", "also write the results as JSON to this file")
 	modes := flag.String("modes", "namespaces", "isolation modes to measure monorepo and steps in, compared with the first: namespaces, rootless, in-place")
 	baseline := flag.String("baseline", "", "another mybuild binary (say, of the main branch) to measure monorepo and steps with too, in the namespaces mode, interleaved with -mybuild's builds and compared with them")
+	peers := flag.String("peers", "", "other builders to time beside mybuild on monorepo and steps, all building FROM a loopback registry: buildkit, buildah (default none)")
+	buildkitBin := flag.String("buildkit-bin", "/opt/buildkit/bin", "where buildkitd and buildctl are, for -peers buildkit")
 	flag.Parse()
 	if *runs < 1 {
 		fmt.Fprintln(os.Stderr, "bench: -runs must be at least 1")
@@ -60,6 +62,9 @@ func main() {
 			fail(err)
 		}
 		b.modes = append([]mode{m}, b.modes...)
+	}
+	if err := b.startPeers(*peers, *buildkitBin); err != nil {
+		fail(err)
 	}
 	var results []result
 	for _, w := range workloads {

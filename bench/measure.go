@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +16,11 @@ type bench struct {
 	runs    int
 	// modes are the isolation modes monorepo and steps are measured in.
 	modes []mode
+	// peers are the other builders monorepo and steps are measured
+	// with (-peers); then every tool builds FROM debianRef, in registry.
+	peers     []tool
+	registry  *registry
+	debianRef string
 }
 
 // cleanups run when the bench ends, failed or not (the in-place mode's
@@ -32,13 +35,17 @@ type sample struct {
 
 // build runs mybuild once, as root, and measures it.
 func (b *bench) build(args ...string) (sample, error) {
-	return timed(exec.Command(b.mybuild, append([]string{"-q"}, args...)...), args)
+	return timed(exec.Command(b.mybuild, append([]string{"-q"}, args...)...))
 }
 
 // result is the summary of one workload phase.
 type result struct {
-	Workload  string  `json:"workload"`
-	Mode      string  `json:"mode,omitempty"` // when several are measured
+	Workload string `json:"workload"`
+	// Tool is mybuild, buildkit or buildah, when peers are measured.
+	Tool    string `json:"tool,omitempty"`
+	Version string `json:"version,omitempty"` // a peer's
+	// Mode is mybuild's isolation mode, when several are measured.
+	Mode      string  `json:"mode,omitempty"`
 	Phase     string  `json:"phase"`
 	Runs      int     `json:"runs"`
 	MedianMS  float64 `json:"median_ms"`
@@ -70,37 +77,6 @@ func summarize(workload, phase, target string, samples []sample) result {
 	}
 }
 
-func markdown(rs []result) string {
-	var b bytes.Buffer
-	if !slices.ContainsFunc(rs, func(r result) bool { return r.Mode != "" }) {
-		fmt.Fprintln(&b, "| Workload | Phase | Median | Min | Max | Peak RSS | Target |")
-		fmt.Fprintln(&b, "|---|---|---|---|---|---|---|")
-		for _, r := range rs {
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %.0f MiB | %s |\n",
-				r.Workload, r.Phase, secs(r.MedianMS), secs(r.MinMS), secs(r.MaxMS), r.MaxRSSMiB, r.Target)
-		}
-		return b.String()
-	}
-	// Each mode is compared with the first one measured: the ratio of the
-	// medians, and the median of the ratios of the builds of one run,
-	// which were made next to each other.
-	first := rs[0].Mode
-	fmt.Fprintf(&b, "| Workload | Phase | Mode | Median | Min | Max | Peak RSS | Median / %s's | Median of the runs' ratios |\n", first)
-	fmt.Fprintln(&b, "|---|---|---|---|---|---|---|---|---|")
-	for _, r := range rs {
-		ratio, paired := "", ""
-		if i := slices.IndexFunc(rs, func(o result) bool {
-			return o.Mode == first && o.Workload == r.Workload && o.Phase == r.Phase
-		}); i >= 0 && r.Mode != first {
-			ratio = fmt.Sprintf("%.3f×", r.MedianMS/rs[i].MedianMS)
-			paired = fmt.Sprintf("%.3f×", medianRatio(r.WallsMS, rs[i].WallsMS))
-		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %.0f MiB | %s | %s |\n",
-			r.Workload, r.Phase, r.Mode, secs(r.MedianMS), secs(r.MinMS), secs(r.MaxMS), r.MaxRSSMiB, ratio, paired)
-	}
-	return b.String()
-}
-
 // medianRatio is the median of a[i]/b[i].
 func medianRatio(a, b []float64) float64 {
 	var rs []float64
@@ -115,10 +91,6 @@ func medianRatio(a, b []float64) float64 {
 		return (rs[len(rs)/2-1] + rs[len(rs)/2]) / 2
 	}
 	return rs[len(rs)/2]
-}
-
-func secs(ms float64) string {
-	return fmt.Sprintf("%.2f s", ms/1000)
 }
 
 // freshDir empties dir. The old content is moved aside and deleted at the

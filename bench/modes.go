@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 )
 
 // mode is an isolation mode a workload is measured in: how mybuild is run
@@ -73,7 +71,7 @@ func (b *bench) baselineMode(bin string) (mode, error) {
 		return mode{}, err
 	}
 	build := func(args ...string) (sample, error) {
-		return timed(exec.Command(abs, append([]string{"-q", "--isolation=namespaces"}, args...)...), args)
+		return timed(exec.Command(abs, append([]string{"-q", "--isolation=namespaces"}, args...)...))
 	}
 	return mode{name: "baseline", build: build, dir: dir, prepare: func(string) error { return nil }}, nil
 }
@@ -101,21 +99,7 @@ func (b *bench) rootlessMode() (mode, error) {
 		cmd := exec.Command(b.mybuild, append([]string{"-q"}, args...)...)
 		cmd.Env = []string{"HOME=" + dir, "PATH=/usr/bin:/bin", "USER=" + rootlessUser}
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
-		return timed(cmd, args)
+		return timed(cmd)
 	}
 	return mode{name: "rootless", build: build, dir: dir, prepare: own}, nil
-}
-
-// timed runs cmd and measures it.
-func timed(cmd *exec.Cmd, args []string) (sample, error) {
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	start := time.Now()
-	err := cmd.Run()
-	wall := time.Since(start)
-	if err != nil {
-		return sample{}, fmt.Errorf("mybuild %v: %v\n%s", args, err, stderr.String())
-	}
-	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	return sample{wall: wall, maxRSS: ru.Maxrss * 1024}, nil
 }

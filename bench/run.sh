@@ -8,9 +8,14 @@
 # bench/results/latest.json. Extra arguments go to the driver, e.g.
 #   bench/run.sh -runs 3 -only monorepo,steps
 #   bench/run.sh -only monorepo,steps -modes namespaces,rootless,in-place
+#   bench/run.sh -runs 3 -only monorepo,steps -peers buildkit,buildah
 # The rootless mode is measured as the user mybuild-rootless (made here,
 # with a million subordinate ids, as .ci/run does); the in-place mode in a
-# container of a private Docker engine (docker.io).
+# container of a private Docker engine (docker.io). With -peers, the
+# peers are installed too: docker-registry and skopeo (the loopback
+# registry every tool pulls the Debian base from), buildah, and BuildKit
+# v0.34.2, built from the Go module proxy into /opt/buildkit/bin as
+# build/testdata/compat/README.md does it.
 set -eu
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
@@ -19,6 +24,11 @@ for pkg in busybox-static:/bin/busybox umoci:/usr/bin/umoci debootstrap:/usr/sbi
 	[ -e "${pkg#*:}" ] || need="$need ${pkg%%:*}"
 done
 case " $* " in *in-place*) [ -e /usr/bin/dockerd ] || need="$need docker.io" ;; esac
+case " $* " in *-peers*)
+	for pkg in docker-registry:/usr/bin/docker-registry skopeo:/usr/bin/skopeo buildah:/usr/bin/buildah runc:/usr/sbin/runc; do
+		[ -e "${pkg#*:}" ] || need="$need ${pkg%%:*}"
+	done ;;
+esac
 if [ -n "$need" ]; then
 	apt-get update -qq && apt-get install -y -qq --no-install-recommends $need ca-certificates >/dev/null
 fi
@@ -27,6 +37,22 @@ grep -qx 'mybuild-rootless:300000:1000000' /etc/subuid || usermod --add-subuids 
 grep -qx 'mybuild-rootless:300000:1000000' /etc/subgid || usermod --add-subgids 300000-1299999 mybuild-rootless
 .ci/install-go
 export PATH=/usr/local/go/bin:$PATH
+buildkit=v0.34.2
+case " $* " in *-peers*buildkit*)
+	if [ ! -x /opt/buildkit/bin/buildkitd ] || [ ! -x /opt/buildkit/bin/buildctl ]; then
+		# go install ...@version refuses BuildKit's exclude directives:
+		# build it in a throwaway module.
+		tmp=$(mktemp -d)
+		(
+			cd "$tmp" && go mod init bk >/dev/null 2>&1
+			printf '//go:build tools\npackage bk\nimport (\n_ "github.com/moby/buildkit/cmd/buildctl"\n_ "github.com/moby/buildkit/cmd/buildkitd"\n)\n' >tools.go
+			go get github.com/moby/buildkit@$buildkit && go mod tidy
+			mkdir -p /opt/buildkit/bin
+			CGO_ENABLED=0 go build -o /opt/buildkit/bin/ github.com/moby/buildkit/cmd/buildctl github.com/moby/buildkit/cmd/buildkitd
+		)
+		rm -rf "$tmp"
+	fi ;;
+esac
 go build -o bin/mybuild ./cmd/mybuild
 mkdir -p bench/results
 exec go run ./bench -mybuild bin/mybuild -json bench/results/latest.json "$@"

@@ -22,64 +22,48 @@ var workloads = []workload{
 }
 
 // phases measures a context the three usual ways: cold (empty cache),
-// warm (nothing changed) and edit (after edit changed something), in
-// every mode of the bench, one mode after the other within each run, so
-// that the machine's drift hits them alike.
+// warm (nothing changed) and edit (after edit changed something), with
+// every tool of the bench (mybuild in each mode, then the peers), one
+// tool after the other within each run, so that the machine's drift hits
+// them alike. targets are mybuild's, phase by phase.
 func (b *bench) phases(name, ctx string, edit func(i int) error, targets [3]string) ([]result, error) {
-	type series struct{ cold, warm, edited []sample }
-	all := make([]series, len(b.modes))
-	build := func(m mode) (sample, error) {
-		return m.build("--cache-dir", filepath.Join(m.dir, name+"-cache"), "-t", filepath.Join(m.dir, name+".tar"), ctx)
-	}
-	for i := 0; i < b.runs; i++ {
-		for _, k := range b.order(i) {
-			m := b.modes[k]
-			cacheDir := filepath.Join(m.dir, name+"-cache")
-			if err := b.freshDir(cacheDir); err != nil {
-				return nil, err
+	tools := b.phaseTools()
+	phaseNames := [3]string{"cold", "warm", "edit"}
+	samples := make([][3][]sample, len(tools))
+	for p := range phaseNames {
+		for i := 0; i < b.runs; i++ {
+			if p == 2 {
+				if err := edit(i); err != nil {
+					return nil, err
+				}
 			}
-			if err := m.prepare(cacheDir); err != nil {
-				return nil, err
+			for _, k := range order(i, len(tools)) {
+				t := tools[k]
+				if p == 0 {
+					if err := t.reset(name); err != nil {
+						return nil, fmt.Errorf("%s: empty the cache: %w", t.label(), err)
+					}
+				}
+				s, err := t.build(name, ctx)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", t.label(), err)
+				}
+				samples[k][p] = append(samples[k][p], s)
 			}
-			s, err := build(m)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", m.name, err)
-			}
-			all[k].cold = append(all[k].cold, s)
-		}
-	}
-	for i := 0; i < b.runs; i++ {
-		for _, k := range b.order(i) {
-			m := b.modes[k]
-			s, err := build(m)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", m.name, err)
-			}
-			all[k].warm = append(all[k].warm, s)
-		}
-	}
-	for i := 0; i < b.runs; i++ {
-		if err := edit(i); err != nil {
-			return nil, err
-		}
-		for _, k := range b.order(i) {
-			m := b.modes[k]
-			s, err := build(m)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", m.name, err)
-			}
-			all[k].edited = append(all[k].edited, s)
 		}
 	}
 	var rs []result
-	for k, m := range b.modes {
-		for _, r := range []result{
-			summarize(name, "cold", targets[0], all[k].cold),
-			summarize(name, "warm", targets[1], all[k].warm),
-			summarize(name, "edit", targets[2], all[k].edited),
-		} {
-			if len(b.modes) > 1 {
-				r.Mode = m.name
+	for k, t := range tools {
+		for p, phase := range phaseNames {
+			r := summarize(name, phase, "", samples[k][p])
+			if t.name == "mybuild" {
+				r.Target = targets[p]
+				if len(b.modes) > 1 {
+					r.Mode = t.mode
+				}
+			}
+			if len(b.peers) > 0 {
+				r.Tool, r.Version = t.name, t.version
 			}
 			rs = append(rs, r)
 		}
@@ -87,16 +71,25 @@ func (b *bench) phases(name, ctx string, edit func(i int) error, targets [3]stri
 	return rs, nil
 }
 
-// order is the order in which run i measures the modes: as given in
-// even runs, reversed in odd ones, so that neither gains from coming
-// second (inputs in the page cache) or loses from it (the disk still
-// writing back the other's output).
-func (b *bench) order(i int) []int {
-	ks := make([]int, len(b.modes))
+// debianFrom is the FROM of the Debian base: its copy in the loopback
+// registry when peers are measured, else the layout.
+func (b *bench) debianFrom() (string, error) {
+	if b.registry != nil {
+		return b.debianRef, nil
+	}
+	return b.debianBase()
+}
+
+// order is the order in which run i measures n tools: as given in even
+// runs, reversed in odd ones, so that none gains from coming later
+// (inputs in the page cache) or loses from it (the disk still writing
+// back the other's output).
+func order(i, n int) []int {
+	ks := make([]int, n)
 	for k := range ks {
 		ks[k] = k
 		if i%2 == 1 {
-			ks[k] = len(ks) - 1 - k
+			ks[k] = n - 1 - k
 		}
 	}
 	return ks
@@ -105,7 +98,7 @@ func (b *bench) order(i int) []int {
 // monorepo: a Debian base, a COPY of Go's src tree, a RUN that copies a
 // subtree, a RUN that deletes a large directory.
 func monorepo(b *bench) ([]result, error) {
-	base, err := b.debianBase()
+	base, err := b.debianFrom()
 	if err != nil {
 		return nil, err
 	}
@@ -130,11 +123,15 @@ func monorepo(b *bench) ([]result, error) {
 	return b.phases("monorepo", ctx, edit, [3]string{"≤ 5 s", "≤ 0.5 s", "≤ 3 s"})
 }
 
-// steps: 30 trivial RUN steps on busybox; the edit adds a step at the end.
+// steps: 30 trivial RUN steps on busybox, or on the Debian base when
+// peers are measured; the edit adds a step at the end.
 func steps(b *bench) ([]result, error) {
-	base, err := b.busyboxBase()
-	if err != nil {
-		return nil, err
+	base := b.debianRef
+	if b.registry == nil {
+		var err error
+		if base, err = b.busyboxBase(); err != nil {
+			return nil, err
+		}
 	}
 	ctx := filepath.Join(b.work, "steps")
 	if err := b.freshDir(ctx); err != nil {
