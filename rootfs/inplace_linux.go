@@ -52,6 +52,8 @@ type InPlace struct {
 	stage string
 	// checked holds the views checked against their seal in this build.
 	checked sync.Map
+	// emptying counts the trash removals under way (see trash).
+	emptying sync.WaitGroup
 }
 
 // InPlaceOption configures NewInPlace.
@@ -206,14 +208,16 @@ func sameLayers(a, b []layer.Layer) bool {
 // reset empties the tree but for what keep holds, and the directories on
 // the way to it.
 func (d *InPlace) reset() error {
-	err := d.clearDir("/")
+	t := &trash{d: d}
+	err := d.clearDir("/", t)
+	t.empty()
 	if errors.Is(err, syscall.EROFS) {
 		return fmt.Errorf("%w: a build in place rewrites the container's root filesystem, which is read-only here (docker run --read-only, readOnlyRootFilesystem in Kubernetes)", err)
 	}
 	return err
 }
 
-func (d *InPlace) clearDir(dir string) error {
+func (d *InPlace) clearDir(dir string, t *trash) error {
 	entries, err := os.ReadDir(d.host(dir))
 	if err != nil {
 		return fmt.Errorf("reset the root: %w", err)
@@ -223,11 +227,11 @@ func (d *InPlace) clearDir(dir string) error {
 		switch {
 		case d.keep.has(p):
 		case d.keep.holdsBelow(p) && e.IsDir():
-			if err := d.clearDir(p); err != nil {
+			if err := d.clearDir(p, t); err != nil {
 				return err
 			}
 		default:
-			if err := os.RemoveAll(d.host(p)); err != nil {
+			if err := t.discard(p); err != nil {
 				return fmt.Errorf("reset the root: %w", err)
 			}
 		}

@@ -291,3 +291,28 @@ func TestInPlaceStageIn(t *testing.T) {
 		}
 	}
 }
+
+// With a stage, a reset moves the old tree into a trash directory of it,
+// removed in the background with what earlier builds left there; the
+// next step sees none of it.
+func TestInPlaceResetTrash(t *testing.T) {
+	s := openStore(t)
+	root := t.TempDir()
+	stage := filepath.Join(root, "mybuild/tmp")
+	if err := os.MkdirAll(filepath.Join(stage, trashPrefix+"earlier/x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d := NewInPlace(s, root, []string{"/mybuild"}, StageIn(stage))
+	b, _ := d.Unpack(context.Background(), busyboxBase(t, s), nil)
+	step(t, s, d, []Layer{b}, "mkdir -p /many && for i in $(seq 100); do echo $i > /many/$i; done")
+	// Another stage on the base alone: the tree is reset.
+	_, names := step(t, s, d, []Layer{b}, "test ! -e /many && echo ok > /ok")
+	if !slices.Equal(names, []string{"ok 0"}) {
+		t.Errorf("second stage: %v", names)
+	}
+	d.emptying.Wait()
+	entries, err := os.ReadDir(stage)
+	if err != nil || len(entries) != 0 {
+		t.Errorf("left in the stage: %v, %v", entries, err)
+	}
+}
