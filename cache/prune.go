@@ -39,6 +39,26 @@ func (s *Store) Prune(opts PruneOptions) (PruneReport, error) {
 	if err != nil {
 		return rep, err
 	}
+	if rep.Steps, err = s.pruneRecords(inv, opts); err != nil {
+		return rep, err
+	}
+	var n int64
+	rep.Blobs, n, err = deleteUnreferenced(inv.blobs, inv.blobRefs, s.DeleteBlob)
+	if rep.Bytes += n; err != nil {
+		return rep, err
+	}
+	rep.Layers, n, err = deleteUnreferenced(inv.layers, inv.layerRefs, s.DeleteLayer)
+	if rep.Bytes += n; err != nil {
+		return rep, err
+	}
+	n, err = s.pruneState(opts.All)
+	rep.Bytes += n
+	return rep, err
+}
+
+// pruneRecords deletes the step records opts dooms, oldest first, and
+// takes their references out of inv; it says how many it deleted.
+func (s *Store) pruneRecords(inv *inventory, opts PruneOptions) (int, error) {
 	// total is what the referenced blobs and layers take.
 	total := int64(0)
 	for d, n := range inv.blobs {
@@ -63,9 +83,9 @@ func (s *Store) Prune(opts PruneOptions) (PruneReport, error) {
 			}
 		}
 	}
-	// Oldest first.
 	sort.Slice(inv.records, func(i, j int) bool { return inv.records[i].LastUsed.Before(inv.records[j].LastUsed) })
 	cutoff := time.Now().Add(-opts.Until)
+	deleted := 0
 	for _, r := range inv.records {
 		doomed := opts.All ||
 			(opts.Until > 0 && r.LastUsed.Before(cutoff)) ||
@@ -75,41 +95,36 @@ func (s *Store) Prune(opts PruneOptions) (PruneReport, error) {
 		}
 		drop(r)
 		if err := s.DeleteStep(r.Key); err != nil {
-			return rep, err
+			return deleted, err
 		}
-		rep.Steps++
+		deleted++
 	}
-	var n int64
-	rep.Blobs, n, err = deleteUnreferenced(inv.blobs, inv.blobRefs, s.DeleteBlob)
-	if rep.Bytes += n; err != nil {
-		return rep, err
-	}
-	rep.Layers, n, err = deleteUnreferenced(inv.layers, inv.layerRefs, s.DeleteLayer)
-	if rep.Bytes += n; err != nil {
-		return rep, err
-	}
+	return deleted, nil
+}
+
+// pruneState removes the seals of layers that are gone and the lock
+// files, and with all, the cache mounts and other packages' state; it
+// says how many bytes of mounts it freed.
+func (s *Store) pruneState(all bool) (int64, error) {
 	if err := s.removeOrphanSeals(); err != nil {
-		return rep, err
+		return 0, err
 	}
 	// A lock file per key ever computed: no build runs while prune holds
 	// the store, so none is held.
 	if err := emptyDir(filepath.Join(s.root, locksDir)); err != nil {
-		return rep, err
+		return 0, err
 	}
-	if opts.All {
-		n, err := dirSize(filepath.Join(s.root, mountsDir))
-		if err != nil {
-			return rep, err
-		}
-		if err := s.removeMounts(); err != nil {
-			return rep, err
-		}
-		rep.Bytes += n
-		if err := emptyDir(filepath.Join(s.root, stateDir)); err != nil {
-			return rep, err
-		}
+	if !all {
+		return 0, nil
 	}
-	return rep, nil
+	n, err := dirSize(filepath.Join(s.root, mountsDir))
+	if err != nil {
+		return 0, err
+	}
+	if err := s.removeMounts(); err != nil {
+		return 0, err
+	}
+	return n, emptyDir(filepath.Join(s.root, stateDir))
 }
 
 // deleteUnreferenced deletes, with del, every entry of sizes that refs
