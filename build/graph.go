@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/mybuild/mybuild/image"
 	"github.com/mybuild/mybuild/parser"
 	"github.com/mybuild/mybuild/transport"
@@ -103,7 +102,7 @@ func (b *builder) plan(target string) (*graph, error) {
 			continue
 		}
 		for _, cmd := range n.def.Commands {
-			for _, from := range fromFlags(cmd) {
+			for _, from := range parser.CommandFroms(cmd) {
 				dep, err := g.resolveFrom(from, byName, images)
 				if err != nil {
 					return nil, df.ErrorAt(cmd, err)
@@ -130,26 +129,6 @@ func (b *builder) plan(target string) (*graph, error) {
 		return nil, err
 	}
 	return g, nil
-}
-
-// fromFlags are the stages or images a command reads: COPY --from, and
-// the from= of RUN --mount.
-func fromFlags(cmd instructions.Command) []string {
-	switch c := cmd.(type) {
-	case *instructions.CopyCommand:
-		if c.From != "" {
-			return []string{c.From}
-		}
-	case *instructions.RunCommand:
-		var out []string
-		for _, m := range instructions.GetMounts(c) {
-			if m.From != "" {
-				out = append(out, m.From)
-			}
-		}
-		return out
-	}
-	return nil
 }
 
 // resolveFrom finds what --from names: a stage by name, a named build

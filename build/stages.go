@@ -72,7 +72,7 @@ func (b *builder) triggers(st *stage, line int) ([]instructions.Command, error) 
 		if err != nil {
 			return nil, err
 		}
-		if len(fromFlags(cmd)) > 0 {
+		if len(parser.CommandFroms(cmd)) > 0 {
 			return nil, b.df.ErrorAtLine(line, fmt.Errorf("ONBUILD trigger %q: --from in a trigger is not supported yet", expr))
 		}
 		cmds = append(cmds, cmd)

@@ -178,7 +178,7 @@ func (r *lintRun) neededStages() map[int]bool {
 			visit(r.stageIndex(base, i))
 		}
 		for _, cmd := range st.Commands {
-			for _, from := range commandFroms(cmd) {
+			for _, from := range CommandFroms(cmd) {
 				visit(r.stageRef(from))
 			}
 		}
@@ -200,8 +200,9 @@ func (r *lintRun) stageRef(from string) int {
 	return -1
 }
 
-// commandFroms are the --from of COPY and the from= of RUN --mount.
-func commandFroms(cmd instructions.Command) []string {
+// CommandFroms are the stages or images a command reads: the --from of
+// COPY and the from= of RUN --mount.
+func CommandFroms(cmd instructions.Command) []string {
 	switch c := cmd.(type) {
 	case *instructions.CopyCommand:
 		if c.From != "" {

@@ -193,19 +193,27 @@ func (c *CacheRepo) Put(ctx context.Context, rec *cache.Record, store image.Stor
 }
 
 func (c *CacheRepo) put(ctx context.Context, tag name.Tag, rec *cache.Record, store image.Store) error {
-	cfg, err := json.Marshal(rec)
-	if err != nil {
-		return err
-	}
 	var layers []layer.Layer
 	if rec.Layer != nil {
 		layers = []layer.Layer{*rec.Layer}
 	}
-	m, err := image.NewManifest(MediaTypeStepRecord, cfg, layers)
+	return c.pushConfig(ctx, tag, MediaTypeStepRecord, rec, layers, store)
+}
+
+// pushConfig pushes to tag a manifest whose config is v, as JSON of
+// media type configType, and whose layers, blobs of store, are layers:
+// how the shared cache keeps step records, latest records and cache
+// mounts.
+func (c *CacheRepo) pushConfig(ctx context.Context, tag name.Tag, configType string, v any, layers []layer.Layer, store image.Store) error {
+	cfg, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	return c.uploader.push(ctx, tag, store, layers, static.NewLayer(m.ConfigJSON, MediaTypeStepRecord), m.ManifestJSON, types.OCIManifestSchema1)
+	m, err := image.NewManifest(configType, cfg, layers)
+	if err != nil {
+		return err
+	}
+	return c.uploader.push(ctx, tag, store, layers, static.NewLayer(m.ConfigJSON, types.MediaType(configType)), m.ManifestJSON, types.OCIManifestSchema1)
 }
 
 func (c *CacheRepo) failed() error {

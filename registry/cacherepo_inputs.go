@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/google/go-containerregistry/pkg/v1/static"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 	digest "github.com/opencontainers/go-digest"
 
 	"github.com/mybuild/mybuild/cache"
@@ -59,10 +57,6 @@ func (c *CacheRepo) PutLatest(ctx context.Context, pos digest.Digest, rec *cache
 		return err
 	}
 	tag := c.repo.Tag(c.latestTag(pos))
-	cfg, err := json.Marshal(rec)
-	if err != nil {
-		return err
-	}
 	var layers []layer.Layer
 	if d := rec.Inputs.Files; d != "" {
 		size, ok := blobSize(store, d)
@@ -71,12 +65,7 @@ func (c *CacheRepo) PutLatest(ctx context.Context, pos digest.Digest, rec *cache
 		}
 		layers = []layer.Layer{{MediaType: MediaTypeFileList, Digest: d, DiffID: d, Size: size}}
 	}
-	m, err := image.NewManifest(MediaTypeStepRecord, cfg, layers)
-	if err != nil {
-		return err
-	}
-	err = c.uploader.push(ctx, tag, store, layers, static.NewLayer(m.ConfigJSON, MediaTypeStepRecord), m.ManifestJSON, types.OCIManifestSchema1)
-	if err != nil {
+	if err := c.pushConfig(ctx, tag, MediaTypeStepRecord, rec, layers, store); err != nil {
 		return c.fail(opError("put latest cache entry", tag, c.o, err))
 	}
 	return nil

@@ -8,8 +8,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/google/go-containerregistry/pkg/v1/static"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -123,20 +121,11 @@ func (c *CacheRepo) PutMount(ctx context.Context, id string, mc *MountCopy, stor
 		return err
 	}
 	tag := c.repo.Tag(c.mountTag(id))
-	cfg, err := json.Marshal(mc)
-	if err != nil {
-		return err
-	}
 	layers := make([]layer.Layer, len(mc.Chunks))
 	for i, ch := range mc.Chunks {
 		layers[i] = layer.Layer{MediaType: MediaTypeMountChunk, Digest: ch.Digest, DiffID: ch.Digest, Size: ch.Size}
 	}
-	m, err := image.NewManifest(MediaTypeMountCopy, cfg, layers)
-	if err != nil {
-		return err
-	}
-	err = c.uploader.push(ctx, tag, store, layers, static.NewLayer(m.ConfigJSON, MediaTypeMountCopy), m.ManifestJSON, types.OCIManifestSchema1)
-	if err != nil {
+	if err := c.pushConfig(ctx, tag, MediaTypeMountCopy, mc, layers, store); err != nil {
 		return c.fail(opError("put cache mount", tag, c.o, err))
 	}
 	return nil
