@@ -146,15 +146,24 @@ func planBuild(ctx context.Context, opts Options) ([]*builder, []*node, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := b.planTarget(); err != nil {
+		return nil, nil, err
+	}
+	return []*builder{b}, b.graph.reachable(), nil
+}
+
+// planTarget plans the graph of stages the target needs, checked by
+// preflight, as b's graph.
+func (b *builder) planTarget() error {
 	g, err := b.plan(b.opts.Target)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	if err := b.preflight(g); err != nil {
-		return nil, nil, err
+		return err
 	}
 	b.graph = g
-	return []*builder{b}, g.reachable(), nil
+	return nil
 }
 
 // newBuilder reads and parses the Dockerfile, and makes the builder that

@@ -31,14 +31,9 @@ func planPlatforms(ctx context.Context, opts Options) ([]*builder, []*node, erro
 		return nil, nil, err
 	}
 	for _, b := range bs {
-		g, err := b.plan(b.opts.Target)
-		if err != nil {
+		if err := b.planTarget(); err != nil {
 			return nil, nil, err
 		}
-		if err := b.preflight(g); err != nil {
-			return nil, nil, err
-		}
-		b.graph = g
 	}
 	return bs, shareNodes(bs), nil
 }

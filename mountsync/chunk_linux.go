@@ -11,7 +11,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"syscall"
 	"time"
 
@@ -41,7 +40,8 @@ func (pc pieces) cut(rel string, n int64) bool {
 	return n >= pc.min && binary.BigEndian.Uint32(sum[:4])%pc.every == 0
 }
 
-// topEntries lists the names at the top of dir, sorted.
+// topEntries lists the names at the top of dir, sorted (as os.ReadDir
+// gives them).
 func topEntries(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -51,7 +51,6 @@ func topEntries(dir string) ([]string, error) {
 	for i, e := range entries {
 		names[i] = e.Name()
 	}
-	sort.Strings(names)
 	return names, nil
 }
 
