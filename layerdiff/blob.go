@@ -8,6 +8,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/mybuild/mybuild/internal/readahead"
 	"github.com/mybuild/mybuild/layer"
 	"github.com/mybuild/mybuild/overlay"
 )
@@ -45,6 +46,13 @@ func WriteChangesBlob(ctx context.Context, w io.Writer, changes func(fn func(Cha
 	return bw.layer(diffID.Digest()), nil
 }
 
+// aheadChunk and aheadChunks bound how far decompressing runs ahead of
+// extracting: 4 MiB.
+const (
+	aheadChunk  = 256 << 10
+	aheadChunks = 16
+)
+
 // ErrDiffIDMismatch is returned when an extracted layer's uncompressed bytes
 // do not hash to the diffID the image config gives.
 var ErrDiffIDMismatch = errors.New("layer diffID mismatch")
@@ -65,14 +73,19 @@ func ExtractBlob(ctx context.Context, r io.Reader, mediaType string, diffID dige
 	}
 	defer ur.Close()
 	verifier := diffID.Algorithm().Digester()
-	tee := io.TeeReader(ur, verifier.Hash())
-	if err := Extract(ctx, tee, dir, opts...); err != nil {
-		// Bytes the tar reader fails on may come from a damaged r.
+	// Decompressing and hashing take a core of their own, ahead of the
+	// writing of files.
+	ahead := readahead.New(io.TeeReader(ur, verifier.Hash()), aheadChunk, aheadChunks)
+	defer ahead.Close()
+	if err := Extract(ctx, ahead, dir, opts...); err != nil {
+		// Bytes the tar reader fails on may come from a damaged r; ur
+		// may be read again once nothing reads it ahead.
+		ahead.Close()
 		return fmt.Errorf("extract blob %s: %w", diffID, ur.Blame(err))
 	}
 	// The tar ends before the stream does (padding, and the gzip trailer
 	// that holds the checksum): read it all.
-	if _, err := io.Copy(io.Discard, tee); err != nil {
+	if _, err := io.Copy(io.Discard, ahead); err != nil {
 		return fmt.Errorf("extract blob %s: %w", diffID, err)
 	}
 	if got := verifier.Digest(); got != diffID {
