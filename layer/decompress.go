@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -125,7 +126,13 @@ func (d *Decompressed) Read(p []byte) (int, error) {
 // on what it read (a tar reader) calls it too.
 func (d *Decompressed) Blame(err error) error {
 	if d.err != nil && d.err != io.EOF {
-		return err // blamed already: err comes from d.err
+		// Blamed already. err comes from d.err, unless the stream was
+		// read ahead of the caller, who failed on earlier bytes: the
+		// stream's own error is the cause then.
+		if errors.Is(err, d.err) {
+			return err
+		}
+		return d.err
 	}
 	if rerr := d.drain(); rerr != nil {
 		d.err = rerr
