@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	"github.com/mybuild/mybuild/buildcontext"
+	"golang.org/x/sys/unix"
 )
 
 // Copy copies the source entry f (from the context or a stage) to p
@@ -76,7 +77,7 @@ func (l *Layer) copyRegular(f *buildcontext.File, p string, m Meta) error {
 			return os.Link(first, h)
 		}
 	}
-	in, err := os.Open(f.Host)
+	in, err := openRaw(f.Host, unix.O_RDONLY, 0)
 	if err != nil {
 		return err
 	}

@@ -181,6 +181,22 @@ func (l *Layer) whiteout(dir, base string, mtime time.Time) error {
 // layer, but not of the layers below) inside the root and makes the
 // directories that are missing. It returns dir's path in the layer.
 func (l *Layer) mkParents(dir string) (string, error) {
+	if p, ok := l.parents[dir]; ok {
+		return p, nil
+	}
+	p, err := l.makeParents(dir)
+	if err != nil {
+		return "", err
+	}
+	if l.parents == nil {
+		l.parents = map[string]string{}
+	}
+	l.parents[dir] = p
+	return p, nil
+}
+
+// makeParents is mkParents without the memory of earlier answers.
+func (l *Layer) makeParents(dir string) (string, error) {
 	host, err := securejoin.SecureJoin(l.upper, dir)
 	if err != nil {
 		return "", err
@@ -203,6 +219,7 @@ func (l *Layer) mkParents(dir string) (string, error) {
 		case fi.IsDir():
 		case overlay.IsWhiteout(fi):
 			// Deleted below and made again in this layer.
+			l.parents = nil
 			if err = os.Remove(l.host(p)); err == nil {
 				err = l.implicitDir(p, true)
 			}
@@ -251,7 +268,9 @@ func (l *Layer) replace(p string, dir bool) (wasWhiteout bool, err error) {
 		return false, err
 	case fi.IsDir() && dir:
 		return false, nil
-	case fi.IsDir():
+	}
+	l.parents = nil
+	if fi.IsDir() {
 		return false, os.RemoveAll(host)
 	}
 	return overlay.IsWhiteout(fi), os.Remove(host)

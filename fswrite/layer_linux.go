@@ -51,6 +51,9 @@ type Layer struct {
 	// digests, when set, takes the content digest of every regular file
 	// written (Extract).
 	digests func(ContentDigest)
+	// parents holds what mkParents found for each dir, until an entry is
+	// removed: only a removal can turn a directory into anything else.
+	parents map[string]string
 }
 
 type times struct{ atime, mtime time.Time }

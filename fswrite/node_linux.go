@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -40,8 +38,8 @@ func mknode(path string, m Meta, link string) error {
 }
 
 // WriteFile creates the regular file path, which must not exist, with the
-// bytes of r, and applies m through the open file. From an *os.File, the
-// data is copied in the kernel (copy_file_range).
+// bytes of r, and applies m through the open file. From a file Copy
+// opened, the data is copied in the kernel (copy_file_range).
 func WriteFile(path string, r io.Reader, m Meta) error {
 	f, err := createFile(path)
 	if err != nil {
@@ -54,10 +52,4 @@ func WriteFile(path string, r io.Reader, m Meta) error {
 		err = cerr
 	}
 	return err
-}
-
-// createFile creates the regular file path, 0600 until its metadata is
-// applied; something already there, even a dangling symlink, is an error.
-func createFile(path string) (*os.File, error) {
-	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
 }

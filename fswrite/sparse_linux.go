@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"sync"
 )
 
@@ -33,8 +32,8 @@ var zeros [blockSize]byte
 // no way to skip them, so such an entry costs time in proportion to its
 // apparent size (at memory speed, and ctx stops it), but its holes take no
 // disk.
-func writeSparse(ctx context.Context, f *os.File, r io.Reader, size int64, buf []byte) error {
-	var off int64
+func writeSparse(ctx context.Context, f *rawFile, r io.Reader, size int64, buf []byte) error {
+	var off, end int64 // end: where the data written ends
 	for off < size {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -43,10 +42,17 @@ func writeSparse(ctx context.Context, f *os.File, r io.Reader, size int64, buf [
 		if err != nil {
 			return fmt.Errorf("read file data: %w", err)
 		}
-		if err := writeNonZero(f, buf[:n], off); err != nil {
+		last, err := writeNonZero(f, buf[:n], off)
+		if err != nil {
 			return err
 		}
+		if last > 0 {
+			end = last
+		}
 		off += int64(n)
+	}
+	if end == size {
+		return nil
 	}
 	// Trailing holes were skipped: the size has to be set.
 	//
@@ -57,8 +63,9 @@ func writeSparse(ctx context.Context, f *os.File, r io.Reader, size int64, buf [
 	return nil
 }
 
-// writeNonZero writes the runs of non-zero blocks of b at off.
-func writeNonZero(f *os.File, b []byte, off int64) error {
+// writeNonZero writes the runs of non-zero blocks of b at off, and
+// returns where the last one ends, 0 for none.
+func writeNonZero(f *rawFile, b []byte, off int64) (end int64, err error) {
 	for i := 0; i < len(b); {
 		j := i
 		for j < len(b) && !isZero(b[j:min(j+blockSize, len(b))]) {
@@ -66,14 +73,15 @@ func writeNonZero(f *os.File, b []byte, off int64) error {
 		}
 		if j > i {
 			if _, err := f.WriteAt(b[i:j], off+int64(i)); err != nil {
-				return err
+				return 0, err
 			}
+			end = off + int64(j)
 			i = j
 			continue
 		}
 		i = min(i+blockSize, len(b))
 	}
-	return nil
+	return end, nil
 }
 
 func isZero(b []byte) bool { return bytes.Equal(b, zeros[:len(b)]) }

@@ -110,10 +110,10 @@ func (l *Layer) writeFile(ctx context.Context, h string, m Meta, r io.Reader, si
 
 // tellDigest gives l.digests the digest of the file f just written, size
 // bytes, with its stat now that its metadata is applied.
-func (l *Layer) tellDigest(f *os.File, size int64, sum hash.Hash) error {
+func (l *Layer) tellDigest(f *rawFile, size int64, sum hash.Hash) error {
 	var st unix.Stat_t
-	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
-		return &os.PathError{Op: "fstat", Path: f.Name(), Err: err}
+	if err := f.Stat(&st); err != nil {
+		return err
 	}
 	if st.Size == size {
 		l.digests(ContentDigest{Ino: st.Ino, Size: size, Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano(),
@@ -161,7 +161,7 @@ func (l *Layer) copyIn(ctx context.Context, e overlay.Entry, p string) error {
 
 // copyData copies the regular file src to the new file dst, sparsely.
 func (l *Layer) copyData(ctx context.Context, src, dst string, m Meta, size int64) error {
-	in, err := os.OpenFile(src, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	in, err := openRead(src)
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,6 @@ package fswrite
 import (
 	"fmt"
 	"io/fs"
-	"os"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -42,28 +41,28 @@ func (p pathTarget) utimes(atime, mtime unix.Timespec) error {
 }
 
 // fileTarget sets metadata through an open file, with no path lookup.
-type fileTarget struct{ f *os.File }
+type fileTarget struct{ f *rawFile }
 
-func (t fileTarget) fd() int { return int(t.f.Fd()) }
+func (t fileTarget) fd() int { return t.f.fd }
 
 func (t fileTarget) chown(o Owner) error {
-	return check("fchown", t.f.Name(), o.String(), func() error { return unix.Fchown(t.fd(), int(o.UID), int(o.GID)) })
+	return check("fchown", t.f.name, o.String(), func() error { return unix.Fchown(t.fd(), int(o.UID), int(o.GID)) })
 }
 
 func (t fileTarget) chmod(m fs.FileMode) error {
 	mode := unixMode(m)
-	return check("fchmod", t.f.Name(), fmt.Sprintf("%04o", mode), func() error { return unix.Fchmod(t.fd(), mode) })
+	return check("fchmod", t.f.name, fmt.Sprintf("%04o", mode), func() error { return unix.Fchmod(t.fd(), mode) })
 }
 
 func (t fileTarget) setxattr(name string, value []byte) error {
-	return check("fsetxattr", t.f.Name(), name, func() error { return unix.Fsetxattr(t.fd(), name, value, 0) })
+	return check("fsetxattr", t.f.name, name, func() error { return unix.Fsetxattr(t.fd(), name, value, 0) })
 }
 
 // utimes is futimens(3): utimensat(fd, NULL, times, 0).
 func (t fileTarget) utimes(atime, mtime unix.Timespec) error {
 	ts := [2]unix.Timespec{atime, mtime}
-	return check("futimens", t.f.Name(), "", func() error {
-		_, _, errno := unix.Syscall6(unix.SYS_UTIMENSAT, t.f.Fd(), 0, uintptr(unsafe.Pointer(&ts[0])), 0, 0, 0)
+	return check("futimens", t.f.name, "", func() error {
+		_, _, errno := unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(t.f.fd), 0, uintptr(unsafe.Pointer(&ts[0])), 0, 0, 0)
 		if errno != 0 {
 			return errno
 		}

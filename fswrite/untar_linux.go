@@ -79,6 +79,7 @@ func (l *Layer) clearFor(p string, dir bool) error {
 	case existing.IsDir() && dir:
 		return l.copyUp(p)
 	}
+	l.parents = nil
 	if err := os.RemoveAll(l.host(p)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}

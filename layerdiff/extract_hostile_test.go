@@ -92,6 +92,20 @@ func TestExtractHostile(t *testing.T) {
 			check: wantFile("x/evil", "evil"),
 		},
 		{
+			// The parent directories found for one entry are reused for
+			// the next ones: a replaced directory must not be.
+			name: "directory replaced by a symlink after entries went into it",
+			ents: func(s *sandbox) []ent {
+				return []ent{dir("d/"), reg("d/f", "in"), symlink("d", s.outside), reg("d/g", "evil")}
+			},
+			check: func(t *testing.T, s *sandbox) { wantFile(s.outside+"/g", "evil")(t, s) },
+		},
+		{
+			name:    "directory replaced by a file after entries went into it",
+			ents:    func(*sandbox) []ent { return []ent{dir("d/"), reg("d/f", "in"), reg("d", "file"), reg("d/g", "x")} },
+			wantErr: `layer entry "d/g": parent d: not a directory`,
+		},
+		{
 			name:  "symlink replaced by a file",
 			ents:  func(s *sandbox) []ent { return []ent{symlink("s", s.sentinel), reg("s", "replaced")} },
 			check: func(t *testing.T, s *sandbox) { wantFile("s", "replaced")(t, s) },
