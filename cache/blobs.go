@@ -99,6 +99,10 @@ func (w *BlobWriter) Commit(want digest.Digest) error {
 		return fmt.Errorf("store blob %s: %w", want, err)
 	}
 	w.done = true
+	// Renaming moved its ctime: the seal takes the stat data after.
+	if fi, err := os.Stat(w.s.BlobPath(want)); err == nil {
+		w.s.sealBlob(want, fi)
+	}
 	return nil
 }
 
@@ -117,7 +121,8 @@ func (w *BlobWriter) Abort() {
 // if the bytes do not match d, so a damaged blob is never used twice. A
 // reader that fails before the end (a decompressor, on damaged bytes)
 // must read on to the end to learn whether the blob is to blame:
-// layer.Decompress does.
+// layer.Decompress does. A blob that has not changed since it was last
+// checked whole (its blob seal) is not hashed again.
 func (s *Store) OpenBlob(d digest.Digest) (io.ReadCloser, int64, error) {
 	if err := d.Validate(); err != nil || d.Algorithm() != digest.SHA256 {
 		return nil, 0, fmt.Errorf("open blob %s: unsupported digest", d)
@@ -131,11 +136,15 @@ func (s *Store) OpenBlob(d digest.Digest) (io.ReadCloser, int64, error) {
 		f.Close()
 		return nil, 0, err
 	}
-	return &verifyingReader{f: f, h: sha256.New(), want: d}, fi.Size(), nil
+	if s.sealedBlob(d, fi) {
+		return f, fi.Size(), nil
+	}
+	return &verifyingReader{s: s, f: f, fi: fi, h: sha256.New(), want: d}, fi.Size(), nil
 }
 
 // DeleteBlob removes the blob d.
 func (s *Store) DeleteBlob(d digest.Digest) error {
+	s.unsealBlob(d)
 	err := os.Remove(s.BlobPath(d))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -144,7 +153,9 @@ func (s *Store) DeleteBlob(d digest.Digest) error {
 }
 
 type verifyingReader struct {
+	s    *Store
 	f    *os.File
+	fi   os.FileInfo // the blob's stat data when opened
 	h    hash.Hash
 	want digest.Digest
 }
@@ -155,8 +166,11 @@ func (r *verifyingReader) Read(p []byte) (int, error) {
 	if err == io.EOF {
 		if got := digest.NewDigest(digest.SHA256, r.h); got != r.want {
 			os.Remove(r.f.Name())
+			r.s.unsealBlob(r.want)
 			return n, fmt.Errorf("blob %s has digest %s: %w", r.want, got, ErrCorrupt)
 		}
+		// Whole: a write since it was opened moved its ctime past fi's.
+		r.s.sealBlob(r.want, r.fi)
 	}
 	return n, err
 }

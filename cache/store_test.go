@@ -332,3 +332,52 @@ func TestOpenBlobWritesNothing(t *testing.T) {
 		t.Errorf("blob mtime %v, %v; want it untouched", fi.ModTime(), err)
 	}
 }
+
+// A blob read whole once is sealed: it is not hashed again until a
+// write moves its stat data.
+func TestBlobSeal(t *testing.T) {
+	s := open(t, t.TempDir())
+	data := []byte("original content")
+	d := digest.FromBytes(data)
+	if err := s.PutBlob(d, int64(len(data)), bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	hashed := func() bool {
+		t.Helper()
+		r, _, err := s.OpenBlob(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		_, verifying := r.(*verifyingReader)
+		got, err := io.ReadAll(r)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("read %q, %v", got, err)
+		}
+		return verifying
+	}
+	// Sealed at commit, in the tick the blob was written in: not
+	// trusted yet. Read whole, it is sealed again, a tick later.
+	hashed()
+	time.Sleep(20 * time.Millisecond)
+	hashed()
+	if hashed() {
+		t.Fatal("a blob read whole before was hashed again")
+	}
+	time.Sleep(20 * time.Millisecond)
+	if err := os.WriteFile(s.BlobPath(d), []byte("0riginal content"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, _, err := s.OpenBlob(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = io.Copy(io.Discard, r)
+	r.Close()
+	if !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("a sealed blob written to since: err = %v, want ErrCorrupt", err)
+	}
+	if _, err := os.Stat(s.blobSealPath(d)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the seal of a blob found damaged is kept: %v", err)
+	}
+}

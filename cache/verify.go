@@ -74,6 +74,7 @@ func (s *Store) verifyBlobs(ctx context.Context, repair bool, report func(Proble
 		if what == "" {
 			continue
 		}
+		s.unsealBlob(d)
 		bad[d] = true
 		p := Problem{Entry: "blob " + d.String(), What: what}
 		if repair {

@@ -1,0 +1,95 @@
+package cache
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	digest "github.com/opencontainers/go-digest"
+)
+
+// blobSealsDir holds a blob seal for each blob checked whole: the stat
+// data the blob had then. A blob whose stat data still match was not
+// written to since (a write moves its ctime, which no one can set back),
+// and is read without hashing it again, as an unpacked layer is checked
+// (see CheckLayer). mybuild cache verify hashes every blob all the same.
+const blobSealsDir = "blobseals"
+
+// blobStat is the stat data a blob seal holds.
+type blobStat struct {
+	ino          uint64
+	size         int64
+	mtime, ctime int64 // nanoseconds
+}
+
+func (b blobStat) String() string {
+	return fmt.Sprintf("%d %d %d %d\n", b.ino, b.size, b.mtime, b.ctime)
+}
+
+func statOfBlob(fi os.FileInfo) (blobStat, bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return blobStat{}, false
+	}
+	return blobStat{ino: st.Ino, size: st.Size, mtime: st.Mtim.Nano(), ctime: st.Ctim.Nano()}, true
+}
+
+func (s *Store) blobSealPath(d digest.Digest) string {
+	return filepath.Join(s.root, blobSealsDir, d.Encoded())
+}
+
+// sealBlob records fi, the stat data of blob d, whose content was just
+// checked whole. It is best effort: without a seal, a blob is hashed as
+// it is read.
+func (s *Store) sealBlob(d digest.Digest, fi os.FileInfo) {
+	st, ok := statOfBlob(fi)
+	if !ok {
+		return
+	}
+	f, err := os.CreateTemp(s.tmp, "blobseal-")
+	if err != nil {
+		return
+	}
+	_, err = f.WriteString(st.String())
+	if cerr := f.Close(); err == nil && cerr == nil {
+		err = os.Rename(f.Name(), s.blobSealPath(d))
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+}
+
+// sealedBlob tells whether blob d, whose stat data are fi, has not
+// changed since it was sealed. As git does with a racily clean file, a
+// seal written within the tick of the filesystem's coarse clock in which
+// the blob last changed is not trusted: a write in that tick after the
+// seal's stat would have left the ctime as it was.
+func (s *Store) sealedBlob(d digest.Digest, fi os.FileInfo) bool {
+	st, ok := statOfBlob(fi)
+	if !ok {
+		return false
+	}
+	f, err := os.Open(s.blobSealPath(d))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	sfi, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	sealed, ok := statOfBlob(sfi)
+	if !ok || st.ctime >= sealed.ctime {
+		return false
+	}
+	data := make([]byte, 128)
+	n, _ := io.ReadFull(f, data)
+	return string(data[:n]) == st.String()
+}
+
+// unsealBlob forgets the seal of blob d, which is deleted.
+func (s *Store) unsealBlob(d digest.Digest) {
+	os.Remove(s.blobSealPath(d))
+}
