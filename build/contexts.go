@@ -70,7 +70,7 @@ func contextsByKey(contexts map[string]NamedContext) map[string]NamedContext {
 // runContextDir builds the node of a directory context: FROM scratch,
 // then its files copied to /.
 func (b *builder) runContextDir(ctx context.Context, n *node, label string) (*stage, error) {
-	st, err := b.fromStep(ctx, n, StepInfo{Stage: label, Platform: n.platformLabel, Index: 1, Total: 2, Instruction: "FROM scratch"})
+	st, _, err := b.fromStep(ctx, n, StepInfo{Stage: label, Platform: n.platformLabel, Index: 1, Total: 2, Instruction: "FROM scratch"})
 	if err != nil {
 		return nil, err
 	}

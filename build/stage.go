@@ -12,6 +12,7 @@ import (
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/mybuild/mybuild/cache"
 	"github.com/mybuild/mybuild/image"
+	"github.com/mybuild/mybuild/layer"
 	"github.com/mybuild/mybuild/overlay"
 	"github.com/mybuild/mybuild/rootfs"
 	"github.com/mybuild/mybuild/sandbox"
@@ -118,14 +119,23 @@ func fromKey(img *image.Image, platform ocispec.Platform) digest.Digest {
 func (b *builder) lower(ctx context.Context, st *stage) ([]rootfs.Layer, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	for i := len(st.unpacked); i < len(st.img.Layers); i++ {
-		l, err := b.driver.Unpack(ctx, st.img.Layers[i], st.unpacked)
+	if err := b.unpackLayers(ctx, st, st.img.Layers); err != nil {
+		return nil, err
+	}
+	return slices.Clone(st.unpacked), nil
+}
+
+// unpackLayers unpacks the layers of layers that st has not unpacked
+// yet, st.mu held: layers are st's, or the first of them.
+func (b *builder) unpackLayers(ctx context.Context, st *stage, layers []layer.Layer) error {
+	for i := len(st.unpacked); i < len(layers); i++ {
+		l, err := b.driver.Unpack(ctx, layers[i], st.unpacked)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		st.unpacked = append(st.unpacked, l)
 	}
-	return slices.Clone(st.unpacked), nil
+	return nil
 }
 
 // stack is the merged view of every layer so far.

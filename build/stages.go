@@ -18,7 +18,7 @@ import (
 )
 
 // runNode builds a stage, or loads an image a --from names.
-func (b *builder) runNode(ctx context.Context, n *node) (*stage, error) {
+func (b *builder) runNode(ctx context.Context, n *node) (_ *stage, err error) {
 	label := ""
 	if b.multiStage {
 		label = n.label
@@ -28,16 +28,21 @@ func (b *builder) runNode(ctx context.Context, n *node) (*stage, error) {
 		return b.runContextDir(ctx, n, label)
 	case n.def == nil:
 		info := StepInfo{Stage: label, Platform: n.platformLabel, Index: 1, Total: 1, Instruction: "FROM " + n.base}
-		return b.fromStep(ctx, n, info)
+		st, _, err := b.fromStep(ctx, n, info)
+		return st, err
 	}
 	total := len(n.def.Commands) + 1
 	from := "FROM " + n.def.BaseName
 	if n.def.Name != "" {
 		from += " AS " + n.def.Name
 	}
-	st, err := b.fromStep(ctx, n, StepInfo{Stage: label, Platform: n.platformLabel, Index: 1, Total: total, Line: n.def.Line, Instruction: from})
+	st, fresh, err := b.fromStep(ctx, n, StepInfo{Stage: label, Platform: n.platformLabel, Index: 1, Total: total, Line: n.def.Line, Instruction: from})
 	if err != nil {
 		return nil, err
+	}
+	if fresh && len(n.def.Commands) > 0 {
+		stop := b.prefetch(ctx, st)
+		defer func() { stop(err != nil) }()
 	}
 	triggers, err := b.triggers(st, n.def.Line)
 	if err != nil {
@@ -81,7 +86,7 @@ func (b *builder) triggers(st *stage, line int) ([]instructions.Command, error) 
 }
 
 // fromStep runs and reports the FROM of a node.
-func (b *builder) fromStep(ctx context.Context, n *node, info StepInfo) (*stage, error) {
+func (b *builder) fromStep(ctx context.Context, n *node, info StepInfo) (_ *stage, fresh bool, _ error) {
 	start := time.Now()
 	b.rep.StepStarted(info)
 	st, fresh, err := b.from(ctx, n)
@@ -97,11 +102,41 @@ func (b *builder) fromStep(ctx context.Context, n *node, info StepInfo) (*stage,
 	b.addResult(n, res)
 	if err != nil {
 		if n.def != nil {
-			return nil, b.df.ErrorAtLine(n.def.Line, err)
+			return nil, false, b.df.ErrorAtLine(n.def.Line, err)
 		}
-		return nil, err
+		return nil, false, err
 	}
-	return st, nil
+	return st, fresh, nil
+}
+
+// prefetch unpacks the layers of st's base in the background, while the
+// first steps hash the context and look for their keys: a base new to
+// the cache is unpacked for the first step that misses, which is as a
+// rule the first step. The stage's end calls stop, which waits for the
+// unpacking to end, after cancelling it when the stage failed. A driver
+// with one root unpacks nothing ahead. An unpacking that fails is left
+// for the step that needs the layers, which tries again and reports it.
+func (b *builder) prefetch(ctx context.Context, st *stage) (stop func(cancel bool)) {
+	if b.driver.Features().Exclusive || len(st.img.Layers) == 0 {
+		return func(bool) {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	// The steps add to st.img.Layers meanwhile.
+	base := slices.Clone(st.img.Layers)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		b.unpackLayers(ctx, st, base)
+	}()
+	return func(failed bool) {
+		if failed {
+			cancel()
+		}
+		<-done
+		cancel()
+	}
 }
 
 // from makes a node's starting state: the empty image, a copy of another
