@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // dockerTag is a NAME[:TAG] image reference, normalised as Docker does
@@ -16,12 +17,17 @@ type dockerTag struct {
 }
 
 // Docker's reference grammar, without digests, which a tag in an archive
-// cannot carry.
+// cannot carry. Compiled at first use: every RUN step's sandbox init
+// starts this binary again, and does not need them.
 var (
-	domainRE = regexp.MustCompile(`^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?$`)
-	pathRE   = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$`)
-	tagRE    = regexp.MustCompile(`^[\w][\w.-]{0,127}$`)
-	hex64RE  = regexp.MustCompile(`^[a-f0-9]{64}$`)
+	domainRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?$`)
+	})
+	pathRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$`)
+	})
+	tagRE   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[\w][\w.-]{0,127}$`) })
+	hex64RE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-f0-9]{64}$`) })
 )
 
 const (
@@ -36,7 +42,7 @@ func parseDockerTag(s string) (dockerTag, error) {
 	if strings.Contains(s, "@") {
 		return dockerTag{}, fmt.Errorf("invalid image name %q: a digest cannot name an image in an archive", s)
 	}
-	if hex64RE.MatchString(s) {
+	if hex64RE().MatchString(s) {
 		return dockerTag{}, fmt.Errorf("invalid image name %q: 64-byte hexadecimal strings are image IDs", s)
 	}
 	name, tag := s, "latest"
@@ -59,15 +65,15 @@ func parseDockerTag(s string) (dockerTag, error) {
 		t.path = officialPrefix + t.path
 	}
 	switch {
-	case !domainRE.MatchString(t.domain):
+	case !domainRE().MatchString(t.domain):
 		return dockerTag{}, fmt.Errorf("invalid image name %q: bad registry %q", s, t.domain)
 	case strings.ToLower(t.path) != t.path:
 		return dockerTag{}, fmt.Errorf("invalid image name %q: repository name must be lowercase", s)
-	case !pathRE.MatchString(t.path):
+	case !pathRE().MatchString(t.path):
 		return dockerTag{}, fmt.Errorf("invalid image name %q", s)
 	case len(t.domain)+1+len(t.path) > maxNameLength:
 		return dockerTag{}, fmt.Errorf("invalid image name %q: longer than %d characters", s, maxNameLength)
-	case !tagRE.MatchString(t.tag):
+	case !tagRE().MatchString(t.tag):
 		return dockerTag{}, fmt.Errorf("invalid tag %q in image name %q", t.tag, s)
 	}
 	return t, nil
