@@ -28,13 +28,18 @@ func (p *copyPlan) write(ctx context.Context, upper string, lower *overlay.Stack
 	if err := p.resolveOwner(lower); err != nil {
 		return err
 	}
-	var opts []fswrite.LayerOption
+	opts := []fswrite.LayerOption{fswrite.WithParallelCopies()}
 	if !p.dirTime.IsZero() {
 		opts = append(opts, fswrite.WithDirTime(p.dirTime))
 	}
 	w := fswrite.NewLayer(upper, lower, opts...)
 	for _, s := range p.sources {
-		if err := p.writeSource(ctx, w, s); err != nil {
+		err := p.writeSource(ctx, w, s)
+		// The next source may write to the same paths.
+		if ferr := w.Flush(); err == nil {
+			err = ferr
+		}
+		if err != nil {
 			return err
 		}
 	}

@@ -53,6 +53,10 @@ func (l *Layer) Copy(f *buildcontext.File, p string, mode fs.FileMode, o Owner, 
 	}
 	m.Owner, m.Mode, m.Xattrs = o, f.Info.Mode().Type()|mode&^fs.ModeType, f.Xattrs
 	if m.Mode.IsRegular() {
+		if l.copies != nil && existing == nil && f.Info.Sys().(*syscall.Stat_t).Nlink == 1 {
+			l.copies.Go(func() error { return l.copyRegular(f, p, m) })
+			return nil
+		}
 		return l.copyRegular(f, p, m)
 	}
 	if !merge {

@@ -7,12 +7,14 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
 	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/mybuild/mybuild/internal/xattr"
 	"github.com/mybuild/mybuild/overlay"
@@ -54,6 +56,9 @@ type Layer struct {
 	// parents holds what mkParents found for each dir, until an entry is
 	// removed: only a removal can turn a directory into anything else.
 	parents map[string]string
+	// copies, with WithParallelCopies, runs the copies of new regular
+	// files until Flush.
+	copies *errgroup.Group
 }
 
 type times struct{ atime, mtime time.Time }
@@ -75,6 +80,28 @@ type LayerOption func(*Layer)
 // builds of several platforms then makes the same bytes, stored once.
 func WithDirTime(t time.Time) LayerOption {
 	return func(l *Layer) { l.dirTime = t }
+}
+
+// WithParallelCopies lets Copy return before a new regular file is
+// written: its data and metadata are copied on a few goroutines, as many
+// as there are CPUs, and Flush (which Finish calls) waits for them and
+// reports their first error. The kernel's work of creating files then
+// takes every CPU. Until Flush, the caller must not copy to the same path
+// twice: the entries of one walk of a tree are fine.
+func WithParallelCopies() LayerOption {
+	return func(l *Layer) {
+		l.copies = &errgroup.Group{}
+		l.copies.SetLimit(runtime.GOMAXPROCS(0))
+	}
+}
+
+// Flush waits for the copies Copy left running (WithParallelCopies), and
+// returns the first error among them.
+func (l *Layer) Flush() error {
+	if l.copies == nil {
+		return nil
+	}
+	return l.copies.Wait()
 }
 
 // NewLayer returns a writer of the layer dir upper over lower. Copies from
@@ -223,6 +250,9 @@ func (l *Layer) setMeta(p string, m Meta) error {
 // that nothing more is made in them. After a tar, a directory replaced
 // since, or now reached through a symlink, is left alone.
 func (l *Layer) Finish() error {
+	if err := l.Flush(); err != nil {
+		return err
+	}
 	ps := make([]string, 0, len(l.dirTimes))
 	for p := range l.dirTimes {
 		ps = append(ps, p)

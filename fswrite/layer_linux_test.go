@@ -3,6 +3,7 @@ package fswrite
 import (
 	"archive/tar"
 	"bytes"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -287,5 +288,55 @@ func TestUntarGlobalHeader(t *testing.T) {
 	}
 	if got := describeTree(t, upper); strings.Contains(got, "tmp") || strings.Contains(got, "dest/x") || !strings.Contains(got, "dest/f ") {
 		t.Errorf("got\n%s", got)
+	}
+}
+
+// With parallel copies, Copy returns before a new file is written; Flush
+// waits for every copy and reports the first that failed.
+func TestParallelCopies(t *testing.T) {
+	var appliers []fstest.Applier
+	for i := range 64 {
+		appliers = append(appliers, fstest.CreateFile(fmt.Sprintf("f%02d", i), []byte(fmt.Sprint(i)), 0o644), fstest.Chtimes(fmt.Sprintf("f%02d", i), t1))
+	}
+	src := tree(t, appliers...)
+	file := func(name string) *buildcontext.File {
+		fi, err := os.Lstat(filepath.Join(src, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &buildcontext.File{Host: filepath.Join(src, name), Info: fi}
+	}
+	upper := t.TempDir()
+	l := NewLayer(upper, lowerStack(t), WithParallelCopies())
+	for i := range 64 {
+		name := fmt.Sprintf("f%02d", i)
+		if err := l.Copy(file(name), "/"+name, 0o640, Owner{UID: 1, GID: 2}, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 64 {
+		name := fmt.Sprintf("f%02d", i)
+		if got := describe(t, filepath.Join(upper, name)); got != "-rw-r----- 1:2 atime=2001-02-03T04:05:06.000007 mtime=2001-02-03T04:05:06.000007" {
+			t.Fatalf("%s: %s", name, got)
+		}
+		if data, err := os.ReadFile(filepath.Join(upper, name)); err != nil || string(data) != fmt.Sprint(i) {
+			t.Fatalf("%s holds %q, %v", name, data, err)
+		}
+	}
+
+	// A source gone before its copy ran.
+	gone := file("f00")
+	if err := os.Remove(gone.Host); err != nil {
+		t.Fatal(err)
+	}
+	l = NewLayer(t.TempDir(), lowerStack(t), WithParallelCopies())
+	if err := l.Copy(gone, "/x", 0o644, Owner{}, true); err != nil {
+		t.Fatalf("Copy: %v, want the error at Flush", err)
+	}
+	if err := l.Flush(); err == nil || !strings.Contains(err.Error(), "f00") {
+		t.Fatalf("Flush: %v, want the missing source named", err)
 	}
 }
