@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -44,6 +45,10 @@ func (b *bench) phases(name, ctx string, edit func(i int) error, targets [3]stri
 						return nil, fmt.Errorf("%s: empty the cache: %w", t.label(), err)
 					}
 				}
+				// What the tool before wrote is flushed first, not
+				// by this build's own fsync: on ext4 in ordered mode
+				// an fsync writes out the whole journal transaction.
+				syscall.Sync()
 				s, err := t.build(name, ctx)
 				if err != nil {
 					return nil, fmt.Errorf("%s: %w", t.label(), err)
