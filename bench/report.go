@@ -81,7 +81,7 @@ func modeRatio(rs []result, r result) string {
 
 // ratioTable is the headline of a run with peers, as issue 16 writes it:
 // for each workload and phase, each peer's median, mybuild's (in each
-// mode), and the first mode's ratio to the fastest peer and to BuildKit.
+// mode), and each mode's ratio to the fastest peer and to BuildKit.
 func ratioTable(rs []result) string {
 	type key struct{ workload, phase string }
 	var keys []key
@@ -113,36 +113,50 @@ func ratioTable(rs []result) string {
 	}
 	var b bytes.Buffer
 	head := append(append([]string{"Workload", "Phase"}, peers...), mine...)
-	row(&b, append(head, mine[0]+" ÷ fastest peer", mine[0]+" ÷ BuildKit")...)
-	row(&b, slices.Repeat([]string{"---"}, len(head)+2)...)
+	cols := len(head)
+	for _, c := range mine {
+		head = append(head, c+" ÷ fastest peer", c+" ÷ BuildKit")
+	}
+	row(&b, head...)
+	row(&b, slices.Repeat([]string{"---"}, len(head))...)
 	for _, k := range keys {
 		m := median[k]
-		cells := []string{k.workload, k.phase}
-		for _, c := range append(append([]string{}, peers...), mine...) {
+		cells := make([]string, 0, len(head))
+		cells = append(cells, k.workload, k.phase)
+		for _, c := range head[2:cols] {
 			cells = append(cells, seconds(m, c))
 		}
-		best, fastest := "", "" // the fastest peer's ratio, and its name
-		var buildkit string
-		for _, p := range peers {
-			v, ok := m[p]
-			if !ok {
-				continue
-			}
-			if fastest == "" || v < m[fastest] {
-				fastest = p
-			}
-			if tools[p] == "buildkit" {
-				buildkit = ratio(m, mine[0], p)
-			}
+		for _, c := range mine {
+			cells = append(cells, peerRatios(m, c, peers, tools)...)
 		}
-		if fastest != "" {
-			if best = ratio(m, mine[0], fastest); best != "" {
-				best += " (" + toolNames[tools[fastest]] + ")"
-			}
-		}
-		row(&b, append(cells, best, buildkit)...)
+		row(&b, cells...)
 	}
 	return b.String()
+}
+
+// peerRatios are mine's median over the fastest peer's, and over
+// BuildKit's, in m.
+func peerRatios(m map[string]float64, mine string, peers []string, tools map[string]string) []string {
+	best, fastest := "", "" // the fastest peer's ratio, and its name
+	var buildkit string
+	for _, p := range peers {
+		v, ok := m[p]
+		if !ok {
+			continue
+		}
+		if fastest == "" || v < m[fastest] {
+			fastest = p
+		}
+		if tools[p] == "buildkit" {
+			buildkit = ratio(m, mine, p)
+		}
+	}
+	if fastest != "" {
+		if best = ratio(m, mine, fastest); best != "" {
+			best += " (" + toolNames[tools[fastest]] + ")"
+		}
+	}
+	return []string{best, buildkit}
 }
 
 // toolNames are the tools as the tables name them.

@@ -113,11 +113,13 @@ func (b *builder) fromStep(ctx context.Context, n *node, info StepInfo) (_ *stag
 // first steps hash the context and look for their keys: a base new to
 // the cache is unpacked for the first step that misses, which is as a
 // rule the first step. The stage's end calls stop, which waits for the
-// unpacking to end, after cancelling it when the stage failed. A driver
-// with one root unpacks nothing ahead. An unpacking that fails is left
-// for the step that needs the layers, which tries again and reports it.
+// unpacking to end, after cancelling it when the stage failed. Nothing
+// is unpacked ahead by a driver with one root, nor by a build that makes
+// no layer (NoLayers; Explain writes no FROM record, so no base is new to
+// it). An unpacking that fails is left for the step that needs the
+// layers, which tries again and reports it.
 func (b *builder) prefetch(ctx context.Context, st *stage) (stop func(cancel bool)) {
-	if b.driver.Features().Exclusive || len(st.img.Layers) == 0 {
+	if b.driver.Features().Exclusive || b.opts.NoLayers || len(st.img.Layers) == 0 {
 		return func(bool) {}
 	}
 	ctx, cancel := context.WithCancel(ctx)
