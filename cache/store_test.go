@@ -76,7 +76,17 @@ func TestCorruptBlobIsDetectedAndDropped(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Same size, different bytes: only the digest can tell.
-	if err := os.WriteFile(s.BlobPath(d), []byte("0riginal content"), 0o600); err != nil {
+	overwriteAndRead(t, s, d, "0riginal content")
+	if s.HasBlob(d, int64(len(data))) {
+		t.Fatal("corrupt blob kept")
+	}
+}
+
+// overwriteAndRead writes content over the blob d, then reads it whole
+// and wants ErrCorrupt.
+func overwriteAndRead(t *testing.T, s *Store, d digest.Digest, content string) {
+	t.Helper()
+	if err := os.WriteFile(s.BlobPath(d), []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	r, _, err := s.OpenBlob(d)
@@ -87,9 +97,6 @@ func TestCorruptBlobIsDetectedAndDropped(t *testing.T) {
 	r.Close()
 	if !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("err = %v, want ErrCorrupt", err)
-	}
-	if s.HasBlob(d, int64(len(data))) {
-		t.Fatal("corrupt blob kept")
 	}
 }
 
@@ -365,18 +372,7 @@ func TestBlobSeal(t *testing.T) {
 		t.Fatal("a blob read whole before was hashed again")
 	}
 	time.Sleep(20 * time.Millisecond)
-	if err := os.WriteFile(s.BlobPath(d), []byte("0riginal content"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	r, _, err := s.OpenBlob(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = io.Copy(io.Discard, r)
-	r.Close()
-	if !errors.Is(err, ErrCorrupt) {
-		t.Fatalf("a sealed blob written to since: err = %v, want ErrCorrupt", err)
-	}
+	overwriteAndRead(t, s, d, "0riginal content") // sealed, then written to
 	if _, err := os.Stat(s.blobSealPath(d)); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("the seal of a blob found damaged is kept: %v", err)
 	}

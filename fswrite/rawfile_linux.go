@@ -63,25 +63,20 @@ func (f *rawFile) Read(p []byte) (int, error) {
 
 // Write writes all of p.
 func (f *rawFile) Write(p []byte) (int, error) {
-	done := 0
-	for done < len(p) {
-		n, err := unix.Write(f.fd, p[done:])
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			return done, f.err("write", err)
-		}
-		done += n
-	}
-	return done, nil
+	return f.writeAll(p, 0, func(b []byte, _ int64) (int, error) { return unix.Write(f.fd, b) })
 }
 
 // WriteAt writes all of p at off.
 func (f *rawFile) WriteAt(p []byte, off int64) (int, error) {
+	return f.writeAll(p, off, func(b []byte, at int64) (int, error) { return unix.Pwrite(f.fd, b, at) })
+}
+
+// writeAll calls write until all of p is written, p[i] at off+i, again
+// when a signal interrupts it.
+func (f *rawFile) writeAll(p []byte, off int64, write func(b []byte, at int64) (int, error)) (int, error) {
 	done := 0
 	for done < len(p) {
-		n, err := unix.Pwrite(f.fd, p[done:], off+int64(done))
+		n, err := write(p[done:], off+int64(done))
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}

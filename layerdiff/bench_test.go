@@ -121,31 +121,32 @@ func BenchmarkWriteStdlibGzip(b *testing.B) {
 func BenchmarkExtract(b *testing.B) {
 	upper, size := benchTree(b)
 	layerBytes := layerTar(b, upper, nil)
-	out := b.TempDir()
 	b.SetBytes(size)
+	extractLoop(b, func(dir string) error { return Extract(b.Context(), bytes.NewReader(layerBytes), dir) })
+}
+
+// extractLoop runs extract into a new dir each time. The trees made stay
+// until the end: deleting thousands of files just before creating as
+// many again costs more than the creating on some filesystems (ext4
+// without a journal scans the inodes freed in the last 30 s for each new
+// one).
+func extractLoop(b *testing.B, extract func(dir string) error) {
+	out := b.TempDir()
 	for b.Loop() {
 		dir, err := os.MkdirTemp(out, "x")
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := Extract(b.Context(), bytes.NewReader(layerBytes), dir); err != nil {
+		if err := extract(dir); err != nil {
 			b.Fatal(err)
 		}
-		b.StopTimer()
-		if err := os.RemoveAll(dir); err != nil {
-			b.Fatal(err)
-		}
-		b.StartTimer()
 	}
 }
 
 // BenchmarkExtractBlob unpacks a compressed layer blob, as a cold build
 // unpacks its base: the blob named by $BENCH_BLOB (a base image's layer,
 // for example), or else the gzip of benchTree. MB/s are of the
-// uncompressed tar. The trees made stay until the end: deleting thousands
-// of files just before creating as many again costs more than the
-// creating on some filesystems (ext4 without a journal scans the inodes
-// freed in the last 30 s for each new one).
+// uncompressed tar.
 func BenchmarkExtractBlob(b *testing.B) {
 	blob := benchBlob(b)
 	ur, err := layer.Decompress(b.Context(), bytes.NewReader(blob), "")
@@ -158,17 +159,10 @@ func BenchmarkExtractBlob(b *testing.B) {
 		b.Fatal(err)
 	}
 	diffID := digest.NewDigest(digest.SHA256, h)
-	out := b.TempDir()
 	b.SetBytes(size)
-	for b.Loop() {
-		dir, err := os.MkdirTemp(out, "x")
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := ExtractBlob(b.Context(), bytes.NewReader(blob), "", diffID, dir); err != nil {
-			b.Fatal(err)
-		}
-	}
+	extractLoop(b, func(dir string) error {
+		return ExtractBlob(b.Context(), bytes.NewReader(blob), "", diffID, dir)
+	})
 }
 
 // benchBlob is the blob $BENCH_BLOB names, or the gzip of benchTree.
