@@ -280,8 +280,10 @@ func (b *builder) finalImage(ctx context.Context, st *stage) (*image.Image, *ima
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	own := b.opts.PlatformAnnotations[image.FormatPlatform(b.platform)]
 	img := &image.Image{Config: b.imageConfig(st), Layers: layers,
-		Annotations: b.opts.Annotations, DescriptorAnnotations: b.opts.DescriptorAnnotations}
+		Annotations:           mergeAnnotations(b.opts.Annotations, own.Manifest),
+		DescriptorAnnotations: mergeAnnotations(b.opts.DescriptorAnnotations, own.Descriptor)}
 	m, err := img.Manifest()
 	if err != nil {
 		return nil, nil, nil, err

@@ -1,6 +1,7 @@
 package build
 
 import (
+	"maps"
 	"slices"
 	"strings"
 
@@ -100,4 +101,17 @@ func setEnv(env []string, k, v string) []string {
 		}
 	}
 	return append(slices.Clone(env), k+"="+v)
+}
+
+// mergeAnnotations is a with b's on top; nil when both are empty.
+func mergeAnnotations(a, b map[string]string) map[string]string {
+	if len(b) == 0 {
+		return a
+	}
+	m := maps.Clone(a)
+	if m == nil {
+		m = map[string]string{}
+	}
+	maps.Copy(m, b)
+	return m
 }

@@ -22,6 +22,12 @@ import (
 // The cache is where images are read from and written to.
 var _ image.Store = (*cache.Store)(nil)
 
+// Annotations are those of an image manifest, and of its descriptor in
+// the index that lists it.
+type Annotations struct {
+	Manifest, Descriptor map[string]string
+}
+
 // Options says what to build and where the result goes.
 type Options struct {
 	// Dockerfile is the path of the Dockerfile.
@@ -40,6 +46,14 @@ type Options struct {
 	// DescriptorAnnotations on the manifest's descriptor in an OCI
 	// layout's index (manifest-descriptor:K=V). See image.Image.
 	Annotations, DescriptorAnnotations map[string]string
+	// PlatformAnnotations add to those, in a multi-platform build, for the
+	// platform they are keyed by (image.FormatPlatform): buildx's
+	// manifest[linux/arm64]:K=V.
+	PlatformAnnotations map[string]Annotations
+	// IndexAnnotations go on the image index a multi-platform build, or
+	// one with a provenance, writes (index:K=V), and on its entry in an
+	// OCI layout's index.json (index-descriptor:K=V).
+	IndexAnnotations image.IndexAnnotations
 	// Contexts are the named build contexts (--build-context), by name:
 	// FROM NAME, COPY --from=NAME and RUN --mount=from=NAME take them
 	// before an image of that name, and a stage named NAME is replaced by

@@ -146,7 +146,7 @@ func writeIndex(ctx context.Context, bs []*builder) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	idx, err := image.NewIndex(all)
+	idx, err := image.NewIndex(all, bs[0].opts.IndexAnnotations)
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +172,8 @@ func saveIndex(ctx context.Context, opts Options, imgs []*image.Image, lone *ima
 		if out.Transport == transport.DockerArchive {
 			_, err = transport.Save(ctx, out, lone, opts.Store, transport.WithRegistry(opts.Registry...))
 		} else {
-			_, err = transport.SaveIndex(ctx, out, imgs, opts.Store, transport.WithRegistry(opts.Registry...))
+			_, err = transport.SaveIndex(ctx, out, imgs, opts.Store, transport.WithRegistry(opts.Registry...),
+				transport.WithIndexAnnotations(opts.IndexAnnotations))
 		}
 		if err != nil {
 			return err

@@ -20,9 +20,17 @@ type Index struct {
 	Descriptor ocispec.Descriptor
 }
 
-// NewIndex renders imgs, one per platform, as an index. The platform of
-// each is that of its config; two images for one platform are refused.
-func NewIndex(imgs []*Image) (*Index, error) {
+// IndexAnnotations are an index's own annotations (buildx's index:),
+// and those of its descriptor where an OCI layout's index.json names it
+// (index-descriptor:).
+type IndexAnnotations struct {
+	Index, Descriptor map[string]string
+}
+
+// NewIndex renders imgs, one per platform, as an index, annotated as a
+// says. The platform of each is that of its config; two images for one
+// platform are refused.
+func NewIndex(imgs []*Image, a IndexAnnotations) (*Index, error) {
 	out := &Index{}
 	descs := make([]ocispec.Descriptor, 0, len(imgs))
 	seen := map[string]bool{}
@@ -47,9 +55,10 @@ func NewIndex(imgs []*Image) (*Index, error) {
 		out.Manifests = append(out.Manifests, m)
 	}
 	idx := ocispec.Index{
-		Versioned: specs.Versioned{SchemaVersion: 2},
-		MediaType: ocispec.MediaTypeImageIndex,
-		Manifests: descs,
+		Versioned:   specs.Versioned{SchemaVersion: 2},
+		MediaType:   ocispec.MediaTypeImageIndex,
+		Manifests:   descs,
+		Annotations: maps.Clone(a.Index),
 	}
 	data, err := json.Marshal(idx)
 	if err != nil {
@@ -57,9 +66,10 @@ func NewIndex(imgs []*Image) (*Index, error) {
 	}
 	out.IndexJSON = data
 	out.Descriptor = ocispec.Descriptor{
-		MediaType: ocispec.MediaTypeImageIndex,
-		Digest:    digest.FromBytes(data),
-		Size:      int64(len(data)),
+		MediaType:   ocispec.MediaTypeImageIndex,
+		Digest:      digest.FromBytes(data),
+		Size:        int64(len(data)),
+		Annotations: maps.Clone(a.Descriptor),
 	}
 	return out, nil
 }

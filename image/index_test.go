@@ -32,12 +32,24 @@ func TestWriteIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Chdir(t.TempDir())
-	idx, err := WriteOCIArchiveIndex(context.Background(), "multi.tar", "v1", imgs, store)
+	a := IndexAnnotations{Index: map[string]string{"org.opencontainers.image.description": "two platforms"},
+		Descriptor: map[string]string{"com.example.entry": "the index"}}
+	idx, err := WriteOCIArchiveIndex(context.Background(), "multi.tar", "v1", imgs, a, store)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := WriteOCILayoutIndex(context.Background(), "layout", "v1", imgs, store); err != nil {
+	if _, err := WriteOCILayoutIndex(context.Background(), "layout", "v1", imgs, a, store); err != nil {
 		t.Fatal(err)
+	}
+	// The index's annotations are in it; its descriptor's, beside the
+	// name, in index.json.
+	top, err := os.ReadFile("layout/index.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(idx.IndexJSON, []byte(`"annotations":{"org.opencontainers.image.description":"two platforms"}`)) ||
+		!bytes.Contains(top, []byte(`"annotations":{"com.example.entry":"the index","org.opencontainers.image.ref.name":"v1"}`)) {
+		t.Errorf("annotations: index %s\nindex.json %s", idx.IndexJSON, top)
 	}
 	names, _ := tarFiles(t, "multi.tar")
 	seen := map[string]bool{}
@@ -90,7 +102,7 @@ func TestWriteIndex(t *testing.T) {
 func TestIndexRefusesTwoOfAPlatform(t *testing.T) {
 	store := newMemStore()
 	img := mixedImage(t, store)
-	_, err := NewIndex([]*Image{img, img})
+	_, err := NewIndex([]*Image{img, img}, IndexAnnotations{})
 	if err == nil || !strings.Contains(err.Error(), "two images for platform linux/amd64") {
 		t.Errorf("err = %v", err)
 	}

@@ -31,11 +31,11 @@ func WriteOCIArchive(ctx context.Context, path, name string, img *Image, store S
 }
 
 // WriteOCIArchiveIndex replaces the file at path with a tar of an OCI
-// layout holding the index of imgs (see NewIndex), named name (default
-// DefaultName), and returns the index it wrote. A blob two images share
-// is written once.
-func WriteOCIArchiveIndex(ctx context.Context, path, name string, imgs []*Image, store Store) (*Index, error) {
-	idx, err := NewIndex(imgs)
+// layout holding the index of imgs (see NewIndex), annotated as a says,
+// named name (default DefaultName), and returns the index it wrote. A
+// blob two images share is written once.
+func WriteOCIArchiveIndex(ctx context.Context, path, name string, imgs []*Image, a IndexAnnotations, store Store) (*Index, error) {
+	idx, err := NewIndex(imgs, a)
 	if err != nil {
 		return nil, err
 	}

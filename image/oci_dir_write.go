@@ -34,10 +34,11 @@ func WriteOCILayout(ctx context.Context, dir, name string, img *Image, store Sto
 	return m, nil
 }
 
-// WriteOCILayoutIndex adds the index of imgs (see NewIndex) to the OCI
-// layout in dir, as WriteOCILayout adds an image, and returns the index.
-func WriteOCILayoutIndex(ctx context.Context, dir, name string, imgs []*Image, store Store) (*Index, error) {
-	idx, err := NewIndex(imgs)
+// WriteOCILayoutIndex adds the index of imgs (see NewIndex), annotated as
+// a says, to the OCI layout in dir, as WriteOCILayout adds an image, and
+// returns the index.
+func WriteOCILayoutIndex(ctx context.Context, dir, name string, imgs []*Image, a IndexAnnotations, store Store) (*Index, error) {
+	idx, err := NewIndex(imgs, a)
 	if err != nil {
 		return nil, err
 	}

@@ -65,7 +65,7 @@ func TestNewAttestation(t *testing.T) {
 	}
 	img := &image.Image{}
 	img.Config.OS, img.Config.Architecture = "linux", "amd64"
-	idx, err := image.NewIndex([]*image.Image{img, att.Image, other.Image})
+	idx, err := image.NewIndex([]*image.Image{img, att.Image, other.Image}, image.IndexAnnotations{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestNewAttestation(t *testing.T) {
 	if e.Platform.OS != "unknown" || e.Annotations[AnnotationReferenceDigest] != target.String() || e.Annotations[image.AnnotationReferenceType] != image.AttestationManifest {
 		t.Errorf("index entry %+v", e)
 	}
-	if _, err := image.NewIndex([]*image.Image{img, img}); err == nil {
+	if _, err := image.NewIndex([]*image.Image{img, img}, image.IndexAnnotations{}); err == nil {
 		t.Errorf("an index of two images for one platform was made")
 	}
 }

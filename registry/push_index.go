@@ -15,14 +15,15 @@ import (
 // PushIndex uploads imgs, whose blobs are in store, each as Push would
 // (blobs the registry has are not uploaded, others are mounted when they
 // can be), each manifest by its digest; then it puts their index (see
-// image.NewIndex) under ref, and returns the index's digest.
-func PushIndex(ctx context.Context, ref string, imgs []*image.Image, store image.Store, opts ...Option) (digest.Digest, error) {
+// image.NewIndex), with the annotations given, under ref, and returns the
+// index's digest.
+func PushIndex(ctx context.Context, ref string, imgs []*image.Image, annotations map[string]string, store image.Store, opts ...Option) (digest.Digest, error) {
 	o := makeOptions(opts)
 	r, err := parseReference(ref, o)
 	if err != nil {
 		return "", fmt.Errorf("push %s: %w", ref, err)
 	}
-	idx, err := image.NewIndex(imgs)
+	idx, err := image.NewIndex(imgs, image.IndexAnnotations{Index: annotations})
 	if err != nil {
 		return "", fmt.Errorf("push %s: %w", Canonical(r), err)
 	}

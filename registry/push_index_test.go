@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/mybuild/mybuild/image"
@@ -23,11 +24,12 @@ func TestPushIndex(t *testing.T) {
 	arm := *amd
 	arm.Config.Architecture = "arm64"
 	imgs := []*image.Image{amd, &arm}
-	d, err := PushIndex(ctx, reg.Ref("multi:1"), imgs, store)
+	annotations := map[string]string{"org.opencontainers.image.description": "two platforms"}
+	d, err := PushIndex(ctx, reg.Ref("multi:1"), imgs, annotations, store)
 	if err != nil {
 		t.Fatal(err)
 	}
-	idx, err := image.NewIndex(imgs)
+	idx, err := image.NewIndex(imgs, image.IndexAnnotations{Index: annotations})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +40,7 @@ func TestPushIndex(t *testing.T) {
 	if err != nil {
 		t.Fatalf("skopeo inspect --raw: %v", err)
 	}
-	if digest.FromBytes(raw) != d {
+	if digest.FromBytes(raw) != d || !strings.Contains(string(raw), `"annotations":{"org.opencontainers.image.description":"two platforms"}`) {
 		t.Errorf("skopeo reads %s", raw)
 	}
 	for i, arch := range []string{"amd64", "arm64"} {

@@ -32,7 +32,7 @@ func (dockerArchive) write(ctx context.Context, ref Ref, img *image.Image, store
 
 // writeIndex refuses: a docker-archive has no index, and `docker load`
 // takes one platform.
-func (dockerArchive) writeIndex(_ context.Context, _ Ref, imgs []*image.Image, _ image.Store) (*image.Index, error) {
+func (dockerArchive) writeIndex(_ context.Context, _ Ref, imgs []*image.Image, _ image.IndexAnnotations, _ image.Store) (*image.Index, error) {
 	names := make([]string, len(imgs))
 	for i, img := range imgs {
 		names[i] = image.FormatPlatform(img.Platform())

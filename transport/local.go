@@ -20,7 +20,7 @@ type files interface {
 	write(ctx context.Context, ref Ref, img *image.Image, store image.Store) (*image.Manifest, error)
 	// writeIndex writes imgs and their index; ErrOnePlatform for a
 	// format that holds one platform.
-	writeIndex(ctx context.Context, ref Ref, imgs []*image.Image, store image.Store) (*image.Index, error)
+	writeIndex(ctx context.Context, ref Ref, imgs []*image.Image, a image.IndexAnnotations, store image.Store) (*image.Index, error)
 	checkName(name string) error
 }
 
@@ -58,8 +58,8 @@ func (l local) save(ctx context.Context, ref Ref, img *image.Image, store *cache
 	return m.Descriptor.Digest, nil
 }
 
-func (l local) saveIndex(ctx context.Context, ref Ref, imgs []*image.Image, store *cache.Store, _ *options) (digest.Digest, error) {
-	idx, err := l.writeIndex(ctx, ref, imgs, store)
+func (l local) saveIndex(ctx context.Context, ref Ref, imgs []*image.Image, store *cache.Store, o *options) (digest.Digest, error) {
+	idx, err := l.writeIndex(ctx, ref, imgs, o.index, store)
 	if err != nil {
 		return "", fmt.Errorf("write %s: %w", ref, err)
 	}

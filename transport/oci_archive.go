@@ -22,8 +22,8 @@ func (ociArchive) write(ctx context.Context, ref Ref, img *image.Image, store im
 	return image.WriteOCIArchive(ctx, ref.Path, ref.Name, img, store)
 }
 
-func (ociArchive) writeIndex(ctx context.Context, ref Ref, imgs []*image.Image, store image.Store) (*image.Index, error) {
-	return image.WriteOCIArchiveIndex(ctx, ref.Path, ref.Name, imgs, store)
+func (ociArchive) writeIndex(ctx context.Context, ref Ref, imgs []*image.Image, a image.IndexAnnotations, store image.Store) (*image.Index, error) {
+	return image.WriteOCIArchiveIndex(ctx, ref.Path, ref.Name, imgs, a, store)
 }
 
 func (ociArchive) checkName(string) error { return nil }

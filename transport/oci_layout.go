@@ -22,8 +22,8 @@ func (ociLayout) write(ctx context.Context, ref Ref, img *image.Image, store ima
 	return image.WriteOCILayout(ctx, ref.Path, ref.Name, img, store)
 }
 
-func (ociLayout) writeIndex(ctx context.Context, ref Ref, imgs []*image.Image, store image.Store) (*image.Index, error) {
-	return image.WriteOCILayoutIndex(ctx, ref.Path, ref.Name, imgs, store)
+func (ociLayout) writeIndex(ctx context.Context, ref Ref, imgs []*image.Image, a image.IndexAnnotations, store image.Store) (*image.Index, error) {
+	return image.WriteOCILayoutIndex(ctx, ref.Path, ref.Name, imgs, a, store)
 }
 
 func (ociLayout) checkName(string) error { return nil }

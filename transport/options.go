@@ -18,6 +18,7 @@ type options struct {
 	warn     func(string)
 	anyLone  bool
 	resolved func(Resolved)
+	index    image.IndexAnnotations
 }
 
 func makeOptions(opts []Option) *options {
@@ -47,6 +48,13 @@ func WithPull(p registry.PullPolicy) Option {
 // references: insecure hosts, credentials, progress.
 func WithRegistry(opts ...registry.Option) Option {
 	return func(o *options) { o.registry = append(o.registry, opts...) }
+}
+
+// WithIndexAnnotations annotates the index SaveIndex writes: a.Index on
+// the index itself, a.Descriptor on its entry in an OCI layout's
+// index.json (a registry has none).
+func WithIndexAnnotations(a image.IndexAnnotations) Option {
+	return func(o *options) { o.index = a }
 }
 
 // WithAnyLonePlatform takes a single-platform image whatever its

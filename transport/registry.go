@@ -42,7 +42,7 @@ func (remote) save(ctx context.Context, ref Ref, img *image.Image, store *cache.
 
 // saveIndex pushes every image, by digest, then their index under ref.
 func (remote) saveIndex(ctx context.Context, ref Ref, imgs []*image.Image, store *cache.Store, o *options) (digest.Digest, error) {
-	return registry.PushIndex(ctx, ref.Path, imgs, store, o.registry...)
+	return registry.PushIndex(ctx, ref.Path, imgs, o.index.Index, store, o.registry...)
 }
 
 func (remote) inspect(ctx context.Context, ref Ref, o *options) (*image.Inspection, error) {

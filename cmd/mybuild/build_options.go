@@ -71,7 +71,8 @@ func (o *buildOptions) buildOptions(args []string, rep reporter) (build.Options,
 	if platform.OS == "" && len(reg.platforms) < 2 {
 		platform = image.HostPlatform()
 	}
-	if opts.Annotations, opts.DescriptorAnnotations, err = parseAnnotations(o.annotations, platform, dest.outputs); err != nil {
+	target := annotationTarget{platform: platform, index: platform.OS == "" || opts.Provenance != build.ProvenanceOff, outputs: dest.outputs}
+	if err := parseAnnotations(o.annotations, target, &opts); err != nil {
 		return opts, nil, err
 	}
 	opts.SSHAuthSock = os.Getenv("SSH_AUTH_SOCK")

@@ -24,7 +24,8 @@ func TestMultiPlatformBuild(t *testing.T) {
 	out := t.TempDir()
 	archive, meta, iid := filepath.Join(out, "multi.tar"), filepath.Join(out, "meta.json"), filepath.Join(out, "iid")
 	code, stdout, stderr := runCLI(t, "--cache-dir", t.TempDir(), "--platform", "linux/amd64,linux/arm64", "-t", archive, "--metadata-file", meta, "--iidfile", iid,
-		"--annotation", "manifest-descriptor:org.example.d=1", dir)
+		"--annotation", "manifest-descriptor:org.example.d=1", "--annotation", "index:org.example.i=2", "--annotation", "index-descriptor:org.example.e=3",
+		"--annotation", "manifest[linux/arm64]:org.example.arm=4", "--annotation", "manifest-descriptor[linux/amd64]:org.example.amd=5", dir)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, stderr)
 	}
@@ -48,6 +49,25 @@ func TestMultiPlatformBuild(t *testing.T) {
 	for _, d := range idx.Manifests {
 		if d.Annotations["org.example.d"] != "1" {
 			t.Errorf("manifest-descriptor annotation not on the index entry %s", d.Digest)
+		}
+		if amd := d.Annotations["org.example.amd"]; (amd == "5") != (d.Platform.Architecture == "amd64") {
+			t.Errorf("manifest-descriptor[linux/amd64] annotation on the %s entry: %q", d.Platform.Architecture, amd)
+		}
+	}
+	if idx.Annotations["org.example.i"] != "2" {
+		t.Errorf("index annotation not on the index: %s", raw)
+	}
+	files := tarFiles(t, archive)
+	if !strings.Contains(string(files["index.json"]), `"org.example.e":"3"`) {
+		t.Errorf("index-descriptor annotation not in index.json: %s", files["index.json"])
+	}
+	for _, d := range idx.Manifests {
+		var m ocispec.Manifest
+		if err := json.Unmarshal(files[blobPath(d.Digest)], &m); err != nil {
+			t.Fatal(err)
+		}
+		if arm := m.Annotations["org.example.arm"]; (arm == "4") != (d.Platform.Architecture == "arm64") {
+			t.Errorf("manifest[linux/arm64] annotation on the %s manifest: %q", d.Platform.Architecture, arm)
 		}
 	}
 	var m struct {
@@ -109,9 +129,9 @@ func TestMultiPlatformRefusedOutputs(t *testing.T) {
 	if code != 1 || stderr != want {
 		t.Errorf("exit %d, stderr %q\nwant %q", code, stderr, want)
 	}
-	code, _, stderr = runCLI(t, "--platform", "linux/amd64,linux/arm64", "--annotation", "manifest[linux/arm64]:a=b", dir)
-	if code != 2 || !strings.Contains(stderr, "an annotation for one platform of a multi-platform build is not supported yet") {
-		t.Errorf("a platform's annotation: exit %d, %s", code, stderr)
+	code, _, stderr = runCLI(t, "--platform", "linux/amd64,linux/arm64", "--annotation", "index[linux/arm64]:a=b", dir)
+	if code != 2 || !strings.Contains(stderr, `--annotation index[linux/arm64]:a=b: "index[linux/arm64]": an index is for every platform, not one`) {
+		t.Errorf("a platform's index annotation: exit %d, %s", code, stderr)
 	}
 	code, _, stderr = runCLI(t, "run", "--platform", "linux/amd64,linux/arm64", "x.tar")
 	if code != 125 || !strings.Contains(stderr, "--platform linux/amd64,linux/arm64: one platform only") {

@@ -274,9 +274,13 @@ func TestProvenanceMin(t *testing.T) {
 	baseDigest := digestOf(stdout)
 	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM oci-archive:"+base+"\nCOPY Dockerfile /again\n"), 0o644)
 	archive := filepath.Join(out, "app.tar")
-	_, _, idx := buildIndex(t, archive, "--cache-dir", cache, "--provenance", "--target", "", dir)
+	_, _, idx := buildIndex(t, archive, "--cache-dir", cache, "--provenance", "--target", "", "--annotation", "index:org.example.i=1", dir)
 	if len(idx.Manifests) != 2 {
 		t.Fatalf("index has %d manifests", len(idx.Manifests))
+	}
+	// One platform with a provenance makes an index, which index: annotates.
+	if idx.Annotations["org.example.i"] != "1" {
+		t.Errorf("index annotations %v", idx.Annotations)
 	}
 	st, _ := checkAttestation(t, idx.Manifests[1], idx.Manifests[0].Digest, archiveBlobs(t, archive))
 	p := st.Predicate
