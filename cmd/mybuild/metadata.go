@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/mybuild/mybuild/build"
@@ -30,6 +33,30 @@ type metadata struct {
 	// Provenance is the SLSA v1 predicate of the image's provenance
 	// (--provenance), as buildx writes it; a single-platform build's only.
 	Provenance json.RawMessage `json:"buildx.build.provenance,omitempty"`
+	// PlatformProvenance is a multi-platform build's: buildx writes each
+	// under "buildx.build.provenance/PLATFORM" (see marshal).
+	PlatformProvenance map[string]json.RawMessage `json:"-"`
+}
+
+// marshal is the metadata as JSON, indented, with buildx's key of each
+// platform's provenance after the others.
+func (m metadata) marshal() ([]byte, error) {
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil || len(m.PlatformProvenance) == 0 {
+		return data, err
+	}
+	var b bytes.Buffer
+	b.Write(bytes.TrimSuffix(data, []byte("\n}")))
+	for _, p := range slices.Sorted(maps.Keys(m.PlatformProvenance)) {
+		var v bytes.Buffer
+		if err := json.Indent(&v, m.PlatformProvenance[p], "  ", "  "); err != nil {
+			return nil, err
+		}
+		key, _ := json.Marshal("buildx.build.provenance/" + p)
+		fmt.Fprintf(&b, ",\n  %s: %s", key, v.Bytes())
+	}
+	b.WriteString("\n}")
+	return b.Bytes(), nil
 }
 
 // manifestMetadata is the image of one platform of a multi-platform
@@ -74,6 +101,8 @@ func newMetadata(res *build.Result, names []string) metadata {
 	}
 	if len(res.Provenance) == 1 && len(res.Manifests) == 1 {
 		m.Provenance = res.Provenance[res.Manifests[0].Platform]
+	} else if len(res.Provenance) > 0 {
+		m.PlatformProvenance = res.Provenance
 	}
 	for _, pm := range res.Manifests {
 		m.Manifests = append(m.Manifests, manifestMetadata{Platform: pm.Platform, Digest: pm.Digest, ConfigDigest: pm.ConfigDigest})
@@ -102,7 +131,7 @@ func newMetadata(res *build.Result, names []string) metadata {
 
 // writeMetadata writes the file atomically. names are the image's.
 func writeMetadata(path string, res *build.Result, names []string) error {
-	data, err := json.MarshalIndent(newMetadata(res, names), "", "  ")
+	data, err := newMetadata(res, names).marshal()
 	if err != nil {
 		return err
 	}

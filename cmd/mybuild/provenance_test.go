@@ -400,13 +400,15 @@ func registryBlob(r name.Digest) ([]byte, error) {
 // A multi-platform build pushed with --attest type=provenance,mode=max:
 // the index in the registry has each platform's image, then one
 // attestation manifest per image, each about its own image and naming it
-// by its package URL; --provenance=false after it turns it off again.
+// by its package URL, and the metadata file each platform's predicate
+// under buildx's key; --provenance=false after it turns it off again.
 func TestProvenancePushMultiPlatform(t *testing.T) {
 	reg := registrytest.Start(t)
 	repo := reg.Ref("app")
 	dir := project(t, copyOnly)
+	meta := filepath.Join(t.TempDir(), "meta.json")
 	code, stdout, stderr := runCLI(t, "--cache-dir", t.TempDir(), "--platform", "linux/amd64,linux/arm64", "--attest", "type=provenance,mode=max",
-		"--insecure-registry", reg.Host, "-t", repo+":1", "--push", dir)
+		"--insecure-registry", reg.Host, "-t", repo+":1", "--push", "--metadata-file", meta, dir)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, stderr)
 	}
@@ -436,6 +438,17 @@ func TestProvenancePushMultiPlatform(t *testing.T) {
 		}
 		if _, ok := st.Predicate.dependency("context:busybox"); !ok {
 			t.Errorf("%s: mode=max lists no context:busybox: %+v", arch, st.Predicate.BuildDefinition.ResolvedDependencies)
+		}
+		var m map[string]json.RawMessage
+		data, _ := os.ReadFile(meta)
+		decodeJSON(t, data, &m)
+		var mp provPredicate
+		decodeJSON(t, m["buildx.build.provenance/linux/"+arch], &mp)
+		if mp.BuildDefinition.BuildType != st.Predicate.BuildDefinition.BuildType || len(mp.BuildDefinition.ResolvedDependencies) != len(st.Predicate.BuildDefinition.ResolvedDependencies) {
+			t.Errorf("metadata buildx.build.provenance/linux/%s: %s", arch, data)
+		}
+		if _, ok := m["buildx.build.provenance"]; ok {
+			t.Errorf("a multi-platform build's metadata has the single-platform key: %s", data)
 		}
 	}
 	off := filepath.Join(t.TempDir(), "off.tar")
