@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/mybuild/mybuild/build"
@@ -11,13 +12,14 @@ import (
 )
 
 // annotationTarget is what the build writes, for --annotation to check
-// against: its platform (zero for a multi-platform build), whether it
-// writes an image index (several platforms, or a provenance), and its
-// outputs.
+// against: its platform (zero for a multi-platform build, whose
+// platforms are platforms), whether it writes an image index (several
+// platforms, or a provenance), and its outputs.
 type annotationTarget struct {
-	platform ocispec.Platform
-	index    bool
-	outputs  []transport.Ref
+	platform  ocispec.Platform
+	platforms []ocispec.Platform
+	index     bool
+	outputs   []transport.Ref
 }
 
 // parseAnnotations reads --annotation values, as buildx writes them:
@@ -114,6 +116,13 @@ func (t annotationTarget) annotationType(typ string) (name, platform string, err
 		return "", "", err
 	}
 	if t.platform.OS == "" {
+		names := make([]string, len(t.platforms))
+		for i, bp := range t.platforms {
+			names[i] = image.FormatPlatform(bp)
+		}
+		if !slices.Contains(names, image.FormatPlatform(want)) {
+			return "", "", fmt.Errorf("the build is for %s, not %s", strings.Join(names, ", "), p)
+		}
 		return name, image.FormatPlatform(want), nil
 	}
 	if image.FormatPlatform(want) != image.FormatPlatform(t.platform) {

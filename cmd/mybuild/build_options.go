@@ -71,7 +71,7 @@ func (o *buildOptions) buildOptions(args []string, rep reporter) (build.Options,
 	if platform.OS == "" && len(reg.platforms) < 2 {
 		platform = image.HostPlatform()
 	}
-	target := annotationTarget{platform: platform, index: platform.OS == "" || opts.Provenance != build.ProvenanceOff, outputs: dest.outputs}
+	target := annotationTarget{platform: platform, platforms: reg.platforms, index: platform.OS == "" || opts.Provenance != build.ProvenanceOff, outputs: dest.outputs}
 	if err := parseAnnotations(o.annotations, target, &opts); err != nil {
 		return opts, nil, err
 	}

@@ -129,6 +129,10 @@ func TestMultiPlatformRefusedOutputs(t *testing.T) {
 	if code != 1 || stderr != want {
 		t.Errorf("exit %d, stderr %q\nwant %q", code, stderr, want)
 	}
+	code, _, stderr = runCLI(t, "--platform", "linux/amd64,linux/arm64", "--annotation", "manifest[linux/arm64/v8]:a=b", dir)
+	if code != 2 || !strings.Contains(stderr, "--annotation manifest[linux/arm64/v8]:a=b: the build is for linux/amd64, linux/arm64, not linux/arm64/v8") {
+		t.Errorf("another platform's annotation: exit %d, %s", code, stderr)
+	}
 	code, _, stderr = runCLI(t, "--platform", "linux/amd64,linux/arm64", "--annotation", "index[linux/arm64]:a=b", dir)
 	if code != 2 || !strings.Contains(stderr, `--annotation index[linux/arm64]:a=b: "index[linux/arm64]": an index is for every platform, not one`) {
 		t.Errorf("a platform's index annotation: exit %d, %s", code, stderr)
