@@ -23,6 +23,11 @@ type VerifyOptions struct {
 	Repair bool
 	// Report is given each problem as it is found (and repaired).
 	Report func(Problem)
+	// Unpack, with Repair, unpacks a damaged layer again from its blob
+	// once it is removed (rootfs.Overlay.Repair); ErrNotFound says that
+	// nothing tells what lies below it, and the next build that needs it
+	// unpacks it. Nil leaves that to the next build too.
+	Unpack func(ctx context.Context, diffID digest.Digest) error
 }
 
 // Verify checks the whole store, reading everything: every blob against
@@ -48,7 +53,7 @@ func (s *Store) Verify(ctx context.Context, opts VerifyOptions) (int, error) {
 	if err := s.verifySteps(opts.Repair, bad, report); err != nil {
 		return n, err
 	}
-	return n, s.verifyLayers(ctx, opts.Repair, report)
+	return n, s.verifyLayers(ctx, opts, report)
 }
 
 // verifyBlobs hashes every blob, and returns the damaged ones.
@@ -155,12 +160,19 @@ func (s *Store) recordProblem(name string, bad map[digest.Digest]bool) string {
 }
 
 // verifyLayers checks every unpacked layer of this process's form against
-// its seal, in full.
-func (s *Store) verifyLayers(ctx context.Context, repair bool, report func(Problem)) error {
+// its seal, in full. Repairs come after every layer was checked (and
+// the damaged ones removed): unpacking one again may unpack the layers
+// below it, which must have been checked first.
+func (s *Store) verifyLayers(ctx context.Context, opts VerifyOptions, report func(Problem)) error {
 	names, err := readDirNames(filepath.Join(s.root, layersDir))
 	if err != nil {
 		return err
 	}
+	type damaged struct {
+		diffID   digest.Digest
+		problems []Problem
+	}
+	var found []damaged
 	for _, name := range names {
 		if isSealName(name) {
 			continue
@@ -170,19 +182,43 @@ func (s *Store) verifyLayers(ctx context.Context, repair bool, report func(Probl
 			report(Problem{Entry: "layer " + name, What: "not a layer name"})
 			continue
 		}
-		problems, err := s.VerifyLayer(ctx, diffID, repair)
+		problems, err := s.VerifyLayer(ctx, diffID, opts.Repair)
 		if errors.Is(err, ErrUnsealed) {
 			err, problems = nil, []Problem{{Entry: "layer " + diffID.String(), What: "has no seal (unpacked by an older mybuild, or by a build that crashed)"}}
 		}
 		if err != nil {
 			return err
 		}
-		for _, p := range problems {
-			if repair {
-				p.Fix = "removed; the next build unpacks it again"
-			}
+		if len(problems) > 0 {
+			found = append(found, damaged{diffID, problems})
+		}
+	}
+	for _, d := range found {
+		fix := ""
+		if opts.Repair {
+			fix = s.unpackAgain(ctx, d.diffID, opts.Unpack)
+		}
+		for _, p := range d.problems {
+			p.Fix = fix
 			report(p)
 		}
 	}
 	return nil
+}
+
+// unpackAgain unpacks the removed layer diffID again, when unpack is
+// given, and says what became of it.
+func (s *Store) unpackAgain(ctx context.Context, diffID digest.Digest, unpack func(context.Context, digest.Digest) error) string {
+	const later = "the next build that needs it unpacks it again"
+	if unpack == nil {
+		return "removed; " + later
+	}
+	switch err := unpack(ctx, diffID); {
+	case err == nil:
+		return "unpacked again from its blob"
+	case errors.Is(err, ErrNotFound):
+		return "removed; no step record tells what lies below it, so " + later
+	default:
+		return fmt.Sprintf("removed; unpacking it again failed (%v), so %s", err, later)
+	}
 }

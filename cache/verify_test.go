@@ -2,10 +2,13 @@ package cache
 
 import (
 	"context"
+	"errors"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	digest "github.com/opencontainers/go-digest"
 )
 
 func verifyAll(t *testing.T, s *Store, repair bool) []string {
@@ -46,7 +49,7 @@ func TestVerifyUnsealedLayer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer x.Close()
-	if got := verifyAll(t, x, true); len(got) != 1 || !strings.HasSuffix(got[0], "(removed; the next build unpacks it again)") {
+	if got := verifyAll(t, x, true); len(got) != 1 || !strings.HasSuffix(got[0], "(removed; the next build that needs it unpacks it again)") {
 		t.Fatalf("repair: %q", got)
 	}
 	if x.HasLayer(diffID) || !x.HasLayer(rec.Layer.DiffID) {
@@ -54,5 +57,46 @@ func TestVerifyUnsealedLayer(t *testing.T) {
 	}
 	if got := verifyAll(t, x, false); len(got) != 0 {
 		t.Fatalf("after the repair: %q", got)
+	}
+}
+
+// A repair hands each damaged layer, once removed, to Unpack, and says
+// what came of it.
+func TestVerifyRepairUnpacks(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{nil, "(unpacked again from its blob)"},
+		{ErrNotFound, "(removed; no step record tells what lies below it, so the next build that needs it unpacks it again)"},
+		{errors.New("no space left"), "(removed; unpacking it again failed (no space left), so the next build that needs it unpacks it again)"},
+	} {
+		s, err := Open(context.Background(), t.TempDir(), Exclusive())
+		if err != nil {
+			t.Fatal(err)
+		}
+		diffID := sealedLayer(t, s)
+		os.Remove(s.sealPath(diffID))
+		var asked []string
+		var lines []string
+		_, err = s.Verify(context.Background(), VerifyOptions{Repair: true,
+			Report: func(p Problem) { lines = append(lines, p.String()) },
+			Unpack: func(_ context.Context, d digest.Digest) error {
+				if s.HasLayer(d) {
+					t.Error("Unpack was called before the layer was removed")
+				}
+				asked = append(asked, d.String())
+				return tc.err
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(asked) != 1 || asked[0] != diffID.String() {
+			t.Errorf("Unpack was asked for %q, want %s", asked, diffID)
+		}
+		if len(lines) != 1 || !strings.HasSuffix(lines[0], tc.want) {
+			t.Errorf("unpack error %v: verify printed %q, want a line ending %q", tc.err, lines, tc.want)
+		}
+		s.Close()
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/mybuild/mybuild/layerdiff"
 	"github.com/mybuild/mybuild/overlay"
 	"github.com/mybuild/mybuild/sandbox"
+	digest "github.com/opencontainers/go-digest"
 )
 
 // Overlay is the driver for root: a step's root is an overlayfs mount of
@@ -54,6 +55,12 @@ func NewOverlay(store *cache.Store, opts ...OverlayOption) *Overlay {
 		opt(o)
 	}
 	return o
+}
+
+// Repair unpacks a damaged layer again (see Unpacker.Repair), in this
+// driver's form.
+func (o *Overlay) Repair(ctx context.Context, diffID digest.Digest) error {
+	return o.unpacker.Repair(ctx, diffID)
 }
 
 // Features: every mount type and network mode, steps side by side.

@@ -168,3 +168,20 @@ func (u *Unpacker) check(ctx context.Context, l layer.Layer) (ok bool, err error
 // MarkChecked records that the unpacked layer diffID needs no check in
 // this build: it was just made.
 func (u *Unpacker) MarkChecked(diffID digest.Digest) { u.checked.Store(diffID, true) }
+
+// Repair unpacks the layer diffID again from its blob, on the layers a
+// step record says lie below it (cache.Store.LayerChain), unpacking them
+// too where they are missing: what cache verify --repair does with a
+// damaged layer it removed. It returns cache.ErrNotFound when no record
+// gives the chain.
+func (u *Unpacker) Repair(ctx context.Context, diffID digest.Digest) error {
+	chain, ok, err := u.store.LayerChain(diffID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return cache.ErrNotFound
+	}
+	_, err = u.Lower(ctx, chain)
+	return err
+}

@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/mybuild/mybuild/cache"
+	"github.com/mybuild/mybuild/isolation"
+	"github.com/mybuild/mybuild/rootfs"
 	"github.com/spf13/cobra"
 )
 
@@ -23,8 +26,9 @@ func newCacheVerifyCommand(s streams, dir *string) *cobra.Command {
 digest, every step record (it reads back whole, and its blobs are there),
 every unpacked layer against its seal, every file hashed. It prints one
 line per problem, and exits 1 when it found any. --repair removes what is
-damaged, for the next build to make again, and exits 0 when it repaired
-everything it found; it waits for running builds to finish.`,
+damaged, unpacks damaged layers again from their blobs, leaves the rest
+for the next build to make again, and exits 0 when it repaired everything
+it found; it waits for running builds to finish.`,
 		Example: `  mybuild cache verify
   mybuild cache verify --repair`,
 		Args: noArgs,
@@ -32,7 +36,7 @@ everything it found; it waits for running builds to finish.`,
 			return withInterrupt(func(ctx context.Context) error { return runVerify(ctx, o, *dir, s.out) })
 		},
 	}
-	cmd.Flags().BoolVar(&o.repair, "repair", false, "Remove damaged blobs, step records and unpacked layers")
+	cmd.Flags().BoolVar(&o.repair, "repair", false, "Remove damaged blobs and step records, and unpack damaged layers again")
 	return cmd
 }
 
@@ -46,7 +50,17 @@ func runVerify(ctx context.Context, o *verifyOptions, dir string, w io.Writer) e
 		return err
 	}
 	defer s.Close()
-	n, err := s.Verify(ctx, cache.VerifyOptions{Repair: o.repair, Report: func(p cache.Problem) { fmt.Fprintln(w, p) }})
+	vo := cache.VerifyOptions{Repair: o.repair, Report: func(p cache.Problem) { fmt.Fprintln(w, p) }}
+	if o.repair && os.Geteuid() == 0 {
+		// Root, on the host or in the rootless mode's user namespace,
+		// unpacks layers as a build does.
+		var opts []rootfs.OverlayOption
+		if isolation.InRootless() {
+			opts = append(opts, rootfs.Rootless(func(msg string) { fmt.Fprintln(w, "warning: "+msg) }))
+		}
+		vo.Unpack = rootfs.NewOverlay(s, opts...).Repair
+	}
+	n, err := s.Verify(ctx, vo)
 	if err != nil {
 		return err
 	}

@@ -98,9 +98,11 @@ func TestDamagedLayerIsUnpackedAgain(t *testing.T) {
 	}
 }
 
-// cache verify finds a damaged unpacked layer, blob and step record, one
-// line each, and exits 1; --repair removes them, and the next verify
-// finds nothing; the next build makes them again.
+// cache verify finds damaged unpacked layers and a damaged step record,
+// one line each, and exits 1; --repair removes the record and unpacks the
+// layers again from their blobs, on the layers the records chain them on
+// (busybox's COPY after FROM scratch, and a RUN three steps later), and
+// the next verify finds nothing; the next build uses them.
 func TestCacheVerifyRepair(t *testing.T) {
 	dir := project(t, prelude+"RUN echo x > /x\n")
 	cacheDir := t.TempDir()
@@ -110,33 +112,46 @@ func TestCacheVerifyRepair(t *testing.T) {
 	if code, stdout, stderr := runCLI(t, "cache", "verify", "--cache-dir", cacheDir); code != 0 || stdout != "the cache is sound\n" {
 		t.Fatalf("verify of a sound cache: exit %d\n%s%s", code, stdout, stderr)
 	}
-	damageLayerFile(t, cacheDir, "bin/busybox")
+	busyboxLayer := damageLayerFile(t, cacheDir, "bin/busybox")
+	xLayer := damageLayerFile(t, cacheDir, "x")
 	os.WriteFile(filepath.Join(cacheDir, "steps", strings.Repeat("ab", 32)+".json"), []byte("{"), 0o600)
 
 	code, stdout, stderr := runCLI(t, "cache", "verify", "--cache-dir", cacheDir)
-	if code != 1 || !strings.Contains(stderr, "2 problems found") {
+	if code != 1 || !strings.Contains(stderr, "3 problems found") {
 		t.Errorf("verify: exit %d, want 1\n%s", code, stderr)
 	}
-	lines := strings.Split(strings.TrimSpace(stdout), "\n")
-	if len(lines) != 2 || !strings.HasSuffix(lines[1], ": /bin/busybox: content changed") ||
-		!strings.Contains(lines[0], "step sha256:abab") {
-		t.Errorf("verify printed:\n%s", stdout)
+	for _, want := range []string{"step sha256:abab", ": /bin/busybox: content changed\n", ": /x: content changed\n"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("verify printed no %q:\n%s", want, stdout)
+		}
 	}
 
 	code, stdout, stderr = runCLI(t, "cache", "verify", "--repair", "--cache-dir", cacheDir)
-	if code != 0 || strings.Count(stdout, "(removed") != 2 || !strings.Contains(stdout, "repaired 2 problems") {
+	if code != 0 || strings.Count(stdout, "(removed)") != 1 || strings.Count(stdout, "(unpacked again from its blob)") != 2 ||
+		!strings.Contains(stdout, "repaired 3 problems") {
 		t.Errorf("verify --repair: exit %d\n%s%s", code, stdout, stderr)
+	}
+	busybox, _ := os.ReadFile(filepath.Join(dir, "busybox"))
+	if got, _ := os.ReadFile(busyboxLayer); sha256Hex(got) != sha256Hex(busybox) {
+		t.Error("the unpacked busybox is still damaged after the repair")
+	}
+	if got, _ := os.ReadFile(xLayer); string(got) != "x\n" {
+		t.Errorf("the unpacked /x holds %q after the repair", got)
 	}
 	if code, stdout, stderr := runCLI(t, "cache", "verify", "--cache-dir", cacheDir); code != 0 || stdout != "the cache is sound\n" {
 		t.Errorf("verify after the repair: exit %d\n%s%s", code, stdout, stderr)
 	}
 	out := filepath.Join(t.TempDir(), "app.tar")
-	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(prelude+"RUN echo x > /x\nRUN sha256sum /bin/busybox > /sum\n"), 0o644)
-	if code, _, stderr := runCLI(t, "--cache-dir", cacheDir, "-t", out, dir); code != 0 {
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(prelude+"RUN echo x > /x\nRUN sha256sum /bin/busybox /x > /sum\n"), 0o644)
+	code, _, stderr = runCLI(t, "--cache-dir", cacheDir, "--progress", "plain", "-t", out, dir)
+	if code != 0 {
 		t.Fatalf("build after the repair: exit %d\n%s", code, stderr)
 	}
-	busybox, _ := os.ReadFile(filepath.Join(dir, "busybox"))
-	if got, want := imageFile(t, out, "/sum"), sha256Hex([]byte(sha256Hex(busybox)+"  /bin/busybox\n")); got != want {
+	if strings.Contains(stderr, "damaged") {
+		t.Errorf("the build after the repair found damage:\n%s", stderr)
+	}
+	want := sha256Hex([]byte(sha256Hex(busybox) + "  /bin/busybox\n" + sha256Hex([]byte("x\n")) + "  /x\n"))
+	if got := imageFile(t, out, "/sum"); got != want {
 		t.Errorf("/sum has digest %s, want %s", got, want)
 	}
 }
