@@ -67,17 +67,32 @@ func (s *Store) CommitLayer(dir string, diffID digest.Digest, opts ...CommitOpti
 	if err != nil {
 		return "", fmt.Errorf("commit layer %s: %w", diffID, err)
 	}
-	// The flush also takes the seal's walk past the tick of the clock in
-	// which the rename set the layer dir's ctime, most of the time: an
-	// entry changed in the same tick as the walk began is read again by
-	// the next check (see seal.Start).
-	if err := s.syncFS(); err != nil {
-		return "", err
-	}
-	if err := s.sealLayer(diffID, o.known); err != nil {
+	if err := s.flushAndSeal(diffID, o.known); err != nil {
 		return "", err
 	}
 	return final, nil
+}
+
+// flushAndSeal flushes the layer just renamed into place to disk and
+// seals it, the seal's walk (and the wait for the clock's tick before it)
+// running while the flush waits on the disk.
+// The seal is written only once the flush is done: a seal must never
+// vouch for data a crash could still lose.
+func (s *Store) flushAndSeal(diffID digest.Digest, known *knownContent) error {
+	flushed := make(chan error, 1)
+	go func() { flushed <- s.syncFS() }()
+	start, err := clockAfter(s.tmp, s.LayerPath(diffID))
+	var sl *seal
+	if err == nil {
+		sl, err = makeSeal(s.LayerPath(diffID), start, known)
+	}
+	if ferr := <-flushed; ferr != nil {
+		return ferr
+	}
+	if err != nil {
+		return fmt.Errorf("seal layer %s: %w", diffID, err)
+	}
+	return s.writeSeal(diffID, sl)
 }
 
 // CommitOption configures CommitLayer.
@@ -119,7 +134,7 @@ func (s *Store) Clock() (int64, error) { return fsClock(s.tmp) }
 // the digests of known files from known (which may be nil). The caller
 // holds the layer's lock.
 func (s *Store) sealLayer(diffID digest.Digest, known *knownContent) error {
-	start, err := fsClock(s.tmp)
+	start, err := clockAfter(s.tmp, s.LayerPath(diffID))
 	if err != nil {
 		return fmt.Errorf("seal layer %s: %w", diffID, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/mybuild/mybuild/internal/userns"
 	"github.com/mybuild/mybuild/internal/xattr"
@@ -213,4 +214,26 @@ func fsClock(dir string) (int64, error) {
 		return 0, &os.PathError{Op: "fstat", Path: f.Name(), Err: err}
 	}
 	return st.Ctim.Nano(), nil
+}
+
+// clockAfter is the filesystem's clock (fsClock in dir) once it has
+// moved past the ctime of path, which was changed last of the tree below
+// it (the rename into place): a seal whose walk starts then finds no
+// entry changed in the tick it began, which the next check would have to
+// read again (see seal.Start). It waits a tick of the clock at most (4 ms
+// at 250 Hz), often less: where timestamps are fine-grained on demand
+// (Linux 6.13 and later), a clock file made after another was removed
+// has a later time.
+func clockAfter(dir, path string) (int64, error) {
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); err != nil {
+		return 0, &os.PathError{Op: "lstat", Path: path, Err: err}
+	}
+	for {
+		now, err := fsClock(dir)
+		if err != nil || now > st.Ctim.Nano() {
+			return now, err
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
 }

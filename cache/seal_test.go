@@ -48,6 +48,31 @@ func sealedLayer(t *testing.T, s *Store) digest.Digest {
 	return diffID
 }
 
+// A layer sealed as it is committed, right after its files were written,
+// needs nothing read again by its first check: the seal's walk began
+// after the tick of the clock in which the rename into place (and every
+// change before it) was stamped.
+func TestFreshSealNeedsNoReread(t *testing.T) {
+	s := open(t, t.TempDir())
+	for i := range 5 {
+		diffID := sealedLayer(t, s)
+		sl, err := s.readSeal(diffID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		problems, now, err := checkSeal(s.LayerPath(diffID), sl, false, 0)
+		if err != nil || len(problems) > 0 {
+			t.Fatalf("check: %v, %v", problems, err)
+		}
+		if now != nil {
+			t.Fatalf("commit %d: the check had to read entries again (seal start %d)", i, sl.Start)
+		}
+		if err := s.DeleteLayer(diffID); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func TestCheckIntactLayer(t *testing.T) {
 	s := open(t, t.TempDir())
 	diffID := sealedLayer(t, s)
