@@ -201,17 +201,25 @@ func hashFile(host string) (digest.Digest, error) {
 }
 
 // fsClock is the filesystem's clock now, as it stamps ctimes: the ctime
-// of a file made for the purpose in dir.
+// of a file in dir, set to now. The file is kept and touched again each
+// time: no inode to allocate or free, and where timestamps are
+// fine-grained on demand (Linux 6.13 and later) a touch of a file whose
+// time was read since gets a fine-grained one. Several callers at once
+// are safe: each reads a time at or after its own touch, and before it
+// goes on.
 func fsClock(dir string) (int64, error) {
-	f, err := os.CreateTemp(dir, "clock-")
+	p := filepath.Join(dir, "clock")
+	fd, err := unix.Open(p, unix.O_WRONLY|unix.O_CREAT|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o600)
 	if err != nil {
-		return 0, err
+		return 0, &os.PathError{Op: "open", Path: p, Err: err}
 	}
-	defer os.Remove(f.Name())
-	defer f.Close()
+	defer unix.Close(fd)
+	if err := unix.UtimesNanoAt(fd, "", []unix.Timespec{{Nsec: unix.UTIME_NOW}, {Nsec: unix.UTIME_NOW}}, unix.AT_EMPTY_PATH); err != nil {
+		return 0, &os.PathError{Op: "utimensat", Path: p, Err: err}
+	}
 	var st unix.Stat_t
-	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
-		return 0, &os.PathError{Op: "fstat", Path: f.Name(), Err: err}
+	if err := unix.Fstat(fd, &st); err != nil {
+		return 0, &os.PathError{Op: "fstat", Path: p, Err: err}
 	}
 	return st.Ctim.Nano(), nil
 }
