@@ -60,6 +60,9 @@ type builder struct {
 	platformLabel string
 	// warned holds the warnings given so far (warnOnce).
 	warned map[string]bool
+	// lintResult is the lint's, for the "# check=" directive of the
+	// rules the build checks itself; nil before the lint.
+	lintResult *parser.LintResult
 	// earlier are the records a miss is compared with, read at the first.
 	earlier struct {
 		once sync.Once

@@ -18,8 +18,9 @@ import (
 // Check runs BuildKit's Dockerfile lint rules over the Dockerfile of
 // opts, as docker buildx build --check does, and builds nothing: every
 // stage is checked, or with a Target the stages it needs. Of each base
-// image, only the config is read, when a rule needs it, and nothing is
-// stored; opts.Store may be nil.
+// image, only the config is read (every one, for
+// InvalidBaseImagePlatform), and nothing is stored; opts.Store may be
+// nil.
 func Check(ctx context.Context, opts Options) (*parser.LintResult, error) {
 	data, err := os.ReadFile(opts.Dockerfile)
 	if err != nil {
@@ -29,7 +30,7 @@ func Check(ctx context.Context, opts Options) (*parser.LintResult, error) {
 	if platform.OS == "" {
 		platform = image.HostPlatform()
 	}
-	lintOpts := lintOptions(ctx, opts, platform)
+	lintOpts := append(lintOptions(ctx, opts, platform), parser.LintBasePlatforms())
 	if opts.Target != "" {
 		lintOpts = append(lintOpts, parser.LintTarget(opts.Target))
 	}
@@ -45,6 +46,7 @@ func (b *builder) lint(ctx context.Context, data []byte) error {
 	if err != nil {
 		return err
 	}
+	b.lintResult = res
 	for _, w := range res.Warnings {
 		b.rep.Warning(w.Short())
 	}
@@ -98,5 +100,5 @@ func lintBaseImage(ctx context.Context, opts Options, ref string, p ocispec.Plat
 		return nil
 	}
 	cfg := insp.Image.Config
-	return &parser.BaseImage{Env: cfg.Env, Shell: cfg.Shell}
+	return &parser.BaseImage{Env: cfg.Env, Shell: cfg.Shell, Platform: insp.Image.Platform}
 }

@@ -334,6 +334,13 @@ func TestBaseForAnotherPlatform(t *testing.T) {
 	if len(res.Manifests) != 2 || res.Manifests[1].Platform != "linux/arm64" {
 		t.Errorf("manifests: %+v", res.Manifests)
 	}
+	// "# check=skip=" silences it, as it does BuildKit's.
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("# check=skip=InvalidBaseImagePlatform\nFROM oci-archive:"+base+"\nCOPY Dockerfile /app\n"), 0o644)
+	w = &warnings{}
+	testBuild(t, dir, cacheDir, twoPlatforms, func(o *Options) { o.Reporter = w })
+	if len(w.msgs) != 0 {
+		t.Errorf("skipped, yet warned %q", w.msgs)
+	}
 }
 
 // --output type=local of several platforms writes each platform's files

@@ -200,7 +200,8 @@ func (b *builder) loadImage(ctx context.Context, ref transport.Ref, platform oci
 // its platform, and its RUN steps may then fail.
 func (b *builder) checkBasePlatform(n *node, img *image.Image) {
 	got, want := img.Platform(), n.platform
-	if got.OS == "" || got.Architecture == "" || (got.OS == want.OS && got.Architecture == want.Architecture) {
+	if got.OS == "" || got.Architecture == "" || (got.OS == want.OS && got.Architecture == want.Architecture) ||
+		b.lintResult.Skips("InvalidBaseImagePlatform") {
 		return
 	}
 	msg := fmt.Sprintf("InvalidBaseImagePlatform: Base image %s was pulled with platform %q, expected %q for current build",

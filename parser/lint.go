@@ -46,6 +46,14 @@ type LintResult struct {
 	// ErrorOnWarnings is set by "# check=error=true": warnings fail the
 	// build, before any step.
 	ErrorOnWarnings bool
+	cfg             *linter.Config
+}
+
+// Skips reports whether "# check=skip=" (or the build arg that replaces
+// it) turns the rule off: for a rule a builder checks itself, as a build
+// does InvalidBaseImagePlatform when it pulls the image.
+func (r *LintResult) Skips(rule string) bool {
+	return r != nil && r.cfg != nil && (r.cfg.SkipAll || slices.Contains(r.cfg.SkipRules, rule))
 }
 
 // Err is the error that "# check=error=true" makes of the warnings,
@@ -75,6 +83,7 @@ type lintOptions struct {
 	onlyTarget      bool
 	build, platform ocispec.Platform
 	image           func(ref string, platform ocispec.Platform) *BaseImage
+	basePlatforms   bool
 	validBase       func(string) bool
 	ignore          []string
 }
@@ -83,6 +92,8 @@ type lintOptions struct {
 type BaseImage struct {
 	Env   []string // "K=V"
 	Shell []string // SHELL, for JSONArgsRecommended
+	// Platform is the image config's, for InvalidBaseImagePlatform.
+	Platform ocispec.Platform
 }
 
 // LintBuildArgs gives the --build-arg values: they define variables, and
@@ -115,6 +126,15 @@ func LintBaseImages(fn func(ref string, platform ocispec.Platform) *BaseImage) L
 	return func(o *lintOptions) { o.image = fn }
 }
 
+// LintBasePlatforms reads the config of every stage's base image
+// (through LintBaseImages) to report InvalidBaseImagePlatform for one
+// whose OS or architecture is not the stage's platform, as BuildKit does
+// when it resolves base images. A build, which says so itself when it
+// pulls the image, leaves it out; --check gives it.
+func LintBasePlatforms() LintOption {
+	return func(o *lintOptions) { o.basePlatforms = true }
+}
+
 // LintBaseNames gives the check of a base image name that
 // InvalidDefaultArgInFrom applies, for a builder whose FROM takes more
 // than image references (mybuild's transports: oci-archive:PATH, ...).
@@ -143,7 +163,7 @@ func Lint(name string, data []byte, opts ...LintOption) (*LintResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &LintResult{File: name, Source: data, ErrorOnWarnings: cfg.ReturnAsError}
+	res := &LintResult{File: name, Source: data, ErrorOnWarnings: cfg.ReturnAsError, cfg: cfg}
 	cfg.Warn = func(rule, description, url, detail string, location []bkparser.Range) {
 		res.Warnings = append(res.Warnings, LintWarning{RuleName: rule, Description: description,
 			URL: url, Detail: detail, Location: slices.Clone(location)})

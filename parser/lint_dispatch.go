@@ -13,6 +13,7 @@ import (
 	bkparser "github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 	"github.com/moby/buildkit/util/suggest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // lintState is what the rules see of a stage as its commands run, as
@@ -52,11 +53,25 @@ func (r *lintRun) start(i int) *lintState {
 	return s
 }
 
-// image asks LintBaseImages for a base image's config, once.
+// image asks LintBaseImages for a base image's config, once per
+// platform; platform is the FROM's --platform, unexpanded.
 func (r *lintRun) image(ref, platform string) *BaseImage {
 	if r.o.image == nil {
 		return &BaseImage{}
 	}
+	p := r.stagePlatform(platform)
+	key := ref + " " + formatPlatform(p)
+	img, ok := r.images[key]
+	if !ok {
+		img = r.o.image(ref, p)
+		r.images[key] = img
+	}
+	return img
+}
+
+// stagePlatform is the platform a stage is built for: its FROM's
+// --platform (unexpanded here), else the target platform.
+func (r *lintRun) stagePlatform(platform string) ocispec.Platform {
 	p := r.o.platform
 	if platform != "" {
 		if v, err := r.d.ExpandWord(platform, r.global); err == nil {
@@ -68,13 +83,29 @@ func (r *lintRun) image(ref, platform string) *BaseImage {
 			}
 		}
 	}
-	key := ref + " " + formatPlatform(p)
-	img, ok := r.images[key]
-	if !ok {
-		img = r.o.image(ref, p)
-		r.images[key] = img
+	return p
+}
+
+// basePlatform is BuildKit's validateBaseImagePlatform, for stage i:
+// InvalidBaseImagePlatform when the image its FROM names has another OS
+// or architecture than the stage's platform. An image that cannot be
+// read, or whose config names no platform, is left alone.
+func (r *lintRun) basePlatform(i int) {
+	st := &r.d.Stages[i]
+	base, err := r.d.ExpandWord(st.BaseName, r.global)
+	if err != nil || strings.EqualFold(base, "scratch") || r.stageIndex(base, i) >= 0 || r.o.image == nil {
+		return
 	}
-	return img
+	img := r.image(base, st.Platform)
+	want := r.stagePlatform(st.Platform)
+	if img == nil || img.Platform.OS == "" || img.Platform.Architecture == "" ||
+		(img.Platform.OS == want.OS && img.Platform.Architecture == want.Architecture) {
+		return
+	}
+	// BuildKit's dispatch context's linter: the comments above the FROM
+	// do not apply.
+	r.lint.Run(&linter.RuleInvalidBaseImagePlatform, st.from.Location,
+		linter.RuleInvalidBaseImagePlatform.Format(base, formatPlatform(want), formatPlatform(img.Platform)))
 }
 
 // dispatchStage runs the rules of each command of stage i (dispatch), with

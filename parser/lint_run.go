@@ -59,6 +59,11 @@ func (r *lintRun) run() {
 		r.from(i)
 	}
 	for i := range r.d.Stages {
+		if needed[i] && r.o.basePlatforms {
+			r.basePlatform(i)
+		}
+	}
+	for i := range r.d.Stages {
 		if needed[i] {
 			r.dispatchStage(i)
 		}

@@ -120,3 +120,49 @@ func TestLintBaseImages(t *testing.T) {
 		t.Errorf("unreadable image: %q", got)
 	}
 }
+
+// TestLintBasePlatforms: with LintBasePlatforms, every base image's
+// config is read, and one of another OS or architecture than its stage's
+// platform is InvalidBaseImagePlatform, at its FROM; a variant does not
+// count, nor does FROM scratch or a stage. Without the option no image
+// is asked for.
+func TestLintBasePlatforms(t *testing.T) {
+	src := []byte("# check=skip=FromPlatformFlagConstDisallowed\nFROM arm AS a\nFROM amd\nFROM --platform=linux/arm64 arm\nFROM armv7\nFROM scratch\nFROM a\n")
+	images := map[string]ocispec.Platform{
+		"arm":   {OS: "linux", Architecture: "arm64"},
+		"amd":   {OS: "linux", Architecture: "amd64", Variant: "v3"},
+		"armv7": {OS: "linux", Architecture: "arm", Variant: "v7"},
+	}
+	lint := func(opts ...LintOption) ([]string, []string) {
+		t.Helper()
+		var asked []string
+		opts = append(opts, LintPlatforms(ocispec.Platform{OS: "linux", Architecture: "amd64"}, ocispec.Platform{OS: "linux", Architecture: "amd64"}),
+			LintBaseImages(func(ref string, p ocispec.Platform) *BaseImage {
+				asked = append(asked, ref+" "+formatPlatform(p))
+				return &BaseImage{Platform: images[ref]}
+			}))
+		res, err := Lint("Dockerfile", src, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, w := range res.Warnings {
+			out = append(out, w.Short())
+		}
+		return out, asked
+	}
+	got, asked := lint(LintBasePlatforms())
+	want := []string{
+		`InvalidBaseImagePlatform: Base image arm was pulled with platform "linux/arm64", expected "linux/amd64" for current build (line 2)`,
+		`InvalidBaseImagePlatform: Base image armv7 was pulled with platform "linux/arm/v7", expected "linux/amd64" for current build (line 5)`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if wantAsked := "arm linux/amd64,amd linux/amd64,arm linux/arm64,armv7 linux/amd64"; strings.Join(asked, ",") != wantAsked {
+		t.Errorf("asked for %q, want %q", strings.Join(asked, ","), wantAsked)
+	}
+	if got, asked := lint(); len(got) != 0 || len(asked) != 0 {
+		t.Errorf("without LintBasePlatforms: %q, asked for %q", got, asked)
+	}
+}

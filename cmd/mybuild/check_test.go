@@ -122,3 +122,28 @@ func TestCheckIgnoredFile(t *testing.T) {
 		t.Errorf("exit %d, stdout lacks %q:\n%s", code, want, stdout)
 	}
 }
+
+// TestCheckBasePlatform: --check reads the config of every base image,
+// and one made for another architecture than the build's is
+// InvalidBaseImagePlatform, at its FROM, as BuildKit reports it.
+func TestCheckBasePlatform(t *testing.T) {
+	armDir := project(t, "FROM scratch\nCOPY busybox /bin/busybox\n")
+	arm := filepath.Join(t.TempDir(), "arm.tar")
+	if code, _, stderr := runCLI(t, "build", "--platform", "linux/arm64", "--cache-dir", t.TempDir(), "-t", "oci-archive:"+arm, armDir); code != exitOK {
+		t.Fatalf("arm64 base: exit %d\n%s", code, stderr)
+	}
+	dir := project(t, "FROM oci-archive:"+arm+"\nCMD [\"busybox\", \"true\"]\n")
+	cacheDir := filepath.Join(t.TempDir(), "cache")
+	code, stdout, stderr := runCLI(t, "build", "--check", "--platform", "linux/amd64", "--cache-dir", cacheDir, dir)
+	want := "Check complete, 1 warning has been found!\n\nWARNING: InvalidBaseImagePlatform\n" +
+		"Base image oci-archive:" + arm + " was pulled with platform \"linux/arm64\", expected \"linux/amd64\" for current build\n" +
+		"Dockerfile:1\n"
+	if code != exitBuild || stderr != "" || !strings.HasPrefix(stdout, want) {
+		t.Errorf("exit %d, stderr %q, stdout\n%s\nwant it to start\n%s", code, stderr, stdout, want)
+	}
+	emptyDir(t, cacheDir)
+	// The same base for the platform it was made for: no warning.
+	if code, stdout, _ := runCLI(t, "build", "--check", "--platform", "linux/arm64", "--cache-dir", cacheDir, dir); code != exitOK {
+		t.Errorf("--platform linux/arm64: exit %d\n%s", code, stdout)
+	}
+}
