@@ -81,7 +81,7 @@ func (s *Store) CommitLayer(dir string, diffID digest.Digest, opts ...CommitOpti
 func (s *Store) flushAndSeal(diffID digest.Digest, known *knownContent) error {
 	flushed := make(chan error, 1)
 	go func() { flushed <- s.syncFS() }()
-	start, err := clockAfter(s.tmp, s.LayerPath(diffID))
+	start, err := clockAfter(s.tmpLock.f, s.LayerPath(diffID))
 	var sl *seal
 	if err == nil {
 		sl, err = makeSeal(s.LayerPath(diffID), start, known)
@@ -128,13 +128,13 @@ func WithKnownContent(files map[uint64]KnownContent, readAfter int64) CommitOpti
 }
 
 // Clock is the filesystem's clock now, as it sets ctimes in the store.
-func (s *Store) Clock() (int64, error) { return fsClock(s.tmp) }
+func (s *Store) Clock() (int64, error) { return fsClock(s.tmpLock.f) }
 
 // sealLayer makes and writes the seal of the layer, as it is now, taking
 // the digests of known files from known (which may be nil). The caller
 // holds the layer's lock.
 func (s *Store) sealLayer(diffID digest.Digest, known *knownContent) error {
-	start, err := clockAfter(s.tmp, s.LayerPath(diffID))
+	start, err := clockAfter(s.tmpLock.f, s.LayerPath(diffID))
 	if err != nil {
 		return fmt.Errorf("seal layer %s: %w", diffID, err)
 	}

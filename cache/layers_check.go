@@ -82,13 +82,13 @@ func (s *Store) compareLayer(diffID digest.Digest, full bool) ([]Problem, error)
 	// intact), and then walks again.
 	var start int64
 	if full {
-		if start, err = fsClock(s.tmp); err != nil {
+		if start, err = fsClock(s.tmpLock.f); err != nil {
 			return nil, fmt.Errorf("check layer %s: %w", diffID, err)
 		}
 	}
 	problems, now, err := checkSeal(s.LayerPath(diffID), sl, full, start)
 	if err == nil && !full && len(problems) == 0 && now != nil {
-		if start, err = fsClock(s.tmp); err == nil {
+		if start, err = fsClock(s.tmpLock.f); err == nil {
 			problems, now, err = checkSeal(s.LayerPath(diffID), sl, full, start)
 		}
 	}

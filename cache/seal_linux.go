@@ -201,30 +201,25 @@ func hashFile(host string) (digest.Digest, error) {
 }
 
 // fsClock is the filesystem's clock now, as it stamps ctimes: the ctime
-// of a file in dir, set to now. The file is kept and touched again each
-// time: no inode to allocate or free, and where timestamps are
-// fine-grained on demand (Linux 6.13 and later) a touch of a file whose
-// time was read since gets a fine-grained one. Several callers at once
-// are safe: each reads a time at or after its own touch, and before it
-// goes on.
-func fsClock(dir string) (int64, error) {
-	p := filepath.Join(dir, "clock")
-	fd, err := unix.Open(p, unix.O_WRONLY|unix.O_CREAT|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o600)
-	if err != nil {
-		return 0, &os.PathError{Op: "open", Path: p, Err: err}
-	}
-	defer unix.Close(fd)
+// of the file f (the lock file of the store's scratch dir, held open for
+// the store's life), set to now. No file is made or removed for it, and
+// where timestamps are fine-grained on demand (Linux 6.13 and later) a
+// touch of a file whose time was read since gets a fine-grained one.
+// Several callers at once are safe: each reads a time at or after its
+// own touch, and before it goes on.
+func fsClock(f *os.File) (int64, error) {
+	fd := int(f.Fd())
 	if err := unix.UtimesNanoAt(fd, "", []unix.Timespec{{Nsec: unix.UTIME_NOW}, {Nsec: unix.UTIME_NOW}}, unix.AT_EMPTY_PATH); err != nil {
-		return 0, &os.PathError{Op: "utimensat", Path: p, Err: err}
+		return 0, &os.PathError{Op: "utimensat", Path: f.Name(), Err: err}
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		return 0, &os.PathError{Op: "fstat", Path: p, Err: err}
+		return 0, &os.PathError{Op: "fstat", Path: f.Name(), Err: err}
 	}
 	return st.Ctim.Nano(), nil
 }
 
-// clockAfter is the filesystem's clock (fsClock in dir) once it has
+// clockAfter is the filesystem's clock (fsClock of clock) once it has
 // moved past the ctime of path, which was changed last of the tree below
 // it (the rename into place): a seal whose walk starts then finds no
 // entry changed in the tick it began, which the next check would have to
@@ -232,13 +227,13 @@ func fsClock(dir string) (int64, error) {
 // at 250 Hz), often less: where timestamps are fine-grained on demand
 // (Linux 6.13 and later), a clock file made after another was removed
 // has a later time.
-func clockAfter(dir, path string) (int64, error) {
+func clockAfter(clock *os.File, path string) (int64, error) {
 	var st unix.Stat_t
 	if err := unix.Lstat(path, &st); err != nil {
 		return 0, &os.PathError{Op: "lstat", Path: path, Err: err}
 	}
 	for {
-		now, err := fsClock(dir)
+		now, err := fsClock(clock)
 		if err != nil || now > st.Ctim.Nano() {
 			return now, err
 		}
