@@ -45,10 +45,11 @@ func (b *builder) planGit(ctx context.Context, r *gitsource.Ref, keepGitDir *boo
 	return &gitRepo{ref: r, res: res}, nil
 }
 
-// gitOptions are what git runs with: the builder's ssh agent, and the CA
-// bundle of SSL_CERT_FILE, which mybuild's own downloads trust too.
+// gitOptions are what git runs with: the builder's ssh agent, the CA
+// bundle of SSL_CERT_FILE, which mybuild's own downloads trust too, and
+// the secrets, GIT_AUTH_TOKEN and GIT_AUTH_HEADER among them.
 func (b *builder) gitOptions() gitsource.Options {
-	return gitsource.Options{SSHAuthSock: b.opts.SSHAuthSock, CAFile: os.Getenv("SSL_CERT_FILE")}
+	return gitsource.Options{SSHAuthSock: b.opts.SSHAuthSock, CAFile: os.Getenv("SSL_CERT_FILE"), Secrets: b.opts.Secrets}
 }
 
 // keyString is what keys the checkout, as BuildKit's shaToCacheKey: the

@@ -1,6 +1,7 @@
 package build
 
 import (
+	"encoding/base64"
 	"strings"
 	"testing"
 
@@ -64,5 +65,36 @@ func TestAddGit(t *testing.T) {
 	bad := contextDir(t, map[string]string{"Dockerfile": "FROM scratch\nADD --checksum=ffff " + gitURL + "repo.git /x\n"})
 	if _, _, err := tryBuild(t, bad, t.TempDir()); err == nil || !strings.Contains(err.Error(), "Dockerfile:2: ") || !strings.Contains(err.Error(), "expected checksum to match ffff") {
 		t.Errorf("a checksum that does not match: %v", err)
+	}
+}
+
+// ADD of a private repository: the secret GIT_AUTH_TOKEN authenticates
+// it, as in BuildKit, and keys nothing: another token finds the step in
+// the cache.
+func TestAddGitToken(t *testing.T) {
+	root := t.TempDir()
+	token := func(s string) string {
+		return "basic " + base64.StdEncoding.EncodeToString([]byte("x-access-token:"+s))
+	}
+	url, caFile := gittest.HTTPSAuth(t, root, token("s3cret"))
+	t.Setenv("SSL_CERT_FILE", caFile)
+	repo := gittest.NewRepo(t, root, "private")
+	repo.Commit("one", map[string]string{"README": "private\n"})
+	repo.Push()
+	dir := contextDir(t, map[string]string{"Dockerfile": "FROM scratch\nADD " + url + "private.git /src\n"})
+	cacheDir := t.TempDir()
+	if _, _, err := tryBuild(t, dir, cacheDir); err == nil || !strings.Contains(err.Error(), "Dockerfile:2: ") {
+		t.Errorf("without the token: %v", err)
+	}
+	out, _ := testBuild(t, dir, cacheDir, func(o *Options) { o.Secrets = map[string][]byte{"GIT_AUTH_TOKEN": []byte("s3cret")} })
+	wantLines(t, listing(t, out), "/src/README file 0644 0:0 size=8 ")
+	// The host's own token wins over the generic one; the secrets differ,
+	// the commit does not, and the step is found in the cache.
+	host := strings.TrimSuffix(strings.TrimPrefix(url, "https://"), "/git/")
+	_, res := testBuild(t, dir, cacheDir, func(o *Options) {
+		o.Secrets = map[string][]byte{"GIT_AUTH_TOKEN." + host: []byte("s3cret"), "GIT_AUTH_TOKEN": []byte("wrong")}
+	})
+	if got := cachedSteps(res); got != "CC" {
+		t.Errorf("with other secrets: %s, want the ADD cached", got)
 	}
 }

@@ -20,6 +20,7 @@ import (
 // unless skipped, the subdir alone when one is named, and with
 // KeepGitDir a .git dir of its own in dir, cloned from the bare one.
 func Checkout(ctx context.Context, r *Ref, res Resolved, scratch, dir string, o Options) error {
+	o = o.forRemote(r.Remote)
 	bare := filepath.Join(scratch, "repo.git")
 	if _, err := o.run(ctx, scratch, "-c", "init.defaultBranch=master", "init", "--bare", bare); err != nil {
 		return err

@@ -3,8 +3,10 @@ package gitsource
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"os"
+	"net/url"
 	"os/exec"
 	"strings"
 )
@@ -17,6 +19,51 @@ type Options struct {
 	// (GIT_SSL_CAINFO): mybuild passes SSL_CERT_FILE, which its own
 	// downloads trust too.
 	CAFile string
+	// Secrets are the build's secrets by id. As in BuildKit, the first of
+	// GIT_AUTH_HEADER.<host>, GIT_AUTH_TOKEN.<host>, GIT_AUTH_HEADER and
+	// GIT_AUTH_TOKEN authenticates the remote over http(s): a header is
+	// sent as the Authorization header, a token as basic auth with the
+	// user x-access-token. It goes to git through its environment, never
+	// its arguments, and keys nothing.
+	Secrets map[string][]byte
+	// auth is the http.<url>.extraheader setting those give the remote
+	// (forRemote).
+	authKey, authValue string
+}
+
+// forRemote is o for the remote: with the Authorization header the
+// secrets give it, as BuildKit's git source (getAuthToken).
+func (o Options) forRemote(remote string) Options {
+	u, err := url.Parse(remote)
+	if err != nil || u.Host == "" {
+		return o // an scp-like remote (git@host:path): no header
+	}
+	for _, s := range []struct {
+		id    string
+		token bool
+	}{{"GIT_AUTH_HEADER." + u.Host, false}, {"GIT_AUTH_TOKEN." + u.Host, true}, {"GIT_AUTH_HEADER", false}, {"GIT_AUTH_TOKEN", true}} {
+		v, ok := o.Secrets[s.id]
+		if !ok {
+			continue
+		}
+		if s.token {
+			v = []byte("basic " + base64.StdEncoding.EncodeToString(append([]byte("x-access-token:"), v...)))
+		}
+		o.authKey, o.authValue = "http."+tokenScope(remote)+".extraheader", "Authorization: "+string(v)
+		break
+	}
+	return o
+}
+
+// tokenScope is the URL the header is sent to: the remote, or any of
+// GitHub's, as BuildKit (and actions/checkout) do.
+func tokenScope(remote string) string {
+	for _, pfx := range []string{"https://github.com/", "https://www.github.com/"} {
+		if strings.HasPrefix(remote, pfx) {
+			return pfx
+		}
+	}
+	return remote
 }
 
 // run runs git in dir with args, with BuildKit's environment for it (its
@@ -46,6 +93,9 @@ func (o Options) run(ctx context.Context, dir string, args ...string) ([]byte, e
 	}
 	if o.CAFile != "" {
 		cmd.Env = append(cmd.Env, "GIT_SSL_CAINFO="+o.CAFile)
+	}
+	if o.authKey != "" {
+		cmd.Env = append(cmd.Env, "GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0="+o.authKey, "GIT_CONFIG_VALUE_0="+o.authValue)
 	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -31,6 +31,7 @@ var (
 // annotated tag standing for its commit. Checksum must be a prefix of
 // the commit (or of the tag object).
 func Resolve(ctx context.Context, r *Ref, o Options) (Resolved, error) {
+	o = o.forRemote(r.Remote)
 	if r.Checksum != "" && !hexChecksum.MatchString(r.Checksum) {
 		return Resolved{}, fmt.Errorf("invalid checksum %s for Git URL, expected hex commit hash", r.Checksum)
 	}

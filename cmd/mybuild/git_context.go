@@ -27,13 +27,17 @@ func (o *buildOptions) gitContext(ctx context.Context, args []string) (local []s
 	if !ok {
 		return args, done, nil
 	}
+	secrets, err := parseSecrets(o.secrets) // GIT_AUTH_TOKEN, GIT_AUTH_HEADER
+	if err != nil {
+		return nil, done, err
+	}
 	tmp, err := os.MkdirTemp("", "mybuild-git-context-")
 	if err != nil {
 		return nil, done, err
 	}
 	done = func() { os.RemoveAll(tmp) }
 	dir := filepath.Join(tmp, "context")
-	if err := fetchGitContext(ctx, ref, tmp, dir); err != nil {
+	if err := fetchGitContext(ctx, ref, tmp, dir, secrets); err != nil {
 		done()
 		return nil, func() {}, fmt.Errorf("git context %s: %w", args[0], err)
 	}
@@ -44,10 +48,11 @@ func (o *buildOptions) gitContext(ctx context.Context, args []string) (local []s
 }
 
 // fetchGitContext checks ref out into dir, below tmp, with BuildKit's git
-// commands; SSH_AUTH_SOCK serves ssh remotes, and SSL_CERT_FILE is
-// trusted for https ones, as in ADD.
-func fetchGitContext(ctx context.Context, ref *gitsource.Ref, tmp, dir string) error {
-	opts := gitsource.Options{SSHAuthSock: os.Getenv("SSH_AUTH_SOCK"), CAFile: os.Getenv("SSL_CERT_FILE")}
+// commands; SSH_AUTH_SOCK serves ssh remotes, SSL_CERT_FILE is trusted
+// for https ones, and the secrets GIT_AUTH_TOKEN and GIT_AUTH_HEADER
+// authenticate them, as in ADD.
+func fetchGitContext(ctx context.Context, ref *gitsource.Ref, tmp, dir string, secrets map[string][]byte) error {
+	opts := gitsource.Options{SSHAuthSock: os.Getenv("SSH_AUTH_SOCK"), CAFile: os.Getenv("SSL_CERT_FILE"), Secrets: secrets}
 	res, err := gitsource.Resolve(ctx, ref, opts)
 	if err != nil {
 		return err

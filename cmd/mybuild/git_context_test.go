@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -70,5 +71,33 @@ func TestGitContext(t *testing.T) {
 	code, _, stderr := runCLI(t, "build", "--cache-dir", t.TempDir(), url+"app.git#nosuchref")
 	if code != 1 || !strings.HasPrefix(stderr, "mybuild: git context "+url+"app.git#nosuchref: ") || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
 		t.Errorf("a missing ref: exit %d, stderr %q; want 1 and one line", code, stderr)
+	}
+}
+
+// A private https repository is a context with the token of the secret
+// GIT_AUTH_TOKEN, as in buildx; without it the build fails in one line.
+func TestGitContextToken(t *testing.T) {
+	root := t.TempDir()
+	url, caFile := gittest.HTTPSAuth(t, root, "basic "+base64.StdEncoding.EncodeToString([]byte("x-access-token:s3cret")))
+	t.Setenv("SSL_CERT_FILE", caFile)
+	repo := gittest.NewRepo(t, root, "private")
+	repo.Commit("one", map[string]string{"Dockerfile": "FROM scratch\nCOPY version /version\n", "version": "one\n"})
+	repo.Push()
+	out := filepath.Join(t.TempDir(), "app.tar")
+	code, _, stderr := runCLI(t, "build", "--cache-dir", t.TempDir(), "-t", out, url+"private.git")
+	if code != 1 || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+		t.Errorf("without the token: exit %d, stderr %q; want 1 and one line", code, stderr)
+	}
+	t.Setenv("MYBUILD_TEST_TOKEN", "s3cret")
+	code, _, stderr = runCLI(t, "build", "--secret", "id=GIT_AUTH_TOKEN,env=MYBUILD_TEST_TOKEN", "--cache-dir", t.TempDir(), "-t", out, url+"private.git")
+	if code != 0 {
+		t.Fatalf("with the token: exit %d\n%s", code, stderr)
+	}
+	fsys, err := imagetest.Flatten(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := fsys.Lookup("/version"); !ok || got.SHA256 != fmt.Sprintf("%x", sha256.Sum256([]byte("one\n"))) {
+		t.Errorf("/version: %+v", got)
 	}
 }

@@ -64,6 +64,19 @@ func Daemon(t testing.TB, root string) string {
 // file of the certificate, to trust.
 func HTTPS(t testing.TB, root string) (url, caFile string) {
 	t.Helper()
+	return serveHTTPS(t, root, "")
+}
+
+// HTTPSAuth is HTTPS for a server that answers 401 Unauthorized to a
+// request without the Authorization header authorization, as a private
+// repository's host does.
+func HTTPSAuth(t testing.TB, root, authorization string) (url, caFile string) {
+	t.Helper()
+	return serveHTTPS(t, root, authorization)
+}
+
+func serveHTTPS(t testing.TB, root, authorization string) (url, caFile string) {
+	t.Helper()
 	execPath, err := exec.Command("git", "--exec-path").Output()
 	if err != nil {
 		t.Fatalf("git --exec-path: %v", err)
@@ -72,8 +85,19 @@ func HTTPS(t testing.TB, root string) (url, caFile string) {
 		Path: filepath.Join(strings.TrimSpace(string(execPath)), "git-http-backend"),
 		Env:  []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1", "GIT_CONFIG_NOSYSTEM=1", "HOME=" + os.DevNull},
 	}
+	handler := http.StripPrefix("/git", backend)
+	if authorization != "" {
+		handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Authorization") != authorization {
+				w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
+				http.Error(w, "unauthorized", http.StatusUnauthorized)
+				return
+			}
+			http.StripPrefix("/git", backend).ServeHTTP(w, r)
+		})
+	}
 	cert, pemBytes := certificate(t)
-	srv := httptest.NewUnstartedServer(http.StripPrefix("/git", backend))
+	srv := httptest.NewUnstartedServer(handler)
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
