@@ -5,8 +5,8 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"os"
 	"net/url"
+	"os"
 	"os/exec"
 	"strings"
 )
