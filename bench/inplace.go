@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -15,9 +16,17 @@ import (
 // in a container of a private Docker engine with Docker's default
 // security, where it builds in place. The work dir is a volume at the
 // same path; each build is timed inside the container by this program
-// (-time), so that docker exec's own cost is left out.
-func (b *bench) inPlaceMode() (mode, error) {
-	dir := filepath.Join(b.work, "in-place")
+// (-time), so that docker's own cost is left out. The builds follow each
+// other in one container, each starting from the root the one before
+// left; with fresh, each runs in a container of its own, started from
+// the image, as the jobs of a CI pipeline do (the cache dir, on the
+// volume, carries the cache from one to the next).
+func (b *bench) inPlaceMode(fresh bool) (mode, error) {
+	name := "in-place"
+	if fresh {
+		name = "in-place-fresh"
+	}
+	dir := filepath.Join(b.work, name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return mode{}, err
 	}
@@ -34,31 +43,42 @@ func (b *bench) inPlaceMode() (mode, error) {
 	if err := run("deploy/build-image.sh", "docker-archive:"+archive+":mybuild:bench", "-q"); err != nil {
 		return mode{}, fmt.Errorf("build mybuild's image: %w", err)
 	}
-	eng, err := startEngine(b.work)
-	if err != nil {
-		return mode{}, err
+	if b.engine == nil {
+		eng, err := startEngine(b.work)
+		if err != nil {
+			return mode{}, err
+		}
+		cleanups = append(cleanups, eng.stop)
+		b.engine = eng
 	}
-	cleanups = append(cleanups, eng.stop)
+	eng := b.engine
 	if err := eng.docker("load", "-q", "-i", archive); err != nil {
 		return mode{}, err
 	}
-	// The container lives as long as the bench: this program sleeps as
-	// its first process, and each build is a docker exec.
-	err = eng.docker("run", "-d", "--name", "bench", "--network", "host", "-v", b.work+":"+b.work,
-		"-v", tools+":/benchtools:ro", "--entrypoint", "/benchtools/bench", "mybuild:bench", "-sleep")
-	if err != nil {
-		return mode{}, err
-	}
+	volumes := []string{"--network", "host", "-v", b.work + ":" + b.work, "-v", tools + ":/benchtools:ro", "--entrypoint", "/benchtools/bench"}
 	timing := filepath.Join(dir, "timing.json")
+	timed := []string{"/benchtools/bench", "-time", timing, "--", "/mybuild/mybuild", "-q"}
+	start := []string{"exec", "bench"}
+	if fresh {
+		// A container per build, removed after it.
+		start = append(append([]string{"run", "--rm"}, volumes...), "mybuild:bench")
+		timed = timed[1:]
+	} else {
+		// The container lives as long as the bench: this program sleeps
+		// as its first process, and each build is a docker exec.
+		if err := eng.docker(append(append([]string{"run", "-d", "--name", "bench"}, volumes...), "mybuild:bench", "-sleep")...); err != nil {
+			return mode{}, err
+		}
+	}
 	build := func(args ...string) (sample, error) {
 		os.Remove(timing)
-		cmd := eng.command(append([]string{"exec", "bench", "/benchtools/bench", "-time", timing, "--", "/mybuild/mybuild", "-q"}, args...)...)
+		cmd := eng.command(append(append(slices.Clone(start), timed...), args...)...)
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return sample{}, fmt.Errorf("mybuild in place %v: %v\n%s", args, err, out)
+			return sample{}, fmt.Errorf("mybuild %s %v: %v\n%s", name, args, err, out)
 		}
 		return readTiming(timing)
 	}
-	return mode{name: "in-place", build: build, dir: dir, prepare: func(string) error { return nil }}, nil
+	return mode{name: name, build: build, dir: dir, prepare: func(string) error { return nil }}, nil
 }
 
 // timing is what -time writes.

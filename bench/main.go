@@ -35,7 +35,7 @@ func main() {
 	runs := flag.Int("runs", 5, "runs per phase")
 	only := flag.String("only", "", "comma-separated workloads to run (default all)")
 	jsonOut := flag.String("json", "", "also write the results as JSON to this file")
-	modes := flag.String("modes", "namespaces", "isolation modes to measure monorepo and steps in, compared with the first: namespaces, rootless, in-place")
+	modes := flag.String("modes", "namespaces", "isolation modes to measure monorepo and steps in, compared with the first: namespaces, rootless, in-place (one container for every build), in-place-fresh (a container per build, as CI jobs)")
 	baseline := flag.String("baseline", "", "another mybuild binary (say, of the main branch) to measure monorepo and steps with too, in the namespaces mode, interleaved with -mybuild's builds and compared with them")
 	peers := flag.String("peers", "", "other builders to time beside mybuild on monorepo and steps, all building FROM a loopback registry: buildkit, buildah (default none)")
 	buildkitBin := flag.String("buildkit-bin", "/opt/buildkit/bin", "where buildkitd and buildctl are, for -peers buildkit")

@@ -21,6 +21,9 @@ type bench struct {
 	peers     []tool
 	registry  *registry
 	debianRef string
+	// engine is the private Docker engine of the in-place modes, started
+	// by the first of them.
+	engine *engine
 }
 
 // cleanups run when the bench ends, failed or not (the in-place mode's

@@ -42,9 +42,11 @@ func (b *bench) newModes(list string) ([]mode, error) {
 		case "rootless":
 			m, err = b.rootlessMode()
 		case "in-place":
-			m, err = b.inPlaceMode()
+			m, err = b.inPlaceMode(false)
+		case "in-place-fresh":
+			m, err = b.inPlaceMode(true)
 		default:
-			err = fmt.Errorf("unknown mode %q (want namespaces, rootless or in-place)", name)
+			err = fmt.Errorf("unknown mode %q (want namespaces, rootless, in-place or in-place-fresh)", name)
 		}
 		if err != nil {
 			return nil, err

@@ -7,7 +7,7 @@
 # and prints the medians as a markdown table; the JSON goes to
 # bench/results/latest.json. Extra arguments go to the driver, e.g.
 #   bench/run.sh -runs 3 -only monorepo,steps
-#   bench/run.sh -only monorepo,steps -modes namespaces,rootless,in-place
+#   bench/run.sh -only monorepo,steps -modes namespaces,rootless,in-place,in-place-fresh
 #   bench/run.sh -runs 3 -only monorepo,steps -peers buildkit,buildah
 # The rootless mode is measured as the user mybuild-rootless (made here,
 # with a million subordinate ids, as .ci/run does); the in-place mode in a

@@ -59,7 +59,8 @@ func chainOf(recs map[digest.Digest]*Record, in *Inputs, depth int) ([]layer.Lay
 	case !found:
 		return nil, false
 	case rec.Base != nil || rec.Inputs == nil && rec.Layer == nil && strings.HasPrefix(rec.CreatedBy, "FROM "):
-		// A base image's record; one without layers is a FROM scratch.
+		// A base image's record (one of an image without layers has no
+		// Base).
 		return rec.Base, true
 	case rec.Inputs == nil:
 		return nil, false // made before records kept their inputs

@@ -224,9 +224,9 @@ func fsClock(f *os.File) (int64, error) {
 // it (the rename into place): a seal whose walk starts then finds no
 // entry changed in the tick it began, which the next check would have to
 // read again (see seal.Start). It waits a tick of the clock at most (4 ms
-// at 250 Hz), often less: where timestamps are fine-grained on demand
-// (Linux 6.13 and later), a clock file made after another was removed
-// has a later time.
+// at 250 Hz), often not at all: where timestamps are fine-grained on
+// demand (Linux 6.13 and later), the touch of a clock file whose time was
+// read gets a time finer than the tick.
 func clockAfter(clock *os.File, path string) (int64, error) {
 	var st unix.Stat_t
 	if err := unix.Lstat(path, &st); err != nil {
