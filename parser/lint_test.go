@@ -78,6 +78,21 @@ func readLines(t *testing.T, path string) ([]string, bool) {
 	return lines, true
 }
 
+// lintShorts lints src with opts, and gives each warning in its short
+// form.
+func lintShorts(t *testing.T, src []byte, opts ...LintOption) []string {
+	t.Helper()
+	res, err := Lint("Dockerfile", src, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, w := range res.Warnings {
+		out = append(out, w.Short())
+	}
+	return out
+}
+
 // TestLintBaseImages: the base image's environment defines variables for
 // UndefinedVar, and its SHELL silences JSONArgsRecommended; an image that
 // cannot be read silences UndefinedVar, and is asked for once.
@@ -86,20 +101,13 @@ func TestLintBaseImages(t *testing.T) {
 	shorts := func(img *BaseImage) ([]string, int) {
 		t.Helper()
 		asked := 0
-		res, err := Lint("Dockerfile", src, LintBaseImages(func(ref string, p ocispec.Platform) *BaseImage {
+		out := lintShorts(t, src, LintBaseImages(func(ref string, p ocispec.Platform) *BaseImage {
 			asked++
 			if ref != "golang" || p.OS != "linux" {
 				t.Errorf("asked for %s on %+v", ref, p)
 			}
 			return img
 		}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []string
-		for _, w := range res.Warnings {
-			out = append(out, w.Short())
-		}
 		return out, asked
 	}
 	got, asked := shorts(&BaseImage{Env: []string{"PATH=/go/bin", "GOPATH=/go"}})
@@ -141,15 +149,7 @@ func TestLintBasePlatforms(t *testing.T) {
 				asked = append(asked, ref+" "+formatPlatform(p))
 				return &BaseImage{Platform: images[ref]}
 			}))
-		res, err := Lint("Dockerfile", src, opts...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []string
-		for _, w := range res.Warnings {
-			out = append(out, w.Short())
-		}
-		return out, asked
+		return lintShorts(t, src, opts...), asked
 	}
 	got, asked := lint(LintBasePlatforms())
 	want := []string{
