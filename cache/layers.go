@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/mybuild/mybuild/internal/atomicfile"
 	digest "github.com/opencontainers/go-digest"
 )
 
@@ -74,25 +75,41 @@ func (s *Store) CommitLayer(dir string, diffID digest.Digest, opts ...CommitOpti
 }
 
 // flushAndSeal flushes the layer just renamed into place to disk and
-// seals it, the seal's walk (and the wait for the clock's tick before it)
-// running while the flush waits on the disk.
-// The seal is written only once the flush is done: a seal must never
-// vouch for data a crash could still lose.
+// seals it, the seal's walk (after the clock's tick, see clockAfter) and
+// the writing of its file running while the flush waits on the disk. The
+// seal is renamed into place only once the flush is done: a seal must
+// never vouch for data a crash could still lose.
 func (s *Store) flushAndSeal(diffID digest.Digest, known *knownContent) error {
 	flushed := make(chan error, 1)
 	go func() { flushed <- s.syncFS() }()
-	start, err := clockAfter(s.tmpLock.f, s.LayerPath(diffID))
-	var sl *seal
-	if err == nil {
-		sl, err = makeSeal(s.LayerPath(diffID), start, known)
-	}
-	if ferr := <-flushed; ferr != nil {
+	var ferr error
+	waited := false
+	wait := func() error {
+		ferr, waited = <-flushed, true
 		return ferr
 	}
+	err := s.sealAfter(diffID, known, wait)
+	if !waited {
+		wait()
+	}
+	if ferr != nil {
+		return ferr
+	}
+	return err
+}
+
+// sealAfter seals the layer diffID, renaming its seal into place once
+// wait returns.
+func (s *Store) sealAfter(diffID digest.Digest, known *knownContent, wait func() error) error {
+	start, err := clockAfter(s.tmpLock.f, s.LayerPath(diffID))
 	if err != nil {
 		return fmt.Errorf("seal layer %s: %w", diffID, err)
 	}
-	return s.writeSeal(diffID, sl)
+	sl, err := makeSeal(s.LayerPath(diffID), start, known)
+	if err != nil {
+		return fmt.Errorf("seal layer %s: %w", diffID, err)
+	}
+	return s.writeSeal(diffID, sl, atomicfile.BeforeRename(wait))
 }
 
 // CommitOption configures CommitLayer.

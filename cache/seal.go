@@ -100,15 +100,16 @@ func (s *Store) readSeal(diffID digest.Digest) (*seal, error) {
 // layer is then unpacked again (ErrUnsealed); one that a crash leaves as
 // it was, over a layer unpacked again since, vouches for nothing, since
 // every inode and ctime of the new layer differs from what it holds.
-func (s *Store) writeSeal(diffID digest.Digest, sl *seal) error {
+func (s *Store) writeSeal(diffID digest.Digest, sl *seal, opts ...atomicfile.Option) error {
 	var buf bytes.Buffer
 	if err := gob.NewEncoder(&buf).Encode(sl); err != nil {
 		return fmt.Errorf("seal layer %s: %w", diffID, err)
 	}
+	opts = append([]atomicfile.Option{atomicfile.WithTempDir(s.tmp), atomicfile.WithMode(0o600), atomicfile.WithoutSync()}, opts...)
 	err := atomicfile.Write(s.sealPath(diffID), func(w io.Writer) error {
 		_, err := w.Write(buf.Bytes())
 		return err
-	}, atomicfile.WithTempDir(s.tmp), atomicfile.WithMode(0o600), atomicfile.WithoutSync())
+	}, opts...)
 	if err != nil {
 		return fmt.Errorf("seal layer %s: %w", diffID, err)
 	}

@@ -13,9 +13,10 @@ import (
 type Option func(*options)
 
 type options struct {
-	tempDir string
-	mode    os.FileMode
-	noSync  bool
+	tempDir      string
+	mode         os.FileMode
+	noSync       bool
+	beforeRename func() error
 }
 
 // WithTempDir writes the temp file in dir, which must be on path's
@@ -30,6 +31,12 @@ func WithMode(m os.FileMode) Option { return func(o *options) { o.mode = m } }
 // be empty or the old file. For a file whose readers take an unreadable
 // one for none, and are safe with the old one.
 func WithoutSync() Option { return func(o *options) { o.noSync = true } }
+
+// BeforeRename has Write call fn once the temp file is written (and
+// synced), before it renames it into place; an error of fn fails Write
+// and leaves path as it was. It lets the rename wait for something the
+// new file vouches for, without holding up the writing of it.
+func BeforeRename(fn func() error) Option { return func(o *options) { o.beforeRename = fn } }
 
 // Write creates or replaces path with what write produces, mode 0644. It
 // writes a temp file in the same directory, syncs it and renames it over
@@ -68,6 +75,11 @@ func Write(path string, write func(io.Writer) error, opts ...Option) error {
 	}
 	if err := f.Close(); err != nil {
 		return err
+	}
+	if o.beforeRename != nil {
+		if err := o.beforeRename(); err != nil {
+			return err
+		}
 	}
 	if err := os.Rename(f.Name(), path); err != nil {
 		return fmt.Errorf("rename into place: %w", err)

@@ -68,3 +68,49 @@ func TestWriteFailureLeavesOldFile(t *testing.T) {
 		t.Errorf("temp files left behind: %q", names)
 	}
 }
+
+// BeforeRename runs with the new content written whole in its temp file
+// and the old file still in place; its error leaves the old file and no
+// temp file.
+func TestBeforeRename(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f")
+	if err := os.WriteFile(p, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	write := func(w io.Writer) error { _, err := io.WriteString(w, "new"); return err }
+	check := func() error {
+		if data, _ := os.ReadFile(p); string(data) != "old" {
+			t.Errorf("before the rename, the file holds %q", data)
+		}
+		names := entries(t, dir)
+		if len(names) != 2 {
+			t.Fatalf("before the rename, dir holds %q", names)
+		}
+		for _, n := range names {
+			if n != "f" {
+				if data, _ := os.ReadFile(filepath.Join(dir, n)); string(data) != "new" {
+					t.Errorf("before the rename, the temp file holds %q", data)
+				}
+			}
+		}
+		return nil
+	}
+	if err := Write(p, write, BeforeRename(check)); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(p); string(data) != "new" {
+		t.Errorf("after Write, the file holds %q", data)
+	}
+	os.WriteFile(p, []byte("old"), 0o644)
+	boom := errors.New("boom")
+	if err := Write(p, write, BeforeRename(func() error { return boom })); !errors.Is(err, boom) {
+		t.Errorf("err = %v", err)
+	}
+	if data, _ := os.ReadFile(p); string(data) != "old" {
+		t.Errorf("after a failed BeforeRename, the file holds %q", data)
+	}
+	if names := entries(t, dir); len(names) != 1 {
+		t.Errorf("temp files left behind: %q", names)
+	}
+}
