@@ -68,9 +68,17 @@ func runVerify(ctx context.Context, o *verifyOptions, dir string, w io.Writer) e
 	case n == 0:
 		fmt.Fprintln(w, "the cache is sound")
 	case o.repair:
-		fmt.Fprintf(w, "repaired %d problems\n", n)
+		fmt.Fprintf(w, "repaired %s\n", problems(n))
 	default:
-		return &exitError{code: 1, msg: fmt.Sprintf("cache verify: %d problems found; mybuild cache verify --repair removes what is damaged", n)}
+		return &exitError{code: 1, msg: fmt.Sprintf("cache verify: %s found; mybuild cache verify --repair repairs what it can, and removes the rest", problems(n))}
 	}
 	return nil
+}
+
+// problems says "1 problem" or "N problems".
+func problems(n int) string {
+	if n == 1 {
+		return "1 problem"
+	}
+	return fmt.Sprintf("%d problems", n)
 }
