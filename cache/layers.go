@@ -147,6 +147,11 @@ func WithKnownContent(files map[uint64]KnownContent, readAfter int64) CommitOpti
 // Clock is the filesystem's clock now, as it sets ctimes in the store.
 func (s *Store) Clock() (int64, error) { return fsClock(s.tmpLock.f) }
 
+// ClockAfter is Clock once it has moved past the ctime of path, a file
+// on the store's filesystem or one whose clock is the same: a change of
+// path after it returns gives path a later ctime than the one it had.
+func (s *Store) ClockAfter(path string) (int64, error) { return clockAfter(s.tmpLock.f, path) }
+
 // sealLayer makes and writes the seal of the layer, as it is now, taking
 // the digests of known files from known (which may be nil). The caller
 // holds the layer's lock.

@@ -50,19 +50,40 @@ func (l local) load(ctx context.Context, ref Ref, store *cache.Store, o *options
 	return img, nil
 }
 
+// save writes img where ref says; an archive already there as mybuild
+// wrote it, that would be written the same, is left as it is (see
+// archiveInPlace).
 func (l local) save(ctx context.Context, ref Ref, img *image.Image, store *cache.Store, _ *options) (digest.Digest, error) {
-	m, err := l.write(ctx, ref, img, store)
+	m, err := img.Manifest()
 	if err != nil {
 		return "", fmt.Errorf("write %s: %w", ref, err)
 	}
+	key := archiveKey(ref, m.Descriptor, m.ManifestJSON, img.DescriptorAnnotations)
+	if d, ok := archiveInPlace(store, ref.Path, key); ok {
+		return d, nil
+	}
+	if m, err = l.write(ctx, ref, img, store); err != nil {
+		return "", fmt.Errorf("write %s: %w", ref, err)
+	}
+	sealArchive(store, ref.Path, key, m.Descriptor.Digest)
 	return m.Descriptor.Digest, nil
 }
 
+// saveIndex is save for an index of imgs.
 func (l local) saveIndex(ctx context.Context, ref Ref, imgs []*image.Image, store *cache.Store, o *options) (digest.Digest, error) {
+	want, err := image.NewIndex(imgs, o.index)
+	if err != nil {
+		return "", fmt.Errorf("write %s: %w", ref, err)
+	}
+	key := archiveKey(ref, want.Descriptor, want.IndexJSON, o.index)
+	if d, ok := archiveInPlace(store, ref.Path, key); ok {
+		return d, nil
+	}
 	idx, err := l.writeIndex(ctx, ref, imgs, o.index, store)
 	if err != nil {
 		return "", fmt.Errorf("write %s: %w", ref, err)
 	}
+	sealArchive(store, ref.Path, key, idx.Descriptor.Digest)
 	return idx.Descriptor.Digest, nil
 }
 
