@@ -62,11 +62,17 @@ func (l local) save(ctx context.Context, ref Ref, img *image.Image, store *cache
 	if d, ok := archiveInPlace(store, ref.Path, key); ok {
 		return d, nil
 	}
-	if m, err = l.write(ctx, ref, img, store); err != nil {
+	d, err := writeArchive(store, ref, key, func(to Ref) (digest.Digest, error) {
+		m, err := l.write(ctx, to, img, store)
+		if err != nil {
+			return "", err
+		}
+		return m.Descriptor.Digest, nil
+	})
+	if err != nil {
 		return "", fmt.Errorf("write %s: %w", ref, err)
 	}
-	sealArchive(store, ref.Path, key, m.Descriptor.Digest)
-	return m.Descriptor.Digest, nil
+	return d, nil
 }
 
 // saveIndex is save for an index of imgs.
@@ -79,12 +85,17 @@ func (l local) saveIndex(ctx context.Context, ref Ref, imgs []*image.Image, stor
 	if d, ok := archiveInPlace(store, ref.Path, key); ok {
 		return d, nil
 	}
-	idx, err := l.writeIndex(ctx, ref, imgs, o.index, store)
+	d, err := writeArchive(store, ref, key, func(to Ref) (digest.Digest, error) {
+		idx, err := l.writeIndex(ctx, to, imgs, o.index, store)
+		if err != nil {
+			return "", err
+		}
+		return idx.Descriptor.Digest, nil
+	})
 	if err != nil {
 		return "", fmt.Errorf("write %s: %w", ref, err)
 	}
-	sealArchive(store, ref.Path, key, idx.Descriptor.Digest)
-	return idx.Descriptor.Digest, nil
+	return d, nil
 }
 
 func (l local) inspect(ctx context.Context, ref Ref, o *options) (*image.Inspection, error) {

@@ -105,23 +105,52 @@ func archiveInPlace(store *cache.Store, path, key string) (digest.Digest, bool) 
 	return was.Digest, ok && now == was
 }
 
-// sealArchive records that the file at path is the archive of key, just
-// written (its write returned written), once the filesystem's clock has passed its ctime: a change in
-// the same tick would not show. Nothing is recorded when key is "", or
-// when the file changed meanwhile. An error only costs the next build a
-// write.
-func sealArchive(store *cache.Store, path, key string, written digest.Digest) {
+// writeArchive has write write the archive of key (or, with key "", what
+// ref names) to a temp file beside ref.Path, renames it over ref.Path,
+// and records its seal (sealArchive) when the file at the path is still
+// that one: the archive of a build writing the same path at the same
+// time is never taken for this one's. write's ref names the temp file.
+func writeArchive(store *cache.Store, ref Ref, key string, write func(Ref) (digest.Digest, error)) (digest.Digest, error) {
+	if key == "" {
+		return write(ref)
+	}
+	f, err := os.CreateTemp(filepath.Dir(ref.Path), "."+filepath.Base(ref.Path)+".mybuild-")
+	if err != nil {
+		return "", err
+	}
+	f.Close()
+	tmp := ref
+	tmp.Path = f.Name()
+	d, err := write(tmp)
+	if err != nil {
+		os.Remove(tmp.Path)
+		return "", err
+	}
+	st, ok := statArchive(tmp.Path)
+	if err := os.Rename(tmp.Path, ref.Path); err != nil {
+		os.Remove(tmp.Path)
+		return "", err
+	}
+	if ok {
+		sealArchive(store, ref.Path, key, d, st.Ino)
+	}
+	return d, nil
+}
+
+// sealArchive records that the file at path, inode ino, is the archive
+// of key, just written (its write returned written), once the
+// filesystem's clock has passed its ctime: a change in the same tick
+// would not show. Nothing is recorded when the file at path is another
+// one, or changed meanwhile. An error only costs the next build a write.
+func sealArchive(store *cache.Store, path, key string, written digest.Digest, ino uint64) {
 	name, err := archiveSealName(path)
 	if err != nil || store == nil {
 		return
 	}
 	os.Remove(store.StatePath(name))
-	if key == "" {
-		return
-	}
 	clock, err := store.ClockAfter(path)
 	st, ok := statArchive(path)
-	if !ok || err != nil || st.Ctime >= clock {
+	if !ok || err != nil || st.Ino != ino || st.Ctime >= clock {
 		return
 	}
 	st.Key, st.Digest = key, written

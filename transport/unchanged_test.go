@@ -102,3 +102,34 @@ func TestSaveLeavesAnArchiveInPlace(t *testing.T) {
 		}
 	}
 }
+
+// A seal is recorded only for the file the write made: when another
+// writer's file took its place first (another inode), the next save of
+// the same image writes its archive again.
+func TestSealArchiveOnlyItsOwnFile(t *testing.T) {
+	ctx := context.Background()
+	store := openStore(t)
+	img := testImage(t, store, "run", "a")
+	p := filepath.Join(t.TempDir(), "app.tar")
+	ref, _ := Parse("oci-archive:" + p)
+	d, err := Save(ctx, ref, img, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := img.Manifest()
+	key := archiveKey(ref, m.Descriptor, m.ManifestJSON, img.DescriptorAnnotations)
+	if _, ok := archiveInPlace(store, p, key); !ok {
+		t.Fatal("the archive just saved is not in place")
+	}
+	ino, _ := inode(t, p)
+	sealArchive(store, p, key, d, ino+1)
+	if _, ok := archiveInPlace(store, p, key); ok {
+		t.Error("a seal was recorded for another writer's file")
+	}
+	if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o644 {
+		t.Errorf("the archive's mode: %v, %v", fi.Mode(), err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(p), ".*")); len(left) != 0 {
+		t.Errorf("temp files left: %q", left)
+	}
+}
