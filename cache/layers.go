@@ -99,7 +99,7 @@ func (s *Store) flushAndSeal(diffID digest.Digest, known *knownContent) error {
 }
 
 // sealAfter seals the layer diffID, renaming its seal into place once
-// wait returns.
+// wait (if not nil) returns.
 func (s *Store) sealAfter(diffID digest.Digest, known *knownContent, wait func() error) error {
 	start, err := clockAfter(s.tmpLock.f, s.LayerPath(diffID))
 	if err != nil {
@@ -156,15 +156,7 @@ func (s *Store) ClockAfter(path string) (int64, error) { return clockAfter(s.tmp
 // the digests of known files from known (which may be nil). The caller
 // holds the layer's lock.
 func (s *Store) sealLayer(diffID digest.Digest, known *knownContent) error {
-	start, err := clockAfter(s.tmpLock.f, s.LayerPath(diffID))
-	if err != nil {
-		return fmt.Errorf("seal layer %s: %w", diffID, err)
-	}
-	sl, err := makeSeal(s.LayerPath(diffID), start, known)
-	if err != nil {
-		return fmt.Errorf("seal layer %s: %w", diffID, err)
-	}
-	return s.writeSeal(diffID, sl)
+	return s.sealAfter(diffID, known, nil)
 }
 
 // lockLayer serialises the commit, sealing and removal of one unpacked

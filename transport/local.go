@@ -52,27 +52,20 @@ func (l local) load(ctx context.Context, ref Ref, store *cache.Store, o *options
 
 // save writes img where ref says; an archive already there as mybuild
 // wrote it, that would be written the same, is left as it is (see
-// archiveInPlace).
+// saveArchive).
 func (l local) save(ctx context.Context, ref Ref, img *image.Image, store *cache.Store, _ *options) (digest.Digest, error) {
 	m, err := img.Manifest()
 	if err != nil {
 		return "", fmt.Errorf("write %s: %w", ref, err)
 	}
 	key := archiveKey(ref, m.Descriptor, m.ManifestJSON, img.DescriptorAnnotations)
-	if d, ok := archiveInPlace(store, ref.Path, key); ok {
-		return d, nil
-	}
-	d, err := writeArchive(store, ref, key, func(to Ref) (digest.Digest, error) {
+	return saveArchive(store, ref, key, func(to Ref) (digest.Digest, error) {
 		m, err := l.write(ctx, to, img, store)
 		if err != nil {
 			return "", err
 		}
 		return m.Descriptor.Digest, nil
 	})
-	if err != nil {
-		return "", fmt.Errorf("write %s: %w", ref, err)
-	}
-	return d, nil
 }
 
 // saveIndex is save for an index of imgs.
@@ -82,20 +75,13 @@ func (l local) saveIndex(ctx context.Context, ref Ref, imgs []*image.Image, stor
 		return "", fmt.Errorf("write %s: %w", ref, err)
 	}
 	key := archiveKey(ref, want.Descriptor, want.IndexJSON, o.index)
-	if d, ok := archiveInPlace(store, ref.Path, key); ok {
-		return d, nil
-	}
-	d, err := writeArchive(store, ref, key, func(to Ref) (digest.Digest, error) {
+	return saveArchive(store, ref, key, func(to Ref) (digest.Digest, error) {
 		idx, err := l.writeIndex(ctx, to, imgs, o.index, store)
 		if err != nil {
 			return "", err
 		}
 		return idx.Descriptor.Digest, nil
 	})
-	if err != nil {
-		return "", fmt.Errorf("write %s: %w", ref, err)
-	}
-	return d, nil
 }
 
 func (l local) inspect(ctx context.Context, ref Ref, o *options) (*image.Inspection, error) {

@@ -5,6 +5,7 @@ import (
 	"debug/elf"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -105,11 +106,24 @@ func archiveInPlace(store *cache.Store, path, key string) (digest.Digest, bool) 
 	return was.Digest, ok && now == was
 }
 
-// writeArchive has write write the archive of key (or, with key "", what
-// ref names) to a temp file beside ref.Path, renames it over ref.Path,
-// and records its seal (sealArchive) when the file at the path is still
-// that one: the archive of a build writing the same path at the same
-// time is never taken for this one's. write's ref names the temp file.
+// saveArchive returns the digest of the archive of key when it is in
+// place (archiveInPlace). Else write writes it (or, with key "", what ref
+// names) to a temp file beside ref.Path, which is renamed over ref.Path
+// and sealed (sealArchive) when the file at the path is still that one:
+// the archive of a build writing the same path at the same time is never
+// taken for this one's. write's ref names the temp file. Errors name
+// ref.
+func saveArchive(store *cache.Store, ref Ref, key string, write func(Ref) (digest.Digest, error)) (digest.Digest, error) {
+	if d, ok := archiveInPlace(store, ref.Path, key); ok {
+		return d, nil
+	}
+	d, err := writeArchive(store, ref, key, write)
+	if err != nil {
+		return "", fmt.Errorf("write %s: %w", ref, err)
+	}
+	return d, nil
+}
+
 func writeArchive(store *cache.Store, ref Ref, key string, write func(Ref) (digest.Digest, error)) (digest.Digest, error) {
 	if key == "" {
 		return write(ref)
