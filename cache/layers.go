@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/mybuild/mybuild/internal/atomicfile"
 	digest "github.com/opencontainers/go-digest"
@@ -82,17 +83,9 @@ func (s *Store) CommitLayer(dir string, diffID digest.Digest, opts ...CommitOpti
 func (s *Store) flushAndSeal(diffID digest.Digest, known *knownContent) error {
 	flushed := make(chan error, 1)
 	go func() { flushed <- s.syncFS() }()
-	var ferr error
-	waited := false
-	wait := func() error {
-		ferr, waited = <-flushed, true
-		return ferr
-	}
+	wait := sync.OnceValue(func() error { return <-flushed })
 	err := s.sealAfter(diffID, known, wait)
-	if !waited {
-		wait()
-	}
-	if ferr != nil {
+	if ferr := wait(); ferr != nil {
 		return ferr
 	}
 	return err
