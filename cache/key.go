@@ -24,13 +24,14 @@ type KeyBuilder struct {
 	h      hash.Hash
 	fields map[string]hash.Hash
 	group  string
+	buf    []byte // one field's framed bytes, written to both hashes at once
 }
 
 // NewKey starts a key for one kind of step ("run", "copy", ...).
 func NewKey(kind string) *KeyBuilder {
 	k := &KeyBuilder{h: sha256.New(), fields: map[string]hash.Hash{}}
-	k.frame(k.h, keyVersion)
-	k.frame(k.h, kind)
+	k.buf = frame(frame(k.buf, keyVersion), kind)
+	k.h.Write(k.buf)
 	return k
 }
 
@@ -45,33 +46,23 @@ func (k *KeyBuilder) Group(name string) (previous string) {
 
 // String adds a named value.
 func (k *KeyBuilder) String(name, value string) *KeyBuilder {
-	for _, h := range k.hashes(name) {
-		k.frame(h, name)
-		k.frame(h, value)
-	}
-	return k
+	k.buf = frame(frame(k.buf[:0], name), value)
+	return k.write(name)
 }
 
 // Strings adds a named list, framed with its length.
 func (k *KeyBuilder) Strings(name string, values []string) *KeyBuilder {
-	for _, h := range k.hashes(name) {
-		k.frame(h, name)
-		k.count(h, len(values))
-		for _, v := range values {
-			k.frame(h, v)
-		}
+	k.buf = count(frame(k.buf[:0], name), len(values))
+	for _, v := range values {
+		k.buf = frame(k.buf, v)
 	}
-	return k
+	return k.write(name)
 }
 
 // Bytes adds a named value given as bytes.
 func (k *KeyBuilder) Bytes(name string, value []byte) *KeyBuilder {
-	for _, h := range k.hashes(name) {
-		k.frame(h, name)
-		k.count(h, len(value))
-		h.Write(value)
-	}
-	return k
+	k.buf = append(count(frame(k.buf[:0], name), len(value)), value...)
+	return k.write(name)
 }
 
 // Sum returns the key.
@@ -99,8 +90,10 @@ func FieldNames(fields map[string]digest.Digest) []string {
 	return names
 }
 
-// hashes are the key's hash and the one of the field (or group).
-func (k *KeyBuilder) hashes(name string) [2]hash.Hash {
+// write adds the framed bytes in buf to the key, and to the digest of
+// the field name (or of the group): one Write to each, since a hash's
+// Write costs more per call than per byte for a field this small.
+func (k *KeyBuilder) write(name string) *KeyBuilder {
 	if k.group != "" {
 		name = k.group
 	}
@@ -109,16 +102,17 @@ func (k *KeyBuilder) hashes(name string) [2]hash.Hash {
 		f = sha256.New()
 		k.fields[name] = f
 	}
-	return [2]hash.Hash{k.h, f}
+	k.h.Write(k.buf)
+	f.Write(k.buf)
+	return k
 }
 
-func (k *KeyBuilder) frame(h hash.Hash, s string) {
-	k.count(h, len(s))
-	h.Write([]byte(s))
+// frame appends s to b, prefixed by its length.
+func frame(b []byte, s string) []byte {
+	return append(count(b, len(s)), s...)
 }
 
-func (k *KeyBuilder) count(h hash.Hash, n int) {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], uint64(n))
-	h.Write(b[:])
+// count appends n as 8 bytes, big-endian.
+func count(b []byte, n int) []byte {
+	return binary.BigEndian.AppendUint64(b, uint64(n))
 }

@@ -21,3 +21,18 @@ func TestKeyFraming(t *testing.T) {
 		t.Fatal("byte fields ran together")
 	}
 }
+
+// TestKeyBytes pins the bytes a key hashes: a change to how fields are
+// framed would change every key, and must come with a new keyVersion.
+func TestKeyBytes(t *testing.T) {
+	k := NewKey("copy").String("cmd", "COPY a /b").Strings("env", []string{"A=1", ""}).Bytes("xattr:user.x", []byte{0, 1})
+	k.Group("files")
+	k.String("path", "a").String("content", "sha256:00")
+	k.Group("")
+	if got, want := k.Sum().String(), "sha256:4c43ea978957d7e4b0c4bbba9d966e72dbe374a8159b2478a87a91b0f08da8ff"; got != want {
+		t.Errorf("key = %s, want %s", got, want)
+	}
+	if got, want := k.Fields()["files"].String(), "sha256:37cce98a4f2487dee0bec3af47ec9d8e3ba7ded3730013bc565ab50a6628182d"; got != want {
+		t.Errorf("files field = %s, want %s", got, want)
+	}
+}
