@@ -315,6 +315,9 @@ func (b *builder) statCache(dir string) (*buildcontext.StatCache, func() error, 
 	data, _ := os.ReadFile(b.opts.Store.StatePath(name))
 	sc := buildcontext.NewStatCache(data)
 	save := func() error {
+		if !sc.Changed() {
+			return nil
+		}
 		out, err := sc.Marshal()
 		if err != nil {
 			return err

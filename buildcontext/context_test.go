@@ -328,3 +328,43 @@ func TestResolveIgnoredWithExceptions(t *testing.T) {
 		}
 	}
 }
+
+// A stat cache that found every file as it was is not changed, and need
+// not be written again; a file hashed anew, or one no longer there,
+// changes it.
+func TestStatCacheChanged(t *testing.T) {
+	root := tree(t, map[string]string{"f": "content", "g": "other"})
+	trusted := func(data []byte) *StatCache {
+		sc := NewStatCache(data)
+		sc.horizon = time.Now().Add(time.Hour).UnixNano()
+		return sc
+	}
+	sc := trusted(nil)
+	hashOne(t, open(t, root, WithStatCache(sc)), "f")
+	hashOne(t, open(t, root, WithStatCache(sc)), "g")
+	if !sc.Changed() {
+		t.Fatal("a cache that hashed two files reports no change")
+	}
+	data, _ := sc.Marshal()
+
+	same := trusted(data)
+	hashOne(t, open(t, root, WithStatCache(same)), "f")
+	hashOne(t, open(t, root, WithStatCache(same)), "g")
+	if same.Changed() {
+		t.Fatal("a cache that found every file as it was reports a change")
+	}
+
+	fewer := trusted(data)
+	hashOne(t, open(t, root, WithStatCache(fewer)), "f")
+	if !fewer.Changed() {
+		t.Fatal("a cache that no longer saw g reports no change")
+	}
+
+	os.WriteFile(filepath.Join(root, "g"), []byte("edited"), 0o644)
+	edited := trusted(data)
+	hashOne(t, open(t, root, WithStatCache(edited)), "f")
+	hashOne(t, open(t, root, WithStatCache(edited)), "g")
+	if !edited.Changed() {
+		t.Fatal("a cache that hashed an edited file reports no change")
+	}
+}

@@ -29,6 +29,7 @@ type StatCache struct {
 	old     map[string]statEntry
 	next    map[string]statEntry
 	horizon int64 // ctime (ns) after which entries are too fresh to keep
+	stored  bool  // an entry not in old went into next
 }
 
 type statEntry struct {
@@ -60,6 +61,16 @@ func NewStatCache(data []byte) *StatCache {
 		sc.old = f.Entries
 	}
 	return sc
+}
+
+// Changed reports whether Marshal would give other entries than the
+// cache was made from: a file was hashed anew, or an old entry was not
+// used. A warm build that finds every file as it was need not write the
+// cache again.
+func (sc *StatCache) Changed() bool {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	return sc.stored || len(sc.next) != len(sc.old)
 }
 
 // Marshal encodes the entries used since NewStatCache.
@@ -94,4 +105,5 @@ func (sc *StatCache) store(host string, e statEntry) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	sc.next[host] = e
+	sc.stored = true
 }
