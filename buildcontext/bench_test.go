@@ -70,3 +70,21 @@ func BenchmarkHashWarm(b *testing.B) {
 		hashTree(b, c)
 	}
 }
+
+// BenchmarkWalk lists a context: an lstat of every entry. BENCH_CONTEXT
+// names a real tree to walk (say, Go's src); else 2,000 generated files.
+func BenchmarkWalk(b *testing.B) {
+	root := os.Getenv("BENCH_CONTEXT")
+	if root == "" {
+		root = benchTree(b, 2000, 0)
+	}
+	c, err := Open(root, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := c.Walk("."); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
+	"strings"
 
 	"github.com/mybuild/mybuild/internal/xattr"
 	digest "github.com/opencontainers/go-digest"
@@ -53,28 +53,25 @@ func (c *Context) Walk(rel string) ([]File, error) {
 }
 
 func (c *Context) walkDir(files []File, host, ctxRel, srcRel string) ([]File, error) {
-	entries, err := os.ReadDir(host)
+	entries, err := readDir(host)
 	if err != nil {
 		return nil, err
 	}
 	for _, e := range entries {
-		childHost := filepath.Join(host, e.Name())
-		childCtx := path.Join(ctxRel, e.Name())
-		childSrc := path.Join(srcRel, e.Name())
+		childHost := joinRel(host, e.name)
+		childCtx := joinRel(ctxRel, e.name)
+		childSrc := joinRel(srcRel, e.name)
 		ignored, err := c.ignored(childCtx)
 		if err != nil {
 			return nil, err
 		}
-		if ignored && (!e.IsDir() || !c.ignore.Exclusions()) {
+		isDir := e.info.IsDir()
+		if ignored && (!isDir || !c.ignore.Exclusions()) {
 			continue
 		}
-		fi, err := e.Info()
-		if err != nil {
-			return nil, err
-		}
 		n := len(files)
-		files = append(files, File{Rel: childSrc, Host: childHost, Info: fi})
-		if !fi.IsDir() {
+		files = append(files, File{Rel: childSrc, Host: childHost, Info: e.info})
+		if !isDir {
 			continue
 		}
 		if files, err = c.walkDir(files, childHost, childCtx, childSrc); err != nil {
@@ -85,4 +82,17 @@ func (c *Context) walkDir(files []File, host, ctxRel, srcRel string) ([]File, er
 		}
 	}
 	return files, nil
+}
+
+// joinRel is path.Join for a clean dir ("" or "." for the top, "/" for
+// the root) and one name, which holds no slash: the cost of Join's
+// cleaning, once per entry of a large context, is not needed.
+func joinRel(dir, name string) string {
+	switch {
+	case dir == "" || dir == ".":
+		return name
+	case strings.HasSuffix(dir, "/"):
+		return dir + name
+	}
+	return dir + "/" + name
 }
