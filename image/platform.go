@@ -9,21 +9,20 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// HostPlatform is the platform the builder runs on.
+// HostPlatform is the platform the builder runs on, normalized.
 func HostPlatform() ocispec.Platform {
-	p := ocispec.Platform{OS: "linux", Architecture: runtime.GOARCH}
-	switch runtime.GOARCH {
-	case "arm64":
-		p.Variant = "v8"
-	case "arm":
-		p.Variant = "v7"
-	}
-	return p
+	return NormalizePlatform(ocispec.Platform{OS: "linux", Architecture: runtime.GOARCH})
 }
 
-// ParsePlatform parses "os/arch[/variant]".
+// ParsePlatform parses "os/arch[/variant]", or a lone architecture
+// ("arm64", for linux/arm64), and normalizes it as BuildKit does:
+// "linux/aarch64" and "linux/arm64/v8" are linux/arm64, "linux/arm" is
+// linux/arm/v7, "linux/x86_64" is linux/amd64.
 func ParsePlatform(s string) (ocispec.Platform, error) {
 	parts := strings.Split(s, "/")
+	if len(parts) == 1 && parts[0] != "" && knownArch(parts[0]) {
+		parts = []string{"linux", parts[0]}
+	}
 	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
 		return ocispec.Platform{}, fmt.Errorf("invalid platform %q: want os/arch[/variant]", s)
 	}
@@ -31,7 +30,61 @@ func ParsePlatform(s string) (ocispec.Platform, error) {
 	if len(parts) == 3 {
 		p.Variant = parts[2]
 	}
-	return p, nil
+	return NormalizePlatform(p), nil
+}
+
+// NormalizePlatform spells p as containerd's platforms.Normalize does,
+// which BuildKit uses for --platform, the TARGET* args and the platforms
+// of the indexes it writes: lower case, the Go names of architectures,
+// arm64's v8 and amd64's v1 left out as the defaults they are, arm's v7
+// made explicit.
+func NormalizePlatform(p ocispec.Platform) ocispec.Platform {
+	p.OS = strings.ToLower(p.OS)
+	if p.OS == "macos" {
+		p.OS = "darwin"
+	}
+	arch, variant := strings.ToLower(p.Architecture), strings.ToLower(p.Variant)
+	switch arch {
+	case "i386":
+		arch, variant = "386", ""
+	case "x86_64", "x86-64", "amd64":
+		arch = "amd64"
+		if variant == "v1" {
+			variant = ""
+		}
+	case "aarch64", "arm64":
+		arch = "arm64"
+		switch variant {
+		case "8", "v8", "v8.0":
+			variant = ""
+		case "9", "9.0", "v9.0":
+			variant = "v9"
+		}
+	case "armhf":
+		arch, variant = "arm", "v7"
+	case "armel":
+		arch, variant = "arm", "v6"
+	case "arm":
+		switch variant {
+		case "", "7":
+			variant = "v7"
+		case "5", "6", "8":
+			variant = "v" + variant
+		}
+	}
+	p.Architecture, p.Variant = arch, variant
+	return p
+}
+
+// knownArch reports whether s names an architecture, so that a platform
+// given as one word is taken for linux on it.
+func knownArch(s string) bool {
+	n := NormalizePlatform(ocispec.Platform{Architecture: s}).Architecture
+	switch n {
+	case "386", "amd64", "arm", "arm64", "ppc64le", "s390x", "riscv64", "mips64le", "loong64", "ppc64", "mips64", "mipsle", "mips":
+		return true
+	}
+	return false
 }
 
 // FormatPlatform renders p as os/arch[/variant].
@@ -91,8 +144,9 @@ func Images(descs []ocispec.Descriptor) []ocispec.Descriptor {
 
 // SelectPlatform picks, among descs (the manifests of an index), the image
 // for want, in every transport alike. Attestation manifests are never
-// picked. Among the images, one whose platform matches exactly, variant
-// included, comes first; else the first one where either side leaves the
+// picked. Platforms are compared normalized (an index's linux/arm64/v8
+// is linux/arm64). Among the images, one whose platform matches exactly,
+// variant included, comes first; else the first one where either side leaves the
 // variant open. A lone image without a platform is taken as it is. ok is
 // false when none fits.
 func SelectPlatform(descs []ocispec.Descriptor, want ocispec.Platform) (d ocispec.Descriptor, ok bool) {
@@ -101,9 +155,13 @@ func SelectPlatform(descs []ocispec.Descriptor, want ocispec.Platform) (d ocispe
 		return images[0], true
 	}
 	loose := -1
+	want = NormalizePlatform(want)
 	for i, d := range images {
-		p := d.Platform
-		if p == nil || p.OS != want.OS || p.Architecture != want.Architecture {
+		if d.Platform == nil {
+			continue
+		}
+		p := NormalizePlatform(*d.Platform)
+		if p.OS != want.OS || p.Architecture != want.Architecture {
 			continue
 		}
 		if p.Variant == want.Variant {

@@ -38,19 +38,19 @@ func TestSelectPlatform(t *testing.T) {
 		descs []ocispec.Descriptor
 		want  string // "" when none fits
 	}{
-		{"exact variant before a loose one", []ocispec.Descriptor{desc("loose", at("linux/arm64")), desc("exact", at("linux/arm64/v8"))}, "exact"},
+		{"exact variant before a loose one", []ocispec.Descriptor{desc("loose", at("linux/arm64")), desc("exact", at("linux/arm64/v9"))}, "exact"},
 		{"loose when no exact", []ocispec.Descriptor{desc("v7", at("linux/arm/v7")), desc("loose", at("linux/arm64"))}, "loose"},
-		{"the first loose one", []ocispec.Descriptor{desc("a", at("linux/arm64/v9")), desc("b", at("linux/arm64"))}, "b"},
+		{"the first loose one", []ocispec.Descriptor{desc("a", at("linux/arm64/v8")), desc("b", at("linux/arm64"))}, "a"},
 		{"lone without platform", []ocispec.Descriptor{desc("only", nil)}, "only"},
 		{"lone for another platform", []ocispec.Descriptor{desc("amd", at("linux/amd64"))}, ""},
 		{"several without platform", []ocispec.Descriptor{desc("a", nil), desc("b", nil)}, ""},
-		{"other variant", []ocispec.Descriptor{desc("v9", at("linux/arm64/v9"))}, ""},
-		{"attestations skipped", []ocispec.Descriptor{attest("att"), desc("arm", at("linux/arm64/v8")), attest("att2")}, "arm"},
+		{"other variant", []ocispec.Descriptor{desc("v10", at("linux/arm64/v10"))}, ""},
+		{"attestations skipped", []ocispec.Descriptor{attest("att"), desc("arm", at("linux/arm64/v9")), attest("att2")}, "arm"},
 		{"lone image beside its attestation", []ocispec.Descriptor{desc("only", nil), attest("att")}, "only"},
 		{"attestations only", []ocispec.Descriptor{attest("att")}, ""},
-		{"annotated attestation with a platform", []ocispec.Descriptor{annotated("att", at("linux/arm64/v8")), desc("loose", at("linux/arm64"))}, "loose"},
+		{"annotated attestation with a platform", []ocispec.Descriptor{annotated("att", at("linux/arm64/v9")), desc("loose", at("linux/arm64"))}, "loose"},
 	} {
-		d, ok := SelectPlatform(c.descs, *at("linux/arm64/v8"))
+		d, ok := SelectPlatform(c.descs, *at("linux/arm64/v9"))
 		switch {
 		case c.want == "" && ok:
 			t.Errorf("%s: picked %s, want none", c.name, d.Digest)
@@ -109,9 +109,9 @@ func platformLayout(t *testing.T, dir string, extra int, platforms ...string) {
 // loose match, whatever the order of the index.
 func TestLoadPrefersExactVariant(t *testing.T) {
 	dir := t.TempDir()
-	platformLayout(t, dir, 0, "linux/arm64", "linux/arm64/v8")
+	platformLayout(t, dir, 0, "linux/arm64", "linux/arm64/v9")
 	for want, p := range map[string]ocispec.Platform{
-		"linux/arm64/v8": {OS: "linux", Architecture: "arm64", Variant: "v8"},
+		"linux/arm64/v9": {OS: "linux", Architecture: "arm64", Variant: "v9"},
 		"linux/arm64":    {OS: "linux", Architecture: "arm64"},
 	} {
 		img, err := loadOCILayout(dir, "multi", p, newMemStore())
@@ -185,7 +185,7 @@ func TestLoadSkipsAttestations(t *testing.T) {
 	}
 	for _, p := range []ocispec.Platform{{OS: "unknown", Architecture: "unknown"}, {OS: "linux", Architecture: "s390x"}} {
 		_, err := loadOCILayout(dir, "multi", p, newMemStore())
-		want := fmt.Sprintf("no image for platform %s (the index has linux/amd64, linux/arm64/v8)", FormatPlatform(p))
+		want := fmt.Sprintf("no image for platform %s (the index has linux/amd64, linux/arm64)", FormatPlatform(p))
 		if err == nil || err.Error() != want || !errors.Is(err, ErrNoPlatform) {
 			t.Errorf("got %v, want %s", err, want)
 		}
@@ -234,5 +234,48 @@ func TestLoadLoneImageBesideItsAttestation(t *testing.T) {
 	img, err := loadOCILayout(dir, "", HostPlatform(), newMemStore())
 	if err != nil || strings.Join(img.Config.Config.Cmd, " ") != "linux/riscv64" {
 		t.Errorf("image without a platform beside its attestation: %v", err)
+	}
+}
+
+// Platforms are spelled as BuildKit spells them, whatever the user or an
+// index wrote.
+func TestParsePlatformNormalizes(t *testing.T) {
+	for in, want := range map[string]string{
+		"linux/amd64":       "linux/amd64",
+		"linux/x86_64":      "linux/amd64",
+		"Linux/AMD64/v1":    "linux/amd64",
+		"linux/amd64/v3":    "linux/amd64/v3",
+		"linux/arm64/v8":    "linux/arm64",
+		"linux/aarch64":     "linux/arm64",
+		"linux/arm64/v9.0":  "linux/arm64/v9",
+		"linux/arm":         "linux/arm/v7",
+		"linux/arm/6":       "linux/arm/v6",
+		"linux/armhf":       "linux/arm/v7",
+		"linux/i386":        "linux/386",
+		"arm64":             "linux/arm64",
+		"linux/riscv64":     "linux/riscv64",
+		"windows/amd64":     "windows/amd64",
+		"linux/ppc64le/foo": "linux/ppc64le/foo",
+	} {
+		p, err := ParsePlatform(in)
+		if err != nil {
+			t.Errorf("%s: %v", in, err)
+			continue
+		}
+		if got := FormatPlatform(p); got != want {
+			t.Errorf("%s: got %s, want %s", in, got, want)
+		}
+	}
+	for _, in := range []string{"", "linux", "linux/", "/amd64", "foo", "linux/amd64/v3/x"} {
+		if _, err := ParsePlatform(in); err == nil {
+			t.Errorf("%q: no error", in)
+		}
+	}
+	// An index's un-normalized platform is found by the normalized one.
+	aarch := ocispec.Descriptor{Digest: digest.FromString("a"), Platform: &ocispec.Platform{OS: "linux", Architecture: "aarch64", Variant: "8"}}
+	other := ocispec.Descriptor{Digest: digest.FromString("b"), Platform: &ocispec.Platform{OS: "linux", Architecture: "arm64", Variant: "v9"}}
+	want, _ := ParsePlatform("linux/arm64")
+	if d, ok := SelectPlatform([]ocispec.Descriptor{other, aarch}, want); !ok || d.Digest != aarch.Digest {
+		t.Errorf("linux/arm64 picked %s (ok %v), want the aarch64/8 image", d.Digest, ok)
 	}
 }
