@@ -32,6 +32,9 @@ func (p *copyPlan) write(ctx context.Context, upper string, lower *overlay.Stack
 	if !p.dirTime.IsZero() {
 		opts = append(opts, fswrite.WithDirTime(p.dirTime))
 	}
+	if reuse := reuseOption(ctx); reuse != nil {
+		opts = append(opts, reuse)
+	}
 	w := fswrite.NewLayer(upper, lower, opts...)
 	for _, s := range p.sources {
 		err := p.writeSource(ctx, w, s)

@@ -162,6 +162,9 @@ func (b *builder) miss(ctx context.Context, st *stage, p *plan, key digest.Diges
 		}
 		return rec, "", nil
 	}
+	if p.kind == "copy" || p.kind == "add" {
+		ctx = b.withReusable(ctx, res.Miss.Earlier)
+	}
 	rec, source, err := b.execute(ctx, st, p, key, info, in)
 	if source != "" {
 		res.Miss = nil // another build made it meanwhile

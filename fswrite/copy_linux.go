@@ -80,6 +80,10 @@ func (l *Layer) copyRegular(f *buildcontext.File, p string, m Meta) error {
 		if first, ok := l.linkTo(id); ok {
 			return os.Link(first, h)
 		}
+	} else if l.reuse != nil && f.Digest != "" && len(m.Xattrs) == 0 {
+		if src, ok := l.reuse(p, m, f.Digest); ok && unix.Link(src, h) == nil {
+			return nil
+		}
 	}
 	in, err := openRaw(f.Host, unix.O_RDONLY, 0)
 	if err != nil {

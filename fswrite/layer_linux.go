@@ -14,6 +14,7 @@ import (
 	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
+	digest "github.com/opencontainers/go-digest"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/mybuild/mybuild/internal/xattr"
@@ -59,6 +60,9 @@ type Layer struct {
 	// copies, with WithParallelCopies, runs the copies of new regular
 	// files until Flush.
 	copies *errgroup.Group
+	// reuse, with WithReuse, finds a file of an earlier layer to link
+	// instead of copying.
+	reuse Reuse
 }
 
 type times struct{ atime, mtime time.Time }
@@ -93,6 +97,20 @@ func WithParallelCopies() LayerOption {
 		l.copies = &errgroup.Group{}
 		l.copies.SetLimit(runtime.GOMAXPROCS(0))
 	}
+}
+
+// Reuse finds a regular file of an earlier layer that is exactly what a
+// copy is about to write at p (absolute in the layer): the metadata m
+// and the content d. It returns the file's host path, on the layer's
+// filesystem, or false.
+type Reuse func(p string, m Meta, d digest.Digest) (host string, ok bool)
+
+// WithReuse lets Copy hard-link a regular file that reuse finds rather
+// than write it: the same COPY after an edit then writes only what
+// changed. A copy whose source has other links, or xattrs, is always
+// written, and so is one whose link fails.
+func WithReuse(reuse Reuse) LayerOption {
+	return func(l *Layer) { l.reuse = reuse }
 }
 
 // Flush waits for the copies Copy left running (WithParallelCopies), and

@@ -89,6 +89,11 @@ type Features struct {
 	Mounts []string
 	// Networks are the network modes steps may use.
 	Networks []sandbox.Network
+	// LinksLayers is set for a driver that may give a new layer hard
+	// links to the files of unpacked layers (see fswrite.WithReuse):
+	// one whose steps never write into a layer's files, nor move them
+	// out of its upper dir. Overlayfs copies a file up before any change.
+	LinksLayers bool
 }
 
 // CheckRun tells whether a RUN step with mounts of these types and this

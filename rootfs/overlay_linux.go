@@ -70,9 +70,10 @@ func (o *Overlay) Features() Features {
 		name = "rootless"
 	}
 	return Features{
-		Name:     name,
-		Mounts:   []string{"bind", "cache", "tmpfs", "secret", "ssh"},
-		Networks: []sandbox.Network{sandbox.NetworkHost, sandbox.NetworkNone},
+		Name:        name,
+		Mounts:      []string{"bind", "cache", "tmpfs", "secret", "ssh"},
+		Networks:    []sandbox.Network{sandbox.NetworkHost, sandbox.NetworkNone},
+		LinksLayers: true,
 	}
 }
 

@@ -1,0 +1,47 @@
+package build
+
+import (
+	"context"
+
+	"github.com/mybuild/mybuild/cache"
+	"github.com/mybuild/mybuild/fswrite"
+	digest "github.com/opencontainers/go-digest"
+	"golang.org/x/sys/unix"
+)
+
+// reusableKey holds, in the context of a COPY or ADD that missed, the
+// layer of its closest earlier record, whose unchanged files the new
+// layer links rather than writes (see cache.Reusable).
+type reusableKey struct{}
+
+// withReusable puts in ctx the layer the earlier record made, when it is
+// unpacked and sealed, and the driver lets new layers link its files.
+func (b *builder) withReusable(ctx context.Context, earlier digest.Digest) context.Context {
+	if earlier == "" || !b.driver.Features().LinksLayers {
+		return ctx
+	}
+	rec, err := b.opts.Store.Step(earlier)
+	if err != nil || rec.Layer == nil || !b.opts.Store.HasLayer(rec.Layer.DiffID) {
+		return ctx
+	}
+	r, err := b.opts.Store.Reusable(rec.Layer.DiffID)
+	if err != nil {
+		return ctx
+	}
+	return context.WithValue(ctx, reusableKey{}, r)
+}
+
+// reuseOption is the fswrite option that links the files of the layer
+// withReusable put in ctx; nil when there is none.
+func reuseOption(ctx context.Context) fswrite.LayerOption {
+	r, ok := ctx.Value(reusableKey{}).(*cache.Reusable)
+	if !ok {
+		return nil
+	}
+	return fswrite.WithReuse(func(p string, m fswrite.Meta, d digest.Digest) (string, bool) {
+		return r.File(p, cache.FileMeta{
+			Mode: unix.S_IFREG | uint32(toUnixMode(m.Mode)), UID: m.UID, GID: m.GID,
+			Mtime: m.Mtime.UnixNano(), Digest: d,
+		})
+	})
+}

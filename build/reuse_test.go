@@ -1,0 +1,94 @@
+package build
+
+import (
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+)
+
+// inodeIn is the inode and mode of the file at p in the unpacked layer
+// of the step's result.
+func inodeIn(t *testing.T, cacheDir string, st StepResult, p string) (uint64, os.FileMode) {
+	t.Helper()
+	if st.Layer == nil {
+		t.Fatalf("step %q made no layer", st.Instruction)
+	}
+	fi, err := os.Lstat(filepath.Join(cacheDir, "layers", "sha256", st.Layer.DiffID.Encoded(), p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Sys().(*syscall.Stat_t).Ino, fi.Mode()
+}
+
+// The same COPY after an edit links, from the layer it made last time,
+// the files that are exactly as they were, and writes the others; its
+// layer is the one a build from an empty cache makes.
+func TestCopyAfterEditLinksUnchangedFiles(t *testing.T) {
+	dir := contextDir(t, map[string]string{
+		"Dockerfile": "FROM scratch\nCOPY src /src\n",
+		"src/a.txt":  "same\n", "src/b.txt": "before\n", "src/sub/c.txt": "same mode?\n",
+	})
+	cacheDir := t.TempDir()
+	_, before := testBuild(t, dir, cacheDir)
+	if err := os.WriteFile(filepath.Join(dir, "src/b.txt"), []byte("after\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(dir, "src/sub/c.txt"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, after := testBuild(t, dir, cacheDir)
+	if got := cachedSteps(after); got != "CR" {
+		t.Fatalf("steps %s, want the COPY run again", got)
+	}
+	for _, c := range []struct {
+		path   string
+		linked bool
+		mode   os.FileMode
+	}{
+		{"src/a.txt", true, 0o644},
+		{"src/b.txt", false, 0o644},     // content changed
+		{"src/sub/c.txt", false, 0o600}, // mode changed
+	} {
+		was, _ := inodeIn(t, cacheDir, before.Steps[1], c.path)
+		is, mode := inodeIn(t, cacheDir, after.Steps[1], c.path)
+		if (was == is) != c.linked {
+			t.Errorf("%s: linked %v, want %v", c.path, was == is, c.linked)
+		}
+		if mode != c.mode {
+			t.Errorf("%s: mode %v, want %v", c.path, mode, c.mode)
+		}
+	}
+	_, cold := testBuild(t, dir, t.TempDir())
+	if got, want := after.Steps[1].Layer.Digest, cold.Steps[1].Layer.Digest; got != want {
+		t.Errorf("layer after the edit %s, from an empty cache %s", got, want)
+	}
+}
+
+// A file of the earlier layer that changed since it was sealed is not
+// linked: the new layer gets the context's content.
+func TestCopyAfterEditSkipsDamagedFiles(t *testing.T) {
+	dir := contextDir(t, map[string]string{
+		"Dockerfile": "FROM scratch\nCOPY src /src\n",
+		"src/a.txt":  "intact\n", "src/b.txt": "before\n",
+	})
+	cacheDir := t.TempDir()
+	_, before := testBuild(t, dir, cacheDir)
+	old := filepath.Join(cacheDir, "layers", "sha256", before.Steps[1].Layer.DiffID.Encoded(), "src/a.txt")
+	if err := os.WriteFile(old, []byte("damage\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "src/b.txt"), []byte("after\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, after := testBuild(t, dir, cacheDir)
+	was, _ := inodeIn(t, cacheDir, before.Steps[1], "src/a.txt")
+	is, _ := inodeIn(t, cacheDir, after.Steps[1], "src/a.txt")
+	if was == is {
+		t.Error("a damaged file was linked into the new layer")
+	}
+	data, err := os.ReadFile(filepath.Join(cacheDir, "layers", "sha256", after.Steps[1].Layer.DiffID.Encoded(), "src/a.txt"))
+	if err != nil || string(data) != "intact\n" {
+		t.Errorf("new layer's a.txt: %q, %v", data, err)
+	}
+}
