@@ -3,6 +3,7 @@ package buildcontext
 import (
 	"io/fs"
 	"slices"
+	"sync"
 	"syscall"
 	"time"
 	"unsafe"
@@ -43,9 +44,15 @@ func readDir(dir string) ([]dirEntry, error) {
 	return entries, nil
 }
 
+// direntBufs are getdents buffers, as os.ReadDir keeps them: one per
+// directory would cost a large context one allocation per directory.
+var direntBufs = sync.Pool{New: func() any { b := make([]byte, 8<<10); return &b }}
+
 // direntNames reads the names of a directory's entries, but "." and "..".
 func direntNames(fd int) ([]string, error) {
-	buf := make([]byte, 32<<10)
+	bp := direntBufs.Get().(*[]byte)
+	defer direntBufs.Put(bp)
+	buf := *bp
 	var names []string
 	for {
 		n, err := unix.Getdents(fd, buf)
