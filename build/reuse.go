@@ -9,19 +9,26 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// reusableKey holds, in the context of a COPY or ADD that missed, the
-// layer of its closest earlier record, whose unchanged files the new
-// layer links rather than writes (see cache.Reusable).
+// reusableKey holds, in the context of a COPY that missed, the layer of
+// its closest earlier record, whose unchanged files the new layer links
+// rather than writes (see cache.Reusable).
 type reusableKey struct{}
 
-// withReusable puts in ctx the layer the earlier record made, when it is
-// unpacked and sealed, and the driver lets new layers link its files.
-func (b *builder) withReusable(ctx context.Context, earlier digest.Digest) context.Context {
-	if earlier == "" || !b.driver.Features().LinksLayers {
+// withReusable puts in ctx the layer the earlier record of a COPY made,
+// when the COPY missed for its own inputs (its files, mostly) on the same
+// parent, that layer is unpacked and sealed, and the driver lets new
+// layers link its files. Not for ADD, whose archives could set the
+// metadata of a linked file, through a hard link the archive holds. Not
+// after a parent's miss either: the COPY then most likely makes the
+// earlier layer again, which the commit keeps, and linking would only
+// have changed the ctimes its seal vouches by.
+func (b *builder) withReusable(ctx context.Context, p *plan, miss *Miss, in *stepInputs) context.Context {
+	if p.kind != "copy" || miss == nil || miss.Earlier == "" || miss.DecidedBy != "" || !b.driver.Features().LinksLayers {
 		return ctx
 	}
-	rec, err := b.opts.Store.Step(earlier)
-	if err != nil || rec.Layer == nil || !b.opts.Store.HasLayer(rec.Layer.DiffID) {
+	rec, err := b.opts.Store.Step(miss.Earlier)
+	if err != nil || rec.Layer == nil || rec.Inputs == nil || rec.Inputs.Parent != in.Parent ||
+		!b.opts.Store.HasLayer(rec.Layer.DiffID) {
 		return ctx
 	}
 	r, err := b.opts.Store.Reusable(rec.Layer.DiffID)

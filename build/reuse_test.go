@@ -92,3 +92,37 @@ func TestCopyAfterEditSkipsDamagedFiles(t *testing.T) {
 		t.Errorf("new layer's a.txt: %q, %v", data, err)
 	}
 }
+
+// A COPY that missed only because the step before it did makes the same
+// layer as before: nothing is linked from it, so its inodes, and the
+// stat data its seal vouches by, stay as they were.
+func TestCopyAfterParentMissLinksNothing(t *testing.T) {
+	dir := contextDir(t, map[string]string{
+		"Dockerfile": "FROM scratch\nCOPY first.txt /first.txt\nCOPY src /src\n",
+		"first.txt":  "one\n", "src/a.txt": "same\n",
+	})
+	cacheDir := t.TempDir()
+	_, before := testBuild(t, dir, cacheDir)
+	file := filepath.Join(cacheDir, "layers", "sha256", before.Steps[2].Layer.DiffID.Encoded(), "src/a.txt")
+	var was syscall.Stat_t
+	if err := syscall.Lstat(file, &was); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "first.txt"), []byte("two\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, after := testBuild(t, dir, cacheDir)
+	if got := cachedSteps(after); got != "CRR" {
+		t.Fatalf("steps %s, want both COPYs run again", got)
+	}
+	if before.Steps[2].Layer.DiffID != after.Steps[2].Layer.DiffID {
+		t.Fatal("the second COPY made another layer")
+	}
+	var is syscall.Stat_t
+	if err := syscall.Lstat(file, &is); err != nil {
+		t.Fatal(err)
+	}
+	if is.Ctim != was.Ctim || is.Nlink != 1 {
+		t.Errorf("src/a.txt: ctime %v, %d links; was %v, 1 link", is.Ctim, is.Nlink, was.Ctim)
+	}
+}

@@ -162,9 +162,7 @@ func (b *builder) miss(ctx context.Context, st *stage, p *plan, key digest.Diges
 		}
 		return rec, "", nil
 	}
-	if p.kind == "copy" || p.kind == "add" {
-		ctx = b.withReusable(ctx, res.Miss.Earlier)
-	}
+	ctx = b.withReusable(ctx, p, res.Miss, in)
 	rec, source, err := b.execute(ctx, st, p, key, info, in)
 	if source != "" {
 		res.Miss = nil // another build made it meanwhile

@@ -18,7 +18,8 @@ type dirEntry struct {
 }
 
 // readDir lists dir in name order, each entry with its lstat data, taken
-// relative to dir's descriptor: the walk of a large context costs no
+// relative to dir's descriptor (an entry removed in between is left
+// out): the walk of a large context costs no
 // lookup of each entry's whole path, and no poller registration of each
 // directory (as os.ReadDir and DirEntry.Info cost).
 func readDir(dir string) ([]dirEntry, error) {
@@ -32,14 +33,18 @@ func readDir(dir string) ([]dirEntry, error) {
 		return nil, &fs.PathError{Op: "readdirent", Path: dir, Err: err}
 	}
 	slices.Sort(names)
-	entries := make([]dirEntry, len(names))
-	for i, name := range names {
+	entries := make([]dirEntry, 0, len(names))
+	for _, name := range names {
 		si := &statInfo{name: name}
 		st := (*unix.Stat_t)(unsafe.Pointer(&si.st)) // the same struct in both packages
-		if err := unix.Fstatat(fd, name, st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		err := unix.Fstatat(fd, name, st, unix.AT_SYMLINK_NOFOLLOW)
+		if err == unix.ENOENT {
+			continue // removed since it was listed: an editor's or git's temp file
+		}
+		if err != nil {
 			return nil, &fs.PathError{Op: "lstat", Path: dir + "/" + name, Err: err}
 		}
-		entries[i] = dirEntry{name: name, info: si}
+		entries = append(entries, dirEntry{name: name, info: si})
 	}
 	return entries, nil
 }

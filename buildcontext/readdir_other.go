@@ -3,6 +3,7 @@
 package buildcontext
 
 import (
+	"errors"
 	"io/fs"
 	"os"
 )
@@ -19,13 +20,16 @@ func readDir(dir string) ([]dirEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	entries := make([]dirEntry, len(des))
-	for i, d := range des {
+	entries := make([]dirEntry, 0, len(des))
+	for _, d := range des {
 		fi, err := d.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // removed since it was listed
+		}
 		if err != nil {
 			return nil, err
 		}
-		entries[i] = dirEntry{name: d.Name(), info: fi}
+		entries = append(entries, dirEntry{name: d.Name(), info: fi})
 	}
 	return entries, nil
 }

@@ -96,7 +96,13 @@ func (s *Store) syncFS() error {
 // diskUsage is the space a file takes on disk, not its apparent size.
 func diskUsage(fi os.FileInfo) int64 {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return st.Blocks * 512
+		n := st.Blocks * 512
+		if st.Nlink > 1 && !fi.IsDir() {
+			// Its share: unpacked layers share the files a COPY after an
+			// edit linked, and the space is counted once in all.
+			n /= int64(st.Nlink)
+		}
+		return n
 	}
 	return fi.Size()
 }

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"fmt"
 	"os"
 	"testing"
 
@@ -78,5 +79,39 @@ func TestReusableOffersPlainFiles(t *testing.T) {
 	}
 	if _, ok := r.File("/plain", meta); ok {
 		t.Error("/plain offered after its ctime changed")
+	}
+}
+
+// Files that layers share count once in the cache's usage, each layer
+// taking its share.
+func TestUsageCountsSharedFilesOnce(t *testing.T) {
+	s := open(t, t.TempDir())
+	data := make([]byte, 1<<20)
+	var dirs []string
+	for i := range 2 {
+		dir, err := s.TempDir("layer-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			if err := os.WriteFile(dir+"/big", data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		} else if err := os.Link(dirs[0]+"/big", dir+"/big"); err != nil {
+			t.Fatal(err)
+		}
+		dirs = append(dirs, dir)
+	}
+	for i, dir := range dirs {
+		if _, err := s.CommitLayer(dir, digest.FromString(fmt.Sprint("shared ", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	u, err := s.Usage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.LayerBytes < 1<<20 || u.LayerBytes > 1<<20+256<<10 {
+		t.Errorf("two layers sharing a 1 MiB file use %d bytes, want about 1 MiB", u.LayerBytes)
 	}
 }

@@ -108,7 +108,10 @@ type Reuse func(p string, m Meta, d digest.Digest) (host string, ok bool)
 // WithReuse lets Copy hard-link a regular file that reuse finds rather
 // than write it: the same COPY after an edit then writes only what
 // changed. A copy whose source has other links, or xattrs, is always
-// written, and so is one whose link fails.
+// written, and so is one whose link fails. Nothing else of the writer
+// may touch a linked file: Copy replaces a file by removing its name
+// first, and Untar, which links an archive's hard links and sets their
+// metadata, refuses to run.
 func WithReuse(reuse Reuse) LayerOption {
 	return func(l *Layer) { l.reuse = reuse }
 }

@@ -22,6 +22,11 @@ import (
 // unless both are directories. Whiteout names are ordinary files here.
 // Directory times are set by Finish.
 func (l *Layer) Untar(ctx context.Context, tr *tar.Reader, dest string, chown *Owner) error {
+	if l.reuse != nil {
+		// A hard link of the archive to a linked file would set its
+		// metadata on the earlier layer's inode.
+		return errors.New("untar: not into a layer that links files of another (WithReuse)")
+	}
 	return l.untar(ctx, tr, "read archive", "archive entry", func(h *tar.Header, r io.Reader) error {
 		return l.untarEntry(ctx, h, r, dest, chown)
 	})

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -146,15 +147,17 @@ func Images(descs []ocispec.Descriptor) []ocispec.Descriptor {
 // for want, in every transport alike. Attestation manifests are never
 // picked. Platforms are compared normalized (an index's linux/arm64/v8
 // is linux/arm64). Among the images, one whose platform matches exactly,
-// variant included, comes first; else the first one where either side leaves the
-// variant open. A lone image without a platform is taken as it is. ok is
-// false when none fits.
+// variant included, comes first; else the first one where either side
+// leaves the variant open; else, for arm (whose variant is never open),
+// the newest older variant the CPU runs, as containerd picks it:
+// linux/arm/v6 for linux/arm/v7. A lone image without a platform is
+// taken as it is. ok is false when none fits.
 func SelectPlatform(descs []ocispec.Descriptor, want ocispec.Platform) (d ocispec.Descriptor, ok bool) {
 	images := Images(descs)
 	if len(images) == 1 && images[0].Platform == nil {
 		return images[0], true
 	}
-	loose := -1
+	loose, older := -1, -1
 	want = NormalizePlatform(want)
 	for i, d := range images {
 		if d.Platform == nil {
@@ -170,11 +173,26 @@ func SelectPlatform(descs []ocispec.Descriptor, want ocispec.Platform) (d ocispe
 		if loose < 0 && (p.Variant == "" || want.Variant == "") {
 			loose = i
 		}
+		if p.Architecture == "arm" && armRuns(want.Variant, p.Variant) && (older < 0 || p.Variant > NormalizePlatform(*images[older].Platform).Variant) {
+			older = i
+		}
 	}
-	if loose < 0 {
-		return ocispec.Descriptor{}, false
+	switch {
+	case loose >= 0:
+		return images[loose], true
+	case older >= 0:
+		return images[older], true
 	}
-	return images[loose], true
+	return ocispec.Descriptor{}, false
+}
+
+// armRuns reports whether an arm CPU of variant want runs code built for
+// the older variant v, as containerd's platform matcher has it: v8 runs
+// v7, v6 and v5; v7 runs v6 and v5; v6 runs v5.
+func armRuns(want, v string) bool {
+	order := []string{"v5", "v6", "v7", "v8"}
+	w, o := slices.Index(order, want), slices.Index(order, v)
+	return w >= 0 && o >= 0 && o < w
 }
 
 // SelectIndex is SelectPlatform for the manifests of an index, with an

@@ -278,4 +278,22 @@ func TestParsePlatformNormalizes(t *testing.T) {
 	if d, ok := SelectPlatform([]ocispec.Descriptor{other, aarch}, want); !ok || d.Digest != aarch.Digest {
 		t.Errorf("linux/arm64 picked %s (ok %v), want the aarch64/8 image", d.Digest, ok)
 	}
+	// An arm CPU runs older variants: the newest one it runs is picked.
+	arm := func(v string) ocispec.Descriptor {
+		return ocispec.Descriptor{Digest: digest.FromString(v), Platform: &ocispec.Platform{OS: "linux", Architecture: "arm", Variant: v}}
+	}
+	for wantS, c := range map[string]struct {
+		descs []ocispec.Descriptor
+		pick  string // "" for none
+	}{
+		"linux/arm":    {[]ocispec.Descriptor{arm("v5"), arm("v6")}, "v6"},
+		"linux/arm/v6": {[]ocispec.Descriptor{arm("v7"), arm("v5")}, "v5"},
+		"linux/arm/v5": {[]ocispec.Descriptor{arm("v6"), arm("v7")}, ""},
+	} {
+		want, _ := ParsePlatform(wantS)
+		d, ok := SelectPlatform(c.descs, want)
+		if c.pick == "" && ok || c.pick != "" && d.Digest != digest.FromString(c.pick) {
+			t.Errorf("%s picked %s (ok %v), want %q", wantS, d.Digest, ok, c.pick)
+		}
+	}
 }

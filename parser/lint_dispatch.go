@@ -14,6 +14,8 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 	"github.com/moby/buildkit/util/suggest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/mybuild/mybuild/image"
 )
 
 // lintState is what the rules see of a stage as its commands run, as
@@ -75,11 +77,8 @@ func (r *lintRun) stagePlatform(platform string) ocispec.Platform {
 	p := r.o.platform
 	if platform != "" {
 		if v, err := r.d.ExpandWord(platform, r.global); err == nil {
-			if parts := strings.Split(v, "/"); len(parts) >= 2 {
-				p.OS, p.Architecture, p.Variant = parts[0], parts[1], ""
-				if len(parts) > 2 {
-					p.Variant = parts[2]
-				}
+			if parsed, err := image.ParsePlatform(v); err == nil {
+				p = parsed
 			}
 		}
 	}
@@ -97,9 +96,11 @@ func (r *lintRun) basePlatform(i int) {
 		return
 	}
 	img := r.image(base, st.Platform)
-	want := r.stagePlatform(st.Platform)
-	if img == nil || img.Platform.OS == "" || img.Platform.Architecture == "" ||
-		(img.Platform.OS == want.OS && img.Platform.Architecture == want.Architecture) {
+	want := image.NormalizePlatform(r.stagePlatform(st.Platform))
+	if img == nil || img.Platform.OS == "" || img.Platform.Architecture == "" {
+		return
+	}
+	if got := image.NormalizePlatform(img.Platform); got.OS == want.OS && got.Architecture == want.Architecture {
 		return
 	}
 	// BuildKit's dispatch context's linter: the comments above the FROM

@@ -61,9 +61,30 @@ func stateName(kind string, parts ...string) string {
 // statePattern matches the names of all state files of kind.
 func statePattern(kind string) string { return fmt.Sprintf(stateFormat, kind, "*") }
 
+// legacyPlatforms are the spellings a mybuild that did not normalize
+// platforms kept resolutions under: the arm64 host's own, and a
+// --platform linux/arm.
+var legacyPlatforms = map[string]string{"linux/arm64": "linux/arm64/v8", "linux/arm/v7": "linux/arm"}
+
 // loadRefState reads the last resolution of ref for platform, or nil.
-// Its manifest and config are checked when they are used.
+// Its manifest and config are checked when they are used. A resolution
+// kept under the platform's legacy spelling still counts.
 func loadRefState(s stateStore, ref, platform string) *refState {
+	if st := loadRefStateAs(s, ref, platform); st != nil {
+		return st
+	}
+	if legacy, ok := legacyPlatforms[platform]; ok {
+		if st := loadRefStateAs(s, ref, legacy); st != nil {
+			st.Platform = platform
+			return st
+		}
+	}
+	return nil
+}
+
+// loadRefStateAs reads the resolution of ref kept under the platform
+// spelled so.
+func loadRefStateAs(s stateStore, ref, platform string) *refState {
 	data, err := os.ReadFile(s.StatePath(stateName(refKind, ref, platform)))
 	if err != nil {
 		return nil
