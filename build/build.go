@@ -230,6 +230,11 @@ func (b *builder) runAll(ctx context.Context, g *graph) error {
 		return err
 	}
 	err = b.runGraph(ctx, g)
+	// The layers unpacked in the background are flushed and sealed
+	// before the build ends, whatever its outcome.
+	if serr := b.driver.Settle(); err == nil {
+		err = serr
+	}
 	if serr := saveStats(); err == nil && serr != nil {
 		b.rep.Warning(fmt.Sprintf("save stat cache: %v", serr))
 	}

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"github.com/mybuild/mybuild/rootfs"
 )
 
 // inodeIn is the inode and mode of the file at p in the unpacked layer
@@ -125,4 +127,51 @@ func TestCopyAfterParentMissLinksNothing(t *testing.T) {
 	if is.Ctim != was.Ctim || is.Nlink != 1 {
 		t.Errorf("src/a.txt: ctime %v, %d links; was %v, 1 link", is.Ctim, is.Nlink, was.Ctim)
 	}
+}
+
+// The base layers a build unpacks are flushed and sealed in the
+// background, and the build waits for them: once it returns, every
+// unpacked layer has its seal.
+func TestBuildEndsWithEveryLayerSealed(t *testing.T) {
+	dir := withBusybox(t, contextDir(t, map[string]string{"Dockerfile": cacheDockerfile, "app.txt": "v1\n"}))
+	base, _ := testBuild(t, dir, t.TempDir())
+	// A build that only unpacks its base, and has nothing else to do.
+	onBase := contextDir(t, map[string]string{"Dockerfile": "FROM oci-archive:" + base + "\nENV X=1\n"})
+	cacheDir := t.TempDir()
+	var driver *settleCounter
+	testBuild(t, onBase, cacheDir, func(o *Options) {
+		driver = &settleCounter{Driver: rootfs.NewOverlay(o.Store)}
+		o.Driver = driver
+	})
+	if driver.settled == 0 {
+		t.Error("the build did not wait for its driver's background work")
+	}
+	entries, err := os.ReadDir(filepath.Join(cacheDir, "layers", "sha256"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers := 0
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		layers++
+		if _, err := os.Stat(filepath.Join(cacheDir, "layers", "sha256", e.Name()+".seal")); err != nil {
+			t.Errorf("layer %s: %v", e.Name(), err)
+		}
+	}
+	if layers < 3 {
+		t.Errorf("%d unpacked layers, want the base's", layers)
+	}
+}
+
+// settleCounter is a driver that counts the calls of Settle.
+type settleCounter struct {
+	rootfs.Driver
+	settled int
+}
+
+func (d *settleCounter) Settle() error {
+	d.settled++
+	return d.Driver.Settle()
 }

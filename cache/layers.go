@@ -39,27 +39,59 @@ func (s *Store) HasLayer(diffID digest.Digest) bool {
 // build committed the same layer in the meantime, dir is removed and that
 // one is kept.
 func (s *Store) CommitLayer(dir string, diffID digest.Digest, opts ...CommitOption) (string, error) {
+	path, sealed, err := s.CommitLayerLater(dir, diffID, opts...)
+	if err != nil {
+		return "", err
+	}
+	if err := sealed(); err != nil {
+		return "", err
+	}
+	return path, nil
+}
+
+// CommitLayerLater is CommitLayer that returns once the layer is in
+// place, its flush and seal left running: sealed waits for them and
+// returns their error. The caller may use the layer meanwhile, read
+// only, as its own; other builds wait for the seal, since the layer's
+// lock is held until then. The caller must call sealed before it ends.
+func (s *Store) CommitLayerLater(dir string, diffID digest.Digest, opts ...CommitOption) (path string, sealed func() error, err error) {
 	var o commitOptions
 	for _, opt := range opts {
 		opt(&o)
 	}
 	if err := diffID.Validate(); err != nil {
-		return "", fmt.Errorf("commit layer: %w", err)
+		return "", nil, fmt.Errorf("commit layer: %w", err)
 	}
 	unlock, err := s.lockLayer(context.Background(), diffID)
 	if err != nil {
-		return "", fmt.Errorf("commit layer %s: %w", diffID, err)
+		return "", nil, fmt.Errorf("commit layer %s: %w", diffID, err)
 	}
-	defer unlock()
-	final := s.LayerPath(diffID)
+	final, placed, err := s.placeLayer(dir, diffID)
+	if err != nil || !placed {
+		unlock()
+		return final, func() error { return nil }, err
+	}
+	done := make(chan error, 1)
+	go func() {
+		defer unlock()
+		done <- s.flushAndSeal(diffID, o.known)
+	}()
+	return final, sync.OnceValue(func() error { return <-done }), nil
+}
+
+// placeLayer renames dir into place as the layer diffID, under the
+// layer's lock; placed is false when another build's sealed layer was
+// there already, and is kept.
+func (s *Store) placeLayer(dir string, diffID digest.Digest) (final string, placed bool, err error) {
+	final = s.LayerPath(diffID)
 	err = renameNoReplace(dir, final)
 	if errors.Is(err, os.ErrExist) {
 		if _, serr := s.readSeal(diffID); serr == nil {
 			// Another build won; its layer may be in use already.
 			if rerr := os.RemoveAll(dir); rerr != nil {
-				return "", fmt.Errorf("commit layer %s: %w", diffID, rerr)
+				return "", false, fmt.Errorf("commit layer %s: %w", diffID, rerr)
 			}
-			return final, nil
+			return final, false, nil
 		}
 		// One without a seal: nobody checked it, so nobody uses it.
 		if err = s.deleteLayer(diffID); err == nil {
@@ -67,12 +99,9 @@ func (s *Store) CommitLayer(dir string, diffID digest.Digest, opts ...CommitOpti
 		}
 	}
 	if err != nil {
-		return "", fmt.Errorf("commit layer %s: %w", diffID, err)
+		return "", false, fmt.Errorf("commit layer %s: %w", diffID, err)
 	}
-	if err := s.flushAndSeal(diffID, o.known); err != nil {
-		return "", err
-	}
-	return final, nil
+	return final, true, nil
 }
 
 // flushAndSeal flushes the layer just renamed into place to disk and

@@ -350,3 +350,37 @@ func TestSealTakesKnownContent(t *testing.T) {
 		}
 	}
 }
+
+// A layer committed with CommitLayerLater is in place at once, and
+// sealed once sealed returns; a check meanwhile waits for the seal
+// rather than taking the layer for one without.
+func TestCommitLayerLater(t *testing.T) {
+	s := open(t, t.TempDir())
+	dir, err := s.TempDir("layer-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "f"), []byte("content"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	diffID := digest.FromString("later " + t.Name())
+	path, sealed, err := s.CommitLayerLater(dir, diffID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data, err := os.ReadFile(filepath.Join(path, "f")); err != nil || string(data) != "content" {
+		t.Fatalf("layer not in place: %q, %v", data, err)
+	}
+	if err := s.CheckLayer(context.Background(), diffID); err != nil {
+		t.Fatalf("check while sealing: %v", err)
+	}
+	if err := sealed(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.readSeal(diffID); err != nil {
+		t.Fatal(err)
+	}
+	if err := sealed(); err != nil { // once more: the same answer
+		t.Fatal(err)
+	}
+}

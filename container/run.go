@@ -99,9 +99,13 @@ func run(ctx context.Context, store *cache.Store, img *image.Image, cfg Config, 
 	for _, l := range img.Layers {
 		u, err := driver.Unpack(ctx, l, lower)
 		if err != nil {
+			driver.Settle() // the layers before it; the unpack's error is the one told
 			return orInterrupted(r, err)
 		}
 		lower = append(lower, u)
+	}
+	if err := driver.Settle(); err != nil {
+		return err
 	}
 	root, err := driver.Root(ctx, lower)
 	if err != nil {

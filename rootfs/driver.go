@@ -31,6 +31,10 @@ type Driver interface {
 	// View is the merged, read-only tree of layers, oldest first: what
 	// COPY --from and RUN --mount from= read of a stage.
 	View(ctx context.Context, layers []Layer) (*overlay.Stack, error)
+	// Settle waits for what the driver left running in the background
+	// (Overlay: the flushes and seals of the layers it unpacked), and
+	// returns its first error. A build calls it before it ends.
+	Settle() error
 }
 
 // Root is one step's root filesystem. What the step changes goes to a

@@ -241,6 +241,10 @@ func (d *InPlace) clearDir(dir string, t *trash) error {
 
 func (d *InPlace) host(p string) string { return path.Join(d.root, p) }
 
+// Settle has nothing to wait for: the in-place mode commits what it
+// unpacks before it uses it.
+func (d *InPlace) Settle() error { return nil }
+
 // View applies the layers, in order, to a directory of their own in the
 // store, kept there as the unpacked form of the chain (a stage copied
 // from is usually copied from again). It holds no whiteouts: a plain tree

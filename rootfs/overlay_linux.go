@@ -57,6 +57,10 @@ func NewOverlay(store *cache.Store, opts ...OverlayOption) *Overlay {
 	return o
 }
 
+// Settle waits for the flushes and seals of the layers unpacked so far
+// (see Unpacker.Settle).
+func (o *Overlay) Settle() error { return o.unpacker.Settle() }
+
 // Repair unpacks a damaged layer again (see Unpacker.Repair), in this
 // driver's form.
 func (o *Overlay) Repair(ctx context.Context, diffID digest.Digest) error {

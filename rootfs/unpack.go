@@ -34,6 +34,10 @@ type Unpacker struct {
 	// checked holds the diffIDs of the layers checked against their seal
 	// (or sealed) by this Unpacker: each is checked once per build.
 	checked sync.Map
+	// sealing are the flushes and seals of the layers it unpacked, left
+	// running (cache.Store.CommitLayerLater) until Settle.
+	mu      sync.Mutex
+	sealing []func() error
 }
 
 // NewUnpacker returns an Unpacker for the layers of store, whose blobs
@@ -127,12 +131,17 @@ func (u *Unpacker) unpackOnce(ctx context.Context, l layer.Layer, below []string
 		return "", fmt.Errorf("unpack layer %s: %w", l.DiffID, err)
 	}
 	// The files were written by this extraction, in a scratch dir of this
-	// build's own: none changed in the tick after it wrote it.
-	path, err := u.store.CommitLayer(dir, l.DiffID, cache.WithKnownContent(known, math.MaxInt64))
+	// build's own: none changed in the tick after it wrote it. The layer
+	// is flushed and sealed while the build goes on with it: the flush
+	// waits on the disk, a COPY on it waits on the CPU.
+	path, sealed, err := u.store.CommitLayerLater(dir, l.DiffID, cache.WithKnownContent(known, math.MaxInt64))
 	if err != nil {
 		os.RemoveAll(dir)
 		return "", err
 	}
+	u.mu.Lock()
+	u.sealing = append(u.sealing, sealed)
+	u.mu.Unlock()
 	u.checked.Store(l.DiffID, true)
 	if len(skipped) > 0 {
 		u.warnSkipped(l)
@@ -165,6 +174,23 @@ func (u *Unpacker) check(ctx context.Context, l layer.Layer) (ok bool, err error
 	return false, err
 }
 
+// Settle waits for the flushes and seals of the layers unpacked so far,
+// and returns the first error among them: a layer whose seal failed is
+// left without one, and unpacked again by the next build that wants it.
+func (u *Unpacker) Settle() error {
+	u.mu.Lock()
+	sealing := u.sealing
+	u.sealing = nil
+	u.mu.Unlock()
+	var first error
+	for _, sealed := range sealing {
+		if err := sealed(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
 // MarkChecked records that the unpacked layer diffID needs no check in
 // this build: it was just made.
 func (u *Unpacker) MarkChecked(diffID digest.Digest) { u.checked.Store(diffID, true) }
@@ -183,5 +209,8 @@ func (u *Unpacker) Repair(ctx context.Context, diffID digest.Digest) error {
 		return cache.ErrNotFound
 	}
 	_, err = u.Lower(ctx, chain)
+	if serr := u.Settle(); err == nil {
+		err = serr
+	}
 	return err
 }
