@@ -19,9 +19,9 @@ type dirEntry struct {
 
 // readDir lists dir in name order, each entry with its lstat data, taken
 // relative to dir's descriptor (an entry removed in between is left
-// out): the walk of a large context costs no
-// lookup of each entry's whole path, and no poller registration of each
-// directory (as os.ReadDir and DirEntry.Info cost).
+// out): the walk of a large context costs no lookup of each entry's
+// whole path, and no poller registration of each directory (as
+// os.ReadDir and DirEntry.Info cost).
 func readDir(dir string) ([]dirEntry, error) {
 	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
