@@ -2,9 +2,7 @@ package build
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -21,21 +19,7 @@ import (
 //
 //	go test -run XXX -bench CopyEdit -benchtime 10x -count 3 ./build
 func BenchmarkCopyEdit(b *testing.B) {
-	dir := b.TempDir()
-	rng := rand.New(rand.NewPCG(3, 4))
-	raw := make([]byte, 4096)
-	for i := range 3000 {
-		for j := range raw {
-			raw[j] = byte(rng.IntN(64))
-		}
-		p := filepath.Join(dir, "src", fmt.Sprintf("d%02d", i%30), fmt.Sprintf("f%04d.txt", i))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			b.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(base64.StdEncoding.EncodeToString(raw)), 0o644); err != nil {
-			b.Fatal(err)
-		}
-	}
+	dir := textContext(b, 3)
 	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\nCOPY src /src\n"), 0o644); err != nil {
 		b.Fatal(err)
 	}
