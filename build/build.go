@@ -103,6 +103,20 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	return res, err
 }
 
+// settle waits, whatever the build's outcome, for what the builders'
+// drivers left running: the flushes and seals of the layers unpacked in
+// the background, by the steps or by the outputs (an export unpacks the
+// layers a cached build never did). err is the build's; a failed seal
+// fails a build that had not failed.
+func settle(bs []*builder, err error) error {
+	for _, b := range bs {
+		if serr := b.driver.Settle(); err == nil {
+			err = serr
+		}
+	}
+	return err
+}
+
 func reporter(opts Options) Reporter {
 	if opts.Reporter == nil {
 		return discardReporter{}
@@ -110,11 +124,16 @@ func reporter(opts Options) Reporter {
 	return opts.Reporter
 }
 
-func build(ctx context.Context, opts Options) (*Result, error) {
+func build(ctx context.Context, opts Options) (res *Result, err error) {
 	bs, nodes, err := planBuild(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err = settle(bs, err); err != nil {
+			res = nil
+		}
+	}()
 	if err := checkEmulators(ctx, opts, nodes); err != nil {
 		return nil, err
 	}
@@ -230,11 +249,6 @@ func (b *builder) runAll(ctx context.Context, g *graph) error {
 		return err
 	}
 	err = b.runGraph(ctx, g)
-	// The layers unpacked in the background are flushed and sealed
-	// before the build ends, whatever its outcome.
-	if serr := b.driver.Settle(); err == nil {
-		err = serr
-	}
 	if serr := saveStats(); err == nil && serr != nil {
 		b.rep.Warning(fmt.Sprintf("save stat cache: %v", serr))
 	}

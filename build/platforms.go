@@ -100,11 +100,6 @@ func runPlatforms(ctx context.Context, bs []*builder, nodes []*node) error {
 		b.bctx = first.bctx
 	}
 	err = runNodes(ctx, nodes, first.driver.Features().Exclusive, false)
-	for _, b := range bs { // the layers unpacked in the background (see runAll)
-		if serr := b.driver.Settle(); err == nil {
-			err = serr
-		}
-	}
 	if serr := saveStats(); err == nil && serr != nil {
 		first.rep.Warning(fmt.Sprintf("save stat cache: %v", serr))
 	}

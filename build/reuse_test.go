@@ -1,11 +1,14 @@
 package build
 
 import (
+	"context"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
 
+	"github.com/mybuild/mybuild/layer"
 	"github.com/mybuild/mybuild/rootfs"
 )
 
@@ -165,13 +168,49 @@ func TestBuildEndsWithEveryLayerSealed(t *testing.T) {
 	}
 }
 
-// settleCounter is a driver that counts the calls of Settle.
+// settleCounter is a driver that counts the calls of Settle, and the
+// layers unpacked since the last one.
 type settleCounter struct {
 	rootfs.Driver
-	settled int
+	mu              sync.Mutex
+	settled, unsett int
+}
+
+func (d *settleCounter) Unpack(ctx context.Context, l layer.Layer, below []rootfs.Layer) (rootfs.Layer, error) {
+	d.mu.Lock()
+	d.unsett++
+	d.mu.Unlock()
+	return d.Driver.Unpack(ctx, l, below)
 }
 
 func (d *settleCounter) Settle() error {
-	d.settled++
+	d.mu.Lock()
+	d.settled, d.unsett = d.settled+1, 0
+	d.mu.Unlock()
 	return d.Driver.Settle()
+}
+
+// An export unpacks, after the steps, the layers a cached build never
+// did: the build waits for their seals too.
+func TestExportedLayersAreSettled(t *testing.T) {
+	dir := withBusybox(t, contextDir(t, map[string]string{"Dockerfile": cacheDockerfile, "app.txt": "v1\n"}))
+	cacheDir := t.TempDir()
+	testBuild(t, dir, cacheDir)
+	for _, name := range []string{"layers", "layers-userxattr"} {
+		if err := os.RemoveAll(filepath.Join(cacheDir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var driver *settleCounter
+	_, res := testBuild(t, dir, cacheDir, func(o *Options) {
+		driver = &settleCounter{Driver: rootfs.NewOverlay(o.Store)}
+		o.Driver = driver
+		o.Exports = []Export{{Kind: ExportDir, Dest: filepath.Join(t.TempDir(), "root")}}
+	})
+	if got := cachedSteps(res); got != "CCCCCCC" {
+		t.Fatalf("steps %s, want every one cached", got)
+	}
+	if driver.settled == 0 || driver.unsett != 0 {
+		t.Errorf("settled %d times, %d layers unpacked after the last", driver.settled, driver.unsett)
+	}
 }
