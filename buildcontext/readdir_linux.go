@@ -2,8 +2,8 @@ package buildcontext
 
 import (
 	"io/fs"
+	"os"
 	"slices"
-	"sync"
 	"syscall"
 	"time"
 	"unsafe"
@@ -27,10 +27,12 @@ func readDir(dir string) ([]dirEntry, error) {
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: dir, Err: err}
 	}
-	defer unix.Close(fd)
-	names, err := direntNames(fd)
+	// A blocking descriptor: os keeps it off the poller.
+	f := os.NewFile(uintptr(fd), dir)
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
 	if err != nil {
-		return nil, &fs.PathError{Op: "readdirent", Path: dir, Err: err}
+		return nil, err
 	}
 	slices.Sort(names)
 	entries := make([]dirEntry, 0, len(names))
@@ -47,31 +49,6 @@ func readDir(dir string) ([]dirEntry, error) {
 		entries = append(entries, dirEntry{name: name, info: si})
 	}
 	return entries, nil
-}
-
-// direntBufs are getdents buffers, as os.ReadDir keeps them: one per
-// directory would cost a large context one allocation per directory.
-var direntBufs = sync.Pool{New: func() any { b := make([]byte, 8<<10); return &b }}
-
-// direntNames reads the names of a directory's entries, but "." and "..".
-func direntNames(fd int) ([]string, error) {
-	bp := direntBufs.Get().(*[]byte)
-	defer direntBufs.Put(bp)
-	buf := *bp
-	var names []string
-	for {
-		n, err := unix.Getdents(fd, buf)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if n <= 0 {
-			return names, nil
-		}
-		_, _, names = unix.ParseDirent(buf[:n], -1, names)
-	}
 }
 
 // statInfo is an fs.FileInfo over lstat data; Sys gives the
