@@ -199,8 +199,8 @@ func (b *builder) loadImage(ctx context.Context, ref transport.Ref, platform oci
 // platform than the stage's: a single-platform image is used whatever
 // its platform, and its RUN steps may then fail.
 func (b *builder) checkBasePlatform(n *node, img *image.Image) {
-	got, want := image.NormalizePlatform(img.Platform()), n.platform
-	if got.OS == "" || got.Architecture == "" || (got.OS == want.OS && got.Architecture == want.Architecture) ||
+	got, want := img.Platform(), n.platform
+	if got.OS == "" || got.Architecture == "" || image.SameOSArch(got, want) ||
 		b.lintResult.Skips("InvalidBaseImagePlatform") {
 		return
 	}

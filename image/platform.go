@@ -4,88 +4,38 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"slices"
 	"strings"
 
+	"github.com/containerd/platforms"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // HostPlatform is the platform the builder runs on, normalized.
 func HostPlatform() ocispec.Platform {
-	return NormalizePlatform(ocispec.Platform{OS: "linux", Architecture: runtime.GOARCH})
+	return platforms.Normalize(ocispec.Platform{OS: "linux", Architecture: runtime.GOARCH})
 }
 
 // ParsePlatform parses "os/arch[/variant]", or a lone architecture
-// ("arm64", for linux/arm64), and normalizes it as BuildKit does:
-// "linux/aarch64" and "linux/arm64/v8" are linux/arm64, "linux/arm" is
-// linux/arm/v7, "linux/x86_64" is linux/amd64.
+// ("arm64", for linux/arm64), and normalizes it, as BuildKit does with
+// containerd's platforms package: "linux/aarch64" and "linux/arm64/v8"
+// are linux/arm64, "linux/arm" is linux/arm/v7, "linux/x86_64" is
+// linux/amd64. A lone OS, which would mean this machine's architecture,
+// is refused: a build's platform is said, not guessed.
 func ParsePlatform(s string) (ocispec.Platform, error) {
-	parts := strings.Split(s, "/")
-	if len(parts) == 1 && parts[0] != "" && knownArch(parts[0]) {
-		parts = []string{"linux", parts[0]}
-	}
-	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+	p, err := platforms.Parse(s)
+	loneOS := !strings.Contains(s, "/") && strings.EqualFold(s, p.OS)
+	if err != nil || loneOS || p.OS == "" || p.Architecture == "" {
 		return ocispec.Platform{}, fmt.Errorf("invalid platform %q: want os/arch[/variant]", s)
 	}
-	p := ocispec.Platform{OS: parts[0], Architecture: parts[1]}
-	if len(parts) == 3 {
-		p.Variant = parts[2]
-	}
-	return NormalizePlatform(p), nil
+	return platforms.Normalize(p), nil
 }
 
-// NormalizePlatform spells p as containerd's platforms.Normalize does,
-// which BuildKit uses for --platform, the TARGET* args and the platforms
-// of the indexes it writes: lower case, the Go names of architectures,
-// arm64's v8 and amd64's v1 left out as the defaults they are, arm's v7
-// made explicit.
-func NormalizePlatform(p ocispec.Platform) ocispec.Platform {
-	p.OS = strings.ToLower(p.OS)
-	if p.OS == "macos" {
-		p.OS = "darwin"
-	}
-	arch, variant := strings.ToLower(p.Architecture), strings.ToLower(p.Variant)
-	switch arch {
-	case "i386":
-		arch, variant = "386", ""
-	case "x86_64", "x86-64", "amd64":
-		arch = "amd64"
-		if variant == "v1" {
-			variant = ""
-		}
-	case "aarch64", "arm64":
-		arch = "arm64"
-		switch variant {
-		case "8", "v8", "v8.0":
-			variant = ""
-		case "9", "9.0", "v9.0":
-			variant = "v9"
-		}
-	case "armhf":
-		arch, variant = "arm", "v7"
-	case "armel":
-		arch, variant = "arm", "v6"
-	case "arm":
-		switch variant {
-		case "", "7":
-			variant = "v7"
-		case "5", "6", "8":
-			variant = "v" + variant
-		}
-	}
-	p.Architecture, p.Variant = arch, variant
-	return p
-}
-
-// knownArch reports whether s names an architecture, so that a platform
-// given as one word is taken for linux on it.
-func knownArch(s string) bool {
-	n := NormalizePlatform(ocispec.Platform{Architecture: s}).Architecture
-	switch n {
-	case "386", "amd64", "arm", "arm64", "ppc64le", "s390x", "riscv64", "mips64le", "loong64", "ppc64", "mips64", "mipsle", "mips":
-		return true
-	}
-	return false
+// SameOSArch reports whether a and b name the same OS and architecture,
+// normalized: what BuildKit compares to warn of a base image for another
+// platform.
+func SameOSArch(a, b ocispec.Platform) bool {
+	a, b = platforms.Normalize(a), platforms.Normalize(b)
+	return a.OS == b.OS && a.Architecture == b.Architecture
 }
 
 // FormatPlatform renders p as os/arch[/variant].
@@ -144,55 +94,29 @@ func Images(descs []ocispec.Descriptor) []ocispec.Descriptor {
 }
 
 // SelectPlatform picks, among descs (the manifests of an index), the image
-// for want, in every transport alike. Attestation manifests are never
-// picked. Platforms are compared normalized (an index's linux/arm64/v8
-// is linux/arm64). Among the images, one whose platform matches exactly,
-// variant included, comes first; else the first one where either side
-// leaves the variant open; else, for arm (whose variant is never open),
-// the newest older variant the CPU runs, as containerd picks it:
-// linux/arm/v6 for linux/arm/v7. A lone image without a platform is
-// taken as it is. ok is false when none fits.
+// for want, in every transport alike, as BuildKit does with containerd's
+// platforms.Only: platforms compared normalized (an index's
+// linux/arm64/v8 is linux/arm64), an exact match first, else the best
+// one the platform runs (linux/arm/v6 for linux/arm/v7, linux/386 for
+// linux/amd64), the first of equals. Attestation manifests are never
+// picked. A lone image without a platform is taken as it is. ok is false
+// when none fits.
 func SelectPlatform(descs []ocispec.Descriptor, want ocispec.Platform) (d ocispec.Descriptor, ok bool) {
 	images := Images(descs)
 	if len(images) == 1 && images[0].Platform == nil {
 		return images[0], true
 	}
-	loose, older := -1, -1
-	want = NormalizePlatform(want)
+	m := platforms.Only(want)
+	best := -1
 	for i, d := range images {
-		if d.Platform == nil {
-			continue
-		}
-		p := NormalizePlatform(*d.Platform)
-		if p.OS != want.OS || p.Architecture != want.Architecture {
-			continue
-		}
-		if p.Variant == want.Variant {
-			return d, true
-		}
-		if loose < 0 && (p.Variant == "" || want.Variant == "") {
-			loose = i
-		}
-		if p.Architecture == "arm" && armRuns(want.Variant, p.Variant) && (older < 0 || p.Variant > NormalizePlatform(*images[older].Platform).Variant) {
-			older = i
+		if d.Platform != nil && m.Match(*d.Platform) && (best < 0 || m.Less(*d.Platform, *images[best].Platform)) {
+			best = i
 		}
 	}
-	switch {
-	case loose >= 0:
-		return images[loose], true
-	case older >= 0:
-		return images[older], true
+	if best < 0 {
+		return ocispec.Descriptor{}, false
 	}
-	return ocispec.Descriptor{}, false
-}
-
-// armRuns reports whether an arm CPU of variant want runs code built for
-// the older variant v, as containerd's platform matcher has it: v8 runs
-// v7, v6 and v5; v7 runs v6 and v5; v6 runs v5.
-func armRuns(want, v string) bool {
-	order := []string{"v5", "v6", "v7", "v8"}
-	w, o := slices.Index(order, want), slices.Index(order, v)
-	return w >= 0 && o >= 0 && o < w
+	return images[best], true
 }
 
 // SelectIndex is SelectPlatform for the manifests of an index, with an

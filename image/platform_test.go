@@ -39,8 +39,8 @@ func TestSelectPlatform(t *testing.T) {
 		want  string // "" when none fits
 	}{
 		{"exact variant before a loose one", []ocispec.Descriptor{desc("loose", at("linux/arm64")), desc("exact", at("linux/arm64/v9"))}, "exact"},
-		{"loose when no exact", []ocispec.Descriptor{desc("v7", at("linux/arm/v7")), desc("loose", at("linux/arm64"))}, "loose"},
-		{"the first loose one", []ocispec.Descriptor{desc("a", at("linux/arm64/v8")), desc("b", at("linux/arm64"))}, "a"},
+		{"one it runs when no exact", []ocispec.Descriptor{desc("v7", at("linux/arm/v7")), desc("v8", at("linux/arm64"))}, "v8"},
+		{"the first of equals", []ocispec.Descriptor{desc("a", at("linux/arm64/v8")), desc("b", at("linux/arm64"))}, "a"},
 		{"lone without platform", []ocispec.Descriptor{desc("only", nil)}, "only"},
 		{"lone for another platform", []ocispec.Descriptor{desc("amd", at("linux/amd64"))}, ""},
 		{"several without platform", []ocispec.Descriptor{desc("a", nil), desc("b", nil)}, ""},
@@ -48,7 +48,7 @@ func TestSelectPlatform(t *testing.T) {
 		{"attestations skipped", []ocispec.Descriptor{attest("att"), desc("arm", at("linux/arm64/v9")), attest("att2")}, "arm"},
 		{"lone image beside its attestation", []ocispec.Descriptor{desc("only", nil), attest("att")}, "only"},
 		{"attestations only", []ocispec.Descriptor{attest("att")}, ""},
-		{"annotated attestation with a platform", []ocispec.Descriptor{annotated("att", at("linux/arm64/v9")), desc("loose", at("linux/arm64"))}, "loose"},
+		{"annotated attestation with a platform", []ocispec.Descriptor{annotated("att", at("linux/arm64/v9")), desc("v8", at("linux/arm64"))}, "v8"},
 	} {
 		d, ok := SelectPlatform(c.descs, *at("linux/arm64/v9"))
 		switch {
@@ -278,7 +278,7 @@ func TestParsePlatformNormalizes(t *testing.T) {
 	if d, ok := SelectPlatform([]ocispec.Descriptor{other, aarch}, want); !ok || d.Digest != aarch.Digest {
 		t.Errorf("linux/arm64 picked %s (ok %v), want the aarch64/8 image", d.Digest, ok)
 	}
-	// An arm CPU runs older variants: the newest one it runs is picked.
+	// A CPU runs older variants: the newest one it runs is picked.
 	arm := func(v string) ocispec.Descriptor {
 		return ocispec.Descriptor{Digest: digest.FromString(v), Platform: &ocispec.Platform{OS: "linux", Architecture: "arm", Variant: v}}
 	}
@@ -289,6 +289,9 @@ func TestParsePlatformNormalizes(t *testing.T) {
 		"linux/arm":    {[]ocispec.Descriptor{arm("v5"), arm("v6")}, "v6"},
 		"linux/arm/v6": {[]ocispec.Descriptor{arm("v7"), arm("v5")}, "v5"},
 		"linux/arm/v5": {[]ocispec.Descriptor{arm("v6"), arm("v7")}, ""},
+		// A v8 CPU does not run v9 code; an amd64 one runs 386 code.
+		"linux/arm64": {[]ocispec.Descriptor{{Digest: digest.FromString("v9"), Platform: &ocispec.Platform{OS: "linux", Architecture: "arm64", Variant: "v9"}}}, ""},
+		"linux/amd64": {[]ocispec.Descriptor{arm("v7"), {Digest: digest.FromString("386"), Platform: &ocispec.Platform{OS: "linux", Architecture: "386"}}}, "386"},
 	} {
 		want, _ := ParsePlatform(wantS)
 		d, ok := SelectPlatform(c.descs, want)

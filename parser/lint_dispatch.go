@@ -96,11 +96,8 @@ func (r *lintRun) basePlatform(i int) {
 		return
 	}
 	img := r.image(base, st.Platform)
-	want := image.NormalizePlatform(r.stagePlatform(st.Platform))
-	if img == nil || img.Platform.OS == "" || img.Platform.Architecture == "" {
-		return
-	}
-	if got := image.NormalizePlatform(img.Platform); got.OS == want.OS && got.Architecture == want.Architecture {
+	want := r.stagePlatform(st.Platform)
+	if img == nil || img.Platform.OS == "" || img.Platform.Architecture == "" || image.SameOSArch(img.Platform, want) {
 		return
 	}
 	// BuildKit's dispatch context's linter: the comments above the FROM

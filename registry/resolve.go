@@ -78,7 +78,7 @@ func (p *puller) resolve(ctx context.Context, target name.Reference) (*refState,
 	}
 	if !fromIndex && !p.o.anyLone {
 		c := img.Config.Platform
-		if c.OS != "" && c.Architecture != "" && (c.OS != p.o.platform.OS || c.Architecture != p.o.platform.Architecture) {
+		if c.OS != "" && c.Architecture != "" && !image.SameOSArch(c, p.o.platform) {
 			return nil, fail(ErrNoPlatform, "no image for platform %s (the image is %s/%s)", p.platform, c.OS, c.Architecture)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 // trust, to update and to ship.
 var directDeps = map[string]string{
 	"github.com/cilium/ebpf":                 "the cgroup v2 device program (sandbox/devcgroup)",
+	"github.com/containerd/platforms":        "platforms parsed, normalized and matched as BuildKit does",
 	"github.com/cyphar/filepath-securejoin":  "paths inside a root",
 	"github.com/docker/go-units":             "sizes in flags and output, as docker prints them",
 	"github.com/elastic/go-seccomp-bpf":      "seccomp BPF assembly and syscall tables, pure Go (sandbox/seccomp)",
