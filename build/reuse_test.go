@@ -12,14 +12,21 @@ import (
 	"github.com/mybuild/mybuild/rootfs"
 )
 
-// inodeIn is the inode and mode of the file at p in the unpacked layer
-// of the step's result.
-func inodeIn(t *testing.T, cacheDir string, st StepResult, p string) (uint64, os.FileMode) {
+// layerFile is where the file at p is in the unpacked layer of the
+// step's result.
+func layerFile(t *testing.T, cacheDir string, st StepResult, p string) string {
 	t.Helper()
 	if st.Layer == nil {
 		t.Fatalf("step %q made no layer", st.Instruction)
 	}
-	fi, err := os.Lstat(filepath.Join(cacheDir, "layers", "sha256", st.Layer.DiffID.Encoded(), p))
+	return filepath.Join(cacheDir, "layers", "sha256", st.Layer.DiffID.Encoded(), p)
+}
+
+// inodeIn is the inode and mode of the file at p in the unpacked layer
+// of the step's result.
+func inodeIn(t *testing.T, cacheDir string, st StepResult, p string) (uint64, os.FileMode) {
+	t.Helper()
+	fi, err := os.Lstat(layerFile(t, cacheDir, st, p))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +86,7 @@ func TestCopyAfterEditSkipsDamagedFiles(t *testing.T) {
 	})
 	cacheDir := t.TempDir()
 	_, before := testBuild(t, dir, cacheDir)
-	old := filepath.Join(cacheDir, "layers", "sha256", before.Steps[1].Layer.DiffID.Encoded(), "src/a.txt")
+	old := layerFile(t, cacheDir, before.Steps[1], "src/a.txt")
 	if err := os.WriteFile(old, []byte("damage\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +99,7 @@ func TestCopyAfterEditSkipsDamagedFiles(t *testing.T) {
 	if was == is {
 		t.Error("a damaged file was linked into the new layer")
 	}
-	data, err := os.ReadFile(filepath.Join(cacheDir, "layers", "sha256", after.Steps[1].Layer.DiffID.Encoded(), "src/a.txt"))
+	data, err := os.ReadFile(layerFile(t, cacheDir, after.Steps[1], "src/a.txt"))
 	if err != nil || string(data) != "intact\n" {
 		t.Errorf("new layer's a.txt: %q, %v", data, err)
 	}
@@ -108,7 +115,7 @@ func TestCopyAfterParentMissLinksNothing(t *testing.T) {
 	})
 	cacheDir := t.TempDir()
 	_, before := testBuild(t, dir, cacheDir)
-	file := filepath.Join(cacheDir, "layers", "sha256", before.Steps[2].Layer.DiffID.Encoded(), "src/a.txt")
+	file := layerFile(t, cacheDir, before.Steps[2], "src/a.txt")
 	var was syscall.Stat_t
 	if err := syscall.Lstat(file, &was); err != nil {
 		t.Fatal(err)
