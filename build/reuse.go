@@ -2,6 +2,7 @@ package build
 
 import (
 	"context"
+	"slices"
 
 	"github.com/mybuild/mybuild/cache"
 	"github.com/mybuild/mybuild/fswrite"
@@ -26,9 +27,15 @@ func (b *builder) withReusable(ctx context.Context, p *plan, miss *Miss, in *ste
 	if p.kind != "copy" || miss == nil || miss.Earlier == "" || miss.DecidedBy != "" || !b.driver.Features().LinksLayers {
 		return ctx
 	}
-	rec, err := b.opts.Store.Step(miss.Earlier)
-	if err != nil || rec.Layer == nil || rec.Inputs == nil || rec.Inputs.Parent != in.Parent ||
-		!b.opts.Store.HasLayer(rec.Layer.DiffID) {
+	// The earlier record is among those the miss was explained against,
+	// read already (one of the shared cache's is not: it has no layer
+	// here).
+	i := slices.IndexFunc(b.earlierRecords(), func(r *cache.Record) bool { return r.Key == miss.Earlier })
+	if i < 0 {
+		return ctx
+	}
+	rec := b.earlierRecords()[i]
+	if rec.Layer == nil || rec.Inputs.Parent != in.Parent || !b.opts.Store.HasLayer(rec.Layer.DiffID) {
 		return ctx
 	}
 	r, err := b.opts.Store.Reusable(rec.Layer.DiffID)
