@@ -17,10 +17,12 @@ type bench struct {
 	// modes are the isolation modes monorepo and steps are measured in.
 	modes []mode
 	// peers are the other builders monorepo and steps are measured
-	// with (-peers); then every tool builds FROM debianRef, in registry.
-	peers     []tool
-	registry  *registry
-	debianRef string
+	// with (-peers); then every tool builds FROM debianRef or
+	// busyboxRef, in registry.
+	peers      []tool
+	registry   *registry
+	debianRef  string
+	busyboxRef string
 	// engine is the private Docker engine of the in-place modes, started
 	// by the first of them.
 	engine *engine

@@ -32,15 +32,21 @@ func parsePeers(list string) ([]string, error) {
 }
 
 // startPeers prepares the peers named in list: a loopback registry
-// holding the Debian base, which every tool then builds from (mybuild
-// too, so that all build the same Dockerfile), and a tool for each peer.
+// holding the Debian base of monorepo and the busybox base of steps,
+// which every tool then builds from (mybuild too, so that all build the
+// same Dockerfile), and a tool for each peer.
 // buildkitBin holds buildkitd and buildctl.
 func (b *bench) startPeers(list, buildkitBin string) error {
 	names, err := parsePeers(list)
 	if err != nil || len(names) == 0 {
 		return err
 	}
-	if _, err := b.debianBase(); err != nil {
+	debian, err := b.debianBase()
+	if err != nil {
+		return err
+	}
+	busybox, err := b.busyboxBase()
+	if err != nil {
 		return err
 	}
 	dir := filepath.Join(b.work, "peers", "registry")
@@ -53,7 +59,10 @@ func (b *bench) startPeers(list, buildkitBin string) error {
 	}
 	cleanups = append(cleanups, reg.stop)
 	b.registry = reg
-	if b.debianRef, err = reg.push(filepath.Join(b.work, "debian"), debianTag, "debian"); err != nil {
+	if b.debianRef, err = reg.push(debian, "debian", debianTag); err != nil {
+		return err
+	}
+	if b.busyboxRef, err = reg.push(busybox, "busybox", "latest"); err != nil {
 		return err
 	}
 	for _, n := range names {

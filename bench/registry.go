@@ -63,11 +63,12 @@ func startRegistry(dir string) (*registry, error) {
 	return r, nil
 }
 
-// push copies the image tag of an OCI layout to repo:tag in the registry
-// with skopeo, layers as they are, and returns its reference.
-func (r *registry) push(layout, tag, repo string) (string, error) {
+// push copies the image src (a skopeo source: oci:DIR:TAG,
+// oci-archive:FILE) to repo:tag in the registry with skopeo, layers as
+// they are, and returns its reference.
+func (r *registry) push(src, repo, tag string) (string, error) {
 	ref := r.host + "/" + repo + ":" + tag
-	if err := run("skopeo", "copy", "--quiet", "--dest-tls-verify=false", "oci:"+layout+":"+tag, "docker://"+ref); err != nil {
+	if err := run("skopeo", "copy", "--quiet", "--dest-tls-verify=false", src, "docker://"+ref); err != nil {
 		return "", err
 	}
 	return ref, nil

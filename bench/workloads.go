@@ -128,10 +128,10 @@ func monorepo(b *bench) ([]result, error) {
 	return b.phases("monorepo", ctx, edit, [3]string{"≤ 5 s", "≤ 0.5 s", "≤ 3 s"})
 }
 
-// steps: 30 trivial RUN steps on busybox, or on the Debian base when
-// peers are measured; the edit adds a step at the end.
+// steps: 30 trivial RUN steps on busybox (from the loopback registry
+// when peers are measured); the edit adds a step at the end.
 func steps(b *bench) ([]result, error) {
-	base := b.debianRef
+	base := b.busyboxRef
 	if b.registry == nil {
 		var err error
 		if base, err = b.busyboxBase(); err != nil {
