@@ -16,11 +16,10 @@ const (
 	fdConsole = 6
 )
 
-// childConfig is what the init process needs, in paths relative to
-// Scratch where that keeps the overlay option string short.
+// childConfig is what the init process needs.
 type childConfig struct {
 	Scratch string   `json:"scratch"`
-	Lower   []string `json:"lower"` // relative to Scratch, newest first
+	Lower   []string `json:"lower"` // absolute, newest first: the stubs, then the layers
 	Upper   string   `json:"upper"`
 	Binds   []bind   `json:"binds"`
 	Args    []string `json:"args"`
@@ -30,8 +29,11 @@ type childConfig struct {
 	Network Network  `json:"network"`
 	Host    string   `json:"hostname"`
 	Pipes   []Pipe   `json:"pipes,omitempty"`
-	Mounts  []Mount  `json:"mounts,omitempty"` // resolved targets; Lower: links, relative to mounts/<i>
-	TTY     bool     `json:"tty,omitempty"`
+	Mounts  []Mount  `json:"mounts,omitempty"` // resolved targets; Lower: absolute
+	// Linked mounts overlays through links and mount(2) even where the
+	// kernel has "lowerdir+" (overlayFS.linked): for the tests.
+	Linked bool `json:"linked,omitempty"`
+	TTY    bool `json:"tty,omitempty"`
 	// Security is never "": validate filled it in.
 	Security Security `json:"security"`
 	// Seccomp is the filter to load, in sandbox mode (seccomp.Load).
@@ -48,7 +50,7 @@ type bind struct {
 const (
 	mergedDir = "merged" // the overlay mount point, then the new root
 	workDir   = "work"   // overlay workdir
-	linksDir  = "l"      // short symlinks to the lower dirs
+	linksDir  = "l"      // short symlinks to the lower dirs, on kernels before 6.8
 	stubsDir  = "stubs"  // the top lower layer holding missing mount points
 	mountsDir = "mounts" // overlays and secrets of the step's mounts
 )

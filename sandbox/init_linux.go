@@ -84,19 +84,12 @@ func setupRoot(cfg *childConfig) error {
 	if err := mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return err
 	}
-	// cd $scratch; mount -t overlay overlay -o lowerdir=stubs:l/0:...,upperdir=$upper,workdir=work merged
-	// Relative lower paths keep the option string under one page.
-	if err := os.Chdir(cfg.Scratch); err != nil {
-		return err
-	}
-	opts, err := overlayOptions(cfg.Lower, cfg.Upper)
-	if err != nil {
-		return err
-	}
-	if err := mount("overlay", mergedDir, "overlay", 0, opts); err != nil {
-		return err
-	}
+	// mount -t overlay overlay -o lowerdir=$scratch/stubs:...,upperdir=$upper,workdir=$scratch/work $scratch/merged
 	root := filepath.Join(cfg.Scratch, mergedDir)
+	o := overlayFS{dir: cfg.Scratch, target: root, lower: cfg.Lower, upper: cfg.Upper, linked: cfg.Linked}
+	if err := o.mount(); err != nil {
+		return err
+	}
 	// mount -t proc -o nosuid,noexec,nodev proc $root/proc
 	if err := mount("proc", filepath.Join(root, "proc"), "proc", unix.MS_NOSUID|unix.MS_NOEXEC|unix.MS_NODEV, ""); err != nil {
 		return err

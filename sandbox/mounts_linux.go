@@ -11,7 +11,6 @@ import (
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/mybuild/mybuild/fswrite"
-	"github.com/mybuild/mybuild/overlay"
 	"golang.org/x/sys/unix"
 )
 
@@ -41,7 +40,7 @@ func setupMounts(cfg *childConfig, root string) error {
 				source, err = readOnlyBind(m.Source, dir, m.File)
 			}
 		case MountOverlay:
-			source, err = overlayMount(dir, m)
+			source, err = overlayMount(dir, m, cfg.Linked)
 		case MountFile:
 			if secrets == "" {
 				secrets, err = secretsDir(cfg.Scratch)
@@ -186,53 +185,23 @@ func makeReadOnly(source, stage string) error {
 
 // overlayMount mounts the stack of a stage at dir/merged, with a
 // throw-away upper dir, or else read-only, and returns its Source path,
-// resolved inside it. m.Lower are the links prepareMounts made:
+// resolved inside it (m.Lower: absolute, see prepareMounts):
 //
-//	cd $dir; mount -t overlay -o lowerdir=l/0:l/1[,upperdir=upper,workdir=work] overlay merged
-func overlayMount(dir string, m Mount) (string, error) {
-	lower, upper := m.Lower, "upper"
-	var flags uintptr
+//	mount -t overlay -o lowerdir=L0:L1[,upperdir=$dir/upper,workdir=$dir/work] overlay $dir/merged
+func overlayMount(dir string, m Mount, linked bool) (string, error) {
+	o := overlayFS{dir: dir, target: filepath.Join(dir, mergedDir), lower: m.Lower, upper: filepath.Join(dir, "upper"), linked: linked}
 	if m.ReadOnly {
-		upper, flags = "", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV
-		if len(lower) == 1 {
+		o.upper = ""
+		if len(o.lower) == 1 {
 			// Without an upper dir overlayfs wants two lower dirs; an empty
 			// one adds nothing.
-			lower = []string{lower[0], "empty"}
+			o.lower = []string{o.lower[0], filepath.Join(dir, "empty")}
 		}
 	}
-	opts, err := overlayOptions(lower, upper)
-	if err != nil {
+	if err := o.mount(); err != nil {
 		return "", err
 	}
-	if err := os.Chdir(dir); err != nil {
-		return "", err
-	}
-	if err := mount("overlay", mergedDir, "overlay", flags, opts); err != nil {
-		return "", err
-	}
-	return securejoin.SecureJoin(filepath.Join(dir, mergedDir), m.Source)
-}
-
-// overlayOptions is the option string of an overlay of lower (newest
-// first) with upper and the work dir beside it, or read-only when upper
-// is "". mount(2) takes at most one page of it: the paths are relative,
-// to the directory the mount is made from.
-func overlayOptions(lower []string, upper string) (string, error) {
-	opts := "lowerdir=" + strings.Join(lower, ":")
-	if upper != "" {
-		opts += ",upperdir=" + upper + ",workdir=" + workDir
-	}
-	if overlay.UserXattr() {
-		// In a user namespace: layers mark opaque dirs user.overlay.*,
-		// and userxattr wants redirect_dir=nofollow ("off" follows).
-		opts += ",redirect_dir=nofollow,metacopy=off,index=off,userxattr"
-	} else {
-		opts += ",redirect_dir=off,metacopy=off,index=off"
-	}
-	if len(opts) >= os.Getpagesize() {
-		return "", fmt.Errorf("overlay options for %d layers exceed one page", len(lower))
-	}
-	return opts, nil
+	return securejoin.SecureJoin(o.target, m.Source)
 }
 
 // secretsDir mounts a private tmpfs outside the new root for the bytes of

@@ -43,9 +43,8 @@ func Run(ctx context.Context, spec Spec) (err error) {
 	return start(ctx, spec, cfg)
 }
 
-// prepare lays out Scratch: short links to the lower dirs, so that even 500
-// layers fit in the one-page overlay option string, the stub layer, and
-// the overlay work dir and mount point.
+// prepare lays out Scratch: the stub layer, and the overlay work dir and
+// mount point.
 func prepare(spec Spec) (*childConfig, error) {
 	s := spec.Scratch
 	for _, d := range []string{workDir, mergedDir} {
@@ -60,9 +59,9 @@ func prepare(spec Spec) (*childConfig, error) {
 	if err := prepareMounts(s, spec.Mounts); err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
-	links, err := linkLayers(s, spec.Lower)
+	lower, err := absDirs(spec.Lower)
 	if err != nil {
-		return nil, fmt.Errorf("sandbox: %w", err)
+		return nil, err
 	}
 	upper, err := filepath.Abs(spec.Upper)
 	if err != nil {
@@ -80,7 +79,7 @@ func prepare(spec Spec) (*childConfig, error) {
 	}
 	return &childConfig{
 		Scratch: scratch,
-		Lower:   append([]string{stubsDir}, links...),
+		Lower:   append([]string{filepath.Join(scratch, stubsDir)}, lower...),
 		Upper:   upper,
 		Binds:   binds,
 		Args:    spec.Args,
@@ -94,12 +93,14 @@ func prepare(spec Spec) (*childConfig, error) {
 
 		Security: spec.Security,
 		Seccomp:  filter,
+		Linked:   linkedOverlays,
 	}, nil
 }
 
-// prepareMounts lays out Scratch/mounts/<i>/ for each overlay mount: short
-// links to its layers (l/), which replace its Lower, and, when it may be
-// written, a throw-away upper dir and work dir.
+// prepareMounts lays out Scratch/mounts/<i>/ for each overlay mount: its
+// mount point, a throw-away upper dir and work dir for when it may be
+// written, and an empty dir for a read-only one of a single layer. Its
+// Lower become absolute, repeats dropped.
 func prepareMounts(scratch string, mounts []Mount) error {
 	for i := range mounts {
 		m := &mounts[i]
@@ -112,35 +113,30 @@ func prepareMounts(scratch string, mounts []Mount) error {
 				return err
 			}
 		}
-		links, err := linkLayers(dir, m.Lower)
+		lower, err := absDirs(m.Lower)
 		if err != nil {
 			return err
 		}
-		m.Lower = links
+		m.Lower = lower
 	}
 	return nil
 }
 
-// linkLayers makes dir/l/<n> (n in base 36) a symlink to each layer of
-// layers, repeats dropped, and returns the links, relative to dir and
-// newest first.
-func linkLayers(dir string, layers []string) ([]string, error) {
-	if err := os.Mkdir(filepath.Join(dir, linksDir), 0o700); err != nil {
-		return nil, err
-	}
-	var links []string
-	for i, layer := range dedupe(layers) {
-		abs, err := filepath.Abs(layer)
+// linkedOverlays makes every overlay through links and mount(2), as on
+// kernels before 6.8: the tests set it to cover that path here.
+var linkedOverlays = false
+
+// absDirs is dirs made absolute, repeats dropped (see dedupe).
+func absDirs(dirs []string) ([]string, error) {
+	abs := make([]string, 0, len(dirs))
+	for _, d := range dirs {
+		a, err := filepath.Abs(d)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("sandbox: %w", err)
 		}
-		link := filepath.Join(linksDir, strconv.FormatInt(int64(i), 36))
-		if err := os.Symlink(abs, filepath.Join(dir, link)); err != nil {
-			return nil, err
-		}
-		links = append(links, link)
+		abs = append(abs, a)
 	}
-	return links, nil
+	return dedupe(abs), nil
 }
 
 // dedupe drops every repeat of a layer dir but the newest. Overlayfs
@@ -245,17 +241,20 @@ func bornInto(cmd *exec.Cmd, cg *devcgroup.Cgroup) (closeDir func(), err error) 
 
 // cloneIntoCgroup tells whether the kernel is 5.7 or later, which clone3's
 // CLONE_INTO_CGROUP needs.
-var cloneIntoCgroup = sync.OnceValue(func() bool {
+var cloneIntoCgroup = sync.OnceValue(func() bool { return kernelAtLeast(5, 7) })
+
+// kernelAtLeast tells whether the running kernel is major.minor or later.
+func kernelAtLeast(major, minor int) bool {
 	var u unix.Utsname
 	if unix.Uname(&u) != nil {
 		return false
 	}
-	var major, minor int
-	if _, err := fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &major, &minor); err != nil {
+	var ma, mi int
+	if _, err := fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &ma, &mi); err != nil {
 		return false
 	}
-	return major > 5 || major == 5 && minor >= 7
-})
+	return ma > major || ma == major && mi >= minor
+}
 
 // initPipes are the pipes between the builder and the init (see the fd
 // constants): the builder keeps one end of each, the init gets the other.

@@ -167,12 +167,12 @@ func TestPivotRootHidesHost(t *testing.T) {
 	bb := busyboxLayer(t)
 	marker := filepath.Join(t.TempDir(), "host-only")
 	os.WriteFile(marker, nil, 0o644)
-	r := run(t, []string{bb}, Process{Args: sh(fmt.Sprintf(`test ! -e %s && awk '$5 == "/" {print $9}' /proc/self/mountinfo`, marker))})
+	r := run(t, []string{bb}, Process{Args: sh(fmt.Sprintf(`test ! -e %s && awk '$5 == "/" {for (i = 7; i < NF; i++) if ($i == "-") {print $(i+1), $(i+2); exit}}' /proc/self/mountinfo`, marker))})
 	if r.err != nil {
 		t.Fatalf("run: %v\n%s", r.err, r.stderr)
 	}
-	if strings.TrimSpace(r.stdout) != "overlay" {
-		t.Errorf("root filesystem = %q, want overlay", r.stdout)
+	if strings.TrimSpace(r.stdout) != "overlay overlay" {
+		t.Errorf("root filesystem type and source = %q, want overlay overlay", r.stdout)
 	}
 }
 
@@ -229,7 +229,27 @@ func TestExecFormWithoutShell(t *testing.T) {
 	}
 }
 
-func TestManyLayers(t *testing.T) {
+// overlayPaths runs test with each way of mounting an overlay: the
+// kernel's best (one lower dir at a time, "lowerdir+", from Linux 6.8),
+// and the option string of mount(2) over short links, as on older
+// kernels.
+func overlayPaths(t *testing.T, test func(t *testing.T)) {
+	for _, linked := range []bool{false, true} {
+		name := "best"
+		if linked {
+			name = "linked"
+		}
+		t.Run(name, func(t *testing.T) {
+			linkedOverlays = linked
+			t.Cleanup(func() { linkedOverlays = false })
+			test(t)
+		})
+	}
+}
+
+func TestManyLayers(t *testing.T) { overlayPaths(t, testManyLayers) }
+
+func testManyLayers(t *testing.T) {
 	bb := busyboxLayer(t)
 	lower := []string{}
 	for i := 0; i < 200; i++ {
@@ -305,7 +325,9 @@ func TestPipes(t *testing.T) {
 	assertUpper(t, r.upper)
 }
 
-func TestMounts(t *testing.T) {
+func TestMounts(t *testing.T) { overlayPaths(t, testMounts) }
+
+func testMounts(t *testing.T) {
 	bb := busyboxLayer(t)
 	host := t.TempDir()
 	os.WriteFile(filepath.Join(host, "ro.txt"), []byte("read only\n"), 0o644)
