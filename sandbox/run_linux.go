@@ -36,11 +36,7 @@ func Run(ctx context.Context, spec Spec) (err error) {
 			err = cerr
 		}
 	}()
-	cfg, err := prepare(spec)
-	if err != nil {
-		return err
-	}
-	return start(ctx, spec, cfg)
+	return start(ctx, spec)
 }
 
 // prepare lays out Scratch: the stub layer, and the overlay work dir and
@@ -155,21 +151,23 @@ func dedupe(dirs []string) []string {
 	return out
 }
 
-func start(ctx context.Context, spec Spec, cfg *childConfig) (err error) {
+// start starts the init, prepares the root while the init's runtime
+// starts (it waits for its config), hands the config over and waits.
+func start(ctx context.Context, spec Spec) (err error) {
 	p, err := newInitPipes()
 	if err != nil {
 		return err
 	}
 	defer p.close()
 	cmd := initCommand(ctx, spec, p)
-	console, closeIO, err := attachIO(cmd, spec, cfg)
+	console, closeIO, err := attachIO(cmd, spec)
 	if err != nil {
 		return err
 	}
 	defer closeIO()
 	var cg *devcgroup.Cgroup
-	if cfg.Security == SecuritySandbox {
-		if cg, err = deviceCgroup(cfg.Scratch, spec.Warn); err != nil {
+	if spec.Security == SecuritySandbox {
+		if cg, err = deviceCgroup(spec.Scratch, spec.Warn); err != nil {
 			return err
 		}
 	}
@@ -203,6 +201,11 @@ func start(ctx context.Context, spec Spec, cfg *childConfig) (err error) {
 	if born {
 		moveInto = nil // in it from birth: nothing to move
 	}
+	cfg, err := prepare(spec)
+	if err != nil {
+		return kill(cmd, err)
+	}
+	cfg.TTY = spec.Console != nil
 	if err := handOver(cmd, spec, cfg, p, moveInto, console); err != nil {
 		return kill(cmd, err)
 	}
@@ -313,9 +316,8 @@ func initCommand(ctx context.Context, spec Spec, p *initPipes) *exec.Cmd {
 // attachIO gives the init its stdin, stdout and stderr, or, with a
 // Console, the socket it sends the pty master over (console is then the
 // builder's end, else -1). closeIO releases what the builder holds.
-func attachIO(cmd *exec.Cmd, spec Spec, cfg *childConfig) (console int, closeIO func(), err error) {
+func attachIO(cmd *exec.Cmd, spec Spec) (console int, closeIO func(), err error) {
 	if spec.Console != nil {
-		cfg.TTY = true
 		console, child, err := consoleSocket()
 		if err != nil {
 			return -1, nil, err
