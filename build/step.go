@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -366,12 +364,7 @@ func (b *builder) diffOnce(ctx context.Context, root rootfs.Root) (_ *layer.Laye
 		l, err := b.diff(ctx, root, want)
 		return &l, err
 	}
-	dir, err := b.opts.Store.TempDir("layer-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	f, err := os.Create(filepath.Join(dir, "layer.tar"))
+	f, err := b.opts.Store.ScratchFile()
 	if err != nil {
 		return nil, err
 	}

@@ -125,6 +125,22 @@ func (s *Store) TempDir(prefix string) (string, error) {
 	return os.MkdirTemp(s.tmp, prefix)
 }
 
+// ScratchFile creates a file in this Store's scratch dir, open to read
+// and write, and removes its name at once: what is written to it takes
+// room in the store's filesystem until it is closed, and nothing is left
+// behind whatever happens to the caller.
+func (s *Store) ScratchFile() (*os.File, error) {
+	f, err := os.CreateTemp(s.tmp, "scratch-")
+	if err != nil {
+		return nil, fmt.Errorf("scratch file: %w", err)
+	}
+	if err := os.Remove(f.Name()); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("scratch file: %w", err)
+	}
+	return f, nil
+}
+
 // StatePath is the path of a small state file that another package keeps
 // in the store, for example a stat cache. name must be a plain file name.
 func (s *Store) StatePath(name string) string {

@@ -377,3 +377,27 @@ func TestBlobSeal(t *testing.T) {
 		t.Fatalf("the seal of a blob found damaged is kept: %v", err)
 	}
 }
+
+// A scratch file holds what is written to it, and has no name in the
+// scratch dir: nothing is left of it once closed.
+func TestScratchFile(t *testing.T) {
+	s := open(t, t.TempDir())
+	f, err := s.ScratchFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString("layer tar"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	if data, err := io.ReadAll(f); err != nil || string(data) != "layer tar" {
+		t.Fatalf("read back %q, %v", data, err)
+	}
+	entries, err := os.ReadDir(s.tmp)
+	if err != nil || len(entries) != 0 {
+		t.Errorf("the scratch dir holds %v, %v; want nothing", entries, err)
+	}
+}
