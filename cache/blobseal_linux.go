@@ -8,6 +8,8 @@ import (
 	"syscall"
 
 	digest "github.com/opencontainers/go-digest"
+
+	"github.com/mybuild/mybuild/internal/atomicfile"
 )
 
 // blobSealsDir holds a blob seal for each blob checked whole: the stat
@@ -48,17 +50,12 @@ func (s *Store) sealBlob(d digest.Digest, fi os.FileInfo) {
 	if !ok {
 		return
 	}
-	f, err := os.CreateTemp(s.tmp, "blobseal-")
-	if err != nil {
-		return
-	}
-	_, err = f.WriteString(st.String())
-	if cerr := f.Close(); err == nil && cerr == nil {
-		err = os.Rename(f.Name(), s.blobSealPath(d))
-	}
-	if err != nil {
-		os.Remove(f.Name())
-	}
+	// Not synced: after a crash, a seal that is empty or lost only has
+	// the blob hashed again.
+	atomicfile.Write(s.blobSealPath(d), func(w io.Writer) error {
+		_, err := io.WriteString(w, st.String())
+		return err
+	}, atomicfile.WithTempDir(s.tmp), atomicfile.WithMode(0o600), atomicfile.WithoutSync())
 }
 
 // sealedBlob tells whether blob d, whose stat data are fi, has not
