@@ -128,6 +128,12 @@ func writeArchive(store *cache.Store, ref Ref, key string, write func(Ref) (dige
 	if key == "" {
 		return write(ref)
 	}
+	// Not atomicfile.Write: the archive is written by image, by path, and
+	// atomically already (atomicfile, synced), to the temp name reserved
+	// here. The second rename is what lets the seal name the inode this
+	// write put at ref.Path: a stat after atomicfile.Write could see the
+	// archive of a build writing the same path at the same time, and
+	// atomicfile does not show its temp file.
 	f, err := os.CreateTemp(filepath.Dir(ref.Path), "."+filepath.Base(ref.Path)+".mybuild-")
 	if err != nil {
 		return "", err
