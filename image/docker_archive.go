@@ -25,6 +25,38 @@ type dockerManifestEntry struct {
 // whose blob digest is then the diffID; a compressed one is hashed, which
 // costs a pass over the archive. A docker-archive records no platform.
 func OpenDockerArchive(ctx context.Context, path, name string) (*Source, error) {
+	d, err := openDockerImage(ctx, path, name)
+	if err != nil {
+		return nil, err
+	}
+	m, err := d.img.Manifest()
+	if err != nil {
+		return nil, err
+	}
+	return &Source{
+		manifest: m.Descriptor,
+		config:   m.Config,
+		img:      d.img,
+		layers:   d.layers,
+		importLayers: func(ctx context.Context, store Store) error {
+			return importDockerLayers(ctx, d.t, d.entry.Layers, d.layers, store)
+		},
+	}, nil
+}
+
+// dockerImage is one image of a docker-archive: its entry in
+// manifest.json, its layers as the archive holds them, and the image they
+// make.
+type dockerImage struct {
+	t      *tarFile
+	entry  dockerManifestEntry
+	layers []ocispec.Descriptor
+	img    *Image
+}
+
+// openDockerImage finds the image of the archive at path tagged name, or
+// the only one, and describes its layers.
+func openDockerImage(ctx context.Context, path, name string) (*dockerImage, error) {
 	t, err := openTar(ctx, path)
 	if err != nil {
 		return nil, err
@@ -64,19 +96,7 @@ func OpenDockerArchive(ctx context.Context, path, name string) (*Source, error) 
 	if err != nil {
 		return nil, err
 	}
-	m, err := img.Manifest()
-	if err != nil {
-		return nil, err
-	}
-	return &Source{
-		manifest: m.Descriptor,
-		config:   m.Config,
-		img:      img,
-		layers:   layers,
-		importLayers: func(ctx context.Context, store Store) error {
-			return importDockerLayers(ctx, t, entry.Layers, layers, store)
-		},
-	}, nil
+	return &dockerImage{t: t, entry: entry, layers: layers, img: img}, nil
 }
 
 func selectDockerImage(entries []dockerManifestEntry, name string) (dockerManifestEntry, error) {

@@ -136,3 +136,37 @@ func (t *tarFile) scanAll(ctx context.Context, fn func(name string, hdr *tar.Hea
 func cleanName(name string) string {
 	return strings.TrimPrefix(path.Clean("/"+name), "/")
 }
+
+// open reads the regular file name (clean, links resolved): a pass that
+// seeks past the entries before it. Closing the reader closes the archive.
+func (t *tarFile) open(ctx context.Context, name string) (io.ReadCloser, error) {
+	f, err := os.Open(t.path)
+	if err != nil {
+		return nil, err
+	}
+	tr := tar.NewReader(f)
+	for {
+		if err := ctx.Err(); err != nil {
+			f.Close()
+			return nil, err
+		}
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			f.Close()
+			return nil, fmt.Errorf("%s: %s is missing", t.path, name)
+		}
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("read %s: %w", t.path, err)
+		}
+		if hdr.Typeflag == tar.TypeReg && cleanName(hdr.Name) == name {
+			return entryReader{Reader: tr, Closer: f}, nil
+		}
+	}
+}
+
+// entryReader reads one entry of an open archive, and closes the archive.
+type entryReader struct {
+	io.Reader
+	io.Closer
+}

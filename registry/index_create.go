@@ -17,11 +17,13 @@ import (
 )
 
 // IndexSource is an image or an index to put in an index: a registry
-// reference (Ref), or one named Name (or the only one) in the OCI layout
-// in directory Layout.
+// reference (Ref), or one named Name (or the only one) in an OCI layout,
+// in directory Layout or read elsewhere (an archive) as Index, the index
+// its index.json is.
 type IndexSource struct {
 	Ref          string
 	Layout, Name string
+	Index        v1.ImageIndex
 	// Label names the source in errors.
 	Label string
 }
@@ -95,7 +97,7 @@ func CollectIndex(ctx context.Context, srcs []IndexSource, opts ...Option) (v1.I
 // the platform of its config, or the manifests of its index, each with
 // its descriptor (platform, annotations).
 func indexSource(src IndexSource, o *options, ropts []remote.Option) ([]mutate.IndexAddendum, error) {
-	if src.Layout != "" {
+	if src.Layout != "" || src.Index != nil {
 		return layoutSource(src)
 	}
 	r, err := parseReference(src.Ref, o)
@@ -123,9 +125,12 @@ func indexSource(src IndexSource, o *options, ropts []remote.Option) ([]mutate.I
 // layoutSource reads the image or index named src.Name in an OCI layout,
 // or the only one.
 func layoutSource(src IndexSource) ([]mutate.IndexAddendum, error) {
-	top, err := layout.ImageIndexFromPath(src.Layout)
-	if err != nil {
-		return nil, err
+	top := src.Index
+	if top == nil {
+		var err error
+		if top, err = layout.ImageIndexFromPath(src.Layout); err != nil {
+			return nil, err
+		}
 	}
 	im, err := top.IndexManifest()
 	if err != nil {

@@ -1,25 +1,24 @@
 package transport
 
 import (
-	"archive/tar"
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"os"
-	"path"
-	"path/filepath"
-	"strings"
 
 	digest "github.com/opencontainers/go-digest"
 
+	"github.com/mybuild/mybuild/image"
 	"github.com/mybuild/mybuild/registry"
 )
 
 // CreateIndex writes to dest, a registry reference, an OCI archive or an
-// OCI layout (not a docker-archive), an index of the images srcs name (see registry.CreateIndex): registry
-// references, and OCI layouts and archives. Each image keeps its
-// manifest and digest. It returns the index's digest.
+// OCI layout (not a docker-archive), an index of the images srcs name (see
+// registry.CreateIndex): registry references, OCI layouts, and OCI
+// archives and docker-archives, read where they are. Each image keeps its
+// manifest and digest; a docker-archive's image, which has no manifest,
+// gets the one mybuild gives it everywhere (inspect, FROM): an OCI
+// manifest of the re-encoded config and the layers as the archive holds
+// them (uncompressed tars, as `docker save` writes them). It returns the
+// index's digest.
 func CreateIndex(ctx context.Context, dest Ref, srcs []Ref, opts ...Option) (digest.Digest, error) {
 	o := makeOptions(opts)
 	if dest.Transport == DockerArchive {
@@ -27,24 +26,9 @@ func CreateIndex(ctx context.Context, dest Ref, srcs []Ref, opts ...Option) (dig
 	}
 	sources := make([]registry.IndexSource, len(srcs))
 	for i, src := range srcs {
-		s := registry.IndexSource{Label: src.String()}
-		switch src.Transport {
-		case Docker:
-			s.Ref = src.Path
-		case OCILayout:
-			s.Layout, s.Name = src.Path, src.Name
-		case OCIArchive:
-			dir, err := os.MkdirTemp("", "mybuild-index-")
-			if err != nil {
-				return "", err
-			}
-			defer os.RemoveAll(dir)
-			if err := extractLayout(src.Path, dir); err != nil {
-				return "", fmt.Errorf("index create: %s: %w", src, err)
-			}
-			s.Layout, s.Name = dir, src.Name
-		default:
-			return "", fmt.Errorf("index create: %s: a docker-archive has no manifest to keep; push it, or write it as oci-archive:", src)
+		s, err := indexSource(ctx, src)
+		if err != nil {
+			return "", fmt.Errorf("index create: %s: %w", src, err)
 		}
 		sources[i] = s
 	}
@@ -66,50 +50,30 @@ func CreateIndex(ctx context.Context, dest Ref, srcs []Ref, opts ...Option) (dig
 	return d, nil
 }
 
-// extractLayout unpacks the OCI layout in the tar at archive into dir:
-// oci-layout, index.json and the blobs, regular files only, none outside
-// dir.
-func extractLayout(archive, dir string) error {
-	f, err := os.Open(archive)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	tr := tar.NewReader(f)
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
+// indexSource is what registry.CollectIndex reads of src. An archive is
+// read where it is, as the OCI layout it holds (for a docker-archive, the
+// layout of the one image it names).
+func indexSource(ctx context.Context, src Ref) (registry.IndexSource, error) {
+	s := registry.IndexSource{Label: src.String()}
+	switch src.Transport {
+	case Docker:
+		s.Ref = src.Path
+	case OCILayout:
+		s.Layout, s.Name = src.Path, src.Name
+	case OCIArchive:
+		l, err := image.OpenOCIArchiveLayout(ctx, src.Path)
 		if err != nil {
-			return err
+			return s, err
 		}
-		name := path.Clean(hdr.Name)
-		if hdr.Typeflag == tar.TypeDir {
-			continue
+		s.Index, s.Name = newArchiveIndex(ctx, l), src.Name
+	case DockerArchive:
+		l, err := image.OpenDockerArchiveLayout(ctx, src.Path, src.Name)
+		if err != nil {
+			return s, err
 		}
-		if hdr.Typeflag != tar.TypeReg || strings.HasPrefix(name, "..") || path.IsAbs(name) {
-			return fmt.Errorf("%s: unexpected entry %q in an OCI archive", archive, hdr.Name)
-		}
-		if err := writeEntry(filepath.Join(dir, filepath.FromSlash(name)), tr); err != nil {
-			return err
-		}
+		s.Index = newArchiveIndex(ctx, l)
+	default:
+		return s, fmt.Errorf("unknown transport %q", src.Transport)
 	}
-}
-
-func writeEntry(p string, r io.Reader) (err error) {
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return err
-	}
-	out, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := out.Close(); err == nil {
-			err = cerr
-		}
-	}()
-	_, err = io.Copy(out, r)
-	return err
+	return s, nil
 }

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"os/exec"
+	"path"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -83,5 +85,103 @@ func TestCreateIndexArchive(t *testing.T) {
 	}
 	if _, err := CreateIndex(ctx, Ref{Transport: DockerArchive, Path: out}, []Ref{{Transport: OCILayout, Path: src}}); !errors.Is(err, ErrOnePlatform) {
 		t.Errorf("index create into a docker-archive: %v", err)
+	}
+}
+
+// index create from docker-archives, read where they are, into an OCI
+// archive and a registry: each image gets the manifest inspect gives it
+// (its layers the archive's uncompressed tars), skopeo reads the index,
+// and Load finds each platform's files in it.
+func TestCreateIndexDockerArchive(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	store := openStore(t)
+	var srcs []Ref
+	want := map[string]*image.Inspection{}
+	for _, p := range []string{"linux/amd64", "linux/arm64"} {
+		img := testImage(t, store, p, "a", "b-"+path.Base(p))
+		platform, _ := image.ParsePlatform(p)
+		img.Config.OS, img.Config.Architecture, img.Config.Variant = platform.OS, platform.Architecture, platform.Variant
+		src := Ref{Transport: DockerArchive, Path: filepath.Join(dir, path.Base(p)+".tar"), Name: "app:" + path.Base(p)}
+		if _, err := Save(ctx, src, img, store); err != nil {
+			t.Fatal(err)
+		}
+		in, err := Inspect(ctx, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[p] = in
+		srcs = append(srcs, src)
+	}
+	srcs[1].Name = "" // the only image
+	check := func(what string, raw []byte, d digest.Digest) {
+		t.Helper()
+		if digest.FromBytes(raw) != d {
+			t.Fatalf("%s: index %s, CreateIndex said %s", what, digest.FromBytes(raw), d)
+		}
+		var idx ocispec.Index
+		if err := json.Unmarshal(raw, &idx); err != nil || len(idx.Manifests) != 2 || idx.MediaType != ocispec.MediaTypeImageIndex {
+			t.Fatalf("%s: index %s (%v)", what, raw, err)
+		}
+		for _, m := range idx.Manifests {
+			in := want[image.FormatPlatform(*m.Platform)]
+			if in == nil || m.Digest != in.Manifest.Digest || m.MediaType != ocispec.MediaTypeImageManifest {
+				t.Errorf("%s: entry %+v, inspect of the archive gives %+v", what, m, in)
+			}
+		}
+	}
+	out := filepath.Join(dir, "multi.tar")
+	d, err := CreateIndex(ctx, Ref{Transport: OCIArchive, Path: out}, srcs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := exec.Command("skopeo", "inspect", "--raw", "oci-archive:"+out).Output()
+	if err != nil {
+		t.Fatalf("skopeo inspect --raw: %v", err)
+	}
+	check("oci-archive", raw, d)
+	for p, in := range want {
+		platform, _ := image.ParsePlatform(p)
+		cfg, err := exec.Command("skopeo", "inspect", "--raw", "--config", "--override-arch", platform.Architecture, "oci-archive:"+out).Output()
+		if err != nil || digest.FromBytes(cfg) != in.Config.Digest {
+			t.Errorf("skopeo inspect --config of %s: %v, want config %s", p, err, in.Config.Digest)
+		}
+		other := openStore(t)
+		img, err := Load(ctx, Ref{Transport: OCIArchive, Path: out}, other, WithPlatform(platform))
+		if err != nil {
+			t.Fatalf("load %s: %v", p, err)
+		}
+		if len(img.Layers) != 2 || img.Config.Config.Cmd[0] != p {
+			t.Fatalf("load %s: %+v", p, img)
+		}
+		for i, l := range img.Layers {
+			if l.MediaType != ocispec.MediaTypeImageLayer || l.Digest != l.DiffID || l.Digest != in.History[i].Layer.Digest {
+				t.Errorf("%s layer %d: %+v, want the archive's uncompressed %s", p, i, l, in.History[i].Layer.Digest)
+			}
+		}
+		if f := layerFiles(t, other, img.Layers[1]); f["b-"+path.Base(p)] != "content of b-"+path.Base(p) {
+			t.Errorf("%s: top layer holds %v", p, f)
+		}
+	}
+
+	// A registry checks every blob pushed against its digest.
+	reg := registrytest.Start(t)
+	rd, err := CreateIndex(ctx, Ref{Transport: Docker, Path: reg.Ref("app:1")}, srcs)
+	if err != nil || rd != d {
+		t.Fatalf("index create into a registry: %s (%v), want %s", rd, err, d)
+	}
+	raw, err = exec.Command("skopeo", "inspect", "--tls-verify=false", "--raw", "docker://"+reg.Ref("app:1")).Output()
+	if err != nil {
+		t.Fatalf("skopeo inspect --raw: %v", err)
+	}
+	check("registry", raw, d)
+	arm, _ := image.ParsePlatform("linux/arm64")
+	img, err := Load(ctx, Ref{Transport: Docker, Path: reg.Ref("app:1")}, openStore(t), WithPlatform(arm))
+	if err != nil || img.Layers[1].Digest != want["linux/arm64"].History[1].Layer.Digest {
+		t.Errorf("load linux/arm64 from the registry: %v", err)
+	}
+
+	if _, err := CreateIndex(ctx, Ref{Transport: OCIArchive, Path: filepath.Join(dir, "x.tar")}, []Ref{{Transport: DockerArchive, Path: srcs[0].Path, Name: "app:none"}}); err == nil || !strings.Contains(err.Error(), `no image tagged "app:none"`) {
+		t.Errorf("index create of a tag the archive lacks: %v", err)
 	}
 }
