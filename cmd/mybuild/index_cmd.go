@@ -32,9 +32,12 @@ apart, on several machines (a CI matrix, one job per platform).`,
 const indexCreateLong = `Writes under DEST one index of every image the SOURCEs hold: an image as it
 is, and the images of an index, each keeping its manifest and digest. A
 SOURCE is a registry reference (docker://REF, or REGISTRY/REPO:TAG), an
-OCI layout (oci:DIR[:REF]) or an OCI archive (oci-archive:PATH[:REF],
-PATH.tar); DEST is one of these too. The index is a Docker manifest list
-when every image is a Docker schema 2 manifest, else an OCI index.
+OCI layout (oci:DIR[:REF]), an OCI archive (oci-archive:PATH[:REF],
+PATH.tar) or a docker-archive (docker-archive:PATH[:NAME:TAG]); DEST is
+one of these, but a docker-archive. A docker-archive's image gets the
+manifest mybuild inspect shows for it: its layers stay the archive's
+uncompressed tars. The index is a Docker manifest list when every image is
+a Docker schema 2 manifest, else an OCI index.
 
 Between repositories of one registry, layers are mounted, and copied where
 the registry refuses; within DEST's own repository only the index is
