@@ -76,14 +76,8 @@ func (b *builder) checkout(ctx context.Context, g *gitRepo) (string, error) {
 		return "", err
 	}
 	g.scratch = scratch
+	// Checkout makes the dir, 0755 as BuildKit's checkout is.
 	dir := filepath.Join(scratch, "files")
-	// BuildKit's checkout is the root of a new snapshot: 0755.
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		return "", err
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		return "", err
-	}
 	if err := gitsource.Checkout(ctx, g.ref, g.res, scratch, dir, b.gitOptions()); err != nil {
 		return "", err
 	}

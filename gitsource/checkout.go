@@ -13,13 +13,18 @@ import (
 	"strings"
 )
 
-// Checkout fetches what res names of r and checks it out into dir, which
-// exists and is empty, with the commands BuildKit's git source runs: a
+// Checkout fetches what res names of r and checks it out into dir, an
+// empty directory, made 0755 whatever the umask when it does not exist (a
+// checkout is the root of a new snapshot in BuildKit), with the commands
+// BuildKit's git source runs: a
 // shallow fetch into a bare repository in scratch (which the caller
 // removes), a checkout of the commit's files, submodules at depth 1
 // unless skipped, the subdir alone when one is named, and with
 // KeepGitDir a .git dir of its own in dir, cloned from the bare one.
 func Checkout(ctx context.Context, r *Ref, res Resolved, scratch, dir string, o Options) error {
+	if err := makeDir(dir); err != nil {
+		return fmt.Errorf("checkout dir: %w", err)
+	}
 	o = o.forRemote(r.Remote)
 	bare := filepath.Join(scratch, "repo.git")
 	if _, err := o.run(ctx, scratch, "-c", "init.defaultBranch=master", "init", "--bare", bare); err != nil {
@@ -59,6 +64,20 @@ func Checkout(ctx context.Context, r *Ref, res Resolved, scratch, dir string, o 
 		return nil
 	}
 	return moveSubdir(work, subdir, dir)
+}
+
+// makeDir makes dir 0755, unless it exists: an existing one is left as
+// it is.
+func makeDir(dir string) error {
+	err := os.Mkdir(dir, 0o755)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	//	chmod 0755 dir (mkdir took the umask off)
+	return os.Chmod(dir, 0o755)
 }
 
 // fetch brings the ref into the bare repository as BuildKit does: a

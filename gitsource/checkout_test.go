@@ -1,10 +1,12 @@
 package gitsource
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/mybuild/mybuild/internal/gittest"
@@ -166,5 +168,33 @@ func TestResolveErrors(t *testing.T) {
 	r, _, _ := Parse(f.httpsURL + "repo.git")
 	if _, err := Resolve(t.Context(), r, Options{}); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("an https remote with a certificate nobody trusts: %v", err)
+	}
+}
+
+// A checkout dir that does not exist is made, 0755 whatever the umask,
+// as the root of BuildKit's checkout snapshot is.
+func TestCheckoutMakesDir(t *testing.T) {
+	f := newFixture(t)
+	r, _, err := Parse(f.gitURL + "repo.git#v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Resolve(t.Context(), r, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "files")
+	old := syscall.Umask(0o077)
+	err = Checkout(t.Context(), r, res, t.TempDir(), dir, Options{})
+	syscall.Umask(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil || fi.Mode() != fs.ModeDir|0o755 {
+		t.Fatalf("checkout dir: %v, %v; want drwxr-xr-x", fi.Mode(), err)
+	}
+	if got := tree(t, dir); !strings.HasPrefix(got, "README ") || !strings.Contains(got, " one\n") {
+		t.Errorf("not checked out:\n%s", got)
 	}
 }
