@@ -26,7 +26,7 @@ func NewDriver(mode Mode, store *cache.Store, keep []string, warn func(string)) 
 		}
 		return rootfs.NewOverlay(store, rootfs.Rootless(warn)), nil
 	case InPlace:
-		return rootfs.NewInPlace(store, "/", keep, rootfs.StageIn(os.TempDir())), nil
+		return rootfs.NewInPlace(store, "/", keep, rootfs.StageIn(os.TempDir()), rootfs.InPlaceWarnings(warn)), nil
 	}
 	return nil, fmt.Errorf("isolation mode %s: no driver", mode)
 }

@@ -50,8 +50,10 @@ type InPlace struct {
 	// a kept directory of the tree's own filesystem: they are moved into
 	// the tree then, not written again from the layer.
 	stage string
-	// checked holds the views checked against their seal in this build.
-	checked sync.Map
+	// views checks the views kept in the store against their seal, once
+	// per build, and warns of a damaged one as the overlay driver does of
+	// a damaged layer: it is the Unpacker's check, on a chain ID.
+	views *Unpacker
 	// emptying counts the trash removals under way (see trash).
 	emptying sync.WaitGroup
 }
@@ -80,10 +82,16 @@ func StageIn(dir string) InPlaceOption {
 
 var _ Driver = (*InPlace)(nil)
 
+// InPlaceWarnings gives warn what the driver has to say: a view kept in
+// the store found damaged, and made again from its layers' blobs.
+func InPlaceWarnings(warn func(string)) InPlaceOption {
+	return func(d *InPlace) { d.views.warn = warn }
+}
+
 // NewInPlace returns the in-place driver of the tree at root ("/" when
 // building for real), which leaves alone keep (paths inside that tree).
 func NewInPlace(store *cache.Store, root string, keep []string, opts ...InPlaceOption) *InPlace {
-	d := &InPlace{store: store, root: root, keep: newKeepSet(keep...)}
+	d := &InPlace{store: store, root: root, keep: newKeepSet(keep...), views: NewUnpacker(store)}
 	for _, opt := range opts {
 		opt(d)
 	}
@@ -248,14 +256,22 @@ func (d *InPlace) Settle() error { return nil }
 // View applies the layers, in order, to a directory of their own in the
 // store, kept there as the unpacked form of the chain (a stage copied
 // from is usually copied from again). It holds no whiteouts: a plain tree
-// of what the stage holds.
+// of what the stage holds. A kept view is checked against its seal once
+// per build before it is used; a damaged one is made again, with a
+// warning (InPlaceWarnings), one without a seal silently.
 func (d *InPlace) View(ctx context.Context, layers []Layer) (*overlay.Stack, error) {
 	if len(layers) == 0 {
 		return overlay.NewStack(), nil
 	}
 	chain := chainID(layers)
-	if d.store.HasLayer(chain) && d.checkView(ctx, chain) {
-		return overlay.NewStack(d.store.LayerPath(chain)), nil
+	if d.store.HasLayer(chain) {
+		ok, err := d.views.check(ctx, chain)
+		if err != nil {
+			return nil, fmt.Errorf("view of %d layers: %w", len(layers), err)
+		}
+		if ok {
+			return overlay.NewStack(d.store.LayerPath(chain)), nil
+		}
 	}
 	dir, err := d.store.TempDir("view-")
 	if err != nil {
@@ -276,22 +292,8 @@ func (d *InPlace) View(ctx context.Context, layers []Layer) (*overlay.Stack, err
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	d.checked.Store(chain, true)
+	d.views.MarkChecked(chain)
 	return overlay.NewStack(final), nil
-}
-
-// checkView checks a view kept in the store against its seal, once per
-// build (see cache.Store.CheckLayer). A damaged one, or one without a
-// seal, is gone when it returns false: the caller makes it again.
-func (d *InPlace) checkView(ctx context.Context, chain digest.Digest) bool {
-	if _, done := d.checked.Load(chain); done {
-		return true
-	}
-	if d.store.CheckLayer(ctx, chain) != nil {
-		return false
-	}
-	d.checked.Store(chain, true)
-	return true
 }
 
 // chainID names a list of layers, as the OCI chain ID does.

@@ -85,7 +85,7 @@ func (u *Unpacker) Unpack(ctx context.Context, l layer.Layer, below []string) (s
 
 func (u *Unpacker) unpackOnce(ctx context.Context, l layer.Layer, below []string) (string, error) {
 	if u.store.HasLayer(l.DiffID) {
-		ok, err := u.check(ctx, l)
+		ok, err := u.check(ctx, l.DiffID)
 		if err != nil {
 			return "", err
 		}
@@ -149,18 +149,19 @@ func (u *Unpacker) unpackOnce(ctx context.Context, l layer.Layer, below []string
 	return path, nil
 }
 
-// check checks the unpacked layer l against its seal, the first time this
+// check checks the unpacked layer id (a diffID; for the in-place
+// driver, the chain ID of a view) against its seal, the first time this
 // Unpacker is asked for it (see cache.Store.CheckLayer). ok is false when
 // the layer was damaged, or had no seal, and is gone: the caller unpacks
 // it again from its blob. Damage is reported through the warnings.
-func (u *Unpacker) check(ctx context.Context, l layer.Layer) (ok bool, err error) {
-	if _, done := u.checked.Load(l.DiffID); done {
+func (u *Unpacker) check(ctx context.Context, id digest.Digest) (ok bool, err error) {
+	if _, done := u.checked.Load(id); done {
 		return true, nil
 	}
-	err = u.store.CheckLayer(ctx, l.DiffID)
+	err = u.store.CheckLayer(ctx, id)
 	switch {
 	case err == nil:
-		u.checked.Store(l.DiffID, true)
+		u.checked.Store(id, true)
 		return true, nil
 	case errors.Is(err, cache.ErrCorrupt):
 		if u.warn != nil {
