@@ -135,6 +135,10 @@ type Options struct {
 	// of the image and its attestation. A docker-archive output holds
 	// the image alone, and Exports none.
 	Provenance ProvenanceMode
+	// ProvenanceBuilderID, when set, is the provenance's
+	// runDetails.builder.id (BuildKit's builder-id attribute: a CI run's
+	// URL); mybuild's own URI otherwise.
+	ProvenanceBuilderID string
 	// BuilderVersion is mybuild's version, which the provenance records.
 	BuilderVersion string
 	// Reporter receives progress; nil discards it.

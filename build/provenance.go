@@ -85,7 +85,7 @@ func (b *builder) statement(m *image.Manifest, platform ocispec.Platform) *prove
 				ResolvedDependencies: b.materials.dependencies(b.opts.Provenance == ProvenanceMax),
 			},
 			RunDetails: provenance.RunDetails{
-				Builder:  provenance.Builder{ID: provenance.BuilderID, Version: b.builderVersion()},
+				Builder:  provenance.Builder{ID: b.builderID(), Version: b.builderVersion()},
 				Metadata: b.runMetadata(),
 			},
 		},
@@ -120,6 +120,15 @@ func (b *builder) dockerfileName() string {
 		return filepath.Base(b.opts.Dockerfile)
 	}
 	return filepath.ToSlash(rel)
+}
+
+// builderID is the builder's id in the statement: --provenance
+// builder-id=, else mybuild's own.
+func (b *builder) builderID() string {
+	if b.opts.ProvenanceBuilderID != "" {
+		return b.opts.ProvenanceBuilderID
+	}
+	return provenance.BuilderID
 }
 
 func (b *builder) builderVersion() map[string]string {

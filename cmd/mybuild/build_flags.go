@@ -13,7 +13,7 @@ type buildOptions struct {
 	registryOptions
 	file, cacheDir, network, metadataFile, iidFile, progress string
 	cpuProfile, target, cacheRepo                            string
-	compression, format, sourceDateEpoch, provenance         string
+	compression, format, sourceDateEpoch, provenanceValue    string
 	compressionLevel                                         int
 	cacheTTL                                                 time.Duration
 	tags, outputs, buildArgs, contexts, secrets, allow       []string
@@ -54,7 +54,7 @@ func (o *buildOptions) register(cmd *cobra.Command) {
 	fs.StringVar(&o.compression, "compression", "gzip", "Compress new layers with gzip, zstd or none (base image layers are kept as they are)")
 	fs.IntVar(&o.compressionLevel, "compression-level", 0, "Compression level: gzip 1-9, zstd 1-22 (default: the compressor's default)")
 	fs.StringVar(&o.sourceDateEpoch, "source-date-epoch", "", "Build reproducibly for this time, in seconds since 1970 (default $SOURCE_DATE_EPOCH): clamp file times in new layers, date the config and new history")
-	fs.StringVar(&o.provenance, "provenance", "", provenanceHelp)
+	fs.StringVar(&o.provenanceValue, "provenance", "", provenanceHelp)
 	fs.Lookup("provenance").NoOptDefVal = "true"
 	fs.StringArrayVar(&o.attest, "attest", nil, "Attestation parameters (format: \"type=provenance,mode=min|max\"): the same as --provenance")
 	group(cmd, "Output flags", "tag", "output", "push", "load", "label", "annotation", "iidfile", "metadata-file",

@@ -49,9 +49,11 @@ func (o *buildOptions) buildOptions(args []string, rep reporter) (build.Options,
 	if err := o.inputs(&opts); err != nil {
 		return opts, nil, err
 	}
-	if opts.Provenance, err = o.provenanceMode(); err != nil {
+	prov, err := o.provenanceSettings()
+	if err != nil {
 		return opts, nil, err
 	}
+	opts.Provenance, opts.ProvenanceBuilderID = prov.mode, prov.builderID
 	opts.BuilderVersion = versionString()
 	reg, err := o.settings(rep.Blob)
 	if err != nil {

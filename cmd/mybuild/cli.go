@@ -27,12 +27,14 @@ const (
 var version = ""
 
 // usageError is a mistake on the command line.
-type usageError struct{ msg string }
+type usageError struct{ err error }
 
-func (e *usageError) Error() string { return e.msg }
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
 
+// usagef is a usageError; %w wraps an error, as in fmt.Errorf.
 func usagef(format string, args ...any) error {
-	return &usageError{msg: fmt.Sprintf(format, args...)}
+	return &usageError{err: fmt.Errorf(format, args...)}
 }
 
 // exitError ends mybuild with its own exit code, after printing msg

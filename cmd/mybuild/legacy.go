@@ -19,9 +19,10 @@ const stopsAtArgs = "mybuild-stops-at-args"
 // them) into the double-dash ones pflag takes, with a one-line warning
 // for each on stderr. cmd comes from root.Find, which has merged its
 // parents' persistent flags into its own (cache's --cache-dir for cache
-// ls). It also keeps a value that is one of --pull's
-// spelled apart from it (--pull never), now that a bare --pull means
-// always. A flag's value, and what follows "--", are left alone.
+// ls). It also keeps the value of a flag whose value is optional
+// (optionalValues) when it is spelled apart from it: --pull never, now
+// that a bare --pull means always, and --provenance mode=max, as buildx
+// takes it. A flag's value, and what follows "--", are left alone.
 func legacyFlags(cmd *cobra.Command, args []string, stderr io.Writer) []string {
 	cmd.InitDefaultHelpFlag()
 	fs := cmd.Flags()
@@ -56,9 +57,8 @@ func legacyFlags(cmd *cobra.Command, args []string, stderr io.Writer) []string {
 		name, next := takesNext(fs, a)
 		switch {
 		case !next || i+1 == len(args):
-		case name == "pull":
-			// A bare --pull is always; --pull never stays what it was.
-			if slices.Contains(pullValues, args[i+1]) {
+		case optionalValues[name] != nil:
+			if optionalValues[name](args[i+1]) {
 				i++
 				out[len(out)-1] += "=" + args[i]
 			}
@@ -72,6 +72,14 @@ func legacyFlags(cmd *cobra.Command, args []string, stderr io.Writer) []string {
 
 // pullValues are the values of --pull.
 var pullValues = []string{"always", "missing", "never", "true", "false"}
+
+// optionalValues are the flags that stand alone or take a value (pflag's
+// NoOptDefVal), each with the test the next argument passes to be its
+// value: a bare --pull is always, and a bare --provenance true.
+var optionalValues = map[string]func(string) bool{
+	"pull":       func(a string) bool { return slices.Contains(pullValues, a) },
+	"provenance": isProvenanceValue,
+}
 
 // commandWords counts the arguments up to the one that names cmd, after
 // those naming its parents below the root ("cache", "prune").
@@ -100,8 +108,8 @@ func takesNext(fs *pflag.FlagSet, a string) (string, bool) {
 		if f == nil || hasValue {
 			return "", false
 		}
-		if f.Name == "pull" {
-			return "pull", true
+		if optionalValues[f.Name] != nil {
+			return f.Name, true
 		}
 		return f.Name, f.NoOptDefVal == ""
 	}

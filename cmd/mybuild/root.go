@@ -36,7 +36,7 @@ func newRootCommand(s streams) *cobra.Command {
 	root.SetIn(s.in)
 	root.SetOut(s.out)
 	root.SetErr(s.err)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{msg: err.Error()} })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err: err} })
 	build := newBuildCommand(s)
 	root.AddCommand(build, newRunCommand(s), newInspectCommand(s), newInfoCommand(s), newCacheCommand(s), newIndexCommand(s))
 	root.SetHelpFunc(func(c *cobra.Command, _ []string) {
