@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -48,6 +49,22 @@ func (s *Store) PutBlob(d digest.Digest, size int64, r io.Reader) error {
 		return fmt.Errorf("store blob %s: got %d bytes, want %d: %w", d, w.Size(), size, ErrCorrupt)
 	}
 	return w.Commit(d)
+}
+
+// LockBlob serialises the making of blob d, between builds and between
+// the builders of one build (each --platform loading its base): a
+// fetcher takes it, then asks HasBlob again, so that two fetching the
+// same blob at the same moment download it once, the second finding the
+// first one's. PutBlob needs no lock: it is safe to race, only wasteful.
+func (s *Store) LockBlob(ctx context.Context, d digest.Digest) (unlock func(), err error) {
+	if err := d.Validate(); err != nil || d.Algorithm() != digest.SHA256 {
+		return nil, fmt.Errorf("lock blob %s: unsupported digest", d)
+	}
+	l, err := lock(ctx, filepath.Join(s.root, locksDir, "blob-"+d.Encoded()), lockExclusive)
+	if err != nil {
+		return nil, err
+	}
+	return func() { l.unlock() }, nil
 }
 
 // BlobWriter writes one blob to a temp file, hashing it on the way, and

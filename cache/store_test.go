@@ -201,6 +201,34 @@ func TestLockStepSerialises(t *testing.T) {
 	unlock2()
 }
 
+// LockBlob excludes a second holder, in the same Store (two builders of
+// one build) as in another (another build), until the first unlocks.
+func TestLockBlobSerialises(t *testing.T) {
+	root := t.TempDir()
+	a, b := open(t, root), open(t, root)
+	d := digest.FromString("blob")
+	unlock, err := a.LockBlob(context.Background(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range map[string]*Store{"same store": a, "other store": b} {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		if _, err := s.LockBlob(ctx, d); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s: second lock: err = %v, want a timeout", name, err)
+		}
+		cancel()
+	}
+	unlock()
+	unlock2, err := b.LockBlob(context.Background(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock2()
+	if _, err := a.LockBlob(context.Background(), "sha512:x"); err == nil {
+		t.Error("LockBlob of an unsupported digest: no error")
+	}
+}
+
 func countDirs(t *testing.T, dir string) int {
 	entries, err := os.ReadDir(dir)
 	if err != nil {

@@ -69,8 +69,30 @@ func (b repoBlobs) stored(store image.Store, d digest.Digest, size int64) bool {
 	return true
 }
 
-// fetch downloads blob d, of size bytes, into store, which checks it.
+// blobLocker is a store that serialises the making of each blob: the
+// cache (cache.Store.LockBlob).
+type blobLocker interface {
+	LockBlob(ctx context.Context, d digest.Digest) (unlock func(), err error)
+}
+
+var _ blobLocker = (*cache.Store)(nil)
+
+// fetch downloads blob d, of size bytes, into store, which checks it. In
+// a store that locks its blobs, it does so under d's lock, and a blob
+// stored meanwhile, by whoever held the lock (the builder of another
+// platform loading the same base, another build), is not downloaded
+// again: two fetches of one blob at the same moment make one download.
 func (b repoBlobs) fetch(ctx context.Context, store image.Store, d digest.Digest, size int64) error {
+	if bl, ok := store.(blobLocker); ok {
+		unlock, err := bl.LockBlob(ctx, d)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+		if b.stored(store, d, size) {
+			return nil
+		}
+	}
 	rl, err := b.puller.Layer(ctx, b.repo.Digest(d.String()))
 	if err != nil {
 		return err
