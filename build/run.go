@@ -48,7 +48,7 @@ func (b *builder) planRun(ctx context.Context, st *stage, c *instructions.RunCom
 		return nil, err
 	}
 	r := &runStep{b: b, c: c, args: args, env: env, user: cfg.User, workdir: workdir, network: network,
-		platform: platform, pipes: pipes, mounts: mounts, security: security}
+		platform: platform, pipes: pipes, mounts: mounts, security: security, next: st.runsAhead}
 	for _, a := range st.buildArgs {
 		r.argNames = append(r.argNames, a.Key)
 	}
@@ -67,6 +67,8 @@ type runStep struct {
 	security                sandbox.Security
 	// argNames are the build args in scope, which env holds too.
 	argNames []string
+	// next: another RUN follows in the stage (sandbox.Process.Next).
+	next bool
 }
 
 func (r *runStep) addTo(k *cache.KeyBuilder) {
@@ -95,7 +97,7 @@ func (r *runStep) makeLayer(ctx context.Context, root rootfs.Root, info StepInfo
 	err = root.Run(ctx, sandbox.Process{
 		Args: r.args, Env: env, Dir: r.workdir, User: r.user,
 		Network: r.network, Stdout: out, Stderr: out, Pipes: r.pipes, Mounts: sms,
-		Security: r.security, Warn: r.b.warnOnce,
+		Security: r.security, Warn: r.b.warnOnce, Next: r.next,
 	})
 	var exit *sandbox.ExitError
 	if errors.As(err, &exit) {

@@ -47,6 +47,10 @@ type stage struct {
 	// time: mu guards unpacked.
 	unpacked []rootfs.Layer
 	mu       *sync.Mutex
+	// runsAhead: a RUN follows the step being made, in this stage. Once
+	// a step missed, every later one misses too (its parent changed), so
+	// the next RUN's sandbox can be started while this step runs.
+	runsAhead bool
 
 	// name is the stage's name, "stage-N" for an unnamed one, whatever
 	// the number of stages built; contextDir is set for a named context

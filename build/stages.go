@@ -57,11 +57,18 @@ func (b *builder) runNode(ctx context.Context, n *node) (_ *stage, err error) {
 			line, text = n.def.Line, "ONBUILD "+text
 		}
 		info := StepInfo{Stage: label, Platform: n.platformLabel, Index: i + 2, Total: total, Line: line, Instruction: text}
+		st.runsAhead = slices.ContainsFunc(cmds[i+1:], isRun)
 		if err := b.step(ctx, st, info, func() (*plan, error) { return b.prepare(ctx, st, cmd) }); err != nil {
 			return nil, err
 		}
 	}
 	return st, nil
+}
+
+// isRun tells whether cmd is a RUN.
+func isRun(cmd instructions.Command) bool {
+	_, ok := cmd.(*instructions.RunCommand)
+	return ok
 }
 
 // triggers takes the ONBUILD triggers of a stage's base out of its config

@@ -23,6 +23,8 @@ type Overlay struct {
 	store    *cache.Store
 	unpacker *Unpacker
 	rootless bool
+	// starter runs the steps, starting the next one's init ahead.
+	starter *sandbox.Starter
 }
 
 var _ Driver = (*Overlay)(nil)
@@ -50,7 +52,7 @@ func Warnings(warn func(string)) OverlayOption {
 
 // NewOverlay returns the overlay driver for the layers of store.
 func NewOverlay(store *cache.Store, opts ...OverlayOption) *Overlay {
-	o := &Overlay{store: store, unpacker: NewUnpacker(store)}
+	o := &Overlay{store: store, unpacker: NewUnpacker(store), starter: &sandbox.Starter{}}
 	for _, opt := range opts {
 		opt(o)
 	}
@@ -58,8 +60,12 @@ func NewOverlay(store *cache.Store, opts ...OverlayOption) *Overlay {
 }
 
 // Settle waits for the flushes and seals of the layers unpacked so far
-// (see Unpacker.Settle).
-func (o *Overlay) Settle() error { return o.unpacker.Settle() }
+// (see Unpacker.Settle), and kills the init started ahead for a step that
+// did not come (see sandbox.Starter).
+func (o *Overlay) Settle() error {
+	o.starter.Close()
+	return o.unpacker.Settle()
+}
 
 // Repair unpacks a damaged layer again (see Unpacker.Repair), in this
 // driver's form.
@@ -107,13 +113,14 @@ func (o *Overlay) Root(ctx context.Context, lower []Layer) (Root, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &overlayRoot{store: o.store, unpacker: o.unpacker, lower: stack, upper: upper}, nil
+	return &overlayRoot{store: o.store, unpacker: o.unpacker, starter: o.starter, lower: stack, upper: upper}, nil
 }
 
 // overlayRoot is an upper dir over a stack of unpacked layers.
 type overlayRoot struct {
 	store    *cache.Store
 	unpacker *Unpacker
+	starter  *sandbox.Starter
 	lower    *overlay.Stack
 	upper    string
 
@@ -134,7 +141,7 @@ func (r *overlayRoot) Run(ctx context.Context, p sandbox.Process) error {
 		return err
 	}
 	defer os.RemoveAll(scratch)
-	return sandbox.Run(ctx, sandbox.Spec{Lower: r.lower.Dirs(), Upper: r.upper, Scratch: scratch, Process: p})
+	return r.starter.Run(ctx, sandbox.Spec{Lower: r.lower.Dirs(), Upper: r.upper, Scratch: scratch, Process: p})
 }
 
 // Diff reads only the upper dir, and the lower layers where it must know

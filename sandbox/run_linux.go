@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -25,18 +24,10 @@ import (
 // /proc) does. The process and everything it started are killed when ctx
 // is done or when the builder dies, and every mount lives only in the
 // sandbox's own mount namespace, so none outlives it.
-func Run(ctx context.Context, spec Spec) (err error) {
-	// validate and prepare amend the mounts; the caller's stay as they are.
-	spec.Mounts = slices.Clone(spec.Mounts)
-	if err := spec.validate(); err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := emptyDir(spec.Scratch); cerr != nil && err == nil {
-			err = cerr
-		}
-	}()
-	return start(ctx, spec)
+func Run(ctx context.Context, spec Spec) error {
+	spec.Next = false // nothing to start ahead for
+	var s Starter
+	return s.Run(ctx, spec)
 }
 
 // prepare lays out Scratch: the stub layer, and the overlay work dir and
@@ -153,67 +144,138 @@ func dedupe(dirs []string) []string {
 
 // start starts the init, prepares the root while the init's runtime
 // starts (it waits for its config), hands the config over and waits.
-func start(ctx context.Context, spec Spec) (err error) {
+func start(ctx context.Context, spec Spec) error {
+	ip, err := startInit(ctx, spec, false)
+	if err != nil {
+		return err
+	}
+	defer ip.release(spec.Warn)
+	return ip.finish(ctx, spec)
+}
+
+// initProc is a started sandbox init, waiting for its config, and what
+// the builder holds for it.
+type initProc struct {
+	cmd      *exec.Cmd
+	p        *initPipes
+	console  int
+	moveInto *devcgroup.Cgroup // the cgroup to move it into, when not born in it
+	cg       *devcgroup.Cgroup
+	releases []func()
+	// outR and errR are the read ends of its stdout and stderr, when it
+	// was started ahead of its step (see Starter), whose writers it did
+	// not know yet: finish copies them.
+	outR, errR *os.File
+	// network and security are what its namespaces and cgroup were made
+	// for.
+	network  Network
+	security Security
+}
+
+// startInit starts the init of spec (of a step to come, with ahead: its
+// output goes to pipes that finish connects).
+func startInit(ctx context.Context, spec Spec, ahead bool) (_ *initProc, err error) {
 	p, err := newInitPipes()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer p.close()
-	cmd := initCommand(ctx, spec, p)
-	console, closeIO, err := attachIO(cmd, spec)
+	ip := &initProc{p: p, console: -1, network: spec.Network, security: spec.Security}
+	ip.releases = append(ip.releases, p.close)
+	defer func() {
+		if err != nil {
+			ip.release(spec.Warn)
+		}
+	}()
+	ip.cmd = initCommand(ctx, spec, p)
+	if ahead {
+		err = ip.outputPipes()
+	} else {
+		var closeIO func()
+		ip.console, closeIO, err = attachIO(ip.cmd, spec)
+		if closeIO != nil {
+			ip.releases = append(ip.releases, closeIO)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case spec.Security != SecuritySandbox:
+	case ahead:
+		ip.cg, err = aheadCgroup()
+	default:
+		ip.cg, err = deviceCgroup(spec.Scratch, spec.Warn)
+	}
+	if err != nil {
+		return nil, err
+	}
+	born := false
+	if ip.cg != nil {
+		closeDir, err := bornInto(ip.cmd, ip.cg)
+		if err != nil {
+			return nil, err
+		}
+		ip.releases = append(ip.releases, closeDir)
+		born = ip.cmd.SysProcAttr.UseCgroupFD
+	}
+	if err := ip.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("sandbox: start: %w", err)
+	}
+	for _, f := range ip.cmd.ExtraFiles {
+		f.Close()
+	}
+	if f, ok := ip.cmd.Stdin.(*os.File); ok && f != spec.Stdin {
+		f.Close() // the read end of the stdin pipe: the process has it
+	}
+	if ahead {
+		// The write ends: the process has them.
+		ip.cmd.Stdout.(*os.File).Close()
+		ip.cmd.Stderr.(*os.File).Close()
+	}
+	if !born {
+		ip.moveInto = ip.cg // not in it from birth: moved by handOver
+	}
+	return ip, nil
+}
+
+// outputPipes gives the init pipes for stdout and stderr, whose read
+// ends it keeps.
+func (ip *initProc) outputPipes() error {
+	outR, outW, err := os.Pipe()
 	if err != nil {
 		return err
 	}
-	defer closeIO()
-	var cg *devcgroup.Cgroup
-	if spec.Security == SecuritySandbox {
-		if cg, err = deviceCgroup(spec.Scratch, spec.Warn); err != nil {
-			return err
-		}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return err
 	}
-	born := false
-	if cg != nil {
-		// After the wait: the cgroup goes once its processes are reaped.
-		// One left behind is empty (the step's PID namespace is gone) and
-		// is reaped by a later build: worth a warning, not a failure.
-		defer func() {
-			if rerr := cg.Remove(); rerr != nil {
-				spec.Warn(rerr.Error())
-			}
-		}()
-		closeDir, err := bornInto(cmd, cg)
-		if err != nil {
-			return err
-		}
-		defer closeDir()
-		born = cmd.SysProcAttr.UseCgroupFD
-	}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("sandbox: start: %w", err)
-	}
-	for _, f := range cmd.ExtraFiles {
-		f.Close()
-	}
-	if f, ok := cmd.Stdin.(*os.File); ok && f != spec.Stdin {
-		f.Close() // the read end of the stdin pipe: the process has it
-	}
-	moveInto := cg
-	if born {
-		moveInto = nil // in it from birth: nothing to move
-	}
+	ip.outR, ip.errR = outR, errR
+	ip.cmd.Stdout, ip.cmd.Stderr = outW, errW
+	ip.releases = append(ip.releases, func() { outR.Close(); errR.Close(); outW.Close(); errW.Close() })
+	return nil
+}
+
+// finish prepares the root of spec, hands the init its config, and waits
+// for the command.
+func (ip *initProc) finish(ctx context.Context, spec Spec) error {
+	cmd := ip.cmd
+	copied := ip.copyOutput(spec)
 	cfg, err := prepare(spec)
 	if err != nil {
 		return kill(cmd, err)
 	}
 	cfg.TTY = spec.Console != nil
-	if err := handOver(cmd, spec, cfg, p, moveInto, console); err != nil {
+	if err := handOver(cmd, spec, cfg, ip.p, ip.moveInto, ip.console); err != nil {
 		return kill(cmd, err)
 	}
 	// The status pipe closes when the command is exec'd, or the init died.
-	status, readErr := io.ReadAll(p.statusR)
+	status, readErr := io.ReadAll(ip.p.statusR)
 	stopSignals := forwardSignals(cmd.Process, spec.Signals, len(status) == 0 && readErr == nil)
 	waitErr := cmd.Wait()
 	stopSignals()
+	copied()
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -224,6 +286,53 @@ func start(ctx context.Context, spec Spec) (err error) {
 		return setupError(status)
 	}
 	return exitError(waitErr)
+}
+
+// copyOutput copies the output pipes of an init started ahead to spec's
+// writers; wait waits for the copies, which end once every process of
+// the sandbox is gone (killing its PID 1 killed the rest), or WaitDelay
+// after.
+func (ip *initProc) copyOutput(spec Spec) (wait func()) {
+	if ip.outR == nil {
+		return func() {}
+	}
+	var wg sync.WaitGroup
+	for _, c := range []struct {
+		r *os.File
+		w io.Writer
+	}{{ip.outR, stdoutWriter(spec.Stdout)}, {ip.errR, stdoutWriter(spec.Stderr)}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _ = io.Copy(c.w, c.r)
+		}()
+	}
+	return func() {
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(ip.cmd.WaitDelay):
+			ip.outR.Close()
+			ip.errR.Close()
+			<-done
+		}
+	}
+}
+
+// release lets go of what the builder holds for the init, once it is
+// reaped (or never started): the cgroup goes once its processes are
+// reaped. One left behind is empty (the step's PID namespace is gone)
+// and is reaped by a later build: worth a warning, not a failure.
+func (ip *initProc) release(warn func(string)) {
+	for i := len(ip.releases) - 1; i >= 0; i-- {
+		ip.releases[i]()
+	}
+	if ip.cg != nil {
+		if err := ip.cg.Remove(); err != nil {
+			warn(err.Error())
+		}
+	}
 }
 
 // bornInto makes cmd's process start in cg, when cg is a cgroup v2 and

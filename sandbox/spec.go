@@ -138,6 +138,9 @@ type Process struct {
 	Pipes []Pipe
 	// Mounts are mounted in order; a target may lie inside an earlier one.
 	Mounts []Mount
+	// Next says that another step will run after this one: a Starter
+	// starts that step's init while this one runs. Run ignores it.
+	Next bool
 	// Security defaults to SecuritySandbox.
 	Security Security
 	// Warn, when set, receives what the sandbox could not do but did not

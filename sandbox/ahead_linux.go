@@ -1,0 +1,139 @@
+package sandbox
+
+import (
+	"context"
+	"slices"
+	"sync"
+
+	"github.com/mybuild/mybuild/internal/userns"
+	"github.com/mybuild/mybuild/sandbox/devcgroup"
+)
+
+// Starter runs sandboxes as Run does, and starts the init of the next
+// step ahead, while the step before it still runs, when that step says
+// one will follow (Process.Next). A step's init then only has to read
+// its config: the runtime of a fresh init takes milliseconds to start,
+// which a build of many RUN steps otherwise pays for each of them. A
+// Starter is safe for concurrent use; Close kills the inits started
+// ahead that no step took.
+type Starter struct {
+	mu    sync.Mutex
+	ahead *aheadInit
+}
+
+// aheadInit is an init being started, or started, for a step to come.
+type aheadInit struct {
+	done     chan struct{} // closed once started, or failed
+	ip       *initProc     // nil when it failed
+	network  Network
+	security Security
+}
+
+// Run is Run, taking the init started ahead when it fits spec.
+func (s *Starter) Run(ctx context.Context, spec Spec) (err error) {
+	spec.Mounts = slices.Clone(spec.Mounts)
+	if err := spec.validate(); err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := emptyDir(spec.Scratch); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	ip := s.take(spec)
+	if spec.Next {
+		s.startAhead(spec)
+	}
+	if ip == nil {
+		return start(ctx, spec)
+	}
+	defer ip.release(spec.Warn)
+	stop := context.AfterFunc(ctx, func() { _ = ip.cmd.Process.Kill() })
+	defer stop()
+	return ip.finish(ctx, spec)
+}
+
+// fitsAhead tells whether an init started ahead can run spec: one whose
+// output goes to pipes, with no terminal, no signals and no stdin, in
+// the network and cgroup it was made for.
+func fitsAhead(spec Spec) bool {
+	return spec.Console == nil && spec.Signals == nil && spec.Stdin == nil
+}
+
+// take returns the init started ahead, when it fits spec; one that does
+// not is killed.
+func (s *Starter) take(spec Spec) *initProc {
+	s.mu.Lock()
+	a := s.ahead
+	s.ahead = nil
+	s.mu.Unlock()
+	if a == nil {
+		return nil
+	}
+	<-a.done
+	if a.ip == nil {
+		return nil
+	}
+	if !fitsAhead(spec) || a.network != spec.Network || a.security != spec.Security {
+		a.ip.abandon()
+		return nil
+	}
+	return a.ip
+}
+
+// startAhead starts, in the background, the init of a step like spec,
+// unless one is started already.
+func (s *Starter) startAhead(spec Spec) {
+	if !fitsAhead(spec) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ahead != nil {
+		return
+	}
+	a := &aheadInit{done: make(chan struct{}), network: spec.Network, security: spec.Security}
+	s.ahead = a
+	// Its own context: the step that takes it kills it on its own.
+	template := Spec{Process: Process{Network: spec.Network, Security: spec.Security}}
+	go func() {
+		defer close(a.done)
+		ip, err := startInit(context.Background(), template, true)
+		if err == nil {
+			a.ip = ip
+		}
+	}()
+}
+
+// Close kills the init started ahead that no step took, if any. The
+// Starter may run steps again afterwards.
+func (s *Starter) Close() {
+	s.mu.Lock()
+	a := s.ahead
+	s.ahead = nil
+	s.mu.Unlock()
+	if a != nil {
+		<-a.done
+		if a.ip != nil {
+			a.ip.abandon()
+		}
+	}
+}
+
+// abandon kills an init that never got its config, and releases it. A
+// cgroup that outlives it is reaped by a later build.
+func (ip *initProc) abandon() {
+	_ = kill(ip.cmd, nil)
+	ip.release(func(string) {})
+}
+
+// aheadCgroup is the device cgroup of an init started ahead: as
+// deviceCgroup, but with no probe of a device policy (that makes nodes in
+// a scratch dir, which a step started ahead has not got yet): where no
+// cgroup can be made, nothing is started ahead.
+func aheadCgroup() (*devcgroup.Cgroup, error) {
+	if userns.Inside() {
+		return nil, nil
+	}
+	return devcgroup.New(allowedDevices)
+}

@@ -1,0 +1,130 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/mybuild/mybuild/internal/runtest"
+	"golang.org/x/sys/unix"
+)
+
+// runOn runs p on lower with the Starter s, as run does with Run.
+func runOn(t *testing.T, ctx context.Context, s *Starter, lower []string, p Process) result {
+	t.Helper()
+	spec := Spec{Lower: lower, Upper: t.TempDir(), Scratch: t.TempDir(), Process: p}
+	spec.Env = []string{"PATH=/bin"}
+	var stdout, stderr bytes.Buffer
+	spec.Stdout, spec.Stderr = &stdout, &stderr
+	err := s.Run(ctx, spec)
+	if rest, _ := os.ReadDir(spec.Scratch); len(rest) != 0 {
+		t.Errorf("scratch dir not emptied: %v", rest)
+	}
+	return result{stdout.String(), stderr.String(), err, spec.Upper}
+}
+
+// aheadPid is the PID of the init s started ahead, once started.
+func aheadPid(t *testing.T, s *Starter) int {
+	t.Helper()
+	s.mu.Lock()
+	a := s.ahead
+	s.mu.Unlock()
+	if a == nil {
+		t.Fatal("no init was started ahead")
+	}
+	<-a.done
+	if a.ip == nil {
+		t.Fatal("the init started ahead failed to start")
+	}
+	return a.ip.cmd.Process.Pid
+}
+
+func gone(pid int) bool { return errors.Is(unix.Kill(pid, 0), unix.ESRCH) }
+
+// A step that says another follows has that one's init started while it
+// runs; the next step runs in it, its output, errors and exit code as
+// they would be in an init of its own.
+func TestStarterRunsTheNextStepInItsInitStartedAhead(t *testing.T) {
+	bb := busyboxLayer(t)
+	var s Starter
+	defer s.Close()
+	r := runOn(t, context.Background(), &s, []string{bb}, Process{Args: sh("echo one"), Next: true})
+	if r.err != nil || r.stdout != "one\n" {
+		t.Fatalf("first step: %q, %v\n%s", r.stdout, r.err, r.stderr)
+	}
+	pid := aheadPid(t, &s)
+	r = runOn(t, context.Background(), &s, []string{bb}, Process{Args: sh("echo two; echo oops >&2; echo $$; exit 3")})
+	var ee *ExitError
+	if !errors.As(r.err, &ee) || ee.Code != 3 {
+		t.Fatalf("second step: err = %v, want exit code 3", r.err)
+	}
+	if r.stdout != "two\n1\n" || r.stderr != "oops\n" {
+		t.Errorf("second step: stdout %q, stderr %q", r.stdout, r.stderr)
+	}
+	if !gone(pid) {
+		t.Errorf("the init started ahead (pid %d) is still there: the step did not run in it", pid)
+	}
+	if s.ahead != nil {
+		t.Error("the second step, followed by none, had an init started ahead")
+	}
+}
+
+// An init started ahead that does not fit the next step (another
+// network) is killed, and the step gets one of its own; one that no step
+// takes is killed by Close.
+func TestStarterKillsWhatNoStepTakes(t *testing.T) {
+	bb := busyboxLayer(t)
+	var s Starter
+	if r := runOn(t, context.Background(), &s, []string{bb}, Process{Args: sh("true"), Next: true}); r.err != nil {
+		t.Fatal(r.err)
+	}
+	pid := aheadPid(t, &s)
+	r := runOn(t, context.Background(), &s, []string{bb}, Process{Args: sh("cat /proc/net/dev | grep -c :"), Network: NetworkNone, Next: true})
+	if r.err != nil || r.stdout != "1\n" {
+		t.Fatalf("step without network: %q, %v\n%s (want lo alone)", r.stdout, r.err, r.stderr)
+	}
+	if !gone(pid) {
+		t.Errorf("the init started ahead for the host network (pid %d) is still there", pid)
+	}
+	pid = aheadPid(t, &s)
+	s.Close()
+	if !gone(pid) {
+		t.Errorf("Close left the init started ahead (pid %d)", pid)
+	}
+}
+
+// Cancelling a step that runs in an init started ahead kills it and all
+// it started, as for any step.
+func TestStarterCancelKillsTheStepStartedAhead(t *testing.T) {
+	bb := busyboxLayer(t)
+	var s Starter
+	defer s.Close()
+	if r := runOn(t, context.Background(), &s, []string{bb}, Process{Args: sh("true"), Next: true}); r.err != nil {
+		t.Fatal(r.err)
+	}
+	pid := aheadPid(t, &s)
+	marker := runtest.UniqueSleep()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan result, 1)
+	go func() {
+		done <- runOn(t, ctx, &s, []string{bb}, Process{Args: sh(fmt.Sprintf("sleep %s & sleep %s", marker, marker))})
+	}()
+	runtest.WaitFor(t, "both sleeps", func() bool { return len(runtest.Procs(marker)) == 2 })
+	cancel()
+	select {
+	case r := <-done:
+		if !errors.Is(r.err, context.Canceled) {
+			t.Errorf("err = %v, want context.Canceled", r.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+	runtest.WaitFor(t, "the end of every sleep", func() bool { return len(runtest.Procs(marker)) == 0 })
+	if !gone(pid) {
+		t.Errorf("the init started ahead (pid %d) outlived its step", pid)
+	}
+}
