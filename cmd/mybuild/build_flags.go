@@ -17,7 +17,7 @@ type buildOptions struct {
 	compressionLevel                                         int
 	cacheTTL                                                 time.Duration
 	tags, outputs, buildArgs, contexts, secrets, allow       []string
-	labels, annotations, cacheFrom, cacheTo, attest          []string
+	labels, annotations, cacheFrom, cacheTo, attest, ssh     []string
 	noCache, quiet, version, repoReadOnly, push, load        bool
 	check                                                    bool
 	isolation                                                string
@@ -37,10 +37,11 @@ func (o *buildOptions) register(cmd *cobra.Command) {
 	fs.StringArrayVar(&o.contexts, "build-context", nil, "Additional build contexts (e.g., name=path), for FROM name and COPY --from=name: a directory, docker-image://REF or oci-layout://DIR[:TAG]")
 	fs.StringVar(&o.target, "target", "", "Set the target build stage to build")
 	fs.StringArrayVar(&o.secrets, "secret", nil, "Secret to expose to the build (format: \"id=mysecret[,src=/local/secret]\", or id=ID,env=VAR)")
+	fs.StringArrayVar(&o.ssh, "ssh", nil, sshHelp)
 	o.registryOptions.register(fs, "Set target platform for build (os/arch[/variant]; default the host's); several, comma separated, build a multi-platform image")
 	o.multiPlatform = true
 	fs.BoolVar(&o.check, "check", false, "Check the Dockerfile with BuildKit's lint rules and build nothing: exit 1 on warnings (see \"# check=\" in the README)")
-	group(cmd, "Input flags", "file", "build-arg", "build-context", "target", "secret", "platform", "pull", "insecure-registry", "check")
+	group(cmd, "Input flags", "file", "build-arg", "build-context", "target", "secret", "ssh", "platform", "pull", "insecure-registry", "check")
 
 	fs.StringArrayVarP(&o.tags, "tag", "t", nil, "Image identifier (format: \"[registry/]repository[:tag]\"), pushed with --push; or where the image is written: PATH.tar, oci-archive:PATH[:REF], oci:DIR[:REF], docker-archive:PATH[:NAME:TAG] or docker://REF")
 	fs.StringArrayVarP(&o.outputs, "output", "o", nil, "Output destination (format: \"type=local,dest=path\"); type is local, tar, oci, docker, image or registry")

@@ -77,7 +77,9 @@ func (o *buildOptions) buildOptions(args []string, rep reporter) (build.Options,
 	if err := parseAnnotations(o.annotations, target, &opts); err != nil {
 		return opts, nil, err
 	}
-	opts.SSHAuthSock = os.Getenv("SSH_AUTH_SOCK")
+	if opts.SSHAuthSock, err = o.sshAgent(); err != nil {
+		return opts, nil, err
+	}
 	return opts, dest, nil
 }
 

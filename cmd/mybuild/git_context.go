@@ -31,13 +31,17 @@ func (o *buildOptions) gitContext(ctx context.Context, args []string) (local []s
 	if err != nil {
 		return nil, done, err
 	}
+	sock, err := o.sshAgent()
+	if err != nil {
+		return nil, done, err
+	}
 	tmp, err := os.MkdirTemp("", "mybuild-git-context-")
 	if err != nil {
 		return nil, done, err
 	}
 	done = func() { os.RemoveAll(tmp) }
 	dir := filepath.Join(tmp, "context")
-	if err := fetchGitContext(ctx, ref, tmp, dir, secrets); err != nil {
+	if err := fetchGitContext(ctx, ref, tmp, dir, sock, secrets); err != nil {
 		done()
 		return nil, func() {}, fmt.Errorf("git context %s: %w", args[0], err)
 	}
@@ -48,11 +52,12 @@ func (o *buildOptions) gitContext(ctx context.Context, args []string) (local []s
 }
 
 // fetchGitContext checks ref out into dir, below tmp, with BuildKit's git
-// commands; SSH_AUTH_SOCK serves ssh remotes, SSL_CERT_FILE is trusted
+// commands; the ssh agent at sock (--ssh, else $SSH_AUTH_SOCK) serves
+// ssh remotes, SSL_CERT_FILE is trusted
 // for https ones, and the secrets GIT_AUTH_TOKEN and GIT_AUTH_HEADER
 // authenticate them, as in ADD.
-func fetchGitContext(ctx context.Context, ref *gitsource.Ref, tmp, dir string, secrets map[string][]byte) error {
-	opts := gitsource.Options{SSHAuthSock: os.Getenv("SSH_AUTH_SOCK"), CAFile: os.Getenv("SSL_CERT_FILE"), Secrets: secrets}
+func fetchGitContext(ctx context.Context, ref *gitsource.Ref, tmp, dir, sock string, secrets map[string][]byte) error {
+	opts := gitsource.Options{SSHAuthSock: sock, CAFile: os.Getenv("SSL_CERT_FILE"), Secrets: secrets}
 	res, err := gitsource.Resolve(ctx, ref, opts)
 	if err != nil {
 		return err
