@@ -44,7 +44,8 @@ func newBuildCommand(s streams) *cobra.Command {
 		Example:           buildExample,
 		Args:              maxArgs(1, "CONTEXT"),
 		ValidArgsFunction: completeDirs,
-		RunE: func(_ *cobra.Command, args []string) error {
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.compressionSet = cmd.Flags().Changed("compression") || cmd.Flags().Changed("compression-level")
 			return withInterrupt(func(ctx context.Context) error { return runBuild(ctx, o, args, s) })
 		},
 	}

@@ -25,6 +25,10 @@ type buildOptions struct {
 	mode                                                     isolation.Mode
 	// cacheMountExport sends cache mounts to the shared cache.
 	cacheMountExport bool
+	// compressionSet tells whether --compression or
+	// --compression-level was given, which an --output's compression=
+	// must then agree with.
+	compressionSet bool
 }
 
 // register adds the flags to cmd, with buildx's names and help where

@@ -43,8 +43,15 @@ func (o *buildOptions) buildOptions(args []string, rep reporter) (build.Options,
 		return opts, nil, err
 	}
 	opts.Outputs, opts.Exports = dest.outputs, dest.exports
-	if opts.Compression, err = layer.ParseCompression(o.compression, o.compressionLevel); err != nil {
-		return opts, nil, usagef("--compression: %v", err)
+	algo, level, err := o.layerCompression(dest)
+	if err != nil {
+		return opts, nil, err
+	}
+	if opts.Compression, err = layer.ParseCompression(algo, level); err != nil {
+		if dest.compression != nil {
+			return opts, nil, usagef("--output %s: %w", dest.compression.from, err)
+		}
+		return opts, nil, usagef("--compression: %w", err)
 	}
 	if err := o.inputs(&opts); err != nil {
 		return opts, nil, err

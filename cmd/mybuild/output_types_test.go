@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -17,6 +18,8 @@ import (
 	"testing"
 
 	"github.com/mybuild/mybuild/internal/imagetest"
+	"github.com/mybuild/mybuild/registry/registrytest"
+	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -211,5 +214,47 @@ func TestOutputImageTypes(t *testing.T) {
 		if err := json.Unmarshal(tarFiles(t, path)["manifest.json"], &m); err != nil || len(m) != 1 || !slices.Equal(m[0].RepoTags, []string{want}) {
 			t.Errorf("%s: manifest.json %+v (%v), want the tag %s", path, m, err, want)
 		}
+	}
+}
+
+// An --output's compression= and compression-level= are the build's
+// layer compression, as BuildKit's image exporters take them, with
+// oci-mediatypes=true and force-compression=false (what mybuild does);
+// type=image,push=true and type=registry push to name=.
+func TestOutputImageCompression(t *testing.T) {
+	reg := registrytest.Start(t)
+	dir := project(t, copyOnly)
+	archive := filepath.Join(t.TempDir(), "app.tar")
+	repo := reg.Ref("app")
+	code, stdout, stderr := runCLI(t, "--cache-dir", t.TempDir(), "--insecure-registry", reg.Host,
+		"-o", "type=oci,dest="+archive+",compression=zstd,compression-level=3,force-compression=false",
+		"-o", "type=image,name="+repo+":1,push=true,compression=zstd,compression-level=3,oci-mediatypes=true",
+		"-o", "type=registry,name="+repo+":2,compression=zstd,compression-level=3", dir)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	img := readOCIArchive(t, archive)
+	if img.manifestDigest != digestOf(stdout) || len(img.manifest.Layers) != 2 {
+		t.Fatalf("archive: manifest %s with %d layers, printed %s", img.manifestDigest, len(img.manifest.Layers), stdout)
+	}
+	for _, l := range img.manifest.Layers {
+		if l.MediaType != ocispec.MediaTypeImageLayerZstd {
+			t.Errorf("layer %s: %s, want zstd", l.Digest, l.MediaType)
+		}
+	}
+	for _, tag := range []string{"1", "2"} {
+		raw, err := exec.Command("skopeo", "inspect", "--raw", "--tls-verify=false", "docker://"+repo+":"+tag).Output()
+		if err != nil || digest.FromBytes(raw) != img.manifestDigest {
+			t.Errorf("%s:%s: %s (%v), want the manifest %s", repo, tag, raw, err, img.manifestDigest)
+		}
+	}
+	// The same build with gzip: another manifest, gzip'd layers.
+	gz := filepath.Join(t.TempDir(), "gz.tar")
+	code, _, stderr = runCLI(t, "--cache-dir", t.TempDir(), "-o", "type=oci,dest="+gz+",compression=gzip", dir)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if l := readOCIArchive(t, gz).manifest.Layers[0]; l.MediaType != ocispec.MediaTypeImageLayerGzip {
+		t.Errorf("compression=gzip: layer %s", l.MediaType)
 	}
 }

@@ -28,6 +28,8 @@ type destinations struct {
 	// stdout, when set, is the file an --output with dest=- is written
 	// to, which goes to stdout once the build is done (see toStdout).
 	stdout string
+	// compression is what the outputs' compression= asks for; nil: none.
+	compression *outputCompression
 }
 
 // destinations reads -t, --output, --push and --load. A -t with a
@@ -136,14 +138,19 @@ func (d *destinations) nothingWritten() string {
 		"Write it with -t PATH.tar, -t oci:DIR or --output, or push it with -t NAME --push"
 }
 
+// imageKeys are the keys of BuildKit's image exporters that mybuild
+// has: the layers' compression (the build's: see outputCompression), and
+// OCI media types, which mybuild always writes.
+var imageKeys = []string{"compression", "compression-level", "force-compression", "oci-mediatypes"}
+
 // outputKeys are the keys each --output type takes.
 var outputKeys = map[string][]string{
 	"local":     {"dest"},
 	"tar":       {"dest"},
-	"oci":       {"dest", "name", "tar"},
-	"docker":    {"dest", "name"},
-	"image":     {"name", "push"},
-	"registry":  {"name", "push"},
+	"oci":       append([]string{"dest", "name", "tar"}, imageKeys...),
+	"docker":    append([]string{"dest", "name"}, imageKeys...),
+	"image":     append([]string{"name", "push"}, imageKeys...),
+	"registry":  append([]string{"name", "push"}, imageKeys...),
 	"cacheonly": {},
 }
 
@@ -162,6 +169,9 @@ func (d *destinations) parseOutput(v string, names []string) ([]string, error) {
 		return usagef("--output %s: %s", v, fmt.Sprintf(format, args...))
 	}
 	typ, dest := attrs["type"], attrs["dest"]
+	if err := d.imageAttrs(v, attrs); err != nil {
+		return nil, err
+	}
 	if dest == "-" {
 		if dest, err = d.stdoutFile(typ); err != nil {
 			return nil, bad("%v", err)
@@ -258,7 +268,11 @@ func outputAttrs(v string) (map[string]string, error) {
 	}
 	for k := range attrs {
 		if k != "type" && !slices.Contains(keys, k) {
-			return nil, usagef("--output %s: type=%s takes no %s= (it takes %s)", v, typ, k, strings.Join(keys, ", "))
+			hint := ""
+			if k == "ref" {
+				hint = "; ref= is --cache-to's, an image is named with name="
+			}
+			return nil, usagef("--output %s: type=%s takes no %s= (it takes %s%s)", v, typ, k, strings.Join(keys, ", "), hint)
 		}
 	}
 	return attrs, nil
