@@ -16,8 +16,8 @@ import (
 // VerifyOptions says how Verify goes.
 type VerifyOptions struct {
 	// Repair removes what is damaged: blobs whose bytes do not match their
-	// digest, step records that cannot be read or whose blobs are gone,
-	// unpacked layers that differ from their seal or have none. A build
+	// digest, step records that cannot be read or whose blobs (layers, or
+	// the file list of their inputs) are gone, unpacked layers that differ from their seal or have none. A build
 	// makes them again when it needs them. It needs a store opened with
 	// Exclusive.
 	Repair bool
@@ -32,9 +32,9 @@ type VerifyOptions struct {
 
 // Verify checks the whole store, reading everything: every blob against
 // its digest, every step record (it must be read back whole, and its
-// blobs must be there and sound), and every unpacked layer of this
-// process's form against its seal, every file hashed. It returns how many
-// problems it found.
+// blobs, layers and file list, must be there and sound), and every
+// unpacked layer of this process's form against its seal, every file
+// hashed. It returns how many problems it found.
 func (s *Store) Verify(ctx context.Context, opts VerifyOptions) (int, error) {
 	if opts.Repair && !s.exclusive {
 		return 0, errors.New("verify --repair: the cache must be opened exclusively")
@@ -156,7 +156,28 @@ func (s *Store) recordProblem(name string, bad map[digest.Digest]bool) string {
 			return fmt.Sprintf("its blob %s is missing", l.Digest)
 		}
 	}
+	// The file list of its inputs is a blob of the record too (prune keeps
+	// it for the record), with no size recorded: it must be there, and
+	// sound.
+	if in := rec.Inputs; in != nil && in.Files != "" {
+		switch {
+		case bad[in.Files]:
+			return fmt.Sprintf("its file list blob %s is damaged", in.Files)
+		case !s.hasBlobFile(in.Files):
+			return fmt.Sprintf("its file list blob %s is missing", in.Files)
+		}
+	}
 	return ""
+}
+
+// hasBlobFile reports whether the blob d is in the store, whatever its
+// size.
+func (s *Store) hasBlobFile(d digest.Digest) bool {
+	if d.Validate() != nil || d.Algorithm() != digest.SHA256 {
+		return false
+	}
+	fi, err := os.Stat(s.BlobPath(d))
+	return err == nil && fi.Mode().IsRegular()
 }
 
 // verifyLayers checks every unpacked layer of this process's form against

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -99,4 +100,80 @@ func TestVerifyRepairUnpacks(t *testing.T) {
 		}
 		s.Close()
 	}
+}
+
+// A record whose file list (the blob its inputs name) is gone or damaged
+// is flagged, and --repair removes it, as it removes a record whose layer
+// blob is: the record's other blobs, and other records, are left alone.
+func TestVerifyRecordFileList(t *testing.T) {
+	s, err := Open(context.Background(), t.TempDir(), Exclusive())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	withList := func(name string) (*Record, digest.Digest) {
+		t.Helper()
+		rec := addStep(t, s, name, 10, time.Now())
+		d, err := s.PutFileList([]FileEntry{{Path: name + ".txt", Digest: digest.FromString(name).String()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec.Inputs = &Inputs{Position: 2, Files: d}
+		if err := s.PutStep(rec); err != nil {
+			t.Fatal(err)
+		}
+		return rec, d
+	}
+	missing, missingList := withList("a")
+	damaged, damagedList := withList("b")
+	kept, _ := withList("c")
+	if got := verifyAll(t, s, false); len(got) != 0 {
+		t.Fatalf("a sound store: %q", got)
+	}
+
+	if err := os.Remove(s.BlobPath(missingList)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(s.BlobPath(damagedList), []byte("[]"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"blob " + damagedList.String() + ": content has digest " + digest.FromString("[]").String(),
+		"step " + missing.Key.String() + ": its file list blob " + missingList.String() + " is missing",
+		"step " + damaged.Key.String() + ": its file list blob " + damagedList.String() + " is damaged",
+	}
+	if got := verifyAll(t, s, false); !slices.Equal(sorted(got), sorted(want)) {
+		t.Fatalf("verify:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if _, err := s.Step(missing.Key); err != nil {
+		t.Fatalf("verify without --repair removed a record: %v", err)
+	}
+
+	got := verifyAll(t, s, true)
+	for i := range want {
+		want[i] += " (removed)"
+	}
+	if !slices.Equal(sorted(got), sorted(want)) {
+		t.Fatalf("repair:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, rec := range []*Record{missing, damaged} {
+		if _, err := s.Step(rec.Key); !errors.Is(err, ErrNotFound) {
+			t.Errorf("%s: the record is still there: %v", rec.CreatedBy, err)
+		}
+		if !s.HasBlob(rec.Layer.Digest, rec.Layer.Size) {
+			t.Errorf("%s: the repair removed its layer blob", rec.CreatedBy)
+		}
+	}
+	if _, err := s.Step(kept.Key); err != nil {
+		t.Errorf("a sound record was removed: %v", err)
+	}
+	if got := verifyAll(t, s, false); len(got) != 0 {
+		t.Fatalf("after the repair: %q", got)
+	}
+}
+
+func sorted(lines []string) []string {
+	out := slices.Clone(lines)
+	slices.Sort(out)
+	return out
 }
