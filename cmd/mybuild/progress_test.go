@@ -92,8 +92,10 @@ func TestProgressRawJSON(t *testing.T) {
 // isolationLine is the first line of a build on this machine.
 const isolationLine = "#0 isolation: namespaces (root, and namespaces and mounts are allowed)\n"
 
-// --progress=quiet is -q; tty and auto are plain for now; without
-// --progress, $BUILDKIT_PROGRESS picks, as in buildx.
+// --progress=quiet is -q; tty and auto are plain when stderr is no
+// terminal, as here (the live view is tested in tmux:
+// progress_tty_test.go); without --progress, $BUILDKIT_PROGRESS picks, as
+// in buildx.
 func TestProgressModes(t *testing.T) {
 	dir := project(t, prelude)
 	cacheDir := t.TempDir()
