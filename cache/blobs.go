@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"github.com/mybuild/mybuild/internal/writeback"
 	"hash"
 	"io"
 	"os"
@@ -72,6 +73,7 @@ func (s *Store) LockBlob(ctx context.Context, d digest.Digest) (unlock func(), e
 type BlobWriter struct {
 	s    *Store
 	f    *os.File
+	wb   *writeback.Writer // to f: the disk writes while the blob comes
 	h    hash.Hash
 	size int64
 	done bool
@@ -83,11 +85,11 @@ func (s *Store) NewBlobWriter() (*BlobWriter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store blob: %w", err)
 	}
-	return &BlobWriter{s: s, f: f, h: sha256.New()}, nil
+	return &BlobWriter{s: s, f: f, wb: writeback.New(f), h: sha256.New()}, nil
 }
 
 func (w *BlobWriter) Write(p []byte) (int, error) {
-	n, err := w.f.Write(p)
+	n, err := w.wb.Write(p)
 	w.h.Write(p[:n])
 	w.size += int64(n)
 	return n, err
