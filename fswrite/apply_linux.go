@@ -41,7 +41,7 @@ func ApplyLayer(ctx context.Context, r io.Reader, root string, keep func(p strin
 	}
 	l := NewLayer(root, overlay.NewStack())
 	l.carried = func(name string) bool { return !xattr.Overlay(name) }
-	l.bestEffort = true
+	l.lenient.xattrs = true
 	a := &applier{l: l, keep: keep, added: map[string]bool{}}
 	err = l.untar(ctx, tar.NewReader(r), "apply layer", "layer entry", func(h *tar.Header, r io.Reader) error {
 		return a.entry(ctx, h, r)

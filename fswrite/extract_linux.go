@@ -59,7 +59,7 @@ func Extract(ctx context.Context, r io.Reader, dir string, lower *overlay.Stack,
 	}
 	l := NewLayer(root, lower)
 	l.carried = func(name string) bool { return !xattr.Overlay(name) }
-	l.bestEffort = true
+	l.lenient.xattrs = true
 	l.skipDevices = skipDevices
 	l.digests = digests
 	err = l.untar(ctx, tar.NewReader(r), "extract layer", "layer entry", func(h *tar.Header, r io.Reader) error {

@@ -1,6 +1,7 @@
 package fswrite
 
 import (
+	"archive/tar"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -43,8 +44,8 @@ type Layer struct {
 	links map[fileID]copied
 	// carried says which xattrs a copy from below takes.
 	carried func(name string) bool
-	// bestEffort skips xattrs that cannot be set (see apply).
-	bestEffort bool
+	// lenient says which failures of setting metadata to pass over.
+	lenient lenience
 	// skipDevices, when set, is told of the device nodes not made.
 	skipDevices func(p string)
 	// verify makes Finish check that each directory is still one, reached
@@ -63,6 +64,8 @@ type Layer struct {
 	// reuse, with WithReuse, finds a file of an earlier layer to link
 	// instead of copying.
 	reuse Reuse
+	// untarFilter, with WithUntarFilter, says which entries Untar makes.
+	untarFilter func(h *tar.Header) (bool, error)
 }
 
 type times struct{ atime, mtime time.Time }
@@ -114,6 +117,26 @@ type Reuse func(p string, m Meta, d digest.Digest) (host string, ok bool)
 // metadata, refuses to run.
 func WithReuse(reuse Reuse) LayerOption {
 	return func(l *Layer) { l.reuse = reuse }
+}
+
+// WithOwnersIfPermitted gives each file its owner only when the kernel
+// lets the process: a chown refused with EPERM (a normal user, who may not
+// give files away) or EINVAL (an id the user namespace does not map)
+// leaves the file the process's own, as GNU tar leaves a normal user's.
+// Any other failure is still an error. It is for a tree that is the
+// user's own (a cache mount shared through a registry), not for a layer,
+// whose owners must hold.
+func WithOwnersIfPermitted() LayerOption {
+	return func(l *Layer) { l.lenient.owners = true }
+}
+
+// WithUntarFilter has Untar show keep each header of the archive before
+// it makes anything of it: an entry keep says false to is skipped, and an
+// error of keep stops Untar, which names the entry. It lets a caller hold
+// an archive to rules of its own (which names, which types) without
+// writing the files itself.
+func WithUntarFilter(keep func(h *tar.Header) (bool, error)) LayerOption {
+	return func(l *Layer) { l.untarFilter = keep }
 }
 
 // Flush waits for the copies Copy left running (WithParallelCopies), and
@@ -264,7 +287,7 @@ func (l *Layer) setMeta(p string, m Meta) error {
 		l.dirTimes[p] = times{atime: m.Atime, mtime: m.Mtime}
 		m.Atime, m.Mtime = time.Time{}, time.Time{}
 	}
-	return apply(pathTarget(l.host(p)), m, l.bestEffort)
+	return apply(pathTarget(l.host(p)), m, l.lenient)
 }
 
 // Finish sets the times of the directories written to, deepest first, now

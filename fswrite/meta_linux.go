@@ -42,19 +42,28 @@ type Meta struct {
 //
 //	chown -h uid:gid path; chmod mode path; setfattr -h ...; touch -h -d mtime path
 func Apply(path string, m Meta) error {
-	return apply(pathTarget(path), m, false)
+	return apply(pathTarget(path), m, lenience{})
 }
 
-// apply is Apply on t. bestEffort skips the xattrs that the filesystem
-// does not support (ENOTSUP), and user.* ones on a file that cannot have
-// them (EPERM: a symlink, a device): layer extraction does, since the layer
-// still works without them.
-func apply(t target, m Meta, bestEffort bool) error {
+// lenience says which failures apply passes over.
+type lenience struct {
+	// xattrs skips the xattrs that the filesystem does not support
+	// (ENOTSUP), and user.* ones on a file that cannot have them (EPERM:
+	// a symlink, a device): layer extraction does, since the layer still
+	// works without them.
+	xattrs bool
+	// owners leaves the owner as it is when the kernel refuses the new
+	// one (WithOwnersIfPermitted).
+	owners bool
+}
+
+// apply is Apply on t, passing over the failures lenient says.
+func apply(t target, m Meta, lenient lenience) error {
 	if m.UID == math.MaxUint32 || m.GID == math.MaxUint32 {
 		// -1 to chown: "leave as it is".
 		return fmt.Errorf("invalid owner %s", m.Owner)
 	}
-	if err := t.chown(m.Owner); err != nil {
+	if err := t.chown(m.Owner); err != nil && !(lenient.owners && ownerRefused(err)) {
 		return err
 	}
 	if m.Mode&fs.ModeSymlink == 0 {
@@ -64,7 +73,7 @@ func apply(t target, m Meta, bestEffort bool) error {
 	}
 	for _, a := range m.Xattrs {
 		err := t.setxattr(a.Name, a.Value)
-		if bestEffort && (errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.EPERM) && strings.HasPrefix(a.Name, "user.")) {
+		if lenient.xattrs && (errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.EPERM) && strings.HasPrefix(a.Name, "user.")) {
 			continue
 		}
 		if err != nil {
@@ -79,6 +88,13 @@ func apply(t target, m Meta, bestEffort bool) error {
 		atime = m.Mtime
 	}
 	return t.utimes(timespec(atime), timespec(m.Mtime))
+}
+
+// ownerRefused tells whether a chown failed for want of the right to
+// give that owner: EPERM for a process without CAP_CHOWN (a normal
+// user), EINVAL for an id its user namespace does not map.
+func ownerRefused(err error) bool {
+	return errors.Is(err, unix.EPERM) || errors.Is(err, unix.EINVAL)
 }
 
 // MetaOf is the metadata of the file at path, whose lstat is fi, with the

@@ -46,7 +46,7 @@ func WriteFile(path string, r io.Reader, m Meta) error {
 		return err
 	}
 	if _, err = io.Copy(f, r); err == nil {
-		err = apply(fileTarget{f}, m, false)
+		err = apply(fileTarget{f}, m, lenience{})
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr

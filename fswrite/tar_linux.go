@@ -97,7 +97,7 @@ func (l *Layer) writeFile(ctx context.Context, h string, m Meta, r io.Reader, si
 	if err != nil {
 		err = &Error{Op: "write", Path: h, Err: err}
 	} else {
-		err = apply(fileTarget{f}, m, l.bestEffort)
+		err = apply(fileTarget{f}, m, l.lenient)
 	}
 	if err == nil && sum != nil {
 		err = l.tellDigest(f, size, sum)

@@ -20,7 +20,8 @@ import (
 // too; entries keep the archive's owner (or chown's, when not nil), mode,
 // times and the xattrs a layer carries, and replace what is in their way
 // unless both are directories. Whiteout names are ordinary files here.
-// Directory times are set by Finish.
+// Directory times are set by Finish. WithUntarFilter and
+// WithOwnersIfPermitted adapt it to archives that are not ADD's.
 func (l *Layer) Untar(ctx context.Context, tr *tar.Reader, dest string, chown *Owner) error {
 	if l.reuse != nil {
 		// A hard link of the archive to a linked file would set its
@@ -28,6 +29,11 @@ func (l *Layer) Untar(ctx context.Context, tr *tar.Reader, dest string, chown *O
 		return errors.New("untar: not into a layer that links files of another (WithReuse)")
 	}
 	return l.untar(ctx, tr, "read archive", "archive entry", func(h *tar.Header, r io.Reader) error {
+		if l.untarFilter != nil {
+			if keep, err := l.untarFilter(h); !keep || err != nil {
+				return err
+			}
+		}
 		return l.untarEntry(ctx, h, r, dest, chown)
 	})
 }
