@@ -131,7 +131,7 @@ func (s *Sharer) extract(ctx context.Context, tmp, name string, chunks []registr
 		defer r.Close()
 		readers = append(readers, r)
 	}
-	return extractChunk(io.MultiReader(readers...), tmp, name)
+	return extractChunk(ctx, io.MultiReader(readers...), tmp, name)
 }
 
 // Export pushes dir as the shared copy of the cache mount id, with the

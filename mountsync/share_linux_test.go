@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/mybuild/mybuild/cache"
 	"github.com/mybuild/mybuild/registry"
 	"github.com/mybuild/mybuild/registry/registrytest"
@@ -170,13 +172,20 @@ func openStore(t *testing.T) *cache.Store {
 func TestChunksAreTheSameBytesForTheSameFiles(t *testing.T) {
 	store := openStore(t)
 	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{"d/a": "a", "d/b/c": "c"})
+	// A whiteout's name is a plain file's in a cache mount.
+	writeFiles(t, dir, map[string]string{"d/a": "a", "d/b/c": "c", "d/.wh.gone": "w"})
 	old := time.Unix(1700000000, 0)
 	os.Chtimes(filepath.Join(dir, "d/a"), old, old)
+	// A symlink keeps its mtime too.
+	os.Symlink("a", filepath.Join(dir, "d/l"))
+	ts := []unix.Timespec{unix.NsecToTimespec(old.UnixNano()), unix.NsecToTimespec(old.UnixNano())}
+	if err := unix.UtimesNanoAt(unix.AT_FDCWD, filepath.Join(dir, "d/l"), ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		t.Fatal(err)
+	}
 	one, _ := chunkBytes(t, store, dir, "d", defaultPieces)
 	// A copy elsewhere, made at another time, with the same mtimes.
 	other := t.TempDir()
-	if err := extractChunk(bytes.NewReader(one), other, "d"); err != nil {
+	if err := extractChunk(t.Context(), bytes.NewReader(one), other, "d"); err != nil {
 		t.Fatal(err)
 	}
 	if two, _ := chunkBytes(t, store, other, "d", defaultPieces); !bytes.Equal(one, two) {
@@ -184,6 +193,9 @@ func TestChunksAreTheSameBytesForTheSameFiles(t *testing.T) {
 	}
 	if fi, err := os.Stat(filepath.Join(other, "d/a")); err != nil || !fi.ModTime().Equal(old) {
 		t.Errorf("d/a: %v %v, want mtime %v", fi.ModTime(), err, old)
+	}
+	if got := readFile(t, filepath.Join(other, "d/.wh.gone")); got != "w" {
+		t.Errorf("d/.wh.gone holds %q, want the file", got)
 	}
 }
 
@@ -203,7 +215,7 @@ func TestBigEntriesAreCutWhereTheirFilesSay(t *testing.T) {
 		t.Fatalf("%d chunks, want several", len(before))
 	}
 	other := t.TempDir()
-	if err := extractChunk(bytes.NewReader(data), other, "mod"); err != nil {
+	if err := extractChunk(t.Context(), bytes.NewReader(data), other, "mod"); err != nil {
 		t.Fatal(err)
 	}
 	if got := readFile(t, filepath.Join(other, "mod/m123/f")); got != files["mod/m123/f"] {
@@ -229,7 +241,7 @@ func TestExtractRefusesEntriesOutOfPlace(t *testing.T) {
 	os.Symlink("/etc", filepath.Join(dir, "d/esc"))
 	chunk, _ := chunkBytes(t, openStore(t), dir, "d", defaultPieces)
 	// Named as another entry, the chunk is refused.
-	if err := extractChunk(bytes.NewReader(chunk), t.TempDir(), "e"); err == nil {
+	if err := extractChunk(t.Context(), bytes.NewReader(chunk), t.TempDir(), "e"); err == nil {
 		t.Error("a chunk with entries of another name was extracted")
 	}
 	// An entry through a symlink of the chunk is refused, and nothing is
@@ -244,7 +256,7 @@ func TestExtractRefusesEntriesOutOfPlace(t *testing.T) {
 	tw.Write([]byte("evil"))
 	tw.Close()
 	zw.Close()
-	if err := extractChunk(bytes.NewReader(crafted.Bytes()), t.TempDir(), "d"); err == nil {
+	if err := extractChunk(t.Context(), bytes.NewReader(crafted.Bytes()), t.TempDir(), "d"); err == nil {
 		t.Error("an entry below a symlink was extracted")
 	}
 	if _, err := os.Stat(filepath.Join(outside, "evil")); err == nil {
