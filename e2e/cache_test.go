@@ -26,7 +26,7 @@ func (f *fixture) testCacheBetweenJobs(t *testing.T) {
 	// container's root: cache mounts are copied in and out.
 	volume := t.TempDir()
 	first := job("job-1", volume, "--cache-to", "type=registry,ref="+repo+",mode=max")
-	sameImage(t, vm, filepath.Join(out, "job-1.tar"))
+	sameImage(t, "in place", vm, filepath.Join(out, "job-1.tar"))
 	f.checkUntouched(t, "job-1")
 	for _, c := range []struct {
 		name, cache string

@@ -15,19 +15,41 @@ import (
 	"github.com/mybuild/mybuild/internal/imagetest"
 )
 
-// sameImage fails the test unless the images in the OCI archives want
-// and got have the same root filesystem (paths, types, modes, owners,
-// contents, link targets, hard links, xattrs) and the same config (but
-// for times and layer digests).
-func sameImage(t *testing.T, want, got string) {
+// sameImage fails the test unless the images in the OCI archives want,
+// built in the normal mode, and got, built in mode, have the same root
+// filesystem (paths, types, modes, owners, contents, link targets, hard
+// links, xattrs) and the same config (but for times and layer digests).
+func sameImage(t *testing.T, mode, want, got string) {
+	t.Helper()
+	sameImageBut(t, mode, want, got, nil)
+}
+
+// sameImageBut is sameImage, but for the differences the mode is known
+// to make: each key is the start of a line of want's listing, which must
+// be there once, and got's has its value there instead.
+func sameImageBut(t *testing.T, mode, want, got string, differences map[string]string) {
 	t.Helper()
 	wantFS, gotFS := listing(t, want), listing(t, got)
+	for from, to := range differences {
+		lines := strings.Split(wantFS, "\n")
+		n := 0
+		for i, l := range lines {
+			if rest, ok := strings.CutPrefix(l, from); ok {
+				lines[i] = to + rest
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%d lines of the normal mode's root filesystem start with %q, want 1: the difference expected %s is gone or changed", n, from, mode)
+		}
+		wantFS = strings.Join(lines, "\n")
+	}
 	if wantFS != gotFS {
-		t.Errorf("the root filesystem built in place differs from the normal mode's:\n%s", imagetest.LineDiff(wantFS, gotFS))
+		t.Errorf("the root filesystem built %s differs from the normal mode's:\n%s", mode, imagetest.LineDiff(wantFS, gotFS))
 	}
 	wantCfg, gotCfg := config(t, want), config(t, got)
 	if wantCfg != gotCfg {
-		t.Errorf("the config built in place differs from the normal mode's:\n%s", imagetest.LineDiff(wantCfg, gotCfg))
+		t.Errorf("the config built %s differs from the normal mode's:\n%s", mode, imagetest.LineDiff(wantCfg, gotCfg))
 	}
 }
 

@@ -110,11 +110,17 @@ func (f *fixture) pushBase(t *testing.T, name string, files map[string]string) {
 	ref := f.reg.Ref("e2e/" + name + ":1")
 	archive := filepath.Join(f.dir, "base-"+name+".tar")
 	f.vmBuild(t, ctx, "-t", "docker://"+ref, "-t", archive)
+	f.bases[name], f.baseLayers[name] = ref, layerCount(t, archive)
+}
+
+// layerCount is the number of layers of the image in an OCI archive.
+func layerCount(t *testing.T, archive string) int {
+	t.Helper()
 	layers, err := imagetest.LayerPaths(archive)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.bases[name], f.baseLayers[name] = ref, len(layers)
+	return len(layers)
 }
 
 // context copies testdata/name into a fresh directory, adds files (name
@@ -122,6 +128,14 @@ func (f *fixture) pushBase(t *testing.T, name string, files map[string]string) {
 func (f *fixture) context(t *testing.T, name string, files map[string]string) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), name)
+	makeContext(t, dir, name, files)
+	return dir
+}
+
+// makeContext copies testdata/name into dir, which must not exist, and
+// adds files (name in the context: path on this machine).
+func makeContext(t *testing.T, dir, name string, files map[string]string) {
+	t.Helper()
 	if err := os.CopyFS(dir, os.DirFS(filepath.Join("testdata", name))); err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +144,6 @@ func (f *fixture) context(t *testing.T, name string, files map[string]string) st
 			t.Fatal(err)
 		}
 	}
-	return dir
 }
 
 // copyFile copies src to dst, with its mode.

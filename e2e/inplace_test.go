@@ -116,7 +116,7 @@ func (f *fixture) testCase(t *testing.T, name string, files map[string]string) {
 		t.Errorf("first line %q, want the in-place mode named", first)
 	}
 	got := filepath.Join(out, "image.tar")
-	sameImage(t, vm, got)
+	sameImage(t, "in place", vm, got)
 	want := expected[name]
 	fsys := hasFiles(t, got, want.files, want.gone)
 	for _, p := range want.caps {

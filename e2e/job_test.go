@@ -41,7 +41,7 @@ func (f *fixture) testShellJob(t *testing.T) {
 		volumes: []string{f.context(t, "busybox", nil) + ":" + ctxMount, out + ":" + outMount}},
 		"sh", "-c", "[ -x /busybox/sh ] && exec /busybox/sh")
 	for _, name := range []string{"first.tar", "second.tar"} {
-		sameImage(t, vm, filepath.Join(out, name))
+		sameImage(t, "in place", vm, filepath.Join(out, name))
 	}
 	if data, err := os.ReadFile(filepath.Join(out, "after", "done")); err != nil || string(data) != "still here\n" {
 		t.Errorf("the script after the builds: %q, %v", data, err)
