@@ -23,8 +23,14 @@ func (b *builder) planCache(m *instructions.Mount, target string) (runMount, err
 		return nil, errors.New("target is required")
 	}
 	c := &cacheMount{b: b, id: m.CacheID, sharing: string(m.CacheSharing), target: target, ro: m.ReadOnly,
-		uid: optUint(m.UID, 0), gid: optUint(m.GID, 0), mode: fs.FileMode(optUint(m.Mode, 0o755)),
-		owned: m.UID != nil || m.GID != nil || m.Mode != nil, source: path.Join("/", m.Source)}
+		mode: 0o755, source: path.Join("/", m.Source)}
+	if c.source == "/" {
+		// With source=, BuildKit mounts that path of the stage as it is:
+		// uid, gid and mode are ignored, and the cache is the one of the
+		// same id and stage mounted without them.
+		c.uid, c.gid, c.mode = optUint(m.UID, 0), optUint(m.GID, 0), fs.FileMode(optUint(m.Mode, 0o755))
+		c.owned = m.UID != nil || m.GID != nil || m.Mode != nil
+	}
 	if m.From != "" {
 		from, err := b.fromStage(m.From)
 		if err != nil {
@@ -49,10 +55,11 @@ type cacheMount struct {
 	id, sharing, target string
 	uid, gid            uint64
 	mode                fs.FileMode
-	// owned is set when uid, gid or mode is given: BuildKit starts such a
-	// cache from a directory made with them (at /cache of the stage of
-	// from=, unless it has one), and keeps it apart from the caches of
-	// the same id started otherwise.
+	// owned is set when uid, gid or mode is given without source= (which
+	// makes BuildKit ignore them): BuildKit starts such a cache from a
+	// directory made with them (at /cache of the stage of from=, unless
+	// it has one), and keeps it apart from the caches of the same id
+	// started otherwise.
 	owned bool
 	ro    bool
 	// from is the stage of from=, nil for none; source is the path of it
