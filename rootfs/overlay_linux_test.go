@@ -87,6 +87,9 @@ func TestOverlayDriver(t *testing.T) {
 	if err := next.Close(); err != nil {
 		t.Fatal(err)
 	}
+	if err := d.Settle(); err != nil {
+		t.Fatal(err)
+	}
 	assertNoTemp(t, s)
 	runtest.AssertNoMountsUnder(t, s.Root())
 }

@@ -85,9 +85,15 @@ func read(t *testing.T, stack *overlay.Stack, p string) string {
 }
 
 // assertNoTemp checks that no unpack or upper dir is left in the store's
-// scratch space.
-func assertNoTemp(t *testing.T, s *cache.Store) {
+// scratch space, once the unpackers us have settled: until then, the
+// seal of a layer they unpacked may be being written there.
+func assertNoTemp(t *testing.T, s *cache.Store, us ...*Unpacker) {
 	t.Helper()
+	for _, u := range us {
+		if err := u.Settle(); err != nil {
+			t.Errorf("settle: %v", err)
+		}
+	}
 	left, _ := filepath.Glob(filepath.Join(s.Root(), "tmp", "*", "*"))
 	if len(left) != 0 {
 		t.Errorf("left in the store's scratch: %v", left)
@@ -101,7 +107,8 @@ func TestLowerIsNewestFirst(t *testing.T) {
 		putLayer(t, s, file("etc/a", "2")),
 		putLayer(t, s, file(".wh.b", "")),
 	}
-	dirs, err := NewUnpacker(s).Lower(context.Background(), layers)
+	u := NewUnpacker(s)
+	dirs, err := u.Lower(context.Background(), layers)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +127,7 @@ func TestLowerIsNewestFirst(t *testing.T) {
 	if _, err := stack.Lstat("/b"); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("/b, deleted by the top layer: %v", err)
 	}
-	assertNoTemp(t, s)
+	assertNoTemp(t, s, u)
 }
 
 // A hard link to a file of a lower layer gets the content of the newest
@@ -132,7 +139,9 @@ func TestUnpackLinksIntoTheLayersBelow(t *testing.T) {
 		putLayer(t, s, file("f", "new")),
 		putLayer(t, s, hardlink("g", "f")),
 	}
-	dirs, err := NewUnpacker(s).Lower(context.Background(), layers)
+	u := NewUnpacker(s)
+	t.Cleanup(func() { u.Settle() })
+	dirs, err := u.Lower(context.Background(), layers)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,10 +174,11 @@ func TestUnpackOnce(t *testing.T) {
 	if err := s.DeleteBlob(l.Digest); err != nil {
 		t.Fatal(err)
 	}
-	if p, err := NewUnpacker(s).Unpack(context.Background(), l, nil); err != nil || p != s.LayerPath(l.DiffID) {
+	u2 := NewUnpacker(s)
+	if p, err := u2.Unpack(context.Background(), l, nil); err != nil || p != s.LayerPath(l.DiffID) {
 		t.Errorf("second unpack: %s, %v", p, err)
 	}
-	assertNoTemp(t, s)
+	assertNoTemp(t, s, u, u2)
 }
 
 func TestUnpackChecksTheDiffID(t *testing.T) {
