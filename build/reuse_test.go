@@ -2,13 +2,16 @@ package build
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 
 	"github.com/mybuild/mybuild/layer"
+	"github.com/mybuild/mybuild/layerdiff"
 	"github.com/mybuild/mybuild/rootfs"
 )
 
@@ -219,5 +222,40 @@ func TestExportedLayersAreSettled(t *testing.T) {
 	}
 	if driver.settled == 0 || driver.unsett != 0 {
 		t.Errorf("settled %d times, %d layers unpacked after the last", driver.settled, driver.unsett)
+	}
+}
+
+// A COPY's gzip layer keeps its member table, and the same COPY after an
+// edit, which copies the unchanged members from that layer's blob, makes
+// the blob a build from an empty cache makes, byte for byte (with a
+// source date epoch: the 800 files take long enough to write that the
+// builds fall in different seconds, the time a missing /src is made at).
+func TestCopyAfterEditKeepsTheBlobOfAColdBuild(t *testing.T) {
+	files := map[string]string{"Dockerfile": "FROM scratch\nCOPY src /src\n"}
+	for i := range 800 {
+		files[fmt.Sprintf("src/d%02d/f%03d.txt", i%16, i)] = strings.Repeat(fmt.Sprintf("line %d of a file\n", i), 100)
+	}
+	dir := contextDir(t, files)
+	cacheDir := t.TempDir()
+	epoch := withEpoch(reproEpoch)
+	_, before := testBuild(t, dir, cacheDir, epoch)
+	table, err := os.ReadFile(filepath.Join(cacheDir, "members", before.Steps[1].Layer.Digest.Encoded()))
+	if err != nil {
+		t.Fatalf("no member table for the COPY's layer: %v", err)
+	}
+	members, err := layerdiff.UnmarshalMembers(table)
+	if err != nil || len(members) < 5 {
+		t.Fatalf("member table of %d members (%v) for 800 files", len(members), err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "src/d07/f407.txt"), []byte("edited\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, after := testBuild(t, dir, cacheDir, epoch)
+	if got := cachedSteps(after); got != "CR" {
+		t.Fatalf("steps %s, want the COPY run again", got)
+	}
+	_, cold := testBuild(t, dir, t.TempDir(), epoch)
+	if got, want := after.Steps[1].Layer.Digest, cold.Steps[1].Layer.Digest; got != want {
+		t.Errorf("layer after the edit %s, from an empty cache %s", got, want)
 	}
 }

@@ -336,15 +336,26 @@ func (b *builder) diff(ctx context.Context, root rootfs.Root, c layer.Compressio
 		return layer.Layer{}, err
 	}
 	defer w.Abort()
-	opts := []layerdiff.Option{layerdiff.WithCompression(c)}
+	var members []layerdiff.Member
+	opts := []layerdiff.Option{layerdiff.WithCompression(c), layerdiff.WithMembers(func(ms []layerdiff.Member) { members = ms })}
 	if b.epoch != nil {
 		opts = append(opts, layerdiff.WithSourceDateEpoch(*b.epoch))
+	}
+	if prev, done := b.previousOption(ctx, c); prev != nil {
+		defer done()
+		opts = append(opts, prev)
 	}
 	if l, err = root.Diff(ctx, w, opts...); err != nil {
 		return layer.Layer{}, fmt.Errorf("write layer: %w", err)
 	}
 	if err := w.Commit(l.Digest); err != nil {
 		return layer.Layer{}, err
+	}
+	if len(members) > 1 {
+		// A hint for the next build of an edited COPY: without it, that
+		// build compresses every member again. A layer of one member has
+		// nothing to share with an edited one.
+		_ = store.PutMembers(l.Digest, layerdiff.MarshalMembers(members))
 	}
 	if _, err := root.Commit(l); err != nil {
 		return layer.Layer{}, err

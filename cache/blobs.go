@@ -5,12 +5,12 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"github.com/mybuild/mybuild/internal/writeback"
 	"hash"
 	"io"
 	"os"
 	"path/filepath"
 
+	"github.com/mybuild/mybuild/internal/writeback"
 	digest "github.com/opencontainers/go-digest"
 )
 
@@ -164,6 +164,7 @@ func (s *Store) OpenBlob(d digest.Digest) (io.ReadCloser, int64, error) {
 // DeleteBlob removes the blob d.
 func (s *Store) DeleteBlob(d digest.Digest) error {
 	s.unsealBlob(d)
+	s.dropMembers(d)
 	err := os.Remove(s.BlobPath(d))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil

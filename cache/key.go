@@ -11,7 +11,7 @@ import (
 
 // keyVersion changes whenever the meaning of a key changes, so that old
 // records can never be mistaken for new ones.
-const keyVersion = "mybuild-step-key-v1"
+const keyVersion = "mybuild-step-key-v2"
 
 // KeyBuilder computes a step key: sha256 over a framed encoding in which
 // every name and value is prefixed by its length, so that no two different

@@ -177,17 +177,19 @@ func (s *Store) removeOrphanSeals() error {
 	return s.removeOrphanBlobSeals()
 }
 
-// removeOrphanBlobSeals removes the blob seals whose blob is gone (a
-// build died between the two).
+// removeOrphanBlobSeals removes the blob seals and member tables whose
+// blob is gone (a build died between the two).
 func (s *Store) removeOrphanBlobSeals() error {
-	names, err := readDirNames(filepath.Join(s.root, blobSealsDir))
-	if err != nil {
-		return err
-	}
-	for _, name := range names {
-		if _, err := os.Lstat(filepath.Join(s.root, blobsDir, name)); errors.Is(err, os.ErrNotExist) {
-			if err := os.Remove(filepath.Join(s.root, blobSealsDir, name)); err != nil {
-				return err
+	for _, dir := range []string{blobSealsDir, membersDir} {
+		names, err := readDirNames(filepath.Join(s.root, dir))
+		if err != nil {
+			return err
+		}
+		for _, name := range names {
+			if _, err := os.Lstat(filepath.Join(s.root, blobsDir, name)); errors.Is(err, os.ErrNotExist) {
+				if err := os.Remove(filepath.Join(s.root, dir, name)); err != nil {
+					return err
+				}
 			}
 		}
 	}

@@ -75,7 +75,7 @@ func Open(ctx context.Context, root string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, d := range []string{blobsDir, blobSealsDir, layersDir, stepsDir, locksDir, tmpDir, stateDir} {
+	for _, d := range []string{blobsDir, blobSealsDir, membersDir, layersDir, stepsDir, locksDir, tmpDir, stateDir} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o700); err != nil {
 			return nil, fmt.Errorf("open cache: %w", err)
 		}

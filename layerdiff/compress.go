@@ -4,42 +4,30 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"runtime"
-	"time"
 
 	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/pgzip"
 	"github.com/mybuild/mybuild/layer"
 	"github.com/opencontainers/go-digest"
 )
 
-// gzipBlock is the size of the blocks gzip compresses in parallel. It is
-// part of the output format: changing it changes every gzip digest.
-const gzipBlock = 1 << 20
-
 // compressor returns a writer compressing into w. Gzip is compressed on
-// every CPU in independent 1 MiB blocks (each with the previous block as
-// dictionary), so the output depends on the input and level only, not on
-// the number of CPUs: no file name, mtime 0, one stream, the same layer
-// always gives the same digest. Zstd compresses on every CPU too, in
+// every CPU, in gzip members the tar's entries cut (see memberWriter), so
+// the output depends on the input and level only, not on the number of
+// CPUs: no file name, mtime 0, the same layer always gives the same
+// digest; prev, when not nil, is an earlier blob whose members are
+// copied where they come again. Zstd compresses on every CPU too, in
 // independent 4 MiB frames (see zstdWriter).
-func compressor(w io.Writer, c layer.Compression) (io.WriteCloser, error) {
+func compressor(w io.Writer, c layer.Compression, prev *Previous) (io.WriteCloser, error) {
 	level := c.Level
 	switch c.Algorithm {
 	case layer.Gzip:
 		if level == 0 {
 			level = gzip.DefaultCompression
 		}
-		zw, err := pgzip.NewWriterLevel(w, level)
-		if err != nil {
+		if _, err := gzip.NewWriterLevel(io.Discard, level); err != nil {
 			return nil, fmt.Errorf("gzip: %w", err)
 		}
-		if err := zw.SetConcurrency(gzipBlock, 2*runtime.GOMAXPROCS(0)); err != nil {
-			return nil, fmt.Errorf("gzip: %w", err)
-		}
-		// Explicitly: the zero time.Time is written as a nonzero MTIME.
-		zw.ModTime = time.Unix(0, 0)
-		return zw, nil
+		return newMemberWriter(w, level, prev), nil
 	case layer.Zstd:
 		return newZstdWriter(w, level)
 	case layer.Uncompressed:
@@ -61,6 +49,7 @@ type blobWriter struct {
 	size      counter
 	c         layer.Compression
 	mediaType string
+	members   func([]Member)
 }
 
 func newBlobWriter(w io.Writer, o *options) (*blobWriter, error) {
@@ -69,9 +58,9 @@ func newBlobWriter(w io.Writer, o *options) (*blobWriter, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &blobWriter{digester: digest.Canonical.Digester(), c: c, mediaType: mediaType}
+	b := &blobWriter{digester: digest.Canonical.Digester(), c: c, mediaType: mediaType, members: o.members}
 	b.out = bufio.NewWriterSize(io.MultiWriter(w, b.digester.Hash(), &b.size), 64<<10)
-	if b.zw, err = compressor(b.out, c); err != nil {
+	if b.zw, err = compressor(b.out, c, o.previous); err != nil {
 		return nil, err
 	}
 	return b, nil
@@ -80,12 +69,19 @@ func newBlobWriter(w io.Writer, o *options) (*blobWriter, error) {
 // Write compresses p.
 func (b *blobWriter) Write(p []byte) (int, error) { return b.zw.Write(p) }
 
-// Close ends the compressed stream and writes out what is buffered.
+// Close ends the compressed stream and writes out what is buffered, and
+// hands the member table of a gzip blob to the WithMembers function.
 func (b *blobWriter) Close() error {
 	if err := b.zw.Close(); err != nil {
 		return fmt.Errorf("close %s: %w", b.c, err)
 	}
-	return b.out.Flush()
+	if err := b.out.Flush(); err != nil {
+		return err
+	}
+	if mw, ok := b.zw.(*memberWriter); ok && b.members != nil {
+		b.members(mw.Members())
+	}
+	return nil
 }
 
 // layer describes what was written, once Close succeeded.

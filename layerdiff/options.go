@@ -15,6 +15,8 @@ type options struct {
 	compression layer.Compression
 	epoch       *time.Time // clamp mtimes to this, when set
 	digests     func(ContentDigest)
+	previous    *Previous
+	members     func([]Member)
 }
 
 func newOptions(opts []Option) *options {
@@ -37,6 +39,21 @@ func WithCompression(c layer.Compression) Option {
 // time yields the same bytes.
 func WithSourceDateEpoch(t time.Time) Option {
 	return func(o *options) { o.epoch = &t }
+}
+
+// WithPrevious has a gzip blob take the members it shares with prev, an
+// earlier gzip blob at the same level, from prev's bytes rather than
+// compress them again: the output is the same as without it. Each copied
+// member's bytes are checked against prev's member table; a member that
+// does not match is compressed.
+func WithPrevious(prev *Previous) Option {
+	return func(o *options) { o.previous = prev }
+}
+
+// WithMembers hands fn the member table of a gzip blob, once it is
+// written: what a later WithPrevious needs.
+func WithMembers(fn func([]Member)) Option {
+	return func(o *options) { o.members = fn }
 }
 
 // ContentDigest is the sha256 of a regular file's content, hashed as the

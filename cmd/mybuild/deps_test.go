@@ -19,7 +19,6 @@ var directDeps = map[string]string{
 	"github.com/elastic/go-seccomp-bpf":      "seccomp BPF assembly and syscall tables, pure Go (sandbox/seccomp)",
 	"github.com/google/go-containerregistry": "registries",
 	"github.com/klauspost/compress":          "gzip and zstd",
-	"github.com/klauspost/pgzip":             "gzip on every CPU",
 	"github.com/moby/buildkit":               "the Dockerfile front end (parser, instructions, shell, linter)",
 	"github.com/moby/docker-image-spec":      "the Docker image config type",
 	"github.com/morikuni/aec":                "the escape codes of the live progress view, as BuildKit's progressui draws it",
