@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 
 	"github.com/mybuild/mybuild/internal/atomicfile"
@@ -87,7 +86,7 @@ func writeOCIArchiveBlobs(ctx context.Context, w io.Writer, imgs []*Image, ms []
 				continue
 			}
 			seen[l.Digest] = true
-			if err := copyBlob(ctx, tw, l.Digest, l.Size, store); err != nil {
+			if err := copyBlob(ctx, w, tw, l.Digest, l.Size, store); err != nil {
 				return err
 			}
 		}
@@ -109,21 +108,4 @@ func writeOCIArchiveBlobs(ctx context.Context, w io.Writer, imgs []*Image, ms []
 		}
 	}
 	return tw.Close()
-}
-
-// copyBlob copies one blob from the store, reading it to the end so that
-// the store's reader checks its digest.
-func copyBlob(ctx context.Context, tw *tar.Writer, d digest.Digest, size int64, store Store) error {
-	r, err := openBlob(ctx, store, d, size)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	if err := tw.WriteHeader(archiveHeader(blobName(d), tar.TypeReg, size)); err != nil {
-		return err
-	}
-	if _, err := io.Copy(tw, r); err != nil {
-		return fmt.Errorf("blob %s: %w", d, err)
-	}
-	return nil
 }

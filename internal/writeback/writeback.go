@@ -1,7 +1,10 @@
 // Package writeback starts the disk writes of a file while it is being written, so that the fsync that ends it waits less.
 package writeback
 
-import "os"
+import (
+	"io"
+	"os"
+)
 
 // every is how many bytes are written between two starts of writeback.
 const every = 8 << 20
@@ -27,10 +30,22 @@ func New(f *os.File) *Writer {
 
 func (w *Writer) Write(p []byte) (int, error) {
 	n, err := w.f.Write(p)
-	w.off += int64(n)
+	w.wrote(int64(n))
+	return n, err
+}
+
+// ReadFrom is the file's ReadFrom (copy_file_range from another file,
+// where the kernel has it: the bytes never pass through the process).
+func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
+	n, err := w.f.ReadFrom(r)
+	w.wrote(n)
+	return n, err
+}
+
+func (w *Writer) wrote(n int64) {
+	w.off += n
 	if w.off-w.start >= every {
 		startWriteback(w.f, w.start, w.off-w.start)
 		w.start = w.off
 	}
-	return n, err
 }
