@@ -21,7 +21,8 @@ import (
 func WriteRoot(ctx context.Context, w io.Writer, stack *overlay.Stack, opts ...Option) error {
 	o := newOptions(opts)
 	cw := &changeWriter{ctx: ctx, tw: tar.NewWriter(w), epoch: o.epoch, links: make(map[fileID]firstLink)}
-	if err := walkRoot(ctx, stack, "/", cw.handle); err != nil {
+	walk := func(fn func(Change) error) error { return walkRoot(ctx, stack, "/", fn) }
+	if err := walkAhead(ctx, walk, false, cw.handle); err != nil {
 		return fmt.Errorf("write root filesystem: %w", err)
 	}
 	if err := cw.tw.Close(); err != nil {

@@ -31,7 +31,7 @@ func write(ctx context.Context, w io.Writer, upper string, lower *overlay.Stack,
 
 func writeChanges(ctx context.Context, w io.Writer, changes func(fn func(Change) error) error, o *options) error {
 	cw := &changeWriter{ctx: ctx, tw: tar.NewWriter(w), epoch: o.epoch, links: make(map[fileID]firstLink), digests: o.digests}
-	if err := changes(cw.handle); err != nil {
+	if err := walkAhead(ctx, changes, o.digests != nil, cw.handle); err != nil {
 		return fmt.Errorf("write layer: %w", err)
 	}
 	if err := cw.tw.Close(); err != nil {
@@ -60,7 +60,8 @@ type changeWriter struct {
 	digests func(ContentDigest)
 }
 
-func (cw *changeWriter) handle(c Change) error {
+func (cw *changeWriter) handle(p pending) error {
+	c := p.c
 	if c.Kind == Delete {
 		return cw.writeHeader(whiteoutHeader(c.Path))
 	}
@@ -77,9 +78,32 @@ func (cw *changeWriter) handle(c Change) error {
 		}
 	}
 	if h.Typeflag == tar.TypeReg && h.Size > 0 {
-		if err := cw.copyFile(c.HostPath, c.Info, h.Size); err != nil {
+		if err := cw.content(p, h.Size); err != nil {
 			return fmt.Errorf("%s: %w", c.Path, err)
 		}
+	}
+	return nil
+}
+
+// content writes the size bytes of the file of p into the tar: those
+// read ahead, or else read now.
+func (cw *changeWriter) content(p pending, size int64) error {
+	if p.pre == nil {
+		return cw.copyFile(p.c.HostPath, p.c.Info, size)
+	}
+	r := <-p.pre
+	defer r.release()
+	if r.err != nil {
+		return r.err
+	}
+	if int64(len(r.data)) != size {
+		return cw.copyFile(p.c.HostPath, p.c.Info, size)
+	}
+	if _, err := cw.tw.Write(r.data); err != nil {
+		return err
+	}
+	if cw.digests != nil && unchangedBy(p.c.Info, size, &r.after) {
+		cw.digests(ContentDigest{Ino: r.after.Ino, Size: size, Mtime: r.after.Mtim.Nano(), Ctime: r.after.Ctim.Nano(), Digest: r.d})
 	}
 	return nil
 }
@@ -152,12 +176,6 @@ func (cw *changeWriter) copyFile(host string, fi os.FileInfo, size int64) error 
 	if cw.digests == nil {
 		return copySparse(cw.ctx, cw.tw, fd, size, sparse, *buf)
 	}
-	// What lstat said when the change was found is the stat before the
-	// read.
-	before, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return copySparse(cw.ctx, cw.tw, fd, size, sparse, *buf)
-	}
 	var after unix.Stat_t
 	h := sha256.New()
 	if err := copySparse(cw.ctx, io.MultiWriter(cw.tw, h), fd, size, sparse, *buf); err != nil {
@@ -166,8 +184,9 @@ func (cw *changeWriter) copyFile(host string, fi os.FileInfo, size int64) error 
 	if err := unix.Fstat(fd, &after); err != nil {
 		return &os.PathError{Op: "fstat", Path: host, Err: err}
 	}
-	if before.Size == size && after.Size == size && before.Ino == after.Ino &&
-		before.Ctim.Nano() == after.Ctim.Nano() && before.Mtim.Nano() == after.Mtim.Nano() {
+	// What lstat said when the change was found is the stat before the
+	// read.
+	if unchangedBy(fi, size, &after) {
 		cw.digests(ContentDigest{Ino: after.Ino, Size: size, Mtime: after.Mtim.Nano(), Ctime: after.Ctim.Nano(),
 			Digest: digest.NewDigest(digest.SHA256, h)})
 	}
