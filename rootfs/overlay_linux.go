@@ -168,10 +168,14 @@ func (r *overlayRoot) Commit(l layer.Layer) (Layer, error) {
 	r.mu.Lock()
 	known, readAfter := r.known, r.readAfter
 	r.mu.Unlock()
-	dir, err := r.store.CommitLayer(r.upper, l.DiffID, cache.WithKnownContent(known, readAfter))
+	// Flushed and sealed while the next step runs on it, as a base layer
+	// is (see Unpacker.Unpack); the build's record of the step flushes
+	// it first anyway (cache.Store.PutStep).
+	dir, sealed, err := r.store.CommitLayerLater(r.upper, l.DiffID, cache.WithKnownContent(known, readAfter))
 	if err != nil {
 		return Layer{}, err
 	}
+	r.unpacker.sealLater(sealed)
 	r.unpacker.MarkChecked(l.DiffID)
 	return Layer{Blob: l, Dir: dir}, nil
 }

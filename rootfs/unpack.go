@@ -139,9 +139,7 @@ func (u *Unpacker) unpackOnce(ctx context.Context, l layer.Layer, below []string
 		os.RemoveAll(dir)
 		return "", err
 	}
-	u.mu.Lock()
-	u.sealing = append(u.sealing, sealed)
-	u.mu.Unlock()
+	u.sealLater(sealed)
 	u.checked.Store(l.DiffID, true)
 	if len(skipped) > 0 {
 		u.warnSkipped(l)
@@ -190,6 +188,14 @@ func (u *Unpacker) Settle() error {
 		}
 	}
 	return first
+}
+
+// sealLater adds the flush and seal of a layer, left running, to what
+// Settle waits for.
+func (u *Unpacker) sealLater(sealed func() error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.sealing = append(u.sealing, sealed)
 }
 
 // MarkChecked records that the unpacked layer diffID needs no check in
