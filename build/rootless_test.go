@@ -177,3 +177,31 @@ func TestRootlessCompatWithBuildKit(t *testing.T) {
 		})
 	}
 }
+
+// A rootless build confines its steps as a root one does: Docker's
+// capabilities (none effective for another user), the seccomp filter,
+// no ambient or inheritable set; RUN --security=sandbox, written out,
+// is the default.
+func TestRootlessStepConfinement(t *testing.T) {
+	uid, gid := rootless(t)
+	status := `grep -E '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):' /proc/self/status | tr -s '\t ' ' '`
+	df := busyboxPrelude + "RUN --security=sandbox " + status + " > /root-status && mkdir -m 777 /w\n" +
+		"RUN " + status + " > /default-status\nUSER 1000:1000\nRUN " + status + " > /w/user-status\n"
+	const caps = "00000000a80425fb"
+	root := "CapInh: 0000000000000000\nCapPrm: " + caps + "\nCapEff: " + caps + "\nCapBnd: " + caps + "\nCapAmb: 0000000000000000\nNoNewPrivs: 0\nSeccomp: 2\n"
+	user := "CapInh: 0000000000000000\nCapPrm: 0000000000000000\nCapEff: 0000000000000000\nCapBnd: " + caps + "\nCapAmb: 0000000000000000\nNoNewPrivs: 0\nSeccomp: 2\n"
+	want := map[string]string{"/root-status": root, "/default-status": root, "/w/user-status": user}
+	check := func(mode, archive string) {
+		for p, content := range want {
+			if line := lineOf(t, archive, p); !strings.Contains(line, " sha256="+sha256Hex(content)) {
+				t.Errorf("%s: %s holds other than\n%s(%s)", mode, p, content, line)
+			}
+		}
+	}
+	dir := rootlessProject(t, uid, gid, df)
+	runRootless(t, sharedDir(t, uid, gid), uid, gid, "build", "--isolation=rootless", "-t", filepath.Join(dir, "image.tar"), dir)
+	check("rootless", filepath.Join(dir, "image.tar"))
+	// The same Dockerfile as root, in the namespaces mode.
+	out, _ := testBuild(t, withBusybox(t, contextDir(t, map[string]string{"Dockerfile": df})), t.TempDir())
+	check("namespaces", out)
+}
