@@ -56,6 +56,11 @@ type InPlace struct {
 	views *Unpacker
 	// emptying counts the trash removals under way (see trash).
 	emptying sync.WaitGroup
+	// treeLock is the descriptor of the tree's root that holds its lock
+	// (see lockTree) from the first Root to Settle, -1 when not held.
+	treeLock int
+	lockMu   sync.Mutex
+	warn     func(string)
 }
 
 // InPlaceOption configures NewInPlace.
@@ -85,13 +90,13 @@ var _ Driver = (*InPlace)(nil)
 // InPlaceWarnings gives warn what the driver has to say: a view kept in
 // the store found damaged, and made again from its layers' blobs.
 func InPlaceWarnings(warn func(string)) InPlaceOption {
-	return func(d *InPlace) { d.views.warn = warn }
+	return func(d *InPlace) { d.views.warn, d.warn = warn, warn }
 }
 
 // NewInPlace returns the in-place driver of the tree at root ("/" when
 // building for real), which leaves alone keep (paths inside that tree).
 func NewInPlace(store *cache.Store, root string, keep []string, opts ...InPlaceOption) *InPlace {
-	d := &InPlace{store: store, root: root, keep: newKeepSet(keep...), views: NewUnpacker(store)}
+	d := &InPlace{store: store, root: root, keep: newKeepSet(keep...), views: NewUnpacker(store), treeLock: -1}
 	for _, opt := range opts {
 		opt(d)
 	}
@@ -122,6 +127,9 @@ func (d *InPlace) Unpack(_ context.Context, l layer.Layer, _ []Layer) (Layer, er
 // lie on nothing.
 func (d *InPlace) Root(ctx context.Context, lower []Layer) (Root, error) {
 	if err := refuseRealRoot(d.root, os.Getenv); err != nil {
+		return nil, err
+	}
+	if err := d.lockTree(ctx); err != nil {
 		return nil, err
 	}
 	want := make([]layer.Layer, len(lower))
@@ -249,9 +257,13 @@ func (d *InPlace) clearDir(dir string, t *trash) error {
 
 func (d *InPlace) host(p string) string { return path.Join(d.root, p) }
 
-// Settle has nothing to wait for: the in-place mode commits what it
-// unpacks before it uses it.
-func (d *InPlace) Settle() error { return nil }
+// Settle lets another build change the tree (see lockTree). It waits for
+// nothing else: the in-place mode commits what it unpacks before it uses
+// it.
+func (d *InPlace) Settle() error {
+	d.unlockTree()
+	return nil
+}
 
 // View applies the layers, in order, to a directory of their own in the
 // store, kept there as the unpacked form of the chain (a stage copied

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mybuild/mybuild/cache"
 	"github.com/mybuild/mybuild/fswrite"
@@ -314,5 +315,62 @@ func TestInPlaceResetTrash(t *testing.T) {
 	entries, err := os.ReadDir(stage)
 	if err != nil || len(entries) != 0 {
 		t.Errorf("left in the stage: %v, %v", entries, err)
+	}
+}
+
+// Two in-place builds of one tree (two mybuild processes in a container)
+// take turns: the second waits, saying so, until the first settles.
+func TestInPlaceBuildsTakeTurns(t *testing.T) {
+	s := openStore(t)
+	root := t.TempDir()
+	var warnings []string
+	first := NewInPlace(s, root, nil)
+	second := NewInPlace(s, root, nil, InPlaceWarnings(func(w string) { warnings = append(warnings, w) }))
+	r1, err := first.Root(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		r2, err := second.Root(context.Background(), nil)
+		if err == nil {
+			err = r2.Close()
+		}
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		t.Fatalf("the second build had the tree while the first held it (%v)", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if err := r1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Settle(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the second build did not get the tree once the first settled")
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "another build is changing "+root+" in place: waiting") {
+		t.Errorf("warnings %q", warnings)
+	}
+	if err := second.Settle(); err != nil {
+		t.Fatal(err)
+	}
+	// A build that gives up waiting (its context ends) gets an error.
+	if _, err := first.Root(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	defer first.Settle()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := second.Root(ctx, nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("err = %v, want the context's", err)
 	}
 }
