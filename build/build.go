@@ -287,7 +287,7 @@ func (b *builder) writeImage(ctx context.Context, st *stage) (*Result, error) {
 		return nil, err
 	}
 	for _, out := range b.opts.Outputs {
-		if _, err := transport.Save(ctx, out, img, b.opts.Store, transport.WithRegistry(b.opts.Registry...)); err != nil {
+		if _, err := transport.Save(b.writing(ctx, out, img, m), out, img, b.opts.Store, transport.WithRegistry(b.opts.Registry...)); err != nil {
 			return nil, err
 		}
 	}

@@ -133,7 +133,7 @@ func (b *builder) lower(ctx context.Context, st *stage) ([]rootfs.Layer, error) 
 // yet, st.mu held: layers are st's, or the first of them.
 func (b *builder) unpackLayers(ctx context.Context, st *stage, layers []layer.Layer) error {
 	for i := len(st.unpacked); i < len(layers); i++ {
-		l, err := b.driver.Unpack(ctx, layers[i], st.unpacked)
+		l, err := b.driver.Unpack(b.unpacking(ctx, layers[i]), layers[i], st.unpacked)
 		if err != nil {
 			return err
 		}

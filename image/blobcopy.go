@@ -22,7 +22,7 @@ const copyPiece = 16 << 20
 // over as the file itself: checked whole since it last changed) is
 // copied from file to file, with copy_file_range where the archive is a
 // file too: its bytes never pass through the builder.
-func copyBlob(ctx context.Context, w io.Writer, tw *tar.Writer, d digest.Digest, size int64, store Store) error {
+func copyBlob(ctx context.Context, w io.Writer, tw *tar.Writer, d digest.Digest, size int64, store Store, progress *written) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -43,6 +43,7 @@ func copyBlob(ctx context.Context, w io.Writer, tw *tar.Writer, d digest.Digest,
 		if _, err := io.Copy(tw, ctxio.Reader(ctx, r)); err != nil {
 			return fmt.Errorf("blob %s: %w", d, err)
 		}
+		progress.add(size)
 		return nil
 	}
 	// The entry before ends (its padding), then this one is written by
@@ -74,6 +75,7 @@ func copyBlob(ctx context.Context, w io.Writer, tw *tar.Writer, d digest.Digest,
 			return fmt.Errorf("blob %s: %w", d, io.ErrUnexpectedEOF)
 		}
 		done += n
+		progress.add(n)
 	}
 	_, err = w.Write(make([]byte, (blockSize-size%blockSize)%blockSize))
 	return err

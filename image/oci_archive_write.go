@@ -80,13 +80,14 @@ func writeOCIArchiveBlobs(ctx context.Context, w io.Writer, imgs []*Image, ms []
 		return err
 	}
 	seen := map[digest.Digest]bool{}
+	progress := newWritten(ctx)
 	for _, img := range imgs {
 		for _, l := range img.Layers {
 			if seen[l.Digest] {
 				continue
 			}
 			seen[l.Digest] = true
-			if err := copyBlob(ctx, w, tw, l.Digest, l.Size, store); err != nil {
+			if err := copyBlob(ctx, w, tw, l.Digest, l.Size, store, progress); err != nil {
 				return err
 			}
 		}

@@ -122,7 +122,7 @@ func (u *Unpacker) unpackOnce(ctx context.Context, l layer.Layer, below []string
 	if u.skipDevices {
 		opts = append(opts, layerdiff.SkippingDevices(func(p string) { skipped = append(skipped, p) }))
 	}
-	err = layerdiff.ExtractBlob(ctx, r, l.MediaType, l.DiffID, dir, opts...)
+	err = layerdiff.ExtractBlob(ctx, withReadProgress(ctx, r), l.MediaType, l.DiffID, dir, opts...)
 	if err == nil && len(skipped) > 0 {
 		err = u.recordSkipped(l, skipped)
 	}

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
+
+	"github.com/docker/go-units"
 
 	"github.com/mybuild/mybuild/build"
 	"github.com/mybuild/mybuild/isolation"
@@ -65,6 +68,8 @@ type progress struct {
 	// isolation is the line naming the isolation mode, printed before the
 	// first step's.
 	isolation string
+	// blobs holds when a line was last printed of each blob under way.
+	blobs map[string]time.Time
 }
 
 type stepID struct {
@@ -73,7 +78,7 @@ type stepID struct {
 }
 
 func newProgress(w io.Writer) *progress {
-	return &progress{w: w, seq: map[stepID]int{}, out: map[stepID]*prefixWriter{}}
+	return &progress{w: w, seq: map[stepID]int{}, out: map[stepID]*prefixWriter{}, blobs: map[string]time.Time{}}
 }
 
 // number is the #N of a step, given when it starts.
@@ -162,11 +167,28 @@ func (p *progress) Isolation(d isolation.Decision) {
 
 func (p *progress) Wrote(dest string) { p.printf("wrote %s\n", dest) }
 
-// Blob prints one line per blob a pull or a push has finished with.
+// Blob prints one line per blob a pull, a push, an unpacking or an
+// archive's writing has finished with, and, for one under way for a
+// second or more, a line with the bytes done of the total each second,
+// as BuildKit's plain progress does.
 func (p *progress) Blob(e registry.Progress) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	blobProgress(p.w)(e)
+	key := e.Ref + " " + e.Digest.String()
+	if e.Skipped || e.Mounted || e.Total > 0 && e.Done >= e.Total {
+		delete(p.blobs, key)
+		blobProgress(p.w)(e)
+		return
+	}
+	now := time.Now()
+	last, ok := p.blobs[key]
+	switch {
+	case !ok:
+		p.blobs[key] = now
+	case now.Sub(last) >= time.Second:
+		p.blobs[key] = now
+		fmt.Fprintf(p.w, "%s: %s %s / %s\n", e.Ref, e.Digest.Encoded()[:12], units.HumanSize(float64(e.Done)), units.HumanSize(float64(e.Total)))
+	}
 }
 
 // prefixWriter prefixes every line of a step's output with its number.

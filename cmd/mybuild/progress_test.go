@@ -7,7 +7,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/mybuild/mybuild/registry"
 	digest "github.com/opencontainers/go-digest"
 )
 
@@ -137,5 +139,62 @@ func TestFromNotCachedWhenRead(t *testing.T) {
 		if !regexp.MustCompile(`(?m)^` + want + `$`).MatchString(stderr) {
 			t.Errorf("build %d: no line %s in\n%s", i+1, want, stderr)
 		}
+	}
+}
+
+// The long work between the steps shows in every mode, as a pull does:
+// a base layer being unpacked, the archive being written, with the
+// bytes done of the total.
+func TestProgressOfUnpackingAndWriting(t *testing.T) {
+	dir := project(t, prelude)
+	base := filepath.Join(t.TempDir(), "base.tar")
+	if code, _, stderr := runCLI(t, "build", "--cache-dir", t.TempDir(), "-t", base, dir); code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM oci-archive:"+base+"\nRUN true\n"), 0o644)
+	out := filepath.Join(t.TempDir(), "out.tar")
+	code, stdout, stderr := runCLI(t, "build", "--progress=plain", "--cache-dir", t.TempDir(), "-t", out, dir)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	for _, want := range []string{`unpacking: [0-9a-f]{12} [0-9.]+[kM]B`, `writing oci-archive:` + regexp.QuoteMeta(out) + `: ` + digestOf(stdout).Encoded()[:12] + ` [0-9.]+[kM]B`} {
+		if !regexp.MustCompile(`(?m)^` + want + `$`).MatchString(stderr) {
+			t.Errorf("no line %s in\n%s", want, stderr)
+		}
+	}
+	code, _, stderr = runCLI(t, "build", "--progress=rawjson", "--cache-dir", t.TempDir(), "-t", out, dir)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	events, _ := rawjsonEvents(t, stderr)
+	done := map[string]bool{}
+	for _, e := range events {
+		for _, s := range e.Statuses {
+			for _, what := range []string{"unpacking ", "writing oci-archive:"} {
+				if strings.HasPrefix(s.ID, what) && s.Total > 0 && s.Current == s.Total {
+					done[what] = true
+				}
+			}
+		}
+	}
+	if !done["unpacking "] || !done["writing oci-archive:"] {
+		t.Errorf("rawjson: unpacking and writing done: %v", done)
+	}
+}
+
+// Plain progress prints a blob under way each second, once it has taken
+// a second, and a line when it is done.
+func TestPlainBlobProgress(t *testing.T) {
+	var b strings.Builder
+	p := newProgress(&b)
+	d := digest.FromString("layer")
+	p.Blob(registry.Progress{Ref: "unpacking", Digest: d, Done: 0, Total: 3 << 20})
+	p.Blob(registry.Progress{Ref: "unpacking", Digest: d, Done: 1 << 20, Total: 3 << 20})
+	time.Sleep(1100 * time.Millisecond)
+	p.Blob(registry.Progress{Ref: "unpacking", Digest: d, Done: 2 << 20, Total: 3 << 20})
+	p.Blob(registry.Progress{Ref: "unpacking", Digest: d, Done: 3 << 20, Total: 3 << 20})
+	id := d.Encoded()[:12]
+	if want := "unpacking: " + id + " 2.097MB / 3.146MB\nunpacking: " + id + " 3.146MB\n"; b.String() != want {
+		t.Errorf("got\n%swant\n%s", b.String(), want)
 	}
 }
