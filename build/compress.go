@@ -79,11 +79,12 @@ func (b *builder) convertFrom(ctx context.Context, l layer.Layer, c layer.Compre
 func (b *builder) recompress(ctx context.Context, key digest.Digest, l layer.Layer, c layer.Compression, open func() (io.ReadCloser, error)) (*cache.Record, error) {
 	store := b.opts.Store
 	rec, _, err := store.MakeStep(ctx, key, false, func() (*cache.Record, error) {
-		r, err := open()
+		rc, err := open()
 		if err != nil {
 			return nil, err
 		}
-		defer r.Close()
+		defer rc.Close()
+		r, work := b.compressing(rc, l, c)
 		w, err := store.NewBlobWriter()
 		if err != nil {
 			return nil, err
@@ -96,6 +97,7 @@ func (b *builder) recompress(ctx context.Context, key digest.Digest, l layer.Lay
 		if err := w.Commit(out.Digest); err != nil {
 			return nil, err
 		}
+		work.done()
 		return &cache.Record{
 			Key:       key,
 			CreatedBy: fmt.Sprintf("convert layer %s to %s", l.DiffID, c.Algorithm),

@@ -133,10 +133,12 @@ func (b *builder) lower(ctx context.Context, st *stage) ([]rootfs.Layer, error) 
 // yet, st.mu held: layers are st's, or the first of them.
 func (b *builder) unpackLayers(ctx context.Context, st *stage, layers []layer.Layer) error {
 	for i := len(st.unpacked); i < len(layers); i++ {
-		l, err := b.driver.Unpack(b.unpacking(ctx, layers[i]), layers[i], st.unpacked)
+		uctx, work := b.unpacking(ctx, layers[i])
+		l, err := b.driver.Unpack(uctx, layers[i], st.unpacked)
 		if err != nil {
 			return err
 		}
+		work.done()
 		st.unpacked = append(st.unpacked, l)
 	}
 	return nil

@@ -143,8 +143,8 @@ func TestFromNotCachedWhenRead(t *testing.T) {
 }
 
 // The long work between the steps shows in every mode, as a pull does:
-// a base layer being unpacked, the archive being written, with the
-// bytes done of the total.
+// a base layer being unpacked, a layer converted to another compression,
+// the archive being written, with the bytes done of the total.
 func TestProgressOfUnpackingAndWriting(t *testing.T) {
 	dir := project(t, prelude)
 	base := filepath.Join(t.TempDir(), "base.tar")
@@ -153,7 +153,8 @@ func TestProgressOfUnpackingAndWriting(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM oci-archive:"+base+"\nRUN true\n"), 0o644)
 	out := filepath.Join(t.TempDir(), "out.tar")
-	code, stdout, stderr := runCLI(t, "build", "--progress=plain", "--cache-dir", t.TempDir(), "-t", out, dir)
+	cacheDir := t.TempDir()
+	code, stdout, stderr := runCLI(t, "build", "--progress=plain", "--cache-dir", cacheDir, "-t", out, dir)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, stderr)
 	}
@@ -161,6 +162,11 @@ func TestProgressOfUnpackingAndWriting(t *testing.T) {
 		if !regexp.MustCompile(`(?m)^` + want + `$`).MatchString(stderr) {
 			t.Errorf("no line %s in\n%s", want, stderr)
 		}
+	}
+	// The same image in zstd: its layers are converted.
+	code, _, stderr = runCLI(t, "build", "--progress=plain", "--cache-dir", cacheDir, "--compression", "zstd", "-t", out, dir)
+	if code != 0 || !regexp.MustCompile(`(?m)^compressing to zstd: [0-9a-f]{12} [0-9.]+k?B$`).MatchString(stderr) {
+		t.Errorf("exit %d, no line compressing to zstd in\n%s", code, stderr)
 	}
 	code, _, stderr = runCLI(t, "build", "--progress=rawjson", "--cache-dir", t.TempDir(), "-t", out, dir)
 	if code != 0 {
