@@ -123,6 +123,7 @@ func (b *builder) planBind(ctx context.Context, m *instructions.Mount, target st
 	if err := b.bctx.Hash(ctx, files); err != nil {
 		return nil, err
 	}
+	b.materials.noteContext(matches[0].Path, files)
 	return &contextBind{b: b, rel: matches[0].Path, files: files, target: target, ro: m.ReadOnly}, nil
 }
 

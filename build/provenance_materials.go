@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/mybuild/mybuild/buildcontext"
 	"github.com/mybuild/mybuild/provenance"
 	"github.com/mybuild/mybuild/transport"
 	digest "github.com/opencontainers/go-digest"
@@ -55,6 +56,18 @@ func (m *materials) noteBase(r transport.Resolved, p ocispec.Platform) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.bases[uri] = provenance.ResourceDescriptor{URI: uri, Digest: digestSet(r.Digest)}
+}
+
+// noteContext records context files a step reads otherwise than by COPY
+// or ADD (a RUN --mount=type=bind of the context): under rel, by content.
+func (m *materials) noteContext(rel string, files []buildcontext.File) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, f := range files {
+		if f.Digest != "" {
+			m.files[path.Join(rel, f.Rel)] = f.Digest
+		}
+	}
 }
 
 // noteCopy records the sources of a COPY or ADD: the context files by

@@ -112,7 +112,7 @@ func (o *buildOptions) run(ctx context.Context, opts build.Options, dest *destin
 		return err
 	}
 	defer store.Close()
-	opts.Store, opts.Reporter = store, rep
+	opts.Store, opts.Reporter = store, dest.reporter(rep)
 	if opts.Driver, err = newDriver(store); err != nil {
 		return err
 	}

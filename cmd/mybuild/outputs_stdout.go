@@ -7,6 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/mybuild/mybuild/build"
+	"github.com/mybuild/mybuild/registry"
 )
 
 // stdoutFile is where an --output of type typ with dest=- is written
@@ -48,6 +51,36 @@ func (d *destinations) removeStdout() {
 }
 
 // shown is an output as the progress names it: stdout is "-".
+// reporter is rep, the blobs it is told of named as shown says: the
+// progress of the archive written for stdout names stdout ("-"), not the
+// temp file.
+func (d *destinations) reporter(rep reporter) build.Reporter {
+	if d.stdout == "" {
+		return rep
+	}
+	return shownReporter{rep, d.shown}
+}
+
+// shownReporter renames the blobs of a reporter (see destinations.reporter).
+type shownReporter struct {
+	reporter
+	shown func(string) string
+}
+
+func (r shownReporter) Blob(p registry.Progress) {
+	p.Ref = r.shown(p.Ref)
+	r.reporter.Blob(p)
+}
+
+// StepMissed is the reporter's, when it shows misses.
+func (r shownReporter) StepMissed(info build.StepInfo, miss build.Miss) {
+	if m, ok := r.reporter.(interface {
+		StepMissed(build.StepInfo, build.Miss)
+	}); ok {
+		m.StepMissed(info, miss)
+	}
+}
+
 func (d *destinations) shown(out string) string {
 	if d.stdout == "" {
 		return out

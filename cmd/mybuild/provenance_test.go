@@ -178,10 +178,14 @@ func buildIndex(t *testing.T, archive string, args ...string) (digest.Digest, st
 // docker-archive gets the image alone, with one warning; the metadata
 // file has buildx's provenance key.
 func TestProvenanceMax(t *testing.T) {
-	const dockerfile = "FROM scratch\nARG V=1\nARG HTTP_PROXY\nCOPY busybox /bin/busybox\nRUN --mount=type=secret,id=s [\"/bin/busybox\", \"true\"]\nCOPY app/ /app/\n"
+	const dockerfile = "FROM scratch\nARG V=1\nARG HTTP_PROXY\nCOPY busybox /bin/busybox\nRUN --mount=type=secret,id=s [\"/bin/busybox\", \"true\"]\n" +
+		"RUN --mount=type=bind,source=conf,target=/conf [\"/bin/busybox\", \"cat\", \"/conf/c\"]\nCOPY app/ /app/\n"
 	dir := project(t, dockerfile)
 	os.MkdirAll(filepath.Join(dir, "app"), 0o755)
 	os.WriteFile(filepath.Join(dir, "app", "f"), []byte("f\n"), 0o644)
+	// Read by a RUN through a bind mount, not copied: a material too.
+	os.MkdirAll(filepath.Join(dir, "conf"), 0o755)
+	os.WriteFile(filepath.Join(dir, "conf", "c"), []byte("c\n"), 0o644)
 	secret := filepath.Join(t.TempDir(), "secret")
 	os.WriteFile(secret, []byte("hunter2-secret-value"), 0o600)
 	cache, out := t.TempDir(), t.TempDir()
@@ -227,7 +231,7 @@ func TestProvenanceMax(t *testing.T) {
 		t.Errorf("platforms %v", ext.Platforms)
 	}
 	busybox, _ := os.ReadFile(filepath.Join(dir, "busybox"))
-	for name, want := range map[string]digest.Digest{"context:busybox": digest.FromBytes(busybox), "context:app/f": digest.FromString("f\n")} {
+	for name, want := range map[string]digest.Digest{"context:busybox": digest.FromBytes(busybox), "context:app/f": digest.FromString("f\n"), "context:conf/c": digest.FromString("c\n")} {
 		if r, ok := p.dependency(name); !ok || r.Digest["sha256"] != want.Encoded() {
 			t.Errorf("dependency %s: %+v, want %s", name, r, want)
 		}
