@@ -84,7 +84,7 @@ func (b *builder) previousOption(ctx context.Context, c layer.Compression) (opt 
 	if err != nil {
 		return nil, func() {}
 	}
-	members, err := layerdiff.UnmarshalMembers(table)
+	members, err := layerdiff.UnmarshalMembers(c, table)
 	if err != nil {
 		return nil, func() {}
 	}

@@ -243,7 +243,7 @@ func TestCopyAfterEditKeepsTheBlobOfAColdBuild(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no member table for the COPY's layer: %v", err)
 	}
-	members, err := layerdiff.UnmarshalMembers(table)
+	members, err := layerdiff.UnmarshalMembers(layer.Compression{}, table)
 	if err != nil || len(members) < 5 {
 		t.Fatalf("member table of %d members (%v) for 800 files", len(members), err)
 	}

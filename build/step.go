@@ -355,7 +355,9 @@ func (b *builder) diff(ctx context.Context, root rootfs.Root, c layer.Compressio
 		// A hint for the next build of an edited COPY: without it, that
 		// build compresses every member again. A layer of one member has
 		// nothing to share with an edited one.
-		_ = store.PutMembers(l.Digest, layerdiff.MarshalMembers(members))
+		if table, err := layerdiff.MarshalMembers(c, members); err == nil {
+			_ = store.PutMembers(l.Digest, table)
+		}
 	}
 	if _, err := root.Commit(l); err != nil {
 		return layer.Layer{}, err

@@ -9,8 +9,10 @@ import (
 	digest "github.com/opencontainers/go-digest"
 )
 
-// keyVersion changes whenever the meaning of a key changes, so that old
-// records can never be mistaken for new ones.
+// keyVersion changes whenever the meaning of a key changes, or the bytes
+// its record's blobs would have when made again (v2: gzip layers cut
+// into members, layerdiff.TestGzipBytesArePinned), so that old records
+// can never be mistaken for new ones.
 const keyVersion = "mybuild-step-key-v2"
 
 // KeyBuilder computes a step key: sha256 over a framed encoding in which

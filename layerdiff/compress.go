@@ -11,23 +11,22 @@ import (
 )
 
 // compressor returns a writer compressing into w. Gzip is compressed on
-// every CPU, in gzip members the tar's entries cut (see memberWriter), so
-// the output depends on the input and level only, not on the number of
-// CPUs: no file name, mtime 0, the same layer always gives the same
-// digest; prev, when not nil, is an earlier blob whose members are
-// copied where they come again. Zstd compresses on every CPU too, in
-// independent 4 MiB frames (see zstdWriter).
-func compressor(w io.Writer, c layer.Compression, prev *Previous) (io.WriteCloser, error) {
+// every CPU, in gzip members the tar's entries cut (see memberWriter):
+// no file name, mtime 0, and the output depends on the input, the level
+// and the deflate code only (TestGzipBytesArePinned), not on the number
+// of CPUs. prev, when not nil, is an earlier blob whose members are
+// copied where they come again; table asks for the member table (the
+// digests of every member, which are taken only then). Zstd compresses
+// on every CPU too, in independent 4 MiB frames (see zstdWriter).
+func compressor(w io.Writer, c layer.Compression, prev *Previous, table bool) (io.WriteCloser, error) {
 	level := c.Level
 	switch c.Algorithm {
 	case layer.Gzip:
-		if level == 0 {
-			level = gzip.DefaultCompression
-		}
+		level = gzipLevel(c)
 		if _, err := gzip.NewWriterLevel(io.Discard, level); err != nil {
 			return nil, fmt.Errorf("gzip: %w", err)
 		}
-		return newMemberWriter(w, level, prev), nil
+		return newMemberWriter(w, level, prev, table), nil
 	case layer.Zstd:
 		return newZstdWriter(w, level)
 	case layer.Uncompressed:
@@ -60,7 +59,7 @@ func newBlobWriter(w io.Writer, o *options) (*blobWriter, error) {
 	}
 	b := &blobWriter{digester: digest.Canonical.Digester(), c: c, mediaType: mediaType, members: o.members}
 	b.out = bufio.NewWriterSize(io.MultiWriter(w, b.digester.Hash(), &b.size), 64<<10)
-	if b.zw, err = compressor(b.out, c, o.previous); err != nil {
+	if b.zw, err = compressor(b.out, c, o.previous, o.members != nil); err != nil {
 		return nil, err
 	}
 	return b, nil

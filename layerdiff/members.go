@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/gzip"
+	"github.com/mybuild/mybuild/layer"
 )
 
 // A gzip layer is a series of gzip members (RFC 1952, section 2.2), each
@@ -23,7 +24,8 @@ import (
 // the earlier layer's but around that file, and an edited COPY takes
 // their compressed bytes from the earlier blob instead of compressing
 // them again (see WithPrevious). Every gzip reader reads the members back
-// to back; the output depends on the tar and the level only.
+// to back; the output depends on the tar, the level and the deflate code
+// only (a member table names its encoder, see encoder).
 const (
 	memberEvery = 64
 	maxMember   = 4 << 20
@@ -37,19 +39,73 @@ type Member struct {
 	Digest, CompressedDigest [sha256.Size]byte
 }
 
-// MarshalMembers is the text of a member table, a line per member.
-func MarshalMembers(ms []Member) []byte {
+// encoder names what compresses members at level: the digest of a fixed
+// sample compressed as a member is. A copied member is the bytes a fresh
+// compression gives only when the same deflate code, at the same level,
+// made it; a table made by another (a mybuild built with another
+// klauspost/compress) names another encoder, and is refused.
+func encoder(level int) string {
+	if e, ok := encoders.Load(level); ok {
+		return e.(string)
+	}
+	sample := bytes.Repeat([]byte("mybuild gzip member sample 0123456789 abcdefghijklmnop\n"), 1200)
+	for i := range sample {
+		sample[i] ^= byte(i * 7 % 13) // less regular than a repeat
+	}
 	var b bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&b, level)
+	if err != nil {
+		return ""
+	}
+	zw.ModTime = time.Unix(0, 0)
+	zw.Write(sample)
+	zw.Close()
+	e := fmt.Sprintf("mybuild-gzip-members/1 level %d encoder %x", level, sha256.Sum256(b.Bytes()))
+	encoders.Store(level, e)
+	return e
+}
+
+var encoders sync.Map // level -> encoder's name
+
+// errNoEncoder: no gzip writer at the level.
+var errNoEncoder = errors.New("member table: no gzip encoder at this level")
+
+// gzipLevel is the gzip level c compresses at: 0 is the default.
+func gzipLevel(c layer.Compression) int {
+	if c.Level == 0 {
+		return gzip.DefaultCompression
+	}
+	return c.Level
+}
+
+// MarshalMembers is the text of a member table of members compressed as
+// c says: a line naming the encoder, then a line per member.
+func MarshalMembers(c layer.Compression, ms []Member) ([]byte, error) {
+	level := gzipLevel(c)
+	if encoder(level) == "" {
+		return nil, errNoEncoder
+	}
+	var b bytes.Buffer
+	fmt.Fprintln(&b, encoder(level))
 	for _, m := range ms {
 		fmt.Fprintf(&b, "%d %x %d %x\n", m.Size, m.Digest, m.CompressedSize, m.CompressedDigest)
 	}
-	return b.Bytes()
+	return b.Bytes(), nil
 }
 
-// UnmarshalMembers reads what MarshalMembers wrote.
-func UnmarshalMembers(data []byte) ([]Member, error) {
+// UnmarshalMembers reads what MarshalMembers wrote, of this binary's
+// encoder at c's level; sizes no member can have make it an error, as damage.
+func UnmarshalMembers(c layer.Compression, data []byte) ([]Member, error) {
+	level := gzipLevel(c)
+	head, body, _ := bytes.Cut(data, []byte("\n"))
+	if encoder(level) == "" {
+		return nil, errNoEncoder
+	}
+	if string(head) != encoder(level) {
+		return nil, fmt.Errorf("member table of another encoder (%.80s)", head)
+	}
 	var ms []Member
-	for _, line := range bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n")) {
+	for _, line := range bytes.Split(bytes.TrimSuffix(body, []byte("\n")), []byte("\n")) {
 		if len(line) == 0 {
 			continue
 		}
@@ -58,7 +114,8 @@ func UnmarshalMembers(data []byte) ([]Member, error) {
 		if _, err := fmt.Sscanf(string(line), "%d %x %d %x", &m.Size, &d, &m.CompressedSize, &cd); err != nil {
 			return nil, fmt.Errorf("member table: %w", err)
 		}
-		if len(d) != sha256.Size || len(cd) != sha256.Size || m.Size < 0 || m.CompressedSize < 0 {
+		if len(d) != sha256.Size || len(cd) != sha256.Size || m.Size < 0 || m.Size > maxMember ||
+			m.CompressedSize < 0 || m.CompressedSize > maxCompressed(m.Size) {
 			return nil, errors.New("member table: bad line")
 		}
 		copy(m.Digest[:], d)
@@ -67,6 +124,10 @@ func UnmarshalMembers(data []byte) ([]Member, error) {
 	}
 	return ms, nil
 }
+
+// maxCompressed bounds the gzip member of size bytes: deflate's stored
+// blocks add 5 bytes to each 64 KiB, the header and trailer 18 in all.
+func maxCompressed(size int64) int64 { return size + 5*(size/65535+1) + 64 }
 
 // Previous is an earlier gzip blob, at the same level, and its member
 // table: a member whose piece of tar comes again is copied from it.
@@ -82,19 +143,26 @@ type memberWriter struct {
 	prev  map[[sha256.Size]byte]prevMember
 	blob  io.ReaderAt
 
+	// table: the member table is wanted (WithMembers), so each member's
+	// digests are taken; without it, only a piece that may be copied from
+	// prev is hashed.
+	table bool
+
 	cuts tarCuts
 	buf  []byte
-	zws  sync.Pool
+	zws  sync.Pool // gzip writers
+	bufs sync.Pool // pieces of tar, maxMember each
 
 	// pending holds, in order, the members being compressed; writeOut
 	// writes each one out as it is ready.
-	pending chan chan compressed
-	done    chan struct{}
-	members []Member
-	mu      sync.Mutex
-	err     error // writeOut's first error
-	cutN    int
-	closed  bool
+	pending  chan chan compressed
+	done     chan struct{}
+	members  []Member
+	mu       sync.Mutex
+	err      error // writeOut's first error
+	cutN     int
+	closed   bool
+	closeErr error // what Close returned
 }
 
 type prevMember struct {
@@ -108,9 +176,9 @@ type compressed struct {
 	err  error
 }
 
-func newMemberWriter(w io.Writer, level int, prev *Previous) *memberWriter {
-	procs := runtime.GOMAXPROCS(0)
-	mw := &memberWriter{w: w, level: level, pending: make(chan chan compressed, 2*procs), done: make(chan struct{})}
+func newMemberWriter(w io.Writer, level int, prev *Previous, table bool) *memberWriter {
+	mw := &memberWriter{w: w, level: level, table: table, pending: make(chan chan compressed, runtime.GOMAXPROCS(0)), done: make(chan struct{})}
+	mw.bufs.New = func() any { b := make([]byte, 0, maxMember); return &b }
 	if prev != nil {
 		mw.blob = prev.Blob
 		mw.prev = make(map[[sha256.Size]byte]prevMember, len(prev.Members))
@@ -160,6 +228,9 @@ func (mw *memberWriter) Write(p []byte) (int, error) {
 // append adds b to the member, cutting it wherever it reaches maxMember.
 func (mw *memberWriter) append(b []byte) {
 	for len(b) > 0 {
+		if mw.buf == nil {
+			mw.buf = (*mw.bufs.Get().(*[]byte))[:0]
+		}
 		room := maxMember - len(mw.buf)
 		if room == 0 {
 			mw.cut()
@@ -195,13 +266,21 @@ func (mw *memberWriter) cut() {
 	mw.cutN++
 	res := make(chan compressed, 1)
 	mw.pending <- res
-	go func() { res <- mw.compress(data) }()
+	go func() {
+		res <- mw.compress(data)
+		if cap(data) == maxMember {
+			mw.bufs.Put(&data)
+		}
+	}()
 }
 
 // compress is one member: its bytes from the earlier blob when they are
 // there and whole, else compressed.
 func (mw *memberWriter) compress(data []byte) compressed {
-	m := Member{Size: int64(len(data)), Digest: sha256.Sum256(data)}
+	m := Member{Size: int64(len(data))}
+	if mw.table || mw.prev != nil {
+		m.Digest = sha256.Sum256(data)
+	}
 	if p, ok := mw.prev[m.Digest]; ok && p.m.Size == m.Size {
 		out := make([]byte, p.m.CompressedSize)
 		if _, err := mw.blob.ReadAt(out, p.off); err == nil && sha256.Sum256(out) == p.m.CompressedDigest {
@@ -223,7 +302,10 @@ func (mw *memberWriter) compress(data []byte) compressed {
 		return compressed{err: err}
 	}
 	out := b.Bytes()
-	m.CompressedSize, m.CompressedDigest = int64(len(out)), sha256.Sum256(out)
+	m.CompressedSize = int64(len(out))
+	if mw.table {
+		m.CompressedDigest = sha256.Sum256(out)
+	}
 	return compressed{data: out, m: m}
 }
 
@@ -261,7 +343,7 @@ func (mw *memberWriter) writeOut() {
 // stream has at least one) and waits for every member to be written.
 func (mw *memberWriter) Close() error {
 	if mw.closed {
-		return nil
+		return mw.closeErr
 	}
 	mw.closed = true
 	if mw.cuts.hdrN > 0 { // not a whole header: the stream's last bytes
@@ -273,9 +355,9 @@ func (mw *memberWriter) Close() error {
 	close(mw.pending)
 	<-mw.done
 	if mw.err != nil {
-		return fmt.Errorf("gzip: %w", mw.err)
+		mw.closeErr = fmt.Errorf("gzip: %w", mw.err)
 	}
-	return nil
+	return mw.closeErr
 }
 
 // Members is the member table of what was written, once Close succeeded.

@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/gzip"
+	"github.com/mybuild/mybuild/layer"
+	digest "github.com/opencontainers/go-digest"
 )
 
 // sourceTree writes n files of a few KiB, and one of 10 MiB, under a
@@ -94,9 +96,24 @@ func TestGzipMembers(t *testing.T) {
 	if off != int64(len(want)) || coff != int64(len(blob)) {
 		t.Errorf("the members hold %d of %d tar bytes, %d of %d blob bytes", off, len(want), coff, len(blob))
 	}
-	table, err := UnmarshalMembers(MarshalMembers(ms))
+	gz := layer.Compression{Algorithm: layer.Gzip}
+	text, err := MarshalMembers(gz, ms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	table, err := UnmarshalMembers(gz, text)
 	if err != nil || fmt.Sprint(table) != fmt.Sprint(ms) {
 		t.Errorf("member table does not read back: %v", err)
+	}
+	// A table of another encoder, or with a size no member has, is refused.
+	other := bytes.Replace(text, []byte(encoder(gzipLevel(gz))), []byte(encoder(1)), 1)
+	if _, err := UnmarshalMembers(gz, other); err == nil {
+		t.Error("a table of another encoder (another level) was taken")
+	}
+	head, body, _ := bytes.Cut(text, []byte("\n"))
+	line := fmt.Sprintf("%d %x %d %x\n", 10, ms[0].Digest, 1<<40, ms[0].CompressedDigest)
+	if _, err := UnmarshalMembers(gz, append(append(head, '\n'), append([]byte(line), body...)...)); err == nil {
+		t.Error("a member of 1 TiB compressed from 10 bytes was taken")
 	}
 }
 
@@ -151,4 +168,31 @@ type countingReaderAt struct {
 func (c *countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	c.reads.Add(1)
 	return c.r.ReadAt(p, off)
+}
+
+// The bytes of a gzip layer are pinned: the same tar gives this digest.
+// A change of the cut rule or of klauspost/compress's deflate changes it;
+// then every cached record's blob differs from what a cold build makes,
+// and cache.keyVersion must change with this digest.
+func TestGzipBytesArePinned(t *testing.T) {
+	var raw bytes.Buffer
+	tw := tar.NewWriter(&raw)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range 300 {
+		data := make([]byte, 2000+rng.IntN(30000))
+		for j := range data {
+			data[j] = "abcdefghij \n"[rng.IntN(12)]
+		}
+		tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("d%d/f%03d", i%7, i), Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg, Format: tar.FormatPAX})
+		tw.Write(data)
+	}
+	tw.Close()
+	var blob bytes.Buffer
+	l, err := Recompress(t.Context(), &blob, bytes.NewReader(raw.Bytes()), "application/vnd.oci.image.layer.v1.tar", digest.FromBytes(raw.Bytes()), WithCompression(layer.Compression{Algorithm: layer.Gzip}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "sha256:0f6a9f7374ea06c8e9b45007423322104851e666a8a998ed331c96ea8d7cb96d"; l.Digest.String() != want {
+		t.Errorf("gzip layer %s, want %s", l.Digest, want)
+	}
 }

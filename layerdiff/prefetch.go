@@ -58,19 +58,27 @@ func walkAhead(ctx context.Context, changes func(fn func(Change) error) error, h
 	items := make(chan pending, prefetchAhead)
 	stop := make(chan struct{})
 	sem := make(chan struct{}, prefetchWorkers)
+	var reads sync.WaitGroup
+	// An inode of several names is read once: its later names are hard
+	// links in the tar, with no content.
+	linked := map[fileID]bool{}
 	var walkErr error
 	go func() {
 		defer close(items)
 		walkErr = changes(func(c Change) error {
 			p := pending{c: c}
-			if prefetchable(c) {
+			if prefetchable(c) && firstName(c, linked) {
 				p.pre = make(chan prefetched, 1)
 				select {
 				case sem <- struct{}{}:
 				case <-stop:
 					return errStopped
+				case <-ctx.Done():
+					return ctx.Err()
 				}
+				reads.Add(1)
 				go func() {
+					defer reads.Done()
 					defer func() { <-sem }()
 					p.pre <- prefetch(c, hash)
 				}()
@@ -87,17 +95,48 @@ func walkAhead(ctx context.Context, changes func(fn func(Change) error) error, h
 	}()
 	var err error
 	for p := range items {
-		if err != nil {
-			continue // the walk sees stop
+		if err == nil {
+			if err = handle(p); err != nil {
+				close(stop) // the walk sees it; what it queued is dropped
+			}
 		}
-		if err = handle(p); err != nil {
-			close(stop)
-		}
+		p.done()
 	}
+	// No read outlives the call: the caller may remove the tree.
+	reads.Wait()
 	if err != nil {
 		return err
 	}
 	return walkErr
+}
+
+// firstName tells whether c is the first name the walk met of its inode,
+// noting it in seen when the inode has other names.
+func firstName(c Change, seen map[fileID]bool) bool {
+	st, ok := c.Info.Sys().(*syscall.Stat_t)
+	if !ok || st.Nlink < 2 {
+		return true
+	}
+	id := fileID{dev: st.Dev, ino: st.Ino}
+	if seen[id] {
+		return false
+	}
+	seen[id] = true
+	return true
+}
+
+// done gives back the buffer of content read ahead that the tar did not
+// take (a change handled otherwise, or dropped after an error), once it
+// is read.
+func (p pending) done() {
+	if p.pre == nil {
+		return
+	}
+	select {
+	case r := <-p.pre:
+		r.release()
+	default: // taken by the tar, which gave it back
+	}
 }
 
 // prefetch reads c's file whole, hashing it when hash is set.
@@ -127,7 +166,7 @@ func prefetch(c Change, hash bool) prefetched {
 }
 
 // prefetchBufs hold the files read ahead: the tar writer gives each back
-// once it wrote its bytes.
+// once it wrote its bytes, walkAhead one the tar did not take.
 var prefetchBufs = sync.Pool{New: func() any { b := make([]byte, prefetchMax); return &b }}
 
 // release gives p's buffer back.

@@ -96,9 +96,6 @@ func (cw *changeWriter) content(p pending, size int64) error {
 	if r.err != nil {
 		return r.err
 	}
-	if int64(len(r.data)) != size {
-		return cw.copyFile(p.c.HostPath, p.c.Info, size)
-	}
 	if _, err := cw.tw.Write(r.data); err != nil {
 		return err
 	}
