@@ -134,6 +134,11 @@ func build(ctx context.Context, opts Options) (res *Result, err error) {
 			res = nil
 		}
 	}()
+	if h, ok := opts.Driver.(rootfs.Holder); ok {
+		if err := h.Hold(ctx); err != nil {
+			return nil, err
+		}
+	}
 	if err := checkEmulators(ctx, opts, nodes); err != nil {
 		return nil, err
 	}

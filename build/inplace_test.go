@@ -1,12 +1,16 @@
 package build
 
 import (
+	"context"
+	"errors"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/mybuild/mybuild/cache"
 	"github.com/mybuild/mybuild/internal/imagetest"
 	"github.com/mybuild/mybuild/rootfs"
 	"golang.org/x/sys/unix"
@@ -189,5 +193,38 @@ func TestInPlaceCopyIntoKeptPath(t *testing.T) {
 	want := "Dockerfile:2: [2/2] COPY f /vol/f: write layer: /vol is left alone by the in-place mode (mybuild's own files, its cache, the context, an output, /proc, /sys, /dev or a mount point): nothing may be written there"
 	if err == nil || err.Error() != want {
 		t.Fatalf("err = %v\nwant %s", err, want)
+	}
+}
+
+// An in-place build takes the tree before any step (rootfs.Holder), so
+// never while it holds a step's lock: while another build has the tree,
+// it waits with no step started, and a step another build waits for is
+// never held by one that waits for the tree.
+func TestInPlaceHoldsTheTreeBeforeAnyStep(t *testing.T) {
+	root := inPlaceRoot(t)
+	fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Flock(fd, unix.LOCK_EX); err != nil { // another build's
+		t.Fatal(err)
+	}
+	dir := withBusybox(t, contextDir(t, map[string]string{"Dockerfile": busyboxPrelude + "RUN true\n"}))
+	rec := &recorder{}
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	store, err := cache.Open(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	_, err = Build(ctx, Options{Dockerfile: filepath.Join(dir, "Dockerfile"), Context: dir, Store: store, Reporter: rec,
+		Driver: rootfs.NewInPlace(store, root, []string{"/dev", "/proc", "/sys"})})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want the wait for the tree to end with the context", err)
+	}
+	if started := rec.started(); len(started) != 0 {
+		t.Errorf("steps started while another build had the tree: %v", started)
 	}
 }

@@ -31,10 +31,21 @@ type Driver interface {
 	// View is the merged, read-only tree of layers, oldest first: what
 	// COPY --from and RUN --mount from= read of a stage.
 	View(ctx context.Context, layers []Layer) (*overlay.Stack, error)
-	// Settle waits for what the driver left running in the background
-	// (Overlay: the flushes and seals of the layers it unpacked), and
-	// returns its first error. A build calls it before it ends.
+	// Settle ends what the driver left running or holds (Overlay: it
+	// waits for the flushes and seals of the layers it unpacked or made,
+	// and kills the init started ahead for a step that did not come;
+	// InPlace: it lets go of the tree), and returns its first error. A
+	// build calls it before it ends.
 	Settle() error
+}
+
+// Holder is a Driver that must hold its root for a whole build (InPlace:
+// one tree that two builds would rewrite at once): the builder calls
+// Hold before any step, so that the driver's lock is never taken under
+// a step's lock (a build holding the tree could wait for a step another
+// build holds, while that build waits for the tree); Settle releases it.
+type Holder interface {
+	Hold(ctx context.Context) error
 }
 
 // Root is one step's root filesystem. What the step changes goes to a

@@ -258,8 +258,9 @@ func (d *InPlace) clearDir(dir string, t *trash) error {
 func (d *InPlace) host(p string) string { return path.Join(d.root, p) }
 
 // Settle lets another build change the tree (see lockTree). It waits for
-// nothing else: the in-place mode commits what it unpacks before it uses
-// it.
+// nothing: the in-place mode commits what it unpacks before it uses it,
+// and the trash of an emptied tree, in a dir of its own, may still be
+// being removed.
 func (d *InPlace) Settle() error {
 	d.unlockTree()
 	return nil

@@ -9,7 +9,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// lockTree takes, for the rest of the build (until Settle), the lock on
+// lockTree takes, for the rest of the build (until Settle; a build takes
+// it with Hold, before its first step), the lock on
 // the tree that every in-place build holds while it changes it: an
 // exclusive flock on the tree's root directory itself, so that two
 // mybuild processes in one container (two CI jobs sharing it, say) take
@@ -48,12 +49,18 @@ func (d *InPlace) lockTree(ctx context.Context) error {
 	}
 }
 
-// unlockTree lets the next build change the tree.
+// Hold takes the tree's lock for the build (see Holder), before its
+// first step.
+func (d *InPlace) Hold(ctx context.Context) error { return d.lockTree(ctx) }
+
+// unlockTree lets the next build change the tree, and forgets what it
+// holds: another build may change it before this driver takes it again.
 func (d *InPlace) unlockTree() {
 	d.lockMu.Lock()
 	defer d.lockMu.Unlock()
 	if d.treeLock >= 0 {
 		unix.Close(d.treeLock) // closing the descriptor drops its flock
 		d.treeLock = -1
+		d.forget()
 	}
 }
