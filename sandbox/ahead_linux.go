@@ -7,6 +7,7 @@ import (
 
 	"github.com/mybuild/mybuild/internal/userns"
 	"github.com/mybuild/mybuild/sandbox/devcgroup"
+	"golang.org/x/sys/unix"
 )
 
 // Starter runs sandboxes as Run does, and starts the init of the next
@@ -27,6 +28,7 @@ type aheadInit struct {
 	ip       *initProc     // nil when it failed
 	network  Network
 	security Security
+	shared   bool // one pipe for stdout and stderr (sameWriter)
 }
 
 // Run is Run, taking the init started ahead when it fits spec.
@@ -41,7 +43,7 @@ func (s *Starter) Run(ctx context.Context, spec Spec) (err error) {
 		}
 	}()
 	ip := s.take(spec)
-	if spec.Next {
+	if spec.Next && ctx.Err() == nil {
 		s.startAhead(spec)
 	}
 	if ip == nil {
@@ -74,11 +76,20 @@ func (s *Starter) take(spec Spec) *initProc {
 	if a.ip == nil {
 		return nil
 	}
-	if !fitsAhead(spec) || a.network != spec.Network || a.security != spec.Security {
+	if !fitsAhead(spec) || a.network != spec.Network || a.security != spec.Security ||
+		a.shared != sameWriter(spec.Stdout, spec.Stderr) || exited(a.ip.cmd.Process.Pid) {
 		a.ip.abandon()
 		return nil
 	}
 	return a.ip
+}
+
+// exited tells whether the child pid has ended (killed while it waited:
+// by hand, by the OOM killer), without reaping it.
+func exited(pid int) bool {
+	var info unix.Siginfo
+	err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
+	return err != nil || info.Signo != 0
 }
 
 // startAhead starts, in the background, the init of a step like spec,
@@ -92,13 +103,16 @@ func (s *Starter) startAhead(spec Spec) {
 	if s.ahead != nil {
 		return
 	}
-	a := &aheadInit{done: make(chan struct{}), network: spec.Network, security: spec.Security}
+	a := &aheadInit{done: make(chan struct{}), network: spec.Network, security: spec.Security,
+		shared: sameWriter(spec.Stdout, spec.Stderr)}
 	s.ahead = a
-	// Its own context: the step that takes it kills it on its own.
-	template := Spec{Process: Process{Network: spec.Network, Security: spec.Security}}
+	// Its own context: the step that takes it kills it on its own. Its
+	// namespaces are made now: a host mount made later is not in them
+	// (nothing a build step binds is made during the build).
+	template := Spec{Process: Process{Network: spec.Network, Security: spec.Security, Warn: func(string) {}}}
 	go func() {
 		defer close(a.done)
-		ip, err := startInit(context.Background(), template, true)
+		ip, err := startInit(context.Background(), template, a)
 		if err == nil {
 			a.ip = ip
 		}

@@ -128,3 +128,37 @@ func TestStarterCancelKillsTheStepStartedAhead(t *testing.T) {
 		t.Errorf("the init started ahead (pid %d) outlived its step", pid)
 	}
 }
+
+// A step whose stdout is its stderr gets one pipe for both, in an init
+// started ahead as in one of its own: what it writes keeps its order.
+// An init started ahead that died while it waited is not taken: the step
+// gets one of its own.
+func TestStarterKeepsOrderAndSkipsTheDead(t *testing.T) {
+	bb := busyboxLayer(t)
+	var s Starter
+	defer s.Close()
+	run := func(script string, next bool) (string, error) {
+		var out bytes.Buffer
+		spec := Spec{Lower: []string{bb}, Upper: t.TempDir(), Scratch: t.TempDir(),
+			Process: Process{Args: sh(script), Env: []string{"PATH=/bin"}, Stdout: &out, Stderr: &out, Next: next}}
+		err := s.Run(context.Background(), spec)
+		return out.String(), err
+	}
+	if _, err := run("true", true); err != nil {
+		t.Fatal(err)
+	}
+	aheadPid(t, &s)
+	order := "for i in 1 2 3 4 5 6 7 8; do echo out$i; echo err$i >&2; done"
+	want := "out1\nerr1\nout2\nerr2\nout3\nerr3\nout4\nerr4\nout5\nerr5\nout6\nerr6\nout7\nerr7\nout8\nerr8\n"
+	if got, err := run(order, true); err != nil || got != want {
+		t.Fatalf("%v: output\n%swant\n%s", err, got, want)
+	}
+	pid := aheadPid(t, &s)
+	if err := unix.Kill(pid, unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	runtest.WaitFor(t, "the init to die", func() bool { return exited(pid) })
+	if got, err := run("echo after", false); err != nil || got != "after\n" {
+		t.Errorf("the step after a dead init: %q, %v", got, err)
+	}
+}

@@ -51,7 +51,9 @@ var errNoLowerdirPlus = errors.New(`overlayfs without "lowerdir+"`)
 func (o overlayFS) mountAPI() error {
 	fd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
 	if err != nil {
-		if errors.Is(err, unix.ENOSYS) {
+		// ENOSYS: no mount API; EPERM: a seccomp profile that allows
+		// mount(2) but not the new calls.
+		if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPERM) {
 			return errNoLowerdirPlus
 		}
 		return fmt.Errorf("fsopen overlay: %w", err)

@@ -32,6 +32,18 @@ func stdinFile(r io.Reader) (f *os.File, closeFn func(), err error) {
 	return pr, func() { pw.Close() }, nil
 }
 
+// sameWriter tells whether a and b are one writer, as exec.Cmd asks
+// before it gives stdout and stderr one pipe: writers of a type that
+// cannot be compared are not.
+func sameWriter(a, b io.Writer) (same bool) {
+	defer func() {
+		if recover() != nil {
+			same = false
+		}
+	}()
+	return a == b
+}
+
 // stdoutWriter is what exec.Cmd gets for stdout or stderr: w, unless it
 // is a terminal, which it then only sees through a pipe and a copy that
 // exec.Cmd makes.

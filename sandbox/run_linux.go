@@ -31,7 +31,7 @@ func Run(ctx context.Context, spec Spec) error {
 // start starts the init, prepares the root while the init's runtime
 // starts (it waits for its config), hands the config over and waits.
 func start(ctx context.Context, spec Spec) error {
-	ip, err := startInit(ctx, spec, false)
+	ip, err := startInit(ctx, spec, nil)
 	if err != nil {
 		return err
 	}
@@ -50,22 +50,20 @@ type initProc struct {
 	releases []func()
 	// outR and errR are the read ends of its stdout and stderr, when it
 	// was started ahead of its step (see Starter), whose writers it did
-	// not know yet: finish copies them.
+	// not know yet: finish copies them. errR is nil when the two share
+	// one pipe, as they do for a step whose stdout is its stderr.
 	outR, errR *os.File
-	// network and security are what its namespaces and cgroup were made
-	// for.
-	network  Network
-	security Security
 }
 
-// startInit starts the init of spec (of a step to come, with ahead: its
-// output goes to pipes that finish connects).
-func startInit(ctx context.Context, spec Spec, ahead bool) (_ *initProc, err error) {
+// startInit starts the init of spec, or, with ahead, of a step to come:
+// its output goes to pipes that finish connects (one for both streams
+// when ahead.shared).
+func startInit(ctx context.Context, spec Spec, ahead *aheadInit) (_ *initProc, err error) {
 	p, err := newInitPipes()
 	if err != nil {
 		return nil, err
 	}
-	ip := &initProc{p: p, console: -1, network: spec.Network, security: spec.Security}
+	ip := &initProc{p: p, console: -1}
 	ip.releases = append(ip.releases, p.close)
 	defer func() {
 		if err != nil {
@@ -73,8 +71,8 @@ func startInit(ctx context.Context, spec Spec, ahead bool) (_ *initProc, err err
 		}
 	}()
 	ip.cmd = initCommand(ctx, spec, p)
-	if ahead {
-		err = ip.outputPipes()
+	if ahead != nil {
+		err = ip.outputPipes(ahead.shared)
 	} else {
 		var closeIO func()
 		ip.console, closeIO, err = attachIO(ip.cmd, spec)
@@ -87,7 +85,7 @@ func startInit(ctx context.Context, spec Spec, ahead bool) (_ *initProc, err err
 	}
 	switch {
 	case spec.Security != SecuritySandbox:
-	case ahead:
+	case ahead != nil:
 		ip.cg, err = aheadCgroup()
 	default:
 		ip.cg, err = deviceCgroup(spec.Scratch, spec.Warn)
@@ -113,10 +111,10 @@ func startInit(ctx context.Context, spec Spec, ahead bool) (_ *initProc, err err
 	if f, ok := ip.cmd.Stdin.(*os.File); ok && f != spec.Stdin {
 		f.Close() // the read end of the stdin pipe: the process has it
 	}
-	if ahead {
+	if ahead != nil {
 		// The write ends: the process has them.
 		ip.cmd.Stdout.(*os.File).Close()
-		ip.cmd.Stderr.(*os.File).Close()
+		ip.cmd.Stderr.(*os.File).Close() // the same file again, when shared: harmless
 	}
 	if !born {
 		ip.moveInto = ip.cg // not in it from birth: moved by handOver
@@ -125,11 +123,17 @@ func startInit(ctx context.Context, spec Spec, ahead bool) (_ *initProc, err err
 }
 
 // outputPipes gives the init pipes for stdout and stderr, whose read
-// ends it keeps.
-func (ip *initProc) outputPipes() error {
+// ends it keeps: one for both when shared, so that what the step writes
+// to the two keeps its order, as exec.Cmd does for one writer.
+func (ip *initProc) outputPipes(shared bool) error {
 	outR, outW, err := os.Pipe()
 	if err != nil {
 		return err
+	}
+	if shared {
+		ip.outR, ip.cmd.Stdout, ip.cmd.Stderr = outR, outW, outW
+		ip.releases = append(ip.releases, func() { outR.Close(); outW.Close() })
+		return nil
 	}
 	errR, errW, err := os.Pipe()
 	if err != nil {
@@ -149,12 +153,17 @@ func (ip *initProc) finish(ctx context.Context, spec Spec) error {
 	cmd := ip.cmd
 	copied := ip.copyOutput(spec)
 	cfg, err := prepare(spec)
-	if err != nil {
-		return kill(cmd, err)
+	if err == nil {
+		cfg.TTY = spec.Console != nil
+		err = handOver(cmd, spec, cfg, ip.p, ip.moveInto, ip.console)
 	}
-	cfg.TTY = spec.Console != nil
-	if err := handOver(cmd, spec, cfg, ip.p, ip.moveInto, ip.console); err != nil {
-		return kill(cmd, err)
+	if err != nil {
+		err = kill(cmd, err)
+		copied()
+		if ctx.Err() != nil {
+			return ctx.Err() // the init was killed for it
+		}
+		return err
 	}
 	// The status pipe closes when the command is exec'd, or the init died.
 	status, readErr := io.ReadAll(ip.p.statusR)
@@ -183,10 +192,15 @@ func (ip *initProc) copyOutput(spec Spec) (wait func()) {
 		return func() {}
 	}
 	var wg sync.WaitGroup
-	for _, c := range []struct {
+	type outCopy struct {
 		r *os.File
 		w io.Writer
-	}{{ip.outR, stdoutWriter(spec.Stdout)}, {ip.errR, stdoutWriter(spec.Stderr)}} {
+	}
+	copies := []outCopy{{ip.outR, stdoutWriter(spec.Stdout)}}
+	if ip.errR != nil {
+		copies = append(copies, outCopy{ip.errR, stdoutWriter(spec.Stderr)})
+	}
+	for _, c := range copies {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -199,8 +213,9 @@ func (ip *initProc) copyOutput(spec Spec) (wait func()) {
 		select {
 		case <-done:
 		case <-time.After(ip.cmd.WaitDelay):
-			ip.outR.Close()
-			ip.errR.Close()
+			for _, c := range copies {
+				c.r.Close()
+			}
 			<-done
 		}
 	}
