@@ -58,6 +58,13 @@ func chunkRules(name string) func(h *tar.Header) (bool, error) {
 		if rel != name && !strings.HasPrefix(rel, name+"/") || !dirs[path.Dir(rel)] || dirs[rel] {
 			return false, errOutOfPlace
 		}
+		// A chunk carries no xattrs (writeEntry writes none): one that
+		// does, from a registry, must not set capabilities on the host.
+		for k := range h.PAXRecords {
+			if strings.HasPrefix(k, "SCHILY.xattr.") {
+				return false, errOutOfPlace
+			}
+		}
 		switch h.Typeflag {
 		case tar.TypeDir:
 			dirs[rel] = true

@@ -263,3 +263,22 @@ func TestExtractRefusesEntriesOutOfPlace(t *testing.T) {
 		t.Error("the chunk wrote through its symlink")
 	}
 }
+
+// A chunk whose entry carries xattrs (a file capability, from whoever
+// pushed it) is refused: chunks carry none, and a capability must not
+// land on the host's cache dir.
+func TestExtractRefusesXattrs(t *testing.T) {
+	var crafted bytes.Buffer
+	zw := gzip.NewWriter(&crafted)
+	tw := tar.NewWriter(zw)
+	tw.WriteHeader(&tar.Header{Name: "d/", Typeflag: tar.TypeDir, Mode: 0o755})
+	tw.WriteHeader(&tar.Header{Name: "d/tool", Typeflag: tar.TypeReg, Mode: 0o755, Size: 2,
+		PAXRecords: map[string]string{"SCHILY.xattr.security.capability": "\x01\x00\x00\x02\x00\x20\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"}})
+	tw.Write([]byte("#!"))
+	tw.Close()
+	zw.Close()
+	dest := t.TempDir()
+	if err := extractChunk(t.Context(), bytes.NewReader(crafted.Bytes()), dest, "d"); err == nil {
+		t.Error("a chunk with an xattr was extracted")
+	}
+}

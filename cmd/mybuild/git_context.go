@@ -62,11 +62,10 @@ func fetchGitContext(ctx context.Context, ref *gitsource.Ref, tmp, dir, sock str
 	if err != nil {
 		return err
 	}
+	// dir is made by Checkout, 0755 whatever the umask.
 	scratch := filepath.Join(tmp, "scratch")
-	for _, d := range []string{scratch, dir} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			return err
-		}
+	if err := os.Mkdir(scratch, 0o755); err != nil {
+		return err
 	}
 	defer os.RemoveAll(scratch)
 	return gitsource.Checkout(ctx, ref, res, scratch, dir, opts)
