@@ -106,15 +106,15 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 // settle waits, whatever the build's outcome, for what the builders'
 // drivers left running: the flushes and seals of the layers unpacked in
 // the background, by the steps or by the outputs (an export unpacks the
-// layers a cached build never did). err is the build's; a failed seal
-// fails a build that had not failed.
-func settle(bs []*builder, err error) error {
+// layers a cached build never did). Its error is a warning: the image is
+// written by then, maybe pushed, and a layer whose seal failed is only
+// unpacked again by the next build that wants it.
+func settle(bs []*builder) {
 	for _, b := range bs {
-		if serr := b.driver.Settle(); err == nil {
-			err = serr
+		if err := b.driver.Settle(); err != nil {
+			b.rep.Warning(err.Error())
 		}
 	}
-	return err
 }
 
 func reporter(opts Options) Reporter {
@@ -129,11 +129,7 @@ func build(ctx context.Context, opts Options) (res *Result, err error) {
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if err = settle(bs, err); err != nil {
-			res = nil
-		}
-	}()
+	defer settle(bs)
 	if h, ok := opts.Driver.(rootfs.Holder); ok {
 		if err := h.Hold(ctx); err != nil {
 			return nil, err
