@@ -14,12 +14,9 @@ import (
 
 	"github.com/mybuild/mybuild/cache"
 	"github.com/mybuild/mybuild/image"
+	"github.com/mybuild/mybuild/internal/readprogress"
 	"github.com/mybuild/mybuild/layer"
 )
-
-// progressStep is how many bytes pass between two progress events of a
-// blob.
-const progressStep = 1 << 20
 
 // repoBlobs fetches the blobs of one repository, reporting progress under
 // ref.
@@ -102,14 +99,17 @@ func (b repoBlobs) fetch(ctx context.Context, store image.Store, d digest.Digest
 		return err
 	}
 	defer rc.Close()
+	last := int64(-1)
 	report := func(done int64) {
+		last = done
 		b.o.report(Progress{Ref: b.ref, Digest: d, Done: done, Total: size})
 	}
-	report(0)
-	if err := store.PutBlob(d, size, &progressReader{r: rc, emit: report}); err != nil {
+	if err := store.PutBlob(d, size, readprogress.New(rc, report)); err != nil {
 		return err
 	}
-	report(size)
+	if last != size { // stored meanwhile: nothing was read
+		report(size)
+	}
 	return nil
 }
 
@@ -153,22 +153,4 @@ func layerError(d digest.Digest, err error) error {
 		return fail(cache.ErrCorrupt, "layer %s: the registry sent bytes that do not match the digest", d)
 	}
 	return fmt.Errorf("layer %s: %w", d, err)
-}
-
-// progressReader reports how much was read, every progressStep bytes.
-type progressReader struct {
-	r    io.Reader
-	emit func(done int64)
-	done int64
-	last int64
-}
-
-func (p *progressReader) Read(b []byte) (int, error) {
-	n, err := p.r.Read(b)
-	p.done += int64(n)
-	if p.emit != nil && p.done-p.last >= progressStep {
-		p.last = p.done
-		p.emit(p.done)
-	}
-	return n, err
 }

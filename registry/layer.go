@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/mybuild/mybuild/image"
+	"github.com/mybuild/mybuild/internal/readprogress"
 	"github.com/mybuild/mybuild/layer"
 )
 
@@ -46,10 +47,11 @@ func (s *storeLayer) Compressed() (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
+	var r io.Reader = rc
 	if s.emit != nil {
-		s.emit(0)
+		r = readprogress.New(rc, s.emit)
 	}
-	return &blobReader{r: &progressReader{r: rc, emit: s.emit}, c: rc, s: s}, nil
+	return &blobReader{r: r, c: rc, s: s}, nil
 }
 
 // storeErr is the error of reading the blob, if there was one.
