@@ -63,6 +63,12 @@ func (m *materials) noteBase(r transport.Resolved, p ocispec.Platform) {
 func (m *materials) noteContext(rel string, files []buildcontext.File) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.addFiles(rel, files)
+}
+
+// addFiles records files, under rel in the context, by content; m.mu
+// held.
+func (m *materials) addFiles(rel string, files []buildcontext.File) {
 	for _, f := range files {
 		if f.Digest != "" {
 			m.files[path.Join(rel, f.Rel)] = f.Digest
@@ -81,11 +87,7 @@ func (m *materials) noteCopy(cp *copyPlan) {
 			if s.remote || s.heredoc || s.dirItself {
 				continue
 			}
-			for _, f := range s.files {
-				if f.Digest != "" {
-					m.files[path.Join(s.match.Path, f.Rel)] = f.Digest
-				}
-			}
+			m.addFiles(s.match.Path, s.files)
 		}
 	}
 	for _, r := range cp.remotes {

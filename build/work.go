@@ -10,6 +10,7 @@ import (
 	"github.com/mybuild/mybuild/registry"
 	"github.com/mybuild/mybuild/rootfs"
 	"github.com/mybuild/mybuild/transport"
+	digest "github.com/opencontainers/go-digest"
 )
 
 // blobReporter is a Reporter that shows how far the blobs under way are:
@@ -77,9 +78,14 @@ func (b *builder) writing(ctx context.Context, out transport.Ref, img *image.Ima
 	if !ok || out.Transport != transport.OCIArchive {
 		return ctx
 	}
+	// As the archive holds them: a blob two layers share, once.
 	var total int64
+	seen := map[digest.Digest]bool{}
 	for _, l := range img.Layers {
-		total += l.Size
+		if !seen[l.Digest] {
+			seen[l.Digest] = true
+			total += l.Size
+		}
 	}
 	ref := "writing " + out.String()
 	return image.WithWriteProgress(ctx, func(written int64) {

@@ -40,6 +40,7 @@ func TestNewFlagErrors(t *testing.T) {
 		{[]string{"-o", "type=image,compression=zstd", "-o", "type=oci,dest=x.tar,compression=gzip"}, "--output type=oci,dest=x.tar,compression=gzip: mybuild compresses a build's layers one way for every output, and --output type=image,compression=zstd asks for another"},
 		{[]string{"--compression", "gzip", "-o", "type=image,compression=zstd"}, "--output type=image,compression=zstd: mybuild compresses a build's layers one way for every output, and --compression gzip asks for another"},
 		{[]string{"-o", "type=image,force-compression=true"}, "--output type=image,force-compression=true: force-compression=true is not supported: mybuild compresses the layers it makes, and keeps a base image's layers as they are"},
+		{[]string{"-o", "type=docker,dest=x.tar,compression=zstd"}, "--output type=docker,dest=x.tar,compression=zstd: type=docker takes no compression= (it takes dest, name, oci-mediatypes)"},
 		{[]string{"-o", "type=docker,dest=x.tar,oci-mediatypes=false"}, "--output type=docker,dest=x.tar,oci-mediatypes=false: oci-mediatypes=false is not supported: mybuild writes OCI media types only"},
 		{[]string{"-t", "/some/dir"}, `-t /some/dir: invalid image name "/some/dir" (a file is written with -t PATH.tar, oci-archive:PATH or oci:DIR)`},
 		{[]string{"-t", "./out"}, `-t ./out: invalid image name "./out"`},

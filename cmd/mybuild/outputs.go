@@ -145,10 +145,11 @@ var imageKeys = []string{"compression", "compression-level", "force-compression"
 
 // outputKeys are the keys each --output type takes.
 var outputKeys = map[string][]string{
-	"local":     {"dest"},
-	"tar":       {"dest"},
-	"oci":       append([]string{"dest", "name", "tar"}, imageKeys...),
-	"docker":    append([]string{"dest", "name"}, imageKeys...),
+	"local": {"dest"},
+	"tar":   {"dest"},
+	"oci":   append([]string{"dest", "name", "tar"}, imageKeys...),
+	// A docker-archive's layers are uncompressed, whatever is asked.
+	"docker":    {"dest", "name", "oci-mediatypes"},
 	"image":     append([]string{"name", "push"}, imageKeys...),
 	"registry":  append([]string{"name", "push"}, imageKeys...),
 	"cacheonly": {},

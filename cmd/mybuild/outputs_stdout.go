@@ -50,7 +50,6 @@ func (d *destinations) removeStdout() {
 	}
 }
 
-// shown is an output as the progress names it: stdout is "-".
 // reporter is rep, the blobs it is told of named as shown says: the
 // progress of the archive written for stdout names stdout ("-"), not the
 // temp file.
@@ -81,6 +80,7 @@ func (r shownReporter) StepMissed(info build.StepInfo, miss build.Miss) {
 	}
 }
 
+// shown is an output as the progress names it: stdout is "-".
 func (d *destinations) shown(out string) string {
 	if d.stdout == "" {
 		return out

@@ -2,12 +2,13 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 )
 
 // sshHelp is --ssh's help: buildx's format, and what mybuild makes of it.
 const sshHelp = "SSH agent socket to expose to the build (format: \"default|<id>[=<socket>]\"; default: $SSH_AUTH_SOCK), " +
-	"for RUN --mount=type=ssh and a git context over ssh. mybuild forwards one agent to every ssh mount, whatever its id, and loads no key files: ssh-add them to an agent"
+	"for RUN --mount=type=ssh, ADD of a git repository and a git context over ssh. mybuild forwards one agent to every ssh mount, whatever its id, and loads no key files: ssh-add them to an agent"
 
 // sshAgent reads --ssh as buildx spells it, default|ID[=SOCKET|KEY[,KEY]],
 // and returns the agent socket RUN --mount=type=ssh forwards. An entry
@@ -62,5 +63,10 @@ func sshSocket(v, paths string) (string, error) {
 	if len(list) > 1 {
 		return "", usagef("--ssh %s: one socket per id", v)
 	}
-	return list[0], nil
+	// The socket is bound into steps from elsewhere than the working dir.
+	abs, err := filepath.Abs(list[0])
+	if err != nil {
+		return "", usagef("--ssh %s: %w", v, err)
+	}
+	return abs, nil
 }
