@@ -19,14 +19,15 @@ func (s *Store) BlobPath(d digest.Digest) string {
 	return filepath.Join(s.root, blobsDir, d.Encoded())
 }
 
-// HasBlob reports whether the blob d is stored with the given size. Its
-// content is checked when it is read (OpenBlob).
+// HasBlob reports whether the blob d is stored with the given size
+// (size < 0: any size). Its content is checked when it is read
+// (OpenBlob).
 func (s *Store) HasBlob(d digest.Digest, size int64) bool {
 	if d.Validate() != nil || d.Algorithm() != digest.SHA256 {
 		return false
 	}
 	fi, err := os.Stat(s.BlobPath(d))
-	return err == nil && fi.Mode().IsRegular() && fi.Size() == size
+	return err == nil && fi.Mode().IsRegular() && (size < 0 || fi.Size() == size)
 }
 
 // PutBlob stores the blob read from r, which must have digest d and the

@@ -163,21 +163,11 @@ func (s *Store) recordProblem(name string, bad map[digest.Digest]bool) string {
 		switch {
 		case bad[in.Files]:
 			return fmt.Sprintf("its file list blob %s is damaged", in.Files)
-		case !s.hasBlobFile(in.Files):
+		case !s.HasBlob(in.Files, -1):
 			return fmt.Sprintf("its file list blob %s is missing", in.Files)
 		}
 	}
 	return ""
-}
-
-// hasBlobFile reports whether the blob d is in the store, whatever its
-// size.
-func (s *Store) hasBlobFile(d digest.Digest) bool {
-	if d.Validate() != nil || d.Algorithm() != digest.SHA256 {
-		return false
-	}
-	fi, err := os.Stat(s.BlobPath(d))
-	return err == nil && fi.Mode().IsRegular()
 }
 
 // verifyLayers checks every unpacked layer of this process's form against

@@ -23,17 +23,11 @@ const copyPiece = 16 << 20
 // copied from file to file, with copy_file_range where the archive is a
 // file too: its bytes never pass through the builder.
 func copyBlob(ctx context.Context, w io.Writer, tw *tar.Writer, d digest.Digest, size int64, store Store, progress *written) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	r, stored, err := store.OpenBlob(d)
+	r, err := openBlob(ctx, store, d, size)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	if stored != size {
-		return fmt.Errorf("blob %s: stored size %d, want %d", d, stored, size)
-	}
 	hdr := archiveHeader(blobName(d), tar.TypeReg, size)
 	f, ok := r.(*os.File)
 	if !ok {

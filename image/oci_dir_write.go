@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mybuild/mybuild/internal/atomicfile"
+	"github.com/mybuild/mybuild/internal/ctxio"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
@@ -81,7 +82,11 @@ func writeOCIDirBlobs(ctx context.Context, dir string, imgs []*Image, ms []*Mani
 				return err
 			}
 			err := l.putBlob(layer.Digest, layer.Size, dirs, func() (io.ReadCloser, error) {
-				return openBlob(ctx, store, layer.Digest, layer.Size)
+				r, err := openBlob(ctx, store, layer.Digest, layer.Size)
+				if err != nil {
+					return nil, err
+				}
+				return ctxio.ReadCloser(ctx, r), nil
 			})
 			if err != nil {
 				return fmt.Errorf("layer %s: %w", layer.Digest, err)

@@ -7,7 +7,8 @@ import "context"
 type writeProgressKey struct{}
 
 // WithWriteProgress has the OCI archives written with ctx call fn with
-// the bytes of blobs written so far: every 16 MiB, and after each blob.
+// the bytes of blobs written so far: after each blob, and every 16 MiB
+// of one copied from its file (see copyBlob).
 func WithWriteProgress(ctx context.Context, fn func(written int64)) context.Context {
 	return context.WithValue(ctx, writeProgressKey{}, fn)
 }

@@ -8,7 +8,6 @@ import (
 	"maps"
 	"time"
 
-	"github.com/mybuild/mybuild/internal/ctxio"
 	digest "github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -25,9 +24,10 @@ func orDefaultName(name string) string {
 	return name
 }
 
-// openBlob opens blob d of the store, which must be size bytes, for a
-// copy that stops soon after ctx is done. Reading it to the end makes the
-// store check its digest.
+// openBlob opens blob d of the store, which must be size bytes, as the
+// store hands it over (wrap it with ctxio for a copy that stops soon
+// after ctx is done). Reading it to the end makes the store check its
+// digest, unless it is the file itself, which the store vouches for.
 func openBlob(ctx context.Context, store Store, d digest.Digest, size int64) (io.ReadCloser, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -40,7 +40,7 @@ func openBlob(ctx context.Context, store Store, d digest.Digest, size int64) (io
 		r.Close()
 		return nil, fmt.Errorf("blob %s: stored size %d, want %d", d, stored, size)
 	}
-	return ctxio.ReadCloser(ctx, r), nil
+	return r, nil
 }
 
 // newIndex is an image index listing descs.
