@@ -17,6 +17,8 @@ type Context struct {
 	root   string
 	ignore *patternmatcher.PatternMatcher // nil: nothing ignored
 	stats  *StatCache                     // nil: hash every file
+	// hashed holds the files hashed so far, each hashed once.
+	hashed hashMemo
 }
 
 // Option configures a Context.

@@ -33,14 +33,68 @@ func (c *Context) Hash(ctx context.Context, files []File) error {
 	return g.Wait()
 }
 
+// hashFile fills in f, once per file and stat data in the Context's life:
+// the COPYs of a build, and each platform's, that name a file share its
+// hash.
 func (c *Context) hashFile(f *File) error {
 	st, ok := f.Info.Sys().(*syscall.Stat_t)
 	if !ok {
 		return fmt.Errorf("%s: no stat data", f.Host)
 	}
+	call, first := c.hashed.start(f.Host, keyOf(st))
+	if !first {
+		<-call.done
+		if call.ok {
+			f.Digest, f.Xattrs, f.Link = call.e.Digest, call.e.Xattrs, call.e.Link
+			return nil
+		}
+		return c.hashNow(f, st, nil)
+	}
+	defer close(call.done)
+	return c.hashNow(f, st, call)
+}
+
+// hashMemo holds the files a Context hashed, by host path.
+type hashMemo struct {
+	mu    sync.Mutex
+	calls map[string]*hashCall
+}
+
+// hashCall is the hash of one file with the stat data key, done once
+// done is closed; ok says it can be used, the file having not changed
+// while it was read.
+type hashCall struct {
+	key  statEntry
+	done chan struct{}
+	e    statEntry
+	ok   bool
+}
+
+// start returns the hash of host with the stat data key, and whether the
+// caller is the first to ask for it, which must make it.
+func (m *hashMemo) start(host string, key statEntry) (*hashCall, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if c, ok := m.calls[host]; ok && sameStat(c.key, key) {
+		return c, false
+	}
+	if m.calls == nil {
+		m.calls = map[string]*hashCall{}
+	}
+	c := &hashCall{key: key, done: make(chan struct{})}
+	m.calls[host] = c
+	return c, true
+}
+
+// hashNow reads f, or takes it from the stat cache, and fills in call
+// when it can be trusted.
+func (c *Context) hashNow(f *File, st *syscall.Stat_t, call *hashCall) error {
 	if c.stats != nil {
 		if e, ok := c.stats.lookup(f.Host, st); ok {
 			f.Digest, f.Xattrs, f.Link = e.Digest, e.Xattrs, e.Link
+			if call != nil {
+				call.e, call.ok = e, true
+			}
 			return nil
 		}
 	}
@@ -66,9 +120,12 @@ func (c *Context) hashFile(f *File) error {
 			return nil // being written to: neither trust nor remember it
 		}
 	}
+	e := keyOf(st)
+	e.Digest, e.Xattrs, e.Link = f.Digest, f.Xattrs, f.Link
+	if call != nil {
+		call.e, call.ok = e, true
+	}
 	if c.stats != nil {
-		e := keyOf(st)
-		e.Digest, e.Xattrs, e.Link = f.Digest, f.Xattrs, f.Link
 		c.stats.store(f.Host, e)
 	}
 	return nil
