@@ -9,6 +9,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/mybuild/mybuild/layer"
 	"github.com/mybuild/mybuild/layerdiff"
@@ -110,14 +111,18 @@ func TestCopyAfterEditSkipsDamagedFiles(t *testing.T) {
 
 // A COPY that missed only because the step before it did makes the same
 // layer as before: nothing is linked from it, so its inodes, and the
-// stat data its seal vouches by, stay as they were.
+// stat data its seal vouches by, stay as they were. (The same layer
+// needs a source date epoch: the /src the COPY creates has the time of
+// the build, as in BuildKit, and a tar header keeps its second.)
 func TestCopyAfterParentMissLinksNothing(t *testing.T) {
 	dir := contextDir(t, map[string]string{
 		"Dockerfile": "FROM scratch\nCOPY first.txt /first.txt\nCOPY src /src\n",
 		"first.txt":  "one\n", "src/a.txt": "same\n",
 	})
 	cacheDir := t.TempDir()
-	_, before := testBuild(t, dir, cacheDir)
+	epoch := time.Unix(1700000000, 0)
+	withEpoch := func(o *Options) { o.SourceDateEpoch = &epoch }
+	_, before := testBuild(t, dir, cacheDir, withEpoch)
 	file := layerFile(t, cacheDir, before.Steps[2], "src/a.txt")
 	var was syscall.Stat_t
 	if err := syscall.Lstat(file, &was); err != nil {
@@ -126,7 +131,7 @@ func TestCopyAfterParentMissLinksNothing(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "first.txt"), []byte("two\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, after := testBuild(t, dir, cacheDir)
+	_, after := testBuild(t, dir, cacheDir, withEpoch)
 	if got := cachedSteps(after); got != "CRR" {
 		t.Fatalf("steps %s, want both COPYs run again", got)
 	}
