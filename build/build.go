@@ -51,6 +51,9 @@ type builder struct {
 	// has one root (rootfs.Features.Exclusive).
 	// It is shared by the builders of a multi-platform build.
 	exclusive *sync.Mutex
+	// shares pairs the same COPY and WORKDIR of the platforms of a
+	// multi-platform build (see shareLayer); nil in other builds.
+	shares *layerShares
 	// dirTime, in a multi-platform build, is the time of the directories
 	// COPY, ADD and WORKDIR create, the same for every platform, so that
 	// the same step makes the same layer for each; zero otherwise.

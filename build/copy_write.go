@@ -25,6 +25,7 @@ const specialBits = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
 // destination, whose own metadata is kept. A wildcard that matched
 // nothing makes nothing, not even the destination.
 func (p *copyPlan) write(ctx context.Context, upper string, lower *overlay.Stack) error {
+	lower = lowerOf(ctx, lower)
 	if err := p.resolveOwner(lower); err != nil {
 		return err
 	}

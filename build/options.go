@@ -196,8 +196,13 @@ type StepResult struct {
 	// "registry" for the shared cache (CacheRepo); "" when the step ran.
 	CacheSource string
 	// Layer is nil for a step that adds no layer.
-	Layer    *layer.Layer
-	Duration time.Duration
+	Layer *layer.Layer
+	// LayerFrom is, in a multi-platform build, the platform whose same
+	// step made this step's layer, which this one took as it is: the
+	// layers below were the same, or differed nowhere the step looked.
+	// "" when the step made its own layer, or none.
+	LayerFrom string
+	Duration  time.Duration
 	// Miss says why a step that ran (or, with Options.Explain, would run)
 	// missed the cache; nil for a cached step.
 	Miss *Miss

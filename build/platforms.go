@@ -63,6 +63,7 @@ func newPlatformBuilders(ctx context.Context, opts Options) ([]*builder, error) 
 		opts.Driver = rootfs.NewOverlay(opts.Store)
 	}
 	exclusive, dirTime := &sync.Mutex{}, time.Now().Truncate(time.Second)
+	shares := newLayerShares()
 	bs := make([]*builder, len(opts.Platforms))
 	for i, p := range opts.Platforms {
 		o := opts
@@ -78,7 +79,7 @@ func newPlatformBuilders(ctx context.Context, opts Options) ([]*builder, error) 
 		if err != nil {
 			return nil, err
 		}
-		b.exclusive, b.platformLabel, b.dirTime = exclusive, names[i], dirTime
+		b.exclusive, b.shares, b.platformLabel, b.dirTime = exclusive, shares, names[i], dirTime
 		b.allPlatforms = opts.Platforms
 		if i > 0 {
 			b.materials = bs[0].materials

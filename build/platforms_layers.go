@@ -36,29 +36,41 @@ func (b *builder) layerKey(st *stage, p *plan) (key digest.Digest, ok bool) {
 
 // makeLayer makes the layer of a step that missed: once per layerKey in a
 // multi-platform build, under that key's lock, so that the platforms that
-// need the same layer wait for the first to make it; else by writeLayer.
-func (b *builder) makeLayer(ctx context.Context, st *stage, p *plan, info StepInfo) (*layer.Layer, error) {
+// need the same layer wait for the first to make it (and, through
+// shareLayer, once for platforms whose layers differ where the step does
+// not look); else by writeLayer. from is the platform whose step made the
+// layer, when another's did in this build.
+func (b *builder) makeLayer(ctx context.Context, st *stage, p *plan, info StepInfo) (_ *layer.Layer, from string, err error) {
 	key, ok := b.layerKey(st, p)
 	if !ok {
-		return b.writeLayer(ctx, st, p, info)
+		l, err := b.writeLayer(ctx, st, p, info)
+		return l, "", err
 	}
 	rec, err := b.opts.Store.Step(key)
 	if err == nil && rec.Layer != nil {
 		b.opts.Store.Touch(key)
-		return rec.Layer, nil
+		return rec.Layer, b.shares.madeBy(key), nil
 	}
+	made := false
 	rec, _, err = b.opts.Store.MakeStep(ctx, key, false, func() (*cache.Record, error) {
-		l, err := b.writeLayer(ctx, st, p, info)
+		l, shared, err := b.shareLayer(ctx, st, p, info)
 		if err != nil {
 			return nil, err
+		}
+		from, made = shared, true
+		if shared == "" {
+			b.shares.make(key, b.platformLabel)
 		}
 		return &cache.Record{Key: key, CreatedBy: "layer of " + p.createdBy, Created: b.opts.Now().UTC(), Layer: l}, nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if rec.Layer == nil {
-		return nil, fmt.Errorf("layer record %s has no layer", key)
+		return nil, "", fmt.Errorf("layer record %s has no layer", key)
 	}
-	return rec.Layer, nil
+	if !made {
+		from = b.shares.madeBy(key)
+	}
+	return rec.Layer, from, nil
 }

@@ -239,8 +239,9 @@ func (w workdirStep) addTo(k *cache.KeyBuilder) { k.String("workdir", w.dir).Str
 
 // makeLayer makes the directory and the missing ones above it, owned by
 // the stage's USER.
-func (w workdirStep) makeLayer(_ context.Context, root rootfs.Root, _ StepInfo) error {
+func (w workdirStep) makeLayer(ctx context.Context, root rootfs.Root, _ StepInfo) error {
 	upper, lower := root.Files()
+	lower = lowerOf(ctx, lower)
 	var o fswrite.Owner
 	if w.user != "" {
 		uid, gid, err := users.LookupChown(w.user, lower.ReadFile)

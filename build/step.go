@@ -161,7 +161,7 @@ func (b *builder) miss(ctx context.Context, st *stage, p *plan, key digest.Diges
 		return rec, "", nil
 	}
 	ctx = b.withReusable(ctx, p, res.Miss, in)
-	rec, source, err := b.execute(ctx, st, p, key, info, in)
+	rec, source, err := b.execute(ctx, st, p, key, info, in, res)
 	if source != "" {
 		res.Miss = nil // another build made it meanwhile
 	}
@@ -253,11 +253,13 @@ func (b *builder) dropCacheRepo(err error) {
 // execute runs a step that missed and stores its record. Two builds that
 // miss the same key at once do the work once: the second waits for the
 // first's lock and then finds its record (source is then "local").
+// res.LayerFrom says when the step took the layer another platform's
+// step made.
 // ErrLayerNeeded is the error of a step that must make a layer in a
 // build with Options.NoLayers.
 var ErrLayerNeeded = errors.New("a layer must be made, which this build may not")
 
-func (b *builder) execute(ctx context.Context, st *stage, p *plan, key digest.Digest, info StepInfo, in *stepInputs) (*cache.Record, string, error) {
+func (b *builder) execute(ctx context.Context, st *stage, p *plan, key digest.Digest, info StepInfo, in *stepInputs, res *StepResult) (*cache.Record, string, error) {
 	if p.layer != nil && b.opts.NoLayers {
 		return nil, "", ErrLayerNeeded
 	}
@@ -275,7 +277,7 @@ func (b *builder) execute(ctx context.Context, st *stage, p *plan, key digest.Di
 			}
 		}
 		if p.layer != nil {
-			if rec.Layer, err = b.makeLayer(ctx, st, p, info); err != nil {
+			if rec.Layer, res.LayerFrom, err = b.makeLayer(ctx, st, p, info); err != nil {
 				return nil, err
 			}
 		}
@@ -317,7 +319,9 @@ func (b *builder) writeLayer(ctx context.Context, st *stage, p *plan, info StepI
 	if err := p.layer.makeLayer(ctx, root, info); err != nil {
 		return nil, err
 	}
-	if b.platformLabel != "" {
+	if b.platformLabel != "" && !fileSteps[p.kind] {
+		// A COPY, ADD or WORKDIR is made once for the platforms it can
+		// be (see makeLayer), and compressed as it is written.
 		return b.diffOnce(ctx, root)
 	}
 	l, err := b.diff(ctx, root, b.opts.Compression)

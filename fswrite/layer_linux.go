@@ -154,7 +154,7 @@ func NewLayer(upper string, lower *overlay.Stack, opts ...LayerOption) *Layer {
 	l := &Layer{
 		upper:    upper,
 		lower:    lower,
-		view:     overlay.NewStack(append([]string{upper}, lower.Dirs()...)...),
+		view:     lower.Above(upper),
 		dirTimes: map[string]times{},
 		fresh:    map[string]bool{},
 		links:    map[fileID]copied{},

@@ -21,7 +21,8 @@ var ErrTooManyLinks = errors.New("too many levels of symbolic links")
 // Stack is a read-only view of unpacked layer directories stacked as
 // overlayfs would stack them. It answers lookups without mounting anything.
 type Stack struct {
-	dirs []string // newest first, as in lowerdir=
+	dirs  []string // newest first, as in lowerdir=
+	reads *Reads   // nil unless Recording
 }
 
 // NewStack returns the merged view of dirs, which are ordered newest first.
@@ -49,6 +50,7 @@ type Entry struct {
 // make "/a/passwd" answer with a host file.
 func (s *Stack) Lstat(p string) (Entry, error) {
 	p = clean(p)
+	s.reads.note(p, ReadLookup)
 	parts := splitPath(p)
 	for _, dir := range s.dirs {
 		e, found, hidden, err := lookupIn(dir, parts)
@@ -191,6 +193,7 @@ func (s *Stack) Open(p string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.reads.note(r, ReadContent)
 	e, err := s.Lstat(r)
 	if err != nil {
 		return nil, err
@@ -245,6 +248,7 @@ func notExist(p string) error {
 // sorted by name.
 func (s *Stack) ReadDir(p string) ([]Entry, error) {
 	p = clean(p)
+	s.reads.note(p, ReadList)
 	top, err := s.Lstat(p)
 	if err != nil {
 		return nil, err

@@ -82,7 +82,10 @@ type stepMetadata struct {
 	DiffID      *digest.Digest `json:"diff_id"`
 	Size        int64          `json:"size"`
 	DurationMS  int64          `json:"duration_ms"`
-	Miss        *missMetadata  `json:"miss,omitempty"`
+	// LayerFrom is the platform whose same step made the layer this one
+	// took, in a multi-platform build.
+	LayerFrom string        `json:"layer_from,omitempty"`
+	Miss      *missMetadata `json:"miss,omitempty"`
 }
 
 // missMetadata says why a step that ran missed the cache.
@@ -110,7 +113,7 @@ func newMetadata(res *build.Result, names []string) metadata {
 	for _, s := range res.Steps {
 		sm := stepMetadata{
 			Stage: s.Stage, Platform: s.Platform, Index: s.Index, Instruction: s.Instruction, Line: s.Line, Key: s.Key,
-			Cached: s.Cached, DurationMS: s.Duration.Milliseconds(),
+			Cached: s.Cached, DurationMS: s.Duration.Milliseconds(), LayerFrom: s.LayerFrom,
 		}
 		if s.CacheSource != "" {
 			src := s.CacheSource

@@ -81,6 +81,7 @@ func TestMultiPlatformBuild(t *testing.T) {
 		Steps []struct {
 			Platform    string `json:"platform"`
 			Instruction string `json:"instruction"`
+			LayerFrom   string `json:"layer_from"`
 		} `json:"steps"`
 	}
 	data, _ := os.ReadFile(meta)
@@ -96,7 +97,17 @@ func TestMultiPlatformBuild(t *testing.T) {
 		}
 	}
 	if len(m.Steps) != 6 || m.Steps[0].Platform != "linux/amd64" || m.Steps[5].Platform != "linux/arm64" {
-		t.Errorf("metadata steps: %+v", m.Steps)
+		t.Fatalf("metadata steps: %+v", m.Steps)
+	}
+	// Each COPY's layer is made by one platform and taken by the other.
+	for i := 1; i < 3; i++ {
+		amd, arm := m.Steps[i], m.Steps[i+3]
+		if (amd.LayerFrom == "linux/arm64") == (arm.LayerFrom == "linux/amd64") {
+			t.Errorf("%s: layer_from %q (amd64) and %q (arm64), want one taken from the other", amd.Instruction, amd.LayerFrom, arm.LayerFrom)
+		}
+		if !strings.Contains(stderr, " layer taken from linux/") {
+			t.Errorf("progress does not say a layer was taken from another platform:\n%s", stderr)
+		}
 	}
 }
 

@@ -134,6 +134,9 @@ func (p *progress) StepFinished(info build.StepInfo, res build.StepResult, err e
 	case res.Cached:
 		p.printf("#%d CACHED\n", n)
 	default:
+		if res.LayerFrom != "" {
+			p.printf("#%d layer taken from %s\n", n, res.LayerFrom)
+		}
 		p.printf("#%d DONE %.1fs\n", n, res.Duration.Seconds())
 	}
 }
