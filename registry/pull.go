@@ -87,6 +87,8 @@ type puller struct {
 	platform string
 	store    *cache.Store
 	remote   *remote.Puller
+	// seen is what watch saw of the manifest requests that succeeded.
+	seen endpointSeen
 	// index is the index the reference named, once resolve read it:
 	// what inspect lists.
 	index *image.IndexInfo
@@ -103,8 +105,13 @@ func (p *puller) run(ctx context.Context, policy PullPolicy) (*PullResult, error
 	if _, byDigest := p.ref.(name.Digest); byDigest && last != nil && p.complete(last) {
 		return p.finish(ctx, last, last, "", "") // a digest never changes
 	}
+	if last != nil && last.Endpoint != "" && p.complete(last) {
+		if d, ok := p.headTag(ctx, last.Endpoint); ok && d == last.Digest {
+			return p.finish(ctx, last, last, "", "")
+		}
+	}
 	var err error
-	if p.remote, err = remote.NewPuller(p.o.remoteOptions(nil)...); err != nil {
+	if p.remote, err = remote.NewPuller(p.o.remoteOptions(p.watch)...); err != nil {
 		return nil, err
 	}
 	target := p.ref
@@ -158,7 +165,11 @@ func (p *puller) finish(ctx context.Context, st, last *refState, offline, warnin
 	if err := p.fetchLayers(ctx, img.Layers); err != nil {
 		return nil, err
 	}
-	if last == nil || st.Digest != last.Digest || st.ManifestDigest != last.ManifestDigest {
+	changed := last == nil || st.Digest != last.Digest || st.ManifestDigest != last.ManifestDigest
+	if e := p.endpoint(); p.remote != nil && e != st.Endpoint {
+		st.Endpoint, changed = e, true
+	}
+	if changed {
 		if err := saveRefState(p.store, st); err != nil {
 			return nil, err
 		}

@@ -223,7 +223,8 @@ func TestPullSecondTimeDownloadsNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkPulled(t, store, res, img)
-	if c.get("GET blob") != 0 || c.get("GET manifest") != 0 || c.get("HEAD manifest") != 1 {
+	// One request: the HEAD, with no ping before it (see headTag).
+	if c.get("HEAD manifest") != 1 || c.get("total") != 1 {
 		t.Errorf("second pull made requests %v, want one manifest HEAD", c.n)
 	}
 	skipped := 0
@@ -325,5 +326,54 @@ func TestPullInterrupted(t *testing.T) {
 	}
 	for _, e := range entries {
 		t.Errorf("blob left: %s", e.Name())
+	}
+}
+
+// The second pull of a tag asks the registry with one HEAD, where the
+// first was answered with no credentials; when the tag has moved since,
+// the pull resolves it the usual way and gets the new image.
+func TestPullTagMovedAfterDirectHead(t *testing.T) {
+	reg := registrytest.Start(t)
+	first, second := ociImage(t, "a"), ociImage(t, "b")
+	write(t, reg.Ref("app:1"), first, nil)
+	store := openStore(t)
+	ctx := context.Background()
+	if _, err := Pull(ctx, reg.Ref("app:1"), store, PullMissing); err != nil {
+		t.Fatal(err)
+	}
+	if st := loadRefState(store, reg.Ref("app:1"), image.FormatPlatform(image.HostPlatform())); st == nil || st.Endpoint != "http://"+reg.Host {
+		t.Fatalf("state after the first pull: %+v, want endpoint http://%s", st, reg.Host)
+	}
+	d := write(t, reg.Ref("app:1"), second, nil)
+	res, err := Pull(ctx, reg.Ref("app:1"), store, PullMissing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPulled(t, store, res, second)
+	if res.RefDigest != d {
+		t.Errorf("pulled %s, want the moved tag's %s", res.RefDigest, d)
+	}
+}
+
+// A registry that asks for credentials gets no direct HEAD: the state
+// keeps no endpoint, and every pull pings and authenticates as ggcr does.
+func TestPullWithCredentialsKeepsNoEndpoint(t *testing.T) {
+	isolateCredentials(t)
+	reg := registrytest.Start(t, registrytest.WithAuth("alice", "s3cret"))
+	write(t, reg.Ref("app:1"), ociImage(t, "a"), reg)
+	t.Setenv("DOCKER_CONFIG", reg.DockerConfig(t))
+	store := openStore(t)
+	c := newCounter()
+	for i := range 2 {
+		c.reset()
+		if _, err := Pull(context.Background(), reg.Ref("app:1"), store, PullMissing, WithTransport(c)); err != nil {
+			t.Fatal(err)
+		}
+		if c.get("GET ping") == 0 {
+			t.Errorf("pull %d: requests %v, want a ping", i+1, c.n)
+		}
+	}
+	if st := loadRefState(store, reg.Ref("app:1"), image.FormatPlatform(image.HostPlatform())); st == nil || st.Endpoint != "" {
+		t.Errorf("state: %+v, want no endpoint", st)
 	}
 }

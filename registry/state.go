@@ -39,6 +39,11 @@ type refState struct {
 	Manifest       []byte        `json:"manifest"`
 	Config         []byte        `json:"config"`
 	Resolved       time.Time     `json:"resolved"`
+	// Endpoint is where the registry last answered for the reference's
+	// manifest, as scheme://host, when it asked for no credentials: the
+	// next pull asks it for the tag's digest with one plain HEAD (see
+	// headTag). "" after an answer to credentials.
+	Endpoint string `json:"endpoint,omitempty"`
 
 	img *image.Image // built from Manifest and Config by image, once
 }
