@@ -20,7 +20,7 @@ fi
 export PATH=/usr/local/go/bin:$PATH
 
 echo "== building mybuild"
-go build -o bin/mybuild ./cmd/mybuild
+CGO_ENABLED=0 go build -o bin/mybuild ./cmd/mybuild  # static, as deploy/build-image.sh ships it
 out=examples/out
 rm -rf "$out" && mkdir -p "$out"
 cache="$out/cache"
