@@ -175,8 +175,13 @@ type copyStep struct {
 func (s *copyStep) addTo(k *cache.KeyBuilder) { s.cp.keyFields(k) }
 
 // makeLayer collects the sources of a stage, which are known only once
-// it is built, then writes every source into the root.
+// it is built, then writes every source into the root. The sources it
+// adds (a stage's, the heredocs') are dropped again at its end: a COPY
+// written before its base was unpacked may have to be written again (see
+// writeBeforeBase).
 func (s *copyStep) makeLayer(ctx context.Context, root rootfs.Root, _ StepInfo) error {
+	planned, unmatched := s.cp.sources, s.cp.unmatched
+	defer func() { s.cp.sources, s.cp.unmatched = planned, unmatched }()
 	if s.from != nil {
 		src, err := s.b.stack(ctx, s.from)
 		if err != nil {

@@ -303,6 +303,9 @@ func (b *builder) writeLayer(ctx context.Context, st *stage, p *plan, info StepI
 	}
 	var lower []rootfs.Layer
 	if !p.link { // a linked layer is made on an empty root
+		if l, made, err := b.writeBeforeBase(ctx, st, p, info); made || err != nil {
+			return l, err
+		}
 		if lower, err = b.lower(ctx, st); err != nil {
 			return nil, err
 		}
@@ -333,7 +336,20 @@ func (b *builder) writeLayer(ctx context.Context, st *stage, p *plan, info StepI
 
 // diff writes what changed in root as a layer blob in compression c,
 // into the store, and keeps it unpacked for the next steps.
-func (b *builder) diff(ctx context.Context, root rootfs.Root, c layer.Compression) (l layer.Layer, err error) {
+func (b *builder) diff(ctx context.Context, root rootfs.Root, c layer.Compression) (layer.Layer, error) {
+	l, err := b.writeBlob(ctx, root, c)
+	if err != nil {
+		return layer.Layer{}, err
+	}
+	if _, err := root.Commit(l); err != nil {
+		return layer.Layer{}, err
+	}
+	return l, nil
+}
+
+// writeBlob writes what changed in root as a layer blob in compression
+// c, into the store; Commit keeps it unpacked.
+func (b *builder) writeBlob(ctx context.Context, root rootfs.Root, c layer.Compression) (l layer.Layer, err error) {
 	store := b.opts.Store
 	w, err := store.NewBlobWriter()
 	if err != nil {
@@ -362,9 +378,6 @@ func (b *builder) diff(ctx context.Context, root rootfs.Root, c layer.Compressio
 		if table, err := layerdiff.MarshalMembers(c, members); err == nil {
 			_ = store.PutMembers(l.Digest, table)
 		}
-	}
-	if _, err := root.Commit(l); err != nil {
-		return layer.Layer{}, err
 	}
 	return l, nil
 }

@@ -48,6 +48,14 @@ type Holder interface {
 	Hold(ctx context.Context) error
 }
 
+// Rebaser is a Root that, made on no layers, can be put on its own later
+// (Overlay's): a COPY writes there while its base is being unpacked, and
+// the build rebases it once it knows the base would not have changed
+// what it wrote.
+type Rebaser interface {
+	Rebase(lower []Layer) error
+}
+
 // Root is one step's root filesystem. What the step changes goes to a
 // layer of its own, which Diff writes out and Commit keeps unpacked.
 type Root interface {

@@ -133,6 +133,18 @@ type overlayRoot struct {
 
 func (r *overlayRoot) Files() (string, *overlay.Stack) { return r.upper, r.lower }
 
+// Rebase puts a root made on no layers on lower, the layers its step was
+// meant for: the upper dir takes the metadata of their "/", as NewUpper
+// gives it, and Diff and Run see them below.
+func (r *overlayRoot) Rebase(lower []Layer) error {
+	stack := Stack(lower)
+	if err := setRootMeta(r.upper, stack); err != nil {
+		return err
+	}
+	r.lower = stack
+	return nil
+}
+
 // Run mounts the overlay and runs p in its sandbox (see sandbox.Run); the
 // mounts live in the sandbox's mount namespace only.
 func (r *overlayRoot) Run(ctx context.Context, p sandbox.Process) error {

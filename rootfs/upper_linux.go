@@ -22,6 +22,16 @@ func NewUpper(store *cache.Store, lower *overlay.Stack) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if err := setRootMeta(dir, lower); err != nil {
+		os.RemoveAll(dir)
+		return "", err
+	}
+	return dir, nil
+}
+
+// setRootMeta gives dir the metadata of lower's "/": its owner, mode,
+// carried xattrs and times; 0755 and root's over no layer.
+func setRootMeta(dir string, lower *overlay.Stack) error {
 	m := fswrite.Meta{Mode: fs.ModeDir | 0o755}
 	e, err := lower.Lstat("/")
 	switch {
@@ -30,12 +40,8 @@ func NewUpper(store *cache.Store, lower *overlay.Stack) (string, error) {
 	case err == nil:
 		m, err = fswrite.MetaOf(e.HostPath, e.FileInfo, xattr.Carried)
 	}
-	if err == nil {
-		err = fswrite.Apply(dir, m)
-	}
 	if err != nil {
-		os.RemoveAll(dir)
-		return "", err
+		return err
 	}
-	return dir, nil
+	return fswrite.Apply(dir, m)
 }
