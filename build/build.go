@@ -85,6 +85,11 @@ type builder struct {
 	// digest of the Dockerfile's bytes: the provenance records them.
 	started          time.Time
 	dockerfileDigest digest.Digest
+	// aheadCtx, set in a build whose image the outputs hold as it is,
+	// lets the archives of its outputs be begun once a step of the target
+	// stage misses (see startAheads); aheads are those begun, by output.
+	aheadCtx context.Context
+	aheads   map[string]*transport.Ahead
 }
 
 // Build runs the Dockerfile and writes the image to every output.
@@ -148,6 +153,10 @@ func build(ctx context.Context, opts Options) (res *Result, err error) {
 		return writeIndex(ctx, bs)
 	}
 	b := bs[0]
+	if opts.Provenance == ProvenanceOff && !opts.NoLayers {
+		b.aheadCtx = ctx
+		defer b.abortAheads()
+	}
 	if err := b.runAll(ctx, b.graph); err != nil {
 		return nil, err
 	}
@@ -291,7 +300,8 @@ func (b *builder) writeImage(ctx context.Context, st *stage) (*Result, error) {
 		return nil, err
 	}
 	for _, out := range b.opts.Outputs {
-		if _, err := transport.Save(b.writing(ctx, out, img, m), out, img, b.opts.Store, transport.WithRegistry(b.opts.Registry...)); err != nil {
+		if _, err := transport.Save(b.writing(ctx, out, img, m), out, img, b.opts.Store, transport.WithRegistry(b.opts.Registry...),
+			transport.WithAhead(b.ahead(out))); err != nil {
 			return nil, err
 		}
 	}

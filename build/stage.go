@@ -51,6 +51,9 @@ type stage struct {
 	// a step missed, every later one misses too (its parent changed), so
 	// the next RUN's sandbox can be started while this step runs.
 	runsAhead bool
+	// onMiss, when set, is called as a step of the stage misses (see
+	// startAheads).
+	onMiss func()
 
 	// name is the stage's name, "stage-N" for an unnamed one, whatever
 	// the number of stages built; contextDir is set for a named context

@@ -44,6 +44,9 @@ func (b *builder) runNode(ctx context.Context, n *node) (_ *stage, err error) {
 		stop := b.prefetch(ctx, st)
 		defer func() { stop(err != nil) }()
 	}
+	if n == b.graph.target && b.aheadCtx != nil {
+		st.onMiss = sync.OnceFunc(func() { b.startAheads(st) })
+	}
 	triggers, err := b.triggers(st, n.def.Line)
 	if err != nil {
 		return nil, err

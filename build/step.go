@@ -145,6 +145,9 @@ func (b *builder) miss(ctx context.Context, st *stage, p *plan, key digest.Diges
 	if p.layer != nil && b.opts.NoLayers {
 		return nil, "", ErrLayerNeeded // the build in the namespace explains it
 	}
+	if st.onMiss != nil {
+		st.onMiss()
+	}
 	in := b.inputs(st, info, p, fields)
 	res.Miss = b.explainMiss(ctx, st, in)
 	if mr, ok := b.rep.(missReporter); ok {

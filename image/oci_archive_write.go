@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/mybuild/mybuild/internal/atomicfile"
+	"github.com/mybuild/mybuild/layer"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -55,8 +56,8 @@ type jsonBlob struct {
 	data []byte
 }
 
-// writeOCIArchive streams an OCI image layout as a tar: oci-layout,
-// index.json, then every blob, layers copied straight from the store.
+// writeOCIArchive streams an OCI image layout as a tar (see
+// archiveWriter).
 func writeOCIArchive(ctx context.Context, w io.Writer, img *Image, m *Manifest, name string, store Store) error {
 	return writeOCIArchiveBlobs(ctx, w, []*Image{img}, []*Manifest{m}, nil, namedDescriptor(m.Descriptor, name), store)
 }
@@ -65,31 +66,13 @@ func writeOCIArchive(ctx context.Context, w io.Writer, img *Image, m *Manifest, 
 // ms, with index.json naming entry: the last manifest, or top, an index
 // of them, when there is one.
 func writeOCIArchiveBlobs(ctx context.Context, w io.Writer, imgs []*Image, ms []*Manifest, top *jsonBlob, entry ocispec.Descriptor, store Store) error {
-	indexJSON, err := json.Marshal(newIndex(entry))
+	aw, err := newArchiveWriter(w, store, newWritten(ctx))
 	if err != nil {
 		return err
 	}
-	tw := tar.NewWriter(w)
-	if err := writeTarFile(tw, ocispec.ImageLayoutFile, layoutJSON()); err != nil {
-		return err
-	}
-	if err := writeTarFile(tw, ocispec.ImageIndexFile, indexJSON); err != nil {
-		return err
-	}
-	if err := writeBlobDirs(tw); err != nil {
-		return err
-	}
-	seen := map[digest.Digest]bool{}
-	progress := newWritten(ctx)
 	for _, img := range imgs {
-		for _, l := range img.Layers {
-			if seen[l.Digest] {
-				continue
-			}
-			seen[l.Digest] = true
-			if err := copyBlob(ctx, w, tw, l.Digest, l.Size, store, progress); err != nil {
-				return err
-			}
+		if err := aw.layers(ctx, img.Layers); err != nil {
+			return err
 		}
 	}
 	blobs := make([]jsonBlob, 0, 2*len(ms)+1)
@@ -99,14 +82,66 @@ func writeOCIArchiveBlobs(ctx context.Context, w io.Writer, imgs []*Image, ms []
 	if top != nil {
 		blobs = append(blobs, *top)
 	}
-	for _, b := range blobs {
-		if seen[b.desc.Digest] {
+	return aw.finish(blobs, entry)
+}
+
+// archiveWriter writes an OCI layout as a tar, in an order that depends
+// on the image alone: oci-layout, the blob dirs, the layers (each blob
+// once, copied straight from the store), the configs, manifests and
+// index, and index.json last, which names the last of them. Its start
+// needs no image: an archive can be begun before its image is known
+// (StartOCIArchive).
+type archiveWriter struct {
+	w        io.Writer
+	tw       *tar.Writer
+	store    Store
+	seen     map[digest.Digest]bool
+	progress *written
+}
+
+func newArchiveWriter(w io.Writer, store Store, progress *written) (*archiveWriter, error) {
+	aw := &archiveWriter{w: w, tw: tar.NewWriter(w), store: store, seen: map[digest.Digest]bool{}, progress: progress}
+	if err := writeTarFile(aw.tw, ocispec.ImageLayoutFile, layoutJSON()); err != nil {
+		return nil, err
+	}
+	if err := writeBlobDirs(aw.tw); err != nil {
+		return nil, err
+	}
+	return aw, nil
+}
+
+// layers copies the blobs of ls not written yet.
+func (aw *archiveWriter) layers(ctx context.Context, ls []layer.Layer) error {
+	for _, l := range ls {
+		if aw.seen[l.Digest] {
 			continue
 		}
-		seen[b.desc.Digest] = true
-		if err := writeTarFile(tw, blobName(b.desc.Digest), b.data); err != nil {
+		aw.seen[l.Digest] = true
+		if err := copyBlob(ctx, aw.w, aw.tw, l.Digest, l.Size, aw.store, aw.progress); err != nil {
 			return err
 		}
 	}
-	return tw.Close()
+	return nil
+}
+
+// finish writes the blobs not written yet, then index.json naming entry,
+// and ends the tar.
+func (aw *archiveWriter) finish(blobs []jsonBlob, entry ocispec.Descriptor) error {
+	for _, b := range blobs {
+		if aw.seen[b.desc.Digest] {
+			continue
+		}
+		aw.seen[b.desc.Digest] = true
+		if err := writeTarFile(aw.tw, blobName(b.desc.Digest), b.data); err != nil {
+			return err
+		}
+	}
+	indexJSON, err := json.Marshal(newIndex(entry))
+	if err != nil {
+		return err
+	}
+	if err := writeTarFile(aw.tw, ocispec.ImageIndexFile, indexJSON); err != nil {
+		return err
+	}
+	return aw.tw.Close()
 }

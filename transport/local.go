@@ -53,12 +53,17 @@ func (l local) load(ctx context.Context, ref Ref, store *cache.Store, o *options
 // save writes img where ref says; an archive already there as mybuild
 // wrote it, that would be written the same, is left as it is (see
 // saveArchive).
-func (l local) save(ctx context.Context, ref Ref, img *image.Image, store *cache.Store, _ *options) (digest.Digest, error) {
+func (l local) save(ctx context.Context, ref Ref, img *image.Image, store *cache.Store, o *options) (digest.Digest, error) {
 	m, err := img.Manifest()
 	if err != nil {
 		return "", fmt.Errorf("write %s: %w", ref, err)
 	}
 	key := archiveKey(ref, m.Descriptor, m.ManifestJSON, img.DescriptorAnnotations)
+	if o.ahead.of(ref) {
+		if d, ok, err := o.ahead.save(ctx, store, key, img); ok || err != nil {
+			return d, err
+		}
+	}
 	return saveArchive(store, ref, key, func(to Ref) (digest.Digest, error) {
 		m, err := l.write(ctx, to, img, store)
 		if err != nil {

@@ -19,6 +19,7 @@ type options struct {
 	anyLone  bool
 	resolved func(Resolved)
 	index    image.IndexAnnotations
+	ahead    *Ahead
 }
 
 func makeOptions(opts []Option) *options {
@@ -88,4 +89,10 @@ type Resolved struct {
 // provenance of a build lists it.
 func WithResolved(fn func(Resolved)) Option {
 	return func(o *options) { o.resolved = fn }
+}
+
+// WithAhead has Save finish the archive StartAhead began for its ref,
+// rather than write it all now.
+func WithAhead(a *Ahead) Option {
+	return func(o *options) { o.ahead = a }
 }

@@ -146,15 +146,21 @@ func writeArchive(store *cache.Store, ref Ref, key string, write func(Ref) (dige
 		os.Remove(tmp.Path)
 		return "", err
 	}
-	st, ok := statArchive(tmp.Path)
-	if err := os.Rename(tmp.Path, ref.Path); err != nil {
-		os.Remove(tmp.Path)
-		return "", err
+	return d, placeArchive(store, ref, key, tmp.Path, d)
+}
+
+// placeArchive renames the archive of key written to tmp, beside
+// ref.Path, over ref.Path, and seals it there.
+func placeArchive(store *cache.Store, ref Ref, key, tmp string, d digest.Digest) error {
+	st, ok := statArchive(tmp)
+	if err := os.Rename(tmp, ref.Path); err != nil {
+		os.Remove(tmp)
+		return err
 	}
-	if ok {
+	if ok && key != "" {
 		sealArchive(store, ref.Path, key, d, st.Ino)
 	}
-	return d, nil
+	return nil
 }
 
 // sealArchive records that the file at path, inode ino, is the archive

@@ -1,0 +1,90 @@
+package build
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mybuild/mybuild/transport"
+)
+
+// A build whose step misses begins its archive at once, beside the
+// output: the base layers are written while the steps run. A build that
+// then fails leaves the archive in place as it was, and nothing beside
+// it; one that makes the image already in place leaves that file alone.
+func TestArchiveBegunAhead(t *testing.T) {
+	baseDir := withBusybox(t, contextDir(t, map[string]string{"Dockerfile": busyboxPrelude}))
+	base, _ := testBuild(t, baseDir, t.TempDir())
+	outDir := t.TempDir()
+	out := filepath.Join(outDir, "app.tar")
+	toOut := func(o *Options) { o.Outputs = []transport.Ref{{Transport: transport.OCIArchive, Path: out}} }
+	epoch := time.Unix(1700000000, 0)
+	withEpoch := func(o *Options) { o.SourceDateEpoch = &epoch }
+	dir := contextDir(t, map[string]string{"Dockerfile": "FROM oci-archive:" + base + "\nCOPY a /a\n", "a": "a\n"})
+	cacheDir := t.TempDir()
+	testBuild(t, dir, cacheDir, toOut, withEpoch)
+	before, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inode := func() uint64 {
+		fi, err := os.Stat(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Sys().(*syscall.Stat_t).Ino
+	}
+	was := inode()
+
+	// A failed build, watched for the archive begun beside the output.
+	failing := contextDir(t, map[string]string{"Dockerfile": "FROM oci-archive:" + base + "\nCOPY a /b\nRUN sleep 1 && false\n", "a": "a\n"})
+	var seen atomic.Bool
+	stop := make(chan struct{})
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			entries, _ := os.ReadDir(outDir)
+			for _, e := range entries {
+				if strings.HasPrefix(e.Name(), ".app.tar.") {
+					seen.Store(true)
+				}
+			}
+		}
+	}()
+	_, _, err = tryBuild(t, failing, cacheDir, toOut)
+	close(stop)
+	<-watched
+	if err == nil {
+		t.Fatal("the failing build succeeded")
+	}
+	if !seen.Load() {
+		t.Error("no archive was begun beside the output while the steps ran")
+	}
+	after, _ := os.ReadFile(out)
+	if !bytes.Equal(after, before) || inode() != was {
+		t.Error("the failed build changed the archive in place")
+	}
+	if entries, _ := os.ReadDir(outDir); len(entries) != 1 {
+		t.Errorf("%d files beside the output after the failed build, want none", len(entries)-1)
+	}
+
+	// The same image again, every step run: the archive in place stays.
+	testBuild(t, dir, cacheDir, toOut, withEpoch, func(o *Options) { o.NoCache = true })
+	if inode() != was {
+		t.Error("the archive of the same image was written again")
+	}
+	if entries, _ := os.ReadDir(outDir); len(entries) != 1 {
+		t.Errorf("%d files beside the output, want none", len(entries)-1)
+	}
+}
