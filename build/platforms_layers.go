@@ -49,7 +49,7 @@ func (b *builder) makeLayer(ctx context.Context, st *stage, p *plan, info StepIn
 	rec, err := b.opts.Store.Step(key)
 	if err == nil && rec.Layer != nil {
 		b.opts.Store.Touch(key)
-		return rec.Layer, b.shares.madeBy(key), nil
+		return rec.Layer, b.takenFrom(b.shares.madeBy(key)), nil
 	}
 	made := false
 	rec, _, err = b.opts.Store.MakeStep(ctx, key, false, func() (*cache.Record, error) {
@@ -58,9 +58,11 @@ func (b *builder) makeLayer(ctx context.Context, st *stage, p *plan, info StepIn
 			return nil, err
 		}
 		from, made = shared, true
-		if shared == "" {
-			b.shares.make(key, b.platformLabel)
+		maker := shared
+		if maker == "" {
+			maker = b.platformLabel
 		}
+		b.shares.make(key, maker)
 		return &cache.Record{Key: key, CreatedBy: "layer of " + p.createdBy, Created: b.opts.Now().UTC(), Layer: l}, nil
 	})
 	if err != nil {
@@ -72,5 +74,14 @@ func (b *builder) makeLayer(ctx context.Context, st *stage, p *plan, info StepIn
 	if !made {
 		from = b.shares.madeBy(key)
 	}
-	return rec.Layer, from, nil
+	return rec.Layer, b.takenFrom(from), nil
+}
+
+// takenFrom is the LayerFrom of a layer the step of platform made: ""
+// when that is this builder's own (the same step of another stage).
+func (b *builder) takenFrom(platform string) string {
+	if platform == b.platformLabel {
+		return ""
+	}
+	return platform
 }

@@ -92,7 +92,7 @@ func (b *builder) shareLayer(ctx context.Context, st *stage, p *plan, info StepI
 	if first {
 		defer close(share.done)
 		reads := overlay.NewReads()
-		l, err := b.writeLayer(withReads(ctx, reads), st, p, info)
+		l, err := b.writeLayer(withReads(context.WithValue(ctx, forAllKey{}, true), reads), st, p, info)
 		if err != nil {
 			return nil, "", err
 		}
@@ -109,7 +109,7 @@ func (b *builder) shareLayer(ctx context.Context, st *stage, p *plan, info StepI
 	if share.layer != nil {
 		// A view that cannot be read is one that does not agree.
 		if view, err := b.viewDigest(ctx, st, share.reads); err == nil && view == share.view {
-			return share.layer, share.platform, nil
+			return share.layer, b.takenFrom(share.platform), nil
 		}
 	}
 	l, err := b.writeLayer(ctx, st, p, info)
@@ -123,6 +123,17 @@ func (b *builder) viewDigest(ctx context.Context, st *stage, reads *overlay.Read
 		return "", err
 	}
 	return fswrite.ViewDigest(reads, s)
+}
+
+type forAllKey struct{}
+
+// writesForAll reports whether ctx is that of the platform that writes a
+// layer for every platform it fits (shareLayer's first): its layer is
+// compressed as it is written. Any other platform's is compressed once
+// per diffID (diffOnce), since two can still make the same layer.
+func writesForAll(ctx context.Context) bool {
+	v, _ := ctx.Value(forAllKey{}).(bool)
+	return v
 }
 
 type readsKey struct{}

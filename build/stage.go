@@ -54,6 +54,9 @@ type stage struct {
 	// onMiss, when set, is called as a step of the stage misses (see
 	// startAheads).
 	onMiss func()
+	// unpacking, set by prefetch, is closed once it has unpacked the
+	// base (see writeBeforeBase).
+	unpacking <-chan struct{}
 
 	// name is the stage's name, "stage-N" for an unnamed one, whatever
 	// the number of stages built; contextDir is set for a named context
@@ -79,6 +82,7 @@ func (st *stage) child() *stage {
 	st.mu.Unlock()
 	c.mu = &sync.Mutex{}
 	c.cmdSet = false
+	c.onMiss, c.unpacking = nil, nil
 	return &c
 }
 

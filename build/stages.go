@@ -136,6 +136,7 @@ func (b *builder) prefetch(ctx context.Context, st *stage) (stop func(cancel boo
 	// The steps add to st.img.Layers meanwhile.
 	base := slices.Clone(st.img.Layers)
 	done := make(chan struct{})
+	st.unpacking = done
 	go func() {
 		defer close(done)
 		st.mu.Lock()

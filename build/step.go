@@ -253,15 +253,15 @@ func (b *builder) dropCacheRepo(err error) {
 	}
 }
 
+// ErrLayerNeeded is the error of a step that must make a layer in a
+// build with Options.NoLayers.
+var ErrLayerNeeded = errors.New("a layer must be made, which this build may not")
+
 // execute runs a step that missed and stores its record. Two builds that
 // miss the same key at once do the work once: the second waits for the
 // first's lock and then finds its record (source is then "local").
 // res.LayerFrom says when the step took the layer another platform's
 // step made.
-// ErrLayerNeeded is the error of a step that must make a layer in a
-// build with Options.NoLayers.
-var ErrLayerNeeded = errors.New("a layer must be made, which this build may not")
-
 func (b *builder) execute(ctx context.Context, st *stage, p *plan, key digest.Digest, info StepInfo, in *stepInputs, res *StepResult) (*cache.Record, string, error) {
 	if p.layer != nil && b.opts.NoLayers {
 		return nil, "", ErrLayerNeeded
@@ -325,9 +325,7 @@ func (b *builder) writeLayer(ctx context.Context, st *stage, p *plan, info StepI
 	if err := p.layer.makeLayer(ctx, root, info); err != nil {
 		return nil, err
 	}
-	if b.platformLabel != "" && !fileSteps[p.kind] {
-		// A COPY, ADD or WORKDIR is made once for the platforms it can
-		// be (see makeLayer), and compressed as it is written.
+	if b.platformLabel != "" && !writesForAll(ctx) {
 		return b.diffOnce(ctx, root)
 	}
 	l, err := b.diff(ctx, root, b.opts.Compression)

@@ -25,7 +25,10 @@ import (
 // the step fails on no layer (a --chown user the base's /etc/passwd
 // has), made is false and the caller writes the layer the usual way.
 func (b *builder) writeBeforeBase(ctx context.Context, st *stage, p *plan, info StepInfo) (_ *layer.Layer, made bool, err error) {
-	if !viewSteps[p.kind] || b.driver.Features().Exclusive || st.unpackedAll() {
+	// In a multi-platform build, only the platform that writes a layer
+	// for all (see shareLayer) writes it ahead: the others' layers are
+	// compressed once per diffID (diffOnce).
+	if !viewSteps[p.kind] || b.driver.Features().Exclusive || !st.baseUnpacking() || (b.platformLabel != "" && !writesForAll(ctx)) {
 		return nil, false, nil
 	}
 	reads, ok := ctx.Value(readsKey{}).(*overlay.Reads)
@@ -38,7 +41,9 @@ func (b *builder) writeBeforeBase(ctx context.Context, st *stage, p *plan, info 
 		return nil, false, err
 	}
 	defer func() {
-		if cerr := root.Close(); cerr != nil && err == nil {
+		// The upper dir of an attempt dropped is scratch space, which
+		// the store's cleaning removes anyway.
+		if cerr := root.Close(); cerr != nil && err == nil && made {
 			err = cerr
 		}
 	}()
@@ -98,12 +103,16 @@ func baseShowsNothing(reads *overlay.Reads, root rootfs.Root, base *overlay.Stac
 	return true
 }
 
-// unpackedAll reports whether every layer of the stage is unpacked
-// already; false while they are being unpacked (prefetch holds mu).
-func (st *stage) unpackedAll() bool {
-	if !st.mu.TryLock() {
+// baseUnpacking reports whether prefetch is unpacking the stage's base
+// at this moment.
+func (st *stage) baseUnpacking() bool {
+	if st.unpacking == nil {
 		return false
 	}
-	defer st.mu.Unlock()
-	return len(st.unpacked) == len(st.img.Layers)
+	select {
+	case <-st.unpacking:
+		return false
+	default:
+		return true
+	}
 }

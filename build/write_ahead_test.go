@@ -2,7 +2,6 @@ package build
 
 import (
 	"context"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,10 +17,11 @@ import (
 // the roots rebased on their layers.
 type heldUnpack struct {
 	rootfs.Driver
-	release chan struct{}
-	once    sync.Once
-	mu      sync.Mutex
-	rebased int
+	release  chan struct{}
+	once     sync.Once
+	mu       sync.Mutex
+	attempts int // roots made on no layer
+	rebased  int
 }
 
 func newHeldUnpack(d rootfs.Driver) *heldUnpack {
@@ -46,6 +46,9 @@ func (d *heldUnpack) Root(ctx context.Context, lower []rootfs.Layer) (rootfs.Roo
 		return r, err
 	}
 	d.once.Do(func() { close(d.release) })
+	d.mu.Lock()
+	d.attempts++
+	d.mu.Unlock()
 	return &countRebase{Root: r, d: d}, nil
 }
 
@@ -76,25 +79,29 @@ func (r *countRebase) Rebase(lower []rootfs.Layer) error {
 // and the RUN after it sees the base and the copy. Where the base has
 // something (the COPY goes into its /opt), the layer is written again on
 // the base, with the same result as ever: its /opt keeps the base's
-// mode. A heredoc, or a stage's files, are copied as well the second
-// time.
+// mode; a heredoc is copied as well the second time. A COPY to "/" is
+// kept (the root is always there), and a step after the base is
+// unpacked is not written ahead.
 func TestCopyBeforeBaseUnpacked(t *testing.T) {
 	baseDir := withBusybox(t, contextDir(t, map[string]string{"Dockerfile": busyboxPrelude + "RUN mkdir -m 0700 /opt\n"}))
 	base, _ := testBuild(t, baseDir, t.TempDir())
 	epoch := time.Unix(1700000000, 0)
 	for _, c := range []struct {
-		name, copy string
-		rebased    int
+		name, copy        string
+		attempts, rebased int
 	}{
-		{"fresh dir", "COPY app /app\nRUN ls -ln /app > /listing && stat -c '%a %u' / >> /listing\n", 1},
-		{"dir of the base", "COPY app/conf /opt/\nRUN cat /opt/conf > /listing && stat -c %a /opt >> /listing\n", 0},
+		{"fresh dir", "COPY app /app\nRUN ls -ln /app > /listing && stat -c '%a %u' / >> /listing\n", 1, 1},
+		{"into /", "COPY app/conf /\nRUN cat /conf > /listing\n", 1, 1},
+		{"dir of the base", "COPY app/conf /opt/\nRUN cat /opt/conf > /listing && stat -c %a /opt >> /listing\n", 1, 0},
 		// Written twice, from sources the first writing added to.
-		{"heredoc", "COPY <<EOF /opt/h\nhello\nEOF\nRUN cat /opt/h > /listing\n", 0},
-		{"from an image", "COPY --from=oci-archive:BASE /bin/busybox /opt/bb\nRUN ls -l /opt/bb > /listing\n", 0},
+		{"heredoc", "COPY <<EOF /opt/h\nhello\nEOF\nRUN cat /opt/h > /listing\n", 1, 0},
+		// The base is unpacked by the second COPY: it is not written
+		// ahead, nor is the WORKDIR.
+		{"base unpacked", "COPY app /app\nCOPY app/conf /etc/conf\nWORKDIR /w\nRUN cat /etc/conf > /listing\n", 1, 1},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := contextDir(t, map[string]string{
-				"Dockerfile": "FROM oci-archive:" + base + "\n" + strings.ReplaceAll(c.copy, "BASE", base),
+				"Dockerfile": "FROM oci-archive:" + base + "\n" + c.copy,
 				"app/conf":   "k=v\n", "app/sub/file": "f\n",
 			})
 			var digests []string
@@ -121,8 +128,8 @@ func TestCopyBeforeBaseUnpacked(t *testing.T) {
 			if digests[0] != digests[1] {
 				t.Errorf("image %s with the COPY written while the base was unpacked, %s after", digests[1], digests[0])
 			}
-			if held.rebased != c.rebased {
-				t.Errorf("%d roots rebased, want %d", held.rebased, c.rebased)
+			if held.attempts != c.attempts || held.rebased != c.rebased {
+				t.Errorf("%d steps written before the base was unpacked, %d kept; want %d, %d", held.attempts, held.rebased, c.attempts, c.rebased)
 			}
 		})
 	}

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"sync"
 	"syscall"
+	"time"
 
 	digest "github.com/opencontainers/go-digest"
 	"golang.org/x/sync/errgroup"
@@ -33,9 +34,9 @@ func (c *Context) Hash(ctx context.Context, files []File) error {
 	return g.Wait()
 }
 
-// hashFile fills in f, once per file and stat data in the Context's life:
-// the COPYs of a build, and each platform's, that name a file share its
-// hash.
+// hashFile fills in f, once per file and stat data in the Context's life
+// (unless it changed just before it was read, see memoMargin): the COPYs
+// of a build, and each platform's, that name a file share its hash.
 func (c *Context) hashFile(f *File) error {
 	st, ok := f.Info.Sys().(*syscall.Stat_t)
 	if !ok {
@@ -53,6 +54,13 @@ func (c *Context) hashFile(f *File) error {
 	defer close(call.done)
 	return c.hashNow(f, st, call)
 }
+
+// memoMargin is more than a tick of the coarse clock that file times
+// come from: a file whose last change is older than this before it was
+// read changes its stat data with any change after the read, so its hash
+// can be shared. (A stat cache kept between builds wants more: see
+// racyWindow.)
+const memoMargin = 50 * time.Millisecond
 
 // hashMemo holds the files a Context hashed, by host path.
 type hashMemo struct {
@@ -89,11 +97,12 @@ func (m *hashMemo) start(host string, key statEntry) (*hashCall, bool) {
 // hashNow reads f, or takes it from the stat cache, and fills in call
 // when it can be trusted.
 func (c *Context) hashNow(f *File, st *syscall.Stat_t, call *hashCall) error {
+	started := time.Now()
 	if c.stats != nil {
 		if e, ok := c.stats.lookup(f.Host, st); ok {
 			f.Digest, f.Xattrs, f.Link = e.Digest, e.Xattrs, e.Link
 			if call != nil {
-				call.e, call.ok = e, true
+				call.e, call.ok = e, true // older than the racy window
 			}
 			return nil
 		}
@@ -122,7 +131,9 @@ func (c *Context) hashNow(f *File, st *syscall.Stat_t, call *hashCall) error {
 	}
 	e := keyOf(st)
 	e.Digest, e.Xattrs, e.Link = f.Digest, f.Xattrs, f.Link
-	if call != nil {
+	if call != nil && max(e.Ctime, e.Mtime) < started.Add(-memoMargin).UnixNano() {
+		// A file changed just before this read could change again with
+		// the same stat data: the next COPY reads it again.
 		call.e, call.ok = e, true
 	}
 	if c.stats != nil {

@@ -20,8 +20,9 @@ import (
 // the entry's metadata as a copy up takes it (type, mode, owner, mtime,
 // device number, xattrs other than overlayfs's own), a regular file's
 // size and a symlink's target, or that nothing is there; for a listing,
-// each entry's name and metadata; for a read, the file's content. The
-// root's metadata is left out: no layer carries it.
+// each entry's name and metadata; for a read, the file's content. A
+// lookup of the root says nothing: the writer always finds one there,
+// its upper dir, and no layer carries the root's metadata.
 //
 // A Layer over a stack recorded in r (NewLayer keeps the recording) makes
 // the same files over any stack with the same digest for r: every choice
@@ -31,11 +32,14 @@ func ViewDigest(r *overlay.Reads, s *overlay.Stack) (digest.Digest, error) {
 	h := sha256.New()
 	for _, rd := range r.List() {
 		fmt.Fprintf(h, "%q %d\n", rd.Path, rd.Kind)
-		if rd.Kind&overlay.ReadLookup != 0 {
+		switch {
+		case rd.Kind&overlay.ReadLookup == 0:
+		case rd.Path == "/":
+			// The writer's view always has a root, its upper dir's.
+			io.WriteString(h, "root\n")
+		default:
 			e, err := plain.Lstat(rd.Path)
-			if rd.Path == "/" && err == nil {
-				io.WriteString(h, "root\n")
-			} else if err := sumEntry(h, e, err); err != nil {
+			if err := sumEntry(h, e, err); err != nil {
 				return "", err
 			}
 		}

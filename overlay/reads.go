@@ -48,6 +48,9 @@ func (r *Reads) note(p string, k ReadKind) {
 
 // List returns the paths recorded so far, sorted.
 func (r *Reads) List() []Read {
+	if r == nil {
+		return nil
+	}
 	r.mu.Lock()
 	out := make([]Read, 0, len(r.paths))
 	for p, k := range r.paths {

@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -12,7 +13,7 @@ import (
 )
 
 // headTimeout bounds headTag: past it, the pull asks the usual way.
-const headTimeout = 5 * time.Second
+const headTimeout = 3 * time.Second
 
 // manifestTypes are the media types a manifest HEAD accepts, as ggcr's
 // Head sends them: the registry answers with the digest of the same
@@ -31,10 +32,14 @@ var manifestTypes = strings.Join([]string{
 // scheme, an unreachable registry (whose error that way is the one
 // reported).
 func (p *puller) headTag(ctx context.Context, endpoint string) (digest.Digest, bool) {
+	u, err := url.Parse(endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host != p.ref.Context().RegistryStr() {
+		return "", false
+	}
 	ctx, cancel := context.WithTimeout(ctx, headTimeout)
 	defer cancel()
-	url := endpoint + "/v2/" + p.ref.Context().RepositoryStr() + "/manifests/" + p.ref.Identifier()
-	req, err := http.NewRequestWithContext(ctx, http.MethodHead, url, nil)
+	manifest := endpoint + "/v2/" + p.ref.Context().RepositoryStr() + "/manifests/" + p.ref.Identifier()
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, manifest, nil)
 	if err != nil {
 		return "", false
 	}
@@ -57,6 +62,7 @@ func (p *puller) headTag(ctx context.Context, endpoint string) (digest.Digest, b
 type endpointSeen struct {
 	mu         sync.Mutex
 	endpoint   string
+	answered   bool
 	credential bool
 }
 
@@ -68,7 +74,7 @@ func (p *puller) watch(rt http.RoundTripper) http.RoundTripper {
 		resp, err := rt.RoundTrip(req)
 		if err == nil && resp.StatusCode == http.StatusOK && strings.Contains(req.URL.Path, "/manifests/") {
 			p.seen.mu.Lock()
-			p.seen.endpoint = req.URL.Scheme + "://" + req.URL.Host
+			p.seen.endpoint, p.seen.answered = req.URL.Scheme+"://"+req.URL.Host, true
 			p.seen.credential = p.seen.credential || req.Header.Get("Authorization") != ""
 			p.seen.mu.Unlock()
 		}
@@ -77,14 +83,15 @@ func (p *puller) watch(rt http.RoundTripper) http.RoundTripper {
 }
 
 // endpoint is the Endpoint a refState keeps: where the registry answered
-// for manifests, unless it was asked with credentials.
-func (p *puller) endpoint() string {
+// for manifests, unless it was asked with credentials. answered is false
+// when it did not answer at all (the state keeps what it had).
+func (p *puller) endpoint() (endpoint string, answered bool) {
 	p.seen.mu.Lock()
 	defer p.seen.mu.Unlock()
 	if p.seen.credential {
-		return ""
+		return "", p.seen.answered
 	}
-	return p.seen.endpoint
+	return p.seen.endpoint, p.seen.answered
 }
 
 type roundTripFunc func(*http.Request) (*http.Response, error)

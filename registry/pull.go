@@ -166,7 +166,7 @@ func (p *puller) finish(ctx context.Context, st, last *refState, offline, warnin
 		return nil, err
 	}
 	changed := last == nil || st.Digest != last.Digest || st.ManifestDigest != last.ManifestDigest
-	if e := p.endpoint(); p.remote != nil && e != st.Endpoint {
+	if e, answered := p.endpoint(); p.remote != nil && answered && e != st.Endpoint {
 		st.Endpoint, changed = e, true
 	}
 	if changed {
