@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/moby/sys/mountinfo"
 )
 
 // inPlaceMode runs mybuild in mybuild's own image (deploy/Dockerfile),
@@ -168,6 +170,14 @@ func (e *engine) stop() {
 	case <-time.After(30 * time.Second):
 		e.cmd.Process.Kill()
 		<-done
+	}
+	// The engine may leave the bind mount of its network namespace
+	// (exec/netns/default) in place, which RemoveAll cannot remove.
+	if mounts, err := mountinfo.GetMounts(mountinfo.PrefixFilter(e.dir)); err == nil {
+		slices.SortFunc(mounts, func(a, b *mountinfo.Info) int { return len(b.Mountpoint) - len(a.Mountpoint) })
+		for _, m := range mounts {
+			syscall.Unmount(m.Mountpoint, syscall.MNT_DETACH)
+		}
 	}
 	os.RemoveAll(e.dir)
 }
