@@ -54,11 +54,7 @@ func (b *builder) convertLayer(ctx context.Context, l layer.Layer, c layer.Compr
 // be elsewhere than in the store.
 func (b *builder) convertFrom(ctx context.Context, l layer.Layer, c layer.Compression, open func() (io.ReadCloser, error)) (layer.Layer, error) {
 	store := b.opts.Store
-	key := cache.NewKey("convert").
-		String("diff_id", l.DiffID.String()).
-		String("compression", string(c.Algorithm)).
-		String("level", strconv.Itoa(c.Level)).
-		Sum()
+	key := convertKey(l.DiffID, c)
 	rec, err := store.Step(key)
 	if errors.Is(err, cache.ErrNotFound) {
 		rec, err = b.recompress(ctx, key, l, c, open)
@@ -106,4 +102,34 @@ func (b *builder) recompress(ctx context.Context, key digest.Digest, l layer.Lay
 		}, nil
 	})
 	return rec, err
+}
+
+// convertKey is the key of the record of the layer diffID in compression
+// c, made by a conversion (convertFrom) or noted as made (noteCompressed).
+func convertKey(diffID digest.Digest, c layer.Compression) digest.Digest {
+	return cache.NewKey("convert").
+		String("diff_id", diffID.String()).
+		String("compression", string(c.Algorithm)).
+		String("level", strconv.Itoa(c.Level)).
+		Sum()
+}
+
+// noteCompressed records l, a layer a multi-platform build compressed as
+// it wrote it (for every platform it fits, see shareLayer), as its
+// diffID's layer in its compression: another platform that makes the
+// same layer after all then takes it (diffOnce) rather than compress it
+// again. A failure only costs that compression.
+func (b *builder) noteCompressed(ctx context.Context, l layer.Layer) {
+	key := convertKey(l.DiffID, b.opts.Compression.OrDefault())
+	if _, err := b.opts.Store.Step(key); err == nil {
+		return
+	}
+	_, _, _ = b.opts.Store.MakeStep(ctx, key, false, func() (*cache.Record, error) {
+		return &cache.Record{
+			Key:       key,
+			CreatedBy: fmt.Sprintf("layer %s in %s", l.DiffID, l.Compression().Algorithm),
+			Created:   b.opts.Now().UTC(),
+			Layer:     &l,
+		}, nil
+	})
 }

@@ -1,7 +1,9 @@
 package build
 
 import (
+	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/mybuild/mybuild/transport"
 )
@@ -11,40 +13,86 @@ import (
 // soon as one of its steps misses: the image will differ from the one
 // in place, and begin with those layers, written as they are. The copy
 // of a large base then runs beside the steps, rather than after them.
-// A warm build, whose archive is in place, begins none.
+// A warm build, whose archive is in place, begins none; nor is an output
+// begun inside a build context, where a later COPY would read the file
+// being written (mybuild -t app.tar .).
 func (b *builder) startAheads(st *stage) {
 	if st.base == 0 {
 		return
 	}
 	first := slices.Clone(st.img.Layers[:st.base])
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	var begun []*transport.Ahead
+	var paths []string
 	for _, out := range b.opts.Outputs {
-		if _, begun := b.aheads[out.String()]; begun {
+		if b.aheadPath(out.Path) == "" || slices.Contains(paths, out.Path) {
 			continue
 		}
 		if a := transport.StartAhead(b.aheadCtx, out, first, b.opts.Store); a != nil {
-			if b.aheads == nil {
-				b.aheads = map[string]*transport.Ahead{}
-			}
-			b.aheads[out.String()] = a
+			begun, paths = append(begun, a), append(paths, out.Path)
 		}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.aheads == nil {
+		b.aheads = map[string]*transport.Ahead{}
+	}
+	for i, a := range begun {
+		b.aheads[paths[i]] = a
 	}
 }
 
-// ahead is the archive begun for out, or nil.
+// aheadPath is the absolute path of an output that may be begun ahead:
+// "" for one inside a build context dir, or that cannot be resolved.
+func (b *builder) aheadPath(p string) string {
+	abs, err := resolvedPath(p)
+	if err != nil {
+		return ""
+	}
+	dirs := []string{b.opts.Context}
+	for _, c := range b.opts.Contexts {
+		dirs = append(dirs, c.Dir)
+	}
+	for _, d := range dirs {
+		if d == "" {
+			continue
+		}
+		root, err := resolvedPath(d)
+		if err != nil || abs == root || strings.HasPrefix(abs, root+string(filepath.Separator)) {
+			return ""
+		}
+	}
+	return abs
+}
+
+// resolvedPath is p made absolute, its directory's symlinks resolved.
+func resolvedPath(p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	dir, err := filepath.EvalSymlinks(filepath.Dir(abs))
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, filepath.Base(abs)), nil
+}
+
+// ahead is the archive begun for out, or nil (Save writes out the usual
+// way when the one begun is another output's of the same path).
 func (b *builder) ahead(out transport.Ref) *transport.Ahead {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.aheads[out.String()]
+	return b.aheads[out.Path]
 }
 
 // abortAheads drops the archives begun and not saved: a failed build
 // leaves its outputs as they were.
 func (b *builder) abortAheads() {
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	for _, a := range b.aheads {
+	aheads := b.aheads
+	b.aheads = nil
+	b.mu.Unlock()
+	for _, a := range aheads {
 		a.Abort()
 	}
 }

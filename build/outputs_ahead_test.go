@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mybuild/mybuild/internal/imagetest"
 	"github.com/mybuild/mybuild/transport"
 )
 
@@ -86,5 +87,24 @@ func TestArchiveBegunAhead(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(outDir); len(entries) != 1 {
 		t.Errorf("%d files beside the output, want none", len(entries)-1)
+	}
+}
+
+// An output inside the build context is not begun ahead: a COPY . after
+// the first miss would read the file being written.
+func TestArchiveInContextNotBegunAhead(t *testing.T) {
+	baseDir := withBusybox(t, contextDir(t, map[string]string{"Dockerfile": busyboxPrelude}))
+	base, _ := testBuild(t, baseDir, t.TempDir())
+	dir := contextDir(t, map[string]string{"Dockerfile": "FROM oci-archive:" + base + "\nRUN true\nCOPY . /src\n", "a": "a\n"})
+	out := filepath.Join(dir, "app.tar")
+	testBuild(t, dir, t.TempDir(), func(o *Options) { o.Outputs = []transport.Ref{{Transport: transport.OCIArchive, Path: out}} })
+	fsys, err := imagetest.Flatten(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range fsys.Paths() {
+		if strings.Contains(p, "app.tar") {
+			t.Errorf("the image holds %s, written while the COPY read the context", p)
+		}
 	}
 }

@@ -332,6 +332,9 @@ func (b *builder) writeLayer(ctx context.Context, st *stage, p *plan, info StepI
 	if err != nil {
 		return nil, err
 	}
+	if b.platformLabel != "" {
+		b.noteCompressed(ctx, l)
+	}
 	return &l, nil
 }
 

@@ -75,6 +75,9 @@ func (b *builder) writeBeforeBase(ctx context.Context, st *stage, p *plan, info 
 	if _, err := root.Commit(l); err != nil {
 		return nil, false, err
 	}
+	if b.platformLabel != "" {
+		b.noteCompressed(ctx, l)
+	}
 	return &l, true, nil
 }
 

@@ -55,12 +55,18 @@ func (c *Context) hashFile(f *File) error {
 	return c.hashNow(f, st, call)
 }
 
-// memoMargin is more than a tick of the coarse clock that file times
-// come from: a file whose last change is older than this before it was
-// read changes its stat data with any change after the read, so its hash
-// can be shared. (A stat cache kept between builds wants more: see
-// racyWindow.)
-const memoMargin = 50 * time.Millisecond
+// memoMargin is more than a tick of the clock that gives e its ctime: a
+// file whose last change is older than this before it was read changes
+// its stat data with any change after the read, so its hash can be
+// shared. 50 ms covers the coarse clock of nanosecond timestamps; a
+// filesystem whose times have whole seconds (no nanoseconds here) gets
+// racyWindow, as the stat cache kept between builds does.
+func memoMargin(e statEntry) time.Duration {
+	if e.Ctime%int64(time.Second) == 0 && e.Mtime%int64(time.Second) == 0 {
+		return racyWindow
+	}
+	return 50 * time.Millisecond
+}
 
 // hashMemo holds the files a Context hashed, by host path.
 type hashMemo struct {
@@ -131,7 +137,7 @@ func (c *Context) hashNow(f *File, st *syscall.Stat_t, call *hashCall) error {
 	}
 	e := keyOf(st)
 	e.Digest, e.Xattrs, e.Link = f.Digest, f.Xattrs, f.Link
-	if call != nil && max(e.Ctime, e.Mtime) < started.Add(-memoMargin).UnixNano() {
+	if call != nil && e.Ctime < started.Add(-memoMargin(e)).UnixNano() {
 		// A file changed just before this read could change again with
 		// the same stat data: the next COPY reads it again.
 		call.e, call.ok = e, true

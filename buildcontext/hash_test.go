@@ -48,7 +48,7 @@ func TestHashReadsEachFileOnce(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "f"), big, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(2 * memoMargin) // a file just written is hashed each time
+	time.Sleep(100 * time.Millisecond) // a file just written is hashed each time (memoMargin)
 	c, err := Open(dir, "")
 	if err != nil {
 		t.Fatal(err)

@@ -101,7 +101,12 @@ func (a *ArchiveAhead) Finish(ctx context.Context, img *Image, name string) (*Ma
 		a.finish <- aheadFinish{ctx: ctx, img: img, m: m, name: orDefaultName(name), progress: fn}
 		sent = true
 	})
-	<-a.done
+	select {
+	case <-a.done:
+	case <-ctx.Done():
+		a.cancel() // the first layers may still be being copied
+		<-a.done
+	}
 	a.cancel()
 	if !sent {
 		return nil, errAbandoned
