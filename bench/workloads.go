@@ -48,7 +48,10 @@ func (b *bench) phases(name, ctx string, edit func(i int) error, targets [3]stri
 				// What the tool before wrote is flushed first, not
 				// by this build's own fsync: on ext4 in ordered mode
 				// an fsync writes out the whole journal transaction.
+				// And what a daemon still does after its build is
+				// left to end.
 				syscall.Sync()
+				waitIdle(30 * time.Second)
 				s, err := t.build(name, ctx)
 				if err != nil {
 					return nil, fmt.Errorf("%s: %w", t.label(), err)
