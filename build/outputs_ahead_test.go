@@ -24,11 +24,10 @@ func TestArchiveBegunAhead(t *testing.T) {
 	outDir := t.TempDir()
 	out := filepath.Join(outDir, "app.tar")
 	toOut := func(o *Options) { o.Outputs = []transport.Ref{{Transport: transport.OCIArchive, Path: out}} }
-	epoch := time.Unix(1700000000, 0)
-	withEpoch := func(o *Options) { o.SourceDateEpoch = &epoch }
+	epoch := withEpoch(reproEpoch)
 	dir := contextDir(t, map[string]string{"Dockerfile": "FROM oci-archive:" + base + "\nCOPY a /a\n", "a": "a\n"})
 	cacheDir := t.TempDir()
-	testBuild(t, dir, cacheDir, toOut, withEpoch)
+	testBuild(t, dir, cacheDir, toOut, epoch)
 	before, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
@@ -81,7 +80,7 @@ func TestArchiveBegunAhead(t *testing.T) {
 	}
 
 	// The same image again, every step run: the archive in place stays.
-	testBuild(t, dir, cacheDir, toOut, withEpoch, func(o *Options) { o.NoCache = true })
+	testBuild(t, dir, cacheDir, toOut, epoch, func(o *Options) { o.NoCache = true })
 	if inode() != was {
 		t.Error("the archive of the same image was written again")
 	}

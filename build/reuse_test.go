@@ -9,7 +9,6 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/mybuild/mybuild/layer"
 	"github.com/mybuild/mybuild/layerdiff"
@@ -39,21 +38,23 @@ func inodeIn(t *testing.T, cacheDir string, st StepResult, p string) (uint64, os
 
 // The same COPY after an edit links, from the layer it made last time,
 // the files that are exactly as they were, and writes the others; its
-// layer is the one a build from an empty cache makes.
+// layer is the one a build from an empty cache makes (with a source date
+// epoch: the /src it creates has the time of the build).
 func TestCopyAfterEditLinksUnchangedFiles(t *testing.T) {
 	dir := contextDir(t, map[string]string{
 		"Dockerfile": "FROM scratch\nCOPY src /src\n",
 		"src/a.txt":  "same\n", "src/b.txt": "before\n", "src/sub/c.txt": "same mode?\n",
 	})
 	cacheDir := t.TempDir()
-	_, before := testBuild(t, dir, cacheDir)
+	epoch := withEpoch(reproEpoch)
+	_, before := testBuild(t, dir, cacheDir, epoch)
 	if err := os.WriteFile(filepath.Join(dir, "src/b.txt"), []byte("after\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Chmod(filepath.Join(dir, "src/sub/c.txt"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, after := testBuild(t, dir, cacheDir)
+	_, after := testBuild(t, dir, cacheDir, epoch)
 	if got := cachedSteps(after); got != "CR" {
 		t.Fatalf("steps %s, want the COPY run again", got)
 	}
@@ -75,7 +76,7 @@ func TestCopyAfterEditLinksUnchangedFiles(t *testing.T) {
 			t.Errorf("%s: mode %v, want %v", c.path, mode, c.mode)
 		}
 	}
-	_, cold := testBuild(t, dir, t.TempDir())
+	_, cold := testBuild(t, dir, t.TempDir(), epoch)
 	if got, want := after.Steps[1].Layer.Digest, cold.Steps[1].Layer.Digest; got != want {
 		t.Errorf("layer after the edit %s, from an empty cache %s", got, want)
 	}
@@ -120,9 +121,8 @@ func TestCopyAfterParentMissLinksNothing(t *testing.T) {
 		"first.txt":  "one\n", "src/a.txt": "same\n",
 	})
 	cacheDir := t.TempDir()
-	epoch := time.Unix(1700000000, 0)
-	withEpoch := func(o *Options) { o.SourceDateEpoch = &epoch }
-	_, before := testBuild(t, dir, cacheDir, withEpoch)
+	epoch := withEpoch(reproEpoch)
+	_, before := testBuild(t, dir, cacheDir, epoch)
 	file := layerFile(t, cacheDir, before.Steps[2], "src/a.txt")
 	var was syscall.Stat_t
 	if err := syscall.Lstat(file, &was); err != nil {
@@ -131,7 +131,7 @@ func TestCopyAfterParentMissLinksNothing(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "first.txt"), []byte("two\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, after := testBuild(t, dir, cacheDir, withEpoch)
+	_, after := testBuild(t, dir, cacheDir, epoch)
 	if got := cachedSteps(after); got != "CRR" {
 		t.Fatalf("steps %s, want both COPYs run again", got)
 	}
