@@ -27,8 +27,12 @@ import (
 func (b *builder) writeBeforeBase(ctx context.Context, st *stage, p *plan, info StepInfo) (_ *layer.Layer, made bool, err error) {
 	// In a multi-platform build, only the platform that writes a layer
 	// for all (see shareLayer) writes it ahead: the others' layers are
-	// compressed once per diffID (diffOnce).
-	if !viewSteps[p.kind] || b.driver.Features().Exclusive || !st.baseUnpacking() || (b.platformLabel != "" && !writesForAll(ctx)) {
+	// compressed once per diffID (diffOnce). Nor is a COPY that links
+	// the files of an earlier layer (withReusable) written ahead: a
+	// second writing would link and unlink them again, changing the
+	// ctimes that layer's seal vouches by.
+	if !viewSteps[p.kind] || b.driver.Features().Exclusive || !st.baseUnpacking() ||
+		(b.platformLabel != "" && !writesForAll(ctx)) || reuseOption(ctx) != nil {
 		return nil, false, nil
 	}
 	reads, ok := ctx.Value(readsKey{}).(*overlay.Reads)
