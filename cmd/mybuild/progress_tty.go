@@ -63,6 +63,9 @@ type ttyStep struct {
 	tail    []string // the last lines of its output
 	partial []byte   // a last line not ended yet
 	miss    string   // why it missed, when an earlier record tells
+	// layerFrom is the platform whose same step made the layer this
+	// one took (build.StepResult.LayerFrom).
+	layerFrom string
 }
 
 // tailLines is how many lines of a step's output the view keeps.
@@ -164,7 +167,7 @@ func (p *ttyProgress) StepFinished(info build.StepInfo, res build.StepResult, er
 	if !ok {
 		return
 	}
-	s.took = res.Duration
+	s.took, s.layerFrom = res.Duration, res.LayerFrom
 	switch {
 	case err != nil:
 		s.state = stepFailed

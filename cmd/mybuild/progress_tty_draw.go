@@ -64,6 +64,9 @@ func (p *ttyProgress) lines(last bool) []string {
 		if s.miss != "" {
 			out = append(out, " => => MISS "+s.miss)
 		}
+		if s.layerFrom != "" {
+			out = append(out, " => => layer taken from "+s.layerFrom)
+		}
 		if s.state == stepRunning || s.state == stepFailed {
 			for _, t := range s.tail {
 				out = append(out, " => => # "+t)
