@@ -21,32 +21,26 @@ func (b *builder) startAheads(st *stage) {
 		return
 	}
 	first := slices.Clone(st.img.Layers[:st.base])
-	var begun []*transport.Ahead
-	var paths []string
+	begun := map[string]*transport.Ahead{}
 	for _, out := range b.opts.Outputs {
-		if b.aheadPath(out.Path) == "" || slices.Contains(paths, out.Path) {
+		if _, dup := begun[out.Path]; dup || b.inContext(out.Path) {
 			continue
 		}
 		if a := transport.StartAhead(b.aheadCtx, out, first, b.opts.Store); a != nil {
-			begun, paths = append(begun, a), append(paths, out.Path)
+			begun[out.Path] = a
 		}
 	}
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.aheads == nil {
-		b.aheads = map[string]*transport.Ahead{}
-	}
-	for i, a := range begun {
-		b.aheads[paths[i]] = a
-	}
+	b.aheads = begun
+	b.mu.Unlock()
 }
 
-// aheadPath is the absolute path of an output that may be begun ahead:
-// "" for one inside a build context dir, or that cannot be resolved.
-func (b *builder) aheadPath(p string) string {
+// inContext reports whether the path p is inside a build context dir,
+// or cannot be resolved.
+func (b *builder) inContext(p string) bool {
 	abs, err := resolvedPath(p)
 	if err != nil {
-		return ""
+		return true
 	}
 	dirs := []string{b.opts.Context}
 	for _, c := range b.opts.Contexts {
@@ -58,10 +52,10 @@ func (b *builder) aheadPath(p string) string {
 		}
 		root, err := resolvedPath(d)
 		if err != nil || abs == root || strings.HasPrefix(abs, root+string(filepath.Separator)) {
-			return ""
+			return true
 		}
 	}
-	return abs
+	return false
 }
 
 // resolvedPath is p made absolute, its directory's symlinks resolved.

@@ -40,7 +40,7 @@ func (b *builder) layerKey(st *stage, p *plan) (key digest.Digest, ok bool) {
 // shareLayer, once for platforms whose layers differ where the step does
 // not look); else by writeLayer. from is the platform whose step made the
 // layer, when another's did in this build.
-func (b *builder) makeLayer(ctx context.Context, st *stage, p *plan, info StepInfo) (_ *layer.Layer, from string, err error) {
+func (b *builder) makeLayer(ctx context.Context, st *stage, p *plan, info StepInfo) (_ *layer.Layer, from string, _ error) {
 	key, ok := b.layerKey(st, p)
 	if !ok {
 		l, err := b.writeLayer(ctx, st, p, info)
@@ -51,18 +51,15 @@ func (b *builder) makeLayer(ctx context.Context, st *stage, p *plan, info StepIn
 		b.opts.Store.Touch(key)
 		return rec.Layer, b.takenFrom(b.shares.madeBy(key)), nil
 	}
-	made := false
 	rec, _, err = b.opts.Store.MakeStep(ctx, key, false, func() (*cache.Record, error) {
-		l, shared, err := b.shareLayer(ctx, st, p, info)
+		l, from, err := b.shareLayer(ctx, st, p, info)
 		if err != nil {
 			return nil, err
 		}
-		from, made = shared, true
-		maker := shared
-		if maker == "" {
-			maker = b.platformLabel
+		if from == "" {
+			from = b.platformLabel
 		}
-		b.shares.make(key, maker)
+		b.shares.make(key, from)
 		return &cache.Record{Key: key, CreatedBy: "layer of " + p.createdBy, Created: b.opts.Now().UTC(), Layer: l}, nil
 	})
 	if err != nil {
@@ -71,10 +68,7 @@ func (b *builder) makeLayer(ctx context.Context, st *stage, p *plan, info StepIn
 	if rec.Layer == nil {
 		return nil, "", fmt.Errorf("layer record %s has no layer", key)
 	}
-	if !made {
-		from = b.shares.madeBy(key)
-	}
-	return rec.Layer, b.takenFrom(from), nil
+	return rec.Layer, b.takenFrom(b.shares.madeBy(key)), nil
 }
 
 // takenFrom is the LayerFrom of a layer the step of platform made: ""
