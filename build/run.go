@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 
@@ -82,6 +83,15 @@ func (r *runStep) addTo(k *cache.KeyBuilder) {
 	defer k.Group(k.Group("mounts"))
 	for _, m := range r.mounts {
 		m.fields(k)
+	}
+}
+
+// startAhead starts the step's sandbox init, where the driver can (see
+// rootfs.Prestarter), while the build explains its miss and makes its
+// root: its output goes to one writer, as makeLayer's does.
+func (r *runStep) startAhead() {
+	if ps, ok := r.b.driver.(rootfs.Prestarter); ok {
+		ps.StartAhead(sandbox.Process{Network: r.network, Security: r.security, Stdout: io.Discard, Stderr: io.Discard})
 	}
 }
 

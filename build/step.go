@@ -148,6 +148,9 @@ func (b *builder) miss(ctx context.Context, st *stage, p *plan, key digest.Diges
 	if st.onMiss != nil {
 		st.onMiss()
 	}
+	if r, ok := p.layer.(*runStep); ok && !b.opts.Explain {
+		r.startAhead()
+	}
 	in := b.inputs(st, info, p, fields)
 	res.Miss = b.explainMiss(ctx, st, in)
 	if mr, ok := b.rep.(missReporter); ok {
@@ -372,7 +375,8 @@ func (b *builder) writeBlob(ctx context.Context, root rootfs.Root, c layer.Compr
 	if l, err = root.Diff(ctx, w, opts...); err != nil {
 		return layer.Layer{}, fmt.Errorf("write layer: %w", err)
 	}
-	if err := w.Commit(l.Digest); err != nil {
+	// Flushed with the step's record (cache.Store.PutStep), not before.
+	if err := w.CommitUnflushed(l.Digest); err != nil {
 		return layer.Layer{}, err
 	}
 	if len(members) > 1 {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/mybuild/mybuild/internal/writeback"
 	digest "github.com/opencontainers/go-digest"
@@ -106,11 +107,28 @@ func (w *BlobWriter) Digest() digest.Digest { return digest.NewDigest(digest.SHA
 // it into place. Another build storing the same blob at the same time is
 // fine: both renames give the same content.
 func (w *BlobWriter) Commit(want digest.Digest) error {
+	return w.commit(want, true)
+}
+
+// CommitUnflushed is Commit for a blob that a step's record will refer
+// to: it moves the blob into place without flushing it first, and leaves
+// it to the flush of the filesystem that PutStep makes before it writes
+// the record (one flush for the step, not one more for its blob). Until
+// that flush nothing vouches for the blob: its seal is written only
+// after it, and a crash before it leaves a blob that fails its digest
+// when read, and is fetched or made again.
+func (w *BlobWriter) CommitUnflushed(want digest.Digest) error {
+	return w.commit(want, false)
+}
+
+func (w *BlobWriter) commit(want digest.Digest, flush bool) error {
 	if got := w.Digest(); got != want {
 		return fmt.Errorf("store blob %s: content has digest %s: %w", want, got, ErrCorrupt)
 	}
-	if err := w.f.Sync(); err != nil {
-		return fmt.Errorf("store blob %s: %w", want, err)
+	if flush {
+		if err := w.f.Sync(); err != nil {
+			return fmt.Errorf("store blob %s: %w", want, err)
+		}
 	}
 	if err := w.f.Close(); err != nil {
 		return fmt.Errorf("store blob %s: %w", want, err)
@@ -120,10 +138,54 @@ func (w *BlobWriter) Commit(want digest.Digest) error {
 	}
 	w.done = true
 	// Renaming moved its ctime: the seal takes the stat data after.
-	if fi, err := os.Stat(w.s.BlobPath(want)); err == nil {
+	fi, err := os.Stat(w.s.BlobPath(want))
+	switch {
+	case err != nil:
+	case flush:
 		w.s.sealBlob(want, fi)
+	default:
+		w.s.unflushedMu.Lock()
+		w.s.unflushed = append(w.s.unflushed, unflushedBlob{want, fi})
+		w.s.unflushedMu.Unlock()
 	}
 	return nil
+}
+
+// unflushedBlob is a blob moved into place unflushed, with its stat data
+// then, for its seal.
+type unflushedBlob struct {
+	d  digest.Digest
+	fi os.FileInfo
+}
+
+// isUnflushed tells whether blob d waits for a flush.
+func (s *Store) isUnflushed(d digest.Digest) bool {
+	s.unflushedMu.Lock()
+	defer s.unflushedMu.Unlock()
+	for _, b := range s.unflushed {
+		if b.d == d {
+			return true
+		}
+	}
+	return false
+}
+
+// sealFlushed seals the blobs of bs, which a flush made durable, and
+// takes them off the list of those waiting for one.
+func (s *Store) sealFlushed(bs []unflushedBlob) {
+	if len(bs) == 0 {
+		return
+	}
+	s.unflushedMu.Lock()
+	s.unflushed = slices.DeleteFunc(s.unflushed, func(u unflushedBlob) bool {
+		return slices.Contains(bs, u)
+	})
+	s.unflushedMu.Unlock()
+	for _, b := range bs {
+		if !s.isUnflushed(b.d) { // not written again unflushed meanwhile
+			s.writeBlobSeal(b.d, b.fi)
+		}
+	}
 }
 
 // Abort throws away an uncommitted blob. It is safe after Commit.

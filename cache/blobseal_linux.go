@@ -44,8 +44,16 @@ func (s *Store) blobSealPath(d digest.Digest) string {
 
 // sealBlob records fi, the stat data of blob d, whose content was just
 // checked whole. It is best effort: without a seal, a blob is hashed as
-// it is read.
+// it is read. A blob not flushed yet is sealed by the flush (syncFS),
+// not before: its content may still be lost.
 func (s *Store) sealBlob(d digest.Digest, fi os.FileInfo) {
+	if !s.isUnflushed(d) {
+		s.writeBlobSeal(d, fi)
+	}
+}
+
+// writeBlobSeal writes the seal of blob d, of stat data fi.
+func (s *Store) writeBlobSeal(d digest.Digest, fi os.FileInfo) {
 	st, ok := statOfBlob(fi)
 	if !ok {
 		return

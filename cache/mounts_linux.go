@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -80,8 +81,12 @@ func unescapeMountPath(s string) string {
 }
 
 // syncFS flushes the filesystem that holds the store, so that everything
-// written so far is durable before a record that refers to it.
+// written so far is durable before a record that refers to it; then it
+// seals the blobs that were moved into place unflushed before it began.
 func (s *Store) syncFS() error {
+	s.unflushedMu.Lock()
+	bs := slices.Clone(s.unflushed)
+	s.unflushedMu.Unlock()
 	f, err := os.Open(s.root)
 	if err != nil {
 		return err
@@ -90,6 +95,7 @@ func (s *Store) syncFS() error {
 	if err := unix.Syncfs(int(f.Fd())); err != nil {
 		return fmt.Errorf("syncfs %s: %w", s.root, err)
 	}
+	s.sealFlushed(bs)
 	return nil
 }
 

@@ -110,17 +110,18 @@ func (s *Store) Touch(key digest.Digest) {
 }
 
 // PutStep stores rec. Everything it refers to must already be stored:
-// the filesystem is flushed before the record is written, so that after
-// a crash a record never points at data that was lost.
+// the record is written, then the filesystem is flushed, and only then
+// is the record renamed into place, so that after a crash a record never
+// points at data that was lost. The one flush makes the record, its
+// layer's blob (see BlobWriter.CommitUnflushed) and its unpacked files
+// durable at once.
 func (s *Store) PutStep(rec *Record) error {
 	data, err := json.Marshal(rec)
 	if err != nil {
 		return err
 	}
 	if len(rec.layers()) > 0 {
-		if err := s.syncFS(); err != nil {
-			return err
-		}
+		return s.writeAtomic(s.stepPath(rec.Key), data, atomicfile.WithoutSync(), atomicfile.BeforeRename(s.syncFS))
 	}
 	return s.writeAtomic(s.stepPath(rec.Key), data)
 }
@@ -174,11 +175,12 @@ func (s *Store) LockStep(ctx context.Context, key digest.Digest) (unlock func(),
 
 // writeAtomic replaces path with data, mode 0600, through a temp file in
 // the store's scratch dir, which a crash leaves for reclaim to clean.
-func (s *Store) writeAtomic(path string, data []byte) error {
+func (s *Store) writeAtomic(path string, data []byte, opts ...atomicfile.Option) error {
+	opts = append([]atomicfile.Option{atomicfile.WithTempDir(s.tmp), atomicfile.WithMode(0o600)}, opts...)
 	err := atomicfile.Write(path, func(w io.Writer) error {
 		_, err := w.Write(data)
 		return err
-	}, atomicfile.WithTempDir(s.tmp), atomicfile.WithMode(0o600))
+	}, opts...)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}

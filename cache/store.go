@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/mybuild/mybuild/internal/userns"
 )
@@ -49,6 +50,11 @@ type Store struct {
 	exclusive bool
 	tmp       string // this Store's scratch dir
 	tmpLock   *fileLock
+
+	// unflushed are the blobs moved into place before a flush made them
+	// durable (BlobWriter.CommitUnflushed): the next flush seals them.
+	unflushedMu sync.Mutex
+	unflushed   []unflushedBlob
 }
 
 // Option configures Open.

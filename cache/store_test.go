@@ -406,6 +406,53 @@ func TestBlobSeal(t *testing.T) {
 	}
 }
 
+// A step's blob is moved into place unflushed: nothing seals it, not
+// even a read of all of it, until the flush that PutStep makes before it
+// writes the record that refers to it.
+func TestCommitUnflushedSealedByFlush(t *testing.T) {
+	s := open(t, t.TempDir())
+	data := []byte("a step's layer")
+	d := digest.FromBytes(data)
+	w, err := s.NewBlobWriter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(data)
+	if err := w.CommitUnflushed(d); err != nil {
+		t.Fatal(err)
+	}
+	sealed := func() bool {
+		_, err := os.Stat(s.blobSealPath(d))
+		return err == nil
+	}
+	r, _, err := s.OpenBlob(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := io.ReadAll(r); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read %q, %v", got, err)
+	}
+	r.Close()
+	if sealed() {
+		t.Fatal("a blob not flushed yet was sealed when read whole")
+	}
+	key := NewKey("run").String("cmd", "true").Sum()
+	rec := &Record{Key: key, CreatedBy: "RUN true", Created: time.Now().UTC(),
+		Layer: &layer.Layer{MediaType: "application/vnd.oci.image.layer.v1.tar+gzip", Digest: d, DiffID: digest.FromString("x"), Size: int64(len(data))}}
+	if err := s.PutStep(rec); err != nil {
+		t.Fatal(err)
+	}
+	if !sealed() {
+		t.Fatal("the blob is not sealed after the flush of its record")
+	}
+	if _, err := s.Step(key); err != nil {
+		t.Fatalf("record: %v", err)
+	}
+	if s.isUnflushed(d) {
+		t.Fatal("the blob still waits for a flush")
+	}
+}
+
 // A scratch file holds what is written to it, and has no name in the
 // scratch dir: nothing is left of it once closed.
 func TestScratchFile(t *testing.T) {

@@ -48,6 +48,13 @@ type Holder interface {
 	Hold(ctx context.Context) error
 }
 
+// Prestarter is a Driver that can start the sandbox of a RUN step before
+// its root is made (Overlay's, see sandbox.Starter.StartAhead): a build
+// calls StartAhead as soon as it knows such a step will run.
+type Prestarter interface {
+	StartAhead(p sandbox.Process)
+}
+
 // Rebaser is a Root that, made on no layers, can be put on its own later
 // (Overlay's): a COPY writes there while its base is being unpacked, and
 // the build rebases it once it knows the base would not have changed

@@ -67,6 +67,9 @@ func (o *Overlay) Settle() error {
 	return o.unpacker.Settle()
 }
 
+// StartAhead starts the sandbox init of a step that will run p.
+func (o *Overlay) StartAhead(p sandbox.Process) { o.starter.StartAhead(p) }
+
 // Repair unpacks a damaged layer again (see Unpacker.Repair), in this
 // driver's form.
 func (o *Overlay) Repair(ctx context.Context, diffID digest.Digest) error {

@@ -92,6 +92,15 @@ func exited(pid int) bool {
 	return err != nil || info.Signo != 0
 }
 
+// StartAhead starts, in the background, the init of a step that runs p,
+// unless one is started already: a build calls it once it knows that
+// such a step will run, so that the init's runtime starts while the
+// step's root is made. Only p's output writers, network and security
+// matter; a step that does not fit the init kills it.
+func (s *Starter) StartAhead(p Process) {
+	s.startAhead(Spec{Process: p})
+}
+
 // startAhead starts, in the background, the init of a step like spec,
 // unless one is started already.
 func (s *Starter) startAhead(spec Spec) {
@@ -111,10 +120,15 @@ func (s *Starter) startAhead(spec Spec) {
 	// (nothing a build step binds is made during the build).
 	template := Spec{Process: Process{Network: spec.Network, Security: spec.Security, Warn: func(string) {}}}
 	go func() {
-		defer close(a.done)
 		ip, err := startInit(context.Background(), template, a)
 		if err == nil {
 			a.ip = ip
+		}
+		close(a.done)
+		if spec.Security == SecuritySandbox {
+			// Compiled once per build, for the step's config: while the
+			// init's runtime starts.
+			_, _ = stepFilter()
 		}
 	}()
 }

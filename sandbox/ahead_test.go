@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -70,6 +71,31 @@ func TestStarterRunsTheNextStepInItsInitStartedAhead(t *testing.T) {
 	}
 	if s.ahead != nil {
 		t.Error("the second step, followed by none, had an init started ahead")
+	}
+}
+
+// StartAhead starts the init of a step before its spec is known: the
+// step runs in it (its PID is the step's command).
+func TestStartAheadBeforeTheFirstStep(t *testing.T) {
+	bb := busyboxLayer(t)
+	var s Starter
+	defer s.Close()
+	var out, errOut bytes.Buffer // two writers, as runOn gives
+	s.StartAhead(Process{Network: NetworkNone, Security: SecuritySandbox, Stdout: &out, Stderr: &errOut})
+	pid := aheadPid(t, &s)
+	marker := runtest.UniqueSleep()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan result, 1)
+	go func() {
+		done <- runOn(t, ctx, &s, []string{bb}, Process{Args: sh("exec sleep " + marker), Network: NetworkNone})
+	}()
+	runtest.WaitFor(t, "the sleep", func() bool { return len(runtest.Procs(marker)) == 1 })
+	if got := runtest.Procs(marker); got[0] != strconv.Itoa(pid) {
+		t.Errorf("the step runs as pid %s, not in the init started ahead (pid %d)", got[0], pid)
+	}
+	cancel()
+	if r := <-done; !errors.Is(r.err, context.Canceled) {
+		t.Errorf("err = %v, want context.Canceled", r.err)
 	}
 }
 
