@@ -9,18 +9,20 @@ import (
 )
 
 // startAheads begins to write the archive outputs (see
-// transport.StartAhead) with the base layers of st, the target stage, as
-// soon as one of its steps misses: the image will differ from the one
-// in place, and begin with those layers, written as they are. The copy
-// of a large base then runs beside the steps, rather than after them.
+// transport.StartAhead) with the layers st, the target stage, has when
+// one of its steps misses: those of its base and of the steps before the
+// miss. The image will differ from the one in place, and begin with those
+// layers, written as they are (when the output converts them after all,
+// the archive is written the usual way). The copy of a large base, or of
+// many cached layers, then runs beside the steps, rather than after them.
 // A warm build, whose archive is in place, begins none; nor is an output
 // begun inside a build context, where a later COPY would read the file
 // being written (mybuild -t app.tar .).
 func (b *builder) startAheads(st *stage) {
-	if st.base == 0 {
+	if len(st.img.Layers) == 0 {
 		return
 	}
-	first := slices.Clone(st.img.Layers[:st.base])
+	first := slices.Clone(st.img.Layers)
 	begun := map[string]*transport.Ahead{}
 	for _, out := range b.opts.Outputs {
 		if _, dup := begun[out.Path]; dup || b.inContext(out.Path) {

@@ -89,6 +89,78 @@ func TestArchiveBegunAhead(t *testing.T) {
 	}
 }
 
+// The layers of the steps before the first miss are begun ahead with the
+// base's: while an edited late step runs, the archive already holds the
+// cached layers before it. The archive is byte for byte the one a build
+// that begins only the base's makes.
+func TestArchiveAheadHoldsCachedLayers(t *testing.T) {
+	baseDir := withBusybox(t, contextDir(t, map[string]string{"Dockerfile": busyboxPrelude}))
+	base, _ := testBuild(t, baseDir, t.TempDir())
+	outDir := t.TempDir()
+	out := filepath.Join(outDir, "app.tar")
+	toOut := func(o *Options) { o.Outputs = []transport.Ref{{Transport: transport.OCIArchive, Path: out}} }
+	epoch := withEpoch(reproEpoch)
+	df := func(run string) string { return "FROM oci-archive:" + base + "\nCOPY a /a\nRUN " + run + "\n" }
+	dir := contextDir(t, map[string]string{"Dockerfile": df("true"), "a": "a\n"})
+	cacheDir := t.TempDir()
+	_, res := testBuild(t, dir, cacheDir, toOut, epoch)
+	var copied string
+	for _, s := range res.Steps {
+		if strings.HasPrefix(s.Instruction, "COPY") && s.Layer != nil {
+			copied = "blobs/sha256/" + s.Layer.Digest.Encoded()
+		}
+	}
+	if copied == "" {
+		t.Fatalf("no COPY layer among %+v", res.Steps)
+	}
+
+	// The RUN edited: the COPY hits, the RUN runs a while.
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df("sleep 1")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var seen atomic.Bool
+	stop := make(chan struct{})
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		for !seen.Load() {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			entries, _ := os.ReadDir(outDir)
+			for _, e := range entries {
+				if data, err := os.ReadFile(filepath.Join(outDir, e.Name())); err == nil &&
+					e.Name() != "app.tar" && bytes.Contains(data, []byte(copied)) {
+					seen.Store(true)
+				}
+			}
+		}
+	}()
+	_, res = testBuild(t, dir, cacheDir, toOut, epoch)
+	close(stop)
+	<-watched
+	if !res.Steps[len(res.Steps)-2].Cached || res.Steps[len(res.Steps)-1].Cached {
+		t.Fatalf("want the COPY cached and the RUN run: %+v", res.Steps)
+	}
+	if !seen.Load() {
+		t.Error("the cached COPY's layer was not in the archive begun while the RUN ran")
+	}
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cold, _ := testBuild(t, dir, t.TempDir(), epoch)
+	want, err := os.ReadFile(cold)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Error("the archive begun with the cached layers differs from a cold build's")
+	}
+}
+
 // An output inside the build context is not begun ahead: a COPY . after
 // the first miss would read the file being written.
 func TestArchiveInContextNotBegunAhead(t *testing.T) {
