@@ -20,9 +20,10 @@ var ErrNotAhead = errors.New("the image does not begin with the layers written a
 var errAbandoned = errors.New("archive abandoned")
 
 // ArchiveAhead is an OCI archive begun before its image is known
-// (StartOCIArchive): the layers the image will begin with, a base
-// image's, are copied in while the build runs, and Finish writes the
-// rest. The bytes are those WriteOCIArchive writes for the same image.
+// (StartOCIArchive): the layers the image will begin with (a base
+// image's, and cached steps') are copied in while the build runs, and
+// Finish writes the rest. The bytes are those WriteOCIArchive writes for
+// the same image.
 type ArchiveAhead struct {
 	first  []layer.Layer
 	finish chan aheadFinish

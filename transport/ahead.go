@@ -15,9 +15,9 @@ import (
 )
 
 // Ahead is an oci-archive: output begun before its image is known
-// (StartAhead): the layers of a base image, which the image will begin
-// with, are written into it while the build runs, and Save, given it
-// WithAhead, writes the rest.
+// (StartAhead): the layers the image will begin with (a base image's, and
+// those of the cached steps after it) are written into it while the build
+// runs, and Save, given it WithAhead, writes the rest.
 type Ahead struct {
 	ref     Ref
 	tmp     string // the file beside ref.Path the archive replaces, reserved
