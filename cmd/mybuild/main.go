@@ -10,5 +10,6 @@ import (
 func main() {
 	// When re-executed as a step's sandbox init, this never returns.
 	sandbox.Main()
+	tuneGC()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
