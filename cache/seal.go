@@ -1,8 +1,6 @@
 package cache
 
 import (
-	"bytes"
-	"encoding/gob"
 	"errors"
 	"fmt"
 	"io"
@@ -34,7 +32,9 @@ type seal struct {
 	Entries []sealEntry
 }
 
-const sealVersion = 1
+// sealVersion 2 is the format of seal_codec.go; 1 was encoding/gob's,
+// which a layer sealed so is unpacked again for (ErrUnsealed).
+const sealVersion = 2
 
 // sealSuffix names a seal beside its layer dir in the layers dir.
 const sealSuffix = ".seal"
@@ -88,11 +88,11 @@ func (s *Store) readSeal(diffID digest.Digest) (*seal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read seal of layer %s: %w", diffID, err)
 	}
-	var sl seal
-	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&sl); err != nil || sl.Version != sealVersion || len(sl.Entries) == 0 {
+	sl, err := unmarshalSeal(data)
+	if err != nil || sl.Version != sealVersion || len(sl.Entries) == 0 {
 		return nil, fmt.Errorf("seal of layer %s cannot be read: %w", diffID, ErrUnsealed)
 	}
-	return &sl, nil
+	return sl, nil
 }
 
 // writeSeal atomically replaces the seal of a layer. It is not synced: a
@@ -101,13 +101,10 @@ func (s *Store) readSeal(diffID digest.Digest) (*seal, error) {
 // it was, over a layer unpacked again since, vouches for nothing, since
 // every inode and ctime of the new layer differs from what it holds.
 func (s *Store) writeSeal(diffID digest.Digest, sl *seal, opts ...atomicfile.Option) error {
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(sl); err != nil {
-		return fmt.Errorf("seal layer %s: %w", diffID, err)
-	}
+	data := marshalSeal(sl)
 	opts = append([]atomicfile.Option{atomicfile.WithTempDir(s.tmp), atomicfile.WithMode(0o600), atomicfile.WithoutSync()}, opts...)
 	err := atomicfile.Write(s.sealPath(diffID), func(w io.Writer) error {
-		_, err := w.Write(buf.Bytes())
+		_, err := w.Write(data)
 		return err
 	}, opts...)
 	if err != nil {

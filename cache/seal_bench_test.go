@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	digest "github.com/opencontainers/go-digest"
 )
@@ -101,6 +102,34 @@ func BenchmarkSealTree(b *testing.B) {
 	}
 	for b.Loop() {
 		if _, err := makeSeal(tree, 0, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCheckSmallLayer is the check of a layer of one file, as a RUN
+// step makes: what a build that reruns its last step pays for each of the
+// cached layers below it.
+func BenchmarkCheckSmallLayer(b *testing.B) {
+	s, err := Open(context.Background(), b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	dir, err := s.TempDir("layer-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "step-1"), []byte("1\n"), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	diffID := digest.FromString("small")
+	if _, err := s.CommitLayer(dir, diffID); err != nil {
+		b.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond) // past the racy window of the seal
+	for b.Loop() {
+		if err := s.CheckLayer(context.Background(), diffID); err != nil {
 			b.Fatal(err)
 		}
 	}
