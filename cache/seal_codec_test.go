@@ -14,7 +14,7 @@ func testSeal() *seal {
 		{Path: "/", Mode: 0o40755, Ino: 2, Nlink: 3, Mtime: 1, Ctime: -2},
 		{Path: "/bin/sh", Mode: 0o100755, UID: 1000, GID: 1000, Size: 1 << 40, Digest: digest.FromString("sh"),
 			Xattrs: []xattr.Attr{{Name: "security.capability", Value: []byte{1, 0, 0, 2}}, {Name: "user.empty", Value: []byte{}}},
-			Ino: 1 << 60, Nlink: 2, Mtime: 1700000000, Ctime: 1700000001},
+			Ino:    1 << 60, Nlink: 2, Mtime: 1700000000, Ctime: 1700000001},
 		{Path: "/bin/ash", Mode: 0o100755, HardLink: "/bin/sh", Ino: 1 << 60, Nlink: 2},
 		{Path: "/lib", Mode: 0o120777, Link: "usr/lib"},
 		{Path: "/dev/null", Mode: 0o20666, Rdev: 0x103},
