@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"context"
+	"runtime"
 	"slices"
 	"sync"
 
@@ -99,6 +100,10 @@ func exited(pid int) bool {
 // matter; a step that does not fit the init kills it.
 func (s *Starter) StartAhead(p Process) {
 	s.startAhead(Spec{Process: p})
+	// The goroutine that starts it waits in this P's queue until this
+	// one blocks, and the caller goes on with CPU work (the miss
+	// explained, the root made) for milliseconds: let it go first.
+	runtime.Gosched()
 }
 
 // startAhead starts, in the background, the init of a step like spec,
