@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/klauspost/compress/gzip"
 	"github.com/mybuild/mybuild/layer"
 	"github.com/opencontainers/go-digest"
 )
@@ -23,7 +22,7 @@ func compressor(w io.Writer, c layer.Compression, prev *Previous, table bool) (i
 	switch c.Algorithm {
 	case layer.Gzip:
 		level = gzipLevel(c)
-		if _, err := gzip.NewWriterLevel(io.Discard, level); err != nil {
+		if err := checkGzipLevel(level); err != nil {
 			return nil, fmt.Errorf("gzip: %w", err)
 		}
 		return newMemberWriter(w, level, prev, table), nil

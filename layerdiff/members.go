@@ -150,8 +150,7 @@ type memberWriter struct {
 
 	cuts tarCuts
 	buf  []byte
-	zws  sync.Pool // gzip writers
-	bufs sync.Pool // pieces of tar, maxMember each
+	zws  *sync.Pool // gzip writers at level (gzipWriters)
 
 	// pending holds, in order, the members being compressed; writeOut
 	// writes each one out as it is ready.
@@ -177,8 +176,8 @@ type compressed struct {
 }
 
 func newMemberWriter(w io.Writer, level int, prev *Previous, table bool) *memberWriter {
-	mw := &memberWriter{w: w, level: level, table: table, pending: make(chan chan compressed, runtime.GOMAXPROCS(0)), done: make(chan struct{})}
-	mw.bufs.New = func() any { b := make([]byte, 0, maxMember); return &b }
+	mw := &memberWriter{w: w, level: level, table: table, zws: gzipWriters(level),
+		pending: make(chan chan compressed, runtime.GOMAXPROCS(0)), done: make(chan struct{})}
 	if prev != nil {
 		mw.blob = prev.Blob
 		mw.prev = make(map[[sha256.Size]byte]prevMember, len(prev.Members))
@@ -229,7 +228,7 @@ func (mw *memberWriter) Write(p []byte) (int, error) {
 func (mw *memberWriter) append(b []byte) {
 	for len(b) > 0 {
 		if mw.buf == nil {
-			mw.buf = (*mw.bufs.Get().(*[]byte))[:0]
+			mw.buf = (*memberBufs.Get().(*[]byte))[:0]
 		}
 		room := maxMember - len(mw.buf)
 		if room == 0 {
@@ -269,7 +268,7 @@ func (mw *memberWriter) cut() {
 	go func() {
 		res <- mw.compress(data)
 		if cap(data) == maxMember {
-			mw.bufs.Put(&data)
+			memberBufs.Put(&data)
 		}
 	}()
 }
@@ -309,14 +308,43 @@ func (mw *memberWriter) compress(data []byte) compressed {
 	return compressed{data: out, m: m}
 }
 
-// gzipWriter is a gzip writer at the level, from those the members
-// used before: each holds about a megabyte of tables.
+// gzipWriter is a gzip writer at the level, from those used before.
 func (mw *memberWriter) gzipWriter() *gzip.Writer {
 	if zw, ok := mw.zws.Get().(*gzip.Writer); ok {
 		return zw
 	}
 	zw, _ := gzip.NewWriterLevel(nil, mw.level) // checked by compressor
 	return zw
+}
+
+// memberBufs are the pieces of tar members are cut from, maxMember each,
+// and gzipWriters the gzip writers of each level, each holding about a
+// megabyte of tables: both are shared by every layer a process writes,
+// since a layer of a few bytes, as a RUN step makes, would otherwise
+// allocate and clear five megabytes for itself.
+var (
+	memberBufs  = sync.Pool{New: func() any { b := make([]byte, 0, maxMember); return &b }}
+	gzipPools   sync.Map // level -> *sync.Pool of *gzip.Writer
+	gzipChecked sync.Map // level -> error of gzip.NewWriterLevel
+)
+
+func gzipWriters(level int) *sync.Pool {
+	p, _ := gzipPools.LoadOrStore(level, &sync.Pool{})
+	return p.(*sync.Pool)
+}
+
+// checkGzipLevel is gzip.NewWriterLevel's error for level, found once.
+func checkGzipLevel(level int) error {
+	if err, ok := gzipChecked.Load(level); ok {
+		e, _ := err.(error)
+		return e
+	}
+	zw, err := gzip.NewWriterLevel(io.Discard, level)
+	if err == nil {
+		gzipWriters(level).Put(zw)
+	}
+	gzipChecked.Store(level, err)
+	return err
 }
 
 // writeOut writes the members in order, until Close closes pending.
