@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/mybuild/mybuild/internal/writeback"
 )
@@ -40,6 +41,12 @@ func WithoutSync() Option { return func(o *options) { o.noSync = true } }
 // new file vouches for, without holding up the writing of it.
 func BeforeRename(fn func() error) Option { return func(o *options) { o.beforeRename = fn } }
 
+// buffers are the write buffers of Write, a megabyte each (an archive
+// is written in large writes), shared by every Write of the process: a
+// step writes several small files (its record, its seals), which would
+// otherwise allocate and clear one each.
+var buffers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 1<<20) }}
+
 // Write creates or replaces path with what write produces, mode 0644. It
 // writes a temp file in the same directory, syncs it and renames it over
 // path, so path is either the old file or the whole new one, never a part;
@@ -65,7 +72,12 @@ func Write(path string, write func(io.Writer) error, opts ...Option) error {
 		// The disk writes while the rest is produced: the sync waits less.
 		out = writeback.New(f)
 	}
-	bw := bufio.NewWriterSize(out, 1<<20)
+	bw := buffers.Get().(*bufio.Writer)
+	bw.Reset(out)
+	defer func() {
+		bw.Reset(nil)
+		buffers.Put(bw)
+	}()
 	if err := write(bw); err != nil {
 		return err
 	}
