@@ -126,7 +126,7 @@ func (p *copyPlan) fileList() []cache.FileEntry {
 func fileEntries(dir string, files []buildcontext.File, owners func(uid, gid uint32) (uint32, uint32)) []cache.FileEntry {
 	out := make([]cache.FileEntry, 0, len(files))
 	for _, f := range files {
-		k := cache.NewKey("file")
+		k := cache.NewSum("file") // only its sum is kept
 		fileKeyFields(k, f, owners)
 		out = append(out, cache.FileEntry{Path: path.Join(dir, f.Rel), Digest: k.Sum().Encoded()[:16]})
 	}

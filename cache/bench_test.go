@@ -22,3 +22,21 @@ func BenchmarkKey(b *testing.B) {
 			Sum()
 	}
 }
+
+// BenchmarkFileKey keys one context file, as the file list of a COPY's
+// record does for each file it copies.
+func BenchmarkFileKey(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		new  func(string) *KeyBuilder
+	}{{"NewKey", NewKey}, {"NewSum", NewSum}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				c.new("file").String("mode", "100644").String("owner", "0:0").String("size", "12345").
+					String("link", "").String("content", "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef").
+					String("rdev", "0").Sum()
+			}
+		})
+	}
+}

@@ -37,6 +37,17 @@ func NewKey(kind string) *KeyBuilder {
 	return k
 }
 
+// NewSum starts a key, as NewKey, of which only Sum is wanted: it keeps
+// no digest per field (Fields is empty), and so costs one hash, not one
+// more per field. A build keys each context file of a COPY so, for the
+// file list of its record. Sum is NewKey's for the same fields.
+func NewSum(kind string) *KeyBuilder {
+	k := &KeyBuilder{h: sha256.New()}
+	k.buf = frame(frame(k.buf, keyVersion), kind)
+	k.h.Write(k.buf)
+	return k
+}
+
 // Group makes the fields added after it count, in Fields, as the one
 // field name ("files" for every field of every copied file), until the
 // next Group; "" ends it. It returns the group it replaces, so that a
@@ -96,6 +107,10 @@ func FieldNames(fields map[string]digest.Digest) []string {
 // the field name (or of the group): one Write to each, since a hash's
 // Write costs more per call than per byte for a field this small.
 func (k *KeyBuilder) write(name string) *KeyBuilder {
+	k.h.Write(k.buf)
+	if k.fields == nil { // NewSum
+		return k
+	}
 	if k.group != "" {
 		name = k.group
 	}
@@ -104,7 +119,6 @@ func (k *KeyBuilder) write(name string) *KeyBuilder {
 		f = sha256.New()
 		k.fields[name] = f
 	}
-	k.h.Write(k.buf)
 	f.Write(k.buf)
 	return k
 }

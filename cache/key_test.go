@@ -36,3 +36,19 @@ func TestKeyBytes(t *testing.T) {
 		t.Errorf("files field = %s, want %s", got, want)
 	}
 }
+
+// NewSum gives NewKey's key for the same fields, and no field digests.
+func TestNewSumIsNewKeysSum(t *testing.T) {
+	build := func(k *KeyBuilder) *KeyBuilder {
+		k.String("mode", "100644").Group("g")
+		k.Strings("list", []string{"a", "b"}).Group("")
+		return k.Bytes("xattr:user.x", []byte{0, 1})
+	}
+	full, sum := build(NewKey("file")), build(NewSum("file"))
+	if full.Sum() != sum.Sum() {
+		t.Errorf("NewSum's key %s, NewKey's %s", sum.Sum(), full.Sum())
+	}
+	if len(sum.Fields()) != 0 || len(full.Fields()) != 3 {
+		t.Errorf("fields: NewSum %v, NewKey %v", sum.Fields(), full.Fields())
+	}
+}
