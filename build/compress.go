@@ -59,7 +59,7 @@ func (b *builder) convertFrom(ctx context.Context, l layer.Layer, c layer.Compre
 	if errors.Is(err, cache.ErrNotFound) {
 		rec, err = b.recompress(ctx, key, l, c, open)
 	} else if err == nil {
-		store.Touch(key)
+		store.Used(rec)
 	}
 	if err != nil {
 		return layer.Layer{}, err

@@ -48,7 +48,7 @@ func (b *builder) makeLayer(ctx context.Context, st *stage, p *plan, info StepIn
 	}
 	rec, err := b.opts.Store.Step(key)
 	if err == nil && rec.Layer != nil {
-		b.opts.Store.Touch(key)
+		b.opts.Store.Used(rec)
 		return rec.Layer, b.takenFrom(b.shares.madeBy(key)), nil
 	}
 	rec, _, err = b.opts.Store.MakeStep(ctx, key, false, func() (*cache.Record, error) {

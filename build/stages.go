@@ -229,8 +229,8 @@ func (b *builder) recordBase(st *stage, createdBy string) (made bool, err error)
 	if b.opts.Explain {
 		return false, nil // writes nothing
 	}
-	if _, err := b.opts.Store.Step(st.key); err == nil {
-		b.opts.Store.Touch(st.key)
+	if rec, err := b.opts.Store.Step(st.key); err == nil {
+		b.opts.Store.Used(rec)
 		return false, nil
 	} else if !errors.Is(err, cache.ErrNotFound) {
 		return false, err

@@ -185,7 +185,7 @@ func (b *builder) lookup(ctx context.Context, key digest.Digest) (rec *cache.Rec
 	rec, err = b.opts.Store.Step(key)
 	if err == nil {
 		if !b.opts.Explain {
-			b.opts.Store.Touch(key)
+			b.opts.Store.Used(rec)
 		}
 		return rec, "local", nil
 	}

@@ -109,6 +109,19 @@ func (s *Store) Touch(key digest.Digest) {
 	_ = os.Chtimes(s.stepPath(key), now, now)
 }
 
+// touchEvery is how old the last use of a record may grow before a use
+// is recorded again (Used): prune's ages are kept to the minute, and a
+// build that hits every step writes nothing for them.
+const touchEvery = time.Minute
+
+// Used records that rec, as Step read it, was used now, unless its last
+// use is less than touchEvery ago.
+func (s *Store) Used(rec *Record) {
+	if time.Since(rec.LastUsed) >= touchEvery {
+		s.Touch(rec.Key)
+	}
+}
+
 // PutStep stores rec. Everything it refers to must already be stored:
 // the record is written, then the filesystem is flushed, and only then
 // is the record renamed into place, so that after a crash a record never

@@ -476,3 +476,37 @@ func TestScratchFile(t *testing.T) {
 		t.Errorf("the scratch dir holds %v, %v; want nothing", entries, err)
 	}
 }
+
+// A use of a record is recorded when its last one is a minute old or
+// more; a build that hits every step of a recent build writes nothing.
+func TestUsedTouchesStaleRecordsOnly(t *testing.T) {
+	s := open(t, t.TempDir())
+	key := NewKey("env").Sum()
+	if err := s.PutStep(&Record{Key: key, CreatedBy: "ENV A=b"}); err != nil {
+		t.Fatal(err)
+	}
+	used := func(at time.Time) time.Time {
+		t.Helper()
+		if err := os.Chtimes(s.stepPath(key), at, at); err != nil {
+			t.Fatal(err)
+		}
+		rec, err := s.Step(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Used(rec)
+		rec, err = s.Step(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rec.LastUsed
+	}
+	recent := time.Now().Add(-10 * time.Second).Truncate(time.Second)
+	if got := used(recent); !got.Equal(recent) {
+		t.Errorf("a use 10 s after the last one moved it to %v", got)
+	}
+	stale := time.Now().Add(-2 * time.Minute)
+	if got := used(stale); time.Since(got) > 5*time.Second {
+		t.Errorf("a use 2 min after the last one left it at %v", got)
+	}
+}
