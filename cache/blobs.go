@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 
 	"github.com/mybuild/mybuild/internal/writeback"
 	digest "github.com/opencontainers/go-digest"
@@ -125,10 +124,11 @@ func (w *BlobWriter) commit(want digest.Digest, flush bool) error {
 	if got := w.Digest(); got != want {
 		return fmt.Errorf("store blob %s: content has digest %s: %w", want, got, ErrCorrupt)
 	}
-	if flush {
-		if err := w.f.Sync(); err != nil {
-			return fmt.Errorf("store blob %s: %w", want, err)
-		}
+	if !flush {
+		return w.commitUnflushed(want)
+	}
+	if err := w.f.Sync(); err != nil {
+		return fmt.Errorf("store blob %s: %w", want, err)
 	}
 	if err := w.f.Close(); err != nil {
 		return fmt.Errorf("store blob %s: %w", want, err)
@@ -138,54 +138,10 @@ func (w *BlobWriter) commit(want digest.Digest, flush bool) error {
 	}
 	w.done = true
 	// Renaming moved its ctime: the seal takes the stat data after.
-	fi, err := os.Stat(w.s.BlobPath(want))
-	switch {
-	case err != nil:
-	case flush:
+	if fi, err := os.Stat(w.s.BlobPath(want)); err == nil {
 		w.s.sealBlob(want, fi)
-	default:
-		w.s.unflushedMu.Lock()
-		w.s.unflushed = append(w.s.unflushed, unflushedBlob{want, fi})
-		w.s.unflushedMu.Unlock()
 	}
 	return nil
-}
-
-// unflushedBlob is a blob moved into place unflushed, with its stat data
-// then, for its seal.
-type unflushedBlob struct {
-	d  digest.Digest
-	fi os.FileInfo
-}
-
-// isUnflushed tells whether blob d waits for a flush.
-func (s *Store) isUnflushed(d digest.Digest) bool {
-	s.unflushedMu.Lock()
-	defer s.unflushedMu.Unlock()
-	for _, b := range s.unflushed {
-		if b.d == d {
-			return true
-		}
-	}
-	return false
-}
-
-// sealFlushed seals the blobs of bs, which a flush made durable, and
-// takes them off the list of those waiting for one.
-func (s *Store) sealFlushed(bs []unflushedBlob) {
-	if len(bs) == 0 {
-		return
-	}
-	s.unflushedMu.Lock()
-	s.unflushed = slices.DeleteFunc(s.unflushed, func(u unflushedBlob) bool {
-		return slices.Contains(bs, u)
-	})
-	s.unflushedMu.Unlock()
-	for _, b := range bs {
-		if !s.isUnflushed(b.d) { // not written again unflushed meanwhile
-			s.writeBlobSeal(b.d, b.fi)
-		}
-	}
 }
 
 // Abort throws away an uncommitted blob. It is safe after Commit.

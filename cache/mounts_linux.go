@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -84,18 +83,17 @@ func unescapeMountPath(s string) string {
 // written so far is durable before a record that refers to it; then it
 // seals the blobs that were moved into place unflushed before it began.
 func (s *Store) syncFS() error {
-	s.unflushedMu.Lock()
-	bs := slices.Clone(s.unflushed)
-	s.unflushedMu.Unlock()
+	bs := s.listUnflushed()
 	f, err := os.Open(s.root)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
 	if err := unix.Syncfs(int(f.Fd())); err != nil {
+		s.dropUnflushed(bs, false) // never sealed: hashed when read
 		return fmt.Errorf("syncfs %s: %w", s.root, err)
 	}
-	s.sealFlushed(bs)
+	s.dropUnflushed(bs, true)
 	return nil
 }
 

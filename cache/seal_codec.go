@@ -70,7 +70,7 @@ func unmarshalSeal(data []byte) (*seal, error) {
 	}
 	d := sealDecoder{b: rest}
 	sl := &seal{Version: int(d.uvarint()), Start: d.varint(), Userns: d.bool()}
-	n := d.count()
+	n := d.count(minEntryBytes)
 	sl.Entries = make([]sealEntry, n)
 	for i := range sl.Entries {
 		e := &sl.Entries[i]
@@ -83,7 +83,7 @@ func unmarshalSeal(data []byte) (*seal, error) {
 		e.Link = d.string()
 		e.HardLink = d.string()
 		e.Digest = digest.Digest(d.string())
-		if nx := d.count(); nx > 0 {
+		if nx := d.count(2); nx > 0 {
 			e.Xattrs = make([]xattr.Attr, nx)
 			for j := range e.Xattrs {
 				e.Xattrs[j] = xattr.Attr{Name: d.string(), Value: []byte(d.string())}
@@ -137,11 +137,15 @@ func (d *sealDecoder) bool() bool {
 	return v
 }
 
-// count is a number of items to come, each of at least one byte: one
-// larger than the bytes left is damage, not an allocation to make.
-func (d *sealDecoder) count() int {
+// minEntryBytes is the least an entry takes: a byte for each of its
+// fields, its path at least "/".
+const minEntryBytes = 15
+
+// count is a number of items to come, each of at least size bytes: more
+// than the bytes left can hold is damage, not an allocation to make.
+func (d *sealDecoder) count(size int) int {
 	n := d.uvarint()
-	if n > uint64(len(d.b)) {
+	if n > uint64(len(d.b)/size) {
 		d.bad, d.b = true, nil
 		return 0
 	}
@@ -149,7 +153,7 @@ func (d *sealDecoder) count() int {
 }
 
 func (d *sealDecoder) string() string {
-	n := d.count()
+	n := d.count(1)
 	s := string(d.b[:n])
 	d.b = d.b[n:]
 	return s

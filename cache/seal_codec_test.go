@@ -1,8 +1,10 @@
 package cache
 
 import (
+	"encoding/binary"
 	"errors"
 	"reflect"
+	"runtime"
 	"testing"
 
 	"github.com/mybuild/mybuild/internal/xattr"
@@ -63,4 +65,25 @@ func FuzzUnmarshalSeal(f *testing.F) {
 			t.Errorf("a seal read from %q does not survive a round trip: %v", data, err)
 		}
 	})
+}
+
+// A damaged count asks for no more entries than the bytes left can hold.
+func TestDamagedSealCountAllocatesLittle(t *testing.T) {
+	data := binary.AppendUvarint([]byte(sealMagic), sealVersion)
+	data = binary.AppendVarint(data, 0)
+	data = append(data, 0)
+	data = binary.AppendUvarint(data, 1000) // entries: fewer than the bytes after, more than they hold
+	data = append(data, make([]byte, 1<<10)...)
+	allocs := testing.AllocsPerRun(1, func() { unmarshalSeal(data) })
+	if _, err := unmarshalSeal(data); !errors.Is(err, errSealFormat) {
+		t.Fatalf("err = %v", err)
+	}
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	before := m.TotalAlloc
+	unmarshalSeal(data)
+	runtime.ReadMemStats(&m)
+	if got := m.TotalAlloc - before; got > 64<<10 {
+		t.Errorf("a damaged seal of %d bytes allocated %d bytes (%v allocations)", len(data), got, allocs)
+	}
 }

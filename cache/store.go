@@ -54,7 +54,7 @@ type Store struct {
 	// unflushed are the blobs moved into place before a flush made them
 	// durable (BlobWriter.CommitUnflushed): the next flush seals them.
 	unflushedMu sync.Mutex
-	unflushed   []unflushedBlob
+	unflushed   []*unflushedBlob
 }
 
 // Option configures Open.
@@ -113,6 +113,7 @@ func (s *Store) Root() string { return s.root }
 // mounted in it, as reclaim would, and releases its locks. The lock file
 // goes last: a scratch dir never exists without its lock file.
 func (s *Store) Close() error {
+	s.dropUnflushed(s.listUnflushed(), false) // their files
 	err := unmountUnder(s.tmp)
 	if err == nil {
 		err = os.RemoveAll(s.tmp)

@@ -510,3 +510,54 @@ func TestUsedTouchesStaleRecordsOnly(t *testing.T) {
 		t.Errorf("a use 2 min after the last one left it at %v", got)
 	}
 }
+
+// An unflushed copy of a blob in place already does not replace it (that
+// one may be durable, and vouched for by its seal); a damaged one, of
+// another size, it does.
+func TestCommitUnflushedKeepsTheBlobInPlace(t *testing.T) {
+	s := open(t, t.TempDir())
+	data := []byte("the same layer, made twice")
+	d := digest.FromBytes(data)
+	if err := s.PutBlob(d, int64(len(data)), bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	inode := func() uint64 {
+		t.Helper()
+		var st unix.Stat_t
+		if err := unix.Stat(s.BlobPath(d), &st); err != nil {
+			t.Fatal(err)
+		}
+		return st.Ino
+	}
+	commit := func() {
+		t.Helper()
+		w, err := s.NewBlobWriter()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Abort()
+		w.Write(data)
+		if err := w.CommitUnflushed(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	was := inode()
+	commit()
+	if inode() != was {
+		t.Error("an unflushed copy replaced the blob in place")
+	}
+	if s.isUnflushed(d) {
+		t.Error("the blob in place is listed as waiting for a flush")
+	}
+	if entries, _ := os.ReadDir(s.tmp); len(entries) != 0 {
+		t.Errorf("left in the scratch dir: %v", entries)
+	}
+	if err := os.WriteFile(s.BlobPath(d), data[:5], 0o600); err != nil { // cut short
+		t.Fatal(err)
+	}
+	commit()
+	got, err := os.ReadFile(s.BlobPath(d))
+	if err != nil || !bytes.Equal(got, data) {
+		t.Errorf("a blob cut short was not replaced: %q, %v", got, err)
+	}
+}

@@ -257,13 +257,13 @@ func setCredentials(u users.Exec) error {
 	if len(u.Groups) > 0 {
 		groups = unsafe.Pointer(&u.Groups[0])
 	}
-	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(u.Groups)), uintptr(groups), 0); e != 0 {
+	if _, _, e := unix.RawSyscall(sysSetgroups, uintptr(len(u.Groups)), uintptr(groups), 0); e != 0 {
 		return fmt.Errorf("setgroups: %w", e)
 	}
-	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(u.GID), uintptr(u.GID), uintptr(u.GID)); e != 0 {
+	if _, _, e := unix.RawSyscall(sysSetresgid, uintptr(u.GID), uintptr(u.GID), uintptr(u.GID)); e != 0 {
 		return fmt.Errorf("setgid %d: %w", u.GID, e)
 	}
-	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(u.UID), uintptr(u.UID), uintptr(u.UID)); e != 0 {
+	if _, _, e := unix.RawSyscall(sysSetresuid, uintptr(u.UID), uintptr(u.UID), uintptr(u.UID)); e != 0 {
 		return fmt.Errorf("setuid %d: %w", u.UID, e)
 	}
 	return nil
