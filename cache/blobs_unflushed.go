@@ -11,7 +11,7 @@ import (
 
 // unflushedBlob is a blob moved into place before a flush made it durable
 // (CommitUnflushed): its file, kept open so that the flush's errors for
-// it are its own to see (see sealFlushed), and its stat data once in
+// it are its own to see (see dropUnflushed), and its stat data once in
 // place, for its seal.
 type unflushedBlob struct {
 	d  digest.Digest
