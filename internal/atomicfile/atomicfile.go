@@ -37,8 +37,9 @@ func WithoutSync() Option { return func(o *options) { o.noSync = true } }
 
 // BeforeRename has Write call fn once the temp file is written (and
 // synced, without WithoutSync), before it renames it into place; an
-// error of fn fails Write and leaves path as it was. It lets the rename wait for something the
-// new file vouches for, without holding up the writing of it.
+// error of fn fails Write and leaves path as it was. It lets the rename
+// wait for something the new file vouches for, without holding up the
+// writing of it.
 func BeforeRename(fn func() error) Option { return func(o *options) { o.beforeRename = fn } }
 
 // buffers are the write buffers of Write, a megabyte each (an archive
