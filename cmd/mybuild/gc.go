@@ -42,12 +42,20 @@ type gcTick struct{ _ [16]byte }
 
 func watchHeap() {
 	runtime.AddCleanup(&gcTick{}, func(struct{}) {
-		live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-		metrics.Read(live)
-		if live[0].Value.Kind() == metrics.KindUint64 && live[0].Value.Uint64() > smallHeap {
+		if liveHeap() > smallHeap {
 			debug.SetGCPercent(defaultGOGC)
 			return
 		}
 		watchHeap()
 	}, struct{}{})
+}
+
+// liveHeap is the heap the last collection found live.
+var liveHeap = func() uint64 {
+	live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(live)
+	if live[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return live[0].Value.Uint64()
 }
