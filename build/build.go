@@ -66,10 +66,11 @@ type builder struct {
 	// lintResult is the lint's, for the "# check=" directive of the
 	// rules the build checks itself; nil before the lint.
 	lintResult *parser.LintResult
-	// earlier are the records a miss is compared with, read at the first.
+	// earlier are the records misses were compared with, by key, read
+	// once each (see earlierRecords).
 	earlier struct {
-		once sync.Once
-		recs []*cache.Record
+		mu   sync.Mutex
+		recs map[digest.Digest]*cache.Record
 	}
 	// mounts shares cache mounts through the shared cache; nil without.
 	mounts *mountShare

@@ -81,7 +81,7 @@ func (b *builder) explainMiss(ctx context.Context, st *stage, in *stepInputs) *M
 func (b *builder) closest(ctx context.Context, in *stepInputs) *cache.Record {
 	var best *cache.Record
 	bestScore := 0
-	for _, r := range b.earlierRecords() {
+	for _, r := range b.earlierRecords(&in.Inputs) {
 		s := matchScore(r.Inputs, &in.Inputs)
 		if s == 0 {
 			continue
@@ -118,22 +118,28 @@ func matchScore(old, in *cache.Inputs) int {
 	return s
 }
 
-// earlierRecords are the store's records that keep their inputs, read
-// once per build, at its first miss.
-func (b *builder) earlierRecords() []*cache.Record {
-	b.earlier.once.Do(func() {
-		recs, err := b.opts.Store.Steps()
-		if err != nil {
-			b.rep.Warning("explain cache misses: " + err.Error())
-			return
+// earlierRecords are the store's records that an explanation of a miss
+// of in may compare it with (see cache.Store.Earlier); the build keeps
+// them by key, for withReusable to find the one a miss named.
+func (b *builder) earlierRecords(in *cache.Inputs) []*cache.Record {
+	recs, err := b.opts.Store.Earlier(in)
+	if err != nil {
+		b.rep.Warning("explain cache misses: " + err.Error())
+		return nil
+	}
+	b.earlier.mu.Lock()
+	defer b.earlier.mu.Unlock()
+	if b.earlier.recs == nil {
+		b.earlier.recs = map[digest.Digest]*cache.Record{}
+	}
+	for i, r := range recs {
+		if known, ok := b.earlier.recs[r.Key]; ok {
+			recs[i] = known
+		} else {
+			b.earlier.recs[r.Key] = r
 		}
-		for _, r := range recs {
-			if r.Inputs != nil && r.Inputs.Fields != nil {
-				b.earlier.recs = append(b.earlier.recs, r)
-			}
-		}
-	})
-	return b.earlier.recs
+	}
+	return recs
 }
 
 // fileList reads a record's file list: from the store, else from the

@@ -3,7 +3,6 @@ package build
 import (
 	"context"
 	"os"
-	"slices"
 
 	"github.com/mybuild/mybuild/cache"
 	"github.com/mybuild/mybuild/fswrite"
@@ -39,12 +38,10 @@ func (b *builder) withReusable(ctx context.Context, p *plan, miss *Miss, in *ste
 	// The earlier record is among those the miss was explained against,
 	// read already (one of the shared cache's is not: it has no layer
 	// here).
-	i := slices.IndexFunc(b.earlierRecords(), func(r *cache.Record) bool { return r.Key == miss.Earlier })
-	if i < 0 {
-		return ctx
-	}
-	rec := b.earlierRecords()[i]
-	if rec.Layer == nil || rec.Inputs.Parent != in.Parent || !b.opts.Store.HasLayer(rec.Layer.DiffID) {
+	b.earlier.mu.Lock()
+	rec := b.earlier.recs[miss.Earlier]
+	b.earlier.mu.Unlock()
+	if rec == nil || rec.Layer == nil || rec.Inputs.Parent != in.Parent || !b.opts.Store.HasLayer(rec.Layer.DiffID) {
 		return ctx
 	}
 	r, err := b.opts.Store.Reusable(rec.Layer.DiffID)

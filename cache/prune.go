@@ -42,6 +42,9 @@ func (s *Store) Prune(opts PruneOptions) (PruneReport, error) {
 	if rep.Steps, err = s.pruneRecords(inv, opts); err != nil {
 		return rep, err
 	}
+	if err := s.dropIndex(); err != nil {
+		return rep, err
+	}
 	var n int64
 	rep.Blobs, n, err = deleteUnreferenced(inv.blobs, inv.blobRefs, s.DeleteBlob)
 	if rep.Bytes += n; err != nil {

@@ -127,16 +127,22 @@ func (s *Store) Used(rec *Record) {
 // is the record renamed into place, so that after a crash a record never
 // points at data that was lost. The one flush makes the record, its
 // layer's blob (see BlobWriter.CommitUnflushed) and its unpacked files
-// durable at once.
+// durable at once. The record is then indexed for explanations (see
+// Earlier).
 func (s *Store) PutStep(rec *Record) error {
 	data, err := json.Marshal(rec)
 	if err != nil {
 		return err
 	}
 	if len(rec.layers()) > 0 {
-		return s.writeAtomic(s.stepPath(rec.Key), data, atomicfile.WithoutSync(), atomicfile.BeforeRename(s.syncFS))
+		err = s.writeAtomic(s.stepPath(rec.Key), data, atomicfile.WithoutSync(), atomicfile.BeforeRename(s.syncFS))
+	} else {
+		err = s.writeAtomic(s.stepPath(rec.Key), data)
 	}
-	return s.writeAtomic(s.stepPath(rec.Key), data)
+	if err == nil {
+		s.indexRecord(rec)
+	}
+	return err
 }
 
 // DeleteStep removes the record of key.
