@@ -1,8 +1,6 @@
 package buildcontext
 
 import (
-	"bytes"
-	"encoding/gob"
 	"sync"
 	"syscall"
 	"time"
@@ -10,8 +8,9 @@ import (
 	digest "github.com/opencontainers/go-digest"
 )
 
-// statCacheVersion changes with the encoding or the meaning of entries.
-const statCacheVersion = 2
+// statCacheVersion changes with the encoding or the meaning of entries
+// (3: statcache_codec.go's encoding, not encoding/gob's).
+const statCacheVersion = 3
 
 // racyWindow is how recent a change may be for its stat data to be
 // trusted later. Timestamps come from a coarse clock, so a file changed
@@ -43,11 +42,6 @@ type statEntry struct {
 	Link         string
 }
 
-type statCacheFile struct {
-	Version int
-	Entries map[string]statEntry
-}
-
 // NewStatCache restores a stat cache saved with Marshal. Data that cannot
 // be decoded gives an empty cache.
 func NewStatCache(data []byte) *StatCache {
@@ -56,9 +50,8 @@ func NewStatCache(data []byte) *StatCache {
 		next:    map[string]statEntry{},
 		horizon: time.Now().Add(-racyWindow).UnixNano(),
 	}
-	var f statCacheFile
-	if len(data) > 0 && gob.NewDecoder(bytes.NewReader(data)).Decode(&f) == nil && f.Version == statCacheVersion {
-		sc.old = f.Entries
+	if entries, err := unmarshalStatCache(data); err == nil {
+		sc.old = entries
 	}
 	return sc
 }
@@ -77,9 +70,7 @@ func (sc *StatCache) Changed() bool {
 func (sc *StatCache) Marshal() ([]byte, error) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
-	var buf bytes.Buffer
-	err := gob.NewEncoder(&buf).Encode(statCacheFile{Version: statCacheVersion, Entries: sc.next})
-	return buf.Bytes(), err
+	return marshalStatCache(sc.next), nil
 }
 
 func sameStat(a, b statEntry) bool {
