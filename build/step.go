@@ -182,7 +182,7 @@ func (b *builder) lookup(ctx context.Context, key digest.Digest) (rec *cache.Rec
 	if b.opts.NoCache {
 		return nil, "", nil
 	}
-	rec, err = b.opts.Store.Step(key)
+	rec, err = b.opts.Store.Lookup(key)
 	if err == nil {
 		if !b.opts.Explain {
 			b.opts.Store.Used(rec)

@@ -87,7 +87,7 @@ func (s *Store) readRecords() (map[digest.Digest]*Record, error) {
 		if err != nil {
 			continue // removed meanwhile, or unreadable: verify says so
 		}
-		if rec, err := decodeRecord(data); err == nil {
+		if rec, err := decodeRecord(data, true); err == nil {
 			recs[rec.Key] = rec
 		}
 	}

@@ -45,32 +45,75 @@ func (s *Store) stepPath(key digest.Digest) string {
 // read back whole is deleted and reported as not found; so is one whose
 // layer blob is gone.
 func (s *Store) Step(key digest.Digest) (*Record, error) {
+	return s.step(key, true)
+}
+
+// Lookup is Step without the record's Inputs (nil), which only an
+// explanation of a miss reads: what a build looks each of its steps up
+// with, decoding a third less of every record.
+func (s *Store) Lookup(key digest.Digest) (*Record, error) {
+	return s.step(key, false)
+}
+
+func (s *Store) step(key digest.Digest, inputs bool) (*Record, error) {
 	if key.Validate() != nil {
 		return nil, fmt.Errorf("step %q: invalid key", key)
 	}
 	p := s.stepPath(key)
-	data, err := os.ReadFile(p)
+	data, mtime, err := readRecordFile(p)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read step %s: %w", key, err)
 	}
-	rec, err := decodeRecord(data)
+	rec, err := decodeRecord(data, inputs)
 	if err != nil || rec.Key != key || !s.hasBlobs(rec) {
 		os.Remove(p)
 		return nil, ErrNotFound
 	}
-	if fi, err := os.Stat(p); err == nil {
-		rec.LastUsed = fi.ModTime()
-	}
+	rec.LastUsed = mtime
 	return rec, nil
 }
 
-func decodeRecord(data []byte) (*Record, error) {
+// readRecordFile reads the record file p, and its mtime (its last use)
+// from the same open file.
+func readRecordFile(p string) ([]byte, time.Time, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	data := make([]byte, fi.Size())
+	if _, err := io.ReadFull(f, data); err != nil {
+		return nil, time.Time{}, err
+	}
+	return data, fi.ModTime(), nil
+}
+
+// recordNoInputs decodes a record but its inputs, which stay as they are
+// (its Inputs field is shallower than Record's, so it takes the key).
+type recordNoInputs struct {
+	Record
+	Inputs json.RawMessage `json:"inputs,omitempty"`
+}
+
+func decodeRecord(data []byte, inputs bool) (*Record, error) {
 	var rec Record
-	if err := json.Unmarshal(data, &rec); err != nil {
-		return nil, err
+	if inputs {
+		if err := json.Unmarshal(data, &rec); err != nil {
+			return nil, err
+		}
+	} else {
+		var r recordNoInputs
+		if err := json.Unmarshal(data, &r); err != nil {
+			return nil, err
+		}
+		rec = r.Record
 	}
 	if rec.Key.Validate() != nil {
 		return nil, errors.New("invalid key")

@@ -561,3 +561,36 @@ func TestCommitUnflushedKeepsTheBlobInPlace(t *testing.T) {
 		t.Errorf("a blob cut short was not replaced: %q, %v", got, err)
 	}
 }
+
+// Lookup gives the record as Step does, but its inputs, which it does not
+// decode; a damaged record is dropped all the same.
+func TestLookupLeavesInputsOut(t *testing.T) {
+	s := open(t, t.TempDir())
+	key := NewKey("run").String("cmd", "true").Sum()
+	rec := &Record{Key: key, CreatedBy: "RUN true", Created: time.Now().UTC().Truncate(time.Second),
+		Change: []byte(`{"env":["A=b"]}`), Inputs: &Inputs{Instruction: "RUN true", Fields: map[string]digest.Digest{"x": digest.FromString("x")}}}
+	if err := s.PutStep(rec); err != nil {
+		t.Fatal(err)
+	}
+	full, err := s.Step(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Lookup(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Inputs != nil || full.Inputs == nil {
+		t.Errorf("Lookup's inputs %+v, Step's %+v", got.Inputs, full.Inputs)
+	}
+	if got.Key != full.Key || got.CreatedBy != full.CreatedBy || !got.Created.Equal(full.Created) ||
+		string(got.Change) != string(full.Change) || !got.LastUsed.Equal(full.LastUsed) || got.LastUsed.IsZero() {
+		t.Errorf("Lookup = %+v, Step = %+v", got, full)
+	}
+	if err := os.WriteFile(s.stepPath(key), []byte(`{"key":"`+key.String()+`","inputs":{`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Lookup(key); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a record cut short: err = %v", err)
+	}
+}

@@ -141,7 +141,7 @@ func (s *Store) recordProblem(name string, bad map[digest.Digest]bool) string {
 	if err != nil {
 		return fmt.Sprintf("cannot be read: %v", err)
 	}
-	rec, err := decodeRecord(data)
+	rec, err := decodeRecord(data, true)
 	switch {
 	case err != nil:
 		return fmt.Sprintf("cannot be read back: %v", err)
