@@ -69,8 +69,9 @@ type builder struct {
 	// earlier are the records misses were compared with, by key, read
 	// once each (see earlierRecords).
 	earlier struct {
-		mu   sync.Mutex
-		recs map[digest.Digest]*cache.Record
+		mu     sync.Mutex
+		recs   map[digest.Digest]*cache.Record
+		warned bool // of a failure to read them
 	}
 	// mounts shares cache mounts through the shared cache; nil without.
 	mounts *mountShare

@@ -123,12 +123,15 @@ func matchScore(old, in *cache.Inputs) int {
 // them by key, for withReusable to find the one a miss named.
 func (b *builder) earlierRecords(in *cache.Inputs) []*cache.Record {
 	recs, err := b.opts.Store.Earlier(in)
-	if err != nil {
-		b.rep.Warning("explain cache misses: " + err.Error())
-		return nil
-	}
 	b.earlier.mu.Lock()
 	defer b.earlier.mu.Unlock()
+	if err != nil {
+		if !b.earlier.warned { // once a build
+			b.earlier.warned = true
+			b.rep.Warning("explain cache misses: " + err.Error())
+		}
+		return nil
+	}
 	if b.earlier.recs == nil {
 		b.earlier.recs = map[digest.Digest]*cache.Record{}
 	}
