@@ -2,9 +2,9 @@ package buildcontext
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 
+	"github.com/mybuild/mybuild/internal/varenc"
 	digest "github.com/opencontainers/go-digest"
 )
 
@@ -24,32 +24,23 @@ const minStatEntryBytes = 14
 
 func marshalStatCache(entries map[string]statEntry) []byte {
 	b := make([]byte, 0, len(statCacheMagic)+16+len(entries)*160)
-	b = binary.AppendUvarint(append(b, statCacheMagic...), statCacheVersion)
-	b = binary.AppendUvarint(b, uint64(len(entries)))
+	b = varenc.AppendUvarint(append(b, statCacheMagic...), statCacheVersion)
+	b = varenc.AppendUvarint(b, uint64(len(entries)))
 	for host, e := range entries {
-		b = appendString(b, host)
-		b = binary.AppendUvarint(b, e.Dev)
-		b = binary.AppendUvarint(b, e.Ino)
-		b = binary.AppendVarint(b, e.Size)
-		b = binary.AppendUvarint(b, uint64(e.Mode))
-		b = binary.AppendUvarint(b, uint64(e.UID))
-		b = binary.AppendUvarint(b, uint64(e.GID))
-		b = binary.AppendVarint(b, e.Mtime)
-		b = binary.AppendVarint(b, e.Ctime)
-		b = appendString(b, string(e.Digest))
-		b = binary.AppendUvarint(b, uint64(len(e.Xattrs)))
-		for _, x := range e.Xattrs {
-			b = appendString(b, x.Name)
-			b = appendString(b, string(x.Value))
-		}
-		b = appendString(b, e.Link)
+		b = varenc.AppendString(b, host)
+		b = varenc.AppendUvarint(b, e.Dev)
+		b = varenc.AppendUvarint(b, e.Ino)
+		b = varenc.AppendVarint(b, e.Size)
+		b = varenc.AppendUvarint(b, uint64(e.Mode))
+		b = varenc.AppendUvarint(b, uint64(e.UID))
+		b = varenc.AppendUvarint(b, uint64(e.GID))
+		b = varenc.AppendVarint(b, e.Mtime)
+		b = varenc.AppendVarint(b, e.Ctime)
+		b = varenc.AppendString(b, string(e.Digest))
+		b = varenc.AppendXattrs(b, e.Xattrs)
+		b = varenc.AppendString(b, e.Link)
 	}
 	return b
-}
-
-func appendString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
 }
 
 // unmarshalStatCache decodes what marshalStatCache encoded, of this
@@ -59,73 +50,23 @@ func unmarshalStatCache(data []byte) (map[string]statEntry, error) {
 	if !ok {
 		return nil, errStatCacheFormat
 	}
-	d := decoder{b: rest}
-	if d.uvarint() != statCacheVersion {
+	d := varenc.NewDecoder(rest)
+	if d.Uvarint() != statCacheVersion {
 		return nil, errStatCacheFormat
 	}
-	n := d.count(minStatEntryBytes)
+	n := d.Count(minStatEntryBytes)
 	entries := make(map[string]statEntry, n)
 	for range n {
-		host := d.string()
-		e := statEntry{Dev: d.uvarint(), Ino: d.uvarint(), Size: d.varint(), Mode: uint32(d.uvarint()),
-			UID: uint32(d.uvarint()), GID: uint32(d.uvarint()), Mtime: d.varint(), Ctime: d.varint()}
-		e.Digest = digest.Digest(d.string())
-		if nx := d.count(2); nx > 0 {
-			e.Xattrs = make([]Xattr, nx)
-			for j := range e.Xattrs {
-				e.Xattrs[j] = Xattr{Name: d.string(), Value: []byte(d.string())}
-			}
-		}
-		e.Link = d.string()
+		host := d.ReadString()
+		e := statEntry{Dev: d.Uvarint(), Ino: d.Uvarint(), Size: d.Varint(), Mode: uint32(d.Uvarint()),
+			UID: uint32(d.Uvarint()), GID: uint32(d.Uvarint()), Mtime: d.Varint(), Ctime: d.Varint()}
+		e.Digest = digest.Digest(d.ReadString())
+		e.Xattrs = d.Xattrs()
+		e.Link = d.ReadString()
 		entries[host] = e
 	}
-	if d.bad || len(d.b) != 0 {
+	if !d.Done() {
 		return nil, errStatCacheFormat
 	}
 	return entries, nil
-}
-
-// decoder reads fields in order; bad is set once one cannot be read, and
-// every read after that gives zero.
-type decoder struct {
-	b   []byte
-	bad bool
-}
-
-func (d *decoder) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.bad, d.b = true, nil
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) varint() int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.bad, d.b = true, nil
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-// count is a number of items to come, each of at least size bytes: more
-// than the bytes left can hold is damage, not an allocation to make.
-func (d *decoder) count(size int) int {
-	n := d.uvarint()
-	if n > uint64(len(d.b)/size) {
-		d.bad, d.b = true, nil
-		return 0
-	}
-	return int(n)
-}
-
-func (d *decoder) string() string {
-	n := d.count(1)
-	s := string(d.b[:n])
-	d.b = d.b[n:]
-	return s
 }
