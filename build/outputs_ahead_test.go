@@ -14,16 +14,52 @@ import (
 	"github.com/mybuild/mybuild/transport"
 )
 
+// aheadOutput makes the busybox base image as an archive, and an output
+// archive path in a dir of its own, with the option that builds to it.
+func aheadOutput(t *testing.T) (base, outDir, out string, toOut func(*Options)) {
+	t.Helper()
+	baseDir := withBusybox(t, contextDir(t, map[string]string{"Dockerfile": busyboxPrelude}))
+	base, _ = testBuild(t, baseDir, t.TempDir())
+	outDir = t.TempDir()
+	out = filepath.Join(outDir, "app.tar")
+	return base, outDir, out, func(o *Options) { o.Outputs = []transport.Ref{{Transport: transport.OCIArchive, Path: out}} }
+}
+
+// watchDir looks at the entries of dir every few milliseconds, until
+// seen says one was what it looked for or stop is called; stop returns
+// whether one was.
+func watchDir(dir string, seen func(e os.DirEntry) bool) (stop func() bool) {
+	var found atomic.Bool
+	done, watched := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(watched)
+		for !found.Load() {
+			select {
+			case <-done:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			entries, _ := os.ReadDir(dir)
+			for _, e := range entries {
+				if seen(e) {
+					found.Store(true)
+				}
+			}
+		}
+	}()
+	return func() bool {
+		close(done)
+		<-watched
+		return found.Load()
+	}
+}
+
 // A build whose step misses begins its archive at once, beside the
 // output: the base layers are written while the steps run. A build that
 // then fails leaves the archive in place as it was, and nothing beside
 // it; one that makes the image already in place leaves that file alone.
 func TestArchiveBegunAhead(t *testing.T) {
-	baseDir := withBusybox(t, contextDir(t, map[string]string{"Dockerfile": busyboxPrelude}))
-	base, _ := testBuild(t, baseDir, t.TempDir())
-	outDir := t.TempDir()
-	out := filepath.Join(outDir, "app.tar")
-	toOut := func(o *Options) { o.Outputs = []transport.Ref{{Transport: transport.OCIArchive, Path: out}} }
+	base, outDir, out, toOut := aheadOutput(t)
 	epoch := withEpoch(reproEpoch)
 	dir := contextDir(t, map[string]string{"Dockerfile": "FROM oci-archive:" + base + "\nCOPY a /a\n", "a": "a\n"})
 	cacheDir := t.TempDir()
@@ -43,32 +79,13 @@ func TestArchiveBegunAhead(t *testing.T) {
 
 	// A failed build, watched for the archive begun beside the output.
 	failing := contextDir(t, map[string]string{"Dockerfile": "FROM oci-archive:" + base + "\nCOPY a /b\nRUN sleep 1 && false\n", "a": "a\n"})
-	var seen atomic.Bool
-	stop := make(chan struct{})
-	watched := make(chan struct{})
-	go func() {
-		defer close(watched)
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(5 * time.Millisecond):
-			}
-			entries, _ := os.ReadDir(outDir)
-			for _, e := range entries {
-				if strings.HasPrefix(e.Name(), ".app.tar.") {
-					seen.Store(true)
-				}
-			}
-		}
-	}()
+	stop := watchDir(outDir, func(e os.DirEntry) bool { return strings.HasPrefix(e.Name(), ".app.tar.") })
 	_, _, err = tryBuild(t, failing, cacheDir, toOut)
-	close(stop)
-	<-watched
+	seen := stop()
 	if err == nil {
 		t.Fatal("the failing build succeeded")
 	}
-	if !seen.Load() {
+	if !seen {
 		t.Error("no archive was begun beside the output while the steps ran")
 	}
 	after, _ := os.ReadFile(out)
@@ -94,11 +111,7 @@ func TestArchiveBegunAhead(t *testing.T) {
 // cached layers before it. The archive is byte for byte the one a build
 // that begins only the base's makes.
 func TestArchiveAheadHoldsCachedLayers(t *testing.T) {
-	baseDir := withBusybox(t, contextDir(t, map[string]string{"Dockerfile": busyboxPrelude}))
-	base, _ := testBuild(t, baseDir, t.TempDir())
-	outDir := t.TempDir()
-	out := filepath.Join(outDir, "app.tar")
-	toOut := func(o *Options) { o.Outputs = []transport.Ref{{Transport: transport.OCIArchive, Path: out}} }
+	base, outDir, out, toOut := aheadOutput(t)
 	epoch := withEpoch(reproEpoch)
 	df := func(run string) string { return "FROM oci-archive:" + base + "\nCOPY a /a\nRUN " + run + "\n" }
 	dir := contextDir(t, map[string]string{"Dockerfile": df("true"), "a": "a\n"})
@@ -118,33 +131,16 @@ func TestArchiveAheadHoldsCachedLayers(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df("sleep 1")), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var seen atomic.Bool
-	stop := make(chan struct{})
-	watched := make(chan struct{})
-	go func() {
-		defer close(watched)
-		for !seen.Load() {
-			select {
-			case <-stop:
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
-			entries, _ := os.ReadDir(outDir)
-			for _, e := range entries {
-				if data, err := os.ReadFile(filepath.Join(outDir, e.Name())); err == nil &&
-					e.Name() != "app.tar" && bytes.Contains(data, []byte(copied)) {
-					seen.Store(true)
-				}
-			}
-		}
-	}()
+	stop := watchDir(outDir, func(e os.DirEntry) bool {
+		data, err := os.ReadFile(filepath.Join(outDir, e.Name()))
+		return err == nil && e.Name() != "app.tar" && bytes.Contains(data, []byte(copied))
+	})
 	_, res = testBuild(t, dir, cacheDir, toOut, epoch)
-	close(stop)
-	<-watched
+	seen := stop()
 	if !res.Steps[len(res.Steps)-2].Cached || res.Steps[len(res.Steps)-1].Cached {
 		t.Fatalf("want the COPY cached and the RUN run: %+v", res.Steps)
 	}
-	if !seen.Load() {
+	if !seen {
 		t.Error("the cached COPY's layer was not in the archive begun while the RUN ran")
 	}
 	got, err := os.ReadFile(out)
