@@ -121,9 +121,8 @@ func convertKey(diffID digest.Digest, c layer.Compression) digest.Digest {
 // again. A failure only costs that compression.
 func (b *builder) noteCompressed(ctx context.Context, l layer.Layer) {
 	key := convertKey(l.DiffID, b.opts.Compression.OrDefault())
-	if _, err := b.opts.Store.Step(key); err == nil {
-		return
-	}
+	// MakeStep keeps a record already there; for a layer just made there
+	// is as a rule none, so no lookup before it.
 	_, _, _ = b.opts.Store.MakeStep(ctx, key, false, func() (*cache.Record, error) {
 		return &cache.Record{
 			Key:       key,
