@@ -1,7 +1,6 @@
 package cache
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,7 +8,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 
 	digest "github.com/opencontainers/go-digest"
 )
@@ -67,11 +68,18 @@ func (s *Store) appendIndex(name, lines string) error {
 	return err
 }
 
+// earlierPerIndex bounds what Earlier reads of each index file: its
+// newest keys. Records pile up at one position of a Dockerfile edited
+// again and again, and the closest to a miss is as a rule among the
+// newest of them.
+const earlierPerIndex = 64
+
 // Earlier returns the records that keep their inputs and were made at
 // in's position (the same context, Dockerfile, stage and position) or of
-// in's instruction: the only ones an explanation of a miss of in may
-// compare it with. It reads them through the index, not every record of
-// the store; an index not made yet is made first, from every record.
+// in's instruction, at most the newest earlierPerIndex of each: the only
+// ones an explanation of a miss of in compares it with. It reads them
+// through the index, not every record of the store; an index not made
+// yet is made first, from every record.
 func (s *Store) Earlier(in *Inputs) ([]*Record, error) {
 	if _, err := os.Stat(filepath.Join(s.root, indexDir, indexComplete)); err != nil {
 		if err := s.makeIndex(); err != nil {
@@ -85,19 +93,21 @@ func (s *Store) Earlier(in *Inputs) ([]*Record, error) {
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("read record index: %w", err)
 		}
-		sc := bufio.NewScanner(bytes.NewReader(data))
-		for sc.Scan() {
-			hex := sc.Text()
+		lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+		read := 0
+		for i := len(lines) - 1; i >= 0 && read < earlierPerIndex; i-- { // newest first
+			hex := lines[i]
 			if seen[hex] {
 				continue
 			}
 			seen[hex] = true
 			d := digest.NewDigestFromEncoded(digest.SHA256, hex)
 			if d.Validate() != nil {
-				continue // a line cut short by a crash
+				continue // a line cut short by a crash, or none
 			}
 			if rec, err := s.Step(d); err == nil && explained(rec) {
 				recs = append(recs, rec)
+				read++
 			}
 		}
 	}
@@ -112,6 +122,8 @@ func (s *Store) makeIndex() error {
 	if err != nil {
 		return err
 	}
+	// Oldest first, as PutStep appends them: Earlier reads from the end.
+	slices.SortStableFunc(recs, func(a, b *Record) int { return a.Created.Compare(b.Created) })
 	lines := map[string]*bytes.Buffer{}
 	for _, rec := range recs {
 		if !explained(rec) {

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -99,5 +100,22 @@ func TestEarlierAfterDeleteAndPrune(t *testing.T) {
 	s = open(t, root)
 	if got := earlierKeys(t, s, 2, "RUN make"); len(got) != 0 {
 		t.Errorf("Earlier after prune --all = %v", got)
+	}
+}
+
+// Of each index, Earlier reads the newest earlierPerIndex records: a
+// position of a Dockerfile edited again and again does not make every
+// miss there read all its history.
+func TestEarlierReadsTheNewestOfEachIndex(t *testing.T) {
+	s := open(t, t.TempDir())
+	var keys []digest.Digest
+	for i := range earlierPerIndex + 6 {
+		keys = append(keys, putInputs(t, s, 2, fmt.Sprintf("RUN make %d", i)))
+	}
+	got := earlierKeys(t, s, 2, "RUN make 0")
+	want := append([]digest.Digest{keys[0]}, keys[len(keys)-earlierPerIndex:]...) // the oldest by its instruction
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("Earlier gave %d records, want the %d newest at the position and the one of the instruction", len(got), earlierPerIndex)
 	}
 }
