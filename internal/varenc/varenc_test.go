@@ -25,29 +25,31 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
-// Anything cut short, or with a byte too many, is not Done, and reads
-// no further than it can.
-func TestDamage(t *testing.T) {
-	data := sample()
-	for n := range len(data) {
-		d := NewDecoder(data[:n])
-		d.Uvarint()
-		d.Varint()
-		d.Bool()
-		d.ReadString()
-		d.Xattrs()
-		if d.Done() {
-			t.Fatalf("cut at %d of %d bytes: Done", n, len(data))
-		}
-	}
-	d := NewDecoder(append(sample(), 0))
+// readSample reads what sample wrote, and says whether d is Done.
+func readSample(data []byte) bool {
+	d := NewDecoder(data)
 	d.Uvarint()
 	d.Varint()
 	d.Bool()
 	d.ReadString()
 	d.Xattrs()
-	if d.Done() {
+	return d.Done()
+}
+
+// Anything cut short, or with a byte too many, is not Done, and reads
+// no further than it can.
+func TestDamage(t *testing.T) {
+	data := sample()
+	for n := range len(data) {
+		if readSample(data[:n]) {
+			t.Fatalf("cut at %d of %d bytes: Done", n, len(data))
+		}
+	}
+	if readSample(append(sample(), 0)) {
 		t.Error("a byte too many: Done")
+	}
+	if !readSample(sample()) {
+		t.Error("the whole sample: not Done")
 	}
 }
 
