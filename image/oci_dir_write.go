@@ -118,9 +118,12 @@ func writeOCIDirBlobs(ctx context.Context, dir string, imgs []*Image, ms []*Mani
 
 // create makes the layout's directories and oci-layout file if they are
 // missing. A directory that holds an index.json but no oci-layout is
-// something else, and is left alone.
+// something else, and is left alone. index.json is looked at before
+// oci-layout: a writer makes oci-layout first, so another writer
+// creating the layout meanwhile is not taken for something else.
 func (l dirLayout) create() error {
 	layoutFile := filepath.Join(l.dir, ocispec.ImageLayoutFile)
+	_, indexErr := os.Stat(filepath.Join(l.dir, ocispec.ImageIndexFile))
 	data, err := os.ReadFile(layoutFile)
 	switch {
 	case err == nil:
@@ -131,7 +134,7 @@ func (l dirLayout) create() error {
 	case !errors.Is(err, fs.ErrNotExist):
 		return err
 	default:
-		if _, err := os.Stat(filepath.Join(l.dir, ocispec.ImageIndexFile)); err == nil {
+		if indexErr == nil {
 			return fmt.Errorf("%s holds an %s but no %s: not an OCI layout", l.dir, ocispec.ImageIndexFile, ocispec.ImageLayoutFile)
 		}
 	}
