@@ -49,7 +49,7 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	b := &bench{mybuild: abs, work: *work, runs: *runs}
+	b := &bench{mybuild: abs, work: *work, runs: *runs, freshMemory: freshMemory}
 	if err := os.MkdirAll(b.work, 0o755); err != nil {
 		fail(err)
 	}

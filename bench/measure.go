@@ -26,6 +26,9 @@ type bench struct {
 	// engine is the private Docker engine of the in-place modes, started
 	// by the first of them.
 	engine *engine
+	// freshMemory, if not nil, empties the page cache but for the
+	// inputs given, before each cold build (see freshMemory).
+	freshMemory func(inputs ...string) error
 }
 
 // cleanups run when the bench ends, failed or not (the in-place mode's

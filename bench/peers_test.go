@@ -102,9 +102,10 @@ func TestModuleVersion(t *testing.T) {
 }
 
 // Each tool takes its turn in every run, in order in even runs and in
-// reverse in odd ones (see order); each cold build
-// follows that tool's reset, each edited run follows its edit; and the
-// results name the tools, mybuild's targets on mybuild alone.
+// reverse in odd ones (see order); each cold build follows that tool's
+// reset and a page cache holding the inputs alone, each edited run
+// follows its edit; and the results name the tools, mybuild's targets
+// on mybuild alone.
 func TestPhasesOrder(t *testing.T) {
 	var calls []string
 	fake := func(name string, ms int) tool {
@@ -115,13 +116,15 @@ func TestPhasesOrder(t *testing.T) {
 				return sample{wall: time.Duration(ms) * time.Millisecond}, nil
 			}}
 	}
-	b := &bench{runs: 2, peers: []tool{fake("mybuild", 10), fake("buildkit", 40)}}
+	b := &bench{runs: 2, peers: []tool{fake("mybuild", 10), fake("buildkit", 40)}, work: t.TempDir(),
+		freshMemory: func(inputs ...string) error { calls = append(calls, "fresh "+strings.Join(inputs, " ")); return nil }}
 	edit := func(i int) error { calls = append(calls, fmt.Sprint("edit ", i)); return nil }
 	rs, err := b.phases("steps", "/ctx", edit, [3]string{"≤ 1 s", "≤ 0.1 s", ""})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "reset mybuild,mybuild,reset buildkit,buildkit,reset buildkit,buildkit,reset mybuild,mybuild," +
+	want := "reset mybuild,fresh /ctx,mybuild,reset buildkit,fresh /ctx,buildkit," +
+		"reset buildkit,fresh /ctx,buildkit,reset mybuild,fresh /ctx,mybuild," +
 		"mybuild,buildkit,buildkit,mybuild," +
 		"edit 0,mybuild,buildkit,edit 1,buildkit,mybuild"
 	if got := strings.Join(calls, ","); got != want {

@@ -16,7 +16,9 @@ import (
 type registry struct {
 	// host is 127.0.0.1:PORT.
 	host string
-	cmd  *exec.Cmd
+	// storage is the dir that holds its blobs.
+	storage string
+	cmd     *exec.Cmd
 }
 
 // registryConfig is docker-registry's configuration: storage in root,
@@ -40,7 +42,7 @@ func startRegistry(dir string) (*registry, error) {
 	if err := os.WriteFile(config, []byte(registryConfig(filepath.Join(dir, "storage"), host)), 0o644); err != nil {
 		return nil, err
 	}
-	r := &registry{host: host}
+	r := &registry{host: host, storage: filepath.Join(dir, "storage")}
 	r.cmd, err = startDaemon(filepath.Join(dir, "log"), "docker-registry", "serve", config)
 	if err != nil {
 		return nil, fmt.Errorf("docker-registry (apt-get install docker-registry): %w", err)

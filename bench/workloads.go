@@ -48,9 +48,15 @@ func (b *bench) phases(name, ctx string, edit func(i int) error, targets [3]stri
 				// What the tool before wrote is flushed first, not
 				// by this build's own fsync: on ext4 in ordered mode
 				// an fsync writes out the whole journal transaction.
-				// And what a daemon still does after its build is
-				// left to end.
+				// A cold build starts with its inputs, and only them,
+				// in the page cache (freshMemory). And what a daemon
+				// still does after its build is left to end.
 				syscall.Sync()
+				if p == 0 && b.freshMemory != nil {
+					if err := b.freshMemory(b.inputs(ctx)...); err != nil {
+						return nil, err
+					}
+				}
 				waitIdle(30 * time.Second)
 				s, err := t.build(name, ctx)
 				if err != nil {
@@ -86,6 +92,21 @@ func (b *bench) debianFrom() (string, error) {
 		return b.debianRef, nil
 	}
 	return b.debianBase()
+}
+
+// inputs are what a build of ctx reads besides its cache: the context
+// and the base images, in the registry or as files.
+func (b *bench) inputs(ctx string) []string {
+	ins := []string{ctx}
+	if b.registry != nil {
+		ins = append(ins, b.registry.storage)
+	}
+	for _, p := range []string{filepath.Join(b.work, "debian"), filepath.Join(b.work, "busybox.tar")} {
+		if _, err := os.Stat(p); err == nil {
+			ins = append(ins, p)
+		}
+	}
+	return ins
 }
 
 // order is the order in which run i measures n tools: as given in even
