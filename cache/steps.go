@@ -253,3 +253,11 @@ func (s *Store) writeAtomic(path string, data []byte, opts ...atomicfile.Option)
 func (s *Store) WriteState(name string, data []byte) error {
 	return s.writeAtomic(s.StatePath(name), data)
 }
+
+// WriteStateUnflushed is WriteState without the flush before the rename,
+// for a state its readers check against what it describes: a crash may
+// leave it as it was, or unreadable, and either is only a state out of
+// date.
+func (s *Store) WriteStateUnflushed(name string, data []byte) error {
+	return s.writeAtomic(s.StatePath(name), data, atomicfile.WithoutSync())
+}

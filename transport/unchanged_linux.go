@@ -180,8 +180,11 @@ func sealArchive(store *cache.Store, path, key string, written digest.Digest, in
 		return
 	}
 	st.Key, st.Digest = key, written
+	// Unflushed: the seal vouches for an inode whose data was flushed
+	// before it was renamed into place, and whose stat data a reader
+	// compares. A crash that loses the rename, or the seal, costs a write.
 	if data, err := json.Marshal(st); err == nil {
-		store.WriteState(name, data)
+		store.WriteStateUnflushed(name, data)
 	}
 }
 
