@@ -92,6 +92,9 @@ type builder struct {
 	// stage misses (see startAheads); aheads are those begun, by output.
 	aheadCtx context.Context
 	aheads   map[string]*transport.Ahead
+	// stored waits for the storing of the last step's record (see
+	// storeLater), under mu.
+	stored []func() error
 }
 
 // Build runs the Dockerfile and writes the image to every output.
@@ -124,7 +127,27 @@ func settle(bs []*builder) {
 		if err := b.driver.Settle(); err != nil {
 			b.rep.Warning(err.Error())
 		}
+		b.mu.Lock()
+		stored := b.stored
+		b.stored = nil
+		b.mu.Unlock()
+		for _, wait := range stored {
+			if err := wait(); err != nil {
+				b.rep.Warning(fmt.Sprintf("the last step's cache record was not stored: %v", err))
+			}
+		}
 	}
+}
+
+// storeLater has settle wait for stored, the storing of the last step's
+// record (cache.Store.MakeStepLater): its flush then overlaps the
+// writing of the image, which flushes too. A record that failed to be
+// stored only costs the next build that step, whose layer the image
+// holds all the same: the failure is a warning.
+func (b *builder) storeLater(stored func() error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.stored = append(b.stored, stored)
 }
 
 func reporter(opts Options) Reporter {

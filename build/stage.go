@@ -51,6 +51,9 @@ type stage struct {
 	// a step missed, every later one misses too (its parent changed), so
 	// the next RUN's sandbox can be started while this step runs.
 	runsAhead bool
+	// storeLater: the step being made is the build's last, whose record
+	// is stored while the image is written (see storeLater).
+	storeLater bool
 	// onMiss, when set, is called as a step of the stage misses (see
 	// startAheads).
 	onMiss func()
@@ -82,7 +85,7 @@ func (st *stage) child() *stage {
 	st.mu.Unlock()
 	c.mu = &sync.Mutex{}
 	c.cmdSet = false
-	c.onMiss, c.unpacking = nil, nil
+	c.onMiss, c.unpacking, c.storeLater = nil, nil, false
 	return &c
 }
 

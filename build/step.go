@@ -269,7 +269,7 @@ func (b *builder) execute(ctx context.Context, st *stage, p *plan, key digest.Di
 	if p.layer != nil && b.opts.NoLayers {
 		return nil, "", ErrLayerNeeded
 	}
-	rec, made, err := b.opts.Store.MakeStep(ctx, key, b.opts.NoCache, func() (*cache.Record, error) {
+	rec, made, stored, err := b.opts.Store.MakeStepLater(ctx, key, b.opts.NoCache, func() (*cache.Record, error) {
 		rec := &cache.Record{Key: key, CreatedBy: p.createdBy, Created: b.opts.Now().UTC(), Inputs: &in.Inputs}
 		var err error
 		if in.files != nil {
@@ -290,6 +290,11 @@ func (b *builder) execute(ctx context.Context, st *stage, p *plan, key digest.Di
 		return rec, nil
 	})
 	if err != nil {
+		return nil, "", err
+	}
+	if st.storeLater {
+		b.storeLater(stored)
+	} else if err := stored(); err != nil {
 		return nil, "", err
 	}
 	if !made {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/mybuild/mybuild/internal/atomicfile"
@@ -202,27 +203,45 @@ func (s *Store) DeleteStep(key digest.Digest) error {
 // waiting and then finding the first one's record (made is false then).
 // With fresh set, the record is made even when one is stored already.
 func (s *Store) MakeStep(ctx context.Context, key digest.Digest, fresh bool, newRecord func() (*Record, error)) (rec *Record, made bool, err error) {
-	unlock, err := s.LockStep(ctx, key)
+	rec, made, stored, err := s.MakeStepLater(ctx, key, fresh, newRecord)
 	if err != nil {
 		return nil, false, err
 	}
-	defer unlock()
+	if err := stored(); err != nil {
+		return nil, false, err
+	}
+	return rec, made, nil
+}
+
+// MakeStepLater is MakeStep that returns the record newRecord made before
+// it is stored: its flush and rename (PutStep) are left running, the
+// key's lock held until they end, and stored waits for them and returns
+// their error. The caller may use the record meanwhile, and must call
+// stored before it ends. The last step of a build is stored so while
+// its image is written: the two flushes overlap.
+func (s *Store) MakeStepLater(ctx context.Context, key digest.Digest, fresh bool, newRecord func() (*Record, error)) (rec *Record, made bool, stored func() error, err error) {
+	none := func() error { return nil }
+	unlock, err := s.LockStep(ctx, key)
+	if err != nil {
+		return nil, false, none, err
+	}
 	if !fresh {
 		rec, err := s.Step(key)
-		if err == nil {
-			return rec, false, nil
-		}
-		if !errors.Is(err, ErrNotFound) {
-			return nil, false, err
+		if err == nil || !errors.Is(err, ErrNotFound) {
+			unlock()
+			return rec, false, none, err
 		}
 	}
 	if rec, err = newRecord(); err != nil {
-		return nil, false, err
+		unlock()
+		return nil, false, none, err
 	}
-	if err := s.PutStep(rec); err != nil {
-		return nil, false, err
-	}
-	return rec, true, nil
+	done := make(chan error, 1)
+	go func() {
+		defer unlock()
+		done <- s.PutStep(rec)
+	}()
+	return rec, true, sync.OnceValue(func() error { return <-done }), nil
 }
 
 // LockStep serialises work on one step between builds: the second build

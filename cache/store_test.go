@@ -201,6 +201,35 @@ func TestLockStepSerialises(t *testing.T) {
 	unlock2()
 }
 
+// A record that MakeStepLater made is stored, its key locked until then:
+// another build that misses the same key meanwhile waits, and takes it.
+func TestMakeStepLater(t *testing.T) {
+	root := t.TempDir()
+	a, b := open(t, root), open(t, root)
+	key := NewKey("run later").Sum()
+	rec, made, stored, err := a.MakeStepLater(context.Background(), key, false, func() (*Record, error) {
+		return &Record{Key: key, CreatedBy: "RUN true"}, nil
+	})
+	if err != nil || !made {
+		t.Fatalf("made %v, err %v", made, err)
+	}
+	other, otherMade, err := b.MakeStep(context.Background(), key, false, func() (*Record, error) {
+		return &Record{Key: key, CreatedBy: "RUN other"}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if otherMade || other.CreatedBy != rec.CreatedBy {
+		t.Errorf("the other build made %v a record of %q, want the first one's", otherMade, other.CreatedBy)
+	}
+	if err := stored(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := b.Step(key); err != nil || got.CreatedBy != "RUN true" {
+		t.Errorf("Step = %v, %v", got, err)
+	}
+}
+
 // LockBlob excludes a second holder, in the same Store (two builders of
 // one build) as in another (another build), until the first unlocks.
 func TestLockBlobSerialises(t *testing.T) {
