@@ -31,6 +31,14 @@ type overlayFS struct {
 // so no page limit and no links to make and delete for each step. Older
 // kernels get the option string of mount(2), kept under one page by short
 // relative links, as before.
+//
+// An overlay with an upper dir is "volatile" (Linux 5.10): overlayfs
+// then passes no sync to the upper dir's filesystem, neither the step's
+// own fsync and sync calls nor the syncfs of that whole filesystem that
+// its unmount does when the sandbox ends. The upper dir is scratch until
+// the step's layer is committed, which flushes it (cache.Store.PutStep),
+// and its work dir, where a volatile mount leaves its mark, is never
+// mounted again.
 func (o overlayFS) mount() error {
 	if !o.linked && kernelAtLeast(6, 8) {
 		err := o.mountAPI()
@@ -81,6 +89,9 @@ func (o overlayFS) mountAPI() error {
 		work := filepath.Join(o.dir, workDir)
 		if err := unix.FsconfigSetString(fd, "workdir", work); err != nil {
 			return fmt.Errorf("overlay work dir %s: %w", work, err)
+		}
+		if err := unix.FsconfigSetFlag(fd, "volatile"); err != nil {
+			return fmt.Errorf("overlay option volatile: %w", err)
 		}
 	}
 	for _, kv := range overlayFeatures() {
@@ -167,6 +178,9 @@ func overlayOptions(lower []string, upper string) (string, error) {
 	opts := "lowerdir=" + strings.Join(lower, ":")
 	if upper != "" {
 		opts += ",upperdir=" + upper + ",workdir=" + workDir
+		if kernelAtLeast(5, 10) {
+			opts += ",volatile"
+		}
 	}
 	for _, kv := range overlayFeatures() {
 		opts += "," + kv[0] + "=" + kv[1]

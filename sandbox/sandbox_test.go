@@ -247,6 +247,31 @@ func overlayPaths(t *testing.T, test func(t *testing.T)) {
 	}
 }
 
+// A step's root is a volatile overlay, both ways of mounting it: no sync
+// reaches the cache's filesystem from the step, nor from its unmount.
+func TestRootVolatile(t *testing.T) { overlayPaths(t, testRootVolatile) }
+
+func testRootVolatile(t *testing.T) {
+	r := run(t, []string{busyboxLayer(t)}, Process{Args: sh("cat /proc/self/mountinfo")})
+	if r.err != nil {
+		t.Fatalf("run: %v\n%s", r.err, r.stderr)
+	}
+	for _, line := range strings.Split(r.stdout, "\n") {
+		mount, super, ok := strings.Cut(line, " - ")
+		if f := strings.Fields(mount); !ok || len(f) < 5 || f[4] != "/" {
+			continue
+		}
+		// "fsync=volatile" where the kernel names it so (Linux 6.6).
+		opts := strings.Split(strings.Fields(super + " . . .")[2], ",")
+		if f := strings.Fields(super); len(f) < 3 || f[0] != "overlay" ||
+			!slices.Contains(opts, "volatile") && !slices.Contains(opts, "fsync=volatile") {
+			t.Errorf("the root is not a volatile overlay: %s", line)
+		}
+		return
+	}
+	t.Fatalf("no root mount in\n%s", r.stdout)
+}
+
 func TestManyLayers(t *testing.T) { overlayPaths(t, testManyLayers) }
 
 func testManyLayers(t *testing.T) {
