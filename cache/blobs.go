@@ -174,7 +174,7 @@ func (s *Store) OpenBlob(d digest.Digest) (io.ReadCloser, int64, error) {
 		f.Close()
 		return nil, 0, err
 	}
-	if s.sealedBlob(d, fi) {
+	if s.sealedBlob(d, fi) || s.intactUnflushed(d, fi) {
 		return f, fi.Size(), nil
 	}
 	return &verifyingReader{s: s, f: f, fi: fi, h: sha256.New(), want: d}, fi.Size(), nil

@@ -17,6 +17,9 @@ type unflushedBlob struct {
 	d  digest.Digest
 	f  *os.File
 	fi os.FileInfo // nil until it is in place
+	// clock is the filesystem's clock once fi was taken (see
+	// intactUnflushed).
+	clock int64
 }
 
 // commitUnflushed moves the blob into place, unflushed, and lists it for
@@ -47,12 +50,42 @@ func (w *BlobWriter) commitUnflushed(want digest.Digest) error {
 	w.done = true
 	// Renaming moved its ctime: the seal takes the stat data after.
 	fi, err := os.Stat(path)
+	var clock int64
+	if err == nil {
+		clock, err = fsClock(s.tmpLock.f)
+	}
 	s.unflushedMu.Lock()
 	if err == nil {
-		u.fi = fi
+		u.fi, u.clock = fi, clock
 	}
 	s.unflushedMu.Unlock()
 	return nil
+}
+
+// intactUnflushed tells whether blob d, whose stat data are fi, is one
+// this store moved into place unflushed, its content checked against
+// its digest as it was written, and unchanged since: its stat data are
+// those it had once in place, and the filesystem's clock had moved past
+// its ctime then, so that no write since could have left them so (as
+// sealedBlob reasons). Its bytes are in the page cache, whether or not
+// they reach the disk: this process may read it without hashing it
+// again, though no seal vouches for it yet.
+func (s *Store) intactUnflushed(d digest.Digest, fi os.FileInfo) bool {
+	now, ok := statOfBlob(fi)
+	if !ok {
+		return false
+	}
+	s.unflushedMu.Lock()
+	defer s.unflushedMu.Unlock()
+	for _, u := range s.unflushed {
+		if u.d != d || u.fi == nil {
+			continue
+		}
+		if was, ok := statOfBlob(u.fi); ok && was == now && was.ctime < u.clock {
+			return true
+		}
+	}
+	return false
 }
 
 // isUnflushed tells whether blob d waits for a flush.

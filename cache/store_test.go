@@ -482,6 +482,39 @@ func TestCommitUnflushedSealedByFlush(t *testing.T) {
 	}
 }
 
+// A blob moved into place unflushed was hashed as it was written: this
+// store reads it back unhashed, while its stat data are those it had
+// then, and hashes it once it was written to.
+func TestCommitUnflushedReadUnhashed(t *testing.T) {
+	s := open(t, t.TempDir())
+	data := []byte("a step's layer")
+	d := digest.FromBytes(data)
+	w, err := s.NewBlobWriter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(data)
+	if err := w.CommitUnflushed(d); err != nil {
+		t.Fatal(err)
+	}
+	s.unflushedMu.Lock()
+	u := s.unflushed[0]
+	s.unflushedMu.Unlock()
+	st, _ := statOfBlob(u.fi)
+	r, _, err := s.OpenBlob(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, verifying := r.(*verifyingReader)
+	r.Close()
+	// Where the clock had not moved past its ctime (a coarse clock, in
+	// the tick of the rename), a write since could not be told: hashed.
+	if trusted := st.ctime < u.clock; verifying == trusted {
+		t.Errorf("hashed %v, with its ctime %d and the clock %d after it", verifying, st.ctime, u.clock)
+	}
+	overwriteAndRead(t, s, d, "a step's lay3r")
+}
+
 // A scratch file holds what is written to it, and has no name in the
 // scratch dir: nothing is left of it once closed.
 func TestScratchFile(t *testing.T) {
