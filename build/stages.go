@@ -61,7 +61,7 @@ func (b *builder) runNode(ctx context.Context, n *node) (_ *stage, err error) {
 		}
 		info := StepInfo{Stage: label, Platform: n.platformLabel, Index: i + 2, Total: total, Line: line, Instruction: text}
 		st.runsAhead = slices.ContainsFunc(cmds[i+1:], isRun)
-		st.storeLater = n == b.graph.target && b.platformLabel == "" && i == len(cmds)-1
+		st.storeLater = n == b.graph.target && b.platformLabel == "" && !b.opts.NoLayers && i == len(cmds)-1
 		if err := b.step(ctx, st, info, func() (*plan, error) { return b.prepare(ctx, st, cmd) }); err != nil {
 			return nil, err
 		}

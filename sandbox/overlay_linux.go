@@ -33,12 +33,13 @@ type overlayFS struct {
 // relative links, as before.
 //
 // An overlay with an upper dir is "volatile" (Linux 5.10): overlayfs
-// then passes no sync to the upper dir's filesystem, neither the step's
-// own fsync and sync calls nor the syncfs of that whole filesystem that
-// its unmount does when the sandbox ends. The upper dir is scratch until
-// the step's layer is committed, which flushes it (cache.Store.PutStep),
-// and its work dir, where a volatile mount leaves its mark, is never
-// mounted again.
+// then passes on no fsync, fdatasync or syncfs made through it, nor the
+// syncfs of the upper dir's whole filesystem that its unmount does when
+// the sandbox ends (a sync(2) still flushes every filesystem). The upper
+// dir of a step's root is scratch until the step's layer is committed,
+// which flushes it (cache.Store.PutStep); those of read-write binds and
+// of mybuild run's containers are thrown away. The work dir, where a
+// volatile mount leaves its mark, is never mounted again.
 func (o overlayFS) mount() error {
 	if !o.linked && kernelAtLeast(6, 8) {
 		err := o.mountAPI()

@@ -252,6 +252,9 @@ func overlayPaths(t *testing.T, test func(t *testing.T)) {
 func TestRootVolatile(t *testing.T) { overlayPaths(t, testRootVolatile) }
 
 func testRootVolatile(t *testing.T) {
+	if !kernelAtLeast(5, 10) {
+		t.Skip("overlayfs has no volatile mounts before Linux 5.10")
+	}
 	r := run(t, []string{busyboxLayer(t)}, Process{Args: sh("cat /proc/self/mountinfo")})
 	if r.err != nil {
 		t.Fatalf("run: %v\n%s", r.err, r.stderr)
@@ -261,7 +264,7 @@ func testRootVolatile(t *testing.T) {
 		if f := strings.Fields(mount); !ok || len(f) < 5 || f[4] != "/" {
 			continue
 		}
-		// "fsync=volatile" where the kernel names it so (Linux 6.6).
+		// "fsync=volatile" where the kernel names it so.
 		opts := strings.Split(strings.Fields(super + " . . .")[2], ",")
 		if f := strings.Fields(super); len(f) < 3 || f[0] != "overlay" ||
 			!slices.Contains(opts, "volatile") && !slices.Contains(opts, "fsync=volatile") {
