@@ -435,6 +435,21 @@ func TestBlobSeal(t *testing.T) {
 	}
 }
 
+// putUnflushed writes data as a blob and moves it into place unflushed,
+// as a step's layer is (BlobWriter.CommitUnflushed).
+func putUnflushed(t *testing.T, s *Store, data []byte) {
+	t.Helper()
+	w, err := s.NewBlobWriter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Abort()
+	w.Write(data)
+	if err := w.CommitUnflushed(digest.FromBytes(data)); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // A step's blob is moved into place unflushed: nothing seals it, not
 // even a read of all of it, until the flush that PutStep makes before it
 // writes the record that refers to it.
@@ -442,14 +457,7 @@ func TestCommitUnflushedSealedByFlush(t *testing.T) {
 	s := open(t, t.TempDir())
 	data := []byte("a step's layer")
 	d := digest.FromBytes(data)
-	w, err := s.NewBlobWriter()
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Write(data)
-	if err := w.CommitUnflushed(d); err != nil {
-		t.Fatal(err)
-	}
+	putUnflushed(t, s, data)
 	sealed := func() bool {
 		_, err := os.Stat(s.blobSealPath(d))
 		return err == nil
@@ -489,14 +497,7 @@ func TestCommitUnflushedReadUnhashed(t *testing.T) {
 	s := open(t, t.TempDir())
 	data := []byte("a step's layer")
 	d := digest.FromBytes(data)
-	w, err := s.NewBlobWriter()
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Write(data)
-	if err := w.CommitUnflushed(d); err != nil {
-		t.Fatal(err)
-	}
+	putUnflushed(t, s, data)
 	s.unflushedMu.Lock()
 	u := s.unflushed[0]
 	s.unflushedMu.Unlock()
@@ -591,18 +592,7 @@ func TestCommitUnflushedKeepsTheBlobInPlace(t *testing.T) {
 		}
 		return st.Ino
 	}
-	commit := func() {
-		t.Helper()
-		w, err := s.NewBlobWriter()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer w.Abort()
-		w.Write(data)
-		if err := w.CommitUnflushed(d); err != nil {
-			t.Fatal(err)
-		}
-	}
+	commit := func() { t.Helper(); putUnflushed(t, s, data) }
 	was := inode()
 	commit()
 	if inode() != was {
