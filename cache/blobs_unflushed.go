@@ -52,7 +52,9 @@ func (w *BlobWriter) commitUnflushed(want digest.Digest) error {
 	fi, err := os.Stat(path)
 	var clock int64
 	if err == nil {
-		clock, err = fsClock(s.tmpLock.f)
+		// 0 when the clock cannot be read: then it is hashed when read
+		// until its seal, which a failure here must not cost it.
+		clock, _ = fsClock(s.tmpLock.f)
 	}
 	s.unflushedMu.Lock()
 	if err == nil {
