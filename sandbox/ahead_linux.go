@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"slices"
 	"sync"
@@ -50,10 +51,18 @@ func (s *Starter) Run(ctx context.Context, spec Spec) (err error) {
 	if ip == nil {
 		return start(ctx, spec)
 	}
-	defer ip.release(spec.Warn)
 	stop := context.AfterFunc(ctx, func() { _ = ip.cmd.Process.Kill() })
-	defer stop()
-	return ip.finish(ctx, spec)
+	err = ip.finish(ctx, spec)
+	stop()
+	ip.release(spec.Warn)
+	if errors.Is(err, errUnconfined) && ctx.Err() == nil {
+		// Nothing of the step ran: start over in a clean scratch dir.
+		if err := emptyDir(spec.Scratch); err != nil {
+			return err
+		}
+		return start(ctx, spec)
+	}
+	return err
 }
 
 // fitsAhead tells whether an init started ahead can run spec: one whose
@@ -163,10 +172,11 @@ func (ip *initProc) abandon() {
 // aheadCgroup is the device cgroup of an init started ahead: as
 // deviceCgroup, but with no probe of a device policy (that makes nodes in
 // a scratch dir, which a step started ahead has not got yet): where no
-// cgroup can be made, nothing is started ahead.
+// cgroup can be made, nothing is started ahead. Its rules are set while
+// the init starts (initProc.confineLater).
 func aheadCgroup() (*devcgroup.Cgroup, error) {
 	if userns.Inside() {
 		return nil, nil
 	}
-	return devcgroup.New(allowedDevices)
+	return devcgroup.Make()
 }

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/mybuild/mybuild/internal/runtest"
+	"github.com/mybuild/mybuild/sandbox/devcgroup"
 	"golang.org/x/sys/unix"
 )
 
@@ -186,5 +188,42 @@ func TestStarterKeepsOrderAndSkipsTheDead(t *testing.T) {
 	runtest.WaitFor(t, "the init to die", func() bool { return exited(pid) })
 	if got, err := run("echo after", false); err != nil || got != "after\n" {
 		t.Errorf("the step after a dead init: %q, %v", got, err)
+	}
+}
+
+// The device cgroup of an init started ahead gets its rules while the
+// init starts, however long that takes, before the step's command runs;
+// where they cannot be set, the step starts over in an init of its own,
+// confined all the same.
+func TestStarterConfinesTheInitStartedAhead(t *testing.T) {
+	bb := busyboxLayer(t)
+	for _, refused := range []bool{false, true} {
+		t.Run(fmt.Sprintf("refused=%v", refused), func(t *testing.T) {
+			confine := confineCgroup
+			defer func() { confineCgroup = confine }()
+			confineCgroup = func(cg *devcgroup.Cgroup) error {
+				if refused {
+					return errors.New("refused by the test")
+				}
+				time.Sleep(200 * time.Millisecond) // slow: the command waits for it
+				return confine(cg)
+			}
+			var s Starter
+			defer s.Close()
+			if r := runOn(t, context.Background(), &s, []string{bb}, Process{Args: sh("true"), Next: true}); r.err != nil {
+				t.Fatal(r.err)
+			}
+			pid := aheadPid(t, &s)
+			r := runOn(t, context.Background(), &s, []string{bb}, Process{Args: sh(devicesScript + "; echo $$")})
+			if !strings.HasSuffix(r.stdout, "\n1\n") {
+				t.Fatalf("output %q does not end with the step's PID, 1", r.stdout)
+			}
+			r.stdout = strings.TrimSuffix(r.stdout, "1\n")
+			assertDevicesRefused(t, r)
+			if !gone(pid) {
+				t.Errorf("the init started ahead (pid %d) is still there", pid)
+			}
+			assertNoCgroupsLeft(t)
+		})
 	}
 }

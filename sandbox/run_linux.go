@@ -47,7 +47,11 @@ type initProc struct {
 	console  int
 	moveInto *devcgroup.Cgroup // the cgroup to move it into, when not born in it
 	cg       *devcgroup.Cgroup
-	releases []func()
+	// confined is closed once cg's rules are set, when they were set
+	// while the init started (see confineLater), with confineErr.
+	confined   chan struct{}
+	confineErr error
+	releases   []func()
 	// outR and errR are the read ends of its stdout and stderr, when it
 	// was started ahead of its step (see Starter), whose writers it did
 	// not know yet: finish copies them. errR is nil when the two share
@@ -119,7 +123,43 @@ func startInit(ctx context.Context, spec Spec, ahead *aheadInit) (_ *initProc, e
 	if !born {
 		ip.moveInto = ip.cg // not in it from birth: moved by handOver
 	}
+	if ahead != nil && ip.cg != nil {
+		ip.confineLater()
+	}
 	return ip, nil
+}
+
+// confineLater sets the rules of the init's device cgroup while the init
+// starts: a device program takes the kernel a millisecond to load and
+// attach, and until handOver lets it go on, the init opens no device
+// node (see initSandbox). handOver waits for them.
+func (ip *initProc) confineLater() {
+	ip.confined = make(chan struct{})
+	go func() {
+		defer close(ip.confined)
+		ip.confineErr = confineCgroup(ip.cg)
+	}()
+}
+
+// confineCgroup sets the rules of a step's device cgroup (a test makes
+// it fail).
+var confineCgroup = func(cg *devcgroup.Cgroup) error { return cg.Confine(allowedDevices) }
+
+// errUnconfined is handOver's error when the rules of an init's device
+// cgroup could not be set while it started: the step then starts over
+// the usual way, which finds what confines its devices.
+var errUnconfined = errors.New("sandbox: the device cgroup of the init started ahead could not be confined")
+
+// waitConfined waits for the rules confineLater sets, if any.
+func (ip *initProc) waitConfined() error {
+	if ip.confined == nil {
+		return nil
+	}
+	<-ip.confined
+	if ip.confineErr != nil {
+		return fmt.Errorf("%w: %w", errUnconfined, ip.confineErr)
+	}
+	return nil
 }
 
 // outputPipes gives the init pipes for stdout and stderr, whose read
@@ -155,7 +195,7 @@ func (ip *initProc) finish(ctx context.Context, spec Spec) error {
 	cfg, err := prepare(spec)
 	if err == nil {
 		cfg.TTY = spec.Console != nil
-		err = handOver(cmd, spec, cfg, ip.p, ip.moveInto, ip.console)
+		err = handOver(cmd, spec, cfg, ip.p, ip.waitConfined, ip.moveInto, ip.console)
 	}
 	if err != nil {
 		err = kill(cmd, err)
@@ -230,6 +270,9 @@ func (ip *initProc) release(warn func(string)) {
 		ip.releases[i]()
 	}
 	if ip.cg != nil {
+		if ip.confined != nil {
+			<-ip.confined
+		}
 		if err := ip.cg.Remove(); err != nil {
 			warn(err.Error())
 		}
@@ -349,16 +392,20 @@ func attachIO(cmd *exec.Cmd, spec Spec) (console int, closeIO func(), err error)
 	return -1, closeStdin, nil
 }
 
-// handOver sends the started init its config, moves it into its device
-// cgroup and lets it run the command; with a console, it takes the pty.
-// Moving a process between cgroups takes the kernel milliseconds: the
-// init sets up the root meanwhile, and waits for the byte on fdAlive only
-// before it reads the image.
-func handOver(cmd *exec.Cmd, spec Spec, cfg *childConfig, p *initPipes, cg *devcgroup.Cgroup, console int) error {
+// handOver sends the started init its config, waits for the rules of its
+// device cgroup (confined) or moves it into that cgroup (cg), and lets it
+// run the command; with a console, it takes the pty. Setting the rules
+// and moving a process between cgroups each take the kernel a
+// millisecond or more: the init sets up the root meanwhile, and waits
+// for the byte on fdAlive only before it reads the image.
+func handOver(cmd *exec.Cmd, spec Spec, cfg *childConfig, p *initPipes, confined func() error, cg *devcgroup.Cgroup, console int) error {
 	if err := json.NewEncoder(p.cfgW).Encode(cfg); err != nil {
 		return fmt.Errorf("sandbox: send config: %w", err)
 	}
 	p.cfgW.Close()
+	if err := confined(); err != nil {
+		return err
+	}
 	if cg != nil {
 		if err := cg.Add(cmd.Process.Pid); err != nil {
 			return fmt.Errorf("sandbox: %w", err)

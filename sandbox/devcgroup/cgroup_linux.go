@@ -66,6 +66,41 @@ func newIn(want string, rules []Rule) (*Cgroup, error) {
 	return createIn(hs, rules)
 }
 
+// Make makes an empty cgroup below the caller's own, as New does, that
+// confines nothing yet: Confine it before anything in it opens a device
+// node. It is where a process is born or moved in while its rules are
+// set (loading a device program takes a millisecond), in the first
+// hierarchy that takes a new cgroup.
+func Make() (*Cgroup, error) {
+	hs, err := ownHierarchies()
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	for _, h := range hs {
+		cg, err := mkdir(h)
+		if err == nil {
+			return cg, nil
+		}
+		errs = append(errs, err)
+	}
+	return nil, errors.Join(errs...)
+}
+
+// Confine sets rules on a cgroup from Make: a device program for a cgroup
+// v2, the devices controller's lists for v1.
+func (c *Cgroup) Confine(rules []Rule) error {
+	for _, r := range rules {
+		if err := r.validate(); err != nil {
+			return err
+		}
+	}
+	if c.v2 {
+		return attachProgram(c.dir, rules)
+	}
+	return writeRules(c.dir, rules)
+}
+
 // createIn makes the cgroup in the first of hs that takes it: a v2
 // hierarchy may be read-only (in a container) where v1 is not.
 func createIn(hs []hierarchy, rules []Rule) (*Cgroup, error) {
@@ -81,32 +116,30 @@ func createIn(hs []hierarchy, rules []Rule) (*Cgroup, error) {
 }
 
 func create(h hierarchy, rules []Rule) (*Cgroup, error) {
-	for _, r := range rules {
-		if err := r.validate(); err != nil {
-			return nil, err
-		}
+	cg, err := mkdir(h)
+	if err != nil {
+		return nil, err
 	}
+	if err := cg.Confine(rules); err != nil {
+		_ = cg.Remove()
+		return nil, err
+	}
+	return cg, nil
+}
+
+// mkdir makes a cgroup of no rules in h.
+//
+//	mkdir /sys/fs/cgroup/devices/$own/mybuild-$$-$rnd
+func mkdir(h hierarchy) (*Cgroup, error) {
 	var rnd [4]byte
 	if _, err := rand.Read(rnd[:]); err != nil {
 		return nil, err
 	}
 	dir := filepath.Join(h.dir, prefix+strconv.Itoa(os.Getpid())+"-"+hex.EncodeToString(rnd[:]))
-	var err error
-	// mkdir /sys/fs/cgroup/devices/$own/mybuild-$$-$rnd
-	if err = os.Mkdir(dir, 0o755); err != nil {
+	if err := os.Mkdir(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("devcgroup: %w", err)
 	}
-	cg := &Cgroup{dir: dir, v2: h.v2}
-	if h.v2 {
-		err = attachProgram(dir, rules)
-	} else {
-		err = writeRules(dir, rules)
-	}
-	if err != nil {
-		_ = cg.Remove()
-		return nil, err
-	}
-	return cg, nil
+	return &Cgroup{dir: dir, v2: h.v2}, nil
 }
 
 // Dir is the cgroup's directory.
