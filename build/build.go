@@ -27,10 +27,14 @@ import (
 
 // builder runs one build.
 type builder struct {
-	opts     Options
-	df       *parser.Dockerfile
-	bctx     *buildcontext.Context
-	rep      Reporter
+	opts Options
+	df   *parser.Dockerfile
+	bctx *buildcontext.Context
+	rep  Reporter
+	// holding: the warnings of the Dockerfile are held (held) until the
+	// driver is made (see warnEarly).
+	holding  bool
+	held     []string
 	platform ocispec.Platform
 	args     *args
 	graph    *graph
@@ -99,16 +103,33 @@ type builder struct {
 
 // Build runs the Dockerfile and writes the image to every output.
 //
+// A build that went on with the image a base's tag named last (see
+// startLoads) runs once more when the tag names another image now.
 // A cache entry found corrupt while the image is written (a blob whose
 // bytes no longer match its digest) has been dropped by then; the build
 // then runs once more, rebuilding what it lost, so a damaged entry is
 // never shipped.
 func Build(ctx context.Context, opts Options) (*Result, error) {
+	if opts.Driver == nil && opts.Isolate != nil {
+		opts.Isolate = sync.OnceValues(opts.Isolate)
+		if opts.Explain || len(opts.Platforms) > 1 {
+			d, err := opts.Isolate()
+			if err != nil {
+				return nil, err
+			}
+			opts.Driver = d
+		}
+	}
 	if opts.Explain {
 		return explain(ctx, opts)
 	}
 	withoutProvenance(opts)
 	res, err := build(ctx, opts)
+	if errors.Is(err, errBaseMoved) && ctx.Err() == nil {
+		reporter(opts).Warning(fmt.Sprintf("%v; building again on it", err))
+		opts.waitBases = true
+		res, err = build(ctx, opts)
+	}
 	if errors.Is(err, cache.ErrCorrupt) && ctx.Err() == nil {
 		reporter(opts).Warning(fmt.Sprintf("%v; rebuilding without it", err))
 		res, err = build(ctx, opts)
@@ -158,12 +179,33 @@ func reporter(opts Options) Reporter {
 }
 
 func build(ctx context.Context, opts Options) (res *Result, err error) {
+	opts.bases = nil
+	if !opts.Explain && !opts.NoLayers && !opts.waitBases {
+		opts.bases = &baseLoads{}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	// The loads asked ahead end, cancelled, before the build does.
+	defer opts.bases.wait()
+	defer cancel()
+	defer func() {
+		// A failure on the image a tag named last may not be one on the
+		// image it names now.
+		if err != nil && !errors.Is(err, errBaseMoved) {
+			if cerr := opts.bases.confirm(ctx); errors.Is(cerr, errBaseMoved) {
+				err = cerr
+			}
+		}
+		var bf *baseFailure
+		if errors.As(err, &bf) {
+			err = bf.err
+		}
+	}()
 	bs, nodes, err := planBuild(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
 	defer settle(bs)
-	if h, ok := opts.Driver.(rootfs.Holder); ok {
+	if h, ok := bs[0].driver.(rootfs.Holder); ok {
 		if err := h.Hold(ctx); err != nil {
 			return nil, err
 		}
@@ -175,6 +217,9 @@ func build(ctx context.Context, opts Options) (res *Result, err error) {
 		if err := runPlatforms(ctx, bs, nodes); err != nil {
 			return nil, err
 		}
+		if err := opts.bases.confirm(ctx); err != nil {
+			return nil, err
+		}
 		return writeIndex(ctx, bs)
 	}
 	b := bs[0]
@@ -183,6 +228,9 @@ func build(ctx context.Context, opts Options) (res *Result, err error) {
 		defer b.abortAheads()
 	}
 	if err := b.runAll(ctx, b.graph); err != nil {
+		return nil, err
+	}
+	if err := opts.bases.confirm(ctx); err != nil {
 		return nil, err
 	}
 	if opts.Provenance != ProvenanceOff {
@@ -206,18 +254,46 @@ func planBuild(ctx context.Context, opts Options) ([]*builder, []*node, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := b.planTarget(); err != nil {
+	defer b.releaseWarnings()
+	if err := b.planTarget(ctx); err != nil {
 		return nil, nil, err
 	}
 	return []*builder{b}, b.graph.reachable(), nil
 }
 
+// warnEarly reports a warning of the Dockerfile, or holds it until
+// releaseWarnings.
+func (b *builder) warnEarly(msg string) {
+	if b.holding {
+		b.held = append(b.held, msg)
+		return
+	}
+	b.rep.Warning(msg)
+}
+
+// releaseWarnings reports the warnings held so far, and those to come.
+func (b *builder) releaseWarnings() {
+	b.holding = false
+	for _, msg := range b.held {
+		b.rep.Warning(msg)
+	}
+	b.held = nil
+}
+
 // planTarget plans the graph of stages the target needs, checked by
-// preflight, as b's graph.
-func (b *builder) planTarget() error {
+// preflight, as b's graph, and starts loading its bases from registries
+// (startLoads: ctx bounds the loading).
+func (b *builder) planTarget(ctx context.Context) error {
 	g, err := b.plan(b.opts.Target)
 	if err != nil {
 		return err
+	}
+	b.startLoads(ctx, g)
+	if b.driver == nil {
+		if b.driver, err = b.opts.Isolate(); err != nil {
+			return err
+		}
+		b.releaseWarnings()
 	}
 	if err := b.preflight(g); err != nil {
 		return err
@@ -257,13 +333,17 @@ func newBuilder(ctx context.Context, opts Options) (*builder, error) {
 		b.platform = image.HostPlatform()
 	}
 	b.allPlatforms = []ocispec.Platform{b.platform}
-	if b.driver == nil {
+	if b.driver == nil && opts.Isolate == nil {
 		b.driver = rootfs.NewOverlay(opts.Store, rootfs.Warnings(b.rep.Warning))
 	}
+	// The isolation, which comes first, is told once the driver is
+	// made (see Options.Isolate): the Dockerfile's warnings wait for it.
+	b.holding = b.driver == nil
 	for _, w := range df.Warnings {
-		b.rep.Warning(df.ErrorAtLine(w.Line, errors.New(w.Message)).Error())
+		b.warnEarly(df.ErrorAtLine(w.Line, errors.New(w.Message)).Error())
 	}
 	if err := b.lint(ctx, data); err != nil {
+		b.releaseWarnings()
 		return nil, err
 	}
 	if b.args, err = newArgs(df, opts.BuildArgs, image.HostPlatform(), b.platform, opts.Target); err != nil {

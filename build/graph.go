@@ -26,6 +26,10 @@ type node struct {
 	// directory context (base is then "scratch").
 	ref *transport.Ref
 	dir string
+	// ahead is the load of its base image from a registry, when the
+	// build goes on meanwhile with the image the tag named last (see
+	// builder.startLoads).
+	ahead *aheadLoad
 	// label names the stage in progress output and errors, and
 	// platformLabel its platform in a multi-platform build.
 	label, platformLabel string
@@ -36,6 +40,15 @@ type node struct {
 	done   chan struct{}
 	result *stage
 	err    error
+}
+
+// imageRef is the image a node's FROM names: that of its named context,
+// or its base as a transport reference.
+func (n *node) imageRef() (transport.Ref, error) {
+	if n.ref != nil {
+		return *n.ref, nil
+	}
+	return transport.Parse(n.base)
 }
 
 // graph is the stages of a build and what they need from each other.

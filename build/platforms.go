@@ -31,7 +31,7 @@ func planPlatforms(ctx context.Context, opts Options) ([]*builder, []*node, erro
 		return nil, nil, err
 	}
 	for _, b := range bs {
-		if err := b.planTarget(); err != nil {
+		if err := b.planTarget(ctx); err != nil {
 			return nil, nil, err
 		}
 	}

@@ -103,6 +103,9 @@ func (r *runStep) makeLayer(ctx context.Context, root rootfs.Root, info StepInfo
 	}
 	defer release()
 	env := append(append(slices.Clone(r.env), r.b.args.proxyEnv()...), mountEnv...)
+	if err := r.b.confirmBases(ctx); err != nil {
+		return err
+	}
 	out := r.b.rep.StepOutput(info)
 	err = root.Run(ctx, sandbox.Process{
 		Args: r.args, Env: env, Dir: r.workdir, User: r.user,

@@ -165,15 +165,11 @@ func (b *builder) from(ctx context.Context, n *node) (st *stage, fresh bool, err
 		img := scratch(n.platform)
 		st = &stage{img: img, key: fromKey(&img, n.platform)}
 	default:
-		ref := n.ref
-		if ref == nil {
-			r, err := transport.Parse(n.base)
-			if err != nil {
-				return nil, false, err
-			}
-			ref = &r
+		ref, err := n.imageRef()
+		if err != nil {
+			return nil, false, err
 		}
-		img, err := b.loadImage(ctx, *ref, n.platform)
+		img, err := b.baseImage(ctx, ref, n)
 		if err != nil {
 			return nil, false, err
 		}
@@ -194,17 +190,30 @@ func (b *builder) from(ctx context.Context, n *node) (st *stage, fresh bool, err
 	return st, fresh, nil
 }
 
-// loadImage reads a base image named by FROM or --from: from a local
-// transport, or else from a registry ("alpine", "docker://..."); a bare
-// path is a registry reference here (see transport.Parse).
-func (b *builder) loadImage(ctx context.Context, ref transport.Ref, platform ocispec.Platform) (*image.Image, error) {
-	return transport.Load(ctx, ref, b.opts.Store,
+// loadImage reads the base image ref of node n, named by FROM or
+// --from: from a local transport, or else from a registry ("alpine",
+// "docker://..."); a bare path is a registry reference here (see
+// transport.Parse). resolved, when set, gets what it found too.
+func (b *builder) loadImage(ctx context.Context, ref transport.Ref, n *node, resolved func(transport.Resolved)) (*image.Image, error) {
+	opts := append(b.loadOptions(n.platform),
+		transport.WithWarnings(b.rep.Warning),
+		transport.WithResolved(func(r transport.Resolved) {
+			b.materials.noteBase(r, n.platform)
+			if resolved != nil {
+				resolved(r)
+			}
+		}))
+	return transport.Load(ctx, ref, b.opts.Store, opts...)
+}
+
+// loadOptions are how loadImage finds an image for platform.
+func (b *builder) loadOptions(platform ocispec.Platform) []transport.Option {
+	return []transport.Option{
 		transport.WithPlatform(platform),
 		transport.WithAnyLonePlatform(),
 		transport.WithPull(b.opts.Pull),
 		transport.WithRegistry(b.opts.Registry...),
-		transport.WithWarnings(b.rep.Warning),
-		transport.WithResolved(func(r transport.Resolved) { b.materials.noteBase(r, platform) }))
+	}
 }
 
 // checkBasePlatform warns, as BuildKit does, of a base image for another
@@ -250,11 +259,14 @@ func (b *builder) step(ctx context.Context, st *stage, info StepInfo, prepare fu
 	res.Duration = time.Since(start)
 	b.rep.StepFinished(info, res, err)
 	b.addResultFor(st, res)
+	var bf *baseFailure
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, context.Canceled):
 		return err
+	case errors.As(err, &bf):
+		return bf.err // the FROM's, not the step's
 	}
 	err = fmt.Errorf("%s %s: %w", info.Label(), shortText(info.Instruction), err)
 	if info.Line == 0 {

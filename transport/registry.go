@@ -63,3 +63,23 @@ func withPlatform(o *options) []registry.Option {
 	}
 	return opts
 }
+
+// Recorded is the image Load of a registry reference would give when the
+// registry says that its tag still names what it named last, read from
+// the store alone, with its resolution (see registry.Recorded). ok is
+// false for any other transport, and where Load asks no registry anyway.
+func Recorded(ref Ref, store *cache.Store, opts ...Option) (img *image.Image, r Resolved, ok bool) {
+	t, err := lookup(ref)
+	if err != nil {
+		return nil, Resolved{}, false
+	}
+	if _, remote := t.(remote); !remote {
+		return nil, Resolved{}, false
+	}
+	o := makeOptions(opts)
+	res, ok := registry.Recorded(ref.Path, store, o.pull, withPlatform(o)...)
+	if !ok {
+		return nil, Resolved{}, false
+	}
+	return res.Image, Resolved{Ref: res.Ref, Digest: res.Digest, Registry: true}, true
+}
