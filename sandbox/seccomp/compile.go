@@ -253,28 +253,68 @@ func extend(runs []run, nr uint32, action gsb.Action) []run {
 //	jge lo(mid), <right half>; <left half>; <right half>
 //
 // with a long jump (jge +0, +1; ja) where the left half is too long for a
-// conditional one.
+// conditional one. The leaves are assembled first, and the lengths of
+// the halves worked out from them, so that the code is written once, in
+// place.
 func search(runs []run, def gsb.Action) ([]bpf.Instruction, error) {
-	if len(runs) == 1 {
-		return leaf(runs[0], def)
+	leaves := make([][]bpf.Instruction, len(runs))
+	for i, r := range runs {
+		var err error
+		if leaves[i], err = leaf(r, def); err != nil {
+			return nil, err
+		}
 	}
-	mid := len(runs) / 2
-	left, err := search(runs[:mid], def)
-	if err != nil {
-		return nil, err
+	t := searchTree{runs: runs, leaves: leaves, lens: map[[2]int]int{}}
+	t.out = make([]bpf.Instruction, 0, t.len(0, len(runs)))
+	t.write(0, len(runs))
+	return t.out, nil
+}
+
+// searchTree writes search's code for runs[lo:hi], halves first.
+type searchTree struct {
+	runs   []run
+	leaves [][]bpf.Instruction
+	lens   map[[2]int]int // code length by lo, hi
+	out    []bpf.Instruction
+}
+
+// len is the length of the code for runs[lo:hi].
+func (t *searchTree) len(lo, hi int) int {
+	if hi-lo == 1 {
+		return len(t.leaves[lo])
 	}
-	right, err := search(runs[mid:], def)
-	if err != nil {
-		return nil, err
+	if n, ok := t.lens[[2]int{lo, hi}]; ok {
+		return n
 	}
-	var out []bpf.Instruction
-	if len(left) <= 255 {
-		out = append(out, bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: runs[mid].lo, SkipTrue: uint8(len(left))})
+	mid := lo + (hi-lo)/2
+	left := t.len(lo, mid)
+	n := jumpLen(left) + left + t.len(mid, hi)
+	t.lens[[2]int{lo, hi}] = n
+	return n
+}
+
+// jumpLen is how many instructions jump over a left half of n.
+func jumpLen(n int) int {
+	if n <= 255 {
+		return 1
+	}
+	return 2
+}
+
+func (t *searchTree) write(lo, hi int) {
+	if hi-lo == 1 {
+		t.out = append(t.out, t.leaves[lo]...)
+		return
+	}
+	mid := lo + (hi-lo)/2
+	left := t.len(lo, mid)
+	if jumpLen(left) == 1 {
+		t.out = append(t.out, bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: t.runs[mid].lo, SkipTrue: uint8(left)})
 	} else {
-		out = append(out, bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: runs[mid].lo, SkipFalse: 1}, bpf.Jump{Skip: uint32(len(left))})
+		t.out = append(t.out, bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: t.runs[mid].lo, SkipFalse: 1}, bpf.Jump{Skip: uint32(left)})
 	}
-	out = append(out, left...)
-	return append(out, right...), nil
+	t.write(lo, mid)
+	t.write(mid, hi)
 }
 
 // leaf returns a run's action; for a run with argument checks, the checks
