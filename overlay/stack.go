@@ -23,6 +23,7 @@ var ErrTooManyLinks = errors.New("too many levels of symbolic links")
 type Stack struct {
 	dirs  []string // newest first, as in lowerdir=
 	reads *Reads   // nil unless Recording
+	memo  *lookups // nil unless Memoized
 }
 
 // NewStack returns the merged view of dirs, which are ordered newest first.
@@ -51,6 +52,13 @@ type Entry struct {
 func (s *Stack) Lstat(p string) (Entry, error) {
 	p = clean(p)
 	s.reads.note(p, ReadLookup)
+	if s.memo != nil {
+		return s.memo.lstat(p, s.lstat)
+	}
+	return s.lstat(p)
+}
+
+func (s *Stack) lstat(p string) (Entry, error) {
 	parts := splitPath(p)
 	for _, dir := range s.dirs {
 		e, found, hidden, err := lookupIn(dir, parts)

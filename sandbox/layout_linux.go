@@ -18,7 +18,8 @@ func prepare(spec Spec) (*childConfig, error) {
 			return nil, fmt.Errorf("sandbox: %w", err)
 		}
 	}
-	binds, err := makeStubs(overlay.NewStack(spec.Lower...), filepath.Join(s, stubsDir), spec.Mounts)
+	// The lower dirs do not change: each path is looked up once.
+	binds, err := makeStubs(overlay.NewStack(spec.Lower...).Memoized(), filepath.Join(s, stubsDir), spec.Mounts)
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
