@@ -12,6 +12,7 @@ import (
 
 	"github.com/mybuild/mybuild/internal/writeback"
 	digest "github.com/opencontainers/go-digest"
+	"golang.org/x/sys/unix"
 )
 
 // BlobPath is where the blob d is (or would be) stored.
@@ -165,7 +166,7 @@ func (s *Store) OpenBlob(d digest.Digest) (io.ReadCloser, int64, error) {
 	if err := d.Validate(); err != nil || d.Algorithm() != digest.SHA256 {
 		return nil, 0, fmt.Errorf("open blob %s: unsupported digest", d)
 	}
-	f, err := os.Open(s.BlobPath(d))
+	f, err := openFile(s.BlobPath(d), unix.O_RDONLY, 0)
 	if err != nil {
 		return nil, 0, fmt.Errorf("open blob %s: %w", d, err)
 	}

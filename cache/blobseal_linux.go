@@ -2,6 +2,7 @@ package cache
 
 import (
 	"fmt"
+	"golang.org/x/sys/unix"
 	"io"
 	"os"
 	"path/filepath"
@@ -76,7 +77,7 @@ func (s *Store) sealedBlob(d digest.Digest, fi os.FileInfo) bool {
 	if !ok {
 		return false
 	}
-	f, err := os.Open(s.blobSealPath(d))
+	f, err := openFile(s.blobSealPath(d), unix.O_RDONLY, 0)
 	if err != nil {
 		return false
 	}

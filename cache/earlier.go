@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	digest "github.com/opencontainers/go-digest"
+	"golang.org/x/sys/unix"
 )
 
 // indexDir holds the index a build reads to explain a miss (Earlier):
@@ -52,10 +53,10 @@ func (s *Store) indexRecord(rec *Record) {
 // appendIndex appends lines to the index file name, in one write.
 func (s *Store) appendIndex(name, lines string) error {
 	dir := filepath.Join(s.root, indexDir)
-	f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	f, err := openFile(filepath.Join(dir, name), unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT, 0o600)
 	if errors.Is(err, os.ErrNotExist) {
 		if err = os.MkdirAll(dir, 0o700); err == nil {
-			f, err = os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+			f, err = openFile(filepath.Join(dir, name), unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT, 0o600)
 		}
 	}
 	if err != nil {
@@ -89,7 +90,7 @@ func (s *Store) Earlier(in *Inputs) ([]*Record, error) {
 	seen := map[string]bool{}
 	var recs []*Record
 	for _, name := range indexFiles(in) {
-		data, err := os.ReadFile(filepath.Join(s.root, indexDir, name))
+		data, err := readFile(filepath.Join(s.root, indexDir, name))
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("read record index: %w", err)
 		}

@@ -17,7 +17,7 @@ type fileLock struct {
 }
 
 func openLockFile(path string) (*os.File, error) {
-	return os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	return openFile(path, unix.O_RDWR|unix.O_CREAT, 0o600)
 }
 
 // lock takes an flock on path, waiting until ctx is done.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/mybuild/mybuild/internal/atomicfile"
 	digest "github.com/opencontainers/go-digest"
+	"golang.org/x/sys/unix"
 )
 
 // membersDir holds the member table of each gzip layer blob the builder
@@ -45,7 +46,7 @@ func (s *Store) Members(d digest.Digest) ([]byte, error) {
 	if err := d.Validate(); err != nil {
 		return nil, fmt.Errorf("member table: %w", err)
 	}
-	f, err := os.Open(s.membersPath(d))
+	f, err := openFile(s.membersPath(d), unix.O_RDONLY, 0)
 	if err != nil {
 		return nil, fmt.Errorf("member table of %s: %w", d, err)
 	}

@@ -81,7 +81,7 @@ func (s *Store) sealPath(diffID digest.Digest) string {
 // readSeal reads the seal of a layer; ErrUnsealed when there is none or
 // it cannot be read back whole.
 func (s *Store) readSeal(diffID digest.Digest) (*seal, error) {
-	data, err := os.ReadFile(s.sealPath(diffID))
+	data, err := readFile(s.sealPath(diffID))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, ErrUnsealed
 	}

@@ -180,7 +180,7 @@ var readBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b
 // hashFile is the sha256 of a file's content, read without following a
 // symlink.
 func hashFile(host string) (digest.Digest, error) {
-	f, err := os.OpenFile(host, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+	f, err := openFile(host, unix.O_RDONLY|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		return "", err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/mybuild/mybuild/internal/atomicfile"
 	"github.com/mybuild/mybuild/layer"
 	digest "github.com/opencontainers/go-digest"
+	"golang.org/x/sys/unix"
 )
 
 // ErrNotFound reports that no step record has the key.
@@ -80,7 +81,7 @@ func (s *Store) step(key digest.Digest, inputs bool) (*Record, error) {
 // readRecordFile reads the record file p, and its mtime (its last use)
 // from the same open file.
 func readRecordFile(p string) ([]byte, time.Time, error) {
-	f, err := os.Open(p)
+	f, err := openFile(p, unix.O_RDONLY, 0)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
