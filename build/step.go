@@ -119,6 +119,7 @@ func (b *builder) runStep(ctx context.Context, st *stage, info StepInfo, prepare
 	if rec.Layer != nil {
 		l := *rec.Layer
 		res.Layer = &l
+		b.checkAhead(ctx, l, source)
 	}
 	var created *time.Time
 	if !p.noHistory {
@@ -458,4 +459,18 @@ func (st *stage) apply(rec *cache.Record, key digest.Digest, created *time.Time)
 	}
 	st.key = key
 	return nil
+}
+
+// checkAhead has the driver check the unpacked layer of a step found in
+// the local cache while the build looks up the next steps (see
+// rootfs.AheadChecker): a step that misses later needs every layer
+// before it checked, and would otherwise check them all then. A build
+// that makes no layer needs none.
+func (b *builder) checkAhead(ctx context.Context, l layer.Layer, source string) {
+	if source != "local" || b.opts.NoLayers || b.opts.Explain {
+		return
+	}
+	if c, ok := b.driver.(rootfs.AheadChecker); ok {
+		c.CheckAhead(ctx, l)
+	}
 }

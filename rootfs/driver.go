@@ -55,6 +55,14 @@ type Prestarter interface {
 	StartAhead(p sandbox.Process)
 }
 
+// AheadChecker is a Driver that checks, in the background, the unpacked
+// form of a layer a build found in its cache (Overlay's: against its
+// seal, see Unpacker.CheckAhead), so that the first step that needs it
+// unpacked finds it checked. Settle waits for the checks.
+type AheadChecker interface {
+	CheckAhead(ctx context.Context, l layer.Layer)
+}
+
 // Rebaser is a Root that, made on no layers, can be put on its own later
 // (Overlay's): a COPY writes there while its base is being unpacked, and
 // the build rebases it once it knows the base would not have changed

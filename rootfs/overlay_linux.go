@@ -67,6 +67,12 @@ func (o *Overlay) Settle() error {
 	return o.unpacker.Settle()
 }
 
+// CheckAhead checks the unpacked layer l in the background, when it is
+// unpacked already.
+func (o *Overlay) CheckAhead(ctx context.Context, l layer.Layer) {
+	o.unpacker.CheckAhead(ctx, l.DiffID)
+}
+
 // StartAhead starts the sandbox init of a step that will run p.
 func (o *Overlay) StartAhead(p sandbox.Process) { o.starter.StartAhead(p) }
 

@@ -267,3 +267,50 @@ func TestUnpackDamagedBlob(t *testing.T) {
 	}
 	assertNoTemp(t, s)
 }
+
+// CheckAhead checks an unpacked layer in the background: a damaged one
+// is removed by Settle's end (and unpacked again by the next Unpack), an
+// intact one is not checked again by this Unpacker.
+func TestCheckAhead(t *testing.T) {
+	s := openStore(t)
+	l := putLayer(t, s, file("x", "x"))
+	u := NewUnpacker(s)
+	if _, err := u.Unpack(context.Background(), l, nil); err != nil {
+		t.Fatal(err)
+	}
+	assertNoTemp(t, s, u)
+	x := filepath.Join(s.LayerPath(l.DiffID), "x")
+
+	intact := NewUnpacker(s)
+	intact.CheckAhead(context.Background(), l.DiffID)
+	if err := intact.Settle(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(x, []byte("damaged"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := intact.Unpack(context.Background(), l, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(x); string(got) != "damaged" {
+		t.Errorf("x = %q: the layer checked ahead was checked again", got)
+	}
+
+	var warned []string
+	damaged := NewUnpacker(s)
+	damaged.warn = func(msg string) { warned = append(warned, msg) }
+	damaged.CheckAhead(context.Background(), l.DiffID)
+	if err := damaged.Settle(); err != nil {
+		t.Fatal(err)
+	}
+	if s.HasLayer(l.DiffID) || len(warned) != 1 {
+		t.Errorf("after a check ahead of the damaged layer: still there %v, warnings %q", s.HasLayer(l.DiffID), warned)
+	}
+	if _, err := damaged.Unpack(context.Background(), l, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(x); string(got) != "x" {
+		t.Errorf("x = %q after the layer was unpacked again", got)
+	}
+	assertNoTemp(t, s, damaged)
+}

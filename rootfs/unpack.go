@@ -32,8 +32,13 @@ type Unpacker struct {
 	warn        func(string)
 	warned      sync.Once
 	// checked holds the diffIDs of the layers checked against their seal
-	// (or sealed) by this Unpacker: each is checked once per build.
+	// (or sealed) by this Unpacker: each is checked once per build, by
+	// one caller at a time (checks).
 	checked sync.Map
+	checks  singleflight.Group
+	// ahead are the checks CheckAhead left running, which Settle waits
+	// for.
+	ahead sync.WaitGroup
 	// sealing are the flushes and seals of the layers it unpacked, left
 	// running (cache.Store.CommitLayerLater) until Settle.
 	mu      sync.Mutex
@@ -156,6 +161,14 @@ func (u *Unpacker) check(ctx context.Context, id digest.Digest) (ok bool, err er
 	if _, done := u.checked.Load(id); done {
 		return true, nil
 	}
+	res, err, _ := u.checks.Do(id.String(), func() (any, error) { return u.checkOnce(ctx, id) })
+	return res.(bool), err
+}
+
+func (u *Unpacker) checkOnce(ctx context.Context, id digest.Digest) (ok bool, err error) {
+	if _, done := u.checked.Load(id); done {
+		return true, nil
+	}
 	err = u.store.CheckLayer(ctx, id)
 	switch {
 	case err == nil:
@@ -173,10 +186,28 @@ func (u *Unpacker) check(ctx context.Context, id digest.Digest) (ok bool, err er
 	return false, err
 }
 
+// CheckAhead checks layer id against its seal in the background, when it
+// is unpacked already, so that the step that first needs it unpacked
+// finds it checked: a build calls it for the layers of the steps it
+// finds in the cache, while it looks up the next. A layer found damaged
+// is left for that step to unpack again (check has removed it). Settle
+// waits for the checks.
+func (u *Unpacker) CheckAhead(ctx context.Context, id digest.Digest) {
+	if _, done := u.checked.Load(id); done || !u.store.HasLayer(id) {
+		return
+	}
+	u.ahead.Add(1)
+	go func() {
+		defer u.ahead.Done()
+		_, _ = u.check(ctx, id)
+	}()
+}
+
 // Settle waits for the flushes and seals of the layers unpacked so far,
 // and returns the first error among them: a layer whose seal failed is
 // left without one, and unpacked again by the next build that wants it.
 func (u *Unpacker) Settle() error {
+	u.ahead.Wait()
 	u.mu.Lock()
 	sealing := u.sealing
 	u.sealing = nil
