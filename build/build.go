@@ -27,14 +27,10 @@ import (
 
 // builder runs one build.
 type builder struct {
-	opts Options
-	df   *parser.Dockerfile
-	bctx *buildcontext.Context
-	rep  Reporter
-	// holding: the warnings of the Dockerfile are held (held) until the
-	// driver is made (see warnEarly).
-	holding  bool
-	held     []string
+	opts     Options
+	df       *parser.Dockerfile
+	bctx     *buildcontext.Context
+	rep      Reporter
 	platform ocispec.Platform
 	args     *args
 	graph    *graph
@@ -110,16 +106,6 @@ type builder struct {
 // then runs once more, rebuilding what it lost, so a damaged entry is
 // never shipped.
 func Build(ctx context.Context, opts Options) (*Result, error) {
-	if opts.Driver == nil && opts.Isolate != nil {
-		opts.Isolate = sync.OnceValues(opts.Isolate)
-		if opts.Explain || len(opts.Platforms) > 1 {
-			d, err := opts.Isolate()
-			if err != nil {
-				return nil, err
-			}
-			opts.Driver = d
-		}
-	}
 	if opts.Explain {
 		return explain(ctx, opts)
 	}
@@ -205,7 +191,7 @@ func build(ctx context.Context, opts Options) (res *Result, err error) {
 		return nil, err
 	}
 	defer settle(bs)
-	if h, ok := bs[0].driver.(rootfs.Holder); ok {
+	if h, ok := opts.Driver.(rootfs.Holder); ok {
 		if err := h.Hold(ctx); err != nil {
 			return nil, err
 		}
@@ -254,30 +240,10 @@ func planBuild(ctx context.Context, opts Options) ([]*builder, []*node, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	defer b.releaseWarnings()
 	if err := b.planTarget(ctx); err != nil {
 		return nil, nil, err
 	}
 	return []*builder{b}, b.graph.reachable(), nil
-}
-
-// warnEarly reports a warning of the Dockerfile, or holds it until
-// releaseWarnings.
-func (b *builder) warnEarly(msg string) {
-	if b.holding {
-		b.held = append(b.held, msg)
-		return
-	}
-	b.rep.Warning(msg)
-}
-
-// releaseWarnings reports the warnings held so far, and those to come.
-func (b *builder) releaseWarnings() {
-	b.holding = false
-	for _, msg := range b.held {
-		b.rep.Warning(msg)
-	}
-	b.held = nil
 }
 
 // planTarget plans the graph of stages the target needs, checked by
@@ -289,12 +255,6 @@ func (b *builder) planTarget(ctx context.Context) error {
 		return err
 	}
 	b.startLoads(ctx, g)
-	if b.driver == nil {
-		if b.driver, err = b.opts.Isolate(); err != nil {
-			return err
-		}
-		b.releaseWarnings()
-	}
 	if err := b.preflight(g); err != nil {
 		return err
 	}
@@ -333,17 +293,13 @@ func newBuilder(ctx context.Context, opts Options) (*builder, error) {
 		b.platform = image.HostPlatform()
 	}
 	b.allPlatforms = []ocispec.Platform{b.platform}
-	if b.driver == nil && opts.Isolate == nil {
+	if b.driver == nil {
 		b.driver = rootfs.NewOverlay(opts.Store, rootfs.Warnings(b.rep.Warning))
 	}
-	// The isolation, which comes first, is told once the driver is
-	// made (see Options.Isolate): the Dockerfile's warnings wait for it.
-	b.holding = b.driver == nil
 	for _, w := range df.Warnings {
-		b.warnEarly(df.ErrorAtLine(w.Line, errors.New(w.Message)).Error())
+		b.rep.Warning(df.ErrorAtLine(w.Line, errors.New(w.Message)).Error())
 	}
 	if err := b.lint(ctx, data); err != nil {
-		b.releaseWarnings()
 		return nil, err
 	}
 	if b.args, err = newArgs(df, opts.BuildArgs, image.HostPlatform(), b.platform, opts.Target); err != nil {

@@ -48,7 +48,7 @@ func (b *builder) lint(ctx context.Context, data []byte) error {
 	}
 	b.lintResult = res
 	for _, w := range res.Warnings {
-		b.warnEarly(w.Short())
+		b.rep.Warning(w.Short())
 	}
 	return res.Err()
 }

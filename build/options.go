@@ -61,19 +61,13 @@ type Options struct {
 	Contexts map[string]NamedContext
 	// Store is the open cache.
 	Store *cache.Store
-	// Driver gives steps their root filesystem; nil means the one
-	// Isolate makes, else rootfs.NewOverlay(Store).
+	// Driver gives steps their root filesystem; nil means
+	// rootfs.NewOverlay(Store).
 	Driver rootfs.Driver
 	// bases are the base images loaded ahead (see startLoads); nil when
 	// the build waits for each at its FROM, as it does with waitBases.
 	bases     *baseLoads
 	waitBases bool
-	// Isolate makes the Driver, once the build has read its Dockerfile,
-	// planned its stages and started asking the registries about its
-	// base images: a caller that must first find out how steps can be
-	// isolated does so meanwhile. Its error fails the build before any
-	// step. It is called once.
-	Isolate func() (rootfs.Driver, error)
 	// NoLayers makes the build fail with ErrLayerNeeded, before anything
 	// of the step is written, when a step must make a layer that the
 	// cache lacks: a normal user's build tries so first, outside the user

@@ -76,22 +76,17 @@ func runBuild(ctx context.Context, o *buildOptions, args []string, s streams) er
 	if o.check {
 		return runCheck(ctx, opts, s.out)
 	}
-	decided, ahead := o.decideAhead(ctx)
-	if ahead {
-		defer decided() // a probe never outlives the command
+	decision, facts, err := isolation.Decide(ctx, o.mode, o.force)
+	if err != nil {
+		return err
 	}
-	if !ahead {
-		d := decided()
-		if d.err != nil {
-			return d.err
+	if decision.Mode == isolation.Rootless && !isolation.InRootless() {
+		if built, err := o.cachedOutside(ctx, args, facts, s); built {
+			return err
 		}
-		if d.Mode == isolation.Rootless && !isolation.InRootless() {
-			if built, err := o.cachedOutside(ctx, args, d.facts, s); built {
-				return err
-			}
-			return enterRootless(ctx, d.facts, s)
-		}
+		return enterRootless(ctx, facts, s)
 	}
+	rep.Isolation(decision)
 	if o.cpuProfile != "" {
 		stop, err := startCPUProfile(o.cpuProfile)
 		if err != nil {
@@ -100,12 +95,7 @@ func runBuild(ctx context.Context, o *buildOptions, args []string, s streams) er
 		defer stop()
 	}
 	err = o.run(ctx, opts, dest, rep, s.out, func(store *cache.Store) (rootfs.Driver, error) {
-		d := decided()
-		if d.err != nil {
-			return nil, d.err
-		}
-		rep.Isolation(d.Decision)
-		return o.driver(d.Mode, d.facts, store, opts, rep.Warning)
+		return o.driver(decision.Mode, facts, store, opts, rep.Warning)
 	})
 	if err == nil && dest.stdout != "" {
 		err = dest.toStdout(s.out)
@@ -113,8 +103,8 @@ func runBuild(ctx context.Context, o *buildOptions, args []string, s streams) er
 	return err
 }
 
-// run opens the store, builds with the driver newDriver makes (once the
-// build has planned, see build.Options.Isolate), and reports.
+// run opens the store, takes the driver newDriver makes, builds, and
+// reports.
 func (o *buildOptions) run(ctx context.Context, opts build.Options, dest *destinations, rep reporter, stdout io.Writer,
 	newDriver func(*cache.Store) (rootfs.Driver, error)) error {
 	store, err := cache.Open(ctx, o.cacheDir)
@@ -123,7 +113,9 @@ func (o *buildOptions) run(ctx context.Context, opts build.Options, dest *destin
 	}
 	defer store.Close()
 	opts.Store, opts.Reporter = store, dest.reporter(rep)
-	opts.Isolate = func() (rootfs.Driver, error) { return newDriver(store) }
+	if opts.Driver, err = newDriver(store); err != nil {
+		return err
+	}
 	res, err := build.Build(ctx, opts)
 	if err != nil {
 		return err

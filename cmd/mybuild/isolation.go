@@ -5,9 +5,7 @@ import (
 	"crypto/x509"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 
 	"github.com/mybuild/mybuild/build"
 	"github.com/mybuild/mybuild/cache"
@@ -15,35 +13,6 @@ import (
 	"github.com/mybuild/mybuild/rootfs"
 	"github.com/mybuild/mybuild/transport"
 )
-
-// decision is isolation.Decide's answer.
-type decision struct {
-	isolation.Decision
-	facts isolation.Facts
-	err   error
-}
-
-// decideAhead starts finding out how the build's steps can be isolated
-// (isolation.Decide: it probes namespaces and mounts), in the background,
-// when the answer cannot send the build into a user namespace: as root,
-// unless --isolation=rootless asks for one. The build then reads its
-// Dockerfile, plans and asks the registry about its bases meanwhile, and
-// takes the answer once it needs its driver. decided returns the answer,
-// waiting for it; when not started ahead, it decides then.
-func (o *buildOptions) decideAhead(ctx context.Context) (decided func() decision, ahead bool) {
-	decide := func() decision {
-		d, f, err := isolation.Decide(ctx, o.mode, o.force)
-		return decision{d, f, err}
-	}
-	if os.Getuid() != 0 || o.mode == isolation.Rootless {
-		return sync.OnceValue(decide), false
-	}
-	ch := make(chan decision, 1)
-	go func() { ch <- decide() }()
-	// Let it start now, not once this goroutine blocks.
-	runtime.Gosched()
-	return sync.OnceValue(func() decision { return <-ch }), true
-}
 
 // driver is the root filesystem driver of the build's isolation mode.
 // In place, it leaves alone everything the build reads or writes outside
