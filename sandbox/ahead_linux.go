@@ -172,11 +172,18 @@ func (ip *initProc) abandon() {
 // aheadCgroup is the device cgroup of an init started ahead: as
 // deviceCgroup, but with no probe of a device policy (that makes nodes in
 // a scratch dir, which a step started ahead has not got yet): where no
-// cgroup can be made, nothing is started ahead. Its rules are set while
-// the init starts (initProc.confineLater).
-func aheadCgroup() (*devcgroup.Cgroup, error) {
+// cgroup can be made, nothing is started ahead. later says its rules are
+// to be set while the init starts (initProc.confineLater): unless that
+// failed once in this process, which then sets them first, where they
+// can be, as it did before.
+func aheadCgroup() (cg *devcgroup.Cgroup, later bool, err error) {
 	if userns.Inside() {
-		return nil, nil
+		return nil, false, nil
 	}
-	return devcgroup.Make()
+	if unconfinedOnce.Load() {
+		cg, err = devcgroup.New(allowedDevices)
+		return cg, false, err
+	}
+	cg, err = devcgroup.Make()
+	return cg, cg != nil, err
 }

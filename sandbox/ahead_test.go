@@ -194,14 +194,17 @@ func TestStarterKeepsOrderAndSkipsTheDead(t *testing.T) {
 // The device cgroup of an init started ahead gets its rules while the
 // init starts, however long that takes, before the step's command runs;
 // where they cannot be set, the step starts over in an init of its own,
-// confined all the same.
+// confined all the same, and the inits started ahead after it get their
+// rules first.
 func TestStarterConfinesTheInitStartedAhead(t *testing.T) {
 	bb := busyboxLayer(t)
 	for _, refused := range []bool{false, true} {
 		t.Run(fmt.Sprintf("refused=%v", refused), func(t *testing.T) {
 			confine := confineCgroup
-			defer func() { confineCgroup = confine }()
+			defer func() { confineCgroup = confine; unconfinedOnce.Store(false) }()
+			calls := 0
 			confineCgroup = func(cg *devcgroup.Cgroup) error {
+				calls++
 				if refused {
 					return errors.New("refused by the test")
 				}
@@ -210,18 +213,25 @@ func TestStarterConfinesTheInitStartedAhead(t *testing.T) {
 			}
 			var s Starter
 			defer s.Close()
-			if r := runOn(t, context.Background(), &s, []string{bb}, Process{Args: sh("true"), Next: true}); r.err != nil {
-				t.Fatal(r.err)
+			// Twice: after a refusal, the rules of the next init started
+			// ahead are set before it starts, as for any step.
+			for i := 0; i < 2; i++ {
+				if r := runOn(t, context.Background(), &s, []string{bb}, Process{Args: sh("true"), Next: true}); r.err != nil {
+					t.Fatal(r.err)
+				}
+				pid := aheadPid(t, &s)
+				r := runOn(t, context.Background(), &s, []string{bb}, Process{Args: sh(devicesScript + "; echo $$")})
+				if !strings.HasSuffix(r.stdout, "\n1\n") {
+					t.Fatalf("output %q does not end with the step's PID, 1", r.stdout)
+				}
+				r.stdout = strings.TrimSuffix(r.stdout, "1\n")
+				assertDevicesRefused(t, r)
+				if !gone(pid) {
+					t.Errorf("the init started ahead (pid %d) is still there", pid)
+				}
 			}
-			pid := aheadPid(t, &s)
-			r := runOn(t, context.Background(), &s, []string{bb}, Process{Args: sh(devicesScript + "; echo $$")})
-			if !strings.HasSuffix(r.stdout, "\n1\n") {
-				t.Fatalf("output %q does not end with the step's PID, 1", r.stdout)
-			}
-			r.stdout = strings.TrimSuffix(r.stdout, "1\n")
-			assertDevicesRefused(t, r)
-			if !gone(pid) {
-				t.Errorf("the init started ahead (pid %d) is still there", pid)
+			if want := map[bool]int{false: 2, true: 1}[refused]; calls != want {
+				t.Errorf("rules set while an init started %d times, want %d", calls, want)
 			}
 			assertNoCgroupsLeft(t)
 		})

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -87,10 +88,11 @@ func startInit(ctx context.Context, spec Spec, ahead *aheadInit) (_ *initProc, e
 	if err != nil {
 		return nil, err
 	}
+	later := false // the cgroup's rules set while the init starts
 	switch {
 	case spec.Security != SecuritySandbox:
 	case ahead != nil:
-		ip.cg, err = aheadCgroup()
+		ip.cg, later, err = aheadCgroup()
 	default:
 		ip.cg, err = deviceCgroup(spec.Scratch, spec.Warn)
 	}
@@ -123,7 +125,7 @@ func startInit(ctx context.Context, spec Spec, ahead *aheadInit) (_ *initProc, e
 	if !born {
 		ip.moveInto = ip.cg // not in it from birth: moved by handOver
 	}
-	if ahead != nil && ip.cg != nil {
+	if later {
 		ip.confineLater()
 	}
 	return ip, nil
@@ -137,9 +139,16 @@ func (ip *initProc) confineLater() {
 	ip.confined = make(chan struct{})
 	go func() {
 		defer close(ip.confined)
-		ip.confineErr = confineCgroup(ip.cg)
+		if ip.confineErr = confineCgroup(ip.cg); ip.confineErr != nil {
+			unconfinedOnce.Store(true)
+		}
 	}()
 }
+
+// unconfinedOnce is set once the rules of a cgroup could not be set
+// while its init started: each step after it would fail the same way,
+// and then start over.
+var unconfinedOnce atomic.Bool
 
 // confineCgroup sets the rules of a step's device cgroup (a test makes
 // it fail).
