@@ -461,13 +461,19 @@ func (st *stage) apply(rec *cache.Record, key digest.Digest, created *time.Time)
 	return nil
 }
 
+// checkAheadMax is the largest layer blob checkAhead has checked: a seal
+// check reads every entry's stat, and a large layer's would cost a build
+// that misses nothing, which needs no layer unpacked, more than what it
+// saves one that misses.
+const checkAheadMax = 1 << 20
+
 // checkAhead has the driver check the unpacked layer of a step found in
 // the local cache while the build looks up the next steps (see
 // rootfs.AheadChecker): a step that misses later needs every layer
 // before it checked, and would otherwise check them all then. A build
 // that makes no layer needs none.
 func (b *builder) checkAhead(ctx context.Context, l layer.Layer, source string) {
-	if source != "local" || b.opts.NoLayers || b.opts.Explain {
+	if source != "local" || b.opts.NoLayers || b.opts.Explain || l.Size > checkAheadMax {
 		return
 	}
 	if c, ok := b.driver.(rootfs.AheadChecker); ok {
