@@ -9,7 +9,7 @@ import (
 )
 
 // openFile is os.OpenFile without the runtime's poller: a regular file
-// never blocks in it, and os.OpenFile spends four system calls on every
+// never blocks in it, and os.OpenFile spends five system calls on every
 // open to find that out (fcntl twice, an epoll_ctl that the kernel
 // refuses, fcntl twice more). A build opens a lock, a seal and a record
 // for each of its layers and steps.
