@@ -1,7 +1,10 @@
 package build
 
 import (
+	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	digest "github.com/opencontainers/go-digest"
@@ -90,5 +93,45 @@ func TestBaseLoadedAheadFails(t *testing.T) {
 		if err == nil || !strings.HasPrefix(err.Error(), "Dockerfile:1: pull "+base+": ") {
 			t.Errorf("N=%s: err = %v, want the pull's, at the FROM", n, err)
 		}
+	}
+}
+
+// recordingTransport records the requests it passes on.
+type recordingTransport struct {
+	mu   sync.Mutex
+	reqs []string
+}
+
+func (rt *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	rt.mu.Lock()
+	rt.reqs = append(rt.reqs, req.Method+" "+req.URL.Path)
+	rt.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+// The lint reads the config of a registry base from the store when it
+// holds the image the tag named last: a warm build asks the registry
+// the one HEAD of its pull, and nothing else, and still knows what the
+// base's ENV defines.
+func TestLintReadsTheRecordedBase(t *testing.T) {
+	reg := registrytest.Start(t)
+	base := reg.Ref("base:env")
+	dir := withBusybox(t, contextDir(t, map[string]string{"Dockerfile": busyboxPrelude + "ENV FROM_BASE=1\n"}))
+	testBuild(t, dir, t.TempDir(), func(o *Options) {
+		o.Outputs = []transport.Ref{{Transport: transport.Docker, Path: base}}
+	})
+	app, cacheDir := contextDir(t, map[string]string{"Dockerfile": "FROM " + base + "\nENV X=$FROM_BASE Y=$NOWHERE\n"}), t.TempDir()
+	testBuild(t, app, cacheDir)
+	rt := &recordingTransport{}
+	w := &warnings{}
+	testBuild(t, app, cacheDir, func(o *Options) {
+		o.Reporter = w
+		o.Registry = append(o.Registry, registry.WithTransport(rt))
+	})
+	if want := []string{"HEAD /v2/base/manifests/env"}; !slices.Equal(rt.reqs, want) {
+		t.Errorf("requests %q, want %q", rt.reqs, want)
+	}
+	if len(w.msgs) != 1 || !strings.Contains(w.msgs[0], "UndefinedVar: Usage of undefined variable '$NOWHERE'") {
+		t.Errorf("warnings %q, want one, of $NOWHERE alone", w.msgs)
 	}
 }

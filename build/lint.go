@@ -80,8 +80,9 @@ const lintInspectTimeout = 15 * time.Second
 
 // lintBaseImage reads the config of a FROM's image, as BuildKit resolves
 // it before converting a stage: manifests and config only, nothing
-// stored. nil when it cannot be read (offline, a named build context, a
-// registry image with --pull=never):
+// stored; for a registry image the store holds whole as its tag named it
+// last, that image's, with no request. nil when it cannot be read
+// (offline, a named build context, a registry image with --pull=never):
 // the lint then leaves the stage's variables alone.
 func lintBaseImage(ctx context.Context, opts Options, ref string, p ocispec.Platform) *parser.BaseImage {
 	if _, named := contextsByKey(opts.Contexts)[contextKey(ref)]; named {
@@ -90,6 +91,17 @@ func lintBaseImage(ctx context.Context, opts Options, ref string, p ocispec.Plat
 	r, err := transport.Parse(ref)
 	if err != nil || (r.Transport == transport.Docker && opts.Pull == registry.PullNever) {
 		return nil // --pull=never: no registry is asked
+	}
+	if opts.Store != nil {
+		// What the tag named last, whole in the store, is the image the
+		// build goes on with while its registry is asked (startLoads):
+		// the lint reads that config rather than ask for it again.
+		img, _, ok := transport.Recorded(r, opts.Store, transport.WithPlatform(p), transport.WithPull(opts.Pull),
+			transport.WithRegistry(opts.Registry...))
+		if ok {
+			cfg := img.Config.Config
+			return &parser.BaseImage{Env: cfg.Env, Shell: cfg.Shell, Platform: img.Platform()}
+		}
 	}
 	// A registry that does not answer soon costs the lint one rule, not
 	// the build its time: the build's own pull says what is wrong.
