@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
@@ -16,7 +17,11 @@ import (
 type Context struct {
 	root   string
 	ignore *patternmatcher.PatternMatcher // nil: nothing ignored
-	stats  *StatCache                     // nil: hash every file
+	// ignoring serialises ignore's matches: a PatternMatcher compiles
+	// its patterns on its first match, and the platforms of a build
+	// resolve their COPYs in one Context at once.
+	ignoring sync.Mutex
+	stats    *StatCache // nil: hash every file
 	// hashed holds the files hashed so far, each hashed once.
 	hashed hashMemo
 }
@@ -96,7 +101,9 @@ func (c *Context) ignored(rel string) (bool, error) {
 	if c.ignore == nil || rel == "" || rel == "." {
 		return false, nil
 	}
+	c.ignoring.Lock()
 	m, err := c.ignore.MatchesOrParentMatches(rel)
+	c.ignoring.Unlock()
 	if err != nil {
 		return false, fmt.Errorf(".dockerignore: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -367,4 +368,28 @@ func TestStatCacheChanged(t *testing.T) {
 	if !edited.Changed() {
 		t.Fatal("a cache that hashed an edited file reports no change")
 	}
+}
+
+// One Context answers what is ignored to several goroutines at once, as
+// the platforms of a build ask it (go test -race checks it).
+func TestIgnoredConcurrently(t *testing.T) {
+	root := tree(t, map[string]string{
+		"keep.go": "k", "skip.md": "s", "docs/a.md": "a", "docs/keep.md": "k",
+		".dockerignore": "*.md\ndocs\n!docs/keep.md\n",
+	})
+	c := open(t, root)
+	want := map[string]bool{"keep.go": false, "skip.md": true, "docs/a.md": true, "docs/keep.md": false}
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for rel, w := range want {
+				if got, err := c.ignored(rel); err != nil || got != w {
+					t.Errorf("ignored(%s) = %v, %v; want %v", rel, got, err, w)
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
