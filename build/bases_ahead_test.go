@@ -1,10 +1,8 @@
 package build
 
 import (
-	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	digest "github.com/opencontainers/go-digest"
@@ -96,19 +94,6 @@ func TestBaseLoadedAheadFails(t *testing.T) {
 	}
 }
 
-// recordingTransport records the requests it passes on.
-type recordingTransport struct {
-	mu   sync.Mutex
-	reqs []string
-}
-
-func (rt *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	rt.mu.Lock()
-	rt.reqs = append(rt.reqs, req.Method+" "+req.URL.Path)
-	rt.mu.Unlock()
-	return http.DefaultTransport.RoundTrip(req)
-}
-
 // The lint reads the config of a registry base from the store when it
 // holds the image the tag named last: a warm build asks the registry
 // the one HEAD of its pull, and nothing else, and still knows what the
@@ -122,14 +107,14 @@ func TestLintReadsTheRecordedBase(t *testing.T) {
 	})
 	app, cacheDir := contextDir(t, map[string]string{"Dockerfile": "FROM " + base + "\nENV X=$FROM_BASE Y=$NOWHERE\n"}), t.TempDir()
 	testBuild(t, app, cacheDir)
-	rt := &recordingTransport{}
+	rt := &registrytest.Recorder{}
 	w := &warnings{}
 	testBuild(t, app, cacheDir, func(o *Options) {
 		o.Reporter = w
 		o.Registry = append(o.Registry, registry.WithTransport(rt))
 	})
-	if want := []string{"HEAD /v2/base/manifests/env"}; !slices.Equal(rt.reqs, want) {
-		t.Errorf("requests %q, want %q", rt.reqs, want)
+	if want := []string{"HEAD /v2/base/manifests/env"}; !slices.Equal(rt.Requests(), want) {
+		t.Errorf("requests %q, want %q", rt.Requests(), want)
 	}
 	if len(w.msgs) != 1 || !strings.Contains(w.msgs[0], "UndefinedVar: Usage of undefined variable '$NOWHERE'") {
 		t.Errorf("warnings %q, want one, of $NOWHERE alone", w.msgs)

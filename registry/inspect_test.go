@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -19,26 +18,10 @@ import (
 	"github.com/mybuild/mybuild/registry/registrytest"
 )
 
-// recorder keeps the path of every request that reaches the registry.
-type recorder struct {
-	inner http.RoundTripper
-	mu    sync.Mutex
-	paths []string
-}
-
-func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
-	r.mu.Lock()
-	r.paths = append(r.paths, req.Method+" "+req.URL.Path)
-	r.mu.Unlock()
-	return r.inner.RoundTrip(req)
-}
-
-// blobs lists the digests of the blobs that were asked for.
-func (r *recorder) blobs() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+// blobs lists the digests of the blobs that rec saw asked for.
+func blobs(rec *registrytest.Recorder) []string {
 	var ds []string
-	for _, p := range r.paths {
+	for _, p := range rec.Requests() {
 		if _, d, ok := strings.Cut(p, "/blobs/"); ok {
 			ds = append(ds, d)
 		}
@@ -135,7 +118,7 @@ func TestInspectIndex(t *testing.T) {
 		{"linux/arm64/v8", arm},
 	} {
 		p, _ := parsePlatform(tc.platform)
-		rec := &recorder{inner: http.DefaultTransport.(*http.Transport).Clone()}
+		rec := &registrytest.Recorder{Inner: http.DefaultTransport.(*http.Transport).Clone()}
 		i, err := Inspect(context.Background(), "docker://"+reg.Ref("multi:1"), WithPlatform(p), WithTransport(rec))
 		if err != nil {
 			t.Fatalf("%s: %v", tc.platform, err)
@@ -145,8 +128,8 @@ func TestInspectIndex(t *testing.T) {
 			t.Errorf("%s: reference %q", tc.platform, i.Reference)
 		}
 		cfgName, _ := tc.want.ConfigName()
-		if blobs := rec.blobs(); len(blobs) != 1 || blobs[0] != cfgName.String() {
-			t.Errorf("%s: blobs asked for: %v, want only the config %s (requests: %v)", tc.platform, blobs, cfgName, rec.paths)
+		if got := blobs(rec); len(got) != 1 || got[0] != cfgName.String() {
+			t.Errorf("%s: blobs asked for: %v, want only the config %s (requests: %v)", tc.platform, got, cfgName, rec.Requests())
 		}
 	}
 
