@@ -27,18 +27,24 @@ func openFile(path string, flag int, perm uint32) (*os.File, error) {
 
 // readFile is os.ReadFile through openFile.
 func readFile(path string) ([]byte, error) {
+	data, _, err := readFileStat(path)
+	return data, err
+}
+
+// readFileStat is readFile, with the stat of the file it read.
+func readFileStat(path string) ([]byte, os.FileInfo, error) {
 	f, err := openFile(path, unix.O_RDONLY, 0)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	data := make([]byte, fi.Size())
 	if _, err := io.ReadFull(f, data); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return data, nil
+	return data, fi, nil
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/mybuild/mybuild/internal/atomicfile"
 	"github.com/mybuild/mybuild/layer"
 	digest "github.com/opencontainers/go-digest"
-	"golang.org/x/sys/unix"
 )
 
 // ErrNotFound reports that no step record has the key.
@@ -81,17 +80,8 @@ func (s *Store) step(key digest.Digest, inputs bool) (*Record, error) {
 // readRecordFile reads the record file p, and its mtime (its last use)
 // from the same open file.
 func readRecordFile(p string) ([]byte, time.Time, error) {
-	f, err := openFile(p, unix.O_RDONLY, 0)
+	data, fi, err := readFileStat(p)
 	if err != nil {
-		return nil, time.Time{}, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, time.Time{}, err
-	}
-	data := make([]byte, fi.Size())
-	if _, err := io.ReadFull(f, data); err != nil {
 		return nil, time.Time{}, err
 	}
 	return data, fi.ModTime(), nil
