@@ -216,18 +216,23 @@ func (s *Store) MakeStepLater(ctx context.Context, key digest.Digest, fresh bool
 	if err != nil {
 		return nil, false, none, err
 	}
+	storing := false // the lock handed to the goroutine that stores
+	defer func() {
+		if !storing {
+			unlock()
+		}
+	}()
 	if !fresh {
 		rec, err := s.Step(key)
 		if err == nil || !errors.Is(err, ErrNotFound) {
-			unlock()
 			return rec, false, none, err
 		}
 	}
 	if rec, err = newRecord(); err != nil {
-		unlock()
 		return nil, false, none, err
 	}
 	done := make(chan error, 1)
+	storing = true
 	go func() {
 		defer unlock()
 		done <- s.PutStep(rec)

@@ -646,3 +646,26 @@ func TestLookupLeavesInputsOut(t *testing.T) {
 		t.Errorf("a record cut short: err = %v", err)
 	}
 }
+
+// A step whose work fails, or panics, leaves its key unlocked.
+func TestMakeStepLaterUnlocksOnFailure(t *testing.T) {
+	root := t.TempDir()
+	a, b := open(t, root), open(t, root)
+	key := NewKey("run failing").Sum()
+	if _, _, _, err := a.MakeStepLater(context.Background(), key, false, func() (*Record, error) {
+		return nil, errors.New("the step failed")
+	}); err == nil {
+		t.Fatal("no error from a failed step")
+	}
+	func() {
+		defer func() { recover() }()
+		a.MakeStepLater(context.Background(), key, false, func() (*Record, error) { panic("the step panicked") })
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	unlock, err := b.LockStep(ctx, key)
+	if err != nil {
+		t.Fatalf("the key stayed locked: %v", err)
+	}
+	unlock()
+}
