@@ -23,7 +23,7 @@ func Inspect(ctx context.Context, ref string, opts ...Option) (*image.Inspection
 	if err != nil {
 		return nil, fmt.Errorf("inspect %s: %w", ref, err)
 	}
-	p := &puller{o: o, ref: r, canon: Canonical(r), platform: image.FormatPlatform(o.platform)}
+	p := newPuller(r, o, nil)
 	i, err := p.inspect(ctx)
 	if err != nil {
 		return nil, opError("inspect", r, o, err)

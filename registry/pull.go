@@ -72,7 +72,7 @@ func Pull(ctx context.Context, ref string, store *cache.Store, policy PullPolicy
 	if _, err := ParsePullPolicy(string(policy)); err != nil {
 		return nil, fmt.Errorf("pull %s: %w", ref, err)
 	}
-	p := &puller{o: o, ref: r, canon: Canonical(r), platform: image.FormatPlatform(o.platform), store: store}
+	p := newPuller(r, o, store)
 	res, err := p.run(ctx, policy)
 	if err != nil {
 		return nil, opError("pull", r, o, err)
@@ -92,6 +92,12 @@ type puller struct {
 	// index is the index the reference named, once resolve read it:
 	// what inspect lists.
 	index *image.IndexInfo
+}
+
+// newPuller is the puller of reference r with o, into store (nil to
+// store nothing: Inspect).
+func newPuller(r name.Reference, o *options, store *cache.Store) *puller {
+	return &puller{o: o, ref: r, canon: Canonical(r), platform: image.FormatPlatform(o.platform), store: store}
 }
 
 func (p *puller) run(ctx context.Context, policy PullPolicy) (*PullResult, error) {

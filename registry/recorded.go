@@ -4,7 +4,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/mybuild/mybuild/cache"
-	"github.com/mybuild/mybuild/image"
 )
 
 // Recorded is what Pull of ref with policy and opts returns when the
@@ -26,7 +25,7 @@ func Recorded(ref string, store *cache.Store, policy PullPolicy, opts ...Option)
 	if _, byDigest := r.(name.Digest); byDigest {
 		return nil, false
 	}
-	p := &puller{o: o, ref: r, canon: Canonical(r), platform: image.FormatPlatform(o.platform), store: store}
+	p := newPuller(r, o, store)
 	last := loadRefState(store, p.canon, p.platform)
 	if last == nil || !p.complete(last) {
 		return nil, false
