@@ -79,7 +79,8 @@ func (b *builder) startLoads(ctx context.Context, g *graph) {
 	}
 }
 
-// atBase places err at the line of n's FROM.
+// atBase places err at the line of n's FROM (an image a --from names has
+// none).
 func (b *builder) atBase(n *node, err error) error {
 	if n.def != nil {
 		return b.df.ErrorAtLine(n.def.Line, err)
@@ -102,6 +103,16 @@ func (bl *baseLoads) add(l *aheadLoad) {
 	bl.loads = append(bl.loads, l)
 }
 
+// list is the loads asked so far; none for a build that asks none.
+func (bl *baseLoads) list() []*aheadLoad {
+	if bl == nil {
+		return nil
+	}
+	bl.mu.Lock()
+	defer bl.mu.Unlock()
+	return bl.loads
+}
+
 // baseFailure is the failure of a load asked ahead, placed at its FROM's
 // line already: the step that waited for it passes it on as it is.
 type baseFailure struct{ err error }
@@ -113,13 +124,7 @@ func (f *baseFailure) Unwrap() error { return f.err }
 // among them (a *baseFailure): errBaseMoved when a tag names another
 // image now.
 func (bl *baseLoads) confirm(ctx context.Context) error {
-	if bl == nil {
-		return nil
-	}
-	bl.mu.Lock()
-	loads := bl.loads
-	bl.mu.Unlock()
-	for _, l := range loads {
+	for _, l := range bl.list() {
 		select {
 		case <-l.done:
 		case <-ctx.Done():
@@ -134,13 +139,7 @@ func (bl *baseLoads) confirm(ctx context.Context) error {
 
 // wait waits for the loads asked ahead to end, whatever their outcome.
 func (bl *baseLoads) wait() {
-	if bl == nil {
-		return
-	}
-	bl.mu.Lock()
-	loads := bl.loads
-	bl.mu.Unlock()
-	for _, l := range loads {
+	for _, l := range bl.list() {
 		<-l.done
 	}
 }

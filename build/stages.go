@@ -112,10 +112,7 @@ func (b *builder) fromStep(ctx context.Context, n *node, info StepInfo) (_ *stag
 	b.rep.StepFinished(info, res, err)
 	b.addResult(n, res)
 	if err != nil {
-		if n.def != nil {
-			return nil, false, b.df.ErrorAtLine(n.def.Line, err)
-		}
-		return nil, false, err
+		return nil, false, b.atBase(n, err)
 	}
 	return st, fresh, nil
 }
