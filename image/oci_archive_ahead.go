@@ -58,6 +58,11 @@ func StartOCIArchive(ctx context.Context, path string, first []layer.Layer, stor
 			if err == nil {
 				err = aw.layers(ctx, a.first)
 			}
+			if err == nil {
+				// The disk writes the first layers while the build
+				// runs: the sync at the end has the rest to wait for.
+				err = atomicfile.StartWriteback(w)
+			}
 			if err != nil {
 				return err
 			}

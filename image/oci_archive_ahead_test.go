@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // An archive begun with the image's first layers, and finished with the
@@ -64,5 +65,29 @@ func TestArchiveAheadAbortLeavesTheFile(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
 		t.Errorf("%d files in the dir, want the old one alone", len(entries))
+	}
+}
+
+// The layers written ahead reach the file (and the disk starts on them)
+// before Finish: they do not wait in the write buffer for the rest.
+func TestArchiveAheadWritesTheFirstLayersOut(t *testing.T) {
+	store := newMemStore()
+	img := mixedImage(t, store)
+	dir := t.TempDir()
+	a := StartOCIArchive(context.Background(), filepath.Join(dir, "out.tar"), img.Layers[:2], store)
+	defer a.Abort()
+	want := img.Layers[0].Size + img.Layers[1].Size
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		temps, _ := filepath.Glob(filepath.Join(dir, ".out.tar.tmp-*"))
+		if len(temps) == 1 {
+			if fi, err := os.Stat(temps[0]); err == nil && fi.Size() >= want {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("temp files %q: the first layers' %d bytes are not in the file 10 s on", temps, want)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

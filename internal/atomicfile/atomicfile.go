@@ -48,6 +48,31 @@ func BeforeRename(fn func() error) Option { return func(o *options) { o.beforeRe
 // otherwise allocate and clear one each.
 var buffers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 1<<20) }}
 
+// writer is what Write hands its function: the buffered writer of the
+// temp file, and the file's writeback when it is synced.
+type writer struct {
+	*bufio.Writer
+	wb *writeback.Writer
+}
+
+// StartWriteback has the disk start on all that the function given to
+// Write wrote to w so far: it empties w's buffer into the file, and has
+// the kernel start writing the file (writeback.Writer.Start). A function
+// that writes most of a file early, then waits for the rest, leaves less
+// to the sync that ends Write. With WithoutSync, or for any other writer,
+// it does nothing.
+func StartWriteback(w io.Writer) error {
+	fw, ok := w.(*writer)
+	if !ok || fw.wb == nil {
+		return nil
+	}
+	if err := fw.Flush(); err != nil {
+		return err
+	}
+	fw.wb.Start()
+	return nil
+}
+
 // Write creates or replaces path with what write produces, mode 0644. It
 // writes a temp file in the same directory, syncs it and renames it over
 // path, so path is either the old file or the whole new one, never a part;
@@ -69,17 +94,20 @@ func Write(path string, write func(io.Writer) error, opts ...Option) error {
 		}
 	}()
 	var out io.Writer = f
+	w := &writer{}
 	if !o.noSync {
 		// The disk writes while the rest is produced: the sync waits less.
-		out = writeback.New(f)
+		w.wb = writeback.New(f)
+		out = w.wb
 	}
 	bw := buffers.Get().(*bufio.Writer)
 	bw.Reset(out)
+	w.Writer = bw
 	defer func() {
 		bw.Reset(nil)
 		buffers.Put(bw)
 	}()
-	if err := write(bw); err != nil {
+	if err := write(w); err != nil {
 		return err
 	}
 	if err := bw.Flush(); err != nil {

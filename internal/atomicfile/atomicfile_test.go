@@ -114,3 +114,52 @@ func TestBeforeRename(t *testing.T) {
 		t.Errorf("temp files left behind: %q", names)
 	}
 }
+
+// StartWriteback empties the buffer into the temp file while the write
+// goes on; WithoutSync, there is no sync to spare, and it leaves the
+// buffer as it is.
+func TestStartWriteback(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []Option
+		want int64 // the temp file's size after StartWriteback
+	}{
+		{"synced", nil, 3},
+		{"without sync", []Option{WithoutSync()}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			p := filepath.Join(dir, "f")
+			err := Write(p, func(w io.Writer) error {
+				if _, err := io.WriteString(w, "new"); err != nil {
+					return err
+				}
+				if err := StartWriteback(w); err != nil {
+					return err
+				}
+				temps, err := filepath.Glob(filepath.Join(dir, ".f.tmp-*"))
+				if err != nil || len(temps) != 1 {
+					t.Fatalf("temp files %q, %v", temps, err)
+				}
+				fi, err := os.Stat(temps[0])
+				if err != nil {
+					return err
+				}
+				if fi.Size() != tc.want {
+					t.Errorf("the temp file holds %d bytes, want %d", fi.Size(), tc.want)
+				}
+				_, err = io.WriteString(w, " and more")
+				return err
+			}, tc.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if data, err := os.ReadFile(p); err != nil || string(data) != "new and more" {
+				t.Errorf("read %q, %v", data, err)
+			}
+		})
+	}
+	if err := StartWriteback(io.Discard); err != nil {
+		t.Errorf("StartWriteback of another writer: %v", err)
+	}
+}

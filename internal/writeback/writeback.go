@@ -42,10 +42,19 @@ func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
 	return n, err
 }
 
+// Start has the kernel start writing to disk all of the file written
+// through w and not started yet, whatever its size: a writer that wrote
+// most of a file early, and waits for the rest, leaves less to its sync.
+func (w *Writer) Start() {
+	if w.off > w.start {
+		startWriteback(w.f, w.start, w.off-w.start)
+		w.start = w.off
+	}
+}
+
 func (w *Writer) wrote(n int64) {
 	w.off += n
 	if w.off-w.start >= every {
-		startWriteback(w.f, w.start, w.off-w.start)
-		w.start = w.off
+		w.Start()
 	}
 }
