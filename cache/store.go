@@ -151,7 +151,14 @@ func (s *Store) ScratchFile() (*os.File, error) {
 // StatePath is the path of a small state file that another package keeps
 // in the store, for example a stat cache. name must be a plain file name.
 func (s *Store) StatePath(name string) string {
-	return filepath.Join(s.root, stateDir, name)
+	return StatePathIn(s.root, name)
+}
+
+// StatePathIn is StatePath of the store at dir, for a reader of one
+// state file that does not open the store, and so makes nothing there
+// (see registry.StartPrefetch).
+func StatePathIn(dir, name string) string {
+	return filepath.Join(dir, stateDir, name)
 }
 
 // makeTmp creates this Store's scratch dir X, and X.lock before it, held

@@ -36,16 +36,24 @@ func (p *puller) headTag(ctx context.Context, endpoint string) (digest.Digest, b
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host != p.ref.Context().RegistryStr() {
 		return "", false
 	}
+	manifest := endpoint + "/v2/" + p.ref.Context().RepositoryStr() + "/manifests/" + p.ref.Identifier()
+	if d, ok, found := p.o.prefetcher.take(ctx, manifest); found {
+		return d, ok
+	}
+	return headManifest(ctx, p.o, manifest)
+}
+
+// headManifest is the HEAD of headTag, of the manifest at url.
+func headManifest(ctx context.Context, o *options, url string) (digest.Digest, bool) {
 	ctx, cancel := context.WithTimeout(ctx, headTimeout)
 	defer cancel()
-	manifest := endpoint + "/v2/" + p.ref.Context().RepositoryStr() + "/manifests/" + p.ref.Identifier()
-	req, err := http.NewRequestWithContext(ctx, http.MethodHead, manifest, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, url, nil)
 	if err != nil {
 		return "", false
 	}
 	req.Header.Set("Accept", manifestTypes)
 	req.Header.Set("User-Agent", "mybuild")
-	resp, err := (&tlsPolicy{inner: p.o.transport, o: p.o}).RoundTrip(req)
+	resp, err := (&tlsPolicy{inner: o.transport, o: o}).RoundTrip(req)
 	if err != nil {
 		return "", false
 	}

@@ -29,6 +29,8 @@ type options struct {
 	transport http.RoundTripper
 	progress  func(Progress)
 	mu        *sync.Mutex // serialises progress calls
+	// prefetcher holds the HEADs asked as the build started.
+	prefetcher *Prefetcher
 }
 
 // Progress is one event about one blob: it is being moved (Done of Total

@@ -56,6 +56,7 @@ const stateFormat = "registry-%s-%s.json"
 const (
 	refKind   = "ref"   // a refState
 	blobsKind = "blobs" // a knownBlobs
+	headsKind = "heads" // the manifest URLs a build asked (Prefetcher)
 )
 
 func stateName(kind string, parts ...string) string {

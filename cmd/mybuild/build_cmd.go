@@ -76,6 +76,7 @@ func runBuild(ctx context.Context, o *buildOptions, args []string, s streams) er
 	if o.check {
 		return runCheck(ctx, opts, s.out)
 	}
+	o.startPrefetch(ctx, &opts)
 	decision, facts, err := isolation.Decide(ctx, o.mode, o.force)
 	if err != nil {
 		return err
@@ -120,6 +121,9 @@ func (o *buildOptions) run(ctx context.Context, opts build.Options, dest *destin
 	if err != nil {
 		return err
 	}
+	if err := o.prefetcher.Remember(store); err != nil {
+		rep.Warning(fmt.Sprintf("the bases asked will not be asked ahead next time: %v", err))
+	}
 	if w := dest.nothingWritten(); w != "" {
 		rep.Warning(w)
 	}
@@ -146,6 +150,7 @@ func (o *buildOptions) cachedOutside(ctx context.Context, args []string, facts i
 		return false, nil
 	}
 	defer dest.removeStdout()
+	o.usePrefetcher(&opts)
 	opts.NoLayers, opts.ContextOwners = true, isolation.NamespaceOwners(facts)
 	rep.Isolation(isolation.Decision{Mode: isolation.Rootless,
 		Reason: fmt.Sprintf("user %s; every layer was in the cache, so no user namespace was needed", facts.User)})

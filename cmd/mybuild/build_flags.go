@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/mybuild/mybuild/registry"
 	"os"
 	"time"
 
@@ -29,6 +30,9 @@ type buildOptions struct {
 	// --compression-level was given, which an --output's compression=
 	// must then agree with.
 	compressionSet bool
+	// prefetcher asks the registries ahead (startPrefetch); nil when
+	// nothing is.
+	prefetcher *registry.Prefetcher
 }
 
 // register adds the flags to cmd, with buildx's names and help where
