@@ -3,8 +3,10 @@ package registry
 import (
 	"context"
 	"encoding/json"
+	"net/url"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 
 	digest "github.com/opencontainers/go-digest"
@@ -57,6 +59,9 @@ func StartPrefetch(ctx context.Context, cacheDir, key string, opts ...Option) *P
 	}
 	o := makeOptions(opts)
 	for _, u := range p.read {
+		if !manifestURL(u) {
+			continue
+		}
 		h := &prefetched{done: make(chan struct{})}
 		p.heads[u] = h
 		go func() {
@@ -65,6 +70,14 @@ func StartPrefetch(ctx context.Context, cacheDir, key string, opts ...Option) *P
 		}()
 	}
 	return p
+}
+
+// manifestURL tells whether u is what headTag asks: a manifest of a
+// registry, over http or https.
+func manifestURL(u string) bool {
+	p, err := url.Parse(u)
+	return err == nil && (p.Scheme == "http" || p.Scheme == "https") && p.Host != "" &&
+		strings.HasPrefix(p.Path, "/v2/") && strings.Contains(p.Path, "/manifests/")
 }
 
 // take is the answer prefetched for url, if any, taken once; it notes
@@ -96,7 +109,7 @@ func (p *Prefetcher) take(ctx context.Context, url string) (d digest.Digest, ok,
 // only when they differ from those read, and unflushed: a file a crash
 // loses only costs the next build its head start. A nil Prefetcher
 // remembers nothing.
-func (p *Prefetcher) Remember(store stateStore) error {
+func (p *Prefetcher) Remember(store *cache.Store) error {
 	if p == nil {
 		return nil
 	}
@@ -113,7 +126,7 @@ func (p *Prefetcher) Remember(store stateStore) error {
 	if err != nil {
 		return err
 	}
-	return store.WriteState(stateName(headsKind, p.key), data)
+	return store.WriteStateUnflushed(stateName(headsKind, p.key), data)
 }
 
 // WithPrefetcher has a pull take the answers p asked ahead, and note in

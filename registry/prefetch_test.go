@@ -133,3 +133,17 @@ func TestPrefetchMakesNothing(t *testing.T) {
 		t.Errorf("the cache dir: %v, want none", err)
 	}
 }
+
+// A state that names anything but a registry's manifest is not asked.
+func TestPrefetchAsksManifestsOnly(t *testing.T) {
+	for _, u := range []string{"http://127.0.0.1:5000/v2/app/manifests/1", "https://r.example/v2/a/b/manifests/sha256:00"} {
+		if !manifestURL(u) {
+			t.Errorf("%s refused", u)
+		}
+	}
+	for _, u := range []string{"file:///etc/passwd", "http://127.0.0.1:5000/admin", "http:///v2/a/manifests/1", "ftp://r/v2/a/manifests/1", "%zz"} {
+		if manifestURL(u) {
+			t.Errorf("%s taken for a manifest", u)
+		}
+	}
+}

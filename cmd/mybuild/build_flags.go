@@ -1,11 +1,11 @@
 package main
 
 import (
-	"github.com/mybuild/mybuild/registry"
 	"os"
 	"time"
 
 	"github.com/mybuild/mybuild/isolation"
+	"github.com/mybuild/mybuild/registry"
 	"github.com/spf13/cobra"
 )
 
