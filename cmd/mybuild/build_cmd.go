@@ -150,7 +150,6 @@ func (o *buildOptions) cachedOutside(ctx context.Context, args []string, facts i
 		return false, nil
 	}
 	defer dest.removeStdout()
-	o.usePrefetcher(&opts)
 	opts.NoLayers, opts.ContextOwners = true, isolation.NamespaceOwners(facts)
 	rep.Isolation(isolation.Decision{Mode: isolation.Rootless,
 		Reason: fmt.Sprintf("user %s; every layer was in the cache, so no user namespace was needed", facts.User)})

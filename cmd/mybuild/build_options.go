@@ -67,6 +67,7 @@ func (o *buildOptions) buildOptions(args []string, rep reporter) (build.Options,
 		return opts, nil, err
 	}
 	opts.Platform, opts.Pull, opts.Registry = reg.platform, reg.pull, reg.opts
+	o.usePrefetcher(&opts)
 	if len(reg.platforms) > 1 {
 		opts.Platforms = reg.platforms
 	}
