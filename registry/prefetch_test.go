@@ -9,18 +9,26 @@ import (
 	"github.com/mybuild/mybuild/registry/registrytest"
 )
 
+// pulledOnce is a registry holding app:1, and a store that pulled it
+// once: the tag's next pull asks with one HEAD.
+func pulledOnce(t *testing.T) (*registrytest.Registry, *cache.Store) {
+	t.Helper()
+	reg := registrytest.Start(t)
+	write(t, reg.Ref("app:1"), ociImage(t, "a"), nil)
+	store := openStore(t)
+	if _, err := Pull(context.Background(), reg.Ref("app:1"), store, PullMissing); err != nil {
+		t.Fatal(err)
+	}
+	return reg, store
+}
+
 // A build keeps the URLs its pulls asked with one HEAD; the next build
 // under the same key asks them as it starts, and its pull takes that
 // answer instead of asking again, once: a later pull asks anew. What
 // the prefetched HEAD found is what the pull goes on with.
 func TestPrefetchedHead(t *testing.T) {
-	reg := registrytest.Start(t)
-	write(t, reg.Ref("app:1"), ociImage(t, "a"), nil)
-	store := openStore(t)
+	reg, store := pulledOnce(t)
 	ctx := context.Background()
-	if _, err := Pull(ctx, reg.Ref("app:1"), store, PullMissing); err != nil {
-		t.Fatal(err)
-	}
 	head := "HEAD /v2/app/manifests/1"
 
 	// The first build under the key has nothing to prefetch; it keeps
@@ -73,13 +81,8 @@ func TestPrefetchedHead(t *testing.T) {
 // writes nothing; one that asked nothing forgets the URLs, and the next
 // build prefetches none. Another key reads none.
 func TestPrefetchRemembers(t *testing.T) {
-	reg := registrytest.Start(t)
-	write(t, reg.Ref("app:1"), ociImage(t, "a"), nil)
-	store := openStore(t)
+	reg, store := pulledOnce(t)
 	ctx := context.Background()
-	if _, err := Pull(ctx, reg.Ref("app:1"), store, PullMissing); err != nil {
-		t.Fatal(err)
-	}
 	p := StartPrefetch(ctx, store.Root(), "k")
 	if _, err := Pull(ctx, reg.Ref("app:1"), store, PullMissing, WithPrefetcher(p)); err != nil {
 		t.Fatal(err)
