@@ -76,15 +76,7 @@ func Make() (*Cgroup, error) {
 	if err != nil {
 		return nil, err
 	}
-	var errs []error
-	for _, h := range hs {
-		cg, err := mkdir(h)
-		if err == nil {
-			return cg, nil
-		}
-		errs = append(errs, err)
-	}
-	return nil, errors.Join(errs...)
+	return firstOf(hs, mkdir)
 }
 
 // Confine sets rules on a cgroup from Make: a device program for a cgroup
@@ -104,9 +96,15 @@ func (c *Cgroup) Confine(rules []Rule) error {
 // createIn makes the cgroup in the first of hs that takes it: a v2
 // hierarchy may be read-only (in a container) where v1 is not.
 func createIn(hs []hierarchy, rules []Rule) (*Cgroup, error) {
+	return firstOf(hs, func(h hierarchy) (*Cgroup, error) { return create(h, rules) })
+}
+
+// firstOf is the cgroup mk makes in the first of hs that takes one,
+// or every hierarchy's error.
+func firstOf(hs []hierarchy, mk func(hierarchy) (*Cgroup, error)) (*Cgroup, error) {
 	var errs []error
 	for _, h := range hs {
-		cg, err := create(h, rules)
+		cg, err := mk(h)
 		if err == nil {
 			return cg, nil
 		}
