@@ -27,10 +27,16 @@ import (
 // clock before this walk.
 func checkSeal(root string, sl *seal, full bool, start int64) ([]Problem, *seal, error) {
 	fd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err != nil {
+	switch {
+	case err == nil:
+		defer unix.Close(fd)
+	case errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ENOENT):
+		// No directory (a symlink, say): the walk finds what it is at
+		// the root's entry, by path, as damage.
+		fd = -1
+	default:
 		return nil, nil, &os.PathError{Op: "open", Path: root, Err: err}
 	}
-	defer unix.Close(fd)
 	c := &sealCheck{
 		root: root, rootFd: fd, sl: sl, full: full,
 		now:   &seal{Version: sealVersion, Start: start, Userns: sl.Userns, Entries: make([]sealEntry, 0, len(sl.Entries))},
@@ -56,7 +62,8 @@ func checkSeal(root string, sl *seal, full bool, start int64) ([]Problem, *seal,
 type sealCheck struct {
 	root string
 	// rootFd is root, opened: each entry is looked up from it, not
-	// from /, which halves the kernel's path walk of a deep cache dir.
+	// from /, which halves the kernel's path walk of a deep cache dir;
+	// -1 when root is no directory.
 	rootFd   int
 	sl       *seal
 	full     bool
@@ -77,6 +84,15 @@ type rereadEntry struct {
 }
 
 func (c *sealCheck) host(p string) string { return filepath.Join(c.root, filepath.FromSlash(p)) }
+
+// lstat is lstat of the sealed path p: from root's descriptor, or by
+// its path where root is no directory.
+func (c *sealCheck) lstat(p string, st *unix.Stat_t) error {
+	if c.rootFd < 0 {
+		return unix.Lstat(c.host(p), st)
+	}
+	return unix.Fstatat(c.rootFd, relative(p), st, unix.AT_SYMLINK_NOFOLLOW)
+}
 
 // relative is the sealed path p ("/", "/a/b") below the tree's root.
 func relative(p string) string {
@@ -109,7 +125,7 @@ func subtreeEnd(entries []sealEntry, i int) int {
 func (c *sealCheck) visit(i int) error {
 	was := c.sl.Entries[i]
 	var st unix.Stat_t
-	if err := unix.Fstatat(c.rootFd, relative(was.Path), &st, unix.AT_SYMLINK_NOFOLLOW); errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
+	if err := c.lstat(was.Path, &st); errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
 		c.problems = append(c.problems, Problem{Path: was.Path, What: "removed"})
 		c.skip = true
 		return nil

@@ -384,3 +384,27 @@ func TestCommitLayerLater(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A layer dir replaced by a symlink to a copy of itself is damage too,
+// found at its root, not an error of the check: the layer is removed
+// and unpacked again.
+func TestCheckFindsTheRootReplaced(t *testing.T) {
+	s := open(t, t.TempDir())
+	diffID := sealedLayer(t, s)
+	dir := s.LayerPath(diffID)
+	moved := filepath.Join(t.TempDir(), "moved")
+	if err := os.Rename(dir, moved); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(moved, dir); err != nil {
+		t.Fatal(err)
+	}
+	err := s.CheckLayer(context.Background(), diffID)
+	var damage *DamageError
+	if !errors.As(err, &damage) || !hasProblem(damage.Problems, "/: was a directory, is a symlink") {
+		t.Fatalf("check: got %v, want the root's type changed", err)
+	}
+	if _, err := os.Lstat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the replaced layer dir is still there: %v", err)
+	}
+}
